@@ -1,0 +1,406 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everest local accounts: observe (Kubernetes Secret) -> decide (pure) -> act (everestctl).
+
+Storage facts (EF §3): Secret ``everest-system/everest-accounts``, data key ``users.yaml``, a YAML map
+username -> ``{enabled, capabilities, passwordMtime, passwordHash}``. ``passwordHash`` is
+PBKDF2-HMAC-SHA256(password, salt=UID of Namespace ``everest-system``, 4096 iterations, 32 bytes), written
+by yaml.v2 as ``!!binary <base64>`` (or as a string in the rare valid-UTF-8 case). The Secret annotation
+``insecure-password/<user>`` (any value) means ``passwordHash`` holds the plain password.
+
+Nothing in this file ever puts a password or a hash into a return value, a diff, a warning or an exception.
+The structure is meant for batches too: ``AccountStore.read()`` once, then ``converge_account`` per item with
+the shared snapshot; only items that change run everestctl.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import hashlib
+import hmac
+import random
+import time
+
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
+    yaml = None
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = _exc
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
+    EverestError,
+    EverestctlError,
+    ValidationError,
+)
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+
+SYSTEM_NAMESPACE = _validation.EVEREST_SYSTEM_NAMESPACE
+ACCOUNTS_SECRET = 'everest-accounts'
+USERS_KEY = 'users.yaml'
+INSECURE_ANNOTATION_PREFIX = 'insecure-password/'
+# Same as _k8s.path('v1', 'secrets', SYSTEM_NAMESPACE, ACCOUNTS_SECRET) / path('v1', 'namespaces', name=SYSTEM_NAMESPACE)
+SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET)
+SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % SYSTEM_NAMESPACE
+
+PBKDF2_ITERATIONS = 4096
+PBKDF2_KEY_LENGTH = 32
+
+ADMIN_USERNAME = 'admin'
+DEFAULT_ATTEMPTS = 8
+
+PASSWORD_UNCHANGED = '<unchanged>'
+PASSWORD_CHANGED = '<changed>'
+
+ACTION_NONE = 'none'
+ACTION_CREATE = 'create'
+ACTION_SET_PASSWORD = 'set_password'
+ACTION_DELETE = 'delete'
+
+_TRUE_WORDS = ('y', 'yes', 'true', 'on')
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+
+if HAS_YAML:
+    class _UsersLoader(yaml.BaseLoader):  # pylint: disable=too-many-ancestors
+        """Every plain scalar stays a string (no YAML 1.1 int/bool/octal guessing of passwords); ``!!binary`` -> bytes."""
+
+    def _construct_binary(loader, node):
+        value = loader.construct_scalar(node)
+        try:
+            return base64.b64decode(''.join(value.split()).encode('ascii'))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raise yaml.constructor.ConstructorError(None, None, 'invalid !!binary value', node.start_mark)
+
+    _UsersLoader.add_constructor('tag:yaml.org,2002:binary', _construct_binary)
+
+
+def _as_bool(value):
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in _TRUE_WORDS
+
+
+def _as_bytes(value):
+    if value is None:
+        return b''
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode('utf-8')
+
+
+def parse_users_yaml(text):
+    """users.yaml text -> {username: {enabled, capabilities, password_mtime, stored(bytes)}}."""
+    if not HAS_YAML:
+        raise EverestError('PyYAML is required to read Everest accounts')
+    if isinstance(text, bytes):
+        text = text.decode('utf-8')
+    try:
+        data = yaml.load(text, Loader=_UsersLoader)  # nosec - BaseLoader subclass: strings, maps, lists, binary only
+    except yaml.YAMLError as exc:
+        raise EverestError('Secret %s/%s: key %s is not valid YAML (%s)' % (
+            SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY, getattr(exc, 'problem', None) or type(exc).__name__))
+    if data is None or data == '':
+        return {}
+    if not isinstance(data, dict):
+        raise EverestError('Secret %s/%s: key %s is not a map of accounts' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+    users = {}
+    for username, entry in data.items():
+        entry = entry if isinstance(entry, dict) else {}
+        caps = entry.get('capabilities') or []
+        if not isinstance(caps, list):
+            caps = [caps]
+        users[str(username)] = {
+            'enabled': _as_bool(entry.get('enabled', False)),
+            'capabilities': [str(c) for c in caps],
+            'password_mtime': entry.get('passwordMtime') or None,
+            'stored': _as_bytes(entry.get('passwordHash')),
+        }
+    return users
+
+
+def parse_accounts_secret(secret):
+    """Secret object (as the API returns it) -> {username: account}; ``plain`` flags insecure-password annotations."""
+    data = (secret or {}).get('data') or {}
+    raw = data.get(USERS_KEY)
+    text = ''
+    if raw:
+        try:
+            text = base64.b64decode(raw).decode('utf-8')
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            raise EverestError('Secret %s/%s: key %s is not valid base64 UTF-8 text' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+    users = parse_users_yaml(text)
+    annotations = ((secret or {}).get('metadata') or {}).get('annotations') or {}
+    for username, account in users.items():
+        account['username'] = username
+        account['plain'] = (INSECURE_ANNOTATION_PREFIX + username) in annotations
+    return users
+
+
+# ----------------------------------------------------------------------------------------------- hashing
+
+def hash_password(password, salt):
+    """The 32 raw bytes Everest stores for ``password`` (EF §3)."""
+    return hashlib.pbkdf2_hmac('sha256', _as_bytes(password), _as_bytes(salt), PBKDF2_ITERATIONS, PBKDF2_KEY_LENGTH)
+
+
+def password_matches(account, password, salt_fn):
+    """True when ``password`` is the account's password. ``salt_fn`` is only called when a hash is needed."""
+    stored = account.get('stored') or b''
+    if account.get('plain'):
+        return hmac.compare_digest(stored, _as_bytes(password))
+    return hmac.compare_digest(stored, hash_password(password, salt_fn()))
+
+
+# ----------------------------------------------------------------------------------------------- observe
+
+class AccountStore:
+    """Reads the accounts Secret and the salt; the salt is read at most once per execution."""
+
+    def __init__(self, client):
+        self.client = client
+        self._salt = None
+        self.reads = 0
+
+    def read(self):
+        self.reads += 1
+        secret = self.client.get_or_none(SECRET_PATH)
+        if secret is None:
+            raise EverestError(
+                'Secret %s/%s not found: Everest is not installed in this cluster (or the kubeconfig points at another '
+                'cluster); install Everest first' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
+                namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
+        return parse_accounts_secret(secret)
+
+    def salt(self):
+        if self._salt is None:
+            namespace = self.client.get_or_none(SYSTEM_NAMESPACE_PATH)
+            uid = ((namespace or {}).get('metadata') or {}).get('uid')
+            if not uid:
+                raise EverestError('Namespace %s not found (or has no uid): cannot compute Everest password hashes; '
+                                   'install Everest first' % SYSTEM_NAMESPACE, namespace=SYSTEM_NAMESPACE)
+            self._salt = uid
+        return self._salt
+
+
+# ----------------------------------------------------------------------------------------------- decide
+
+def validate_item(want):
+    """Raise ValidationError for input Everest would refuse (username first, then password, EF §2.1)."""
+    username = want.get('username')
+    error = _validation.check_username(username)
+    if error:
+        raise ValidationError("account %r: %s" % (username, error), username=username)
+    if want.get('state', 'present') == 'present' and want.get('password') is not None:
+        if _validation.check_password(want['password']):
+            raise ValidationError("account '%s': %s" % (username, _validation.PASSWORD_ERROR), username=username)
+    if want.get('state') == 'absent' and username == ADMIN_USERNAME and not want.get('allow_admin_removal'):
+        raise ValidationError(
+            "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; "
+            "set allow_admin_removal=true if you really mean it", username=username)
+
+
+class Decision:
+    """What to do for one account. ``error`` is a message for a refusal (never contains secrets)."""
+
+    def __init__(self, action, error=None, password_changes=False):
+        self.action = action
+        self.error = error
+        self.password_changes = password_changes
+
+    def __repr__(self):
+        return 'Decision(%r, error=%r, password_changes=%r)' % (self.action, self.error, self.password_changes)
+
+
+def decide(account, want, matches):
+    """Pure decision. ``account`` is the observed account or None; ``matches(account, password)`` -> bool."""
+    username = want['username']
+    if want.get('state', 'present') == 'absent':
+        return Decision(ACTION_DELETE if account is not None else ACTION_NONE)
+    password = want.get('password')
+    if account is None:
+        if password is None:
+            return Decision(ACTION_NONE, error="account '%s' does not exist and no password was given; "
+                                               "set password to create it" % username)
+        return Decision(ACTION_CREATE, password_changes=True)
+    if password is None or want.get('update_password', 'always') == 'on_create':
+        return Decision(ACTION_NONE)
+    if matches(account, password):
+        return Decision(ACTION_NONE)
+    return Decision(ACTION_SET_PASSWORD, password_changes=True)
+
+
+def account_view(username, account):
+    """The public shape of an account (no hash, no password)."""
+    if account is None:
+        return {'username': username, 'exists': False, 'enabled': None, 'capabilities': [],
+                'password_mtime': None, 'plain_text_password': None}
+    return {
+        'username': username,
+        'exists': True,
+        'enabled': account.get('enabled'),
+        'capabilities': list(account.get('capabilities') or []),
+        'password_mtime': account.get('password_mtime'),
+        'plain_text_password': bool(account.get('plain')),
+    }
+
+
+def predict(username, account, decision):
+    """The account as it would be after ``decision`` (check mode)."""
+    if decision.action == ACTION_DELETE:
+        return account_view(username, None)
+    if decision.action == ACTION_CREATE:
+        view = account_view(username, {'enabled': True, 'capabilities': ['login'], 'plain': False})
+        view['password_mtime'] = None
+        return view
+    if decision.action == ACTION_SET_PASSWORD:
+        view = account_view(username, account)
+        view['plain_text_password'] = False
+        return view
+    return account_view(username, account)
+
+
+def diff_view(account, password_changed):
+    view = {'exists': account is not None,
+            'enabled': account.get('enabled') if account is not None else None,
+            'capabilities': list(account.get('capabilities') or []) if account is not None else [],
+            'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED}
+    return view
+
+
+def predicted_diff_view(account, decision):
+    if decision.action == ACTION_DELETE:
+        return diff_view(None, False)
+    if decision.action == ACTION_CREATE:
+        return diff_view({'enabled': True, 'capabilities': ['login']}, True)
+    return diff_view(account, decision.password_changes)
+
+
+# ----------------------------------------------------------------------------------------------- act
+
+def _run(runner, action, want):
+    if action == ACTION_CREATE:
+        return runner.run('accounts_create', username=want['username'], password=want['password'])
+    if action == ACTION_SET_PASSWORD:
+        return runner.run('accounts_set_password', username=want['username'], password=want['password'])
+    return runner.run('accounts_delete', username=want['username'])
+
+
+def _preview(runner, action, want):
+    if action == ACTION_CREATE:
+        return runner.preview('accounts_create', username=want['username'], password=want['password'])
+    if action == ACTION_SET_PASSWORD:
+        return runner.preview('accounts_set_password', username=want['username'], password=want['password'])
+    if action == ACTION_DELETE:
+        return runner.preview('accounts_delete', username=want['username'])
+    return None
+
+
+def _backoff(attempt, sleep, rng):
+    sleep(rng.uniform(0.0, min(2.0, 0.05 * (2 ** attempt))))
+
+
+def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
+                     sleep=time.sleep, rng=None):
+    """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
+    ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
+
+    everestctl's read-modify-write of the Secret is not atomic and never retried (EF §3), so: a ``conflict`` is
+    retried after a jittered pause; ``already_exists``/``not_found`` races are resolved by re-reading; and every
+    write is verified by re-reading (a concurrent ``delete`` can silently drop a fresh account).
+    """
+    rng = rng or random.Random()
+    username = want['username']
+    if users is None:
+        users = store.read()
+    initial = users.get(username)
+
+    def matches(account, password):
+        return password_matches(account, password, store.salt)
+
+    decision = decide(initial, want, matches)
+    if decision.error:
+        raise ValidationError(decision.error, username=username)
+    result = {
+        'username': username,
+        'changed': decision.action != ACTION_NONE,
+        'action': decision.action,
+        'before': diff_view(initial, False),
+        'cmd': None,
+        'attempts': 0,
+    }
+    if decision.action == ACTION_NONE or check_mode:
+        result['account'] = predict(username, initial, decision)
+        result['after'] = predicted_diff_view(initial, decision)
+        if check_mode:
+            result['cmd'] = _preview(runner, decision.action, want)
+        return result
+
+    performed = []
+    wrote_password = False
+    current = initial
+    verify_want = dict(want)
+    for attempt in range(attempts):
+        result['attempts'] = attempt + 1
+        try:
+            outcome = _run(runner, decision.action, verify_want)
+            performed.append(decision.action)
+            result['cmd'] = outcome.cmd
+            if decision.action in (ACTION_CREATE, ACTION_SET_PASSWORD):
+                wrote_password = True
+                # from now on "converged" means: our password is stored
+                verify_want['update_password'] = 'always'
+        except EverestctlError as exc:
+            if exc.kind == 'conflict':
+                _backoff(attempt, sleep, rng)
+            elif exc.kind == 'already_exists' and decision.action == ACTION_CREATE:
+                pass
+            elif exc.kind == 'not_found' and decision.action in (ACTION_DELETE, ACTION_SET_PASSWORD):
+                pass
+            else:
+                raise
+        current = store.read().get(username)
+        decision = decide(current, verify_want, matches)
+        if decision.error:
+            raise ValidationError(decision.error, username=username)
+        if decision.action == ACTION_NONE:
+            break
+    else:
+        raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
+                           "changing Secret %s/%s; serialise account changes and retry" % (
+                               username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
+                           username=username, attempts=attempts)
+    result['changed'] = bool(performed)
+    result['action'] = performed[-1] if performed else ACTION_NONE
+    result['account'] = account_view(username, current)
+    result['after'] = diff_view(current, wrote_password)
+    return result
+
+
+def converge_accounts(store, runner, wants, check_mode=False, **kwargs):
+    """Batch form: one Secret read shared by all items; per-item results; failures collected, not hidden."""
+    users = store.read()
+    results = []
+    for want in wants:
+        try:
+            results.append(converge_account(store, runner, want, check_mode=check_mode, users=users, **kwargs))
+        except EverestError as exc:
+            item = {'username': want.get('username'), 'changed': False, 'failed': True}
+            item.update(exc.to_fail_kwargs())
+            results.append(item)
+    return results
+
+
+def list_accounts(store, username=None):
+    """Public views of all accounts (sorted by name) or of one; read-only."""
+    users = store.read()
+    if username is not None:
+        return [account_view(username, users[username])] if username in users else []
+    return [account_view(name, users[name]) for name in sorted(users)]

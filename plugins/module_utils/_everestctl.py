@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Safe everestctl runner.
+
+* argv is built only from the declared command shapes in ``SHAPES`` (an allow-list); every value
+  is validated before use; there is no shell and no string joining.
+* ``--kubeconfig`` is always passed (everestctl reads exactly one file, EF §1.2/§8.13).
+* The process runs with stdin closed, in a new session (no controlling terminal, so a prompt
+  fails at once instead of blocking, EF §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
+* Secret values are replaced by ``********`` in everything returned, raised or logged.
+* Known stderr texts (EF §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
+  ``rc``/``stdout``/``stderr``/``cmd``.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+
+MASK = "********"
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\r")
+ACTIONS = ("create", "read", "update", "delete", "*")
+# values passed as positional arguments of `settings rbac can` (EF §5.1): one token, no leading dash
+CAN_ARG_RE = re.compile(r"^[^\s,\"'#-][^\s,\"']*$")
+
+# Ordered: the first pattern found in stderr decides the kind.
+ERROR_KINDS = (
+    ("Operation cannot be fulfilled", "conflict"),
+    ("the object has been modified", "conflict"),
+    ("user already exists", "already_exists"),
+    ("namespace already exists and is managed by Everest", "already_exists"),
+    ("namespace already exists. HINT", "namespace_exists_unmanaged"),
+    ("account not found", "not_found"),
+    ("namespace is not managed by Everest", "not_managed"),
+    ("namespace does not exist", "namespace_missing"),
+    ("cannot remove namespace with running database clusters", "has_clusters"),
+    ("namespace is reserved for Everest internals", "reserved"),
+    ("is not RFC 1035 compatible", "invalid_name"),
+    ("username may contain only", "invalid_username"),
+    ("password may contain only", "invalid_password"),
+    ("no operators selected", "no_operators"),
+    ("everest is not installed in the cluster", "not_installed"),
+    ("operation not supported for this version of Everest", "unsupported_version"),
+    ("could not open a new TTY", "no_tty"),
+    ("interactive mode is disabled", "no_tty"),
+    ("policy syntax error", "policy_invalid"),
+    ("could not read kubeconfig file", "kubeconfig"),
+    ("connection refused", "unreachable"),
+)
+
+HINTS = {
+    "conflict": "another writer changed the object at the same time; re-run (the modules retry this automatically)",
+    "namespace_exists_unmanaged": "set take_ownership: true to let Everest adopt the existing namespace",
+    "not_installed": "install Everest in the cluster (everest-system/everest-server) or point kubeconfig/context at the right cluster",
+    "unsupported_version": "namespace management needs Everest >= 1.4.0",
+    "no_tty": "everestctl asked for a value interactively; this is a bug in the argv the collection built, please report it",
+    "kubeconfig": "set the kubeconfig option (or K8S_AUTH_KUBECONFIG) to one readable file",
+    "unreachable": "check that the Kubernetes API server is reachable from the controller",
+}
+
+
+def _bool(value):
+    return "true" if value else "false"
+
+
+def _check(checker, value, what):
+    problem = checker(value)
+    if problem:
+        raise ValidationError("%s %r rejected before running everestctl: %s" % (what, value, problem)
+                              if what != "password" else "password rejected before running everestctl: %s" % problem)
+
+
+def _check_can_arg(value, what):
+    if not isinstance(value, str) or not CAN_ARG_RE.match(value):
+        raise ValidationError("%s %r is not a single policy term (no spaces, commas, quotes, '#' or leading '-')" % (what, value))
+
+
+def _shape_accounts_create(v):
+    _check(_validation.check_username, v["username"], "username")
+    _check(_validation.check_password, v["password"], "password")
+    return ["accounts", "create", "-u", v["username"], "-p", v["password"]], [v["password"]]
+
+
+def _shape_accounts_set_password(v):
+    _check(_validation.check_username, v["username"], "username")
+    _check(_validation.check_password, v["password"], "password")
+    return ["accounts", "set-password", "-u", v["username"], "--new-password", v["password"]], [v["password"]]
+
+
+def _shape_accounts_delete(v):
+    _check(_validation.check_username, v["username"], "username")
+    return ["accounts", "delete", "-u", v["username"]], []
+
+
+def _operator_flags(v):
+    if not (v["mysql"] or v["postgresql"] or v["mongodb"]):
+        raise ValidationError("namespace %r: at least one operator (mysql, postgresql, mongodb) must be enabled" % v["name"])
+    return ["--operator.mysql=" + _bool(v["mysql"]), "--operator.postgresql=" + _bool(v["postgresql"]),
+            "--operator.mongodb=" + _bool(v["mongodb"])]
+
+
+def _shape_namespaces_add(v):
+    _check(_validation.check_namespace, v["name"], "namespace")
+    argv = ["namespaces", "add", v["name"], "--skip-wizard"] + _operator_flags(v)
+    if v.get("take_ownership"):
+        argv.append("--take-ownership")
+    return argv, []
+
+
+def _shape_namespaces_update(v):
+    _check(_validation.check_namespace, v["name"], "namespace")
+    return ["namespaces", "update", v["name"]] + _operator_flags(v), []
+
+
+def _shape_namespaces_remove(v):
+    _check(_validation.check_namespace, v["name"], "namespace")
+    argv = ["namespaces", "remove", v["name"]]
+    if v.get("keep_namespace"):
+        argv.append("--keep-namespace")
+    if v.get("force"):
+        argv.append("--force")
+    return argv, []
+
+
+def _policy_file_arg(v):
+    policy_file = v.get("policy_file")
+    if policy_file is None:
+        return []
+    if not isinstance(policy_file, str) or not policy_file or "\n" in policy_file:
+        raise ValidationError("policy_file %r is not a usable path" % (policy_file,))
+    return ["--policy-file=" + policy_file]
+
+
+def _shape_rbac_validate(v):
+    return ["settings", "rbac", "validate"] + _policy_file_arg(v), []
+
+
+def _shape_rbac_can(v):
+    if v["action"] not in ACTIONS:
+        raise ValidationError("action %r is not one of %s" % (v["action"], ", ".join(ACTIONS)))
+    _check_can_arg(v["subject"], "subject")
+    _check_can_arg(v["resource"], "resource")
+    _check_can_arg(v["object"], "object")
+    return ["settings", "rbac", "can", v["subject"], v["action"], v["resource"], v["object"]] + _policy_file_arg(v), []
+
+
+def _shape_version(v):
+    return ["version"] + (["--client-only"] if v.get("client_only", True) else []), []
+
+
+# name -> (builder, required value names, optional value names, needs a cluster)
+SHAPES = {
+    "accounts_create": (_shape_accounts_create, ("username", "password"), (), True),
+    "accounts_set_password": (_shape_accounts_set_password, ("username", "password"), (), True),
+    "accounts_delete": (_shape_accounts_delete, ("username",), (), True),
+    "namespaces_add": (_shape_namespaces_add, ("name", "mysql", "postgresql", "mongodb"), ("take_ownership",), True),
+    "namespaces_update": (_shape_namespaces_update, ("name", "mysql", "postgresql", "mongodb"), (), True),
+    "namespaces_remove": (_shape_namespaces_remove, ("name",), ("keep_namespace", "force"), True),
+    "rbac_validate": (_shape_rbac_validate, (), ("policy_file",), True),
+    "rbac_can": (_shape_rbac_can, ("subject", "action", "resource", "object"), ("policy_file",), True),
+    "version": (_shape_version, (), ("client_only",), True),
+}
+
+
+def strip_ansi(text):
+    return ANSI_RE.sub("", text or "")
+
+
+def mask(text, secrets):
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def classify(stderr):
+    for needle, kind in ERROR_KINDS:
+        if needle in stderr:
+            return kind
+    return "unknown"
+
+
+def error_text(stderr):
+    """The meaningful part of everestctl's stderr: without ❌ markers, usage text and blank lines."""
+    lines = []
+    for line in strip_ansi(stderr).splitlines():
+        line = line.strip()
+        if not line or line.startswith("Usage:"):
+            if line.startswith("Usage:"):
+                break
+            continue
+        if line.startswith(u"\u274c"):
+            line = line[1:].strip()
+        lines.append(line)
+    return " / ".join(lines)
+
+
+class CommandResult:
+    def __init__(self, rc, stdout, stderr, cmd, duration):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.cmd = cmd
+        self.duration = duration
+
+    def as_dict(self):
+        return {"rc": self.rc, "stdout": self.stdout, "stderr": self.stderr, "cmd": self.cmd}
+
+
+class Everestctl:
+    """Runs declared everestctl command shapes. ``kubeconfig`` is a path or a callable returning one."""
+
+    def __init__(self, binary, kubeconfig=None, timeout=900, secrets=(), env=None):
+        self.binary = binary
+        self._kubeconfig = kubeconfig
+        self.timeout = timeout
+        self.secrets = [s for s in secrets if s]
+        self.env = env
+        self.calls = []  # masked argv of every command run (for results and tests)
+
+    def build(self, shape, values):
+        """Return (argv, masked argv, secrets) for a shape; validates every value first."""
+        if shape not in SHAPES:
+            raise ValidationError("unknown everestctl command shape %r" % shape)
+        builder, required, optional, needs_cluster = SHAPES[shape]
+        unknown = set(values) - set(required) - set(optional)
+        missing = [name for name in required if values.get(name) is None]
+        if unknown or missing:
+            raise ValidationError("everestctl %s: unexpected values %s, missing values %s" % (shape, sorted(unknown), missing))
+        args, secrets = builder(values)
+        argv = [self.binary] + args
+        if needs_cluster and self._kubeconfig is not None:
+            path = self._kubeconfig() if callable(self._kubeconfig) else self._kubeconfig
+            argv += ["--kubeconfig", path]
+        secrets = list(secrets) + self.secrets
+        masked = [MASK if a in secrets else mask(a, secrets) for a in argv]
+        return argv, masked, secrets
+
+    def preview(self, shape, **values):
+        """The masked argv that ``run`` would execute (for check mode)."""
+        return self.build(shape, values)[1]
+
+    def run(self, shape, timeout=None, check=True, **values):
+        argv, masked, secrets = self.build(shape, values)
+        timeout = timeout or self.timeout
+        env = dict(os.environ)
+        env.update(self.env or {})
+        env.update({"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C", "NO_COLOR": "1", "TERM": "dumb"})
+        for name in ("VERBOSE", "JSON", "PRETTY"):  # EF §1.2: a non-boolean value breaks envconfig
+            env.pop(name, None)
+        started = time.time()
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=env, start_new_session=True, close_fds=True)
+        except OSError as exc:
+            raise EverestctlError("cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc),
+                                  kind="not_runnable", cmd=masked)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            out, err = proc.communicate()
+            self.calls.append(masked)
+            raise EverestctlError(
+                "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
+                "wait for operator installation)" % (timeout, " ".join(masked[1:3])),
+                kind="timeout", rc=124, stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
+                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets), cmd=masked)
+        duration = time.time() - started
+        self.calls.append(masked)
+        stdout = mask(strip_ansi(out.decode("utf-8", "replace")), secrets)
+        stderr = mask(strip_ansi(err.decode("utf-8", "replace")), secrets)
+        result = CommandResult(proc.returncode, stdout, stderr, masked, duration)
+        if check and proc.returncode != 0:
+            kind = classify(stderr)
+            text = error_text(stderr) or error_text(stdout) or "no error text"
+            msg = "everestctl %s failed (rc=%d): %s" % (" ".join(masked[1:3]), proc.returncode, text)
+            if kind in HINTS:
+                msg += "; " + HINTS[kind]
+            raise EverestctlError(msg, kind=kind, rc=proc.returncode, stdout=stdout, stderr=stderr, cmd=masked)
+        return result
+
+    def version(self):
+        """Client version string (e.g. 'v1.10.0') from `everestctl version --client-only`."""
+        result = self.run("version", client_only=True)
+        for line in result.stdout.splitlines():
+            if line.startswith("Version:"):
+                return line.split(":", 1)[1].strip()
+        return None

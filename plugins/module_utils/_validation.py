@@ -1,0 +1,97 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The single source of Everest's input rules (EF §2.2, §4.3, §6.3).
+
+Every ``check_*`` function returns ``None`` when the value is acceptable, else the error text Everest
+itself prints for that value (so a module fails with the same words everestctl would use, but before
+anything runs). ``_everestctl.py`` uses the same functions for argv values.
+
+Go's ``regexp`` ``$`` means end of text; Python's ``$`` also matches before a trailing newline, so
+every pattern here is matched with ``fullmatch`` on a ``\\Z``-anchored expression.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+# EF §2.2
+USERNAME_PATTERN = r'^[a-zA-Z0-9_]{3,}$'
+PASSWORD_PATTERN = r'^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$'
+# EF §4.3 (RFC 1035 label, max 63)
+NAMESPACE_PATTERN = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'
+# EF §6.3 (RFC 1035 label; Everest's API limits object names to 22 characters)
+OBJECT_NAME_PATTERN = NAMESPACE_PATTERN
+OBJECT_NAME_MAX_LENGTH = 22
+NAMESPACE_MAX_LENGTH = 63
+
+
+def _compile(pattern):
+    # '^...$' -> '...\Z' so a trailing newline never passes (Go semantics)
+    body = pattern[1:-1] if pattern.startswith('^') and pattern.endswith('$') else pattern
+    return re.compile(r'(?:' + body + r')\Z')
+
+
+USERNAME_RE = _compile(USERNAME_PATTERN)
+PASSWORD_RE = _compile(PASSWORD_PATTERN)
+NAMESPACE_RE = _compile(NAMESPACE_PATTERN)
+OBJECT_NAME_RE = _compile(OBJECT_NAME_PATTERN)
+
+RESERVED_NAMESPACES = ('everest-system', 'everest-monitoring', 'everest-olm')
+EVEREST_SYSTEM_NAMESPACE = 'everest-system'
+
+# Everest's error texts, verbatim (EF §2.2, §4.3)
+USERNAME_ERROR = 'username may contain only letters, numbers, underscores, and must be at least 3 characters long'
+PASSWORD_ERROR = ('password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), '
+                  'and must be at least 6 characters long')
+NAMESPACE_RESERVED_ERROR = "'{0}' namespace is reserved for Everest internals. Please specify another namespace"
+NAMESPACE_RFC1035_ERROR = ("'namespace name' is not RFC 1035 compatible. The name should contain only lowercase "
+                           "alphanumeric characters or '-', start with an alphabetic character, end with an "
+                           "alphanumeric character")
+NAMESPACE_LIST_EMPTY_ERROR = 'namespace list is empty. Specify at least one namespace'
+OBJECT_NAME_ERROR = ("'{0}' is not RFC 1035 compatible or longer than 22 characters. The name should contain only "
+                     "lowercase alphanumeric characters or '-', start with an alphabetic character, end with an "
+                     "alphanumeric character")
+NO_OPERATORS_ERROR = 'no operators selected for installation. Minimum one operator must be selected'
+
+
+def _is_text(value):
+    return isinstance(value, str)
+
+
+def check_username(value):
+    """None, or Everest's error text for an invalid account name."""
+    if not _is_text(value) or not USERNAME_RE.match(value):
+        return USERNAME_ERROR
+    return None
+
+
+def check_password(value):
+    """None, or Everest's error text for an invalid password. The value itself is never part of the text."""
+    if not _is_text(value) or not PASSWORD_RE.match(value):
+        return PASSWORD_ERROR
+    return None
+
+
+def is_reserved_namespace(value):
+    return value in RESERVED_NAMESPACES
+
+
+def check_namespace(value):
+    """None, or Everest's error text: reserved names first, then RFC 1035 (EF §4.3 order)."""
+    if not _is_text(value):
+        return NAMESPACE_RFC1035_ERROR
+    if value in RESERVED_NAMESPACES:
+        return NAMESPACE_RESERVED_ERROR.format(value)
+    if len(value) > NAMESPACE_MAX_LENGTH or not NAMESPACE_RE.match(value):
+        return NAMESPACE_RFC1035_ERROR
+    return None
+
+
+def check_object_name(value):
+    """None, or an error for an Everest REST object name (RFC 1035, at most 22 characters; EF §6.3)."""
+    if not _is_text(value) or len(value) > OBJECT_NAME_MAX_LENGTH or not OBJECT_NAME_RE.match(value):
+        return OBJECT_NAME_ERROR.format(value if _is_text(value) else repr(value))
+    return None
