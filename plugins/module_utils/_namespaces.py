@@ -1,0 +1,384 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everest database namespaces: observe (Kubernetes API) -> decide (pure) -> act (everestctl).
+
+Facts (EF §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
+= OLM Subscriptions in the namespace with the exact names in ``SUBSCRIPTIONS``; ``namespaces add/update`` can only
+add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
+
+Reads are kept minimal: for one namespace GET Namespace + LIST Subscriptions in it (+ LIST DatabaseClusters only
+when they matter). ``observe_many`` serves batches with one Namespace LIST and one cluster-wide Subscription LIST.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import random
+import time
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
+    EverestError,
+    EverestctlError,
+    K8sNotFound,
+    ValidationError,
+)
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+
+MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
+MANAGED_BY_VALUE = 'everest'
+MANAGED_SELECTOR = '%s=%s' % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+
+OPERATORS = ('mysql', 'postgresql', 'mongodb')
+# option name -> OLM Subscription name (EF §4.4 value keys pxc / postgresql / psmdb)
+SUBSCRIPTIONS = {
+    'mysql': 'percona-xtradb-cluster-operator',
+    'postgresql': 'percona-postgresql-operator',
+    'mongodb': 'percona-server-mongodb-operator',
+}
+SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in SUBSCRIPTIONS.items())
+# short names `namespaces list` shows (EF §4.7)
+SHORT_NAMES = {
+    'percona-xtradb-cluster-operator': 'pxc',
+    'percona-postgresql-operator': 'postgresql',
+    'percona-server-mongodb-operator': 'psmdb',
+}
+# namespaces `everestctl namespaces list` never shows (EF §4.7)
+LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm',
+                 'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
+
+SUBSCRIPTION_API = 'operators.coreos.com/v1alpha1'
+DATABASE_CLUSTER_API = 'everest.percona.com/v1alpha1'
+
+DEFAULT_TIMEOUT = 1800
+DEFAULT_ATTEMPTS = 4
+
+ACTION_NONE = 'none'
+ACTION_ADD = 'add'
+ACTION_UPDATE = 'update'
+ACTION_REMOVE = 'remove'
+
+
+def namespace_path(name=None):
+    return '/api/v1/namespaces/%s' % name if name else '/api/v1/namespaces'
+
+
+def subscriptions_path(namespace=None):
+    if namespace:
+        return '/apis/%s/namespaces/%s/subscriptions' % (SUBSCRIPTION_API, namespace)
+    return '/apis/%s/subscriptions' % SUBSCRIPTION_API
+
+
+def database_clusters_path(namespace=None):
+    if namespace:
+        return '/apis/%s/namespaces/%s/databaseclusters' % (DATABASE_CLUSTER_API, namespace)
+    return '/apis/%s/databaseclusters' % DATABASE_CLUSTER_API
+
+
+# ----------------------------------------------------------------------------------------------- observe
+
+def operators_from_subscriptions(subscriptions):
+    """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, EF §4.5)."""
+    names = set(((s.get('metadata') or {}).get('name')) for s in subscriptions or [])
+    return dict((op, SUBSCRIPTIONS[op] in names) for op in OPERATORS)
+
+
+def subscription_summary(subscriptions):
+    """[{name, operator, short_name, installed_csv, state}] sorted by name (no secrets in Subscriptions)."""
+    rows = []
+    for sub in subscriptions or []:
+        name = (sub.get('metadata') or {}).get('name')
+        status = sub.get('status') or {}
+        rows.append({'name': name, 'operator': SUBSCRIPTION_TO_OPERATOR.get(name), 'short_name': SHORT_NAMES.get(name, name),
+                     'installed_csv': status.get('installedCSV'), 'state': status.get('state')})
+    return sorted(rows, key=lambda r: r['name'] or '')
+
+
+def build_state(name, namespace_obj, subscriptions, clusters=None):
+    """The observed state of one namespace (pure)."""
+    if namespace_obj is None:
+        return {'name': name, 'exists': False, 'managed': False, 'terminating': False,
+                'operators': dict((op, False) for op in OPERATORS), 'subscriptions': [],
+                'database_clusters': [] if clusters is not None else None}
+    meta = namespace_obj.get('metadata') or {}
+    labels = meta.get('labels') or {}
+    phase = (namespace_obj.get('status') or {}).get('phase')
+    return {
+        'name': name,
+        'exists': True,
+        'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
+        'terminating': phase == 'Terminating' or bool(meta.get('deletionTimestamp')),
+        'operators': operators_from_subscriptions(subscriptions),
+        'subscriptions': subscription_summary(subscriptions),
+        'database_clusters': None if clusters is None else sorted((c.get('metadata') or {}).get('name') for c in clusters),
+    }
+
+
+def _list_or_empty(client, path):
+    """LIST that treats a missing API (CRD not installed: 404) as an empty list."""
+    try:
+        return client.list(path).get('items') or []
+    except K8sNotFound:
+        return []
+
+
+def observe(client, name, with_clusters=False):
+    """GET Namespace + LIST its Subscriptions (+ LIST its DatabaseClusters when asked)."""
+    namespace_obj = client.get_or_none(namespace_path(name))
+    if namespace_obj is None:
+        return build_state(name, None, [], [] if with_clusters else None)
+    subscriptions = _list_or_empty(client, subscriptions_path(name))
+    clusters = _list_or_empty(client, database_clusters_path(name)) if with_clusters else None
+    return build_state(name, namespace_obj, subscriptions, clusters)
+
+
+def observe_many(client, names=None, with_clusters=False, managed_only=False):
+    """One Namespace LIST + one cluster-wide Subscription LIST (+ one DatabaseCluster LIST) for many namespaces.
+
+    ``names`` None means every namespace (``managed_only`` limits it to Everest-managed ones).
+    Returns {name: state}; names that do not exist are included (exists=False) when given explicitly."""
+    namespaces = client.list(namespace_path(), label_selector=MANAGED_SELECTOR if managed_only and names is None else None)
+    by_name = dict(((n.get('metadata') or {}).get('name'), n) for n in namespaces.get('items') or [])
+    subs_by_ns = {}
+    for sub in _list_or_empty(client, subscriptions_path()):
+        subs_by_ns.setdefault((sub.get('metadata') or {}).get('namespace'), []).append(sub)
+    clusters_by_ns = {}
+    if with_clusters:
+        for cluster in _list_or_empty(client, database_clusters_path()):
+            clusters_by_ns.setdefault((cluster.get('metadata') or {}).get('namespace'), []).append(cluster)
+    wanted = list(names) if names is not None else sorted(by_name)
+    states = {}
+    for name in wanted:
+        states[name] = build_state(name, by_name.get(name), subs_by_ns.get(name, []),
+                                   clusters_by_ns.get(name, []) if with_clusters else None)
+    return states
+
+
+def list_view(state):
+    """What `everestctl namespaces list` shows, from the API side (plus the cluster names)."""
+    clusters = state.get('database_clusters')
+    return {
+        'name': state['name'],
+        'exists': state['exists'],
+        'managed': state['managed'],
+        'operators': dict(state['operators']),
+        'subscriptions': list(state.get('subscriptions') or []),
+        'database_clusters': len(clusters) if clusters is not None else None,
+        'database_cluster_names': list(clusters) if clusters is not None else None,
+    }
+
+
+def list_managed(client, name=None):
+    """The namespaces Everest manages (or the one ``name``, managed or not), with operators and clusters."""
+    if name is not None:
+        state = observe(client, name, with_clusters=True)
+        return [list_view(state)] if state['exists'] else []
+    states = observe_many(client, with_clusters=True, managed_only=True)
+    return [list_view(s) for n, s in sorted(states.items()) if s['managed'] and n not in LIST_EXCLUDED]
+
+
+# ----------------------------------------------------------------------------------------------- decide
+
+def normalize_operators(operators):
+    """Options dict -> {mysql, postgresql, mongodb: True/False/None}; ``xtradb_cluster`` is an alias of mysql."""
+    operators = dict(operators or {})
+    alias = operators.pop('xtradb_cluster', None)
+    if operators.get('mysql') is None and alias is not None:
+        operators['mysql'] = alias
+    return dict((op, operators.get(op)) for op in OPERATORS)
+
+
+def validate_item(want):
+    """Input checks Everest would make, before any read (EF §4.3: reserved first, then RFC 1035)."""
+    name = want.get('name')
+    error = _validation.check_namespace(name)
+    if error:
+        raise ValidationError('namespace %r: %s' % (name, error), name=name)
+    if want.get('state', 'present') == 'present':
+        operators = normalize_operators(want.get('operators'))
+        if not any(operators.values()):
+            raise ValidationError("namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
+                                  "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR), name=name)
+
+
+class Decision:
+    def __init__(self, action, flags=None, take_ownership=False, error=None, warnings=None, after=None):
+        self.action = action
+        self.flags = flags
+        self.take_ownership = take_ownership
+        self.error = error
+        self.warnings = warnings or []
+        self.after = after
+
+    def __repr__(self):
+        return 'Decision(%r, flags=%r, take_ownership=%r, error=%r)' % (self.action, self.flags, self.take_ownership, self.error)
+
+
+def _after(state, exists, managed, operators):
+    return {'exists': exists, 'managed': managed, 'operators': dict(operators)}
+
+
+def decide(state, want):
+    """Pure decision for one namespace. ``want``: name, state, operators, take_ownership, ignore_operator_removal,
+    keep_namespace, force. Needs ``state['database_clusters']`` (a list) for ``absent``."""
+    name = want['name']
+    before = _after(state, state['exists'], state['managed'], state['operators'])
+    if want.get('state', 'present') == 'absent':
+        if not state['exists'] or state.get('terminating'):
+            return Decision(ACTION_NONE, after=before)
+        if not state['managed']:
+            warnings = []
+            if not want.get('keep_namespace'):
+                warnings.append("namespace '%s' exists but is not managed by Everest; left untouched" % name)
+            return Decision(ACTION_NONE, warnings=warnings, after=before)
+        clusters = state.get('database_clusters') or []
+        if clusters and not want.get('force'):
+            return Decision(ACTION_NONE, error=(
+                "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
+                "or set force=true" % (name, len(clusters), ', '.join(clusters))), after=before)
+        gone = dict((op, False) for op in OPERATORS)
+        after = _after(state, bool(want.get('keep_namespace')), False, gone)
+        return Decision(ACTION_REMOVE, after=after)
+
+    requested = normalize_operators(want.get('operators'))
+    installed = state['operators']
+    warnings = []
+    if state['exists'] and state.get('terminating'):
+        return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name,
+                        after=before)
+    if state['exists'] and state['managed']:
+        removed = [op for op in OPERATORS if requested[op] is False and installed[op]]
+        if removed:
+            if not want.get('ignore_operator_removal'):
+                return Decision(ACTION_NONE, error=(
+                    "namespace '%s': operator(s) %s are installed but requested false; Everest cannot remove installed "
+                    "operators; set them to true (or leave them out), or set ignore_operator_removal=true to keep them "
+                    "with a warning" % (name, ', '.join(removed))), after=before)
+            warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)"
+                            % (name, ', '.join(removed)))
+    flags = dict((op, bool(installed[op] or requested[op])) for op in OPERATORS)
+    if not state['exists']:
+        flags = dict((op, bool(requested[op])) for op in OPERATORS)
+        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(state, True, True, flags))
+    if not state['managed']:
+        if not want.get('take_ownership'):
+            return Decision(ACTION_NONE, error=(
+                "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
+                "(its operators are installed into it)" % name), after=before)
+        return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(state, True, True, flags))
+    if flags == installed:
+        return Decision(ACTION_NONE, warnings=warnings, after=before)
+    return Decision(ACTION_UPDATE, flags=flags, warnings=warnings, after=_after(state, True, True, flags))
+
+
+def namespace_view(state):
+    clusters = state.get('database_clusters')
+    return {'name': state['name'], 'exists': state['exists'], 'managed': state['managed'],
+            'operators': dict(state['operators']),
+            'database_clusters': len(clusters) if clusters is not None else None}
+
+
+def predicted_view(state, decision):
+    after = decision.after or {}
+    view = namespace_view(state)
+    if decision.action != ACTION_NONE:
+        view.update({'exists': after['exists'], 'managed': after['managed'], 'operators': dict(after['operators'])})
+        if decision.action == ACTION_REMOVE:
+            view['database_clusters'] = 0 if after['exists'] else None
+    return view
+
+
+# ----------------------------------------------------------------------------------------------- act
+
+def _argv_values(decision, want):
+    if decision.action == ACTION_ADD:
+        values = dict(decision.flags)
+        values.update(name=want['name'], take_ownership=decision.take_ownership)
+        return 'namespaces_add', values
+    if decision.action == ACTION_UPDATE:
+        values = dict(decision.flags)
+        values.update(name=want['name'])
+        return 'namespaces_update', values
+    return 'namespaces_remove', {'name': want['name'], 'keep_namespace': bool(want.get('keep_namespace')),
+                                 'force': bool(want.get('force'))}
+
+
+def command_for(decision, want):
+    """(shape, values) for a decision that acts; None for ACTION_NONE."""
+    if decision.action == ACTION_NONE:
+        return None
+    return _argv_values(decision, want)
+
+
+def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT,
+                       attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
+    """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
+    rng = rng or random.Random()
+    name = want['name']
+    absent = want.get('state', 'present') == 'absent'
+    if state is None:
+        state = observe(client, name, with_clusters=False)
+    if absent and state['exists'] and state['managed'] and state.get('database_clusters') is None:
+        state = dict(state, database_clusters=observe(client, name, with_clusters=True)['database_clusters'])
+    decision = decide(state, want)
+    if decision.error:
+        raise ValidationError(decision.error, name=name)
+    result = {'name': name, 'changed': decision.action != ACTION_NONE, 'action': decision.action,
+              'before': {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators'])},
+              'cmd': None, 'warnings': list(decision.warnings)}
+    if decision.action == ACTION_NONE or check_mode:
+        result['namespace'] = predicted_view(state, decision)
+        result['after'] = decision.after
+        command = command_for(decision, want)
+        if check_mode and command:
+            result['cmd'] = runner.preview(command[0], **command[1])
+        return result
+
+    performed = []
+    for attempt in range(attempts):
+        shape, values = command_for(decision, want)
+        try:
+            outcome = runner.run(shape, timeout=timeout, **values)
+            performed.append(decision.action)
+            result['cmd'] = outcome.cmd
+        except EverestctlError as exc:
+            if exc.kind == 'conflict':
+                sleep(rng.uniform(0.0, min(2.0, 0.1 * (2 ** attempt))))
+            elif exc.kind == 'already_exists' and decision.action == ACTION_ADD:
+                pass  # someone else added it meanwhile: re-read and decide again (maybe an update)
+            elif exc.kind in ('namespace_missing',) and decision.action == ACTION_REMOVE:
+                pass
+            elif exc.kind == 'not_managed' and decision.action == ACTION_REMOVE:
+                pass
+            else:
+                raise
+        state = observe(client, name, with_clusters=absent)
+        decision = decide(state, want)
+        if decision.error:
+            raise ValidationError(decision.error, name=name)
+        if decision.action == ACTION_NONE:
+            break
+    else:
+        raise EverestError("namespace '%s': still not in the wanted state after %d attempts" % (name, attempts), name=name)
+    result['changed'] = bool(performed)
+    result['action'] = performed[-1] if performed else ACTION_NONE
+    result['namespace'] = namespace_view(state)
+    result['after'] = {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators'])}
+    return result
+
+
+def converge_namespaces(client, runner, wants, check_mode=False, **kwargs):
+    """Batch form: one Namespace LIST + one Subscription LIST (+ one DatabaseCluster LIST if any item is absent)."""
+    names = [w['name'] for w in wants]
+    with_clusters = any(w.get('state') == 'absent' for w in wants)
+    states = observe_many(client, names, with_clusters=with_clusters)
+    results = []
+    for want in wants:
+        try:
+            results.append(converge_namespace(client, runner, want, check_mode=check_mode, state=states[want['name']], **kwargs))
+        except EverestError as exc:
+            item = {'name': want['name'], 'changed': False, 'failed': True}
+            item.update(exc.to_fail_kwargs())
+            results.append(item)
+    return results

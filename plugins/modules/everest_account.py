@@ -1,0 +1,304 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: everest_account
+short_description: Manage Percona Everest local accounts
+version_added: 0.1.0
+author:
+  - VirakCloud (@virakcloud)
+description:
+  - Creates, updates the password of, or deletes an Everest local account (or several, with O(accounts)).
+  - State is read from the Kubernetes API (Secret C(everest-system/everest-accounts), key C(users.yaml)); changes are
+    made with C(everestctl accounts create), C(set-password) and C(delete).
+  - Password idempotency is exact, the module recomputes Everest's hash (PBKDF2-HMAC-SHA256, 4096 iterations,
+    salt = UID of the C(everest-system) Namespace) and compares it with the stored one, so a re-run with the same
+    password reports no change and runs no command.
+options:
+  username:
+    description:
+      - Name of the account. Letters, digits and underscores, at least 3 characters (Everest's rule, checked before
+        anything runs).
+      - Mutually exclusive with O(accounts); one of them is required.
+    type: str
+  password:
+    description:
+      - Password of the account. Letters, digits and C(@*#$%^&+=!_-), at least 6 characters (checked before anything runs).
+      - Required with O(state=present) when the account does not exist yet.
+      - When omitted for an existing account, the password is left alone.
+    type: str
+  state:
+    description:
+      - V(present) makes sure the account exists (and, with O(update_password=always), has O(password)).
+      - V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  update_password:
+    description:
+      - V(always) makes the stored password equal O(password) (only changed when it differs).
+      - V(on_create) sets O(password) only when the account is created.
+    type: str
+    choices: [always, on_create]
+    default: always
+  allow_admin_removal:
+    description:
+      - Deleting the C(admin) account is refused unless this is V(true); without C(admin) operators can lock themselves out.
+    type: bool
+    default: false
+  accounts:
+    description:
+      - Several accounts in one task. The Secret is read once for all of them and everestctl only runs for accounts that
+        change. Every item is processed even when one fails; the task then fails naming each failed item.
+      - Mutually exclusive with O(username).
+    type: list
+    elements: dict
+    suboptions:
+      username:
+        description: As O(username).
+        type: str
+        required: true
+      password:
+        description: As O(password).
+        type: str
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      update_password:
+        description: As O(update_password).
+        type: str
+        choices: [always, on_create]
+        default: always
+      allow_admin_removal:
+        description: As O(allow_admin_removal).
+        type: bool
+        default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows C(exists), C(enabled), C(capabilities) and C(password) as V(<unchanged>) or V(<changed>), never a
+        password or hash.
+extends_documentation_fragment:
+  - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
+  - virakcloud.everest.attributes
+notes:
+  - everestctl only accepts passwords as command-line arguments (there is no stdin or environment input), so while
+    C(accounts create) or C(accounts set-password) runs, the password is visible in the process list of the host that
+    runs the module. The module limits that exposure, it runs everestctl only when the password really differs (checked
+    by recomputing the hash), the process is short-lived and has no shell, the password is masked (C(********)) in the
+    returned O(cmd), in errors and in logs, and O(password) is C(no_log).
+  - everestctl rewrites the whole accounts Secret without retrying on conflicts, and a concurrent delete can silently
+    drop a fresh account. The module retries conflicts (bounded, with jitter), resolves C(user already exists) and
+    C(account not found) races by re-reading, and verifies each write by reading the Secret back.
+  - Accounts are always created enabled with the C(login) capability; everestctl cannot change either.
+seealso:
+  - module: virakcloud.everest.everest_account_info
+"""
+
+EXAMPLES = r"""
+- name: Create the tenant's Everest account
+  virakcloud.everest.everest_account:
+    username: acme_admin
+    password: "{{ vault_acme_everest_password }}"
+    state: present
+  register: acme_account
+
+- name: Show when the password last changed
+  ansible.builtin.debug:
+    msg: "{{ acme_account.account.password_mtime }}"
+
+- name: Create the account only, never reset its password afterwards
+  virakcloud.everest.everest_account:
+    username: acme_ops
+    password: "{{ lookup('ansible.builtin.password', '/dev/null length=24 chars=ascii_letters,digits') }}"
+    update_password: on_create
+
+- name: Several accounts with one Secret read
+  virakcloud.everest.everest_account:
+    accounts:
+      - username: acme_admin
+        password: "{{ vault_acme_everest_password }}"
+      - username: old_tenant
+        state: absent
+
+- name: What would change?
+  virakcloud.everest.everest_account:
+    username: acme_admin
+    password: "{{ vault_acme_everest_password }}"
+  check_mode: true
+  diff: true
+
+- name: Remove an account
+  virakcloud.everest.everest_account:
+    username: old_tenant
+    state: absent
+"""
+
+RETURN = r"""
+account:
+  description: The account after the task (predicted in check mode). Never contains a password or hash.
+  returned: when O(username) is used
+  type: dict
+  contains:
+    username:
+      description: Account name.
+      type: str
+      sample: acme_admin
+    exists:
+      description: Whether the account exists.
+      type: bool
+      sample: true
+    enabled:
+      description: Whether the account is enabled (null when it does not exist).
+      type: bool
+      sample: true
+    capabilities:
+      description: Capabilities of the account.
+      type: list
+      elements: str
+      sample: [login]
+    password_mtime:
+      description: When the password was last set (as stored by everestctl); null for the chart's initial admin.
+      type: str
+      sample: "2026-11-23T10:00:00Z"
+    plain_text_password:
+      description: Whether the stored password is plain text (the C(insecure-password/<user>) annotation, the initial admin).
+      type: bool
+      sample: false
+  sample:
+    username: acme_admin
+    exists: true
+    enabled: true
+    capabilities: [login]
+    password_mtime: "2026-11-23T10:00:00Z"
+    plain_text_password: false
+cmd:
+  description: The everestctl command that ran (or would run, in check mode), with the password masked.
+  returned: when O(username) is used and a command ran or would run
+  type: list
+  elements: str
+  sample: [everestctl, accounts, create, -u, acme_admin, -p, "********", --kubeconfig, /root/.kube/config]
+results:
+  description: One entry per item of O(accounts), with C(username), C(changed), C(action), C(account), C(cmd), or C(failed) and C(msg).
+  returned: when O(accounts) is used
+  type: list
+  elements: dict
+  sample: [{username: acme_admin, changed: false, action: none, account: {username: acme_admin, exists: true}}]
+"""
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
+
+ITEM_SPEC = dict(
+    username=dict(type='str', required=True),
+    password=dict(type='str', no_log=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
+    allow_admin_removal=dict(type='bool', default=False),
+)
+
+ARGUMENT_SPEC = dict(
+    username=dict(type='str'),
+    password=dict(type='str', no_log=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
+    allow_admin_removal=dict(type='bool', default=False),
+    accounts=dict(type='list', elements='dict', options=ITEM_SPEC),
+)
+
+
+class LazyRunner:
+    """Creates the everestctl runner only when a command is actually built (no binary needed for no-op runs)."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def run(self, shape, **values):
+        return self._module.everestctl.run(shape, **values)
+
+    def preview(self, shape, **values):
+        return self._module.everestctl.preview(shape, **values)
+
+
+def _items(params):
+    if params.get('accounts') is not None:
+        return [dict(item) for item in params['accounts']], True
+    keys = ('username', 'password', 'state', 'update_password', 'allow_admin_removal')
+    return [dict((key, params.get(key)) for key in keys)], False
+
+
+def _public(result):
+    keep = ('username', 'changed', 'action', 'account', 'cmd', 'failed', 'msg', 'attempts')
+    return dict((k, v) for k, v in result.items() if k in keep and v is not None)
+
+
+def main():
+    module = EverestModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        k8s=True,
+        everestctl=True,
+        mutually_exclusive=[('username', 'accounts')],
+        required_one_of=[('username', 'accounts')],
+    )
+    items, batch = _items(module.params)
+    for item in items:
+        if item.get('password'):
+            module.no_log_values.add(item['password'])
+    problems = []
+    for item in items:
+        try:
+            _accounts.validate_item(item)
+        except EverestError as exc:
+            if not batch:
+                module.fail_from(exc)
+            problems.append(exc.msg)
+    if problems:
+        module.fail_json(msg='%d of %d account(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
+    try:
+        store = _accounts.AccountStore(module.k8s)
+        runner = LazyRunner(module)
+        if not batch:
+            result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode)
+        else:
+            results = _accounts.converge_accounts(store, runner, items, check_mode=module.check_mode)
+    except EverestError as exc:
+        module.fail_from(exc)
+
+    if not batch:
+        output = {'changed': result['changed'], 'account': result['account']}
+        if result.get('cmd'):
+            output['cmd'] = result['cmd']
+        if module._diff:
+            output['diff'] = {'before': result['before'], 'after': result['after']}
+        module.exit_json(**output)
+
+    output = {'changed': any(r.get('changed') for r in results), 'results': [_public(r) for r in results]}
+    if module._diff:
+        output['diff'] = {
+            'before': dict((r['username'], r['before']) for r in results if 'before' in r),
+            'after': dict((r['username'], r['after']) for r in results if 'after' in r),
+        }
+    failed = [r for r in results if r.get('failed')]
+    if failed:
+        output['msg'] = '%d of %d account(s) failed: %s' % (
+            len(failed), len(results), '; '.join('%s: %s' % (r['username'], r.get('msg')) for r in failed))
+        module.fail_json(**output)
+    module.exit_json(**output)
+
+
+if __name__ == '__main__':
+    main()

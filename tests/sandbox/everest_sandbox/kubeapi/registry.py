@@ -1,0 +1,124 @@
+"""Generic resource registry: built-in kinds and CRD-defined kinds are registered the same way."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+ALL_VERBS = ('create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch')
+
+
+@dataclasses.dataclass
+class ResourceType:
+    """One served resource (group, version, plural) and what the server needs to know about it."""
+
+    group: str
+    version: str
+    plural: str
+    singular: str
+    kind: str
+    namespaced: bool
+    short_names: tuple = ()
+    categories: tuple = ()
+    status: bool = False          # has the /status subresource
+    schema: dict | None = None    # openAPIV3Schema (custom resources only)
+    builtin: bool = True
+    verbs: tuple = ALL_VERBS
+    list_kind: str = ''
+
+    def __post_init__(self):
+        if not self.list_kind:
+            self.list_kind = self.kind + 'List'
+
+    @property
+    def api_version(self) -> str:
+        return f'{self.group}/{self.version}' if self.group else self.version
+
+    @property
+    def qualified(self) -> str:
+        """``plural.group`` (``plural`` for the core group): what error messages and quotas use."""
+        return f'{self.plural}.{self.group}' if self.group else self.plural
+
+    @property
+    def storage_key(self) -> tuple:
+        return (self.group, self.plural)
+
+    def discovery(self) -> list:
+        """APIResource entries (the resource and its subresources) for ``/api/v1`` and ``/apis/<g>/<v>``."""
+        entry = {'name': self.plural, 'singularName': self.singular, 'namespaced': self.namespaced,
+                 'kind': self.kind, 'verbs': list(self.verbs)}
+        if self.short_names:
+            entry['shortNames'] = list(self.short_names)
+        if self.categories:
+            entry['categories'] = list(self.categories)
+        out = [entry]
+        if self.status:
+            out.append({'name': self.plural + '/status', 'singularName': '', 'namespaced': self.namespaced,
+                        'kind': self.kind, 'verbs': ['get', 'patch', 'update']})
+        return out
+
+
+BUILTINS = (
+    ResourceType('', 'v1', 'namespaces', 'namespace', 'Namespace', False, ('ns',), status=True,
+                 verbs=('create', 'delete', 'get', 'list', 'patch', 'update', 'watch')),
+    ResourceType('', 'v1', 'configmaps', 'configmap', 'ConfigMap', True, ('cm',)),
+    ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
+    ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),
+    ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True),
+    ResourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'customresourcedefinition',
+                 'CustomResourceDefinition', False, ('crd', 'crds'), ('api-extensions',), status=True),
+)
+
+
+class Registry:
+    """Thread-safe map (group, version, plural) -> ResourceType."""
+
+    def __init__(self):
+        self._lock = threading.RLock()
+        self._types: dict = {}
+        self._builtin_keys = set()
+        for rtype in BUILTINS:
+            self._types[(rtype.group, rtype.version, rtype.plural)] = rtype
+            self._builtin_keys.add((rtype.group, rtype.version, rtype.plural))
+
+    def reset(self):
+        with self._lock:
+            self._types = {k: v for k, v in self._types.items() if k in self._builtin_keys}
+
+    def register(self, rtype: ResourceType):
+        with self._lock:
+            self._types[(rtype.group, rtype.version, rtype.plural)] = rtype
+
+    def unregister(self, group: str, plural: str):
+        with self._lock:
+            for key in [k for k in self._types if k[0] == group and k[2] == plural and k not in self._builtin_keys]:
+                del self._types[key]
+
+    def get(self, group: str, version: str, plural: str) -> ResourceType | None:
+        with self._lock:
+            return self._types.get((group, version, plural))
+
+    def any_version(self, group: str, plural: str) -> ResourceType | None:
+        with self._lock:
+            for (grp, _ver, plu), rtype in self._types.items():
+                if grp == group and plu == plural:
+                    return rtype
+        return None
+
+    def all(self) -> list:
+        with self._lock:
+            return list(self._types.values())
+
+    def group_versions(self) -> dict:
+        """{group: [versions]} in registration order (core group under '')."""
+        out: dict = {}
+        with self._lock:
+            for (grp, ver, _plu) in self._types:
+                versions = out.setdefault(grp, [])
+                if ver not in versions:
+                    versions.append(ver)
+        return out
+
+    def in_group_version(self, group: str, version: str) -> list:
+        with self._lock:
+            return [t for (g, v, _p), t in self._types.items() if g == group and v == version]
