@@ -152,7 +152,7 @@ def _go_csv_record(line):
         while True:
             quote = line.find('"', pos)
             if quote < 0:
-                raise CsvError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (_col(line, n) + 1))
+                raise CsvError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % _col(line, n))
             buf.append(line[pos:quote])
             pos = quote + 1
             if pos < n and line[pos] == '"':
@@ -166,7 +166,7 @@ def _go_csv_record(line):
                 fields.append("".join(buf))
                 pos += 1
                 break
-            raise CsvError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % (_col(line, pos) + 1))
+            raise CsvError('parse error on line 1, column %d: extraneous or missing " in quoted-field' % _col(line, pos - 1))
 
 
 def _col(line, index):

@@ -32,8 +32,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import binascii
 import copy
 import datetime
 import re
@@ -47,7 +45,7 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _trp_crd, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _quantity, _trp_crd, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sInvalid,
@@ -83,8 +81,6 @@ RBAC_POLICY_KEY = 'policy.csv'
 RBAC_PATH = _k8s.path('v1', 'configmaps', SYSTEM_NAMESPACE, RBAC_CONFIGMAP)
 RBAC_BLOCK_BEGIN = '# BEGIN virakcloud.everest %s'
 RBAC_BLOCK_END = '# END virakcloud.everest %s'
-ACCOUNTS_PATH = _k8s.path('v1', 'secrets', SYSTEM_NAMESPACE, 'everest-accounts')
-ACCOUNTS_KEY = 'users.yaml'
 
 # Policy engine names (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table.
 POLICY_ENGINES = ('mongodb', 'mysql', 'postgresql', 'xtradb_cluster')
@@ -694,19 +690,11 @@ def read_rbac_policy(client):
 
 
 def read_account_names(client):
-    """Set of Everest account names, or None when the accounts Secret does not exist."""
-    obj = client.get_or_none(ACCOUNTS_PATH)
+    """Set of Everest account names, or None when the accounts Secret does not exist (parsing: ``_accounts``)."""
+    obj = client.get_or_none(_accounts.SECRET_PATH)
     if obj is None:
         return None
-    raw = (obj.get('data') or {}).get(ACCOUNTS_KEY)
-    if not raw:
-        return set()
-    try:
-        text = base64.b64decode(raw).decode('utf-8')
-        data = yaml.safe_load(text) if HAS_YAML else None
-    except (binascii.Error, ValueError, UnicodeDecodeError, yaml.YAMLError):
-        raise EverestError('Secret %s/everest-accounts: key %s is not readable YAML' % (SYSTEM_NAMESPACE, ACCOUNTS_KEY))
-    return set(str(k) for k in (data or {})) if isinstance(data, dict) else set()
+    return set(_accounts.parse_accounts_secret(obj))
 
 
 def namespace_usage(clusters, users, exclude=None):
@@ -854,7 +842,6 @@ def evaluate(namespace, policy, clusters, users, request):
         'headroom': headroom_view(limits, current),
         'within_limits': not over_limits(limits, current),
         'over_limits': over_limits(limits, current),
-        '_usage': current,
     }
 
 
@@ -904,7 +891,7 @@ def validate_request(request):
 
 
 def utcnow_text():
-    return datetime.datetime.utcnow().replace(microsecond=0).isoformat() + 'Z'
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def status_for(policy, result, now=None):
@@ -1026,3 +1013,42 @@ def collect_tenants(client, namespace=None, policy_name=None):
         ns = (pol.get('metadata') or {}).get('namespace')
         reports.append(tenant_report(pol, namespaces.get(ns), subs.get(ns, []), clusters.get(ns, []), policy_csv, accounts))
     return reports
+
+
+# ----------------------------------------------------------------------------------------------- converge
+
+def _quota_view(obj):
+    if obj is None:
+        return None
+    return {'name': obj['metadata']['name'], 'namespace': obj['metadata'].get('namespace'),
+            'hard': dict((obj.get('spec') or {}).get('hard') or {})}
+
+
+def converge_policies(client, items, check_mode=False, batch=False):
+    """observe -> plan -> apply for normalised items. Single form: two GETs per item; batch form: one TRP LIST and
+    one ResourceQuota LIST for all items. In batch form a failing item is reported in its result and the others go on.
+    Returns a list of results ``{namespace, name, changed, policy, resource_quota, before, after[, failed, msg]}``."""
+    lookup = observe_all(client) if batch else None
+    results = []
+    for item in items:
+        result = {'namespace': item['namespace'], 'name': item['name'], 'changed': False}
+        try:
+            if batch:
+                policy, quota = lookup(item['namespace'], item['name'])
+            else:
+                policy, quota = observe_one(client, item['namespace'], item['name'],
+                                            cluster_quota=item['cluster_quota'] or item['state'] == 'absent')
+            plan = plan_item(item, policy, quota)
+            diff = plan.diff()
+            result.update(changed=plan.changed, before=diff['before'], after=diff['after'])
+            if plan.changed and not check_mode:
+                result['policy'] = apply_plan(client, plan)
+            else:
+                result['policy'] = plan.predicted_policy
+            result['resource_quota'] = diff['after'].get('resource_quota')
+        except EverestError as exc:
+            if not batch:
+                raise
+            result.update(failed=True, msg=exc.msg)
+        results.append(result)
+    return results

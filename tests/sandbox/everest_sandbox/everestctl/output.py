@@ -124,3 +124,20 @@ class Ctx:
 
     def warn_line(self, msg: str):
         self.io.out(f'\u26a0\ufe0f  {msg}\n')
+
+
+class Failure(Exception):
+    """A command failure printed by the command itself (❌ line or error record), then exit 1."""
+
+    def __init__(self, msg: str, silent: bool = False):
+        super().__init__(msg)
+        self.msg = msg
+        self.silent = silent
+
+
+TTY_ERROR = 'could not open a new TTY: open /dev/tty: no such device or address'
+
+
+def prompt(_text: str) -> str:
+    """Interactive prompts never block in the sandbox: the TUI cannot open /dev/tty (EF §1.5, §8.2)."""
+    raise Failure(TTY_ERROR)

@@ -1,0 +1,340 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: everest_namespace
+short_description: Manage Percona Everest database namespaces
+version_added: 0.1.0
+author:
+  - VirakCloud (@virakcloud)
+description:
+  - Makes a Kubernetes namespace an Everest database namespace with the wanted database operators, adds operators to
+    it, or removes it from Everest (or several namespaces, with O(namespaces)).
+  - Reads the Namespace (label C(app.kubernetes.io/managed-by=everest)) and its OLM Subscriptions first and only runs
+    C(everestctl namespaces add), C(update) or C(remove) when something must change.
+options:
+  name:
+    description:
+      - Namespace name. RFC 1035 label, at most 63 characters, not C(everest-system), C(everest-monitoring) or
+        C(everest-olm) (checked before anything runs).
+      - Mutually exclusive with O(namespaces); one of them is required.
+    type: str
+  state:
+    description:
+      - V(present) makes sure the namespace is managed by Everest with at least the operators set to V(true).
+      - V(absent) removes it from Everest (C(everestctl namespaces remove)).
+    type: str
+    choices: [present, absent]
+    default: present
+  operators:
+    description:
+      - Database operators wanted in the namespace. At least one must be V(true) with O(state=present).
+      - An operator left out is not installed on creation and kept when it is already installed.
+      - Everest cannot remove an installed operator; requesting V(false) for one fails unless O(ignore_operator_removal=true).
+    type: dict
+    suboptions:
+      mysql:
+        description: Percona XtraDB Cluster (MySQL) operator.
+        type: bool
+        aliases: [xtradb_cluster]
+      postgresql:
+        description: Percona PostgreSQL operator.
+        type: bool
+      mongodb:
+        description: Percona Server for MongoDB operator.
+        type: bool
+  take_ownership:
+    description:
+      - Adopt a namespace that exists but is not managed by Everest (C(--take-ownership)). Without it such a namespace
+        makes the task fail.
+      - Everest adopts any non-reserved namespace, including C(default) or C(kube-system); be careful.
+    type: bool
+    default: false
+  ignore_operator_removal:
+    description:
+      - When an installed operator is requested V(false), warn and keep it instead of failing.
+    type: bool
+    default: false
+  keep_namespace:
+    description:
+      - With O(state=absent), remove only Everest's resources and label and keep the Kubernetes namespace (C(--keep-namespace)).
+    type: bool
+    default: false
+  force:
+    description:
+      - With O(state=absent), also delete every database cluster in the namespace (C(--force)) and their data.
+      - Without it the task fails, before running anything, when the namespace holds database clusters, and names them.
+    type: bool
+    default: false
+  timeout:
+    description:
+      - Seconds one everestctl namespace command may take. They wait for operator installation or for clusters to be
+        deleted and can take many minutes.
+    type: int
+    default: 1800
+  namespaces:
+    description:
+      - Several namespaces in one task. One Namespace LIST and one Subscription LIST serve all of them; everestctl only runs
+        for the items that change; every item is processed and the task fails naming each failed item.
+      - Mutually exclusive with O(name).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: As O(name).
+        type: str
+        required: true
+      state:
+        description: As O(state).
+        type: str
+        choices: [present, absent]
+        default: present
+      operators:
+        description: As O(operators).
+        type: dict
+        suboptions:
+          mysql:
+            description: As O(operators.mysql).
+            type: bool
+            aliases: [xtradb_cluster]
+          postgresql:
+            description: As O(operators.postgresql).
+            type: bool
+          mongodb:
+            description: As O(operators.mongodb).
+            type: bool
+      take_ownership:
+        description: As O(take_ownership).
+        type: bool
+        default: false
+      ignore_operator_removal:
+        description: As O(ignore_operator_removal).
+        type: bool
+        default: false
+      keep_namespace:
+        description: As O(keep_namespace).
+        type: bool
+        default: false
+      force:
+        description: As O(force).
+        type: bool
+        default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff shows C(exists), C(managed) and C(operators).
+extends_documentation_fragment:
+  - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
+  - virakcloud.everest.attributes
+notes:
+  - C(everestctl namespaces remove) deletes every backup storage and monitoring instance in the namespace without a prompt.
+  - The C(everest-db-namespace) Helm chart must be downloadable by everestctl (or be in its cache).
+seealso:
+  - module: virakcloud.everest.everest_namespace_info
+"""
+
+EXAMPLES = r"""
+- name: Database namespace with MySQL and PostgreSQL operators
+  virakcloud.everest.everest_namespace:
+    name: acme-db
+    operators:
+      mysql: true
+      postgresql: true
+  register: acme_ns
+
+- name: Add the MongoDB operator later (installed operators are kept)
+  virakcloud.everest.everest_namespace:
+    name: acme-db
+    operators:
+      mongodb: true
+
+- name: Adopt an existing namespace
+  virakcloud.everest.everest_namespace:
+    name: legacy-apps
+    operators:
+      postgresql: true
+    take_ownership: true
+
+- name: What would happen?
+  virakcloud.everest.everest_namespace:
+    name: acme-db
+    operators:
+      mysql: true
+  check_mode: true
+  diff: true
+
+- name: Remove the tenant namespace but keep the Kubernetes namespace
+  virakcloud.everest.everest_namespace:
+    name: acme-db
+    state: absent
+    keep_namespace: true
+"""
+
+RETURN = r"""
+namespace:
+  description: The namespace after the task (predicted in check mode).
+  returned: when O(name) is used
+  type: dict
+  contains:
+    name:
+      description: Namespace name.
+      type: str
+      sample: acme-db
+    exists:
+      description: Whether the Kubernetes namespace exists.
+      type: bool
+      sample: true
+    managed:
+      description: Whether the namespace carries C(app.kubernetes.io/managed-by=everest).
+      type: bool
+      sample: true
+    operators:
+      description: Installed operators (Subscriptions).
+      type: dict
+      sample: {mysql: true, postgresql: true, mongodb: false}
+    database_clusters:
+      description: Number of DatabaseClusters in the namespace; null when they were not read (O(state=present)).
+      type: int
+      sample: 0
+cmd:
+  description: The everestctl command that ran (or would run, in check mode).
+  returned: when O(name) is used and a command ran or would run
+  type: list
+  elements: str
+  sample: [everestctl, namespaces, add, acme-db, --skip-wizard, --operator.mysql=true, --operator.postgresql=true,
+           --operator.mongodb=false, --kubeconfig, /root/.kube/config]
+results:
+  description: One entry per item of O(namespaces), with C(name), C(changed), C(action), C(namespace), C(cmd), or C(failed) and C(msg).
+  returned: when O(namespaces) is used
+  type: list
+  elements: dict
+  sample: [{name: acme-db, changed: false, action: none}]
+"""
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces
+
+OPERATORS_SPEC = dict(
+    mysql=dict(type='bool', aliases=['xtradb_cluster']),
+    postgresql=dict(type='bool'),
+    mongodb=dict(type='bool'),
+)
+
+ITEM_SPEC = dict(
+    name=dict(type='str', required=True),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    operators=dict(type='dict', options=OPERATORS_SPEC),
+    take_ownership=dict(type='bool', default=False),
+    ignore_operator_removal=dict(type='bool', default=False),
+    keep_namespace=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+)
+
+ARGUMENT_SPEC = dict(
+    name=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent'], default='present'),
+    operators=dict(type='dict', options=OPERATORS_SPEC),
+    take_ownership=dict(type='bool', default=False),
+    ignore_operator_removal=dict(type='bool', default=False),
+    keep_namespace=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
+    namespaces=dict(type='list', elements='dict', options=ITEM_SPEC),
+)
+
+ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force')
+
+
+class LazyRunner:
+    """Creates the everestctl runner only when a command is actually built (no binary needed for no-op runs)."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def run(self, shape, **values):
+        return self._module.everestctl.run(shape, **values)
+
+    def preview(self, shape, **values):
+        return self._module.everestctl.preview(shape, **values)
+
+
+def _public(result):
+    keep = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
+    return dict((k, v) for k, v in result.items() if k in keep and v is not None)
+
+
+def main():
+    module = EverestModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        k8s=True,
+        everestctl=True,
+        mutually_exclusive=[('name', 'namespaces')],
+        required_one_of=[('name', 'namespaces')],
+    )
+    params = module.params
+    batch = params.get('namespaces') is not None
+    items = [dict(i) for i in params['namespaces']] if batch else [dict((k, params.get(k)) for k in ITEM_KEYS)]
+
+    problems = []
+    for item in items:
+        try:
+            _namespaces.validate_item(item)
+        except EverestError as exc:
+            if not batch:
+                module.fail_from(exc)
+            problems.append(exc.msg)
+    if problems:
+        module.fail_json(msg='%d of %d namespace(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
+
+    runner = LazyRunner(module)
+    try:
+        if not batch:
+            result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode,
+                                                    timeout=params['timeout'])
+        else:
+            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode,
+                                                      timeout=params['timeout'])
+    except EverestError as exc:
+        module.fail_from(exc)
+
+    if not batch:
+        for warning in result.get('warnings') or []:
+            module.warn(warning)
+        output = {'changed': result['changed'], 'namespace': result['namespace']}
+        if result.get('cmd'):
+            output['cmd'] = result['cmd']
+        if module._diff:
+            output['diff'] = {'before': result['before'], 'after': result['after']}
+        module.exit_json(**output)
+
+    for r in results:
+        for warning in r.get('warnings') or []:
+            module.warn(warning)
+    output = {'changed': any(r.get('changed') for r in results), 'results': [_public(r) for r in results]}
+    if module._diff:
+        output['diff'] = {
+            'before': dict((r['name'], r['before']) for r in results if 'before' in r),
+            'after': dict((r['name'], r['after']) for r in results if 'after' in r),
+        }
+    failed = [r for r in results if r.get('failed')]
+    if failed:
+        output['msg'] = '%d of %d namespace(s) failed: %s' % (
+            len(failed), len(results), '; '.join('%s: %s' % (r['name'], r.get('msg')) for r in failed))
+        module.fail_json(**output)
+    module.exit_json(**output)
+
+
+if __name__ == '__main__':
+    main()

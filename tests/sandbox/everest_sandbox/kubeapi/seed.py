@@ -1,0 +1,162 @@
+"""Pre-seeded cluster state: a cluster with Everest 1.10.0 installed (EF section 3, 4.4 and 5.2).
+
+Plain data; ``objects(admin_password)`` returns the manifests in creation order (CRDs first).
+"""
+
+from __future__ import annotations
+
+import base64
+
+EVEREST_IMAGE = 'perconalab/everest:1.10.0'
+NAMESPACES = ('default', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm')
+KEEP = {'helm.sh/resource-policy': 'keep'}
+
+_STR = {'type': 'string'}
+_INT = {'type': 'integer'}
+_BOOL = {'type': 'boolean'}
+_QTY = {'anyOf': [{'type': 'integer'}, {'type': 'string'}], 'x-kubernetes-int-or-string': True}
+_FREE = {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}
+_STR_LIST = {'type': 'array', 'items': {'type': 'string'}}
+_RESOURCES = {'type': 'object', 'properties': {'cpu': _QTY, 'memory': _QTY}}
+
+DATABASECLUSTER_SPEC = {
+    'type': 'object',
+    'required': ['engine'],
+    'properties': {
+        'engine': {
+            'type': 'object',
+            'required': ['type', 'storage'],
+            'properties': {
+                'type': {'type': 'string', 'enum': ['pxc', 'postgresql', 'psmdb']},
+                'version': _STR,
+                'replicas': {'type': 'integer', 'format': 'int32', 'minimum': 1},
+                'resources': _RESOURCES,
+                'storage': {'type': 'object', 'required': ['size'], 'properties': {'size': _QTY, 'class': _STR}},
+                'config': _STR,
+                'userSecretsName': _STR,
+                'crVersion': _STR,
+            },
+        },
+        'proxy': {
+            'type': 'object',
+            'properties': {
+                'type': {'type': 'string', 'enum': ['mongos', 'haproxy', 'proxysql', 'pgbouncer']},
+                'replicas': {'type': 'integer', 'format': 'int32'},
+                'resources': _RESOURCES,
+                'config': _STR,
+                'expose': {'type': 'object', 'properties': {
+                    'type': _STR, 'ipSourceRanges': _STR_LIST, 'loadBalancerConfigName': _STR}},
+            },
+        },
+        'backup': _FREE,
+        'monitoring': {'type': 'object', 'properties': {'monitoringConfigName': _STR, 'resources': _FREE}},
+        'paused': _BOOL,
+        'allowUnsafeConfiguration': _BOOL,
+        'dataSource': _FREE,
+        'podSchedulingPolicyName': _STR,
+        'engineFeatures': _FREE,
+        'sharding': {'type': 'object', 'properties': {
+            'enabled': _BOOL, 'shards': {'type': 'integer', 'format': 'int32'},
+            'configServer': {'type': 'object', 'properties': {'replicas': {'type': 'integer', 'format': 'int32'}}}}},
+    },
+}
+
+BACKUPSTORAGE_SPEC = {
+    'type': 'object',
+    'required': ['type', 'bucket', 'credentialsSecretName'],
+    'properties': {
+        'type': {'type': 'string', 'enum': ['s3', 'azure']},
+        'bucket': _STR, 'region': _STR, 'endpointURL': _STR, 'credentialsSecretName': _STR,
+        'allowedNamespaces': _STR_LIST, 'verifyTLS': _BOOL, 'forcePathStyle': _BOOL, 'description': _STR,
+    },
+}
+
+MONITORINGCONFIG_SPEC = {
+    'type': 'object',
+    'required': ['type', 'credentialsSecretName'],
+    'properties': {
+        'type': {'type': 'string', 'enum': ['pmm']},
+        'credentialsSecretName': _STR,
+        'pmm': {'type': 'object', 'properties': {'url': _STR, 'image': _STR}},
+        'allowedNamespaces': _STR_LIST,
+        'verifyTLS': _BOOL,
+    },
+}
+
+
+def crd(group, version, kind, plural, spec_schema, short_names=(), scope='Namespaced', status=True, categories=()):
+    """A CustomResourceDefinition manifest with one served/storage version."""
+    names = {'plural': plural, 'singular': kind.lower(), 'kind': kind, 'listKind': kind + 'List'}
+    if short_names:
+        names['shortNames'] = list(short_names)
+    if categories:
+        names['categories'] = list(categories)
+    schema = {'type': 'object', 'properties': {
+        'apiVersion': _STR, 'kind': _STR, 'metadata': {'type': 'object'}, 'spec': spec_schema,
+        'status': _FREE}}
+    ver = {'name': version, 'served': True, 'storage': True, 'schema': {'openAPIV3Schema': schema}}
+    if status:
+        ver['subresources'] = {'status': {}}
+    return {
+        'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition',
+        'metadata': {'name': f'{plural}.{group}'},
+        'spec': {'group': group, 'names': names, 'scope': scope, 'versions': [ver]},
+    }
+
+
+def crds() -> list:
+    eg = 'everest.percona.com'
+    og = 'operators.coreos.com'
+    return [
+        crd(eg, 'v1alpha1', 'DatabaseCluster', 'databaseclusters', DATABASECLUSTER_SPEC, ('db', 'dbc', 'dbcluster'),
+            categories=('everest',)),
+        crd(eg, 'v1alpha1', 'BackupStorage', 'backupstorages', BACKUPSTORAGE_SPEC, categories=('everest',)),
+        crd(eg, 'v1alpha1', 'MonitoringConfig', 'monitoringconfigs', MONITORINGCONFIG_SPEC, categories=('everest',)),
+        crd(eg, 'v1alpha1', 'DatabaseClusterBackup', 'databaseclusterbackups', _FREE, ('dbbackup', 'dbb'),
+            categories=('everest',)),
+        crd(eg, 'v1alpha1', 'DatabaseClusterRestore', 'databaseclusterrestores', _FREE, ('dbrestore', 'dbr'),
+            categories=('everest',)),
+        crd(eg, 'v1alpha1', 'DatabaseEngine', 'databaseengines', _FREE, ('dbengine',), categories=('everest',)),
+        crd(og, 'v1alpha1', 'Subscription', 'subscriptions', _FREE, ('sub', 'subs'), categories=('olm',)),
+        crd(og, 'v1alpha1', 'ClusterServiceVersion', 'clusterserviceversions', _FREE, ('csv', 'csvs'), categories=('olm',)),
+        crd(og, 'v1alpha1', 'InstallPlan', 'installplans', _FREE, ('ip',), categories=('olm',)),
+        crd(og, 'v1', 'OperatorGroup', 'operatorgroups', _FREE, ('og',), categories=('olm',)),
+    ]
+
+
+def accounts_yaml(admin_password: str) -> str:
+    return f'admin:\n  enabled: true\n  capabilities:\n  - login\n  passwordHash: {admin_password}\n'
+
+
+def objects(admin_password: str) -> list:
+    """Every seeded object (CRDs, namespaces, then namespaced objects)."""
+    labels = {'app.kubernetes.io/name': 'everest-server', 'app.kubernetes.io/component': 'server'}
+    out = list(crds())
+    out += [{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns}} for ns in NAMESPACES]
+    out += [
+        {
+            'apiVersion': 'apps/v1', 'kind': 'Deployment',
+            'metadata': {'name': 'everest-server', 'namespace': 'everest-system', 'labels': dict(labels)},
+            'spec': {
+                'replicas': 1,
+                'selector': {'matchLabels': dict(labels)},
+                'template': {
+                    'metadata': {'labels': dict(labels)},
+                    'spec': {'containers': [{'name': 'everest', 'image': EVEREST_IMAGE,
+                                             'ports': [{'containerPort': 8080, 'protocol': 'TCP'}]}]},
+                },
+            },
+        },
+        {
+            'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
+            'metadata': {'name': 'everest-accounts', 'namespace': 'everest-system',
+                         'annotations': dict(KEEP, **{'insecure-password/admin': 'true'})},
+            'data': {'users.yaml': base64.b64encode(accounts_yaml(admin_password).encode()).decode()},
+        },
+        {
+            'apiVersion': 'v1', 'kind': 'ConfigMap',
+            'metadata': {'name': 'everest-rbac', 'namespace': 'everest-system', 'annotations': dict(KEEP)},
+            'data': {'enabled': 'false', 'policy.csv': 'g, admin, role:admin\n'},
+        },
+    ]
+    return out
