@@ -83,7 +83,7 @@ sandbox-status: venv
 	PYTHONPATH=tests/sandbox $(PY) -m everest_sandbox status --dir $(SANDBOX_DIR)
 
 demo: venv
-	PY=$(CURDIR)/$(PY) SANDBOX_DIR=$(SANDBOX_DIR) bash playbooks/demo/run.sh
+	PY=$(CURDIR)/$(PY) SANDBOX_DIR=$(SANDBOX_DIR) bash scripts/demo.sh
 
 bench: venv
 	PY=$(CURDIR)/$(PY) bash bench/run.sh

@@ -69,6 +69,7 @@ class Flag:
     deprecated: str = ''
     value: object = None
     changed: bool = False
+    seq: int = 0
 
     def __post_init__(self):
         self.value = list(self.default) if isinstance(self.default, list) else self.default
@@ -108,6 +109,7 @@ class FlagSet:
     def __init__(self):
         self.flags: dict[str, Flag] = {}
         self.warnings: list[str] = []
+        self.counter = 0
 
     def add(self, flg: Flag):
         self.flags[flg.name] = flg
@@ -127,6 +129,8 @@ class FlagSet:
         except ValueError as exc:
             name = f'-{flg.shorthand}, --{flg.name}' if flg.shorthand else f'--{flg.name}'
             raise CobraError(f'invalid argument {go_quote(value)} for {go_quote(name)} flag: {exc}') from None
+        self.counter += 1
+        flg.seq = self.counter
         if flg.deprecated:
             self.warnings.append(f'Flag --{flg.name} has been deprecated, {flg.deprecated}\n')
 

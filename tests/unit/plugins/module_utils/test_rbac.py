@@ -95,6 +95,15 @@ GLOB_CASES = [
     # literal * in the request is matched by * in the pattern (EF §5.7)
     ("dev/*", "dev/*", True),
     ("dev/*", "*/*", True),
+    # doublestar's end-of-name rule (isZeroLengthPattern): once the name is used up, only "", "*", "**", "/**",
+    # "**/" and "/**/" count as matching nothing - whatever a regex reading of the pattern suggests
+    ("", "**/*", False),
+    ("x", "**/*", True),
+    ("", "/**/", True),
+    ("ab", "ab*/**", False),
+    ("ab", "*/**", True),
+    ("a/", "a/**/*", False),
+    ("a/b", "a/**/*", True),
     # escapes
     ("a*", "a\\*", True),
     ("ab", "a\\*", False),

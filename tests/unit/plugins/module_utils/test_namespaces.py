@@ -1,0 +1,368 @@
+"""Unit tests of _namespaces: observation from the API, pure decisions, the converge loop and batches."""
+
+import copy
+import random
+
+import pytest
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces as nsu
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sNotFound, ValidationError
+
+SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator",
+       "mongodb": "percona-server-mongodb-operator"}
+
+
+def ns_obj(name, managed=True, terminating=False):
+    meta = {"name": name, "labels": {"app.kubernetes.io/managed-by": "everest"} if managed else {"team": "x"}}
+    return {"metadata": meta, "status": {"phase": "Terminating" if terminating else "Active"}}
+
+
+class FakeCluster:
+    """Namespaces, Subscriptions and DatabaseClusters; counts every API call."""
+
+    def __init__(self, crd_installed=True):
+        self.namespaces = {}
+        self.subs = {}
+        self.clusters = {}
+        self.calls = []
+        self.crd_installed = crd_installed
+
+    def add(self, name, managed=True, operators=(), clusters=(), terminating=False):
+        self.namespaces[name] = ns_obj(name, managed, terminating)
+        self.subs[name] = [SUB[o] for o in operators]
+        self.clusters[name] = list(clusters)
+
+    def get_or_none(self, path):
+        self.calls.append(("GET", path))
+        name = path.rsplit("/", 1)[1]
+        return copy.deepcopy(self.namespaces.get(name))
+
+    def list(self, path, label_selector=None, field_selector=None):
+        self.calls.append(("LIST", path, label_selector))
+        parts = path.split("/")
+        if path == "/api/v1/namespaces":
+            items = list(self.namespaces.values())
+            if label_selector:
+                key, value = label_selector.split("=")
+                items = [n for n in items if n["metadata"]["labels"].get(key) == value]
+            return {"items": copy.deepcopy(items)}
+        if path.endswith("/subscriptions"):
+            names = [parts[parts.index("namespaces") + 1]] if "namespaces" in parts else list(self.subs)
+            return {"items": [{"metadata": {"name": s, "namespace": n}, "status": {"installedCSV": s + ".v1.0.0", "state": "AtLatestKnown"}}
+                              for n in names for s in self.subs.get(n, [])]}
+        if path.endswith("/databaseclusters"):
+            if not self.crd_installed:
+                raise K8sNotFound("the server could not find the requested resource", status=404)
+            names = [parts[parts.index("namespaces") + 1]] if "namespaces" in parts else list(self.clusters)
+            return {"items": [{"metadata": {"name": c, "namespace": n}} for n in names for c in self.clusters.get(n, [])]}
+        raise AssertionError(path)
+
+
+class Result:
+    def __init__(self, cmd):
+        self.rc, self.stdout, self.stderr, self.cmd = 0, "", "", cmd
+
+
+class FakeEverestctl:
+    """EF §4 semantics on FakeCluster; ``script`` holds error kinds raised before acting."""
+
+    def __init__(self, cluster, script=()):
+        self.cluster = cluster
+        self.script = list(script)
+        self.runs = []
+
+    @staticmethod
+    def argv(shape, values):
+        argv = ["everestctl", "namespaces", shape.split("_")[1], values["name"]]
+        if shape == "namespaces_add":
+            argv.append("--skip-wizard")
+        if shape != "namespaces_remove":
+            argv += ["--operator.%s=%s" % (op, str(values[op]).lower()) for op in ("mysql", "postgresql", "mongodb")]
+        for flag in ("take_ownership", "keep_namespace", "force"):
+            if values.get(flag):
+                argv.append("--" + flag.replace("_", "-"))
+        return argv
+
+    def preview(self, shape, **values):
+        return self.argv(shape, values)
+
+    def run(self, shape, timeout=None, **values):
+        self.runs.append((shape, dict(values), timeout))
+        if self.script:
+            kind = self.script.pop(0)
+            raise EverestctlError("failed: " + kind, kind=kind, rc=1)
+        c, name = self.cluster, values["name"]
+        if shape in ("namespaces_add", "namespaces_update"):
+            wanted = [op for op in ("mysql", "postgresql", "mongodb") if values[op]]
+            if name not in c.namespaces:
+                c.add(name)
+            c.namespaces[name]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "everest"
+            c.subs[name] = sorted(set(c.subs.get(name, [])) | set(SUB[o] for o in wanted))
+        else:
+            c.clusters[name] = []
+            c.subs[name] = []
+            if values.get("keep_namespace"):
+                del c.namespaces[name]["metadata"]["labels"]["app.kubernetes.io/managed-by"]
+            else:
+                del c.namespaces[name]
+        return Result(self.argv(shape, values))
+
+
+def want(name="acme-db", **kw):
+    base = {"name": name, "state": "present", "operators": None, "take_ownership": False,
+            "ignore_operator_removal": False, "keep_namespace": False, "force": False}
+    base.update(kw)
+    return base
+
+
+def converge(cluster, runner, **kw):
+    return nsu.converge_namespace(cluster, runner, want(**kw), timeout=77, sleep=lambda s: None, rng=random.Random(3))
+
+
+# --------------------------------------------------------------------------------------------- observe
+
+def test_operators_from_subscriptions_exact_names():
+    subs = [{"metadata": {"name": "percona-xtradb-cluster-operator"}}, {"metadata": {"name": "percona-postgresql-operator-x"}},
+            {"metadata": {"name": "percona-server-mongodb-operator"}}]
+    assert nsu.operators_from_subscriptions(subs) == {"mysql": True, "postgresql": False, "mongodb": True}
+
+
+def test_observe_present_path_reads_namespace_and_subscriptions_only():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"], clusters=["c1"])
+    state = nsu.observe(cluster, "acme-db")
+    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db"),
+                             ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None)]
+    assert state["exists"] and state["managed"] and state["database_clusters"] is None
+    assert state["operators"] == {"mysql": True, "postgresql": False, "mongodb": False}
+
+
+def test_observe_missing_namespace_is_one_call():
+    cluster = FakeCluster()
+    state = nsu.observe(cluster, "nope")
+    assert len(cluster.calls) == 1 and state["exists"] is False and state["managed"] is False
+
+
+def test_observe_clusters_and_missing_crd():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"], clusters=["b", "a"])
+    assert nsu.observe(cluster, "acme-db", with_clusters=True)["database_clusters"] == ["a", "b"]
+    no_crd = FakeCluster(crd_installed=False)
+    no_crd.add("acme-db", operators=["mysql"])
+    assert nsu.observe(no_crd, "acme-db", with_clusters=True)["database_clusters"] == []
+
+
+def test_list_managed_uses_three_calls_and_filters():
+    cluster = FakeCluster()
+    cluster.add("b-db", operators=["mongodb"], clusters=["m1"])
+    cluster.add("a-db", operators=["mysql", "postgresql"])
+    cluster.add("plain", managed=False)
+    cluster.add("everest-system")  # hidden like `namespaces list` does
+    views = nsu.list_managed(cluster)
+    assert [v["name"] for v in views] == ["a-db", "b-db"]
+    assert views[1]["database_clusters"] == 1 and views[1]["database_cluster_names"] == ["m1"]
+    assert views[0]["operators"] == {"mysql": True, "postgresql": True, "mongodb": False}
+    assert {s["short_name"] for s in views[0]["subscriptions"]} == {"pxc", "postgresql"}
+    assert len(cluster.calls) == 3
+    assert cluster.calls[0] == ("LIST", "/api/v1/namespaces", "app.kubernetes.io/managed-by=everest")
+    one = nsu.list_managed(cluster, "plain")
+    assert one[0]["managed"] is False and nsu.list_managed(cluster, "missing") == []
+
+
+# --------------------------------------------------------------------------------------------- validate / decide
+
+@pytest.mark.parametrize("item,match", [
+    (want("everest-system", operators={"mysql": True}), "reserved for Everest internals"),
+    (want("everest-olm", state="absent"), "reserved for Everest internals"),
+    (want("Bad_Name", operators={"mysql": True}), "not RFC 1035 compatible"),
+    (want("a" * 64, operators={"mysql": True}), "not RFC 1035 compatible"),
+    (want("acme-db", operators=None), "Minimum one operator"),
+    (want("acme-db", operators={"mysql": False, "postgresql": None, "mongodb": False}), "Minimum one operator"),
+])
+def test_validate_item_rejects(item, match):
+    with pytest.raises(ValidationError, match=match):
+        nsu.validate_item(item)
+
+
+def test_xtradb_cluster_alias():
+    assert nsu.normalize_operators({"xtradb_cluster": True}) == {"mysql": True, "postgresql": None, "mongodb": None}
+    assert nsu.normalize_operators({"mysql": False, "xtradb_cluster": True})["mysql"] is False
+    nsu.validate_item(want(operators={"xtradb_cluster": True}))
+
+
+def state(exists=True, managed=True, ops=(), clusters=None, terminating=False):
+    return {"name": "acme-db", "exists": exists, "managed": managed, "terminating": terminating,
+            "operators": dict((o, o in ops) for o in ("mysql", "postgresql", "mongodb")), "database_clusters": clusters}
+
+
+@pytest.mark.parametrize("observed,item,action,flags,error", [
+    (state(exists=False, managed=False), want(operators={"mysql": True}), "add", {"mysql": True, "postgresql": False, "mongodb": False}, None),
+    (state(ops=["mysql"]), want(operators={"mysql": True}), "none", None, None),
+    (state(ops=["mysql"]), want(operators={"postgresql": True}), "update", {"mysql": True, "postgresql": True, "mongodb": False}, None),
+    (state(ops=["mysql", "mongodb"]), want(operators={"mysql": True, "mongodb": True, "postgresql": True}), "update",
+     {"mysql": True, "postgresql": True, "mongodb": True}, None),
+    (state(ops=["mysql"]), want(operators={"mysql": False, "postgresql": True}), "none", None, "cannot remove installed"),
+    (state(ops=["mysql"]), want(operators={"mysql": False, "postgresql": True}, ignore_operator_removal=True), "update",
+     {"mysql": True, "postgresql": True, "mongodb": False}, None),
+    (state(managed=False), want(operators={"mysql": True}), "none", None, "take_ownership=true"),
+    (state(managed=False, ops=["mongodb"]), want(operators={"mysql": True}, take_ownership=True), "add",
+     {"mysql": True, "postgresql": False, "mongodb": True}, None),
+    (state(terminating=True), want(operators={"mysql": True}), "none", None, "Terminating"),
+    (state(exists=False, managed=False), want(state="absent"), "none", None, None),
+    (state(managed=False, clusters=[]), want(state="absent"), "none", None, None),
+    (state(ops=["mysql"], clusters=[]), want(state="absent"), "remove", None, None),
+    (state(ops=["mysql"], clusters=["orders", "billing"]), want(state="absent"), "none", None, "orders, billing"),
+    (state(ops=["mysql"], clusters=["orders"]), want(state="absent", force=True), "remove", None, None),
+    (state(ops=["mysql"], clusters=[], terminating=True), want(state="absent"), "none", None, None),
+])
+def test_decide(observed, item, action, flags, error):
+    decision = nsu.decide(observed, item)
+    assert decision.action == action
+    if flags is not None:
+        assert decision.flags == flags
+    if error:
+        assert error in decision.error
+    else:
+        assert decision.error is None
+
+
+def test_decide_warns_for_kept_operator_and_unmanaged_absent():
+    d = nsu.decide(state(ops=["mysql", "postgresql"]), want(operators={"mysql": False, "postgresql": True}, ignore_operator_removal=True))
+    assert d.action == "none" and "mysql" in d.warnings[0]
+    d = nsu.decide(state(managed=False, clusters=[]), want(state="absent"))
+    assert d.warnings and "not managed" in d.warnings[0]
+    assert nsu.decide(state(managed=False, clusters=[]), want(state="absent", keep_namespace=True)).warnings == []
+
+
+# --------------------------------------------------------------------------------------------- converge
+
+def test_add_then_noop_with_zero_commands():
+    cluster = FakeCluster()
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
+    assert result["changed"] is True and result["action"] == "add"
+    assert result["cmd"] == ["everestctl", "namespaces", "add", "acme-db", "--skip-wizard", "--operator.mysql=true",
+                             "--operator.postgresql=false", "--operator.mongodb=true"]
+    assert runner.runs[0][2] == 77  # the timeout goes to the runner
+    assert result["namespace"] == {"name": "acme-db", "exists": True, "managed": True,
+                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": None}
+    assert result["before"]["exists"] is False and result["after"]["managed"] is True
+    cluster.calls.clear()
+    again = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
+    assert again["changed"] is False and len(runner.runs) == 1 and again.get("cmd") is None
+    assert len(cluster.calls) == 2  # GET namespace + LIST subscriptions
+
+
+def test_update_uses_union_of_installed_and_requested():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mongodb"])
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, operators={"postgresql": True})
+    assert result["cmd"] == ["everestctl", "namespaces", "update", "acme-db", "--operator.mysql=false",
+                             "--operator.postgresql=true", "--operator.mongodb=true"]
+    assert result["namespace"]["operators"] == {"mysql": False, "postgresql": True, "mongodb": True}
+
+
+def test_check_mode_predicts_and_runs_nothing():
+    cluster = FakeCluster()
+    runner = FakeEverestctl(cluster)
+    result = nsu.converge_namespace(cluster, runner, want(operators={"postgresql": True}), check_mode=True)
+    assert result["changed"] is True and runner.runs == [] and "acme-db" not in cluster.namespaces
+    assert result["cmd"][:4] == ["everestctl", "namespaces", "add", "acme-db"]
+    assert result["namespace"]["exists"] is True and result["namespace"]["operators"]["postgresql"] is True
+    assert result["after"] == {"exists": True, "managed": True, "operators": {"mysql": False, "postgresql": True, "mongodb": False}}
+
+
+def test_remove_refuses_clusters_before_running_and_force_works():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"], clusters=["orders"])
+    runner = FakeEverestctl(cluster)
+    with pytest.raises(ValidationError, match="orders"):
+        converge(cluster, runner, state="absent")
+    assert runner.runs == []
+    result = converge(cluster, runner, state="absent", force=True)
+    assert result["cmd"] == ["everestctl", "namespaces", "remove", "acme-db", "--force"]
+    assert result["namespace"]["exists"] is False and "acme-db" not in cluster.namespaces
+    assert converge(cluster, runner, state="absent")["changed"] is False and len(runner.runs) == 1
+
+
+def test_remove_keep_namespace():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"])
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, state="absent", keep_namespace=True)
+    assert result["cmd"][-1] == "--keep-namespace"
+    assert result["namespace"]["exists"] is True and result["namespace"]["managed"] is False
+    again = converge(cluster, runner, state="absent", keep_namespace=True)
+    assert again["changed"] is False and again["warnings"] == []
+
+
+def test_races_are_resolved_by_rereading():
+    cluster = FakeCluster()
+
+    class AddedMeanwhile(FakeEverestctl):
+        def run(self, shape, timeout=None, **values):
+            if not self.runs:
+                self.cluster.add("acme-db", operators=["mysql"])
+                self.runs.append((shape, values, timeout))
+                raise EverestctlError("already managed", kind="already_exists", rc=1)
+            return super().run(shape, timeout=timeout, **values)
+
+    runner = AddedMeanwhile(cluster)
+    result = converge(cluster, runner, operators={"mysql": True, "postgresql": True})
+    assert [r[0] for r in runner.runs] == ["namespaces_add", "namespaces_update"]
+    assert result["namespace"]["operators"]["postgresql"] is True
+
+    gone = FakeCluster()
+    gone.add("acme-db", operators=["mysql"])
+
+    class RemovedMeanwhile(FakeEverestctl):
+        def run(self, shape, timeout=None, **values):
+            del self.cluster.namespaces["acme-db"]
+            self.runs.append(shape)
+            raise EverestctlError("does not exist", kind="namespace_missing", rc=1)
+
+    result = converge(gone, RemovedMeanwhile(gone), state="absent")
+    assert result["changed"] is False and result["namespace"]["exists"] is False
+
+
+def test_unexpected_error_propagates():
+    cluster = FakeCluster()
+    with pytest.raises(EverestctlError):
+        converge(cluster, FakeEverestctl(cluster, script=["not_installed"]), operators={"mysql": True})
+
+
+def test_gives_up_after_attempts():
+    cluster = FakeCluster()
+    runner = FakeEverestctl(cluster, script=["conflict"] * 10)
+    with pytest.raises(EverestError, match="after 4 attempts"):
+        converge(cluster, runner, operators={"mysql": True})
+    assert len(runner.runs) == 4
+
+
+def test_batch_reads_once_and_reports_each_failure():
+    cluster = FakeCluster()
+    cluster.add("keep-db", operators=["mysql"])
+    cluster.add("busy-db", operators=["mysql"], clusters=["c1"])
+    cluster.add("old-db", operators=["mongodb"])
+    runner = FakeEverestctl(cluster)
+    wants = [want("keep-db", operators={"mysql": True}), want("new-db", operators={"postgresql": True}),
+             want("busy-db", state="absent"), want("old-db", state="absent"),
+             want("keep-db", operators={"mysql": False, "mongodb": True})]
+    results = nsu.converge_namespaces(cluster, runner, wants, sleep=lambda s: None)
+    assert [r["changed"] for r in results] == [False, True, False, True, False]
+    assert results[2]["failed"] and "c1" in results[2]["msg"]
+    assert results[4]["failed"] and "cannot remove installed" in results[4]["msg"]
+    assert [r[0] for r in runner.runs] == ["namespaces_add", "namespaces_remove"]
+    first_three = cluster.calls[:3]
+    assert [c[1] for c in first_three] == ["/api/v1/namespaces", "/apis/operators.coreos.com/v1alpha1/subscriptions",
+                                          "/apis/everest.percona.com/v1alpha1/databaseclusters"]
+
+
+def test_batch_noop_is_two_calls():
+    cluster = FakeCluster()
+    for i in range(20):
+        cluster.add("t%02d-db" % i, operators=["mysql"])
+    runner = FakeEverestctl(cluster)
+    results = nsu.converge_namespaces(cluster, runner, [want("t%02d-db" % i, operators={"mysql": True}) for i in range(20)])
+    assert not any(r["changed"] for r in results) and runner.runs == [] and len(cluster.calls) == 2
