@@ -353,6 +353,7 @@ class Plan(object):
         self.observed_policy = policy
         self.observed_quota = quota
         self.actions = []
+        self.applied = 0
         self.predicted_policy = None
 
     @property
@@ -456,8 +457,8 @@ def _check_written(written, spec, namespace, name):
         stored_spec=got, desired_spec=spec)
 
 
-def apply_plan(client, plan):
-    """Perform the plan's writes; returns the policy object after (None when absent)."""
+def apply_plan(client, plan, sleep=time.sleep):
+    """Perform the plan's writes (``plan.applied`` counts the ones done); returns the policy after (None when absent)."""
     item = plan.item
     namespace, name = item['namespace'], item['name']
     what = 'TenantResourcePolicy %s/%s' % (namespace, name)
@@ -468,12 +469,13 @@ def apply_plan(client, plan):
                 if verb == 'create':
                     result = client.create(trp_path(namespace), body)
                 elif verb == 'update':
-                    result = _update_policy(client, item)
+                    result = _update_policy(client, item, sleep)
                 else:
                     client.delete(trp_path(namespace, name))
                     result = None
             except K8sInvalid as exc:
                 _raise_invalid(exc, what)
+            plan.applied += 1
             if verb != 'delete':
                 _check_written(result, item['spec'], namespace, name)
         else:
@@ -482,15 +484,16 @@ def apply_plan(client, plan):
                 if verb == 'create':
                     client.create(quota_path(namespace), body)
                 elif verb == 'update':
-                    _update_quota(client, namespace, qname, body)
+                    _update_quota(client, namespace, qname, body, sleep)
                 else:
                     client.delete(quota_path(namespace, qname))
             except K8sInvalid as exc:
                 _raise_invalid(exc, 'ResourceQuota %s/%s' % (namespace, qname))
+            plan.applied += 1
     return result
 
 
-def _update_policy(client, item):
+def _update_policy(client, item, sleep):
     def mutate(current):
         if canonical_spec(current.get('spec')) == item['spec'] and not labels_missing(current, item['labels']):
             return None
@@ -499,10 +502,10 @@ def _update_policy(client, item):
         new['spec'] = copy.deepcopy(item['spec'])
         new.setdefault('metadata', {}).setdefault('labels', {}).update(item['labels'])
         return new
-    return _k8s.read_modify_write(client, trp_path(item['namespace'], item['name']), mutate)[1]
+    return _k8s.read_modify_write(client, trp_path(item['namespace'], item['name']), mutate, sleep=sleep)[1]
 
 
-def _update_quota(client, namespace, qname, body):
+def _update_quota(client, namespace, qname, body, sleep):
     def mutate(current):
         if _hard_equal((current.get('spec') or {}).get('hard'), body['spec']['hard']) \
                 and not labels_missing(current, body['metadata']['labels']):
@@ -513,7 +516,7 @@ def _update_quota(client, namespace, qname, body):
         new['spec']['hard'] = dict(body['spec']['hard'])
         new.setdefault('metadata', {}).setdefault('labels', {}).update(body['metadata']['labels'])
         return new
-    _k8s.read_modify_write(client, quota_path(namespace, qname), mutate)
+    _k8s.read_modify_write(client, quota_path(namespace, qname), mutate, sleep=sleep)
 
 
 # ----------------------------------------------------------------------------------------------- CRD
@@ -805,7 +808,7 @@ def evaluate(namespace, policy, clusters, users, request):
             label = shown if shown == etype else '%s (%s)' % (shown, etype)
             violations.append('%s: engine %s is not allowed by TenantResourcePolicy %s/%s; allowed engines: %s' % (
                 namespace, label, namespace, policy['metadata']['name'], allowed_engine_text(engines)))
-        req['clusters'] = 0 if resize else 1
+        req['clusters'] = 1  # a resize replaces the cluster's own count (``base`` excludes it)
         req['cpu'] = shape['cpu']
         req['memory'] = shape['memory']
 
@@ -1024,7 +1027,7 @@ def _quota_view(obj):
             'hard': dict((obj.get('spec') or {}).get('hard') or {})}
 
 
-def converge_policies(client, items, check_mode=False, batch=False):
+def converge_policies(client, items, check_mode=False, batch=False, sleep=time.sleep):
     """observe -> plan -> apply for normalised items. Single form: two GETs per item; batch form: one TRP LIST and
     one ResourceQuota LIST for all items. In batch form a failing item is reported in its result and the others go on.
     Returns a list of results ``{namespace, name, changed, policy, resource_quota, before, after[, failed, msg]}``."""
@@ -1032,6 +1035,7 @@ def converge_policies(client, items, check_mode=False, batch=False):
     results = []
     for item in items:
         result = {'namespace': item['namespace'], 'name': item['name'], 'changed': False}
+        plan = None
         try:
             if batch:
                 policy, quota = lookup(item['namespace'], item['name'])
@@ -1040,15 +1044,17 @@ def converge_policies(client, items, check_mode=False, batch=False):
                                             cluster_quota=item['cluster_quota'] or item['state'] == 'absent')
             plan = plan_item(item, policy, quota)
             diff = plan.diff()
-            result.update(changed=plan.changed, before=diff['before'], after=diff['after'])
+            result.update(before=diff['before'], after=diff['after'])
             if plan.changed and not check_mode:
-                result['policy'] = apply_plan(client, plan)
+                result['policy'] = apply_plan(client, plan, sleep)
+                result['changed'] = True
             else:
+                result['changed'] = plan.changed
                 result['policy'] = plan.predicted_policy
             result['resource_quota'] = diff['after'].get('resource_quota')
         except EverestError as exc:
             if not batch:
                 raise
-            result.update(failed=True, msg=exc.msg)
+            result.update(failed=True, msg=exc.msg, changed=bool(plan and plan.applied))
         results.append(result)
     return results

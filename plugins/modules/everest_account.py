@@ -98,7 +98,7 @@ notes:
     C(accounts create) or C(accounts set-password) runs, the password is visible in the process list of the host that
     runs the module. The module limits that exposure, it runs everestctl only when the password really differs (checked
     by recomputing the hash), the process is short-lived and has no shell, the password is masked (C(********)) in the
-    returned O(cmd), in errors and in logs, and O(password) is C(no_log).
+    returned RV(cmd), in errors and in logs, and O(password) is C(no_log).
   - everestctl rewrites the whole accounts Secret without retrying on conflicts, and a concurrent delete can silently
     drop a fresh account. The module retries conflicts (bounded, with jitter), resolves C(user already exists) and
     C(account not found) races by re-reading, and verifies each write by reading the Secret back.

@@ -221,7 +221,8 @@ class FlagSet:
             lines.append((line, usage))
         out = []
         for line, usage in lines:
-            out.append(line + ' ' + ' ' * (maxlen - len(line)) + ' ' + usage + '\n')
+            # pflag: Fprintln(line, spacing, usage) with spacing = maxlen+1-len(line)
+            out.append(line + ' ' + ' ' * (maxlen + 1 - len(line)) + ' ' + usage + '\n')
         return ''.join(out)
 
 

@@ -341,9 +341,10 @@ class Store:
         stored = [v['name'] for v in versions if v.get('storage')]
         if old is not None:
             stored = list(dict.fromkeys((old.get('status') or {}).get('storedVersions', []) + stored))
+        old_conditions = (old or {}).get('status', {}).get('conditions')
         obj['status'] = {
             'acceptedNames': copy.deepcopy(names),
-            'conditions': [
+            'conditions': copy.deepcopy(old_conditions) if old_conditions else [
                 {'type': 'NamesAccepted', 'status': 'True', 'lastTransitionTime': stamp, 'reason': 'NoConflicts',
                  'message': 'no conflicts found'},
                 {'type': 'Established', 'status': 'True', 'lastTransitionTime': stamp, 'reason': 'InitialNamesAccepted',

@@ -105,7 +105,7 @@ def test_labels_merged_with_managed_labels():
 # ----------------------------------------------------------------------------------------------- converge
 
 def converge(client, items, check_mode=False, batch=False):
-    return _trp.converge_policies(client, items, check_mode=check_mode, batch=batch)
+    return _trp.converge_policies(client, items, check_mode=check_mode, batch=batch, sleep=lambda _s: None)
 
 
 def test_create_then_idempotent_with_zero_writes():
@@ -451,7 +451,7 @@ def test_resize_replaces_the_cluster_usage():
     # pg1 uses 1.5 cores; others use 2; limit 4 -> pg1 may grow to 2 cores but not to 2.5
     ok = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu=2))
     assert ok["allowed"] is True and ok["resize"] is True
-    assert ok["requested"]["clusters"] == 0 and ok["usage_after"]["cpu_cores"] == 4 and ok["usage_after"]["clusters"] == 2
+    assert ok["requested"]["clusters"] == 1 and ok["usage_after"]["cpu_cores"] == 4 and ok["usage_after"]["clusters"] == 2
     bad = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu="2.5"))
     assert bad["violations"] == ["ns-alice: cpu 4.5 cores would exceed the limit of 4 (in use by other clusters 2, requested 2.5)"]
     # memory kept from the cluster when not given; replicas given -> 3 x 4Gi + 8Gi = 20Gi > 16Gi

@@ -52,6 +52,7 @@ class FakeClient:
         self.validate = {}  # plural -> function(obj) -> list of causes (422 when non-empty)
         self.conflicts = 0  # PUTs to refuse with 409 before accepting
         self.on_get = None  # hook(path, obj) -> obj
+        self.secrets = []
 
     # -- helpers
     def put_object(self, obj, api=None, plural=None):
@@ -179,3 +180,22 @@ class FakeClient:
 
     def close(self):
         pass
+
+
+def run_module(module, args, client, monkeypatch, capsys, check=False, diff=False):
+    """Run ``module.main()`` with ``args`` against ``client``; returns (failed, result dict)."""
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
+    import pytest  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s  # pylint: disable=import-outside-toplevel
+
+    monkeypatch.setattr(_k8s, "client_from_params", lambda params, **kwargs: client)
+    args = dict(args)
+    if check:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args), pytest.raises(SystemExit) as exc:
+        module.main()
+    result = json.loads(capsys.readouterr().out)
+    assert bool(exc.value.code) == bool(result.get("failed")), result
+    return bool(result.get("failed")), result

@@ -1,0 +1,502 @@
+"""HTTP front end of the Kubernetes API emulator.
+
+``KubeApiServer(token=None, admin_password='everest-admin-sandbox', seed=True)`` -> ``.start()`` binds
+127.0.0.1 on a free port; ``.url``, ``.token``, ``.write_kubeconfig(path)``, ``.stop()``, ``.store``.
+
+Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
+``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import random
+import secrets
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .. import DEFAULT_ADMIN_PASSWORD
+from . import errors as E
+from . import seed as seed_data
+from .store import Store, deterministic_uid
+
+GIT_VERSION = 'v1.31.0'
+VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
+FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
+
+
+class Faults:
+    """Seeded fault injection; each verb draws from its own RNG stream so results do not depend on interleaving."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.config: dict = {}
+        self._rngs: dict = {}
+        self.configure({})
+
+    def configure(self, cfg: dict):
+        if not isinstance(cfg, dict):
+            raise E.bad_request('faults: expected a JSON object')
+        unknown = set(cfg) - FAULT_KEYS
+        if unknown:
+            raise E.bad_request(f'faults: unknown keys {sorted(unknown)}; known: {sorted(FAULT_KEYS)}')
+        rates = cfg.get('error_rate') or {}
+        if not isinstance(rates, dict) or set(rates) - set(VERBS):
+            raise E.bad_request(f'faults: error_rate must map verbs {list(VERBS)} to rates')
+        try:
+            config = {
+                'latency_ms': float(cfg.get('latency_ms') or 0),
+                'error_rate': {k: float(v) for k, v in rates.items()},
+                'conflict_rate': float(cfg.get('conflict_rate') or 0),
+                'seed': int(cfg.get('seed') or 0),
+                'retry_after_s': int(cfg.get('retry_after_s', 1)),
+            }
+        except (TypeError, ValueError) as exc:
+            raise E.bad_request(f'faults: {exc}') from None
+        with self._lock:
+            self.config = config
+            self._rngs = {}
+
+    def _rng(self, stream: str) -> random.Random:
+        if stream not in self._rngs:
+            self._rngs[stream] = random.Random(f'{self.config["seed"]}:{stream}')
+        return self._rngs[stream]
+
+    def latency(self) -> float:
+        return self.config['latency_ms'] / 1000.0
+
+    def error_for(self, verb: str) -> E.ApiError | None:
+        rate = self.config['error_rate'].get(verb, 0.0)
+        if rate <= 0:
+            return None
+        with self._lock:
+            rng = self._rng('error:' + verb)
+            if rng.random() >= rate:
+                return None
+            code = rng.choice((500, 503, 429))
+        if code == 500:
+            msg = 'sandbox: injected fault'
+            return E.ApiError(500, 'InternalError', f'Internal error occurred: {msg}', {'causes': [{'message': msg}]})
+        if code == 503:
+            return E.ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', {})
+        retry = self.config['retry_after_s']
+        details = {'retryAfterSeconds': retry} if retry else {}
+        return E.ApiError(429, 'TooManyRequests', 'the server has received too many requests and has asked us to try again later',
+                          details, headers={'Retry-After': str(retry)})
+
+    def conflict(self) -> bool:
+        rate = self.config['conflict_rate']
+        if rate <= 0:
+            return False
+        with self._lock:
+            return self._rng('conflict').random() < rate
+
+
+class Stats:
+    """Request counters: total, by verb (get/list/create/update/patch/delete + discovery/other), by resource."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self._lock:
+            self.total = 0
+            self.by_verb = {v: 0 for v in VERBS + ('discovery', 'other')}
+            self.by_resource: dict = {}
+
+    def record(self, verb: str, resource: str | None):
+        with self._lock:
+            self.total += 1
+            self.by_verb[verb] = self.by_verb.get(verb, 0) + 1
+            if resource:
+                counts = self.by_resource.setdefault(resource, {v: 0 for v in VERBS})
+                counts[verb] = counts.get(verb, 0) + 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {'total': self.total, 'by_verb': dict(self.by_verb),
+                    'by_resource': {k: dict(v) for k, v in sorted(self.by_resource.items())}}
+
+
+class Route:  # pylint: disable=too-few-public-methods
+    """What a request path refers to."""
+
+    def __init__(self, kind: str, **kw):
+        self.kind = kind  # discovery | resource | sandbox | health | openapi | unknown | watch
+        self.group = kw.get('group', '')
+        self.version = kw.get('version', '')
+        self.plural = kw.get('plural', '')
+        self.namespace = kw.get('namespace')
+        self.name = kw.get('name')
+        self.subresource = kw.get('subresource')
+        self.rtype = kw.get('rtype')
+        self.path = kw.get('path', '')
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    api: 'KubeApiServer'
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request; all logic is in ``KubeApiServer.dispatch``."""
+
+    protocol_version = 'HTTP/1.1'
+    server_version = 'everest-sandbox-kubeapi'
+    sys_version = ''
+    timeout = 120
+    server: _HTTPServer
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        return
+
+    def _body(self) -> bytes:
+        if 'chunked' in (self.headers.get('Transfer-Encoding') or '').lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b';')[0].strip() or b'0', 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b''.join(chunks)
+        length = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(length) if length else b''
+
+    def _handle(self):
+        try:
+            body = self._body()
+            code, payload, headers = self.server.api.dispatch(self.command, self.path, self.headers, body)
+        except Exception:  # pylint: disable=broad-except
+            traceback.print_exc(file=sys.stderr)
+            err = E.internal_error('sandbox: unexpected server error')
+            code, payload, headers = err.code, err.status(), {}
+        if isinstance(payload, (bytes, str)):
+            data = payload.encode() if isinstance(payload, str) else payload
+            ctype = headers.pop('Content-Type', 'text/plain; charset=utf-8')
+        else:
+            data = json.dumps(payload, separators=(',', ':')).encode()
+            ctype = 'application/json'
+        try:
+            self.send_response(code)
+            self.send_header('Content-Type', ctype)
+            self.send_header('Cache-Control', 'no-cache, private')
+            self.send_header('Content-Length', str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            if self.command != 'HEAD':
+                self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+def _query(qs: dict, key: str, default=None):
+    values = qs.get(key)
+    return values[-1] if values else default
+
+
+class KubeApiServer:
+    """The emulator. Thread-safe; one store lock serialises writes."""
+
+    def __init__(self, token: str | None = None, admin_password: str = DEFAULT_ADMIN_PASSWORD, seed: bool = True,
+                 host: str = '127.0.0.1', port: int = 0):
+        self.token = token or secrets.token_hex(16)
+        self.admin_password = admin_password
+        self.seed_enabled = seed
+        self.host = host
+        self._port = port
+        self.store = Store()
+        self.faults = Faults()
+        self.stats = Stats()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> 'KubeApiServer':
+        self._httpd = _HTTPServer((self.host, self._port), Handler)
+        self._httpd.api = self
+        self._port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05},
+                                        name='kubeapi', daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self):
+        """Run in the calling thread until ``stop`` (used by ``python -m everest_sandbox serve``)."""
+        if self._httpd is None:
+            self._httpd = _HTTPServer((self.host, self._port), Handler)
+            self._httpd.api = self
+            self._port = self._httpd.server_address[1]
+        self._httpd.serve_forever(poll_interval=0.05)
+
+    def stop(self):
+        if self._httpd is not None:
+            if self._thread is not None:
+                self._httpd.shutdown()
+                self._thread.join(timeout=5)
+            self._httpd.server_close()
+            self._httpd = None
+            self._thread = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f'http://{self.host}:{self._port}'
+
+    def write_kubeconfig(self, path: str, context: str = 'sandbox') -> str:
+        text = (
+            'apiVersion: v1\nkind: Config\npreferences: {}\n'
+            f'clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n'
+            f'users:\n- name: {context}\n  user:\n    token: {self.token}\n'
+            f'contexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n    namespace: default\n'
+            f'current-context: {context}\n'
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        os.chmod(path, 0o600)
+        return path
+
+    # ------------------------------------------------------------------ state
+    def reset(self):
+        """Restore the seeded state and clear faults and statistics."""
+        with self.store.lock:
+            self.store.clear()
+            if self.seed_enabled:
+                for obj in seed_data.objects(self.admin_password):
+                    rtype = self.type_for(obj['apiVersion'], obj['kind'])
+                    meta = obj['metadata']
+                    uid = deterministic_uid(f'{obj["kind"]}/{meta.get("namespace", "")}/{meta["name"]}')
+                    self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
+        self.faults.configure({})
+        self.stats.reset()
+
+    def type_for(self, api_version: str, kind: str):
+        group, _, version = api_version.rpartition('/')
+        for rtype in self.store.registry.all():
+            if rtype.group == group and rtype.version == version and rtype.kind == kind:
+                return rtype
+        raise KeyError(f'no resource for {api_version} {kind}')
+
+    # ------------------------------------------------------------------ routing
+    def route(self, path: str) -> Route:
+        segs = [unquote(s) for s in path.strip('/').split('/') if s != '']
+        if not segs:
+            return Route('unknown', path=path)
+        if segs[0] == '_sandbox':
+            return Route('sandbox', path='/'.join(segs[1:]))
+        if segs[0] in ('healthz', 'livez', 'readyz'):
+            return Route('health')
+        if segs[0] == 'openapi':
+            return Route('openapi', path='/'.join(segs[1:]))
+        if segs == ['version']:
+            return Route('discovery', path='version')
+        if segs[0] == 'api':
+            if len(segs) == 1:
+                return Route('discovery', path='api')
+            group, version, rest = '', segs[1], segs[2:]
+        elif segs[0] == 'apis':
+            if len(segs) == 1:
+                return Route('discovery', path='apis')
+            if len(segs) == 2:
+                return Route('discovery', path='group', group=segs[1])
+            group, version, rest = segs[1], segs[2], segs[3:]
+        else:
+            return Route('unknown', path=path)
+        if not rest:
+            return Route('discovery', path='groupversion', group=group, version=version)
+        if rest[0] == 'watch':
+            return Route('watch', group=group, version=version)
+        reg = self.store.registry
+        if rest[0] == 'namespaces' and len(rest) >= 3:
+            cand = reg.get(group, version, rest[2])
+            if (cand is not None and cand.namespaced) or group:
+                if cand is None or not cand.namespaced or len(rest) > 5:
+                    return Route('unknown', path=path, group=group, version=version)
+                return Route('resource', group=group, version=version, plural=rest[2], namespace=rest[1],
+                             name=rest[3] if len(rest) > 3 else None, subresource=rest[4] if len(rest) > 4 else None, rtype=cand)
+        rtype = reg.get(group, version, rest[0])
+        if rtype is None or len(rest) > 3 or (rtype.namespaced and len(rest) > 1):
+            return Route('unknown', path=path, group=group, version=version)
+        return Route('resource', group=group, version=version, plural=rest[0], name=rest[1] if len(rest) > 1 else None,
+                     subresource=rest[2] if len(rest) > 2 else None, rtype=rtype)
+
+    # ------------------------------------------------------------------ dispatch
+    def dispatch(self, method: str, raw_path: str, headers, body: bytes) -> tuple:
+        """Returns (code, payload (dict or text), extra headers)."""
+        parts = urlsplit(raw_path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        auth = headers.get('Authorization') or ''
+        if not (auth.startswith('Bearer ') and hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())):
+            err = E.unauthorized()
+            return err.code, err.status(), {}
+        route = self.route(parts.path)
+        if route.kind == 'sandbox':
+            try:
+                return self._sandbox(method, route.path, body)
+            except E.ApiError as err:
+                return err.code, err.status(), dict(err.headers)
+        verb = self._verb(method, route, query)
+        self.stats.record(verb, route.plural or None)
+        if self.faults.latency():
+            time.sleep(self.faults.latency())
+        try:
+            if verb in VERBS:
+                fault = self.faults.error_for(verb)
+                if fault is not None:
+                    raise fault
+            return self._serve(method, route, query, headers, body)
+        except E.ApiError as err:
+            return err.code, err.status(), dict(err.headers)
+
+    @staticmethod
+    def _verb(method: str, route: Route, query: dict) -> str:
+        if route.kind in ('discovery', 'openapi'):
+            return 'discovery'
+        if route.kind != 'resource':
+            return 'other'
+        if method == 'GET':
+            if _query(query, 'watch') in ('true', '1'):
+                return 'other'
+            return 'get' if route.name else 'list'
+        return {'POST': 'create', 'PUT': 'update', 'PATCH': 'patch', 'DELETE': 'delete'}.get(method, 'other')
+
+    def _serve(self, method, route: Route, query, headers, body) -> tuple:
+        if route.kind == 'health':
+            return 200, 'ok', {}
+        if route.kind == 'discovery':
+            if method != 'GET':
+                raise E.method_not_allowed()
+            return self._discovery(route)
+        if route.kind == 'openapi':
+            return 404, '404 page not found\n', {}
+        if route.kind == 'watch' or (route.kind == 'resource' and _query(query, 'watch') in ('true', '1')):
+            raise E.method_not_allowed('watch is not supported by the sandbox Kubernetes API emulator')
+        if route.kind != 'resource':
+            if route.group or route.version:
+                raise E.resource_not_found()
+            return 404, '404 page not found\n', {}
+        return self._resource(method, route, query, headers, body)
+
+    def _resource(self, method, route: Route, query, headers, body) -> tuple:
+        rtype, store = route.rtype, self.store
+        if route.subresource is not None and (route.subresource != 'status' or not rtype.status):
+            raise E.resource_not_found()
+        dry_run = _query(query, 'dryRun') == 'All'
+        if route.name is None:
+            if method == 'GET':
+                limit = _query(query, 'limit')
+                try:
+                    limit = int(limit) if limit else None
+                except ValueError:
+                    raise E.bad_request(f'invalid limit: {limit}') from None
+                return 200, store.list(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'),
+                                       limit, _query(query, 'continue')), {}
+            if method == 'POST':
+                if rtype.namespaced and route.namespace is None:
+                    raise E.method_not_allowed()
+                obj = store.create(rtype, route.namespace, self._json(body), dry_run=dry_run)
+                return 201, obj, {}
+            if method == 'DELETE':
+                if rtype.namespaced and route.namespace is None:
+                    raise E.method_not_allowed()
+                return 200, store.delete_collection(rtype, route.namespace, _query(query, 'labelSelector'),
+                                                    _query(query, 'fieldSelector'), dry_run=dry_run), {}
+            raise E.method_not_allowed()
+        if method == 'GET':
+            return 200, store.get(rtype, route.namespace, route.name), {}
+        if method == 'PUT':
+            obj = self._json(body)
+            meta = obj.get('metadata') if isinstance(obj, dict) else None
+            force = bool(isinstance(meta, dict) and meta.get('resourceVersion')) and self.faults.conflict()
+            return 200, store.update(rtype, route.namespace, route.name, obj, route.subresource, dry_run=dry_run,
+                                     force_conflict=force), {}
+        if method == 'PATCH':
+            ctype = (headers.get('Content-Type') or '').split(';')[0].strip().lower()
+            code, obj = store.patch(rtype, route.namespace, route.name, ctype, body, route.subresource, dry_run=dry_run,
+                                    field_manager=_query(query, 'fieldManager'))
+            return code, obj, {}
+        if method == 'DELETE':
+            options = self._json(body) if body.strip() else {}
+            code, obj = store.delete(rtype, route.namespace, route.name, options, dry_run=dry_run)
+            return code, obj, {}
+        raise E.method_not_allowed()
+
+    @staticmethod
+    def _json(body: bytes):
+        try:
+            return json.loads(body.decode() or 'null')
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise E.bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+
+    # ------------------------------------------------------------------ discovery
+    def _discovery(self, route: Route) -> tuple:
+        reg = self.store.registry
+        if route.path == 'version':
+            return 200, {'major': '1', 'minor': GIT_VERSION.split('.')[1], 'gitVersion': GIT_VERSION,
+                         'gitCommit': '6911225c3f747e1cd9d109c305436d08b668f086', 'gitTreeState': 'clean',
+                         'buildDate': '2024-08-13T07:28:49Z', 'goVersion': 'go1.22.5', 'compiler': 'gc',
+                         'platform': 'linux/amd64'}, {}
+        if route.path == 'api':
+            return 200, {'kind': 'APIVersions', 'versions': ['v1'],
+                         'serverAddressByClientCIDRs': [{'clientCIDR': '0.0.0.0/0', 'serverAddress': f'{self.host}:{self.port}'}]}, {}
+        groups = [self._group(g, vs) for g, vs in reg.group_versions().items() if g]
+        if route.path == 'apis':
+            return 200, {'kind': 'APIGroupList', 'apiVersion': 'v1', 'groups': groups}, {}
+        if route.path == 'group':
+            for grp in groups:
+                if grp['name'] == route.group:
+                    return 200, dict({'kind': 'APIGroup', 'apiVersion': 'v1'}, **grp), {}
+            return 404, '404 page not found\n', {}
+        types = reg.in_group_version(route.group, route.version)
+        if not types:
+            return 404, '404 page not found\n', {}
+        resources = [entry for rtype in types for entry in rtype.discovery()]
+        gv = f'{route.group}/{route.version}' if route.group else route.version
+        return 200, {'kind': 'APIResourceList', 'apiVersion': 'v1', 'groupVersion': gv, 'resources': resources}, {}
+
+    @staticmethod
+    def _group(group: str, versions: list) -> dict:
+        entries = [{'groupVersion': f'{group}/{v}', 'version': v} for v in versions]
+        return {'name': group, 'versions': entries, 'preferredVersion': dict(entries[0])}
+
+    # ------------------------------------------------------------------ /_sandbox
+    def _sandbox(self, method: str, path: str, body: bytes) -> tuple:
+        if path == 'stats' and method == 'GET':
+            return 200, self.stats.snapshot(), {}
+        if path == 'stats/reset' and method == 'POST':
+            self.stats.reset()
+            return 200, {'status': 'ok'}, {}
+        if path == 'faults' and method == 'GET':
+            return 200, dict(self.faults.config), {}
+        if path == 'faults' and method == 'POST':
+            self.faults.configure(self._json(body) or {})
+            return 200, dict(self.faults.config), {}
+        if path == 'reset' and method == 'POST':
+            self.reset()
+            return 200, {'status': 'ok'}, {}
+        if path in ('stats', 'stats/reset', 'faults', 'reset'):
+            raise E.method_not_allowed()
+        return 404, '404 page not found\n', {}
