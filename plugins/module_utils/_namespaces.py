@@ -247,7 +247,8 @@ def decide(state, want):
     if state['exists'] and state.get('terminating'):
         return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name,
                         after=before)
-    if state['exists'] and state['managed']:
+    if state['exists']:
+        # also for a namespace to adopt: its existing Subscriptions survive an add with the flag false
         removed = [op for op in OPERATORS if requested[op] is False and installed[op]]
         if removed:
             if not want.get('ignore_operator_removal'):

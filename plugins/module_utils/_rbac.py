@@ -819,6 +819,21 @@ def _segments(text):
     return segments
 
 
+def line_blocks(text):
+    """{1-based line number (text split on \\n): block name} for every line inside a managed block, markers included."""
+    owner = {}
+    current = None
+    for number, line in enumerate((text or "").split("\n"), 1):
+        marker = _marker(line)
+        if marker and marker[0] == "begin":
+            current = marker[1]
+        if current is not None:
+            owner[number] = current
+        if marker and marker[0] == "end":
+            current = None
+    return owner
+
+
 def get_blocks(text):
     """{name: [content lines without line ends]} of every managed block in ``text``. Raises BlockError."""
     result = {}

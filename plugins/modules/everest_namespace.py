@@ -223,6 +223,7 @@ results:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces
 
 OPERATORS_SPEC = dict(
@@ -266,7 +267,10 @@ class LazyRunner:
         return self._module.everestctl.run(shape, **values)
 
     def preview(self, shape, **values):
-        return self._module.everestctl.preview(shape, **values)
+        # check mode must not need everestctl: without a binary the preview names plain `everestctl`
+        if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
+            return self._module.everestctl.preview(shape, **values)
+        return Everestctl('everestctl').preview(shape, **values)
 
 
 def _public(result):

@@ -66,7 +66,7 @@ options:
     type: raw
   cluster_name:
     description:
-      - Name of the cluster. When a DatabaseCluster of that name exists, the request is a resize: its current usage is
+      - Name of the cluster. When a DatabaseCluster of that name exists, the request is a resize. Its current usage is
         replaced by the requested shape (not added) and the cluster count does not change; options left out keep the
         cluster's current values.
     type: str

@@ -106,7 +106,7 @@ def create(ctx: Ctx, username: str, password: str):
     log.info(f"Creating user '{username}'", 'accounts/create.go:78')
     store = Store(client)
     try:
-        _, users = store.read()
+        _secret, users = store.read()
     except Failure as exc:
         raise Failure(f'{exc.msg}\nfailed to check if account already exists') from None
     if username in users:
@@ -131,7 +131,7 @@ def set_password(ctx: Ctx, username: str, password: str):
     validate_password(password)
     log.info(f"Setting new password for user '{username}'", 'accounts/set_password.go:80')
     store = Store(client)
-    _, users = store.read()
+    _secret, users = store.read()
     if username not in users:
         raise Failure('account not found')
     entry = dict(users[username])
@@ -153,11 +153,11 @@ def delete(ctx: Ctx, username: str):
     validate_username(username)
     log.info(f"Deleting user '{username}'", 'accounts/delete.go:70')
     store = Store(client)
-    _, users = store.read()
+    _secret, users = store.read()
     if username not in users:
         raise Failure('account not found')
     del users[username]
-    secret, _ = store.read()
+    secret, _users = store.read()
     store.write(secret, users)
     ctx.success(f"User '{username}' has been deleted successfully")
     log.info(f"User '{username}' has been deleted successfully", 'accounts/delete.go:80')
@@ -197,7 +197,7 @@ def render_table(headings: list[str], rows: list[list[str]], show_header: bool =
 
 def list_accounts(ctx: Ctx, no_headers: bool, columns: list[str]):
     client = _client(ctx)
-    _, users = Store(client).read()
+    _secret, users = Store(client).read()
     headings = list(columns) if columns else ['user', 'capabilities', 'enabled']
     names = list(users)
     if os.environ.get('EVEREST_SANDBOX_DETERMINISTIC') == '1':

@@ -354,7 +354,7 @@ def build_root() -> Command:
 def _help_run(ctx: Ctx, cmd: Command, args):
     root = cmd.root()
     try:
-        target, _ = root.find(list(args))
+        target, _rest = root.find(list(args))
     except CobraError:
         target = None
     if target is None or (args and target is root):
@@ -397,10 +397,17 @@ def execute(root: Command, argv: list[str], io: IO) -> int:
         if not exc.silent:
             if ctx is None:
                 ctx = make_ctx(cmd, io)
-            ctx.fail(exc.msg, component=cmd.name())
+            ctx.fail(exc.msg, component=_component(cmd))
         return 1
     except Exit as exc:
         return exc.code
+
+
+def _component(cmd: Command) -> str:
+    parent = cmd.parent.name() if cmd.parent is not None else ''
+    if parent == 'namespaces':
+        return {'add': 'namespace-adder', 'update': 'namespace-adder', 'remove': 'namespace-remover'}.get(cmd.name(), 'namespaces')
+    return parent if parent in ('accounts', 'rbac', 'oidc') else cmd.name()
 
 
 def mask_argv(argv: list[str]) -> list[str]:
@@ -467,4 +474,3 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     code = execute(build_root(), argv, io)
     log_call(argv, code, started, time.monotonic() - clock)
     return code
-

@@ -12,6 +12,7 @@ import os
 import posixpath
 import ssl
 import tempfile
+import time
 import urllib.parse
 
 import yaml
@@ -113,7 +114,6 @@ class Client:
         self.ssl_ctx = None
         if self.scheme == 'https':
             self.ssl_ctx = self._ssl_context(cluster, user)
-        self.conn = None
 
     def _file_or_data(self, obj: dict, key: str) -> str | None:
         if obj.get(key + '-data'):
@@ -140,8 +140,6 @@ class Client:
         return ctx
 
     def close(self):
-        if self.conn is not None:
-            self.conn.close()
         for name in self._tmpfiles:
             try:
                 os.unlink(name)
@@ -163,33 +161,43 @@ class Client:
             payload = json.dumps(body).encode()
             headers['Content-Type'] = content_type
         full_url = f'{self.scheme}://{self.host}:{self.port}{url_path}'
-        for attempt in range(2):
-            if self.conn is None:
-                self.conn = self._connect()
-            try:
-                self.conn.request(method, url_path, body=payload, headers=headers)
-                resp = self.conn.getresponse()
-                data = resp.read()
+        # client-go honours Retry-After on 429/5xx answers (up to 10 retries).
+        for _attempt in range(11):
+            status, data, retry_after = self._once(method, url_path, payload, headers, full_url)
+            if retry_after is None or not (status == 429 or status >= 500):
                 break
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                self.conn.close()
-                self.conn = None
-                if attempt:
-                    raise KubeError(f'{method.capitalize()} "{full_url}": {exc}') from None
-            except ConnectionRefusedError:
-                self.conn = None
-                raise KubeError(f'{method.capitalize()} "{full_url}": dial tcp {self.host}:{self.port}: connect: connection refused') from None
-            except OSError as exc:
-                self.conn = None
-                raise KubeError(f'{method.capitalize()} "{full_url}": {exc}') from None
-        if resp.status >= 300:
-            raise _api_error(resp.status, data)
+            time.sleep(min(retry_after, 5))
+        if status >= 300:
+            raise _api_error(status, data)
         if not data:
             return {}
         try:
             return json.loads(data)
         except ValueError:
             return {}
+
+    def _once(self, method, url_path, payload, headers, full_url):
+        # One connection per request: a kept-alive connection to a server that writes headers and body
+        # separately (Nagle) costs a 40 ms delayed ACK per request; a fresh connection starts in quick-ACK mode.
+        conn = self._connect()
+        try:
+            conn.request(method, url_path, body=payload, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except ConnectionRefusedError:
+            raise KubeError(f'{method.capitalize()} "{full_url}": dial tcp {self.host}:{self.port}: connect: connection refused') from None
+        except OSError as exc:
+            raise KubeError(f'{method.capitalize()} "{full_url}": {exc}') from None
+        except http.client.HTTPException as exc:
+            raise KubeError(f'{method.capitalize()} "{full_url}": {exc}') from None
+        finally:
+            conn.close()
+        retry_after = resp.getheader('Retry-After')
+        try:
+            retry_after = None if retry_after is None else max(0, int(retry_after))
+        except ValueError:
+            retry_after = None
+        return resp.status, data, retry_after
 
     # helpers ------------------------------------------------------------------------------------
     def get(self, path):

@@ -258,11 +258,23 @@ def label_namespace(client: kube.Client, namespace: str, value):
             raise Failure(str(exc)) from None
 
 
+def _ensure_operator_group(client: kube.Client, namespace: str):
+    og_path = kube.path('operators.coreos.com/v1', 'operatorgroups', namespace, 'everest-databases')
+    if _call(client.get_or_none, og_path) is None:
+        body = {'apiVersion': 'operators.coreos.com/v1', 'kind': 'OperatorGroup',
+                'metadata': {'name': 'everest-databases', 'namespace': namespace,
+                             'labels': {'app.kubernetes.io/managed-by': 'Helm'},
+                             'annotations': {'meta.helm.sh/release-name': namespace, 'meta.helm.sh/release-namespace': namespace}},
+                'spec': {'targetNamespaces': [namespace]}}
+        _call(client.create, kube.path('operators.coreos.com/v1', 'operatorgroups', namespace), body)
+
+
 def provision(client: kube.Client, namespace: str, version: str, ops: dict, telemetry: bool):
     _delay()
     if get_namespace(client, namespace) is None:
         _call(client.create, kube.path('v1', 'namespaces'),
               {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': namespace}})
+    _ensure_operator_group(client, namespace)
     config = {'cleanupOnUninstall': False, 'pxc': ops['pxc'], 'postgresql': ops['postgresql'], 'psmdb': ops['psmdb'],
               'telemetry': telemetry}
     helm_install(client, namespace, version, config)
@@ -357,6 +369,11 @@ def _uninstall(client: kube.Client, namespace: str):
             except kube.ApiError as exc:
                 if not exc.not_found:
                     raise Failure(str(exc)) from None
+    try:
+        client.delete(kube.path('operators.coreos.com/v1', 'operatorgroups', namespace, 'everest-databases'))
+    except kube.ApiError as exc:
+        if not exc.not_found:
+            raise Failure(str(exc)) from None
     for secret in _release_secrets(client, namespace):
         try:
             client.delete(kube.path('v1', 'secrets', namespace, secret['metadata']['name']))

@@ -70,9 +70,8 @@ def _translate_class(body: str) -> str:
     inner = ''.join(out)
     if not inner:
         raise BadPattern()
-    if negate:
-        return f'[^/{inner}]'
-    return f'(?:(?!/)[{inner}])'
+    # doublestar v4 does not exclude the separator from classes: `[!a]` matches `/`
+    return f'[^{inner}]' if negate else f'[{inner}]'
 
 
 def _split_alternatives(body: str) -> list[str]:
@@ -193,10 +192,30 @@ def glob_regex(pattern: str):
         return None
 
 
+def _zero_length(pattern: str) -> bool:
+    """doublestar isZeroLengthPattern: what may remain of the pattern once the whole name is consumed."""
+    if pattern in ('', '*', '**', '/**', '**/', '/**/'):
+        return True
+    if pattern.startswith('{'):
+        end = _brace_end(pattern, 0)
+        if end < 0:
+            return False
+        return any(_zero_length(alt + pattern[end + 1:]) for alt in _split_alternatives(pattern[1:end]))
+    return False
+
+
 def glob_match(name: str, pattern: str) -> bool:
-    """casbin globMatch(key1=name, key2=pattern) with doublestar v4 semantics."""
+    """casbin globMatch(key1=name, key2=pattern) with doublestar v4 semantics.
+
+    An empty name never enters doublestar's matching loop: only a syntactically zero-length pattern matches it
+    (so `***` or `*{a,*}` do not match ``, unlike their regex translation).
+    """
     rx = glob_regex(pattern)
-    return bool(rx is not None and rx.match(name))
+    if rx is None:
+        return False
+    if name == '':
+        return _zero_length(pattern)
+    return bool(rx.match(name))
 
 
 # CSV ---------------------------------------------------------------------------------------------

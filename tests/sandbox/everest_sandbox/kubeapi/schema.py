@@ -23,8 +23,11 @@ def _preserves(schema: dict) -> bool:
     return bool(schema.get('x-kubernetes-preserve-unknown-fields') or schema.get('x-kubernetes-embedded-resource'))
 
 
-def prune(schema: dict | None, value, root: bool = False):
-    """Drop fields the schema does not declare (unless preserved) and nulls of non-nullable fields."""
+def prune(schema: dict | None, value, root: bool = False, unknown: list | None = None, path: str = ''):
+    """Drop fields the schema does not declare (unless preserved) and nulls of non-nullable fields.
+
+    The paths of dropped unknown fields are appended to ``unknown`` (for ``fieldValidation=Strict``)."""
+    unknown = [] if unknown is None else unknown
     if schema is None:
         return value
     if isinstance(value, dict):
@@ -44,15 +47,16 @@ def prune(schema: dict | None, value, root: bool = False):
                 out[key] = val
                 continue
             else:
+                unknown.append(_join(path, key))
                 continue
             if val is None and not sub.get('nullable'):
                 continue
-            out[key] = prune(sub, val)
+            out[key] = prune(sub, val, unknown=unknown, path=_join(path, key))
         return out
     if isinstance(value, list):
         items = schema.get('items')
         if isinstance(items, dict):
-            return [prune(items, v) for v in value]
+            return [prune(items, v, unknown=unknown, path=f'{path}[{i}]') for i, v in enumerate(value)]
     return value
 
 
@@ -207,11 +211,12 @@ def _validate_object(schema, value, path, errors):
                 validate(addl, val, _join(path, key), errors)
 
 
-def process_custom_resource(schema: dict | None, obj: dict) -> tuple:
-    """Prune, default and validate a whole custom resource; returns (obj, errors)."""
+def process_custom_resource(schema: dict | None, obj: dict, unknown: list | None = None) -> tuple:
+    """Prune, default and validate a whole custom resource; returns (obj, errors).
+    Paths of pruned unknown fields are appended to ``unknown``."""
     if not schema:
         return obj, []
-    obj = prune(schema, obj, root=True)
+    obj = prune(schema, obj, root=True, unknown=unknown)
     obj = apply_defaults(schema, obj)
     body = {k: v for k, v in obj.items() if k not in ROOT_KEPT}
     root = dict(schema)

@@ -9,11 +9,15 @@ Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import os
 import random
 import secrets
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -140,10 +144,41 @@ class Route:  # pylint: disable=too-few-public-methods
         self.path = kw.get('path', '')
 
 
+TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tls')
+TLS_CERT = os.path.join(TLS_DIR, 'sandbox.crt')
+TLS_KEY = os.path.join(TLS_DIR, 'sandbox.key')
+
+
 class _HTTPServer(ThreadingHTTPServer):
+    """Plain HTTP and TLS on the same port: a connection whose first byte is a TLS handshake record is wrapped.
+
+    (client-go, hence kubectl, sends bearer tokens only over TLS; the Python clients are fine with http.)
+    """
+
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128
     api: 'KubeApiServer'
+    _tls_context = None
+
+    @classmethod
+    def tls_context(cls) -> ssl.SSLContext:
+        if cls._tls_context is None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(TLS_CERT, TLS_KEY)
+            ctx.set_alpn_protocols(['http/1.1'])
+            cls._tls_context = ctx
+        return cls._tls_context
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(Handler.timeout)
+            first = request.recv(1, socket.MSG_PEEK)
+            if first == b'\x16':
+                request = self.tls_context().wrap_socket(request, server_side=True)
+        except (OSError, ssl.SSLError):
+            return
+        super().finish_request(request, client_address)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -265,10 +300,20 @@ class KubeApiServer:
     def url(self) -> str:
         return f'http://{self.host}:{self._port}'
 
-    def write_kubeconfig(self, path: str, context: str = 'sandbox') -> str:
+    @property
+    def tls_url(self) -> str:
+        return f'https://{self.host}:{self._port}'
+
+    def write_kubeconfig(self, path: str, context: str = 'sandbox', tls: bool = False) -> str:
+        """Write a kubeconfig (0600). ``tls=True``: https URL + CA data, the form kubectl needs to send the token."""
+        if tls:
+            with open(TLS_CERT, 'rb') as handle:
+                cluster = f'    server: {self.tls_url}\n    certificate-authority-data: {base64.b64encode(handle.read()).decode()}\n'
+        else:
+            cluster = f'    server: {self.url}\n'
         text = (
             'apiVersion: v1\nkind: Config\npreferences: {}\n'
-            f'clusters:\n- name: {context}\n  cluster:\n    server: {self.url}\n'
+            f'clusters:\n- name: {context}\n  cluster:\n{cluster}'
             f'users:\n- name: {context}\n  user:\n    token: {self.token}\n'
             f'contexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n    namespace: default\n'
             f'current-context: {context}\n'
@@ -391,7 +436,7 @@ class KubeApiServer:
                 raise E.method_not_allowed()
             return self._discovery(route)
         if route.kind == 'openapi':
-            return 404, '404 page not found\n', {}
+            return self._openapi(route.path)
         if route.kind == 'watch' or (route.kind == 'resource' and _query(query, 'watch') in ('true', '1')):
             raise E.method_not_allowed('watch is not supported by the sandbox Kubernetes API emulator')
         if route.kind != 'resource':
@@ -405,6 +450,7 @@ class KubeApiServer:
         if route.subresource is not None and (route.subresource != 'status' or not rtype.status):
             raise E.resource_not_found()
         dry_run = _query(query, 'dryRun') == 'All'
+        strict = _query(query, 'fieldValidation') == 'Strict'
         if route.name is None:
             if method == 'GET':
                 limit = _query(query, 'limit')
@@ -417,7 +463,7 @@ class KubeApiServer:
             if method == 'POST':
                 if rtype.namespaced and route.namespace is None:
                     raise E.method_not_allowed()
-                obj = store.create(rtype, route.namespace, self._json(body), dry_run=dry_run)
+                obj = store.create(rtype, route.namespace, self._json(body), dry_run=dry_run, strict=strict)
                 return 201, obj, {}
             if method == 'DELETE':
                 if rtype.namespaced and route.namespace is None:
@@ -432,11 +478,11 @@ class KubeApiServer:
             meta = obj.get('metadata') if isinstance(obj, dict) else None
             force = bool(isinstance(meta, dict) and meta.get('resourceVersion')) and self.faults.conflict()
             return 200, store.update(rtype, route.namespace, route.name, obj, route.subresource, dry_run=dry_run,
-                                     force_conflict=force), {}
+                                     force_conflict=force, strict=strict), {}
         if method == 'PATCH':
             ctype = (headers.get('Content-Type') or '').split(';')[0].strip().lower()
             code, obj = store.patch(rtype, route.namespace, route.name, ctype, body, route.subresource, dry_run=dry_run,
-                                    field_manager=_query(query, 'fieldManager'))
+                                    field_manager=_query(query, 'fieldManager'), strict=strict)
             return code, obj, {}
         if method == 'DELETE':
             options = self._json(body) if body.strip() else {}
@@ -476,6 +522,35 @@ class KubeApiServer:
         resources = [entry for rtype in types for entry in rtype.discovery()]
         gv = f'{route.group}/{route.version}' if route.group else route.version
         return 200, {'kind': 'APIResourceList', 'apiVersion': 'v1', 'groupVersion': gv, 'resources': resources}, {}
+
+    def _openapi(self, path: str) -> tuple:
+        """Minimal OpenAPI v3: per group-version documents whose PATCH operations declare the ``fieldValidation``
+        query parameter, which is what kubectl checks before sending ``fieldValidation=Strict`` (instead of doing
+        client-side schema validation). ``/openapi/v2`` answers 404 (kubectl then uses its built-in types)."""
+        reg = self.store.registry
+        gvs = {}
+        for rtype in reg.all():
+            key = f'apis/{rtype.group}/{rtype.version}' if rtype.group else f'api/{rtype.version}'
+            gvs.setdefault(key, []).append(rtype)
+        if path == 'v3':
+            paths = {}
+            for key, types in sorted(gvs.items()):
+                digest = hashlib.sha512(json.dumps([(t.plural, t.kind, t.namespaced) for t in types]).encode()).hexdigest()
+                paths[key] = {'serverRelativeURL': f'/openapi/v3/{key}?hash={digest[:64].upper()}'}
+            return 200, {'paths': paths}, {}
+        key = path[len('v3/'):] if path.startswith('v3/') else None
+        if key not in gvs:
+            return 404, '404 page not found\n', {}
+        doc_paths = {}
+        param = {'name': 'fieldValidation', 'in': 'query', 'schema': {'type': 'string', 'uniqueItems': True}}
+        for rtype in gvs[key]:
+            base = f'/{key}/namespaces/{{namespace}}/{rtype.plural}/{{name}}' if rtype.namespaced else f'/{key}/{rtype.plural}/{{name}}'
+            gvk = {'group': rtype.group, 'version': rtype.version, 'kind': rtype.kind}
+            doc_paths[base] = {'patch': {'operationId': f'patch{rtype.kind}', 'x-kubernetes-action': 'patch',
+                                         'x-kubernetes-group-version-kind': gvk, 'parameters': [param],
+                                         'responses': {'200': {'description': 'OK'}}}}
+        return 200, {'openapi': '3.0.0', 'info': {'title': 'Kubernetes', 'version': GIT_VERSION}, 'paths': doc_paths,
+                     'components': {'schemas': {}}}, {}
 
     @staticmethod
     def _group(group: str, versions: list) -> dict:

@@ -201,7 +201,7 @@ class Store:
         return errs
 
     # ------------------------------------------------------------------ type-specific preparation
-    def _prepare(self, rtype: ResourceType, obj: dict, old: dict | None) -> list:
+    def _prepare(self, rtype: ResourceType, obj: dict, old: dict | None, strict: bool = False) -> list:
         """Normalise ``obj`` in place for create (old None) or update; returns field errors."""
         key = rtype.storage_key
         errs = []
@@ -232,7 +232,11 @@ class Store:
                     errs.append(FieldError('Invalid', f'spec.hard[{res}]', val, 'quantities must match the regular expression '
                                            "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"))
         elif not rtype.builtin:
-            processed, errs2 = process_custom_resource(rtype.schema, obj)
+            unknown: list = []
+            processed, errs2 = process_custom_resource(rtype.schema, obj, unknown)
+            if unknown and strict:
+                raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: strict decoding '
+                                    'error: ' + ', '.join(f'unknown field "{u}"' for u in unknown))
             obj.clear()
             obj.update(processed)
             errs += errs2
@@ -473,7 +477,8 @@ class Store:
             out = [self._out(rtype, obj, with_type=not rtype.builtin) for _k, obj in items]
         return {'apiVersion': rtype.api_version, 'kind': rtype.list_kind, 'metadata': meta, 'items': out}
 
-    def create(self, rtype: ResourceType, namespace: str | None, body, dry_run: bool = False, uid: str | None = None) -> dict:
+    def create(self, rtype: ResourceType, namespace: str | None, body, dry_run: bool = False, uid: str | None = None,
+               strict: bool = False) -> dict:
         obj = self._check_body(rtype, body)
         meta = obj['metadata']
         if rtype.namespaced:
@@ -500,7 +505,7 @@ class Store:
                        **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
             if rtype.status:
                 obj.pop('status', None)
-            errs = self._validate_meta(rtype, obj) + self._prepare(rtype, obj, None)
+            errs = self._validate_meta(rtype, obj) + self._prepare(rtype, obj, None, strict)
             if errs:
                 raise E.invalid(rtype.kind, rtype.group, name, errs)
             if rtype.namespaced:
@@ -528,7 +533,7 @@ class Store:
             return self._out(rtype, obj)
 
     def update(self, rtype: ResourceType, namespace: str | None, name: str, body, subresource: str | None = None,
-               dry_run: bool = False, force_conflict: bool = False) -> dict:
+               dry_run: bool = False, force_conflict: bool = False, strict: bool = False) -> dict:
         obj = self._check_body(rtype, body)
         meta = obj['metadata']
         if meta.get('name', '') != name:
@@ -543,9 +548,9 @@ class Store:
             given_rv = meta.get('resourceVersion')
             if force_conflict or (given_rv and given_rv != old['metadata']['resourceVersion']):
                 raise E.conflict(rtype.group, rtype.plural, name)
-            return self._update_locked(rtype, namespace, name, old, obj, subresource, dry_run)
+            return self._update_locked(rtype, namespace, name, old, obj, subresource, dry_run, strict)
 
-    def _update_locked(self, rtype, namespace, name, old, obj, subresource, dry_run):
+    def _update_locked(self, rtype, namespace, name, old, obj, subresource, dry_run, strict=False):  # pylint: disable=too-many-arguments
         obj = dict({'apiVersion': rtype.api_version, 'kind': rtype.kind},
                    **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
         if subresource == 'status':
@@ -579,11 +584,11 @@ class Store:
         new['metadata']['resourceVersion'] = old['metadata']['resourceVersion']
         errs = self._validate_meta(rtype, new)
         if subresource != 'status' or not rtype.builtin:
-            errs += self._prepare(rtype, new, old)
+            errs += self._prepare(rtype, new, old, strict)
         if errs:
             raise E.invalid(rtype.kind, rtype.group, name, errs)
         if 'generation' in old['metadata']:
-            ignore = ('apiVersion', 'kind', 'metadata', 'status') if rtype.builtin else ('apiVersion', 'kind', 'metadata')
+            ignore = ('apiVersion', 'kind', 'metadata', 'status') if rtype.status else ('apiVersion', 'kind', 'metadata')
             if {k: v for k, v in new.items() if k not in ignore} != {k: v for k, v in old.items() if k not in ignore}:
                 new['metadata']['generation'] = old['metadata']['generation'] + 1
         if rtype.storage_key == ('apps', 'deployments') and subresource != 'status':
@@ -606,7 +611,8 @@ class Store:
         return self._out(rtype, new)
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, raw: bytes,
-              subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None) -> tuple:
+              subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
+              strict: bool = False) -> tuple:
         """Returns (http_code, object)."""
         accepted = PATCH_TYPES_BUILTIN if rtype.builtin else PATCH_TYPES_CR
         if content_type not in accepted:
@@ -633,7 +639,7 @@ class Store:
                 if old is None:
                     body = copy.deepcopy(patch)
                     body.setdefault('metadata', {})['name'] = name
-                    return 201, self.create(rtype, namespace or None, body, dry_run=dry_run)
+                    return 201, self.create(rtype, namespace or None, body, dry_run=dry_run, strict=strict)
             if old is None:
                 raise E.not_found(rtype.group, rtype.plural, name)
             current = self._out(rtype, old)
@@ -658,7 +664,7 @@ class Store:
                 raise E.bad_request(f'the name of the object ({pmeta.get("name", "")}) does not match the name on the URL ({name})')
             if pmeta.get('resourceVersion') and pmeta['resourceVersion'] != old['metadata']['resourceVersion']:
                 raise E.conflict(rtype.group, rtype.plural, name)
-            return 200, self._update_locked(rtype, namespace, name, old, patched, subresource, dry_run)
+            return 200, self._update_locked(rtype, namespace, name, old, patched, subresource, dry_run, strict)
 
     def _remove(self, rtype: ResourceType, namespace: str, name: str):
         obj = self._bucket(rtype).pop((namespace, name))

@@ -486,3 +486,42 @@ def test_list_accounts_never_exposes_hash():
     assert_no_secret(views, "zed-pass1", "plain-admin")
     assert acc.list_accounts(store, "zed")[0]["username"] == "zed"
     assert acc.list_accounts(store, "nobody") == []
+
+
+@pytest.mark.parametrize("start", ["missing", "same", "other", "plain_same", "plain_other"])
+@pytest.mark.parametrize("state", ["present", "absent"])
+@pytest.mark.parametrize("password", [None, "wanted-pw1"])
+@pytest.mark.parametrize("update_password", ["always", "on_create"])
+def test_every_decision_converges(start, state, password, update_password):
+    users, plain = {}, []
+    if start in ("same", "other"):
+        users["tenant"] = {"stored": go_hash("wanted-pw1" if start == "same" else "older-pw1")}
+    elif start.startswith("plain"):
+        users["tenant"] = {"stored": "wanted-pw1" if start == "plain_same" else "older-pw1"}
+        plain = ["tenant"]
+    client = FakeClient(users, plain=plain)
+    runner = FakeEverestctl(client)
+    want = {"username": "tenant", "password": password, "state": state, "update_password": update_password}
+    if state == "present" and start == "missing" and password is None:
+        with pytest.raises(ValidationError):
+            acc.converge_account(acc.AccountStore(client), runner, want)
+        assert runner.runs == []
+        return
+    result = acc.converge_account(acc.AccountStore(client), runner, want)
+    assert len(runner.runs) <= 1 and result["changed"] is bool(runner.runs)
+    store = acc.AccountStore(client)
+    after = store.read().get("tenant")
+    assert acc.decide(after, want, lambda a, p: acc.password_matches(a, p, store.salt)).action == "none"
+    if state == "absent":
+        assert after is None
+    elif password and (update_password == "always" or start == "missing"):
+        assert acc.password_matches(after, password, store.salt)
+    elif start != "missing":
+        assert after["stored"] == (users["tenant"]["stored"] if isinstance(users["tenant"]["stored"], bytes)
+                                   else users["tenant"]["stored"].encode())
+    expected_runs = {("missing", "present"): 1, ("same", "present"): 0, ("plain_same", "present"): 0}.get((start, state))
+    if state == "absent":
+        expected_runs = 0 if start == "missing" else 1
+    elif expected_runs is None:
+        expected_runs = 1 if password and update_password == "always" else 0
+    assert len(runner.runs) == expected_runs

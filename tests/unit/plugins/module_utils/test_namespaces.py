@@ -208,6 +208,8 @@ def state(exists=True, managed=True, ops=(), clusters=None, terminating=False):
     (state(managed=False, ops=["mongodb"]), want(operators={"mysql": True}, take_ownership=True), "add",
      {"mysql": True, "postgresql": False, "mongodb": True}, None),
     (state(terminating=True), want(operators={"mysql": True}), "none", None, "Terminating"),
+    (state(managed=False, ops=["mongodb"]), want(operators={"mysql": True, "mongodb": False}, take_ownership=True), "none", None,
+     "cannot remove installed"),
     (state(exists=False, managed=False), want(state="absent"), "none", None, None),
     (state(managed=False, clusters=[]), want(state="absent"), "none", None, None),
     (state(ops=["mysql"], clusters=[]), want(state="absent"), "remove", None, None),
@@ -354,9 +356,8 @@ def test_batch_reads_once_and_reports_each_failure():
     assert results[2]["failed"] and "c1" in results[2]["msg"]
     assert results[4]["failed"] and "cannot remove installed" in results[4]["msg"]
     assert [r[0] for r in runner.runs] == ["namespaces_add", "namespaces_remove"]
-    first_three = cluster.calls[:3]
-    assert [c[1] for c in first_three] == ["/api/v1/namespaces", "/apis/operators.coreos.com/v1alpha1/subscriptions",
-                                          "/apis/everest.percona.com/v1alpha1/databaseclusters"]
+    expected = ["/api/v1/namespaces", "/apis/operators.coreos.com/v1alpha1/subscriptions", "/apis/everest.percona.com/v1alpha1/databaseclusters"]
+    assert [c[1] for c in cluster.calls[:3]] == expected
 
 
 def test_batch_noop_is_two_calls():
@@ -366,3 +367,53 @@ def test_batch_noop_is_two_calls():
     runner = FakeEverestctl(cluster)
     results = nsu.converge_namespaces(cluster, runner, [want("t%02d-db" % i, operators={"mysql": True}) for i in range(20)])
     assert not any(r["changed"] for r in results) and runner.runs == [] and len(cluster.calls) == 2
+
+
+def _combos():
+    ops = ("mysql", "postgresql", "mongodb")
+    for where in ("missing", "unmanaged", "managed"):
+        for installed_bits in range(8):
+            installed = [op for i, op in enumerate(ops) if installed_bits >> i & 1]
+            if where == "missing" and installed:
+                continue
+            for requested_code in range(27):
+                requested = dict((op, (None, True, False)[requested_code // 3 ** i % 3]) for i, op in enumerate(ops))
+                for take_ownership in (False, True):
+                    for ignore in (False, True):
+                        yield where, installed, requested, take_ownership, ignore
+
+
+def test_every_present_decision_converges_in_one_command():
+    """Exhaustive: whatever the starting point, one command reaches a state the next decision leaves alone,
+    installed operators are never dropped, and refusals never run anything."""
+    checked = 0
+    for where, installed, requested, take_ownership, ignore in _combos():
+        cluster = FakeCluster()
+        if where != "missing":
+            cluster.add("acme-db", managed=where == "managed", operators=installed)
+        item = want(operators=requested, take_ownership=take_ownership, ignore_operator_removal=ignore)
+        try:
+            nsu.validate_item(item)
+        except ValidationError:
+            assert not any(requested.values())
+            continue
+        runner = FakeEverestctl(cluster)
+        try:
+            result = nsu.converge_namespace(cluster, runner, item, sleep=lambda s: None)
+        except ValidationError:
+            assert runner.runs == []
+            removal = any(requested[op] is False and op in installed for op in requested)
+            assert (where != "missing" and removal and not ignore) or (where == "unmanaged" and not take_ownership)
+            continue
+        assert len(runner.runs) <= 1
+        state = nsu.observe(cluster, "acme-db")
+        assert nsu.decide(state, item).action == "none"
+        assert state["managed"] is True
+        for op in installed:
+            assert state["operators"][op] is True
+        for op, value in requested.items():
+            if value:
+                assert state["operators"][op] is True
+        assert result["changed"] is bool(runner.runs)
+        checked += 1
+    assert checked > 500

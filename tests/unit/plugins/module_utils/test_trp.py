@@ -122,9 +122,9 @@ def test_create_then_idempotent_with_zero_writes():
     assert res["policy"]["metadata"]["resourceVersion"]
 
     client.calls.clear()
-    again = converge(client, [_trp.normalize_item({"namespace": "ns-alice", "allowed_engines": ["mysql", "postgresql", "mysql"],
-                                                    "limits": {"cpu": "4000m", "memory": 17179869184, "max_clusters": 3,
-                                                               "max_db_users": 20}})])[0]
+    same = {"namespace": "ns-alice", "allowed_engines": ["mysql", "postgresql", "mysql"],
+            "limits": {"cpu": "4000m", "memory": 17179869184, "max_clusters": 3, "max_db_users": 20}}
+    again = converge(client, [_trp.normalize_item(same)])[0]
     assert again["changed"] is False
     assert client.writes() == []
     assert [c[0] for c in client.calls] == ["get", "get"]
@@ -299,7 +299,7 @@ def test_crd_created_and_waited_for():
     assert client.obj("apiextensions.k8s.io/v1", "customresourcedefinitions", None, "tenantresourcepolicies.everest.local")[
         "spec"]["names"]["shortNames"] == ["trp"]
     client.calls.clear()
-    changed, _ = _trp.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)
+    changed = _trp.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)[0]
     assert changed is False
     assert client.calls == [("get", _trp.CRD_PATH)]
 
@@ -383,8 +383,8 @@ def test_rbac_block_users():
 
 def policy(limits=None, engines=("postgresql", "mysql"), namespace="ns-alice"):
     limits = {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20} if limits is None else limits
-    return {"apiVersion": TRP_API, "kind": "TenantResourcePolicy", "metadata": {"name": "resource-policy", "namespace": namespace,
-                                                                                  "generation": 2},
+    meta = {"name": "resource-policy", "namespace": namespace, "generation": 2}
+    return {"apiVersion": TRP_API, "kind": "TenantResourcePolicy", "metadata": meta,
             "spec": {"limits": limits, "selectors": {"engines": list(engines)}}}
 
 
@@ -417,7 +417,8 @@ CLUSTERS = [dbc("pg1", replicas=1, cpu="1500m", memory="4Gi"), dbc("my1", engine
     (request(engine="postgresql", memory=4294967296), [], True, []),
     (request(engine="postgresql", memory="4096Mi"), [], True, []),
     (request(engine="postgresql", memory="4194304Ki"), [], True, []),
-    (request(engine="postgresql", memory="4294967297"), [], False, ["ns-alice: memory 17179869185 would exceed the limit of 16Gi (in use 12Gi, requested 4294967297)"]),
+    (request(engine="postgresql", memory="4294967297"), [], False,
+     ["ns-alice: memory 17179869185 would exceed the limit of 16Gi (in use 12Gi, requested 4294967297)"]),
     (request(engine="postgresql", memory="5G"), [], False, ["memory"]),
     (request(engine="postgresql", replicas=2, memory="2Gi", proxy_replicas=1, proxy_memory="1Mi"), [], False, ["memory 16385Mi would exceed"]),
     (request(engine="postgresql", memory="4.294967296e9"), [], True, []),

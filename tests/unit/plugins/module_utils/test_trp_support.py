@@ -100,7 +100,7 @@ class FakeClient:
         self.calls.append(("list", path, label_selector))
         api, plural, ns, _name, _sub = parse_path(path)
         items = []
-        for (o_api, o_plural, o_ns, _), obj in sorted(self.objects.items(), key=lambda kv: str(kv[0])):
+        for (o_api, o_plural, o_ns, _o_name), obj in sorted(self.objects.items(), key=lambda kv: str(kv[0])):
             if o_api != api or o_plural != plural or (ns is not None and o_ns != ns):
                 continue
             if label_selector:

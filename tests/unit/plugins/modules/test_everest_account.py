@@ -96,7 +96,7 @@ def world(monkeypatch, tmp_path):
     return {"client": client, "binary": str(binary)}
 
 
-def run_module(module, args, capsys, check=False, diff=False):
+def run_module_raw(module, args, capsys, check=False, diff=False):
     args = dict(args)
     if check:
         args["_ansible_check_mode"] = True
@@ -109,9 +109,13 @@ def run_module(module, args, capsys, check=False, diff=False):
     return json.loads(out), out
 
 
+def run_module(module, args, capsys, check=False, diff=False):
+    return run_module_raw(module, args, capsys, check=check, diff=diff)[0]
+
+
 def test_noop_runs_nothing(world, capsys):
-    result, out = run_module(everest_account, {"username": "tenant", "password": "tenant-pass1",
-                                               "everestctl_path": world["binary"]}, capsys)
+    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "tenant-pass1",
+                                                   "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and "cmd" not in result
     assert FakePopen.argvs == []
     assert result["account"]["username"] == "tenant" and result["account"]["exists"] is True
@@ -119,8 +123,8 @@ def test_noop_runs_nothing(world, capsys):
 
 
 def test_create_argv_and_masking(world, capsys):
-    result, out = run_module(everest_account, {"username": "new_user", "password": "S3cret#pw",
-                                               "everestctl_path": world["binary"]}, capsys, diff=True)
+    result, out = run_module_raw(everest_account, {"username": "new_user", "password": "S3cret#pw",
+                                                   "everestctl_path": world["binary"]}, capsys, diff=True)
     assert result["changed"] is True
     assert FakePopen.argvs == [[world["binary"], "accounts", "create", "-u", "new_user", "-p", "S3cret#pw",
                                 "--kubeconfig", KUBECONFIG]]
@@ -132,16 +136,16 @@ def test_create_argv_and_masking(world, capsys):
 
 
 def test_set_password_argv(world, capsys):
-    result, out = run_module(everest_account, {"username": "tenant", "password": "other-pass1",
-                                               "everestctl_path": world["binary"]}, capsys)
+    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "other-pass1",
+                                                   "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True
     assert FakePopen.argvs[0][1:6] == ["accounts", "set-password", "-u", "tenant", "--new-password"]
     assert "other-pass1" not in out
 
 
 def test_plain_admin_same_password_unchanged(world, capsys):
-    result, _ = run_module(everest_account, {"username": "admin", "password": "plain-admin-pw",
-                                             "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "admin", "password": "plain-admin-pw",
+                                          "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and result["account"]["plain_text_password"] is True
     assert FakePopen.argvs == []
     # a plain-text comparison needs no salt
@@ -149,8 +153,8 @@ def test_plain_admin_same_password_unchanged(world, capsys):
 
 
 def test_check_mode_with_diff(world, capsys):
-    result, out = run_module(everest_account, {"username": "tenant", "password": "changed-pw1",
-                                               "everestctl_path": world["binary"]}, capsys, check=True, diff=True)
+    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "changed-pw1",
+                                                   "everestctl_path": world["binary"]}, capsys, check=True, diff=True)
     assert result["changed"] is True and FakePopen.argvs == []
     assert result["diff"]["before"]["password"] == "<unchanged>" and result["diff"]["after"]["password"] == "<changed>"
     assert result["cmd"][1:3] == ["accounts", "set-password"] and "changed-pw1" not in out
@@ -164,7 +168,7 @@ def test_check_mode_with_diff(world, capsys):
 ])
 def test_bad_input_fails_before_any_call(world, capsys, args, match):
     args["everestctl_path"] = world["binary"]
-    result, out = run_module(everest_account, args, capsys)
+    result, out = run_module_raw(everest_account, args, capsys)
     assert result["failed"] is True and match in result["msg"]
     assert FakePopen.argvs == [] and world["client"].calls == []
     assert "bad pw with spaces" not in out
@@ -172,8 +176,8 @@ def test_bad_input_fails_before_any_call(world, capsys, args, match):
 
 def test_everestctl_failure_is_structured(world, capsys):
     FakePopen.failures = ["\u274c everest is not installed in the cluster\n\n"]
-    result, _ = run_module(everest_account, {"username": "brand_new", "password": "brand-new-pw",
-                                             "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "brand_new", "password": "brand-new-pw",
+                                          "everestctl_path": world["binary"]}, capsys)
     assert result["failed"] is True and result["error_kind"] == "not_installed" and result["rc"] == 1
     assert "brand-new-pw" not in json.dumps(result) and "********" in result["cmd"]
 
@@ -182,13 +186,13 @@ def test_conflict_retried_in_module(world, capsys):
     conflict = ('\u274c Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; '
                 'please apply your changes to the latest version and try again\n\n')
     FakePopen.failures = [conflict, conflict]
-    result, _ = run_module(everest_account, {"username": "racer", "password": "racer-pw1",
-                                             "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "racer", "password": "racer-pw1",
+                                          "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True and len(FakePopen.argvs) == 3
 
 
 def test_batch(world, capsys):
-    result, out = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
+    result, out = run_module_raw(everest_account, {"everestctl_path": world["binary"], "accounts": [
         {"username": "tenant", "password": "tenant-pass1"},
         {"username": "second", "password": "second-pw1"},
         {"username": "tenant_gone", "state": "absent"},
@@ -201,7 +205,7 @@ def test_batch(world, capsys):
 
 
 def test_batch_reports_every_failure(world, capsys):
-    result, _ = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
+    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
         {"username": "x", "password": "good-pw1"}, {"username": "fine_one", "password": "bad pw"},
         {"username": "ok_user", "password": "good-pw1"}]}, capsys)
     assert result["failed"] is True and "2 of 3" in result["msg"] and "'x'" in result["msg"] and "fine_one" in result["msg"]
@@ -209,25 +213,25 @@ def test_batch_reports_every_failure(world, capsys):
 
 
 def test_batch_failure_in_one_item_does_not_hide_others(world, capsys):
-    result, _ = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
+    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
         {"username": "needs_pw"}, {"username": "made_it", "password": "made-it-pw"}]}, capsys)
     assert result["failed"] is True and "needs_pw" in result["msg"]
     assert result["results"][1]["changed"] is True and "made_it" in world["client"].users
 
 
 def test_mutually_exclusive(world, capsys):
-    result, _ = run_module(everest_account, {"username": "a_b", "accounts": [{"username": "c_d"}]}, capsys)
+    result = run_module(everest_account, {"username": "a_b", "accounts": [{"username": "c_d"}]}, capsys)
     assert result["failed"] is True and "mutually exclusive" in result["msg"]
 
 
 def test_info_lists_without_secrets(world, capsys):
-    result, out = run_module(everest_account_info, {}, capsys, check=True)
+    result, out = run_module_raw(everest_account_info, {}, capsys, check=True)
     assert result["changed"] is False
     assert [a["username"] for a in result["accounts"]] == ["admin", "tenant"]
     assert "plain-admin-pw" not in out and base64.b64encode(go_hash("tenant-pass1")).decode() not in out
-    one, _ = run_module(everest_account_info, {"username": "tenant"}, capsys)
+    one = run_module(everest_account_info, {"username": "tenant"}, capsys)
     assert len(one["accounts"]) == 1 and one["accounts"][0]["plain_text_password"] is False
-    none, _ = run_module(everest_account_info, {"username": "ghost"}, capsys)
+    none = run_module(everest_account_info, {"username": "ghost"}, capsys)
     assert none["accounts"] == []
     assert FakePopen.argvs == []
 
@@ -236,3 +240,17 @@ def test_client_closed_and_data_untouched(world, capsys):
     before = copy.deepcopy(world["client"].users)
     run_module(everest_account, {"username": "tenant", "everestctl_path": world["binary"]}, capsys)
     assert world["client"].closed and world["client"].users == before
+
+
+def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("EVERESTCTL_PATH", raising=False)
+    result, out = run_module_raw(everest_account, {"username": "fresh_one", "password": "Fresh-pw1"}, capsys, check=True)
+    assert result["changed"] is True and result["cmd"] == ["everestctl", "accounts", "create", "-u", "fresh_one", "-p", "********"]
+    assert "Fresh-pw1" not in out and FakePopen.argvs == []
+    # a no-op run needs no binary either
+    result = run_module(everest_account, {"username": "tenant", "password": "tenant-pass1"}, capsys)
+    assert result["changed"] is False
+    # but a real change does, and says how to fix it
+    result = run_module(everest_account, {"username": "fresh_one", "password": "Fresh-pw1"}, capsys)
+    assert result["failed"] is True and "everestctl_path" in result["msg"]

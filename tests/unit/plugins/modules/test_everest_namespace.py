@@ -63,8 +63,10 @@ class FakePopen:
         self.returncode, self._err = 0, b""
         c, sub, name = FakePopen.client, argv[2], argv[3]
         if sub in ("add", "update"):
-            if name in c.namespaces and sub == "add" and "--take-ownership" not in argv and c.namespaces[name]["metadata"]["labels"].get(LABEL) != "everest":
-                self.returncode, self._err = 1, ("\u274c '%s': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces\n" % name).encode()
+            unmanaged = name in c.namespaces and c.namespaces[name]["metadata"]["labels"].get(LABEL) != "everest"
+            if unmanaged and sub == "add" and "--take-ownership" not in argv:
+                text = "\u274c '%s': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces\n" % name
+                self.returncode, self._err = 1, text.encode()
                 return
             if name not in c.namespaces:
                 c.add(name)
@@ -208,4 +210,14 @@ def test_info(world, capsys):
     one = run_module(everest_namespace_info, {"name": "other"}, capsys)
     assert one["namespaces"][0]["managed"] is False
     assert run_module(everest_namespace_info, {"name": "ghost"}, capsys)["namespaces"] == []
+    assert FakePopen.argvs == []
+
+
+def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("EVERESTCTL_PATH", raising=False)
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mongodb": True}}, capsys, check=True)
+    assert result["changed"] is True and result["cmd"] == ["everestctl", "namespaces", "add", "acme-db", "--skip-wizard",
+                                                           "--operator.mysql=false", "--operator.postgresql=false",
+                                                           "--operator.mongodb=true"]
     assert FakePopen.argvs == []

@@ -1,0 +1,629 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Client of Everest's REST API (EF section 6, 7) and the shared logic of the day-2 modules.
+
+* ``EverestClient``: JSON over ``http.client``; ``login()`` (``POST /v1/session``) or a given token;
+  429 retried honouring ``Retry-After`` (bounded); GET retried on 5xx/connection errors; every error
+  status mapped to a typed ``EverestApiError`` whose message names the object, the cause and the fix
+  (403 names the RBAC permission, 401 says when the token expired and how to get a new one).
+* ``api_client(module)``: the client from the ``everest_*`` options (one login per task only when no token
+  is given; ``everest_session`` exists to log in once per play).
+* Database cluster helpers: desired spec from module options, comparison (quantities compared by value),
+  quota enforcement through ``_trp.evaluate`` (the function behind ``tenant_quota_check``, so the
+  messages are identical), conditional update with re-read on 409, waits.
+
+Secrets (password, token, keys, DB credentials) are never put into messages or details.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import copy
+import json
+import random
+import re
+import socket
+import ssl
+import time
+
+try:
+    from http.client import HTTPConnection, HTTPSConnection, HTTPException
+    from urllib.parse import quote, urlencode, urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not supported
+    HTTPConnection = HTTPSConnection = HTTPException = None
+    quote = urlencode = urlsplit = None
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _quantity, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, ValidationError
+
+API_ARG_SPEC = {
+    "everest_url": {"type": "str", "fallback": (env_fallback, ["EVEREST_URL"])},
+    "everest_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["EVEREST_TOKEN"])},
+    "everest_username": {"type": "str", "fallback": (env_fallback, ["EVEREST_USERNAME"])},
+    "everest_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["EVEREST_PASSWORD"])},
+    "everest_validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["EVEREST_VALIDATE_CERTS"])},
+    "everest_ca_cert": {"type": "path", "fallback": (env_fallback, ["EVEREST_CA_CERT"])},
+    "everest_timeout": {"type": "int", "default": 30},
+}
+SESSION_HINT = "run virakcloud.everest.everest_session again (or give everest_username/everest_password) to get a new token"
+RATE_LIMIT_ATTEMPTS = 10
+RETRY_AFTER_CAP = 30.0
+TRANSIENT_ATTEMPTS = 4
+CONFLICT_ATTEMPTS = 6
+DBC_API_VERSION = "everest.percona.com/v1alpha1"
+NAME_RE = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?\Z")
+NAME_MAX = 22
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+class EverestApiError(EverestError):
+    """An error answer of the Everest API (or no answer). ``status`` is None for connection failures."""
+
+    def __init__(self, msg, status=None, api_message=None, method=None, path=None, field=None):
+        super(EverestApiError, self).__init__(msg, status=status, api_message=api_message, method=method, path=path, field=field)
+        self.status = status
+        self.api_message = api_message
+        self.method = method
+        self.path = path
+        self.field = field
+
+
+class EverestApiUnauthorized(EverestApiError):
+    pass
+
+
+class EverestApiForbidden(EverestApiError):
+    pass
+
+
+class EverestApiNotFound(EverestApiError):
+    pass
+
+
+class EverestApiConflict(EverestApiError):
+    pass
+
+
+class EverestApiInvalid(EverestApiError):
+    """400 or 422: the request was refused by validation."""
+
+
+class EverestApiRateLimited(EverestApiError):
+    pass
+
+
+class EverestApiUnavailable(EverestApiError):
+    """5xx or a connection failure."""
+
+
+def token_claims(token):
+    """The (unverified) claims of a JWT, {} when it cannot be decoded. Only used for messages and expiry."""
+    try:
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode("utf-8")) or {}
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return {}
+
+
+def token_user(token):
+    sub = token_claims(token).get("sub") or ""
+    return sub.rsplit(":", 1)[0] if ":" in sub else sub or None
+
+
+def _utc(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+# --------------------------------------------------------------------------------------------- client
+
+class EverestClient:
+    """JSON client of the Everest API. ``rbac=(resource, action, object)`` on a call makes 403 messages precise."""
+
+    def __init__(self, url, token=None, username=None, password=None, validate_certs=True, ca_cert=None, timeout=30,
+                 sleep=time.sleep, clock=time.time, rng=None):
+        parts = urlsplit(url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValidationError("everest_url %r is not an http(s) URL, e.g. https://everest.example.com" % (url,))
+        self.url = url.rstrip("/")
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._prefix = parts.path.rstrip("/")
+        self.token = token
+        self.username = username
+        self.password = password
+        self.validate_certs = validate_certs
+        self.ca_cert = ca_cert
+        self.timeout = timeout
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._conn = None
+        self.logins = 0
+        self.rate_limit_waits = []
+
+    # -- transport ---------------------------------------------------------------------------
+    def _connection(self):
+        if self._conn is None:
+            if self._scheme == "https":
+                if self.validate_certs:
+                    context = ssl.create_default_context(cafile=self.ca_cert)
+                else:
+                    context = ssl.create_default_context()
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                self._conn = HTTPSConnection(self._host, self._port, timeout=self.timeout, context=context)
+            else:
+                self._conn = HTTPConnection(self._host, self._port, timeout=self.timeout)
+        return self._conn
+
+    def close(self):
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+            self._conn = None
+
+    def _send(self, method, full, payload, token):
+        headers = {"Accept": "application/json", "User-Agent": "virakcloud.everest"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = "Bearer " + token
+        conn = self._connection()
+        conn.request(method, full, body=payload, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        resp_headers = dict((k.lower(), v) for k, v in resp.getheaders())
+        if resp_headers.get("connection", "").lower() == "close":
+            self.close()
+        return resp.status, resp_headers, data
+
+    def _retry_delay(self, headers, attempt):
+        value = headers.get("retry-after")
+        if value:
+            try:
+                return min(max(float(value), 0.0), RETRY_AFTER_CAP)
+            except ValueError:
+                pass
+        return min(RETRY_AFTER_CAP, 0.5 * (2 ** (attempt - 1))) * (0.5 + self._rng.random() / 2)
+
+    def request(self, method, path, body=None, query=None, rbac=None, what=None, auth=True):
+        """Send one call; returns the decoded JSON (None for an empty body). ``path`` starts with ``/v1``."""
+        full = self._prefix + path
+        if query:
+            full += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
+        payload = json.dumps(body).encode("utf-8") if body is not None else None
+        if auth and not self.token:
+            self.login()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, headers, data = self._send(method, full, payload, self.token if auth else None)
+            except ssl.SSLError as exc:
+                self.close()
+                raise EverestApiUnavailable(
+                    "TLS connection to Everest at %s failed: %s; set everest_ca_cert to the CA of the Everest certificate "
+                    "(or everest_validate_certs: false for a test installation)" % (self.url, exc), method=method, path=path)
+            except (socket.timeout, ConnectionError, HTTPException, OSError) as exc:
+                self.close()
+                if method == "GET" and attempt < TRANSIENT_ATTEMPTS:
+                    self._sleep(self._retry_delay({}, attempt))
+                    continue
+                raise EverestApiUnavailable("cannot reach the Everest API at %s: %s; check everest_url and that the everest "
+                                            "Service is reachable" % (self.url, exc), method=method, path=path)
+            if 200 <= status < 300:
+                if not data:
+                    return None
+                try:
+                    return json.loads(data.decode("utf-8"))
+                except ValueError:
+                    raise EverestApiError("Everest returned a non-JSON answer to %s %s" % (method, path), status=status,
+                                          method=method, path=path)
+            if status == 429 and attempt < RATE_LIMIT_ATTEMPTS:
+                delay = self._retry_delay(headers, attempt)
+                self.rate_limit_waits.append(delay)
+                self._sleep(delay)
+                continue
+            if status >= 500 and method == "GET" and attempt < TRANSIENT_ATTEMPTS:
+                self._sleep(self._retry_delay(headers, attempt))
+                continue
+            raise self._error(method, path, status, data, rbac, what, attempt)
+
+    def _error(self, method, path, status, data, rbac, what, attempts):
+        try:
+            doc = json.loads(data.decode("utf-8")) if data else {}
+        except ValueError:
+            doc = {}
+        api_message = doc.get("message") if isinstance(doc, dict) else None
+        if api_message is None and data:
+            api_message = data.decode("utf-8", "replace").strip()[:300]
+        text = (api_message or "").replace("\n", ": ")
+        what = what or "%s %s" % (method, path)
+        kwargs = dict(status=status, api_message=api_message, method=method, path=path)
+        if status == 401:
+            return EverestApiUnauthorized(self._unauthorized_message(text), **kwargs)
+        if status == 403:
+            user = token_user(self.token) or self.username or "the token's user"
+            if rbac:
+                resource, action, obj = rbac
+                msg = ("Everest refused to let user '%s' %s %s (403 %s): the RBAC policy (ConfigMap everest-system/everest-rbac) "
+                       "does not grant '%s' on resource '%s' for object '%s'; add a rule such as 'p, <user or role>, %s, %s, %s' "
+                       "for %s, or use a user who has it" % (user, action, what, text, action, resource, obj, resource, action, obj, user))
+            else:
+                msg = "Everest refused %s for user '%s' (403 %s): missing RBAC permission" % (what, user, text)
+            return EverestApiForbidden(msg, **kwargs)
+        if status == 404:
+            return EverestApiNotFound("%s: not found (404 %s)" % (what, text), **kwargs)
+        if status == 409:
+            return EverestApiConflict(
+                "%s: 409 Conflict (%s): it already exists, or it was changed by someone else since it was read "
+                "(stale metadata.resourceVersion)" % (what, text or "Conflict"), **kwargs)
+        if status in (400, 422):
+            field = None
+            match = re.search(r'Error at "([^"]+)"', text) or re.search(r"'([A-Za-z][\w.\[\]]*)'", text)
+            if match:
+                field = match.group(1)
+            msg = "Everest refused %s (%d): %s" % (what, status, text)
+            if field:
+                msg += " (field: %s)" % field
+            kwargs["field"] = field
+            return EverestApiInvalid(msg, **kwargs)
+        if status == 429:
+            return EverestApiRateLimited(
+                "Everest kept answering 429 rate limit exceeded to %s after %d attempts (it limits requests per client IP, "
+                "/v1/session to 1 per second with a lockout after failed logins); reuse a token from "
+                "virakcloud.everest.everest_session instead of logging in per task, lower forks, or retry later" % (what, attempts),
+                **kwargs)
+        return EverestApiUnavailable("%s failed on the Everest side (%d %s)" % (what, status, text), **kwargs)
+
+    def _unauthorized_message(self, text):
+        if not self.token:
+            return "Everest refused the login of '%s' (401 %s); check everest_username and everest_password" % (self.username, text)
+        exp = token_claims(self.token).get("exp")
+        if isinstance(exp, (int, float)) and exp <= self._clock():
+            return "the Everest session token of '%s' expired at %s (401 %s); %s" % (
+                token_user(self.token) or "?", _utc(exp), text, SESSION_HINT)
+        return ("Everest rejected the session token (401 %s): it is invalid, was revoked by a logout, or the server's JWT keys "
+                "changed; %s" % (text, SESSION_HINT))
+
+    # -- session -----------------------------------------------------------------------------
+    def login(self):
+        if not self.username or self.password is None:
+            raise ValidationError("no Everest credentials: give everest_token (from virakcloud.everest.everest_session), or "
+                                  "everest_username and everest_password")
+        saved, self.token = self.token, None
+        try:
+            answer = self.request("POST", "/v1/session", {"username": self.username, "password": self.password},
+                                  what="login of '%s'" % self.username, auth=False)
+        except EverestError:
+            self.token = saved
+            raise
+        token = (answer or {}).get("token")
+        if not token:
+            raise EverestApiError("Everest answered the login of '%s' without a token" % self.username)
+        self.token = token
+        self.logins += 1
+        return token
+
+    def logout(self):
+        self.request("DELETE", "/v1/session", what="logout")
+
+    # -- helpers -----------------------------------------------------------------------------
+    def get_or_none(self, path, rbac=None, what=None):
+        try:
+            return self.request("GET", path, rbac=rbac, what=what)
+        except EverestApiNotFound:
+            return None
+
+
+def ns_path(namespace, collection, name=None, sub=None):
+    out = "/v1/namespaces/%s/%s" % (quote(namespace, safe=""), collection)
+    if name is not None:
+        out += "/" + quote(name, safe="")
+    if sub:
+        out += "/" + sub
+    return out
+
+
+# --------------------------------------------------------------------------------------------- module glue
+
+def argument_spec(spec):
+    """A module's own options plus the everest_* connection options (copies)."""
+    result = copy.deepcopy(API_ARG_SPEC)
+    result.update(copy.deepcopy(spec))
+    return result
+
+
+def api_client(module, **kwargs):
+    """EverestClient from the module's everest_* options; logs in (once) when no token is given."""
+    params = module.params
+    try:
+        client = EverestClient(params.get("everest_url"), token=params.get("everest_token"), username=params.get("everest_username"),
+                               password=params.get("everest_password"), validate_certs=params.get("everest_validate_certs"),
+                               ca_cert=params.get("everest_ca_cert"), timeout=params.get("everest_timeout") or 30, **kwargs)
+        if not params.get("everest_url"):
+            raise ValidationError("everest_url is required (or the EVEREST_URL environment variable)")
+        if not client.token:
+            client.login()
+    except EverestError as exc:
+        module.fail_from(exc, changed=False)
+    module.no_log_values.add(client.token)
+    return client
+
+
+def check_name(name, what):
+    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > NAME_MAX:
+        raise ValidationError("%s name %r is invalid: Everest requires an RFC 1035 name of at most %d characters (lowercase letters, "
+                              "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, NAME_MAX))
+
+
+def same_quantity(a, b):
+    """True when two quantities are equal in value (``1`` == ``"1"`` == ``"1000m"``); falls back to string equality."""
+    if a is None or b is None:
+        return a is b
+    try:
+        return _quantity.parse(a) == _quantity.parse(b)
+    except (ValueError, TypeError):
+        return str(a) == str(b)
+
+
+def quantity_text(value):
+    """Everest refuses int64 resource values; send quantities as strings."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+def wait_for(fetch, done, timeout, what, sleep=time.sleep, clock=time.monotonic, failed=None):
+    """Poll ``fetch()`` until ``done(obj)``; raise TimeoutExceeded (details: last object) or EverestError when ``failed(obj)``."""
+    deadline = clock() + timeout
+    delay = 0.1
+    while True:
+        obj = fetch()
+        if done(obj):
+            return obj
+        if failed is not None:
+            reason = failed(obj)
+            if reason:
+                raise EverestError("%s failed: %s" % (what, reason))
+        if clock() >= deadline:
+            raise TimeoutExceeded("%s did not finish within %s s; raise wait_timeout or check the operator" % (what, timeout),
+                                  result=obj)
+        sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+# --------------------------------------------------------------------------------------------- database clusters
+
+def _set(target, key, value):
+    if value is not None:
+        target[key] = value
+
+
+def desired_spec(params, current_spec=None):
+    """The spec to send: the current spec with every option that was given applied (None = keep).
+
+    Quantities equal in value to the current ones keep the current text, so ``cpu: 1`` vs ``"1"`` is no change.
+    """
+    spec = copy.deepcopy(current_spec or {})
+    engine_opt = params.get("engine") or {}
+    engine = spec.setdefault("engine", {})
+    _set(engine, "type", engine_opt.get("type"))
+    _set(engine, "version", engine_opt.get("version"))
+    _set(engine, "replicas", engine_opt.get("replicas"))
+    _set(engine, "config", engine_opt.get("config"))
+    _set(engine, "crVersion", engine_opt.get("cr_version"))
+    for key in ("cpu", "memory"):
+        if engine_opt.get(key) is not None:
+            res = engine.setdefault("resources", {})
+            if not same_quantity(res.get(key), engine_opt[key]):
+                res[key] = quantity_text(engine_opt[key])
+    storage = engine.setdefault("storage", {}) if (engine_opt.get("storage_size") is not None or engine_opt.get("storage_class")) \
+        else engine.get("storage")
+    if engine_opt.get("storage_size") is not None and not same_quantity(storage.get("size"), engine_opt["storage_size"]):
+        storage["size"] = quantity_text(engine_opt["storage_size"])
+    if engine_opt.get("storage_class"):
+        storage["class"] = engine_opt["storage_class"]
+    proxy_opt = params.get("proxy")
+    if proxy_opt:
+        proxy = spec.setdefault("proxy", {})
+        _set(proxy, "type", proxy_opt.get("type"))
+        _set(proxy, "replicas", proxy_opt.get("replicas"))
+        _set(proxy, "config", proxy_opt.get("config"))
+        for key in ("cpu", "memory"):
+            if proxy_opt.get(key) is not None:
+                res = proxy.setdefault("resources", {})
+                if not same_quantity(res.get(key), proxy_opt[key]):
+                    res[key] = quantity_text(proxy_opt[key])
+        if proxy_opt.get("expose_type") is not None or proxy_opt.get("ip_source_ranges") is not None:
+            expose = proxy.setdefault("expose", {})
+            _set(expose, "type", proxy_opt.get("expose_type"))
+            _set(expose, "ipSourceRanges", proxy_opt.get("ip_source_ranges"))
+    backup_opt = params.get("backup")
+    if backup_opt:
+        backup = spec.setdefault("backup", {})
+        _set(backup, "enabled", backup_opt.get("enabled"))
+        if backup_opt.get("schedules") is not None:
+            schedules = []
+            for item in backup_opt["schedules"]:
+                sched = {"name": item["name"], "enabled": item.get("enabled", True), "schedule": item["schedule"],
+                         "backupStorageName": item["backup_storage_name"]}
+                _set(sched, "retentionCopies", item.get("retention_copies"))
+                schedules.append(sched)
+            backup["schedules"] = schedules
+        pitr_opt = backup_opt.get("pitr")
+        if pitr_opt is not None:
+            pitr = backup.setdefault("pitr", {})
+            pitr["enabled"] = bool(pitr_opt.get("enabled"))
+            _set(pitr, "backupStorageName", pitr_opt.get("backup_storage_name"))
+            _set(pitr, "uploadIntervalSec", pitr_opt.get("upload_interval_sec"))
+    monitoring_opt = params.get("monitoring")
+    if monitoring_opt is not None:
+        monitoring = spec.setdefault("monitoring", {})
+        if monitoring_opt.get("monitoring_instance"):
+            monitoring["monitoringConfigName"] = monitoring_opt["monitoring_instance"]
+        elif monitoring_opt.get("monitoring_instance") == "":
+            monitoring.pop("monitoringConfigName", None)
+    return spec
+
+
+def check_create_spec(spec, namespace, name):
+    engine = spec.get("engine") or {}
+    missing = [k for k, v in (("engine.type", engine.get("type")), ("engine.storage_size", (engine.get("storage") or {}).get("size")),
+                               ("engine.cpu", (engine.get("resources") or {}).get("cpu")),
+                               ("engine.memory", (engine.get("resources") or {}).get("memory"))) if v is None]
+    if missing:
+        raise ValidationError("database cluster %s/%s does not exist; creating it needs %s" % (namespace, name, ", ".join(missing)))
+
+
+def check_update(current_spec, spec, namespace, name):
+    """Changes Everest refuses on update, reported before any call (storage only grows; the engine type stays)."""
+    cur_engine = current_spec.get("engine") or {}
+    new_engine = spec.get("engine") or {}
+    if cur_engine.get("type") and new_engine.get("type") != cur_engine.get("type"):
+        raise ValidationError("database cluster %s/%s runs engine %s; it cannot be changed to %s (create a new cluster and restore "
+                              "a backup into it)" % (namespace, name, cur_engine.get("type"), new_engine.get("type")))
+    old_size = (cur_engine.get("storage") or {}).get("size")
+    new_size = (new_engine.get("storage") or {}).get("size")
+    if old_size is not None and new_size is not None:
+        try:
+            shrink = _quantity.parse(new_size) < _quantity.parse(old_size)
+        except ValueError:
+            shrink = False
+        if shrink:
+            raise ValidationError("database cluster %s/%s: storage can only grow (current %s, requested %s); Everest refuses to "
+                                  "shrink volumes" % (namespace, name, old_size, new_size))
+
+
+def shape_changed(current_spec, spec):
+    keys = ("replicas", "resources")
+    cur_e, new_e = current_spec.get("engine") or {}, spec.get("engine") or {}
+    cur_p, new_p = current_spec.get("proxy") or {}, spec.get("proxy") or {}
+    return any(cur_e.get(k) != new_e.get(k) for k in keys) or any(cur_p.get(k) != new_p.get(k) for k in keys)
+
+
+def quota_request(spec, name):
+    engine = spec.get("engine") or {}
+    proxy = spec.get("proxy") or {}
+    res = engine.get("resources") or {}
+    pres = proxy.get("resources") or {}
+    return {"engine": engine.get("type"), "replicas": engine.get("replicas") or 1, "cpu": res.get("cpu"),
+            "memory": res.get("memory"), "proxy_replicas": proxy.get("replicas"), "proxy_cpu": pres.get("cpu"),
+            "proxy_memory": pres.get("memory"), "cluster_name": name, "db_users": 0}
+
+
+def enforce_quota(k8s, namespace, policy_name, spec, name):
+    """Run the check of ``tenant_quota_check`` (``_trp.evaluate`` on the same inputs).
+
+    Returns ``(result or None, warnings)``; raises ``QuotaExceeded`` with the same message as tenant_quota_check
+    (violations joined by ``; ``). No policy in the namespace: nothing to enforce (a warning says so).
+    """
+    policy = k8s.get_or_none(_trp.trp_path(namespace, policy_name))
+    if policy is None:
+        return None, ["no TenantResourcePolicy %r in namespace %s: the tenant quota was not enforced" % (policy_name, namespace)]
+    clusters = _trp.list_clusters(k8s, namespace)
+    users = _trp.rbac_block(_trp.read_rbac_policy(k8s), namespace)[1]
+    request = quota_request(spec, name)
+    _trp.validate_request(request)
+    result = _trp.evaluate(namespace, policy, clusters, users, request)
+    if not result["allowed"]:
+        raise QuotaExceeded("; ".join(result["violations"]), violations=result["violations"], usage=result["usage"],
+                            requested=result["requested"], limits=result["limits"])
+    return result, list(result["warnings"])
+
+
+class QuotaExceeded(EverestError):
+    """The tenant's TenantResourcePolicy would be exceeded."""
+
+
+def cluster_ready(obj):
+    return ((obj or {}).get("status") or {}).get("status") == "ready"
+
+
+def cluster_view(obj):
+    """The object without noise (managedFields)."""
+    obj = copy.deepcopy(obj or {})
+    (obj.get("metadata") or {}).pop("managedFields", None)
+    return obj
+
+
+# --------------------------------------------------------------------------------------------- backup storages, monitoring
+
+def _same(a, b):
+    if isinstance(a, list) and isinstance(b, list):
+        return sorted(a) == sorted(b)
+    if a in (None, "") and b in (None, ""):
+        return True
+    return a == b
+
+
+def converge_object(module, client, collection, resource, label, desired, secrets, create_required, immutable=(), create_extra=None):
+    """Create / PATCH / delete one per-namespace object of Everest's API that has write-only secrets.
+
+    ``desired``: API field -> value (None = not managed); ``secrets``: dict merged into the create body and, with
+    ``update_secrets: always``, into the PATCH (the API never returns them, so they cannot be compared).
+    Returns ``(changed, object view, diff)``; secrets appear in neither.
+    """
+    params = module.params
+    ns, name = params["namespace"], params["name"]
+    obj = "%s/%s" % (ns, name)
+    what = "%s %s" % (label, obj)
+    path = ns_path(ns, collection, name)
+    current = client.get_or_none(path, rbac=(resource, "read", obj), what=what)
+    if params["state"] == "absent":
+        if current is None:
+            return False, {}, None
+        if not module.check_mode:
+            try:
+                client.request("DELETE", path, rbac=(resource, "delete", obj), what=what)
+            except EverestApiNotFound:
+                return False, {}, None
+        return True, {}, {"before": current, "after": {}}
+    if current is None:
+        missing = [opt for opt, field in create_required if desired.get(field) is None and (create_extra or {}).get(field) is None]
+        if not secrets:
+            missing.append("the secret options")
+        if missing:
+            raise ValidationError("%s does not exist; creating it needs %s" % (what, ", ".join(missing)))
+        body = {"name": name}
+        body.update(create_extra or {})
+        body.update(dict((k, v) for k, v in desired.items() if v is not None))
+        after = dict((k, v) for k, v in body.items())
+        after["namespace"] = ns
+        body.update(secrets)
+        diff = {"before": {}, "after": after}
+        if module.check_mode:
+            return True, after, diff
+        created = client.request("POST", ns_path(ns, collection), body, rbac=(resource, "create", obj), what=what)
+        return True, created, diff
+    for field, option in immutable:
+        if desired.get(field) is not None and desired[field] != current.get(field):
+            raise ValidationError("%s has %s %r; it cannot be changed to %r (delete and re-create it)" % (
+                what, option, current.get(field), desired[field]))
+    patch = dict((k, v) for k, v in desired.items() if v is not None and k not in dict(immutable) and not _same(current.get(k), v))
+    push_secrets = bool(secrets) and params.get("update_secrets") == "always"
+    if not patch and not push_secrets:
+        return False, current, None
+    after = dict(current)
+    after.update(patch)
+    if push_secrets:
+        after["secrets_updated"] = True
+    diff = {"before": current, "after": after}
+    if module.check_mode:
+        return True, after, diff
+    body = dict(patch)
+    if push_secrets:
+        body.update(secrets)
+    updated = client.request("PATCH", path, body, rbac=(resource, "update", obj), what=what)
+    return True, updated, diff

@@ -1,0 +1,339 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: everest_rbac_check
+short_description: Evaluate what Percona Everest's RBAC policy allows, exactly as Everest does
+version_added: 0.1.0
+author:
+  - VirakCloud (@virakcloud)
+description:
+  - Read-only. Answers a list of questions "can <subject> <action> <resource> <object>?" against Everest's RBAC
+    policy with Everest's own semantics (the same answers as C(everestctl settings rbac can)), and optionally fails
+    when an answer differs from the expected one.
+  - The policy comes from the live ConfigMap C(everest-system/everest-rbac) (default), from a local O(policy_file),
+    or from inline O(policy) text.
+  - "Semantics: a rule matches when the subject is the rule's subject or reaches it through C(g) lines (transitively,
+    at most 10 levels), and the resource, action and object match the rule's values as doublestar globs (C(*) never
+    crosses C(/), C(**) does). C(role:admin) gets every resource implicitly, so a user has everything once bound to
+    it. An object of C(*) or C(all) asks about every object: only rules with C(*/*) or C(**) (namespaced resources)
+    or C(*) (global resources) match."
+  - Thousands of checks are evaluated in one task in well under a second; the role uses it for an N x N tenant
+    isolation matrix.
+options:
+  checks:
+    description: The questions.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      subject:
+        description: User name or role (for example C(alice) or C(role:acme)).
+        type: str
+        required: true
+      action:
+        description: One of C(create), C(read), C(update), C(delete), C(*).
+        type: str
+        required: true
+        choices: [create, read, update, delete, "*"]
+      resource:
+        description: Resource name, for example C(database-clusters). An unknown name is not an error, it is just never allowed.
+        type: str
+        required: true
+      object:
+        description: C(<namespace>/<name>) for namespaced resources, C(<name>) for global ones, C(*) or C(all) for "every object".
+        type: str
+        required: true
+      expect:
+        description: Expected answer; the task fails when any answer differs.
+        type: str
+        choices: [allow, deny]
+  policy_file:
+    description:
+      - Evaluate this local file instead of the ConfigMap. Like C(everestctl --policy-file), a YAML ConfigMap manifest
+        with C(data.policy.csv) is accepted (only C(policy.csv) is used), otherwise the whole file is the policy.
+      - Enforcement is always on for a file, as in everestctl.
+    type: path
+  policy:
+    description:
+      - Evaluate this policy text instead of the ConfigMap. Enforcement is always on, as with a file.
+    type: str
+  assume_enabled:
+    description:
+      - With the ConfigMap, Everest allows everything while C(data.enabled) is not C("true") (and so does
+        C(everestctl settings rbac can) without C(--policy-file)). V(true) evaluates the policy as if RBAC were on,
+        to test a policy before enabling it.
+      - A file or inline policy is always evaluated with enforcement on.
+    type: bool
+    default: false
+  cross_check_with_everestctl:
+    description:
+      - Also ask C(everestctl settings rbac can <subject> <action> <resource> <object> --policy-file <tmp>) for every
+        check (the policy being evaluated written to a temporary file; enforcement on) and fail on any disagreement with
+        this module's own answer. One everestctl process per check, so keep the list short.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
+  - virakcloud.everest.attributes.INFO_MODULE
+notes:
+  - An invalid policy fails the task (Everest answers every question with an error then), with the validation problems.
+  - O(policy_file) is read on the host that runs the module (the controller with C(ansible_connection=local)).
+seealso:
+  - module: virakcloud.everest.everest_rbac_policy
+"""
+
+EXAMPLES = r"""
+- name: Tenant users may use their own namespace only
+  virakcloud.everest.everest_rbac_check:
+    checks:
+      - {subject: acme_admin, action: create, resource: database-clusters, object: "acme/db1", expect: allow}
+      - {subject: acme_admin, action: read, resource: database-clusters, object: "beta/db1", expect: deny}
+      - {subject: acme_admin, action: read, resource: namespaces, object: "*", expect: deny}
+
+- name: Test a policy before turning RBAC on
+  virakcloud.everest.everest_rbac_check:
+    assume_enabled: true
+    checks: "{{ tenant_matrix }}"
+  register: matrix
+
+- name: Show the rule that allowed the first check
+  ansible.builtin.debug:
+    msg: "{{ matrix.results[0].rule }}"
+
+- name: Evaluate a policy file from Git and compare with everestctl
+  virakcloud.everest.everest_rbac_check:
+    policy_file: "{{ playbook_dir }}/rbac/policy.csv"
+    cross_check_with_everestctl: true
+    checks:
+      - {subject: admin, action: "*", resource: namespaces, object: all, expect: allow}
+"""
+
+RETURN = r"""
+results:
+  description: One entry per check, in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    subject:
+      description: As given.
+      type: str
+    action:
+      description: As given.
+      type: str
+    resource:
+      description: As given.
+      type: str
+    object:
+      description: As given.
+      type: str
+    expect:
+      description: As given (null when not given).
+      type: str
+    allowed:
+      description: Everest's answer.
+      type: bool
+    rule:
+      description: The first rule that allowed the request (C(p, ...)), null when denied or when RBAC is disabled.
+      type: str
+    rule_line:
+      description: Line of that rule in C(policy.csv); null for Everest's implicit C(role:admin) rules.
+      type: int
+    met:
+      description: Whether the answer equals O(checks[].expect) (null when no expectation was given).
+      type: bool
+    everestctl:
+      description: everestctl's answer (V(true) for C(Yes)) with O(cross_check_with_everestctl).
+      type: bool
+  sample:
+    - {subject: alice, action: read, resource: database-clusters, object: "acme/db1", expect: allow, allowed: true,
+       rule: "p, role:acme, database-clusters, *, acme/*", rule_line: 3, met: true}
+rbac_enabled:
+  description: Whether RBAC is enabled in the ConfigMap (null for a file or inline policy).
+  returned: always
+  type: bool
+enforced:
+  description: Whether the answers were computed with enforcement on (false only for a disabled ConfigMap without O(assume_enabled)).
+  returned: always
+  type: bool
+mismatches:
+  description: The results whose expectation was not met (the task fails when this is not empty).
+  returned: always
+  type: list
+  elements: dict
+source:
+  description: Where the policy came from (C(configmap everest-system/everest-rbac), C(file <path>) or C(inline)).
+  returned: always
+  type: str
+"""
+
+import os
+import tempfile
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # pragma: no cover
+    HAS_YAML = False
+
+NAMESPACE = "everest-system"
+NAME = "everest-rbac"
+
+ARGUMENT_SPEC = dict(
+    checks=dict(type="list", elements="dict", required=True, options=dict(
+        subject=dict(type="str", required=True),
+        action=dict(type="str", required=True, choices=list(_rbac.ACTIONS)),
+        resource=dict(type="str", required=True),
+        object=dict(type="str", required=True),
+        expect=dict(type="str", choices=["allow", "deny"]),
+    )),
+    policy_file=dict(type="path"),
+    policy=dict(type="str"),
+    assume_enabled=dict(type="bool", default=False),
+    cross_check_with_everestctl=dict(type="bool", default=False),
+)
+
+
+def policy_from_file_text(text):
+    """EF §5.3: a YAML ConfigMap with data."policy.csv" gives that string; anything else is the policy itself."""
+    if HAS_YAML:
+        try:
+            doc = yaml.safe_load(text)
+        except Exception:  # pylint: disable=broad-except
+            doc = None
+        if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get("policy.csv"), str):
+            return doc["data"]["policy.csv"]
+    return text
+
+
+def load_source(module):
+    """(policy text, rbac_enabled or None, source label)."""
+    params = module.params
+    if params.get("policy") is not None:
+        return params["policy"], None, "inline"
+    if params.get("policy_file"):
+        path = params["policy_file"]
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+        except (IOError, OSError) as exc:
+            raise EverestError("cannot read policy_file %s: %s" % (path, exc))
+        return policy_from_file_text(text), None, "file %s" % path
+    obj = module.k8s.get_or_none(_k8s.path("v1", "configmaps", NAMESPACE, NAME))
+    if obj is None:
+        raise EverestError('configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
+                           'kubeconfig/context point at another cluster)' % (NAME, NAMESPACE))
+    data = obj.get("data") or {}
+    if "policy.csv" not in data:
+        raise EverestError("policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
+    return data["policy.csv"], data.get("enabled") == "true", "configmap %s/%s" % (NAMESPACE, NAME)
+
+
+def evaluate(enforcer, checks, enforced):
+    results = []
+    for check in checks:
+        item = dict((key, check.get(key)) for key in ("subject", "action", "resource", "object", "expect"))
+        rule = None
+        if enforced:
+            try:
+                rule = enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
+            except _rbac.BadPattern as exc:
+                raise EverestError("the policy has a malformed glob pattern (%s); Everest fails every request evaluated against it, "
+                                   "including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"]))
+            allowed = rule is not None
+        else:
+            allowed = True
+        item["allowed"] = allowed
+        item["rule"] = rule.render() if rule is not None else None
+        item["rule_line"] = rule.line if rule is not None else None
+        item["met"] = None if not check.get("expect") else (check["expect"] == "allow") == allowed
+        results.append(item)
+    return results
+
+
+def table(rows):
+    headers = ["#", "SUBJECT", "ACTION", "RESOURCE", "OBJECT", "EXPECT", "GOT", "RULE"]
+    body = [[str(r["index"]), r["subject"], r["action"], r["resource"], r["object"], r["expect"] or "-",
+             "allow" if r["allowed"] else "deny", r["rule"] or "-"] for r in rows]
+    widths = [max([len(h)] + [len(row[i]) for row in body]) for i, h in enumerate(headers)]
+    lines = ["  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip() for row in [headers] + body]
+    return "\n".join(lines)
+
+
+def cross_check(module, text, checks, results, enforcer):
+    """Ask everestctl (--policy-file, enforcement on) for every check; returns the disagreements."""
+    fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+    disagreements = []
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        for index, (check, result) in enumerate(zip(checks, results)):
+            ours = enforcer.can(check["subject"], check["action"], check["resource"], check["object"]) is not None
+            answer = module.everestctl.run("rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"],
+                                           object=check["object"], policy_file=path)
+            theirs = answer.stdout.strip().splitlines()[-1:] == ["Yes"]
+            result["everestctl"] = theirs
+            if theirs != ours:
+                disagreements.append({"index": index, "check": dict((k, check[k]) for k in ("subject", "action", "resource", "object")),
+                                      "module": ours, "everestctl": theirs, "cmd": answer.cmd})
+    finally:
+        os.unlink(path)
+    return disagreements
+
+
+def main():
+    module = EverestModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        k8s=True,
+        everestctl=True,
+        mutually_exclusive=[("policy", "policy_file")],
+    )
+    checks = module.params["checks"]
+    try:
+        text, rbac_enabled, source = load_source(module)
+        policy = _rbac.parse_policy(text)
+        errors = [e for e in _rbac.validate(policy, strict=False) if e.everest]
+        if errors:
+            module.fail_json(msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s" % (
+                source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
+                validation={"ok": False, "messages": [str(e) for e in errors]}, source=source, rbac_enabled=rbac_enabled)
+        enforcer = _rbac.Enforcer(policy, check=False)
+        enforced = rbac_enabled is not False or module.params["assume_enabled"]
+        results = evaluate(enforcer, checks, enforced)
+        disagreements = []
+        if module.params["cross_check_with_everestctl"]:
+            disagreements = cross_check(module, text, checks, results, enforcer)
+    except EverestError as exc:
+        module.fail_from(exc)
+
+    mismatches = [dict(r, index=i) for i, r in enumerate(results) if r["met"] is False]
+    output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
+              "mismatches": mismatches}
+    if disagreements:
+        output["disagreements"] = disagreements
+        module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (
+            len(disagreements), len(checks), "; ".join("#%d %s %s %s %s: module %s, everestctl %s" % (
+                d["index"], d["check"]["subject"], d["check"]["action"], d["check"]["resource"], d["check"]["object"],
+                "allow" if d["module"] else "deny", "allow" if d["everestctl"] else "deny") for d in disagreements)), **output)
+    if mismatches:
+        module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s):\n%s" % (
+            len(mismatches), len(checks), source, table(mismatches)), **output)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,659 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: everest_rbac_policy
+short_description: Manage a block of Percona Everest's RBAC policy safely (validated, conditional, concurrent-safe)
+version_added: 0.1.0
+author:
+  - VirakCloud (@virakcloud)
+description:
+  - Everest's RBAC policy is one shared ConfigMap, C(everest-system/everest-rbac), with the keys C(enabled) and
+    C(policy.csv). This module owns one or more named B(blocks) of C(policy.csv) - the lines between
+    C(# BEGIN virakcloud.everest <block>) and C(# END virakcloud.everest <block>) - and never touches anything
+    outside its blocks (foreign lines are preserved byte for byte).
+  - The whole resulting policy is validated with Everest's own rules before anything is written (an invalid policy
+    makes Everest's API server fail when it reloads the ConfigMap), so an invalid policy is never written.
+  - Updates are conditional on the C(resourceVersion) that was read and are retried (bounded, jittered) on
+    409 Conflict, re-applying the block change to the fresh text each time, so parallel writers (forks, job slices,
+    several job templates) never lose each other's lines.
+  - Alternatively the policy can live in a local file (O(policy_file)) for GitOps or offline review, with an
+    exclusive lock and an atomic replace.
+options:
+  block:
+    description:
+      - "Name of the managed block, for example the tenant namespace. Letters, digits and C(. _ : @ + / -)."
+      - Required unless O(blocks) is used.
+    type: str
+  policies:
+    description:
+      - The lines of the block. Each item is either a policy line string (C(p, <subject>, <resource>, <action>, <object>)
+        or C(g, <user>, <role>)), or a dict with the keys C(subject), C(resource), C(action), C(object) (a C(p) line)
+        or C(user), C(role) (a C(g) line).
+      - Every line is rendered canonically (C(p, sub, res, act, obj)); white space around string fields is removed.
+      - Every field is checked before anything is built, more strictly than Everest does. It must be a single policy
+        term (letters, digits and the characters C(*+-./:;<=>?@[\]^_)) and may not contain a comma, a quote, white
+        space or a newline, so no value can inject another policy line.
+      - Ignored with O(state=absent).
+    type: list
+    elements: raw
+    default: []
+  blocks:
+    description:
+      - Several blocks written in one update of the policy (one conditional write for all of them).
+      - Mutually exclusive with O(block) and O(policies).
+    type: list
+    elements: dict
+    suboptions:
+      block:
+        description: Name of the block.
+        type: str
+        required: true
+      policies:
+        description: Lines of the block, as in O(policies).
+        type: list
+        elements: raw
+        default: []
+      state:
+        description: V(present) writes or replaces the block, V(absent) removes it.
+        type: str
+        choices: [present, absent]
+        default: present
+  state:
+    description:
+      - V(present) writes the block (or replaces its content); V(absent) removes the block and its markers.
+    type: str
+    choices: [present, absent]
+    default: present
+  enabled:
+    description:
+      - When set, C(data.enabled) of the ConfigMap is made C("true") or C("false") (Everest enforces RBAC only when it
+        is exactly C("true")). When not set, the flag is left alone.
+      - Only for the ConfigMap; not allowed with O(policy_file).
+    type: bool
+  validate:
+    description:
+      - Validate the B(whole resulting policy) with Everest's rules (line syntax, the term pattern, that every
+        C(role:) subject is bound by a C(g) line, the 13 resource names) plus one stricter rule (no malformed glob
+        pattern, which Everest accepts but which makes every request evaluated against that rule fail).
+      - On failure the task fails naming the offending line and rule, and nothing is written.
+      - With V(false) the problems are still reported in RV(validation), but the policy is written anyway. Disable only
+        to repair a policy that is already broken outside your blocks.
+    type: bool
+    default: true
+  validate_with_everestctl:
+    description:
+      - Also run C(everestctl settings rbac validate --policy-file <temporary file>) on the resulting policy before
+        writing it, and fail (writing nothing) if everestctl says it is invalid.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Save the previous C(policy.csv) to a timestamped file in O(backup_dir) before changing it, and return its path
+        as RV(backup_file). Nothing is saved when nothing changes.
+    type: bool
+    default: false
+  backup_dir:
+    description:
+      - Directory for backups, on the host that runs the module (the controller with C(ansible_connection=local)). Created if
+        missing.
+      - Defaults to the directory of O(policy_file), or C(~/.ansible/backups/everest-rbac) for the ConfigMap.
+    type: path
+  policy_file:
+    description:
+      - Manage the blocks in this local policy file (plain C(policy.csv) text) instead of the ConfigMap. The file is
+        created if missing (its directory must exist).
+      - The file is locked exclusively for the whole read-modify-write (a sidecar lock file C(.<name>.lock) in the same
+        directory), so forks on one host serialise; the new content is written to a temporary file in the same
+        directory, flushed to disk and renamed over the target, keeping its mode, so readers see either the old or
+        the new policy, never a partial one.
+      - A file holding a ConfigMap manifest is refused (only plain policy text is edited).
+    type: path
+  create_configmap:
+    description:
+      - When the ConfigMap C(everest-system/everest-rbac) does not exist the task fails (Everest is probably not
+        installed, or the kubeconfig points at the wrong cluster) unless this is V(true); it is then created with
+        Everest's chart default policy (C(g, admin, role:admin)), C(enabled) from O(enabled) (default C("false")),
+        plus the blocks.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
+  - virakcloud.everest.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details:
+      - The diff is a unified diff of C(policy.csv), plus one of C(enabled) when it changes.
+notes:
+  - Backups and O(policy_file) live on the host that runs the module, which is the controller in the intended use
+    (C(ansible_connection=local)).
+  - O(validate_with_everestctl) needs everestctl and passes it the kubeconfig, although validating a file does not
+    contact the cluster.
+  - Everest reloads the ConfigMap by itself; an invalid policy written by someone else still breaks it, so keep
+    O(validate=true) and use M(virakcloud.everest.everest_rbac_check) to test what the policy allows.
+seealso:
+  - module: virakcloud.everest.everest_rbac_check
+"""
+
+EXAMPLES = r"""
+- name: Give tenant acme its own role, bound to its users
+  virakcloud.everest.everest_rbac_policy:
+    block: acme
+    policies:
+      - {subject: "role:acme", resource: namespaces, action: read, object: acme}
+      - {subject: "role:acme", resource: database-engines, action: read, object: "acme/*"}
+      - {subject: "role:acme", resource: database-clusters, action: "*", object: "acme/*"}
+      - {user: acme_admin, role: "role:acme"}
+      - "g, acme_dev, role:acme"
+    backup: true
+  register: acme_rbac
+
+- name: Show where the previous policy was saved
+  ansible.builtin.debug:
+    msg: "previous policy saved to {{ acme_rbac.backup_file }}"
+  when: acme_rbac.backup_file is defined
+
+- name: Turn RBAC on (the policy is validated first)
+  virakcloud.everest.everest_rbac_policy:
+    blocks: []
+    enabled: true
+
+- name: Preview the change for tenant beta without writing anything
+  virakcloud.everest.everest_rbac_policy:
+    block: beta
+    policies:
+      - "p, role:beta, database-clusters, *, beta/*"
+      - "g, beta_admin, role:beta"
+  check_mode: true
+  diff: true
+
+- name: Remove the block of an off-boarded tenant
+  virakcloud.everest.everest_rbac_policy:
+    block: old-tenant
+    state: absent
+
+- name: Write several tenants in one conditional update
+  virakcloud.everest.everest_rbac_policy:
+    blocks:
+      - block: t1
+        policies: ["p, role:t1, database-clusters, *, t1/*", "g, t1_admin, role:t1"]
+      - block: t0
+        state: absent
+
+- name: Maintain a policy file in a Git checkout instead of the cluster
+  virakcloud.everest.everest_rbac_policy:
+    policy_file: "{{ playbook_dir }}/rbac/policy.csv"
+    block: acme
+    policies: ["p, role:acme, database-clusters, *, acme/*", "g, acme_admin, role:acme"]
+"""
+
+RETURN = r"""
+policy:
+  description: The lines of the block after the task (empty with O(state=absent)). Not returned with O(blocks).
+  returned: success and O(block) was used
+  type: list
+  elements: str
+  sample: ["p, role:acme, database-clusters, *, acme/*", "g, acme_admin, role:acme"]
+results:
+  description: One entry per item of O(blocks).
+  returned: success and O(blocks) was used
+  type: list
+  elements: dict
+  contains:
+    block:
+      description: Block name.
+      type: str
+    state:
+      description: Requested state.
+      type: str
+    policy:
+      description: Lines of the block after the task.
+      type: list
+      elements: str
+    changed:
+      description: Whether this block's content changed.
+      type: bool
+enabled:
+  description: Whether RBAC is enabled after the task (C(data.enabled) is C("true")); null for O(policy_file).
+  returned: success
+  type: bool
+  sample: true
+validation:
+  description: Result of validating the whole resulting policy (also computed with O(validate=false)).
+  returned: always
+  type: dict
+  contains:
+    ok:
+      description: Whether the policy passed.
+      type: bool
+    messages:
+      description: One text per problem (line number, Everest's message, rule).
+      type: list
+      elements: str
+    everestctl:
+      description: Whether everestctl was also asked (O(validate_with_everestctl)).
+      type: bool
+  sample: {ok: true, messages: [], everestctl: false}
+backup_file:
+  description: Path of the saved previous policy.
+  returned: changed and O(backup=true)
+  type: str
+  sample: /home/ops/.ansible/backups/everest-rbac/everest-rbac.policy.csv.20260101T120000.123456.4242
+configmap:
+  description: Namespace, name and resourceVersion of the ConfigMap after the task.
+  returned: success, unless O(policy_file) is used
+  type: dict
+  sample: {namespace: everest-system, name: everest-rbac, resource_version: "4711"}
+policy_file:
+  description: The policy file that was managed.
+  returned: O(policy_file) was used
+  type: str
+"""
+
+import copy
+import os
+import tempfile
+import time
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sAlreadyExists
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+
+try:
+    import fcntl
+    HAS_FCNTL = True
+except ImportError:  # pragma: no cover
+    HAS_FCNTL = False
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # pragma: no cover
+    HAS_YAML = False
+
+NAMESPACE = "everest-system"
+NAME = "everest-rbac"
+POLICY_KEY = "policy.csv"
+ENABLED_KEY = "enabled"
+CHART_DEFAULT_POLICY = "g, admin, role:admin\n"  # EF §5.2
+CONFLICT_ATTEMPTS = 16
+DEFAULT_BACKUP_DIR = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".ansible", "backups", "everest-rbac")
+
+ARGUMENT_SPEC = dict(
+    block=dict(type="str"),
+    policies=dict(type="list", elements="raw", default=[]),
+    blocks=dict(type="list", elements="dict", options=dict(
+        block=dict(type="str", required=True),
+        policies=dict(type="list", elements="raw", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+    )),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    enabled=dict(type="bool"),
+    validate=dict(type="bool", default=True),
+    validate_with_everestctl=dict(type="bool", default=False),
+    backup=dict(type="bool", default=False),
+    backup_dir=dict(type="path"),
+    policy_file=dict(type="path"),
+    create_configmap=dict(type="bool", default=False),
+)
+
+
+class PolicyInvalid(EverestError):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pure helpers
+
+def requested_blocks(params):
+    """[(block, state, lines or None)] from the parameters; raises EverestError naming every bad item."""
+    if params.get("blocks") is not None:
+        items = [(b["block"], b["state"], b.get("policies") or [], "blocks[%d]" % i) for i, b in enumerate(params["blocks"])]
+    else:
+        items = [(params["block"], params["state"], params.get("policies") or [], "policies")]
+    problems = []
+    result = []
+    seen = set()
+    for name, state, policies, where in items:
+        problem = _rbac.check_block_name(name)
+        if problem:
+            problems.append("%s: %s" % (where, problem))
+            continue
+        if name in seen:
+            problems.append("%s: block '%s' is listed twice" % (where, name))
+            continue
+        seen.add(name)
+        if state == "absent":
+            result.append((name, state, None))
+            continue
+        lines = []
+        for index, item in enumerate(policies):
+            label = "%s[%d]" % (where, index) if where == "policies" else "%s.policies[%d]" % (where, index)
+            try:
+                line = _rbac.render_line(item)
+            except _rbac.ItemError as exc:
+                problems.append("%s: %s" % (label, exc))
+                continue
+            if line not in lines:
+                lines.append(line)
+        result.append((name, state, lines))
+    if problems:
+        raise EverestError("%d policy item(s) rejected before anything was read or written: %s" % (len(problems), "; ".join(problems)),
+                           problems=problems)
+    return result
+
+
+def describe(errors, text):
+    owner = _rbac.line_blocks(text)
+    messages = []
+    for error in errors:
+        where = ""
+        if error.line:
+            block = owner.get(error.line)
+            where = "line %d (%s): %r: " % (error.line, "block '%s'" % block if block else "outside managed blocks", error.text)
+        elif error.text is None:
+            where = "implicit admin rule: "
+        messages.append("%s%s [%s%s]" % (where, error.message, error.rule, "" if error.everest else ", stricter than Everest"))
+    return messages
+
+
+def compute(text, changes):
+    """(new_text, validation errors) for applying ``changes`` to ``text``; raises EverestError on unusable markers."""
+    try:
+        new_text = _rbac.apply_blocks(text, changes)
+    except _rbac.BlockError as exc:
+        raise EverestError("the policy's managed-block markers are inconsistent, so no block can be edited safely: %s" % exc)
+    return new_text, _rbac.validate(new_text)
+
+
+def enabled_text(value):
+    return "true" if value else "false"
+
+
+class Outcome:
+    """What one evaluation of the change gave (the last attempt's, for the ConfigMap)."""
+
+    def __init__(self):
+        self.before = None
+        self.after = None
+        self.enabled_before = None
+        self.enabled_after = None
+        self.errors = []
+        self.backup_file = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the module
+
+class RbacPolicy:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.requested = requested_blocks(module.params)
+        self.changes = dict((name, lines) for name, _state, lines in self.requested)
+        self.validated_by_everestctl = set()
+        self.stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + ".%06d.%d" % (int((time.time() % 1) * 1e6), os.getpid())
+
+    # -- validation ------------------------------------------------------------------------------------------
+    def check(self, outcome):
+        if outcome.errors and self.params["validate"]:
+            messages = describe(outcome.errors, outcome.after)
+            raise PolicyInvalid("the resulting RBAC policy is invalid, nothing was written: %s" % messages[0]
+                                + ("" if len(messages) == 1 else " (and %d more problem(s), see validation.messages)" % (len(messages) - 1)),
+                                validation={"ok": False, "messages": messages, "everestctl": False})
+
+    def everestctl_validate(self, text):
+        if not self.params["validate_with_everestctl"] or text in self.validated_by_everestctl:
+            return
+        fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(text)
+            try:
+                self.module.everestctl.run("rbac_validate", policy_file=path)
+            except EverestctlError as exc:
+                raise PolicyInvalid("everestctl says the resulting RBAC policy is invalid, nothing was written: %s" % exc.msg,
+                                    validation={"ok": False, "messages": [exc.msg], "everestctl": True},
+                                    rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, cmd=exc.cmd)
+        finally:
+            os.unlink(path)
+        self.validated_by_everestctl.add(text)
+
+    # -- backups ---------------------------------------------------------------------------------------------
+    def backup(self, text, default_dir, basename):
+        directory = self.params.get("backup_dir") or default_dir
+        path = os.path.join(directory, "%s.%s" % (basename, self.stamp))
+        try:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (IOError, OSError) as exc:
+            raise EverestError("cannot write the backup %s: %s; fix backup_dir (nothing was written to the policy)" % (path, exc))
+        return path
+
+    # -- results ---------------------------------------------------------------------------------------------
+    def result(self, outcome, changed, extra):
+        blocks = _rbac.get_blocks(outcome.after)
+        out = {"changed": changed, "validation": {
+            "ok": not outcome.errors, "messages": describe(outcome.errors, outcome.after),
+            "everestctl": bool(self.params["validate_with_everestctl"])}}
+        if self.params.get("blocks") is not None:
+            before_blocks = _rbac.get_blocks(outcome.before or "")
+            out["results"] = [{"block": name, "state": state, "policy": blocks.get(name, []),
+                               "changed": before_blocks.get(name) != blocks.get(name)} for name, state, _lines in self.requested]
+        else:
+            out["policy"] = blocks.get(self.requested[0][0], [])
+        out["enabled"] = None if outcome.enabled_after is None else outcome.enabled_after == "true"
+        if outcome.backup_file:
+            out["backup_file"] = outcome.backup_file
+        if self.module._diff:  # pylint: disable=protected-access
+            diffs = [{"before": outcome.before or "", "after": outcome.after,
+                      "before_header": "%s (before)" % extra["header"], "after_header": "%s (after)" % extra["header"]}]
+            if outcome.enabled_before != outcome.enabled_after:
+                diffs.append({"before": "enabled: %s\n" % outcome.enabled_before, "after": "enabled: %s\n" % outcome.enabled_after,
+                              "before_header": "%s enabled (before)" % extra["where"], "after_header": "%s enabled (after)" % extra["where"]})
+            out["diff"] = diffs
+        out.update(extra.get("keys", {}))
+        return out
+
+    # -- ConfigMap target ------------------------------------------------------------------------------------
+    def evaluate(self, data, outcome):
+        outcome.before = data.get(POLICY_KEY, "")
+        if not isinstance(outcome.before, str):
+            outcome.before = ""
+        outcome.after, outcome.errors = compute(outcome.before, self.changes)
+        outcome.enabled_before = data.get(ENABLED_KEY)
+        outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
+        return outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
+
+    def run_configmap(self):
+        client = self.module.k8s
+        path = _k8s.path("v1", "configmaps", NAMESPACE, NAME)
+        where = "%s/%s" % (NAMESPACE, NAME)
+        extra = {"header": "%s %s" % (where, POLICY_KEY), "where": where}
+        outcome = Outcome()
+        current = client.get_or_none(path)
+        if current is None:
+            return self.create_configmap(client, outcome, extra)
+        differs = self.evaluate(current.get("data") or {}, outcome)
+        self.check(outcome)
+        extra["keys"] = {"configmap": self.cm_info(current)}
+        if not differs or self.module.check_mode:
+            return self.result(outcome, differs, extra)
+        self.everestctl_validate(outcome.after)
+
+        def mutate(obj):
+            data = obj.get("data") or {}
+            attempt = Outcome()
+            if not self.evaluate(data, attempt):
+                outcome.__dict__.update(attempt.__dict__)
+                return None
+            self.check(attempt)
+            self.everestctl_validate(attempt.after)
+            if self.params["backup"]:
+                attempt.backup_file = self.backup(attempt.before, DEFAULT_BACKUP_DIR, "%s.%s" % (NAME, POLICY_KEY))
+            outcome.__dict__.update(attempt.__dict__)
+            new = copy.deepcopy(obj)
+            new_data = dict(data)
+            new_data[POLICY_KEY] = attempt.after
+            if attempt.enabled_after is not None:
+                new_data[ENABLED_KEY] = attempt.enabled_after
+            new["data"] = new_data
+            return new
+
+        changed, after = _k8s.read_modify_write(client, path, mutate, attempts=CONFLICT_ATTEMPTS)
+        extra["keys"] = {"configmap": self.cm_info(after)}
+        return self.result(outcome, changed, extra)
+
+    @staticmethod
+    def cm_info(obj):
+        return {"namespace": NAMESPACE, "name": NAME, "resource_version": (obj.get("metadata") or {}).get("resourceVersion")}
+
+    def create_configmap(self, client, outcome, extra):
+        if not self.params["create_configmap"]:
+            raise EverestError(
+                "ConfigMap %s/%s does not exist: Everest is probably not installed in this cluster (or kubeconfig/context "
+                "point at another cluster); install Everest, or set create_configmap: true to create it" % (NAMESPACE, NAME))
+        data = {POLICY_KEY: CHART_DEFAULT_POLICY, ENABLED_KEY: "false"}
+        self.evaluate(data, outcome)
+        outcome.before = ""
+        outcome.enabled_before = None
+        self.check(outcome)
+        extra["keys"] = {"configmap": {"namespace": NAMESPACE, "name": NAME, "resource_version": None}}
+        if self.module.check_mode:
+            return self.result(outcome, True, extra)
+        self.everestctl_validate(outcome.after)
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE},
+                "data": {POLICY_KEY: outcome.after, ENABLED_KEY: outcome.enabled_after}}
+        try:
+            created = client.create(_k8s.path("v1", "configmaps", NAMESPACE), body)
+        except K8sAlreadyExists:
+            return self.run_configmap()  # created by someone else meanwhile: edit it like any other
+        extra["keys"] = {"configmap": self.cm_info(created)}
+        return self.result(outcome, True, extra)
+
+    # -- file target -----------------------------------------------------------------------------------------
+    def run_file(self):
+        if self.params["enabled"] is not None:
+            raise EverestError("enabled applies to the ConfigMap only; a policy file holds only policy.csv text")
+        target = os.path.abspath(self.params["policy_file"])
+        directory, base = os.path.split(target)
+        if not os.path.isdir(directory):
+            raise EverestError("policy_file %s: directory %s does not exist; create it first" % (target, directory))
+        extra = {"header": target, "where": target, "keys": {"policy_file": target}}
+        lock_fd = os.open(os.path.join(directory, ".%s.lock" % base), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if HAS_FCNTL:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            return self._file_locked(target, directory, base, extra)
+        finally:
+            os.close(lock_fd)  # releases the lock
+
+    def _file_locked(self, target, directory, base, extra):
+        outcome = Outcome()
+        exists = os.path.exists(target)
+        before = ""
+        mode = None
+        if exists:
+            with open(target, "rb") as handle:
+                raw = handle.read()
+            try:
+                before = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise EverestError("policy_file %s is not UTF-8 text; Everest policies are text" % target)
+            mode = os.stat(target).st_mode & 0o7777
+            if _looks_like_manifest(before):
+                raise EverestError("policy_file %s holds a ConfigMap manifest; only plain policy.csv text can be edited "
+                                   "(extract data.policy.csv into its own file)" % target)
+        outcome.before = before
+        outcome.after, outcome.errors = compute(before, self.changes)
+        self.check(outcome)
+        changed = outcome.after != before
+        if not changed or self.module.check_mode:
+            return self.result(outcome, changed, extra)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(outcome.after.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            if mode is None:
+                umask = os.umask(0)
+                os.umask(umask)
+                mode = 0o666 & ~umask
+            os.chmod(tmp, mode)
+            self.everestctl_validate(outcome.after)
+            if self.params["backup"] and exists:
+                outcome.backup_file = self.backup(before, directory, base)
+            os.rename(tmp, target)
+            tmp = None
+            _fsync_dir(directory)
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+        return self.result(outcome, True, extra)
+
+
+def _looks_like_manifest(text):
+    stripped = text.lstrip()
+    if not stripped or stripped.startswith(("p,", "g,", "p ,", "g ,", "#")):
+        return False
+    if not HAS_YAML:
+        return False
+    try:
+        doc = yaml.safe_load(text)
+    except Exception:  # pylint: disable=broad-except
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("data"), dict) and POLICY_KEY in doc["data"]
+
+
+def _fsync_dir(directory):
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def main():
+    module = EverestModule(
+        argument_spec=ARGUMENT_SPEC,
+        supports_check_mode=True,
+        k8s=True,
+        everestctl=True,
+        mutually_exclusive=[("blocks", "block"), ("blocks", "policies")],
+        required_one_of=[("block", "blocks")],
+    )
+    try:
+        engine = RbacPolicy(module)
+        if module.params["policy_file"]:
+            result = engine.run_file()
+        else:
+            result = engine.run_configmap()
+    except EverestError as exc:
+        module.fail_from(exc)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

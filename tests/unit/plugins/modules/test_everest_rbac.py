@@ -1,0 +1,242 @@
+"""Unit tests of everest_rbac_policy and everest_rbac_check.
+
+Boundary faked: the Kubernetes client (``_k8s.client_from_params``), a small in-memory ConfigMap store with
+resourceVersions, 409 on a stale PUT and an optional concurrent writer that changes the object between our GET and
+PUT. read_modify_write, the block engine and the validator are the real code."""
+
+import copy
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sConflict
+from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
+
+CM_PATH = _k8s.path("v1", "configmaps", "everest-system", "everest-rbac")
+ITEMS = [{"subject": "role:t-a", "resource": "database-clusters", "action": "*", "object": "t-a/*"}, {"user": "alice", "role": "role:t-a"}]
+LINES = ["p, role:t-a, database-clusters, *, t-a/*", "g, alice, role:t-a"]
+
+
+class FakeClient:
+    def __init__(self, text="g, admin, role:admin\n", enabled="false", exists=True):
+        self.obj = None
+        if exists:
+            self.obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "everest-rbac", "namespace": "everest-system",
+                                                                              "resourceVersion": "1"},
+                        "data": {"policy.csv": text, "enabled": enabled}}
+        self.interleave = []  # functions run before the next PUTs (one per PUT): simulate a concurrent writer
+        self.puts = 0
+        self.creates = 0
+        self.gets = 0
+        self.secrets = []
+
+    def _bump(self):
+        self.obj["metadata"]["resourceVersion"] = str(int(self.obj["metadata"]["resourceVersion"]) + 1)
+
+    def get_or_none(self, path):
+        assert path == CM_PATH
+        self.gets += 1
+        return copy.deepcopy(self.obj)
+
+    def get(self, path):
+        return self.get_or_none(path)
+
+    def replace(self, path, body):
+        assert path == CM_PATH
+        self.puts += 1
+        if self.interleave:
+            self.interleave.pop(0)(self)
+        if body["metadata"]["resourceVersion"] != self.obj["metadata"]["resourceVersion"]:
+            raise K8sConflict("conflict", status=409, reason="Conflict")
+        self.obj = copy.deepcopy(body)
+        self._bump()
+        return copy.deepcopy(self.obj)
+
+    def create(self, path, body):
+        self.creates += 1
+        if self.obj is not None:
+            raise K8sAlreadyExists("exists", status=409, reason="AlreadyExists")
+        self.obj = copy.deepcopy(body)
+        self.obj["metadata"]["resourceVersion"] = "1"
+        return copy.deepcopy(self.obj)
+
+    def kubeconfig_path(self):
+        return "/tmp/unit-kubeconfig"
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def client(monkeypatch):
+    holder = {"client": FakeClient()}
+    monkeypatch.setattr(_k8s, "client_from_params", lambda params, **kw: holder["client"])
+    real = _k8s.read_modify_write
+    sleeps = []
+    monkeypatch.setattr(_k8s, "read_modify_write", lambda *a, **kw: real(*a, sleep=sleeps.append, **kw))  # real code, no waiting
+    holder["sleeps"] = sleeps
+    return holder
+
+
+def run(module, args, capsys, check=False, diff=False):
+    args = dict(args)
+    if check:
+        args["_ansible_check_mode"] = True
+    if diff:
+        args["_ansible_diff"] = True
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            module.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def text_of(fake):
+    return fake.obj["data"]["policy.csv"]
+
+
+def test_add_then_noop(client, capsys):
+    fake = client["client"]
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["changed"] is True and result["policy"] == LINES and fake.puts == 1
+    assert text_of(fake) == "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["changed"] is False and fake.puts == 1
+
+
+def test_check_mode_writes_nothing(client, capsys):
+    fake = client["client"]
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "enabled": True}, capsys, check=True, diff=True)
+    assert result["changed"] is True and fake.puts == 0 and result["enabled"] is True
+    assert result["diff"][0]["after"].endswith(_rbac.render_block("t-a", LINES))
+    assert result["diff"][1] == {"before": "enabled: false\n", "after": "enabled: true\n",
+                                 "before_header": "everest-system/everest-rbac enabled (before)",
+                                 "after_header": "everest-system/everest-rbac enabled (after)"}
+
+
+def test_conflict_reapplies_the_block_on_the_fresh_text(client, capsys):
+    fake = client["client"]
+
+    def other_writer(c):  # another tenant's task writes its block between our GET and our PUT
+        c.obj["data"]["policy.csv"] = _rbac.apply_blocks(c.obj["data"]["policy.csv"], {"t-b": ["g, bob, role:t-b"]})
+        c._bump()  # pylint: disable=protected-access
+
+    fake.interleave = [other_writer, other_writer]
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["changed"] is True and fake.puts == 3
+    assert _rbac.get_blocks(text_of(fake)) == {"t-b": ["g, bob, role:t-b"], "t-a": LINES}
+
+
+def test_conflicts_are_bounded(client, capsys):
+    fake = client["client"]
+
+    def other_writer(c):
+        c._bump()  # pylint: disable=protected-access
+
+    fake.interleave = [other_writer] * 100
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["failed"] is True and "kept changing" in result["msg"]
+    assert fake.puts == everest_rbac_policy.CONFLICT_ATTEMPTS
+    assert len(client["sleeps"]) == everest_rbac_policy.CONFLICT_ATTEMPTS - 1 and all(0 < s <= 3 for s in client["sleeps"])
+
+
+def test_invalid_result_fails_without_put(client, capsys):
+    fake = client["client"]
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ["p, role:t-a, namespaces, read, t-a"]}, capsys)
+    assert result["failed"] is True and fake.puts == 0
+    assert "line 3 (block 't-a')" in result["msg"] and "role 'role:t-a' does not exist [role]" in result["msg"]
+    assert result["validation"]["ok"] is False
+
+
+def test_item_errors_fail_before_the_client_is_built(monkeypatch, capsys):
+    def no_client(params, **kw):
+        raise AssertionError("the client must not be built")
+
+    monkeypatch.setattr(_k8s, "client_from_params", no_client)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": [{"user": "a,b", "role": "role:x"}, "p, a, b, c"]}, capsys)
+    assert result["failed"] is True and len(result["problems"]) == 2
+    assert result["problems"][0].startswith("policies[0]: user 'a,b' contains a comma")
+    assert result["problems"][1].startswith("policies[1]: policy line 'p, a, b, c': a p line needs exactly 4 values")
+    result = run(everest_rbac_policy, {"blocks": [{"block": "bad name", "policies": []}, {"block": "x", "policies": ['g, "q", r']}]}, capsys)
+    assert result["failed"] is True and result["problems"][0].startswith("blocks[0]: block name 'bad name'")
+    assert "blocks[1].policies[0]" in result["problems"][1]
+
+
+def test_broken_markers_refuse(client, capsys):
+    client["client"] = FakeClient("# BEGIN virakcloud.everest t-a\ng, x, role:t-a\n")
+    result = run(everest_rbac_policy, {"block": "t-b", "policies": ["g, y, role:t-b"]}, capsys)
+    assert result["failed"] is True and "markers are inconsistent" in result["msg"] and client["client"].puts == 0
+
+
+def test_missing_configmap_and_create(client, capsys):
+    client["client"] = FakeClient(exists=False)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["failed"] is True and "Everest is probably not installed" in result["msg"]
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "create_configmap": True, "enabled": True}, capsys)
+    assert result["changed"] is True and client["client"].creates == 1
+    assert client["client"].obj["data"] == {"policy.csv": "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES), "enabled": "true"}
+
+
+def test_blocks_results(client, capsys):
+    fake = client["client"]
+    fake.obj["data"]["policy.csv"] += _rbac.render_block("t-b", ["g, bob, role:t-b"])
+    result = run(everest_rbac_policy, {"blocks": [{"block": "t-a", "policies": ITEMS}, {"block": "t-b", "policies": ["g, bob, role:t-b"]},
+                                                  {"block": "t-c", "state": "absent"}]}, capsys)
+    assert result["changed"] is True and fake.puts == 1
+    assert [(r["block"], r["changed"]) for r in result["results"]] == [("t-a", True), ("t-b", False), ("t-c", False)]
+
+
+def test_policy_file_roundtrip(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(_k8s, "client_from_params", lambda params, **kw: pytest.fail("no cluster access for a file"))
+    target = tmp_path / "policy.csv"
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target)}, capsys)
+    assert result["changed"] is True and target.read_text() == _rbac.render_block("t-a", LINES)
+    result = run(everest_rbac_policy, {"block": "t-a", "state": "absent", "policy_file": str(target), "backup": True}, capsys)
+    assert result["changed"] is True and target.read_text() == ""
+    assert (tmp_path / result["backup_file"]).read_text() == _rbac.render_block("t-a", LINES)
+    # absent on a missing file creates nothing
+    missing = tmp_path / "none.csv"
+    result = run(everest_rbac_policy, {"block": "t-a", "state": "absent", "policy_file": str(missing)}, capsys)
+    assert result["changed"] is False and not missing.exists()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# everest_rbac_check
+
+def test_check_module_against_configmap(client, capsys):
+    client["client"] = FakeClient("g, admin, role:admin\n" + _rbac.render_block("t-a", LINES), enabled="true")
+    checks = [{"subject": "alice", "action": "create", "resource": "database-clusters", "object": "t-a/x", "expect": "allow"},
+              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/x", "expect": "deny"},
+              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "*"}]
+    result = run(everest_rbac_check, {"checks": checks}, capsys, check=True)
+    assert result["changed"] is False and result["rbac_enabled"] is True and result["mismatches"] == []
+    assert [(r["allowed"], r["met"], r["rule_line"]) for r in result["results"]] == [(True, True, 3), (False, True, None), (False, None, None)]
+
+
+def test_check_module_failures(client, capsys):
+    client["client"] = FakeClient("p, role:x, namespaces, read, *\n")
+    result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert result["failed"] is True and "role 'role:x' does not exist" in result["msg"]
+    result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "get", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert result["failed"] is True and "get" in result["msg"]
+    client["client"] = FakeClient(exists=False)
+    result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert result["failed"] is True and 'configmaps "everest-rbac" not found' in result["msg"]
+    client["client"] = FakeClient()
+    del client["client"].obj["data"]["policy.csv"]
+    result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert result["failed"] is True and "policy.csv not found in ConfigMap" in result["msg"]
+
+
+def test_check_module_bad_glob_reached(capsys):
+    result = run(everest_rbac_check, {"policy": "p, u, database-clusters, read, prod/[db\n",
+                                      "checks": [{"subject": "u", "action": "read", "resource": "database-clusters", "object": "prod/x"}]}, capsys)
+    assert result["failed"] is True and "malformed glob pattern" in result["msg"]
+
+
+def test_policy_from_file_text():
+    assert everest_rbac_check.policy_from_file_text("p, a, namespaces, read, *\n") == "p, a, namespaces, read, *\n"
+    manifest = "kind: ConfigMap\ndata:\n  enabled: 'true'\n  policy.csv: |\n    g, admin, role:admin\n"
+    assert everest_rbac_check.policy_from_file_text(manifest) == "g, admin, role:admin\n"
+    assert everest_rbac_check.policy_from_file_text("data: [1]\n") == "data: [1]\n"
