@@ -93,7 +93,6 @@ except ImportError:  # pragma: no cover - Windows controllers are not supported 
     HAS_FCNTL = False
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
-from ansible.module_utils.six import string_types
 from ansible.plugins.callback import CallbackBase
 
 try:
@@ -129,7 +128,7 @@ def utc_timestamp(now=None):
 
 def mask_cmd(cmd):
     """Mask the value after every password-like flag of an argv list (defensive: modules already mask)."""
-    if isinstance(cmd, string_types):
+    if isinstance(cmd, str):
         return mask_text(cmd)
     if not isinstance(cmd, (list, tuple)):
         return None
@@ -174,7 +173,7 @@ def scrub(value, key=None):
 
 def safe_identity(value):
     """An identity value worth recording: a short plain name (templates, structures and odd text are dropped)."""
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         return None
     value = to_text(value)
     if '{{' in value or '{%' in value or not SAFE_IDENTITY_RE.match(value):
@@ -185,7 +184,7 @@ def safe_identity(value):
 def _text_lines(value):
     if value is None:
         return []
-    if not isinstance(value, string_types):
+    if not isinstance(value, str):
         value = json.dumps(value, sort_keys=True, indent=1, default=str)
     return to_text(value).splitlines()
 
@@ -406,6 +405,8 @@ class CallbackModule(CallbackBase):
     def module_of(self, task):
         """The FQCN of the task's module when it belongs to this collection, else None."""
         action = to_text(getattr(task, 'action', '') or '')
+        if action.startswith(COLLECTION + '.'):
+            return action
         resolved = None
         if action and '{{' not in action:
             try:
@@ -441,13 +442,13 @@ class CallbackModule(CallbackBase):
 
     def build_record(self, result, failed=False, ignored=False, unreachable=False):
         """The audit record for a task result, or None when the task is not recorded."""
+        data = _get(result, 'result', '_result') or {}
+        changed = bool(data.get('changed')) or any(isinstance(item, dict) and item.get('changed') for item in data.get('results') or [])
+        if not (changed or failed):  # cheap exit first: most results of a converged run are unchanged
+            return None
         task = _get(result, 'task', '_task')
         module = self.module_of(task)
         if module is None:
-            return None
-        data = _get(result, 'result', '_result') or {}
-        changed = bool(data.get('changed')) or any(isinstance(item, dict) and item.get('changed') for item in data.get('results') or [])
-        if not (changed or failed):
             return None
         check_mode = self._check_mode(task)
         if check_mode and not self.log_check_mode:

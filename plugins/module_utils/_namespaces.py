@@ -215,7 +215,7 @@ class Decision:
         return 'Decision(%r, flags=%r, take_ownership=%r, error=%r)' % (self.action, self.flags, self.take_ownership, self.error)
 
 
-def _after(state, exists, managed, operators):
+def _after(exists, managed, operators):
     return {'exists': exists, 'managed': managed, 'operators': dict(operators)}
 
 
@@ -223,7 +223,7 @@ def decide(state, want):
     """Pure decision for one namespace. ``want``: name, state, operators, take_ownership, ignore_operator_removal,
     keep_namespace, force. Needs ``state['database_clusters']`` (a list) for ``absent``."""
     name = want['name']
-    before = _after(state, state['exists'], state['managed'], state['operators'])
+    before = _after(state['exists'], state['managed'], state['operators'])
     if want.get('state', 'present') == 'absent':
         if not state['exists'] or state.get('terminating'):
             return Decision(ACTION_NONE, after=before)
@@ -238,7 +238,7 @@ def decide(state, want):
                 "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
                 "or set force=true" % (name, len(clusters), ', '.join(clusters))), after=before)
         gone = dict((op, False) for op in OPERATORS)
-        after = _after(state, bool(want.get('keep_namespace')), False, gone)
+        after = _after(bool(want.get('keep_namespace')), False, gone)
         return Decision(ACTION_REMOVE, after=after)
 
     requested = normalize_operators(want.get('operators'))
@@ -261,16 +261,16 @@ def decide(state, want):
     flags = dict((op, bool(installed[op] or requested[op])) for op in OPERATORS)
     if not state['exists']:
         flags = dict((op, bool(requested[op])) for op in OPERATORS)
-        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(state, True, True, flags))
+        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags))
     if not state['managed']:
         if not want.get('take_ownership'):
             return Decision(ACTION_NONE, error=(
                 "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
                 "(its operators are installed into it)" % name), after=before)
-        return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(state, True, True, flags))
+        return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
     if flags == installed:
         return Decision(ACTION_NONE, warnings=warnings, after=before)
-    return Decision(ACTION_UPDATE, flags=flags, warnings=warnings, after=_after(state, True, True, flags))
+    return Decision(ACTION_UPDATE, flags=flags, warnings=warnings, after=_after(True, True, flags))
 
 
 def namespace_view(state):

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _quantity, _trp_crd, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _quantity, _rbac, _trp_crd, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sInvalid,
@@ -79,8 +79,6 @@ SYSTEM_NAMESPACE = _validation.EVEREST_SYSTEM_NAMESPACE
 RBAC_CONFIGMAP = 'everest-rbac'
 RBAC_POLICY_KEY = 'policy.csv'
 RBAC_PATH = _k8s.path('v1', 'configmaps', SYSTEM_NAMESPACE, RBAC_CONFIGMAP)
-RBAC_BLOCK_BEGIN = '# BEGIN virakcloud.everest %s'
-RBAC_BLOCK_END = '# END virakcloud.everest %s'
 
 # Policy engine names (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table.
 POLICY_ENGINES = ('mongodb', 'mysql', 'postgresql', 'xtradb_cluster')
@@ -475,6 +473,12 @@ def apply_plan(client, plan, sleep=time.sleep):
                     result = None
             except K8sInvalid as exc:
                 _raise_invalid(exc, what)
+            except K8sNotFound as exc:
+                if verb != 'create':
+                    raise
+                raise EverestError('%s cannot be created: namespace %s does not exist (%s); create the namespace first, for example with '
+                                   'virakcloud.everest.everest_namespace' % (what, namespace, exc.message or exc.msg),
+                                   status=exc.status, reason=exc.reason)
             plan.applied += 1
             if verb != 'delete':
                 _check_written(result, item['spec'], namespace, name)
@@ -665,25 +669,21 @@ def _configmap_text(obj, key):
 def rbac_block(policy_csv, namespace):
     """(block found?, sorted users bound by ``g, <user>, <role>`` lines inside the tenant's block).
 
-    Private stand-in for the block parser of ``_rbac.py``; the markers are
-    ``# BEGIN virakcloud.everest <ns>`` / ``# END virakcloud.everest <ns>``.
+    The tenant's block is the managed block named after its namespace (``# BEGIN virakcloud.everest <ns>`` ...
+    ``# END virakcloud.everest <ns>``); block parsing is ``_rbac.get_blocks``.
     """
-    begin, end = RBAC_BLOCK_BEGIN % namespace, RBAC_BLOCK_END % namespace
-    found = inside = False
+    try:
+        blocks = _rbac.get_blocks(policy_csv or '')
+    except _rbac.BlockError as exc:
+        raise EverestError('ConfigMap %s/%s, key %s: %s' % (SYSTEM_NAMESPACE, RBAC_CONFIGMAP, RBAC_POLICY_KEY, exc))
+    if namespace not in blocks:
+        return False, []
     users = set()
-    for line in (policy_csv or '').split('\n'):
-        text = line.strip()
-        if text == begin:
-            found = inside = True
-            continue
-        if text == end:
-            inside = False
-            continue
-        if inside and not text.startswith('#'):
-            fields = [f.strip().strip('"') for f in text.split(',')]
-            if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith('role:'):
-                users.add(fields[1])
-    return found, sorted(users)
+    for line in blocks[namespace]:
+        fields = [f.strip().strip('"') for f in line.strip().split(',')]
+        if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith(_rbac.ROLE_PREFIX):
+            users.add(fields[1])
+    return True, sorted(users)
 
 
 def read_rbac_policy(client):
@@ -925,10 +925,18 @@ def status_for(policy, result, now=None):
     }
     if generation is not None:
         status['observedGeneration'] = generation
-    comparable_old = dict((k, old.get(k)) for k in status)
-    if comparable_old == status:
+    if _status_key(old, generation) == _status_key(status, generation):
         return None
     return status
+
+
+def _status_key(status, generation):
+    """What decides whether the status must be written: usage, our condition's meaning, the observed generation."""
+    cond = None
+    for item in status.get('conditions') or []:
+        if item.get('type') == CONDITION_TYPE:
+            cond = (item.get('status'), item.get('reason'), item.get('message'), item.get('observedGeneration', generation))
+    return (status.get('usage'), cond, status.get('observedGeneration', generation) if status else None)
 
 
 def write_status(client, policy, status):

@@ -36,7 +36,8 @@ options:
     description:
       - Database operators wanted in the namespace. At least one must be V(true) with O(state=present).
       - An operator left out is not installed on creation and kept when it is already installed.
-      - Everest cannot remove an installed operator; requesting V(false) for one fails unless O(ignore_operator_removal=true).
+      - Everest cannot remove an installed operator; requesting V(false) for one (also for a Subscription already present in
+        a namespace to adopt) fails before anything runs unless O(ignore_operator_removal=true).
     type: dict
     suboptions:
       mysql:

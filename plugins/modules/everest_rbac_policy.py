@@ -75,7 +75,7 @@ options:
     description:
       - When set, C(data.enabled) of the ConfigMap is made C("true") or C("false") (Everest enforces RBAC only when it
         is exactly C("true")). When not set, the flag is left alone.
-      - Only for the ConfigMap; not allowed with O(policy_file).
+      - For the ConfigMap, or a O(policy_file) holding a ConfigMap manifest; not allowed with a plain policy file.
     type: bool
   validate:
     description:
@@ -90,7 +90,8 @@ options:
   validate_with_everestctl:
     description:
       - Also run C(everestctl settings rbac validate --policy-file <temporary file>) on the resulting policy before
-        writing it, and fail (writing nothing) if everestctl says it is invalid.
+        writing it (also in check mode, it only reads a file), and fail (writing nothing) if everestctl says it is
+        invalid. Not run when nothing changes.
     type: bool
     default: false
   backup:
@@ -111,9 +112,12 @@ options:
         created if missing (its directory must exist).
       - The file is locked exclusively for the whole read-modify-write (a sidecar lock file C(.<name>.lock) in the same
         directory), so forks on one host serialise; the new content is written to a temporary file in the same
-        directory, flushed to disk and renamed over the target, keeping its mode, so readers see either the old or
-        the new policy, never a partial one.
-      - A file holding a ConfigMap manifest is refused (only plain policy text is edited).
+        directory, flushed to disk and renamed over the target, keeping its mode (and owner when allowed), so readers
+        see either the old or the new policy, never a partial one. A symbolic link is followed (the file it points to
+        is replaced, the link stays).
+      - Like C(everestctl --policy-file), the file may also be a YAML ConfigMap manifest with C(data.policy.csv); then
+        that string is edited (and C(data.enabled) with O(enabled)) and the manifest is re-serialised, which keeps the
+        data but not YAML comments or layout (a warning says so).
     type: path
   create_configmap:
     description:
@@ -224,7 +228,7 @@ results:
       description: Whether this block's content changed.
       type: bool
 enabled:
-  description: Whether RBAC is enabled after the task (C(data.enabled) is C("true")); null for O(policy_file).
+  description: Whether RBAC is enabled after the task (C(data.enabled) is C("true")); null for a plain policy file.
   returned: success
   type: bool
   sample: true
@@ -493,9 +497,10 @@ class RbacPolicy:
         differs = self.evaluate(current.get("data") or {}, outcome)
         self.check(outcome)
         extra["keys"] = {"configmap": self.cm_info(current)}
+        if differs:
+            self.everestctl_validate(outcome.after)  # read-only, so also in check mode
         if not differs or self.module.check_mode:
             return self.result(outcome, differs, extra)
-        self.everestctl_validate(outcome.after)
 
         def mutate(obj):
             data = obj.get("data") or {}
@@ -535,9 +540,9 @@ class RbacPolicy:
         outcome.enabled_before = None
         self.check(outcome)
         extra["keys"] = {"configmap": {"namespace": NAMESPACE, "name": NAME, "resource_version": None}}
+        self.everestctl_validate(outcome.after)
         if self.module.check_mode:
             return self.result(outcome, True, extra)
-        self.everestctl_validate(outcome.after)
         body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE},
                 "data": {POLICY_KEY: outcome.after, ENABLED_KEY: outcome.enabled_after}}
         try:
@@ -549,9 +554,7 @@ class RbacPolicy:
 
     # -- file target -----------------------------------------------------------------------------------------
     def run_file(self):
-        if self.params["enabled"] is not None:
-            raise EverestError("enabled applies to the ConfigMap only; a policy file holds only policy.csv text")
-        target = os.path.abspath(self.params["policy_file"])
+        target = os.path.realpath(self.params["policy_file"])  # a symlinked file is edited where it really is
         directory, base = os.path.split(target)
         if not os.path.isdir(directory):
             raise EverestError("policy_file %s: directory %s does not exist; create it first" % (target, directory))
@@ -567,29 +570,40 @@ class RbacPolicy:
     def _file_locked(self, target, directory, base, extra):
         outcome = Outcome()
         exists = os.path.exists(target)
-        before = ""
+        raw_text = ""
         mode = None
+        owner = None
+        manifest = None
         if exists:
             with open(target, "rb") as handle:
                 raw = handle.read()
             try:
-                before = raw.decode("utf-8")
+                raw_text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise EverestError("policy_file %s is not UTF-8 text; Everest policies are text" % target)
-            mode = os.stat(target).st_mode & 0o7777
-            if _looks_like_manifest(before):
-                raise EverestError("policy_file %s holds a ConfigMap manifest; only plain policy.csv text can be edited "
-                                   "(extract data.policy.csv into its own file)" % target)
-        outcome.before = before
-        outcome.after, outcome.errors = compute(before, self.changes)
+            info = os.stat(target)
+            mode = info.st_mode & 0o7777
+            owner = (info.st_uid, info.st_gid)
+            manifest = _load_manifest(raw_text)
+        if manifest is None and self.params["enabled"] is not None:
+            raise EverestError("enabled needs the ConfigMap or a ConfigMap manifest; policy_file %s holds plain policy.csv text" % target)
+        data = manifest["data"] if manifest is not None else {}
+        outcome.before = data[POLICY_KEY] if manifest is not None else raw_text
+        outcome.after, outcome.errors = compute(outcome.before, self.changes)
+        if manifest is not None:
+            outcome.enabled_before = data.get(ENABLED_KEY)
+            outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
         self.check(outcome)
-        changed = outcome.after != before
+        changed = outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
+        if changed and self.module.check_mode:
+            self.everestctl_validate(outcome.after)
         if not changed or self.module.check_mode:
             return self.result(outcome, changed, extra)
+        content = outcome.after if manifest is None else _dump_manifest(manifest, outcome.after, outcome.enabled_after)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(outcome.after.encode("utf-8"))
+                handle.write(content.encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
             if mode is None:
@@ -597,29 +611,58 @@ class RbacPolicy:
                 os.umask(umask)
                 mode = 0o666 & ~umask
             os.chmod(tmp, mode)
+            if owner is not None and hasattr(os, "chown"):
+                try:
+                    os.chown(tmp, owner[0], owner[1])
+                except OSError:
+                    pass  # not allowed to give the file away: it keeps our ownership
             self.everestctl_validate(outcome.after)
             if self.params["backup"] and exists:
-                outcome.backup_file = self.backup(before, directory, base)
+                outcome.backup_file = self.backup(raw_text, directory, base)
             os.rename(tmp, target)
             tmp = None
             _fsync_dir(directory)
         finally:
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
+        if manifest is not None:
+            self.module.warn("policy_file %s is a ConfigMap manifest and was re-serialised: its YAML comments and layout "
+                             "outside data.policy.csv are not preserved" % target)
         return self.result(outcome, True, extra)
 
 
-def _looks_like_manifest(text):
-    stripped = text.lstrip()
-    if not stripped or stripped.startswith(("p,", "g,", "p ,", "g ,", "#")):
-        return False
-    if not HAS_YAML:
-        return False
+def _load_manifest(text):
+    """The parsed document when ``text`` is a ConfigMap manifest with a string data.policy.csv (EF §5.3), else None."""
+    if not HAS_YAML or text.lstrip().startswith(("p,", "g,")):
+        return None
     try:
         doc = yaml.safe_load(text)
     except Exception:  # pylint: disable=broad-except
-        return False
-    return isinstance(doc, dict) and isinstance(doc.get("data"), dict) and POLICY_KEY in doc["data"]
+        return None
+    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get(POLICY_KEY), str):
+        return doc
+    return None
+
+
+if HAS_YAML:
+    class _BlockDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
+        """Multi-line strings (the policy) as literal blocks, so the manifest stays reviewable."""
+
+    def _represent_str(dumper, value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    _BlockDumper.add_representer(str, _represent_str)
+
+
+def _dump_manifest(doc, policy_text, enabled):
+    new = copy.deepcopy(doc)
+    new["data"][POLICY_KEY] = policy_text
+    if enabled is not None:
+        new["data"][ENABLED_KEY] = enabled
+    text = yaml.dump(new, Dumper=_BlockDumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
+    if yaml.safe_load(text) != new:  # never write a manifest that does not read back to what we meant
+        raise EverestError("cannot serialise the ConfigMap manifest faithfully; nothing was written")
+    return text
 
 
 def _fsync_dir(directory):

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 
@@ -156,8 +157,11 @@ def test_everestctl_validation_failure_writes_nothing(ansible, sbx):
     assert run.rc != 0 and "malformed glob pattern 't-a/[x'" in res["msg"] and "stricter than Everest" in res["msg"]
     run = policy(ansible, block="t-a", policies=items, validate=False, validate_with_everestctl=True)
     assert run.rc == 0, run.output[-2000:]
-    # an unbound role: everestctl refuses it
+    # an unbound role: everestctl refuses it (already in check mode)
     sbx.put("g, admin, role:admin\n")
+    run = policy(ansible, check=True, block="t-b", policies=["p, role:t-b, namespaces, read, t-b"], validate=False,
+                 validate_with_everestctl=True)
+    assert run.rc != 0 and "everestctl says" in run.result("RBAC policy")["msg"]
     run = policy(ansible, block="t-b", policies=["p, role:t-b, namespaces, read, t-b"], validate=False, validate_with_everestctl=True)
     res = run.result("RBAC policy")
     assert run.rc != 0 and "everestctl says" in res["msg"] and "role 'role:t-b' does not exist" in res["msg"]
@@ -309,13 +313,28 @@ def test_policy_file_create_idempotent_mode_backup(ansible, sbx, tmp_path):
     assert run.rc != 0 and target.read_bytes() == before
 
 
-def test_policy_file_refuses_enabled_and_manifests(ansible, sbx, tmp_path):
-    target = tmp_path / "cm.yaml"
-    target.write_text("apiVersion: v1\nkind: ConfigMap\ndata:\n  policy.csv: |\n    g, admin, role:admin\n")
-    run = policy(ansible, block="t-a", policies=TA, policy_file=str(target))
-    assert run.rc != 0 and "ConfigMap manifest" in run.result("RBAC policy")["msg"]
-    run = policy(ansible, block="t-a", policies=TA, policy_file=str(tmp_path / "p.csv"), enabled=True)
-    assert run.rc != 0 and "enabled applies to the ConfigMap only" in run.result("RBAC policy")["msg"]
+def test_policy_file_configmap_manifest(ansible, sbx, tmp_path):
+    target = tmp_path / "everest-rbac.yaml"
+    target.write_text("# GitOps copy\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: everest-rbac\n  namespace: everest-system\n"
+                      "data:\n  enabled: \"false\"\n  policy.csv: |\n    g, admin, role:admin\n")
+    run = policy(ansible, block="t-a", policies=TA, policy_file=str(target), enabled=True)
+    res = run.result("RBAC policy")
+    assert run.rc == 0 and res["changed"] is True and res["enabled"] is True
+    assert any("re-serialised" in w for w in res.get("warnings", []))
+    doc = yaml.safe_load(target.read_text())
+    assert doc["metadata"] == {"name": "everest-rbac", "namespace": "everest-system"}
+    assert doc["data"] == {"enabled": "true", "policy.csv": "g, admin, role:admin\n" + _rbac.render_block("t-a", TA_LINES)}
+    assert "policy.csv: |" in target.read_text()  # still a reviewable literal block
+    run = policy(ansible, block="t-a", policies=TA, policy_file=str(target), enabled=True)
+    assert run.rc == 0 and run.result("RBAC policy")["changed"] is False
+    # everestctl reads the same file as a policy (EF §5.3)
+    check = ansible.playbook("rbac/check.yml", extra_vars={"check_policy_file": str(target), "check_checks": [
+        {"subject": "alice", "action": "update", "resource": "database-clusters", "object": "t-a/db", "expect": "allow"}]})
+    assert check.rc == 0, check.output[-2000:]
+    plain = tmp_path / "p.csv"
+    run = policy(ansible, block="t-a", policies=TA, policy_file=str(plain), enabled=True)
+    assert run.rc != 0 and "enabled needs the ConfigMap or a ConfigMap manifest" in run.result("RBAC policy")["msg"]
+    assert not plain.exists()
 
 
 @pytest.mark.slow

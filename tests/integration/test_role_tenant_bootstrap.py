@@ -147,12 +147,13 @@ def cluster(clean_sandbox):
 def bootstrapped(ansible, cluster, tmp_path):
     """The three tenants bootstrapped once (asserted), plus the inventory path."""
     inventory = write_inventory(tmp_path, TENANTS)
-    run = ansible.playbook(BOOTSTRAP, inventory=inventory)
+    run = ansible.playbook(BOOTSTRAP, inventory=inventory, verbosity=2, diff=True,
+                           extra_vars={"tenant_bootstrap_report_path": str(tmp_path / "run-report")})
     assert run.rc == 0, run.output[-6000:]
     return inventory, run
 
 
-def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped):
+def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped, tmp_path):
     inventory, first = bootstrapped
     sandbox = cluster.sandbox
     assert set(first.changed_hosts()) == {"alpha", "beta", "gamma"}
@@ -204,14 +205,26 @@ def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped):
     assert cluster.writes() == {}
     assert sandbox.calls() == []
 
+    # no secret anywhere: verbose output with diffs, recorded results, report files
+    report_json = json.loads((tmp_path / "run-report.json").read_text())
+    report_md = (tmp_path / "run-report.md").read_text()
+    assert sorted(r["tenant"] for r in report_json["tenants"]) == ["alpha", "beta", "gamma"]
+    assert "| beta | ok | ns-beta |" in report_md
+    everything = first.output + json.dumps(first.tasks) + json.dumps(report_json) + report_md
+    for password in PASSWORDS.values():
+        assert password not in everything
 
-def test_no_secret_in_output(ansible, cluster, tmp_path):
-    inventory = write_inventory(tmp_path, {"alpha": TENANTS["alpha"]})
-    run = ansible.playbook(BOOTSTRAP, inventory=inventory, verbosity=2, diff=True)
-    assert run.rc == 0, run.output[-4000:]
-    text = run.output + json.dumps(run.tasks)
-    for password in (PASSWORDS["alpha"], PASSWORDS["alpha_ops"]):
-        assert password not in text
+    # the read-only report playbook: every tenant, no write
+    sandbox.reset_stats()
+    report = ansible.playbook(REPORT, inventory=inventory, extra_vars={"tenant_bootstrap_report_path": str(tmp_path / "tenants")})
+    assert report.rc == 0, report.output[-4000:]
+    assert cluster.writes() == {}
+    table = once(report, "Report | tenants, usage and drift")["msg"]
+    for ns in NAMESPACES.values():
+        assert ns in table
+    assert "drifted tenants: none" in table
+    data = json.loads((tmp_path / "tenants.json").read_text())
+    assert sorted(r["namespace"] for r in data["tenants"]) == sorted(NAMESPACES.values())
 
 
 def test_isolation_proof_fails_naming_the_pair(ansible, cluster, bootstrapped):
@@ -253,13 +266,12 @@ def test_offboarding_keeps_namespace_and_is_idempotent(ansible, cluster, bootstr
     assert again.total("changed") == 0
     assert cluster.writes() == {}
 
-
-def test_offboarding_with_purge_removes_namespace(ansible, cluster, bootstrapped):
-    inventory, _ = bootstrapped
-    run = ansible.playbook(OFFBOARD, inventory=inventory, limit="gamma", extra_vars={"tenant_bootstrap_purge": True})
-    assert run.rc == 0, run.output[-4000:]
+    # with purge the namespace goes too
+    purge = ansible.playbook(OFFBOARD, inventory=inventory, limit="gamma", extra_vars={"tenant_bootstrap_purge": True})
+    assert purge.rc == 0, purge.output[-4000:]
     assert cluster.namespace("gamma-db") is None
     assert "namespaces remove" in everestctl_commands(cluster.sandbox)
+    assert cluster.block("gamma-db") is None and cluster.namespace("ns-alpha") is not None
 
 
 def test_check_mode_writes_nothing(ansible, cluster, tmp_path):
@@ -288,7 +300,16 @@ def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp
     assert run.changed_hosts() == {"alpha": 2}
     assert cluster.writes() == {}
     assert "-g, alpha_ops, role:tenant-ns-alpha" in run.stdout
-    assert "+            maxClusters: 5" in run.stdout or "maxClusters: 5" in run.stdout
+    assert "+            maxClusters: 5" in run.stdout
+
+    # a tenant's namespace is immutable: renaming fails for that tenant only, with the fix
+    renamed = copy.deepcopy(TENANTS)
+    renamed["beta"]["tenant_bootstrap_namespace"] = "ns-beta-renamed"
+    run = ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, renamed, name="renamed.yml"))
+    assert run.rc != 0
+    assert run.stats["beta"]["failures"] == 1 and run.stats["alpha"]["failures"] == 0
+    assert "immutable" in run.output and "offboard the tenant first" in run.output
+    assert cluster.namespace("ns-beta-renamed") is None
 
 
 def test_bad_tenants_fail_alone(ansible, cluster, tmp_path):
@@ -315,17 +336,6 @@ def test_bad_tenants_fail_alone(ansible, cluster, tmp_path):
         assert [line for line in table.splitlines() if line.startswith(host)][0].split()[1] == "FAILED"
 
 
-def test_namespace_is_immutable(ansible, cluster, bootstrapped, tmp_path):
-    changed = copy.deepcopy(TENANTS)
-    changed["beta"]["tenant_bootstrap_namespace"] = "ns-beta-renamed"
-    inventory = write_inventory(tmp_path, changed, name="renamed.yml")
-    run = ansible.playbook(BOOTSTRAP, inventory=inventory)
-    assert run.rc != 0
-    assert run.stats["beta"]["failures"] == 1 and run.stats["alpha"]["failures"] == 0
-    assert "immutable" in run.output and "ns-beta" in run.output
-    assert cluster.namespace("ns-beta-renamed") is None
-
-
 def test_rotate_passwords_only_touches_accounts(ansible, cluster, bootstrapped, tmp_path):
     changed = copy.deepcopy(TENANTS)
     changed["beta"]["tenant_bootstrap_password"] = "Beta-rotated-9"
@@ -341,31 +351,3 @@ def test_rotate_passwords_only_touches_accounts(ansible, cluster, bootstrapped, 
     assert after["beta"]["passwordHash"] != before["beta"]["passwordHash"]
     assert after["alpha"] == before["alpha"]
     assert "Beta-rotated-9" not in run.output
-
-
-def test_report_is_read_only(ansible, cluster, bootstrapped, tmp_path):
-    inventory, _ = bootstrapped
-    cluster.sandbox.reset_stats()
-    report_base = tmp_path / "tenants"
-    run = ansible.playbook(REPORT, inventory=inventory, extra_vars={"tenant_bootstrap_report_path": str(report_base)})
-    assert run.rc == 0, run.output[-4000:]
-    assert cluster.writes() == {}
-    assert run.total("changed") == 0 or run.changed_hosts() == {"alpha": 1}  # only the local report file
-    table = once(run, "Report | tenants, usage and drift")["msg"]
-    for ns in NAMESPACES.values():
-        assert ns in table
-    data = json.loads((tmp_path / "tenants.json").read_text())
-    assert sorted(r["namespace"] for r in data["tenants"]) == sorted(NAMESPACES.values())
-
-
-def test_bootstrap_report_file_has_no_secrets(ansible, cluster, tmp_path):
-    inventory = write_inventory(tmp_path, {"beta": TENANTS["beta"]})
-    base = tmp_path / "run-report"
-    run = ansible.playbook(BOOTSTRAP, inventory=inventory, extra_vars={"tenant_bootstrap_report_path": str(base)})
-    assert run.rc == 0, run.output[-4000:]
-    data = json.loads((tmp_path / "run-report.json").read_text())
-    assert data["tenants"][0]["namespace"] == "ns-beta" and data["tenants"][0]["status"] == "ok"
-    markdown = (tmp_path / "run-report.md").read_text()
-    assert "| beta | ok | ns-beta |" in markdown
-    for text in (json.dumps(data), markdown):
-        assert PASSWORDS["beta"] not in text

@@ -24,8 +24,10 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
     try:
         for ns, spec in tenants.items():
             api.namespace(ns, managed=spec["managed"])
-            run, _ = run_policy(ansible, namespace=ns, limits={"cpu": 1, "max_clusters": 2}, engines=["postgresql"], cluster_quota=False)
-            assert run.rc == 0, run.output
+        items = [{"namespace": ns, "limits": {"cpu": 1, "max_clusters": 2}, "allowed_engines": ["postgresql"], "cluster_quota": False}
+                 for ns in tenants]
+        run = run_policy(ansible, policies=items)[0]
+        assert run.rc == 0, run.output
         assert api.cluster("tinfo-over", "big", cpu=2, memory="1Gi")[0] == 201
         assert api.cluster("tinfo-ok", "small", cpu="500m", memory="1Gi")[0] == 201
         original = api.get("/api/v1/namespaces/everest-system/configmaps/everest-rbac")

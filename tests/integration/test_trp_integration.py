@@ -35,8 +35,8 @@ class Api:
 
     def namespace(self, name, managed=False):
         labels = {"app.kubernetes.io/managed-by": "everest"} if managed else {}
-        status, body = self.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                                 "metadata": {"name": name, "labels": labels}})
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+        status, body = self.call("POST", "/api/v1/namespaces", body)
         assert status in (201, 409), body
 
     def policy(self, namespace, name="resource-policy"):
@@ -162,7 +162,7 @@ def test_bad_values_fail_before_any_call(ansible, api, sandbox):
 def test_schema_validation_pruning_and_old_crds(ansible, api, sandbox):
     ns = "trp-schema"
     api.namespace(ns)
-    run, _ = run_policy(ansible, namespace=ns, limits=LIMITS)
+    run = run_policy(ansible, namespace=ns, limits=LIMITS)[0]
     assert run.rc == 0, run.output
 
     # the API server itself refuses invalid specs, naming the fields
@@ -223,7 +223,7 @@ def test_schema_validation_pruning_and_old_crds(ansible, api, sandbox):
 def test_cluster_quota_is_enforced_by_the_api_server(ansible, api):
     ns = "trp-quota"
     api.namespace(ns)
-    run, _ = run_policy(ansible, namespace=ns, limits={"max_clusters": 2})
+    run = run_policy(ansible, namespace=ns, limits={"max_clusters": 2})[0]
     assert run.rc == 0, run.output
     assert api.cluster(ns, "c1")[0] == 201
     assert api.cluster(ns, "c2")[0] == 201
@@ -232,7 +232,7 @@ def test_cluster_quota_is_enforced_by_the_api_server(ansible, api):
     assert "exceeded quota: resource-policy-clusters" in body["message"]
     assert api.get(DBC % ns + "/c3") is None
 
-    run, _ = run_policy(ansible, namespace=ns, limits={"max_clusters": 3})
+    run = run_policy(ansible, namespace=ns, limits={"max_clusters": 3})[0]
     assert run.rc == 0
     assert api.cluster(ns, "c3")[0] == 201
 
@@ -257,6 +257,7 @@ def test_batch_form(ansible, api, sandbox):
     assert [(r["namespace"], r["changed"], r.get("failed", False)) for r in res["results"]] == [
         ("trp-batch-a", True, False), ("trp-batch-b", True, False), ("trp-batch-missing", False, True)]
     assert "trp-batch-missing" in res["msg"]
+    assert "namespace trp-batch-missing does not exist" in res["results"][2]["msg"]
     assert api.policy("trp-batch-b")["spec"]["limits"] == {"memoryBytes": 2147483648}
 
     sandbox.reset_stats()
@@ -270,8 +271,8 @@ def test_batch_form(ansible, api, sandbox):
 def test_quota_check_table(ansible, api):
     ns = "trp-check"
     api.namespace(ns)
-    run, _ = run_policy(ansible, namespace=ns, limits={"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 2},
-                        engines=["postgresql", "mysql"], cluster_quota=False)
+    limits = {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 2}
+    run = run_policy(ansible, namespace=ns, limits=limits, engines=["postgresql", "mysql"], cluster_quota=False)[0]
     assert run.rc == 0, run.output
     assert api.cluster(ns, "pg1", cpu="1500m", memory="4Gi")[0] == 201
     assert api.cluster(ns, "my1", engine="pxc", cpu=2, memory="8Gi")[0] == 201

@@ -300,8 +300,24 @@ def test_mask_argv_shapes():
     ('a.b', 'a.b', True),
     ('axb', 'a.b', False),
     ('x', '[', False),
+    ('x', '[]', False),
     ('*', '*', True),
     ('dev/*', 'dev/*', True),
+    # doublestar v4 details (match.go): classes may match the separator; `**` is special only as a whole segment
+    # (or right where an alternative was substituted); once the name is used up, only a syntactically
+    # zero-length rest (``, `*`, `**`, `/**`, `**/`, `/**/`) may remain.
+    ('/', '[!a]', True),
+    ('', '**', True),
+    ('', '/**', True),
+    ('', '***', False),
+    ('a', '?**/', True),
+    ('a', 'a***', False),
+    ('ab', 'a***', True),
+    ('ax/y/b', 'a**/b', False),
+    ('ax/y/b', 'a{**/b,c}', True),
+    ('b', '{,a}b', True),
+    ('-', '[a-]', True),
+    ('x', '{a,b', False),
 ])
 def test_glob_match_doublestar(name, pattern, expected):
     assert rbac.glob_match(name, pattern) is expected
@@ -452,3 +468,15 @@ def test_help_topics():
     assert (code, err) == (0, '') and out.startswith('Create a new Everest user account\n\nUsage:\n  everestctl accounts create [flags]\n')
     code, out, err = run('help', 'nothing-here')
     assert (code, out) == (0, '') and err.startswith('Unknown help topic [`nothing-here`]\nUsage:\n')
+
+
+def test_internal_error_exits_1_and_is_logged(monkeypatch, tmp_path):
+    log = tmp_path / 'calls.jsonl'
+    monkeypatch.setenv('EVEREST_SANDBOX_CALL_LOG', str(log))
+
+    def boom():
+        raise RuntimeError('kaboom')
+    monkeypatch.setattr(cli, 'build_root', boom)
+    code, out, err = run('accounts', 'list')
+    assert (code, out) == (1, '') and 'everestctl emulator internal error' in err and 'kaboom' in err
+    assert json.loads(log.read_text())['rc'] == 1

@@ -57,7 +57,7 @@ def with_trp(raw, make_ns):
 
 
 def test_crd_status_established(with_trp):
-    _, crd = with_trp('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tenantresourcepolicies.everest.local')
+    _st, crd = with_trp('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tenantresourcepolicies.everest.local')
     conds = {c['type']: c['status'] for c in crd['status']['conditions']}
     assert conds == {'NamesAccepted': 'True', 'Established': 'True'}
     assert crd['status']['acceptedNames']['kind'] == 'TenantResourcePolicy'
@@ -135,18 +135,18 @@ def test_strict_field_validation(with_trp):
 
 def test_status_subresource_and_generation(with_trp):
     path = TRP.format(ns='x')
-    _, created = with_trp('POST', path, trp('p', {'limits': {'cpuCores': 1}}))
+    _st, created = with_trp('POST', path, trp('p', {'limits': {'cpuCores': 1}}))
     assert created['metadata']['generation'] == 1
     # main resource: status changes ignored, spec change bumps generation
     obj = copy.deepcopy(created)
     obj['status'] = {'used': 5}
-    _, same = with_trp('PUT', f'{path}/p', obj)
+    _st, same = with_trp('PUT', f'{path}/p', obj)
     assert 'status' not in same
     assert same['metadata']['generation'] == 1
     assert same['metadata']['resourceVersion'] == created['metadata']['resourceVersion']
     obj = copy.deepcopy(same)
     obj['spec']['limits']['cpuCores'] = 2
-    _, bumped = with_trp('PUT', f'{path}/p', obj)
+    _st, bumped = with_trp('PUT', f'{path}/p', obj)
     assert bumped['metadata']['generation'] == 2
     # /status: only status changes are taken
     obj = copy.deepcopy(bumped)
@@ -167,8 +167,8 @@ def test_status_subresource_and_generation(with_trp):
                           headers={'Content-Type': 'application/merge-patch+json'})
     assert st['status'] == {'used': 3, 'phase': 'Ready'}
     # merge patch on the main resource ignores status
-    _, patched = with_trp('PATCH', f'{path}/p', {'status': {'used': 0}, 'metadata': {'labels': {'l': 'v'}}},
-                          headers={'Content-Type': 'application/merge-patch+json'})
+    _st, patched = with_trp('PATCH', f'{path}/p', {'status': {'used': 0}, 'metadata': {'labels': {'l': 'v'}}},
+                            headers={'Content-Type': 'application/merge-patch+json'})
     assert patched['status'] == {'used': 3, 'phase': 'Ready'}
     assert patched['metadata']['labels'] == {'l': 'v'}
     assert patched['metadata']['generation'] == 2, 'metadata changes do not bump generation'
@@ -191,7 +191,7 @@ def test_status_path_404_without_subresource(raw, make_ns):
     assert created['status'] == {'state': 'AtLatestKnown'}, 'no status subresource: status is a normal field'
     assert raw('GET', f'{path}/s/status')[0] == 404
     created['status'] = {'state': 'UpgradePending'}
-    _, updated = raw('PUT', f'{path}/s', created)
+    _st, updated = raw('PUT', f'{path}/s', created)
     assert updated['status'] == {'state': 'UpgradePending'}
     assert updated['metadata']['generation'] == 2, 'without the subresource every non-metadata change bumps generation'
 
@@ -212,12 +212,12 @@ def test_database_cluster_schema(raw, make_ns):
 
 
 def test_short_names_and_scope_in_discovery(with_trp):
-    _, res = with_trp('GET', '/apis/everest.local/v1')
+    _st, res = with_trp('GET', '/apis/everest.local/v1')
     entries = {r['name']: r for r in res['resources']}
     assert entries['tenantresourcepolicies']['shortNames'] == ['trp']
     assert entries['tenantresourcepolicies']['namespaced'] is True
     assert 'tenantresourcepolicies/status' in entries
-    _, groups = with_trp('GET', '/apis')
+    _st, groups = with_trp('GET', '/apis')
     assert {'name': 'everest.local', 'versions': [{'groupVersion': 'everest.local/v1', 'version': 'v1'}],
             'preferredVersion': {'groupVersion': 'everest.local/v1', 'version': 'v1'}} in groups['groups']
 
@@ -235,7 +235,7 @@ def test_cluster_scoped_crd_and_crd_delete(raw):
     assert 'namespace' not in created['metadata']
     assert raw('GET', '/apis/everest.local/v1/globalpolicies/g')[0] == 200
     assert raw('GET', '/apis/everest.local/v1/namespaces/default/globalpolicies/g')[0] == 404
-    status, _ = raw('DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/globalpolicies.everest.local')
+    status, _body = raw('DELETE', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/globalpolicies.everest.local')
     assert status == 200
     status, body = raw('GET', '/apis/everest.local/v1/globalpolicies/g')
     assert status == 404 and body['message'] == 'the server could not find the requested resource'

@@ -40,8 +40,8 @@ def test_seeded_everest_installation(raw):
 
 
 def test_reset_restores_seed_and_keeps_uids(clean_sandbox):
-    _, before = clean_sandbox.request('GET', '/api/v1/namespaces/everest-system')
-    status, _ = clean_sandbox.request('DELETE', '/api/v1/namespaces/everest-system')
+    _st, before = clean_sandbox.request('GET', '/api/v1/namespaces/everest-system')
+    status, _body = clean_sandbox.request('DELETE', '/api/v1/namespaces/everest-system')
     assert status == 200
     assert clean_sandbox.request('GET', '/api/v1/namespaces/everest-system')[0] == 404
     clean_sandbox.reset()
@@ -76,7 +76,7 @@ def test_not_found_status_for_grouped_resource(raw):
 
 
 def test_stale_resource_version_conflicts(raw):
-    _, cur = raw('GET', CM_PATH + '/everest-rbac')
+    _st, cur = raw('GET', CM_PATH + '/everest-rbac')
     cur['data']['enabled'] = 'true'
     status, updated = raw('PUT', CM_PATH + '/everest-rbac', cur)
     assert status == 200
@@ -115,19 +115,19 @@ def test_server_owned_metadata_and_noop_update(raw):
     assert status == 200
     assert same['metadata']['resourceVersion'] == meta['resourceVersion'], 'a no-op update must not bump resourceVersion'
     created['data']['a'] = 'c'
-    _, changed = raw('PUT', CM_PATH + '/c1', created)
+    _st, changed = raw('PUT', CM_PATH + '/c1', created)
     assert int(changed['metadata']['resourceVersion']) > int(meta['resourceVersion'])
     assert changed['metadata']['uid'] == meta['uid']
     assert changed['metadata']['creationTimestamp'] == meta['creationTimestamp']
 
 
 def test_resource_versions_come_from_one_counter(raw):
-    _, a = raw('POST', CM_PATH, cm('c1'))
-    _, b = raw('POST', '/api/v1/namespaces', {'metadata': {'name': 'ns-b'}})
-    _, c = raw('POST', '/api/v1/namespaces/everest-system/secrets', {'metadata': {'name': 's1'}})
+    _st, a = raw('POST', CM_PATH, cm('c1'))
+    _st, b = raw('POST', '/api/v1/namespaces', {'metadata': {'name': 'ns-b'}})
+    _st, c = raw('POST', '/api/v1/namespaces/everest-system/secrets', {'metadata': {'name': 's1'}})
     rvs = [int(x['metadata']['resourceVersion']) for x in (a, b, c)]
     assert rvs == sorted(rvs) and len(set(rvs)) == 3
-    _, listing = raw('GET', '/api/v1/namespaces/everest-system/configmaps')
+    _st, listing = raw('GET', '/api/v1/namespaces/everest-system/configmaps')
     assert int(listing['metadata']['resourceVersion']) >= rvs[-1]
 
 
@@ -208,18 +208,18 @@ def test_finalizers_delay_deletion(raw):
     status, body = raw('DELETE', CM_PATH + '/f')
     assert status == 202
     assert body['metadata']['deletionTimestamp']
-    _, cur = raw('GET', CM_PATH + '/f')
+    _st, cur = raw('GET', CM_PATH + '/f')
     cur['metadata']['finalizers'] = []
     assert raw('PUT', CM_PATH + '/f', cur)[0] == 200
     assert raw('GET', CM_PATH + '/f')[0] == 404
 
 
 def test_delete_preconditions(raw):
-    _, cur = raw('GET', CM_PATH + '/everest-rbac')
+    _st, cur = raw('GET', CM_PATH + '/everest-rbac')
     status, body = raw('DELETE', CM_PATH + '/everest-rbac', {'preconditions': {'resourceVersion': '1'}})
     assert status == 409
     assert body['message'].startswith('Operation cannot be fulfilled on configmaps "everest-rbac": Precondition failed')
-    status, _ = raw('DELETE', CM_PATH + '/everest-rbac', {'preconditions': {'uid': cur['metadata']['uid']}})
+    status, _body = raw('DELETE', CM_PATH + '/everest-rbac', {'preconditions': {'uid': cur['metadata']['uid']}})
     assert status == 200
 
 

@@ -9,8 +9,8 @@ CM = '/api/v1/namespaces/everest-system/configmaps/everest-rbac'
 
 def test_error_rate_one_fails_every_get(clean_sandbox):
     clean_sandbox.faults(error_rate={'get': 1.0}, seed=42)
-    results = [clean_sandbox.request('GET', CM) for _ in range(12)]
-    codes = [code for code, _ in results]
+    results = [clean_sandbox.request('GET', CM) for _idx in range(12)]
+    codes = [code for code, _body in results]
     assert set(codes) <= {500, 503, 429} and len(set(codes)) > 1
     for code, body in results:
         assert body['kind'] == 'Status' and body['code'] == code
@@ -22,21 +22,21 @@ def test_error_rate_one_fails_every_get(clean_sandbox):
 def test_faults_are_deterministic_per_seed(clean_sandbox):
     def sequence(seed):
         clean_sandbox.faults(error_rate={'get': 0.5}, seed=seed)
-        return [clean_sandbox.request('GET', CM)[0] for _ in range(20)]
+        return [clean_sandbox.request('GET', CM)[0] for _idx in range(20)]
 
     first = sequence(7)
     assert sequence(7) == first
     assert 200 in first and any(c != 200 for c in first)
     assert sequence(8) != first
     clean_sandbox.clear_faults()
-    assert {clean_sandbox.request('GET', CM)[0] for _ in range(5)} == {200}
+    assert {clean_sandbox.request('GET', CM)[0] for _idx in range(5)} == {200}
 
 
 def test_429_has_retry_after(clean_sandbox):
     from everest_sandbox.launcher import raw_request  # pylint: disable=import-outside-toplevel
     clean_sandbox.faults(error_rate={'list': 1.0}, seed=0)
     codes = []
-    for _ in range(30):
+    for _idx in range(30):
         code, body = raw_request(clean_sandbox.url, clean_sandbox.token, 'GET', '/api/v1/namespaces')
         codes.append(code)
         if code == 429:
@@ -47,7 +47,7 @@ def test_429_has_retry_after(clean_sandbox):
 
 def test_conflict_rate_forces_409_on_updates_with_resource_version(clean_sandbox):
     clean_sandbox.faults(conflict_rate=1.0)
-    _, cur = clean_sandbox.request('GET', CM)
+    _st, cur = clean_sandbox.request('GET', CM)
     status, body = clean_sandbox.request('PUT', CM, cur)
     assert status == 409
     assert body['message'].startswith('Operation cannot be fulfilled on configmaps "everest-rbac": the object has been modified')
@@ -75,7 +75,7 @@ def test_stats_count_by_verb_and_resource(clean_sandbox):
     sb.request('GET', CM)                                                # get
     sb.request('GET', '/api/v1/namespaces/everest-system/configmaps')    # list
     sb.request('POST', '/api/v1/namespaces/default/configmaps', {'metadata': {'name': 'c'}})
-    _, cur = sb.request('GET', '/api/v1/namespaces/default/configmaps/c')
+    _st, cur = sb.request('GET', '/api/v1/namespaces/default/configmaps/c')
     sb.request('PUT', '/api/v1/namespaces/default/configmaps/c', cur)
     sb.request('PATCH', '/api/v1/namespaces/default/configmaps/c', {'data': {'a': 'b'}},
                {'Content-Type': 'application/merge-patch+json'})
@@ -93,7 +93,7 @@ def test_stats_count_by_verb_and_resource(clean_sandbox):
 
 @pytest.mark.parametrize('method, path', [('GET', '/_sandbox/reset'), ('POST', '/_sandbox/stats'), ('GET', '/_sandbox/nope')])
 def test_sandbox_endpoint_errors(clean_sandbox, method, path):
-    status, _ = clean_sandbox.request(method, path)
+    status, _body = clean_sandbox.request(method, path)
     assert status in (404, 405)
 
 

@@ -40,19 +40,19 @@ def test_version_and_legacy_discovery(raw):
     assert status == 200 and ver['gitVersion'] == 'v1.31.0' and ver['major'] == '1' and ver['minor'] == '31'
     status, apis = raw('GET', '/api', headers={'Accept': AGGREGATED})
     assert status == 200 and apis['kind'] == 'APIVersions' and apis['versions'] == ['v1']
-    _, v1 = raw('GET', '/api/v1')
+    _st, v1 = raw('GET', '/api/v1')
     res = {r['name']: r for r in v1['resources']}
     assert res['namespaces'] == {'name': 'namespaces', 'singularName': 'namespace', 'namespaced': False, 'kind': 'Namespace',
                                  'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], 'shortNames': ['ns']}
     assert res['configmaps']['shortNames'] == ['cm'] and res['configmaps']['namespaced'] is True
     assert {'namespaces/status', 'secrets', 'resourcequotas', 'resourcequotas/status'} <= set(res)
-    _, groups = raw('GET', '/apis', headers={'Accept': AGGREGATED})
+    _st, groups = raw('GET', '/apis', headers={'Accept': AGGREGATED})
     assert groups['kind'] == 'APIGroupList'
     names = [g['name'] for g in groups['groups']]
     assert {'apps', 'apiextensions.k8s.io', 'everest.percona.com', 'operators.coreos.com'} <= set(names)
-    _, crds = raw('GET', '/apis/apiextensions.k8s.io/v1')
+    _st, crds = raw('GET', '/apis/apiextensions.k8s.io/v1')
     assert {r['name'] for r in crds['resources']} == {'customresourcedefinitions', 'customresourcedefinitions/status'}
-    _, olm = raw('GET', '/apis/operators.coreos.com/v1alpha1')
+    _st, olm = raw('GET', '/apis/operators.coreos.com/v1alpha1')
     short = {r['name']: r.get('shortNames') for r in olm['resources']}
     assert short['subscriptions'] == ['sub', 'subs'] and short['clusterserviceversions'][0] == 'csv'
 

@@ -66,7 +66,7 @@ def test_all_namespace_list_shape(labelled):
     assert keys == sorted(keys)
     assert ('everest-system', 'everest-rbac') in keys
     assert 'kind' not in body['items'][0], 'items of built-in lists carry no kind (as the real server)'
-    _, dbcs = labelled('GET', '/apis/everest.percona.com/v1alpha1/databaseclusters')
+    _st, dbcs = labelled('GET', '/apis/everest.percona.com/v1alpha1/databaseclusters')
     assert dbcs['kind'] == 'DatabaseClusterList' and dbcs['items'] == []
 
 
@@ -74,7 +74,7 @@ def test_pagination(labelled):
     seen, token = [], None
     while True:
         path = '/api/v1/namespaces/ns-a/configmaps?limit=2' + (f'&continue={token}' if token else '')
-        _, body = labelled('GET', path)
+        _st, body = labelled('GET', path)
         seen += [i['metadata']['name'] for i in body['items']]
         token = body['metadata'].get('continue')
         if not token:

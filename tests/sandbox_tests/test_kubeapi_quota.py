@@ -23,7 +23,7 @@ def test_quota_admission_exact_message_and_status(raw, make_ns):
     assert q['status'] == {'hard': {KEY: '3', 'requests.cpu': '4'}, 'used': {KEY: '0', 'requests.cpu': '0'}}
     for idx in range(1, 4):
         assert raw('POST', DBC.format(ns='t1'), dbc(f'db-{idx}'))[0] == 201
-    _, q = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
+    _st, q = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
     assert q['status']['used'][KEY] == '3'
     status, body = raw('POST', DBC.format(ns='t1'), dbc('db-4'))
     assert status == 403
@@ -40,7 +40,7 @@ def test_quota_admission_exact_message_and_status(raw, make_ns):
     assert raw('POST', DBC.format(ns='t2'), dbc('db-4'))[0] == 201
     # deleting frees a slot and updates status.used
     assert raw('DELETE', DBC.format(ns='t1') + '/db-1')[0] == 200
-    _, q = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
+    _st, q = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
     assert q['status']['used'][KEY] == '2'
     assert raw('POST', DBC.format(ns='t1'), dbc('db-4'))[0] == 201
 
@@ -49,14 +49,14 @@ def test_quota_update_and_existing_objects(raw, make_ns):
     make_ns('t1')
     for idx in range(2):
         raw('POST', DBC.format(ns='t1'), dbc(f'db-{idx}'))
-    _, q = raw('POST', QUOTA.format(ns='t1'), quota({KEY: '1'}))
+    _st, q = raw('POST', QUOTA.format(ns='t1'), quota({KEY: '1'}))
     assert q['status']['used'] == {KEY: '2'}, 'used counts objects that existed before the quota'
     assert raw('POST', DBC.format(ns='t1'), dbc('db-9'))[0] == 403
     q['spec']['hard'][KEY] = '5'
-    _, q2 = raw('PUT', QUOTA.format(ns='t1') + '/resource-policy', q)
+    _st, q2 = raw('PUT', QUOTA.format(ns='t1') + '/resource-policy', q)
     assert q2['status']['hard'] == {KEY: '5'}
     assert raw('POST', DBC.format(ns='t1'), dbc('db-9'))[0] == 201
-    _, q3 = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
+    _st, q3 = raw('GET', QUOTA.format(ns='t1') + '/resource-policy')
     assert q3['status']['used'] == {KEY: '3'}
 
 
@@ -100,9 +100,9 @@ def test_concurrent_creates_respect_quota(clean_sandbox, make_ns):
     clean_sandbox.request('POST', QUOTA.format(ns='t1'), quota({KEY: '7'}))
     codes = _parallel(20, lambda i: clean_sandbox.request('POST', DBC.format(ns='t1'), dbc(f'db-{i}'))[0])
     assert sorted(codes) == [201] * 7 + [403] * 13
-    _, listing = clean_sandbox.request('GET', DBC.format(ns='t1'))
+    _st, listing = clean_sandbox.request('GET', DBC.format(ns='t1'))
     assert len(listing['items']) == 7
-    _, q = clean_sandbox.request('GET', QUOTA.format(ns='t1') + '/resource-policy')
+    _st, q = clean_sandbox.request('GET', QUOTA.format(ns='t1') + '/resource-policy')
     assert q['status']['used'][KEY] == '7'
 
 
@@ -111,11 +111,11 @@ def test_concurrent_creates_and_updates_keep_counts(clean_sandbox, make_ns):
     codes = _parallel(20, lambda i: clean_sandbox.request('POST', '/api/v1/namespaces/t1/configmaps',
                                                           {'metadata': {'name': f'c{i}'}})[0])
     assert codes == [201] * 20
-    _, listing = clean_sandbox.request('GET', '/api/v1/namespaces/t1/configmaps')
+    _st, listing = clean_sandbox.request('GET', '/api/v1/namespaces/t1/configmaps')
     rvs = [int(i['metadata']['resourceVersion']) for i in listing['items']]
     assert len(listing['items']) == 20 and len(set(rvs)) == 20
     # 20 read-modify-write attempts on one object with the same starting version: exactly one wins
-    _, base = clean_sandbox.request('GET', '/api/v1/namespaces/t1/configmaps/c0')
+    _st, base = clean_sandbox.request('GET', '/api/v1/namespaces/t1/configmaps/c0')
 
     def update(idx):
         body = dict(base, data={'writer': str(idx)})

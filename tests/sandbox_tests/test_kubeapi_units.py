@@ -113,7 +113,7 @@ SCHEMA = {'type': 'object', 'properties': {
     ({'n': 1, 'nul': None, 'm': {'a': 1}, 'free': {'zz': [1]}}, []),
 ])
 def test_schema_messages(spec, expected):
-    _, errors = process_custom_resource(SCHEMA, {'apiVersion': 'x/v1', 'kind': 'X', 'metadata': {}, 'spec': spec})
+    _st, errors = process_custom_resource(SCHEMA, {'apiVersion': 'x/v1', 'kind': 'X', 'metadata': {}, 'spec': spec})
     assert [str(e) for e in errors] == expected
 
 

@@ -81,7 +81,7 @@ def read_env(directory) -> dict:
     path = Path(directory) / 'env'
     for line in path.read_text(encoding='utf-8').splitlines():
         if line.startswith('export ') and '=' in line:
-            key, _, value = line[len('export '):].partition('=')
+            key, _sep, value = line[len('export '):].partition('=')
             env[key] = shlex.split(value)[0] if value else ''
     return env
 
@@ -217,7 +217,7 @@ def _read_pid(directory: Path) -> int | None:
 def _answers(directory: Path) -> bool:
     try:
         env = read_env(directory)
-        status, _ = raw_request(env['EVEREST_SANDBOX_URL'], env['EVEREST_SANDBOX_TOKEN'], 'GET', '/version', timeout=2)
+        status, _body = raw_request(env['EVEREST_SANDBOX_URL'], env['EVEREST_SANDBOX_TOKEN'], 'GET', '/version', timeout=2)
         return status == 200
     except (OSError, KeyError, ValueError, http.client.HTTPException):
         return False

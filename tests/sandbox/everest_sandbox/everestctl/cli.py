@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 from . import accounts, kube, namespaces, rbac
 from .cobra import Command, CobraError, Exit, FindError, HelpRequested, arbitrary_args, exact_args, no_args, parse_bool
@@ -471,6 +472,10 @@ def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     started = time.time()
     clock = time.monotonic()
     io = IO(stdout, stderr)
-    code = execute(build_root(), argv, io)
+    try:
+        code = execute(build_root(), argv, io)
+    except Exception:  # pylint: disable=broad-except  # an emulator bug must still exit 1 and be logged
+        io.err('everestctl emulator internal error:\n' + traceback.format_exc())
+        code = 1
     log_call(argv, code, started, time.monotonic() - clock)
     return code

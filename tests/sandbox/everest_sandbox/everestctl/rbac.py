@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import NamedTuple
 
 import yaml
 
@@ -34,28 +35,41 @@ class BadPattern(Exception):
 
 
 # glob ---------------------------------------------------------------------------------------------
+#
+# Each token of the pattern becomes a regex; braces are substituted one alternative at a time, the way
+# doublestar's matcher recurses into them. Two doublestar rules are kept on purpose:
+# * `**` is a doublestar only at the start of a segment (pattern start, after `/`, or where an alternative was
+#   substituted) and only when followed by `/` or the end of the pattern; otherwise it is a plain `*`;
+# * once the name is used up, what is left of the pattern must be syntactically zero-length
+#   (isZeroLengthPattern: ``, `*`, `**`, `/**`, `**/`, `/**/`, or an alternative group leading to one).
+
+class _Tok(NamedTuple):
+    start: int
+    end: int
+    rx: str         # regex of the token
+    rx_plus: str    # regex of the token when it consumes the last character of the name
+    brace: bool = False
+
 
 def _class_end(pattern: str, start: int) -> int:
-    """Index of the closing `]` of the class opened at start, or -1."""
+    """Index of the `]` closing the class opened at start; BadPattern if missing or empty."""
     i = start + 1
     if i < len(pattern) and pattern[i] in '!^':
         i += 1
-    first = True
+    if i >= len(pattern) or pattern[i] == ']':
+        raise BadPattern()
     while i < len(pattern):
-        ch = pattern[i]
-        if ch == '\\':
+        if pattern[i] == '\\':
             i += 2
-            first = False
             continue
-        if ch == ']' and not first:
+        if pattern[i] == ']':
             return i
-        first = False
         i += 1
-    return -1
+    raise BadPattern()
 
 
 def _translate_class(body: str) -> str:
-    negate = bool(body) and body[0] in '!^'
+    negate = body[0] in '!^'
     if negate:
         body = body[1:]
     out = []
@@ -65,16 +79,34 @@ def _translate_class(body: str) -> str:
         if ch == '\\' and i + 1 < len(body):
             i += 1
             ch = body[i]
-        out.append(re.escape(ch) if ch not in '-' else '-')
+            out.append(re.escape(ch))
+        else:
+            out.append('-' if ch == '-' else re.escape(ch))
         i += 1
-    inner = ''.join(out)
-    if not inner:
-        raise BadPattern()
-    # doublestar v4 does not exclude the separator from classes: `[!a]` matches `/`
-    return f'[^{inner}]' if negate else f'[{inner}]'
+    # doublestar does not exclude the separator from classes: `[!a]` matches `/`
+    return ('[^' if negate else '[') + ''.join(out) + ']'
+
+
+def _brace_end(pattern: str, start: int) -> int:
+    """indexMatchedClosingAlt: the `}` closing the `{` at start (nesting and escapes), -1 if none."""
+    depth, i = 0, start
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == '\\':
+            i += 2
+            continue
+        if ch == '{':
+            depth += 1
+        elif ch == '}':
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
 
 
 def _split_alternatives(body: str) -> list[str]:
+    """indexNextAlt: split on commas outside nested braces (escapes kept)."""
     parts, depth, cur, i = [], 0, [], 0
     while i < len(body):
         ch = body[i]
@@ -82,12 +114,6 @@ def _split_alternatives(body: str) -> list[str]:
             cur.append(body[i:i + 2])
             i += 2
             continue
-        if ch == '[':
-            end = _class_end(body, i)
-            if end > 0:
-                cur.append(body[i:end + 1])
-                i = end + 1
-                continue
         if ch == '{':
             depth += 1
         elif ch == '}':
@@ -103,93 +129,50 @@ def _split_alternatives(body: str) -> list[str]:
     return parts
 
 
-def _brace_end(pattern: str, start: int) -> int:
-    depth, i = 0, start
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == '\\':
-            i += 2
-            continue
-        if ch == '[':
-            end = _class_end(pattern, i)
-            if end > 0:
-                i = end + 1
-                continue
-        if ch == '{':
-            depth += 1
-        elif ch == '}':
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _translate(pattern: str) -> str:
-    out = []
-    i = 0
+def _star_token(pattern: str, i: int, seg: bool) -> tuple[_Tok, bool]:
     size = len(pattern)
+    if seg and pattern.startswith('**', i):
+        if i + 2 == size:
+            return _Tok(i, size, '.*', '.+'), False
+        if pattern[i + 2] == '/':
+            return _Tok(i, i + 3, '(?:.*/)?', '.*/'), True
+    j = i
+    while j < size and pattern[j] == '*':
+        j += 1
+    return _Tok(i, j, '[^/]*', '[^/]+'), False
+
+
+def _tokens(pattern: str) -> list[_Tok]:
+    """Tokenize; raises BadPattern. The pattern starts a segment (doublestar's startOfSegment := true)."""
+    toks: list[_Tok] = []
+    size = len(pattern)
+    i = 0
+    seg = True
     while i < size:
         ch = pattern[i]
         if ch == '*':
-            j = i
-            while j < size and pattern[j] == '*':
-                j += 1
-            stars = j - i
-            seg_start = i == 0 or pattern[i - 1] == '/'
-            seg_end = j == size or pattern[j] == '/'
-            if stars >= 2 and seg_start and seg_end:
-                if j == size:
-                    if i == 0:
-                        out.append('.*')
-                    else:
-                        # "a/**" matches "a" itself and everything below it
-                        out.pop()  # the "/" just emitted
-                        out.append('(?:/.*)?')
-                else:
-                    # "**/" matches zero or more directories
-                    out.append('(?:.*/)?')
-                    j += 1
-            else:
-                out.append('[^/]*')
-            i = j
-            continue
-        if ch == '?':
-            out.append('[^/]')
+            tok, seg = _star_token(pattern, i, seg)
+        elif ch == '?':
+            tok, seg = _Tok(i, i + 1, '[^/]', '[^/]'), False
         elif ch == '[':
             end = _class_end(pattern, i)
-            if end < 0:
-                raise BadPattern()
-            out.append(_translate_class(pattern[i + 1:end]))
-            i = end + 1
-            continue
+            rx = _translate_class(pattern[i + 1:end])
+            tok, seg = _Tok(i, end + 1, rx, rx), False
         elif ch == '{':
             end = _brace_end(pattern, i)
             if end < 0:
                 raise BadPattern()
-            alts = _split_alternatives(pattern[i + 1:end])
-            out.append('(?:' + '|'.join(_translate(alt) for alt in alts) + ')')
-            i = end + 1
-            continue
+            tok, seg = _Tok(i, end + 1, '', '', brace=True), False
         elif ch == '\\':
             if i + 1 >= size:
                 raise BadPattern()
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
+            lit = pattern[i + 1]
+            tok, seg = _Tok(i, i + 2, re.escape(lit), re.escape(lit)), lit == '/'
         else:
-            out.append(re.escape(ch))
-        i += 1
-    return ''.join(out)
-
-
-@functools.lru_cache(maxsize=1024)
-def glob_regex(pattern: str):
-    """Compiled regex for a doublestar v4 pattern; None for a bad pattern."""
-    try:
-        return re.compile('(?s:' + _translate(pattern) + r')\Z')
-    except (BadPattern, re.error):
-        return None
+            tok, seg = _Tok(i, i + 1, re.escape(ch), re.escape(ch)), ch == '/'
+        toks.append(tok)
+        i = tok.end
+    return toks
 
 
 def _zero_length(pattern: str) -> bool:
@@ -204,18 +187,45 @@ def _zero_length(pattern: str) -> bool:
     return False
 
 
-def glob_match(name: str, pattern: str) -> bool:
-    """casbin globMatch(key1=name, key2=pattern) with doublestar v4 semantics.
-
-    An empty name never enters doublestar's matching loop: only a syntactically zero-length pattern matches it
-    (so `***` or `*{a,*}` do not match ``, unlike their regex translation).
-    """
-    rx = glob_regex(pattern)
-    if rx is None:
+@functools.lru_cache(maxsize=4096)
+def _fullmatch(regex: str, name: str) -> bool:
+    try:
+        return re.fullmatch(regex, name, re.S) is not None
+    except re.error:  # e.g. a reversed class range: never matches
         return False
-    if name == '':
-        return _zero_length(pattern)
-    return bool(rx.match(name))
+
+
+def _match(name: str, prefix_rx: str, rest: str, depth: int) -> bool:
+    """prefix_rx: regex of the tokens already fixed; rest: the pattern text still to tokenize (an alternative
+    substituted into it starts a segment, as doublestar's recursion restarts with startOfSegment = true)."""
+    if depth > 32:
+        raise BadPattern()
+    toks = _tokens(rest)
+    brace = next((k for k, tok in enumerate(toks) if tok.brace), len(toks))
+    prefix = prefix_rx
+    for tok in toks[:brace]:
+        # the name ends with this token: the rest of the pattern must be zero-length
+        if _zero_length(rest[tok.end:]) and _fullmatch(prefix + tok.rx_plus, name):
+            return True
+        prefix += tok.rx
+    if brace < len(toks):
+        tok = toks[brace]
+        for alt in _split_alternatives(rest[tok.start + 1:tok.end - 1]):
+            if _match(name, prefix, alt + rest[tok.end:], depth + 1):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def glob_match(name: str, pattern: str) -> bool:
+    """casbin globMatch(key1=name, key2=pattern) with doublestar v4 semantics; a bad pattern never matches."""
+    try:
+        if name == '':
+            _tokens(pattern)
+            return _zero_length(pattern)
+        return _match(name, '', pattern, 0)
+    except BadPattern:
+        return False
 
 
 # CSV ---------------------------------------------------------------------------------------------

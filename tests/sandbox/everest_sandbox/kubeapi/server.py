@@ -339,7 +339,7 @@ class KubeApiServer:
         self.stats.reset()
 
     def type_for(self, api_version: str, kind: str):
-        group, _, version = api_version.rpartition('/')
+        group, _sep, version = api_version.rpartition('/')
         for rtype in self.store.registry.all():
             if rtype.group == group and rtype.version == version and rtype.kind == kind:
                 return rtype

@@ -45,6 +45,9 @@ NAME_PART_MSG = ("name part must consist of alphanumeric characters, '-', '_' or
 CONFIG_KEY = re.compile(r'^[-._a-zA-Z0-9]+$')
 CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
                   "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+OBJECT_META_FIELDS = ('name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
+                      'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers',
+                      'managedFields')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
@@ -155,8 +158,16 @@ class Store:
         if not isinstance(meta, dict):
             raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
                                 f'json: cannot unmarshal {_go_type(meta)} into Go struct field {rtype.kind}.metadata of type v1.ObjectMeta')
+        for field in [k for k in meta if k not in OBJECT_META_FIELDS]:
+            del meta[field]        # metadata round-trips through the typed ObjectMeta: unknown fields are dropped
+        for field in ('ownerReferences', 'finalizers', 'managedFields'):
+            if meta.get(field) in (None, [], {}):
+                meta.pop(field, None)
         for field in ('labels', 'annotations'):
             values = meta.get(field)
+            if values == {}:
+                del meta[field]
+                continue
             if values is None:
                 meta.pop(field, None)
                 continue
@@ -189,13 +200,13 @@ class Store:
             if not DNS1123_SUBDOMAIN.match(name):
                 errs.append(FieldError('Invalid', 'metadata.name', name, SUBDOMAIN_MSG))
         for key, value in (meta.get('labels') or {}).items():
-            prefix, _, part = key.rpartition('/')
+            prefix, _sep, part = key.rpartition('/')
             if not NAME_PART.match(part) or len(part) > 63 or (prefix and not DNS1123_SUBDOMAIN.match(prefix)):
                 errs.append(FieldError('Invalid', 'metadata.labels', key, NAME_PART_MSG))
             if len(value) > 63 or not LABEL_VALUE.match(value):
                 errs.append(FieldError('Invalid', 'metadata.labels', value, LABEL_VALUE_MSG))
         for key in meta.get('annotations') or {}:
-            prefix, _, part = key.rpartition('/')
+            prefix, _sep, part = key.rpartition('/')
             if not NAME_PART.match(part) or len(part) > 63 or (prefix and not DNS1123_SUBDOMAIN.match(prefix)):
                 errs.append(FieldError('Invalid', 'metadata.annotations', key, NAME_PART_MSG))
         return errs
@@ -281,6 +292,9 @@ class Store:
             if data:
                 obj['data'] = data
             obj['type'] = obj.get('type') or 'Opaque'
+        for field in ('data', 'binaryData'):
+            if obj.get(field) == {}:
+                del obj[field]
         errs = []
         for dkey in list(data) + list(binary):
             if not CONFIG_KEY.match(dkey):
@@ -391,7 +405,7 @@ class Store:
     # ------------------------------------------------------------------ quota
     def _quota_target(self, resource: str):
         if resource.startswith('count/'):
-            plural, _, group = resource[len('count/'):].partition('.')
+            plural, _sep, group = resource[len('count/'):].partition('.')
             return (group, plural)
         return QUOTA_LEGACY.get(resource)
 
@@ -495,7 +509,7 @@ class Store:
         with self.lock:
             if not meta.get('name') and meta.get('generateName'):
                 while True:
-                    meta['name'] = meta['generateName'] + ''.join(random.choice(GENERATE_CHARS) for _ in range(5))
+                    meta['name'] = meta['generateName'] + ''.join(random.choice(GENERATE_CHARS) for _idx in range(5))
                     if (namespace, meta['name']) not in self._bucket(rtype):
                         break
             name = meta.get('name', '')
@@ -632,8 +646,8 @@ class Store:
             old = self._bucket(rtype).get((namespace, name))
             if content_type == 'application/apply-patch+yaml':
                 if not field_manager:
-                    raise E.invalid('PatchOptions', 'meta.k8s.io', '', [FieldError('Required', 'fieldManager',
-                                                                                     detail='is required for apply patch')])
+                    missing = FieldError('Required', 'fieldManager', detail='is required for apply patch')
+                    raise E.invalid('PatchOptions', 'meta.k8s.io', '', [missing])
                 if not isinstance(patch, dict):
                     raise E.bad_request('error decoding YAML: the apply patch must be an object')
                 if old is None:

@@ -114,6 +114,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self.blocklist: set = set()
         self.first_seen: dict = {}      # (kind, ns, name, uid) -> time
         self.changed_at: dict = {}      # (ns, name, uid) -> time of the last spec change
+        self.generated_secrets: list = []  # database passwords made up here (tests check they never leak)
         self._lock = threading.Lock()
         self.stats = self._zero_stats()
         self._bind = (host, port)
@@ -138,7 +139,8 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
 
         self._httpd = ThreadingHTTPServer(self._bind, Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name='everest-restapi', daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.02}, name='everest-restapi',
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -464,6 +466,8 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if self.kube.get_or_none(spath) is not None:
             return
         password = secrets.token_urlsafe(18)
+        with self._lock:
+            self.generated_secrets.append(password)
         if etype == 'psmdb':
             data = {'MONGODB_DATABASE_ADMIN_USER': 'databaseAdmin', 'MONGODB_DATABASE_ADMIN_PASSWORD': password}
         elif etype == 'postgresql':

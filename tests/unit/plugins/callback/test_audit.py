@@ -401,7 +401,7 @@ def test_concurrent_writers_with_rotation_lose_nothing(tmp_path):
 
 def test_no_secret_in_any_file_after_many_events(tmp_path):
     callback = make_callback(tmp_path, max_bytes=2000, backup_count=2)
-    for _ in range(30):
+    for _round in range(30):
         callback.v2_runner_on_ok(FakeResult(account_task(), account_result()))
         callback.v2_runner_on_failed(FakeResult(account_task(), {"msg": "failed with --password " + SECRET}))
     for part in (tmp_path / "audit").iterdir():

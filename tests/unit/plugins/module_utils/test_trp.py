@@ -248,6 +248,14 @@ def test_422_is_reported_with_the_field_path():
     assert err.value.details["fields"] == ["spec.limits.maxClusters"]
 
 
+def test_missing_namespace_is_named_with_the_fix():
+    client = FakeClient()
+    client.missing_namespaces.add("ns-alice")
+    with pytest.raises(EverestError) as err:
+        converge(client, [item()])
+    assert "namespace ns-alice does not exist" in err.value.msg and "everest_namespace" in err.value.msg
+
+
 def test_batch_uses_two_lists_and_isolates_failures():
     client = FakeClient()
     converge(client, [item()])
@@ -377,6 +385,8 @@ def test_rbac_block_users():
     assert _trp.rbac_block(rbac_csv(users=("alice", "bob", "alice")), "ns-alice") == (True, ["alice", "bob"])
     assert _trp.rbac_block(rbac_csv(), "ns-bob") == (False, [])
     assert _trp.rbac_block(None, "ns-alice") == (False, [])
+    with pytest.raises(EverestError, match="everest-rbac"):
+        _trp.rbac_block("# BEGIN virakcloud.everest ns-alice\ng, a, b\n", "ns-alice")
 
 
 # ----------------------------------------------------------------------------------------------- enforcement

@@ -53,6 +53,7 @@ class FakeClient:
         self.conflicts = 0  # PUTs to refuse with 409 before accepting
         self.on_get = None  # hook(path, obj) -> obj
         self.secrets = []
+        self.missing_namespaces = set()  # creates in these namespaces fail with 404 (namespace not found)
 
     # -- helpers
     def put_object(self, obj, api=None, plural=None):
@@ -124,6 +125,9 @@ class FakeClient:
     def create(self, path, body):
         self.calls.append(("create", path, copy.deepcopy(body)))
         api, plural, ns, _name, _sub = parse_path(path)
+        if ns in self.missing_namespaces:
+            raise _errors.K8sNotFound('namespaces "%s" not found' % ns, status=404, reason="NotFound",
+                                      api_message='namespaces "%s" not found' % ns)
         body = self._admit(plural, body)
         name = body["metadata"]["name"]
         if ns is not None:

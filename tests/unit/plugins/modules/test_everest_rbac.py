@@ -240,3 +240,14 @@ def test_policy_from_file_text():
     manifest = "kind: ConfigMap\ndata:\n  enabled: 'true'\n  policy.csv: |\n    g, admin, role:admin\n"
     assert everest_rbac_check.policy_from_file_text(manifest) == "g, admin, role:admin\n"
     assert everest_rbac_check.policy_from_file_text("data: [1]\n") == "data: [1]\n"
+
+
+def test_policy_file_through_a_symlink(tmp_path, capsys):
+    real = tmp_path / "real" / "policy.csv"
+    real.parent.mkdir()
+    real.write_text("g, admin, role:admin\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(link)}, capsys)
+    assert result["changed"] is True and result["policy_file"] == str(real)
+    assert link.is_symlink() and real.read_text() == "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)

@@ -1,0 +1,81 @@
+"""Seed 000 part B against the sandbox: the day-2 REST modules and the Everest REST API emulator.
+
+The bootstrap (part A) runs with this collection's modules (everest_namespace, everest_account,
+everest_rbac_policy, tenant_resource_policy); the check-mode test bootstraps directly through the Kubernetes API.
+"""
+
+import pytest
+
+from everest_sandbox import DEFAULT_ADMIN_PASSWORD
+from everest_sandbox.restapi import testing as rt
+from everest_sandbox.restapi.kube import path as kpath
+
+SECRETS = {
+    'alice_password': 'Alice-pass-7x',
+    'bob_password': 'Bob-pass-9y',
+    's3_access_key': 'AKIAVIRAKSEED000KEY',
+    's3_secret_key': 'seed000-s3-secret-Zq81',
+    'pmm_api_key': 'seed000-pmm-api-key-Lk42',
+}
+GROUP = 'everest.percona.com/v1alpha1'
+
+
+@pytest.fixture
+def rest(clean_sandbox):
+    server = rt.start(clean_sandbox, ready_delay=0.2, job_delay=0.2)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _env(rest):
+    return {'EVEREST_URL': rest.url}
+
+
+def test_seed000_runbook(ansible, clean_sandbox, rest):
+    boot = ansible.playbook('day2/bootstrap.yml', extra_vars=SECRETS, env=_env(rest))
+    assert boot.rc == 0, boot.output[-3000:]
+    rest.reset_stats()
+
+    run = ansible.playbook('day2/seed000.yml', extra_vars=SECRETS, env=_env(rest), verbosity=4)
+    assert run.rc == 0, run.output[-5000:]
+    assert run.result('Check the results')  # the playbook's own assertions ran (and passed: rc 0)
+    stats = rest.stats
+    # one login per user for the whole play, never one per task
+    assert stats['logins'] == 2
+    assert stats['login_failures'] == 0
+    # the quota refusal names the limit, the same text as tenant_quota_check
+    too_big = run.result('Scale pg-alice to 5 nodes (beyond the quota)')
+    assert 'ns-alice: cpu 5 cores would exceed the limit of 4' in too_big['msg']
+    # Bob was refused on Alice's objects with 403
+    for task in ('Bob gets pg-alice', 'Bob scales pg-alice', 'Bob reads alice-s3'):
+        assert run.result(task)['status'] == 403, task
+    # no secret anywhere in the -vvvv output
+    output = run.output
+    leaked = [name for name, value in SECRETS.items() if value in output]
+    assert not leaked, leaked
+    assert rest.generated_secrets, 'the emulator should have made up database passwords'
+    assert not [p for p in rest.generated_secrets if p in output]
+    assert 'eyJhbGciOi' not in output  # no session token (JWT header) either
+    # Alice deleted her clusters; Bob's storage exists; Alice's storage and monitoring stay
+    kube = rt.kube_for(clean_sandbox)
+    assert kube.list(kpath(GROUP, 'databaseclusters', 'ns-alice')) == []
+    assert [o['metadata']['name'] for o in kube.list(kpath(GROUP, 'backupstorages', 'ns-bob'))] == ['bob-s3']
+    assert [o['metadata']['name'] for o in kube.list(kpath(GROUP, 'monitoringconfigs', 'ns-alice'))] == ['alice-pmm']
+    assert kube.list(kpath(GROUP, 'databaseclusterbackups', 'ns-alice')) == []  # cleanup_backup_storage: true
+
+
+def test_check_mode_writes_nothing(ansible, clean_sandbox, rest):
+    kube = rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
+    rt.set_accounts(kube, {'admin': DEFAULT_ADMIN_PASSWORD, 'alice': SECRETS['alice_password'], 'bob': SECRETS['bob_password']})
+    before = {p: kube.list(kpath(GROUP, p, 'ns-alice')) for p in ('databaseclusters', 'backupstorages', 'monitoringconfigs')}
+    secrets_before = kube.list(kpath('v1', 'secrets', 'ns-alice'))
+    run = ansible.playbook('day2/check.yml', extra_vars=SECRETS, env=_env(rest), check=True, diff=True)
+    assert run.rc == 0, run.output[-4000:]
+    assert run.result('PostgreSQL cluster pg-alice')['changed'] is True
+    for plural, items in before.items():
+        assert items == [] and kube.list(kpath(GROUP, plural, 'ns-alice')) == [], plural
+    assert kube.list(kpath('v1', 'secrets', 'ns-alice')) == secrets_before
+    for value in SECRETS.values():
+        assert value not in run.output

@@ -1,0 +1,118 @@
+"""Integration tests of the two modules written for the tenant_bootstrap role: everest_cluster_info (read-only
+preflight) and tenant_resource_policy_crd, run by ansible-playbook against the sandbox."""
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+INFO = "role/cluster_info.yml"
+CRD_PLAY = "role/crd.yml"
+CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tenantresourcepolicies.everest.local"
+RBAC = "/api/v1/namespaces/everest-system/configmaps/everest-rbac"
+TRP_API = "/apis/everest.local/v1/namespaces/%s/tenantresourcepolicies"
+WRITE_VERBS = ("create", "update", "patch", "delete")
+
+
+def writes(sandbox):
+    by_verb = sandbox.stats()["by_verb"]
+    return dict((v, by_verb.get(v, 0)) for v in WRITE_VERBS if by_verb.get(v))
+
+
+@pytest.fixture
+def cache_env(tmp_path):
+    return {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+def test_cluster_info_reports_a_ready_installation(ansible, clean_sandbox, cache_env):
+    run = ansible.playbook(INFO, env=cache_env, extra_vars={"ci_tenant_label": "virakcloud.everest/tenant"})
+    assert run.rc == 0, run.output[-3000:]
+    res = run.result("Cluster info")
+    assert res["changed"] is False and res["ready"] is True and res["missing"] == []
+    assert res["everest"] == {"installed": True, "deployment": "everest-server", "version": "1.10.0"}
+    assert res["everestctl"]["found"] is True and res["everestctl"]["version"].startswith("v")
+    assert res["everestctl"]["version_cached"] is False
+    assert res["rbac"]["present"] is True and res["accounts"] == {"present": True}
+    assert res["crd"] == {"present": False, "established": False}
+    assert res["tenant_namespaces"] == {}
+    assert writes(clean_sandbox) == {}
+    assert [c["argv"][:2] for c in clean_sandbox.calls()] == [["version", "--client-only"]]
+
+    # second run: the version comes from the cache, everestctl is not executed at all
+    open(clean_sandbox.call_log, "w").close()
+    again = ansible.playbook(INFO, env=cache_env)
+    assert again.result("Cluster info")["everestctl"]["version_cached"] is True
+    assert again.result("Cluster info")["everestctl"]["version"] == res["everestctl"]["version"]
+    assert clean_sandbox.calls() == []
+
+
+def test_cluster_info_fails_naming_each_missing_prerequisite(ansible, clean_sandbox, cache_env, tmp_path):
+    status, body = clean_sandbox.request("DELETE", RBAC)
+    assert status == 200, body
+    run = ansible.playbook(INFO, env=cache_env, extra_vars={"ci_fail_on_missing": True, "ci_require_crd": True,
+                                                             "ci_everestctl_path": str(tmp_path / "no-such-everestctl")})
+    assert run.rc != 0
+    res = run.result("Cluster info")
+    assert res["_status"] == "failed"
+    assert sorted(m["name"] for m in res["missing"]) == ["crd", "everestctl", "rbac_configmap"]
+    assert "ConfigMap everest-system/everest-rbac not found" in res["msg"]
+    assert "everestctl_path" in res["msg"] and "fix:" in res["msg"]
+
+    # without fail_on_missing the same facts are returned and the task succeeds
+    ok = ansible.playbook(INFO, env=cache_env, extra_vars={"ci_require_everestctl": False})
+    assert ok.rc == 0
+    assert ok.result("Cluster info")["ready"] is False
+    assert [m["name"] for m in ok.result("Cluster info")["missing"]] == ["rbac_configmap"]
+
+
+def test_cluster_info_unreachable_cluster(ansible, clean_sandbox, cache_env, tmp_path):
+    kubeconfig = tmp_path / "dead.kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters: [{name: dead, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: dead, user: {token: abc}}]\ncontexts: [{name: dead, context: {cluster: dead, user: dead}}]\n")
+    env = dict(cache_env, K8S_AUTH_KUBECONFIG=str(kubeconfig), KUBECONFIG=str(kubeconfig))
+    run = ansible.playbook(INFO, env=env, extra_vars={"ci_fail_on_missing": True})
+    assert run.rc != 0
+    res = run.result("Cluster info")
+    assert res["cluster"]["reachable"] is False and res["cluster"]["error"]
+    assert [m["name"] for m in res["missing"]] == ["cluster"]
+
+
+def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_sandbox):
+    check = ansible.playbook(CRD_PLAY, check=True, diff=True)
+    assert check.rc == 0, check.output[-3000:]
+    res = check.result("CRD")
+    assert res["changed"] is True and res["diff"]["before"]["present"] is False and res["diff"]["after"]["present"] is True
+    assert writes(clean_sandbox) == {}
+    status, _ = clean_sandbox.request("GET", CRD)
+    assert status == 404
+
+    created = ansible.playbook(CRD_PLAY)
+    assert created.rc == 0
+    assert created.result("CRD")["changed"] is True
+    assert created.result("CRD")["crd"]["established"] is True
+
+    clean_sandbox.reset_stats()
+    noop = ansible.playbook(CRD_PLAY)
+    assert noop.result("CRD")["changed"] is False
+    stats = clean_sandbox.stats()
+    assert stats["total"] == 1 and stats["by_resource"]["customresourcedefinitions"]["get"] == 1
+
+    # the CRD is not deleted while a TenantResourcePolicy exists (it would be deleted with it)
+    status, body = clean_sandbox.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "crd-t"}})
+    assert status == 201, body
+    status, body = clean_sandbox.request("POST", TRP_API % "crd-t", {
+        "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "resource-policy"},
+        "spec": {"limits": {"maxClusters": 1}}})
+    assert status == 201, body
+    refused = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
+    assert refused.rc != 0
+    assert "crd-t/resource-policy" in refused.result("CRD")["msg"]
+    status, _ = clean_sandbox.request("GET", CRD)
+    assert status == 200
+
+    forced = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent", "crd_force": True})
+    assert forced.rc == 0 and forced.result("CRD")["changed"] is True
+    status, _ = clean_sandbox.request("GET", CRD)
+    assert status == 404
+    gone = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
+    assert gone.result("CRD")["changed"] is False

@@ -1,0 +1,274 @@
+"""Unit tests of the Everest REST client and the day-2 helpers. The boundary is HTTP: a scripted local server answers."""
+
+import base64
+import json
+import threading
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import TimeoutExceeded, ValidationError
+
+
+def jwt(claims):
+    def enc(doc):
+        return base64.urlsafe_b64encode(json.dumps(doc).encode()).rstrip(b'=').decode()
+    return '%s.%s.sig' % (enc({'alg': 'HS256'}), enc(claims))
+
+
+VALID = jwt({'sub': 'alice:login', 'exp': 2_000_000_000, 'iss': 'everest'})
+EXPIRED = jwt({'sub': 'alice:login', 'exp': 1_000_000_000, 'iss': 'everest'})
+
+
+class Scripted:
+    """A local HTTP server answering from a queue of (code, body, headers); records requests."""
+
+    def __init__(self):
+        self.queue = []
+        self.requests = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def _answer(self):
+                length = int(self.headers.get('Content-Length') or 0)
+                body = self.rfile.read(length) if length else b''
+                outer.requests.append({'method': self.command, 'path': self.path, 'auth': self.headers.get('Authorization'),
+                                       'body': json.loads(body) if body else None})
+                code, payload, headers = outer.queue.pop(0) if outer.queue else (500, {'message': 'queue empty'}, {})
+                data = b'' if payload is None else json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header('Content-Length', str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
+
+            def log_message(self, *args):  # pylint: disable=arguments-differ
+                pass
+
+        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.02}, daemon=True).start()
+        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    srv = Scripted()
+    yield srv
+    srv.close()
+
+
+def client_for(server, **kwargs):
+    sleeps = []
+    kwargs.setdefault('token', VALID)
+    client = api.EverestClient(server.url, sleep=sleeps.append, clock=lambda: 1_500_000_000, **kwargs)
+    client.sleeps = sleeps
+    return client
+
+
+def test_429_is_retried_after_retry_after(server):
+    server.queue = [(429, {'message': 'rate limit exceeded'}, {'Retry-After': '2'}), (200, {'items': []}, {})]
+    client = client_for(server)
+    assert client.request('GET', '/v1/namespaces/ns-a/database-clusters') == {'items': []}
+    assert client.sleeps == [2.0]
+    assert [r['auth'] for r in server.requests] == ['Bearer ' + VALID] * 2
+
+
+def test_429_gives_up_with_the_fix(server):
+    server.queue = [(429, {'message': 'rate limit exceeded'}, {'Retry-After': '1'})] * api.RATE_LIMIT_ATTEMPTS
+    client = client_for(server)
+    with pytest.raises(api.EverestApiRateLimited) as info:
+        client.request('POST', '/v1/namespaces/ns-a/backup-storages', {'name': 'x'}, what='backup storage ns-a/x')
+    assert 'everest_session' in info.value.msg and 'backup storage ns-a/x' in info.value.msg
+    assert len(client.sleeps) == api.RATE_LIMIT_ATTEMPTS - 1
+
+
+def test_login_once_then_token_reused(server):
+    server.queue = [(200, {'token': VALID}, {}), (200, [], {}), (200, [], {})]
+    client = api.EverestClient(server.url, username='alice', password='Secret-pw1', sleep=lambda s: None)
+    client.request('GET', '/v1/namespaces')
+    client.request('GET', '/v1/namespaces')
+    assert client.logins == 1
+    assert server.requests[0] == {'method': 'POST', 'path': '/v1/session', 'auth': None,
+                                  'body': {'username': 'alice', 'password': 'Secret-pw1'}}
+    assert server.requests[2]['auth'] == 'Bearer ' + VALID
+
+
+def test_bad_login_names_the_user_not_the_password(server):
+    server.queue = [(401, {'message': 'Incorrect username or password provided'}, {})]
+    client = api.EverestClient(server.url, username='alice', password='Secret-pw1')
+    with pytest.raises(api.EverestApiUnauthorized) as info:
+        client.login()
+    assert "'alice'" in info.value.msg and 'everest_password' in info.value.msg
+    assert 'Secret-pw1' not in json.dumps(info.value.to_fail_kwargs())
+
+
+def test_expired_token_says_when_and_how_to_fix(server):
+    server.queue = [(401, {'message': 'invalid or expired jwt'}, {})]
+    client = client_for(server, token=EXPIRED)
+    with pytest.raises(api.EverestApiUnauthorized) as info:
+        client.request('GET', '/v1/namespaces')
+    assert 'expired at 2001-09-09T01:46:40Z' in info.value.msg
+    assert 'everest_session again' in info.value.msg
+    assert EXPIRED not in info.value.msg
+
+
+def test_revoked_token(server):
+    server.queue = [(401, {'message': 'invalid or expired jwt'}, {})]
+    with pytest.raises(api.EverestApiUnauthorized) as info:
+        client_for(server).request('GET', '/v1/namespaces')
+    assert 'revoked' in info.value.msg and 'expired at' not in info.value.msg
+
+
+def test_403_names_the_missing_permission(server):
+    server.queue = [(403, {'message': 'insufficient permissions for performing the operation'}, {})]
+    with pytest.raises(api.EverestApiForbidden) as info:
+        client_for(server).request('GET', '/v1/namespaces/ns-alice/database-clusters/pg', what='database cluster ns-alice/pg',
+                                   rbac=('database-clusters', 'read', 'ns-alice/pg'))
+    msg = info.value.msg
+    assert "user 'alice'" in msg and "'p, <user or role>, database-clusters, read, ns-alice/pg'" in msg
+    assert info.value.status == 403
+
+
+def test_400_and_422_name_the_field(server):
+    server.queue = [(400, {'message': "invalid request\n'metadata.name' can be at most 22 characters long"}, {}),
+                    (400, {'message': 'request body has an error: Error at "/spec/engine/type": value is not one of the allowed values'}, {})]
+    client = client_for(server)
+    with pytest.raises(api.EverestApiInvalid) as info:
+        client.request('POST', '/v1/namespaces/a/database-clusters', {}, what='database cluster a/b')
+    assert info.value.field == 'metadata.name'
+    assert 'database cluster a/b' in info.value.msg and 'invalid request: ' in info.value.msg
+    with pytest.raises(api.EverestApiInvalid) as info:
+        client.request('POST', '/v1/namespaces/a/database-clusters', {})
+    assert info.value.field == '/spec/engine/type'
+
+
+def test_conflict_and_not_found(server):
+    server.queue = [(409, {'message': 'Conflict'}, {}), (404, {'message': 'not found'}, {})]
+    client = client_for(server)
+    with pytest.raises(api.EverestApiConflict) as info:
+        client.request('PUT', '/v1/x', {}, what='database cluster a/b')
+    assert 'resourceVersion' in info.value.msg
+    assert client.get_or_none('/v1/y') is None
+
+
+def test_5xx_retried_for_get_only(server):
+    server.queue = [(503, {'message': 'down'}, {}), (200, {'ok': 1}, {}), (503, {'message': 'down'}, {})]
+    client = client_for(server)
+    assert client.request('GET', '/v1/version') == {'ok': 1}
+    with pytest.raises(api.EverestApiUnavailable):
+        client.request('POST', '/v1/namespaces/a/backup-storages', {})
+    assert len(server.requests) == 3
+
+
+def test_url_is_checked():
+    with pytest.raises(ValidationError):
+        api.EverestClient('everest.example.com')
+
+
+# ---------------------------------------------------------------------------------------------- spec helpers
+
+CURRENT = {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'},
+                      'storage': {'size': '25Gi', 'class': 'standard'}},
+           'proxy': {'type': 'pgbouncer', 'replicas': 1}, 'backup': {'pitr': {'enabled': False}}}
+
+
+def params(**engine):
+    return {'engine': engine, 'proxy': None, 'backup': None, 'monitoring': None}
+
+
+def test_desired_spec_compares_quantities_by_value():
+    assert api.desired_spec(params(cpu=1, memory='2048Mi', storage_size='25Gi'), CURRENT) == CURRENT
+    changed = api.desired_spec(params(cpu='1500m', replicas=3), CURRENT)
+    assert changed['engine']['resources']['cpu'] == '1500m' and changed['engine']['replicas'] == 3
+    assert changed['proxy'] == CURRENT['proxy'] and changed['backup'] == CURRENT['backup']   # untouched
+    created = api.desired_spec(params(type='pxc', cpu=2, memory='4Gi', storage_size=10), None)
+    assert created['engine']['resources'] == {'cpu': '2', 'memory': '4Gi'}   # ints become strings
+    assert created['engine']['storage'] == {'size': '10'}
+
+
+def test_update_checks():
+    with pytest.raises(ValidationError, match='storage can only grow'):
+        api.check_update(CURRENT, api.desired_spec(params(storage_size='10Gi'), CURRENT), 'ns', 'pg')
+    with pytest.raises(ValidationError, match='cannot be changed to pxc'):
+        api.check_update(CURRENT, api.desired_spec(params(type='pxc'), CURRENT), 'ns', 'pg')
+    api.check_update(CURRENT, api.desired_spec(params(storage_size='50Gi'), CURRENT), 'ns', 'pg')
+    with pytest.raises(ValidationError, match='needs engine.cpu, engine.memory'):
+        api.check_create_spec(api.desired_spec(params(type='pxc', storage_size='1Gi'), None), 'ns', 'pg')
+    assert api.shape_changed(CURRENT, api.desired_spec(params(replicas=2), CURRENT))
+    assert not api.shape_changed(CURRENT, api.desired_spec(params(version='17.5'), CURRENT))
+
+
+def test_check_name():
+    api.check_name('pg-alice', 'database cluster')
+    for bad in ('a' * 23, 'Pg', '1pg', 'pg-'):
+        with pytest.raises(ValidationError):
+            api.check_name(bad, 'database cluster')
+
+
+def test_wait_for_times_out_with_the_last_object():
+    ticks = iter(range(100))
+    with pytest.raises(TimeoutExceeded) as info:
+        api.wait_for(lambda: {'status': {'status': 'creating'}}, api.cluster_ready, 5, 'waiting for x', sleep=lambda s: None,
+                     clock=lambda: next(ticks))
+    assert info.value.details['result'] == {'status': {'status': 'creating'}}
+
+
+# ---------------------------------------------------------------------------------------------- quota
+
+class FakeK8s:
+    def __init__(self, objects):
+        self.objects = objects
+
+    def get_or_none(self, path):
+        return self.objects.get(path)
+
+    def list(self, path, label_selector=None, field_selector=None):  # pylint: disable=unused-argument
+        return {'items': self.objects.get(path, [])}
+
+
+def _policy(cpu=4, memory='8Gi'):
+    return {'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy', 'metadata': {'name': 'resource-policy', 'namespace': 'ns-a'},
+            'spec': {'limits': {'cpuCores': cpu, 'memoryBytes': int(Fraction(8 * 2 ** 30)) if memory == '8Gi' else memory,
+                                'maxClusters': 3}, 'selectors': {'engines': ['postgresql']}}}
+
+
+def _dbc(name, replicas, cpu='1', memory='2Gi'):
+    return {'metadata': {'name': name, 'namespace': 'ns-a'},
+            'spec': {'engine': {'type': 'postgresql', 'replicas': replicas, 'resources': {'cpu': cpu, 'memory': memory},
+                                'storage': {'size': '1Gi'}}}}
+
+
+def test_quota_message_is_the_one_of_tenant_quota_check():
+    clusters = [_dbc('pg-1', 2)]
+    k8s = FakeK8s({_trp.trp_path('ns-a', 'resource-policy'): _policy(),
+                   _k8s.path(_trp.DBC_API_VERSION, _trp.DBC_PLURAL, 'ns-a'): clusters})
+    spec = api.desired_spec(params(type='postgresql', replicas=3, cpu=1, memory='2Gi', storage_size='1Gi'), None)
+    with pytest.raises(api.QuotaExceeded) as info:
+        api.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
+    # what tenant_quota_check computes for the same request
+    expected = _trp.evaluate('ns-a', _policy(), clusters, [], {
+        'engine': 'postgresql', 'replicas': 3, 'cpu': '1', 'memory': '2Gi', 'proxy_replicas': None, 'proxy_cpu': None,
+        'proxy_memory': None, 'cluster_name': 'pg-2', 'db_users': 0})
+    assert info.value.msg == '; '.join(expected['violations'])
+    assert 'would exceed the limit of 4' in info.value.msg
+    # within the limit: allowed, with usage
+    spec = api.desired_spec(params(type='postgresql', replicas=2, cpu=1, memory='2Gi', storage_size='1Gi'), None)
+    result, _warnings = api.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
+    assert result['usage_after']['cpu_cores'] == 4
+
+
+def test_quota_without_policy_warns():
+    result, warnings = api.enforce_quota(FakeK8s({}), 'ns-a', 'resource-policy', {'engine': {'type': 'postgresql'}}, 'pg')
+    assert result is None and 'not enforced' in warnings[0]
