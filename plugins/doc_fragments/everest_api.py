@@ -39,7 +39,7 @@ options:
     description:
       - Whether to verify the TLS certificate of O(everest_url).
       - Named with the C(everest_) prefix because the modules that also talk to Kubernetes have their own
-        O(validate_certs) for the Kubernetes API.
+        C(validate_certs) for the Kubernetes API.
       - Can also be set with the E(EVEREST_VALIDATE_CERTS) environment variable.
     type: bool
     default: true

@@ -347,11 +347,11 @@ def api_client(module, **kwargs):
     """EverestClient from the module's everest_* options; logs in (once) when no token is given."""
     params = module.params
     try:
+        if not params.get("everest_url"):
+            raise ValidationError("everest_url is required (or the EVEREST_URL environment variable)")
         client = EverestClient(params.get("everest_url"), token=params.get("everest_token"), username=params.get("everest_username"),
                                password=params.get("everest_password"), validate_certs=params.get("everest_validate_certs"),
                                ca_cert=params.get("everest_ca_cert"), timeout=params.get("everest_timeout") or 30, **kwargs)
-        if not params.get("everest_url"):
-            raise ValidationError("everest_url is required (or the EVEREST_URL environment variable)")
         if not client.token:
             client.login()
     except EverestError as exc:
@@ -480,9 +480,9 @@ def desired_spec(params, current_spec=None):
 
 def check_create_spec(spec, namespace, name):
     engine = spec.get("engine") or {}
-    missing = [k for k, v in (("engine.type", engine.get("type")), ("engine.storage_size", (engine.get("storage") or {}).get("size")),
-                               ("engine.cpu", (engine.get("resources") or {}).get("cpu")),
-                               ("engine.memory", (engine.get("resources") or {}).get("memory"))) if v is None]
+    values = (("engine.type", engine.get("type")), ("engine.storage_size", (engine.get("storage") or {}).get("size")),
+              ("engine.cpu", (engine.get("resources") or {}).get("cpu")), ("engine.memory", (engine.get("resources") or {}).get("memory")))
+    missing = [k for k, v in values if v is None]
     if missing:
         raise ValidationError("database cluster %s/%s does not exist; creating it needs %s" % (namespace, name, ", ".join(missing)))
 

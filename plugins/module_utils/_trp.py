@@ -48,6 +48,7 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _quantity, _rbac, _trp_crd, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
+    K8sAlreadyExists,
     K8sInvalid,
     K8sNotFound,
     TimeoutExceeded,
@@ -365,7 +366,7 @@ class Plan(object):
             before['spec'] = canonical_spec(self.observed_policy.get('spec'))
             before['labels'] = dict(_labels(self.observed_policy))
         if self.predicted_policy is not None:
-            after['spec'] = copy.deepcopy(self.predicted_policy.get('spec'))
+            after['spec'] = canonical_spec(self.predicted_policy.get('spec'))
             after['labels'] = dict(_labels(self.predicted_policy))
         if self.item['cluster_quota']:
             if self.observed_quota is not None:
@@ -465,7 +466,10 @@ def apply_plan(client, plan, sleep=time.sleep):
         if kind == 'policy':
             try:
                 if verb == 'create':
-                    result = client.create(trp_path(namespace), body)
+                    try:
+                        result = client.create(trp_path(namespace), body)
+                    except K8sAlreadyExists:  # created by someone else since we looked: converge it instead
+                        result = _update_policy(client, item, sleep)
                 elif verb == 'update':
                     result = _update_policy(client, item, sleep)
                 else:
@@ -486,7 +490,10 @@ def apply_plan(client, plan, sleep=time.sleep):
             qname = quota_name(name)
             try:
                 if verb == 'create':
-                    client.create(quota_path(namespace), body)
+                    try:
+                        client.create(quota_path(namespace), body)
+                    except K8sAlreadyExists:
+                        _update_quota(client, namespace, qname, body, sleep)
                 elif verb == 'update':
                     _update_quota(client, namespace, qname, body, sleep)
                 else:

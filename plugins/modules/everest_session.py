@@ -19,9 +19,9 @@ description:
   - Everest allows one login per second per client IP and doubles a lockout gap after every failed login, so logging in
     from every task is slow and fragile. Log in once per play (or per tenant) with this module.
   - With O(state=absent) the given O(everest_token) is revoked (C(DELETE /v1/session)); Everest then refuses it with 401.
-  - The result holds the token, so give the task C(no_log: true) (see the examples). A module cannot mark its own result
+  - "The result holds the token, so give the task C(no_log: true) (see the examples). A module cannot mark its own result
     as secret (ansible-core removes a returned C(_ansible_no_log) key), and adding the token to the values Ansible masks
-    would replace it by C(********) in the registered result too, making it useless.
+    would replace it by C(********) in the registered result too, making it useless."
 options:
   state:
     description:

@@ -102,7 +102,7 @@ def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_san
     assert status == 201, body
     status, body = clean_sandbox.request("POST", TRP_API % "crd-t", {
         "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "resource-policy"},
-        "spec": {"limits": {"maxClusters": 1}}})
+        "spec": {"limits": {"maxClusters": 1}, "selectors": {"engines": ["postgresql"]}}})
     assert status == 201, body
     refused = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
     assert refused.rc != 0

@@ -236,6 +236,14 @@ def test_cluster_quota_is_enforced_by_the_api_server(ansible, api):
     assert run.rc == 0
     assert api.cluster(ns, "c3")[0] == 201
 
+    # the quota check sees the same count: a 4th cluster is refused, a resize of an existing one is not
+    checks = [{"id": "new", "namespace": ns, "engine": "postgresql", "cpu": 1},
+              {"id": "resize", "namespace": ns, "cluster_name": "c1", "cpu": 2}]
+    run = ansible.playbook(CHECKS, extra_vars={"checks": checks})
+    results = dict((r["item"]["id"], r) for r in run.result("Quota check")["results"])
+    assert results["new"]["violations"] == ["%s: clusters 4 would exceed the limit of 3 (in use 3, requested 1)" % ns]
+    assert results["resize"]["allowed"] is True and results["resize"]["usage_after"]["clusters"] == 3
+
     # without max_clusters the managed quota goes away; cluster_quota: false leaves quotas alone
     run, res = run_policy(ansible, namespace=ns, limits={"cpu": 8}, cluster_quota=False)
     assert run.rc == 0 and res["changed"] is True

@@ -258,3 +258,19 @@ def test_dynamic_client_discovers_runtime_crd(clean_sandbox):
             res.create(body=trp('q', {'limits': {'cpuCores': -5}}), namespace='default')
     finally:
         api.close()
+
+
+def test_unknown_fields_warn_by_default(with_trp, clean_sandbox):
+    import http.client  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+    from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+    parts = urlsplit(clean_sandbox.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    body = json.dumps(trp('w', {'limits': {'bogus': 1}, 'other': 2}))
+    conn.request('POST', TRP.format(ns='x'), body=body, headers={'Authorization': f'Bearer {clean_sandbox.token}',
+                                                                 'Content-Type': 'application/json'})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 201
+    assert resp.getheader('Warning') == '299 - "unknown field \\"spec.limits.bogus\\"", 299 - "unknown field \\"spec.other\\""'

@@ -249,3 +249,42 @@ def test_typed_client_conflict_exception(core):
         core.replace_namespaced_config_map('everest-rbac', 'everest-system', stale)
     assert err.value.status == 409
     assert json.loads(err.value.body)['message'] == CONFLICT
+
+
+def test_metadata_is_normalised_like_object_meta(raw):
+    status, body = raw('POST', CM_PATH, {'metadata': {'name': 'n', 'labels': {}, 'annotations': {}, 'finalizers': [],
+                                                      'bogusField': 1}, 'data': {}})
+    assert status == 201
+    assert set(body['metadata']) == {'name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp'}
+    assert 'data' not in body, 'empty maps of built-in kinds are omitted (omitempty)'
+
+
+def test_deployment_scale_subresource(raw):
+    path = '/apis/apps/v1/namespaces/everest-system/deployments/everest-server'
+    status, scale = raw('GET', path + '/scale')
+    assert status == 200
+    assert scale['kind'] == 'Scale' and scale['apiVersion'] == 'autoscaling/v1'
+    assert scale['spec'] == {'replicas': 1}
+    assert scale['status']['selector'] == 'app.kubernetes.io/component=server,app.kubernetes.io/name=everest-server'
+    status, scale = raw('PATCH', path + '/scale', {'spec': {'replicas': 3}}, {'Content-Type': 'application/merge-patch+json'})
+    assert status == 200 and scale['spec']['replicas'] == 3
+    _st, dep = raw('GET', path)
+    assert dep['spec']['replicas'] == 3 and dep['metadata']['generation'] == 2 and dep['status']['readyReplicas'] == 3
+    scale['spec']['replicas'] = -1
+    status, body = raw('PUT', path + '/scale', scale)
+    assert status == 422
+    assert body['message'] == ('Scale.autoscaling "everest-server" is invalid: spec.replicas: Invalid value: -1: '
+                               'must be greater than or equal to 0')
+    assert raw('GET', CM_PATH + '/everest-rbac/scale')[0] == 404
+
+
+def test_reset_forgets_runtime_crds(clean_sandbox):
+    crd = {'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition', 'metadata': {'name': 'things.example.com'},
+           'spec': {'group': 'example.com', 'scope': 'Cluster', 'names': {'plural': 'things', 'kind': 'Thing'},
+                    'versions': [{'name': 'v1', 'served': True, 'storage': True,
+                                  'schema': {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}}]}}
+    assert clean_sandbox.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)[0] == 201
+    assert clean_sandbox.request('GET', '/apis/example.com/v1/things')[0] == 200
+    clean_sandbox.reset()
+    assert clean_sandbox.request('GET', '/apis/example.com/v1/things')[0] == 404
+    assert clean_sandbox.request('GET', '/apis/everest.percona.com/v1alpha1/databaseclusters')[0] == 200

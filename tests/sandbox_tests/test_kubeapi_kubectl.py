@@ -170,3 +170,16 @@ def test_kubectl_without_token_is_refused(clean_sandbox, kubectl_cache, tmp_path
                           env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)})
     assert proc.returncode == 1
     assert 'Unauthorized' in proc.stderr or 'provide credentials' in proc.stderr
+
+
+def test_kubectl_scale_and_server_side_apply(kubectl, raw, tmp_path):
+    proc = kubectl('scale', 'deploy/everest-server', '-n', 'everest-system', '--replicas=2')
+    assert proc.returncode == 0, proc.stderr
+    assert raw('GET', '/apis/apps/v1/namespaces/everest-system/deployments/everest-server')[1]['spec']['replicas'] == 2
+    manifest = tmp_path / 'cm.yaml'
+    manifest.write_text('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {a: "1"}\n',
+                        encoding='utf-8')
+    proc = kubectl('apply', '--server-side', '-f', str(manifest))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == 'configmap/ssa serverside-applied'
+    assert raw('GET', '/api/v1/namespaces/default/configmaps/ssa')[1]['data'] == {'a': '1'}

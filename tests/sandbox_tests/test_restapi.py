@@ -34,7 +34,7 @@ def api(everest_api, clean_sandbox):  # pylint: disable=redefined-outer-name
 
 def login(api, user, password, expect=200):  # pylint: disable=redefined-outer-name
     api.manual_clock.advance(5)   # stay clear of the session rate limit unless a test wants it
-    status, body, _ = rt.call(api.url, 'POST', '/v1/session', {'username': user, 'password': password})
+    status, body, _hdr = rt.call(api.url, 'POST', '/v1/session', {'username': user, 'password': password})
     assert status == expect, body
     return body.get('token') if status == 200 else body
 
@@ -75,7 +75,7 @@ def test_token_claims_expiry_and_logout(everest_api, clean_sandbox):  # pylint: 
     rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
     server = rt.start(clean_sandbox, clock=everest_api.manual_clock, token_ttl=100)
     try:
-        status, body, _ = rt.call(server.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})
+        status, body, _hdr = rt.call(server.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})
         assert status == 200
         token = body['token']
         payload = token.split('.')[1]
@@ -86,7 +86,7 @@ def test_token_claims_expiry_and_logout(everest_api, clean_sandbox):  # pylint: 
         everest_api.manual_clock.advance(100)
         assert rt.call(server.url, 'GET', '/v1/namespaces', token=token)[:2] == (401, {'message': 'invalid or expired jwt'})
         everest_api.manual_clock.advance(5)
-        status, body, _ = rt.call(server.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})
+        status, body, _hdr = rt.call(server.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})
         token = body['token']
         assert rt.call(server.url, 'DELETE', '/v1/session', token=token)[0] == 429   # /v1/session is rate limited, any method
         everest_api.manual_clock.advance(1)
@@ -138,7 +138,7 @@ def test_login_lockout_doubles_after_failures(everest_api, clean_sandbox):  # py
 def test_api_rate_limit(everest_api, clean_sandbox):  # pylint: disable=redefined-outer-name
     server = rt.start(clean_sandbox, clock=everest_api.manual_clock, api_rate=2)
     try:
-        assert [rt.call(server.url, 'GET', '/v1/version')[0] for _ in range(3)] == [200, 200, 429]
+        assert [rt.call(server.url, 'GET', '/v1/version')[0] for _i in range(3)] == [200, 200, 429]
         everest_api.manual_clock.advance(1)
         assert rt.call(server.url, 'GET', '/v1/version')[0] == 200
     finally:
@@ -198,21 +198,21 @@ def test_rbac_object_of_backups_is_the_cluster(api, clean_sandbox):
 def test_cluster_validation(api, mutate, detail):
     body = _pg()
     mutate(body)
-    status, answer, _ = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, alice(api))
+    status, answer, _hdr = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, alice(api))
     assert status == 400
     assert answer['message'].startswith('invalid request\n') and detail in answer['message']
 
 
 def test_cluster_schema_errors_are_400(api):
     body = _pg(type='oracle')
-    status, answer, _ = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, alice(api))
+    status, answer, _hdr = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, alice(api))
     assert status == 400 and answer['message'].startswith('request body has an error')
 
 
 def test_cluster_lifecycle_status_and_conflict(api):
     a = alice(api)
     base = '/v1/namespaces/ns-alice/database-clusters'
-    status, created, _ = rt.call(api.url, 'POST', base, _pg(), a)
+    status, created, _hdr = rt.call(api.url, 'POST', base, _pg(), a)
     assert status == 201 and created['status']['status'] == 'creating'
     assert rt.call(api.url, 'POST', base, _pg(), a)[0] == 409
     api.manual_clock.advance(4.9)
@@ -222,7 +222,7 @@ def test_cluster_lifecycle_status_and_conflict(api):
     assert current['status']['status'] == 'ready' and current['status']['port'] == 5432
     # scale: PUT the object read back, with its resourceVersion
     current['spec']['engine']['replicas'] = 3
-    status, updated, _ = rt.call(api.url, 'PUT', base + '/pg-alice', current, a)
+    status, updated, _hdr = rt.call(api.url, 'PUT', base + '/pg-alice', current, a)
     assert status == 200 and updated['spec']['engine']['replicas'] == 3
     assert updated['status']['status'] == 'initializing'
     # the stale object is refused with 409
@@ -231,7 +231,7 @@ def test_cluster_lifecycle_status_and_conflict(api):
     # storage cannot shrink
     fresh = rt.call(api.url, 'GET', base + '/pg-alice', token=a)[1]
     fresh['spec']['engine']['storage']['size'] = '10Gi'
-    status, answer, _ = rt.call(api.url, 'PUT', base + '/pg-alice', fresh, a)
+    status, answer, _hdr = rt.call(api.url, 'PUT', base + '/pg-alice', fresh, a)
     assert status == 400 and 'shrinking storage size is not allowed' in answer['message']
     api.manual_clock.advance(5.1)
     assert rt.call(api.url, 'GET', base + '/pg-alice', token=a)[1]['status']['status'] == 'ready'
@@ -259,13 +259,13 @@ def test_credentials_per_engine(api):
 def test_backup_storage_crud_never_returns_keys(api, clean_sandbox):
     a = alice(api)
     base = '/v1/namespaces/ns-alice/backup-storages'
-    status, created, _ = rt.call(api.url, 'POST', base, S3, a)
+    status, created, _hdr = rt.call(api.url, 'POST', base, S3, a)
     assert status == 201
     assert 'accessKey' not in created and 'secretKey' not in created and created['bucketName'] == 'everest-alice'
     assert rt.call(api.url, 'POST', base, S3, a)[0] == 409
     secret = rt.kube_for(clean_sandbox).get(kpath('v1', 'secrets', 'ns-alice', 'alice-s3'))
     assert base64.b64decode(secret['data']['AWS_SECRET_ACCESS_KEY']).decode() == 'SK-1'
-    status, patched, _ = rt.call(api.url, 'PATCH', base + '/alice-s3', {'region': 'eu-west-1', 'secretKey': 'SK-2'}, a)
+    status, patched, _hdr = rt.call(api.url, 'PATCH', base + '/alice-s3', {'region': 'eu-west-1', 'secretKey': 'SK-2'}, a)
     assert status == 200 and patched['region'] == 'eu-west-1'
     secret = rt.kube_for(clean_sandbox).get(kpath('v1', 'secrets', 'ns-alice', 'alice-s3'))
     assert base64.b64decode(secret['data']['AWS_SECRET_ACCESS_KEY']).decode() == 'SK-2'
@@ -287,7 +287,7 @@ def test_monitoring_instance_crud(api):
     a = alice(api)
     base = '/v1/namespaces/ns-alice/monitoring-instances'
     body = {'name': 'alice-pmm', 'type': 'pmm', 'url': 'https://pmm.alice.example.com', 'pmm': {'apiKey': 'K-1'}}
-    status, created, _ = rt.call(api.url, 'POST', base, body, a)
+    status, created, _hdr = rt.call(api.url, 'POST', base, body, a)
     assert status == 200 and created == {'name': 'alice-pmm', 'namespace': 'ns-alice', 'type': 'pmm',
                                          'url': 'https://pmm.alice.example.com', 'allowedNamespaces': [], 'verifyTLS': True}
     assert rt.call(api.url, 'POST', base, dict(body, name='no-key', pmm={}), a)[0] == 400
@@ -295,7 +295,7 @@ def test_monitoring_instance_crud(api):
     pg = _pg()
     pg['spec']['monitoring'] = {'monitoringConfigName': 'alice-pmm'}
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', pg, a)[0] == 201
-    status, answer, _ = rt.call(api.url, 'DELETE', base + '/alice-pmm', token=a)
+    status, answer, _hdr = rt.call(api.url, 'DELETE', base + '/alice-pmm', token=a)
     assert status == 400 and 'in use' in answer['message']
 
 
@@ -307,7 +307,7 @@ def test_backup_and_restore_progression(api):
     assert rt.call(api.url, 'POST', ns + '/database-clusters', _pg(), a)[0] == 201
     assert rt.call(api.url, 'POST', ns + '/backup-storages', S3, a)[0] == 201
     backup = {'metadata': {'name': 'b1'}, 'spec': {'dbClusterName': 'pg-alice', 'backupStorageName': 'alice-s3'}}
-    status, created, _ = rt.call(api.url, 'POST', ns + '/database-cluster-backups', backup, a)
+    status, created, _hdr = rt.call(api.url, 'POST', ns + '/database-cluster-backups', backup, a)
     assert status == 200 and created['status']['state'] == 'Starting'
     missing = {'metadata': {'name': 'b2'}, 'spec': {'dbClusterName': 'pg-alice', 'backupStorageName': 'nope'}}
     assert rt.call(api.url, 'POST', ns + '/database-cluster-backups', missing, a)[0] == 400
@@ -316,7 +316,7 @@ def test_backup_and_restore_progression(api):
     assert rt.call(api.url, 'POST', ns + '/database-cluster-restores', restore, a)[0] == 400
     api.manual_clock.advance(3)
     assert rt.call(api.url, 'GET', ns + '/database-cluster-backups/b1', token=a)[1]['status']['state'] == 'Succeeded'
-    status, created, _ = rt.call(api.url, 'POST', ns + '/database-cluster-restores', restore, a)
+    status, created, _hdr = rt.call(api.url, 'POST', ns + '/database-cluster-restores', restore, a)
     assert status == 201 and created['status']['state'] == 'Starting'
     api.manual_clock.advance(3)
     assert rt.call(api.url, 'GET', ns + '/database-cluster-restores/r1', token=a)[1]['status']['state'] == 'Succeeded'
@@ -326,8 +326,19 @@ def test_backup_and_restore_progression(api):
     new = _pg()
     new['metadata']['name'] = 'pg-alice-restore'
     new['spec']['dataSource'] = {'dbClusterBackupName': 'b1'}
-    status, created, _ = rt.call(api.url, 'POST', ns + '/database-clusters', new, a)
+    status, created, _hdr = rt.call(api.url, 'POST', ns + '/database-clusters', new, a)
     assert status == 201 and created['status']['status'] == 'restoring'
     # cleanupBackupStorage deletes the cluster's backups
     assert rt.call(api.url, 'DELETE', ns + '/database-clusters/pg-alice?cleanupBackupStorage=true', token=a)[0] == 204
     assert rt.call(api.url, 'GET', ns + '/database-cluster-backups/b1', token=a)[0] == 404
+
+
+def test_reset_forgets_revoked_tokens_and_limits(api):
+    token = alice(api)
+    api.manual_clock.advance(1)
+    assert rt.call(api.url, 'DELETE', '/v1/session', token=token)[0] == 204
+    assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': 'wrong-1'})[0] == 429
+    api.reset()
+    assert api.stats['logins'] == 0
+    assert rt.call(api.url, 'GET', '/v1/namespaces', token=token)[0] == 200   # the blocklist is gone
+    assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})[0] == 200

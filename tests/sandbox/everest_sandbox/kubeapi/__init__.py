@@ -1,1 +1,32 @@
-"""Kubernetes API emulator (see ``server.KubeApiServer``)."""
+"""Kubernetes API emulator of the sandbox (``server.KubeApiServer``).
+
+A small apiserver for tests: the official ``kubernetes`` Python client (typed and dynamic) and kubectl 1.32
+work against it unmodified.
+
+What it does
+* Bearer-token auth on every path (401 ``Status`` otherwise). The same port speaks plain HTTP and TLS:
+  ``kubeconfig`` uses ``http://127.0.0.1:PORT``; kubectl (client-go) only sends tokens over TLS, so
+  ``write_kubeconfig(path, tls=True)`` / ``DIR/kubeconfig-kubectl`` use ``https://`` with the test CA in ``tls/``.
+* Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
+  when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
+  ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
+* Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, Deployments (``/status``, ``/scale``),
+  CustomResourceDefinitions, and custom resources of every established CRD (namespaced or cluster scoped,
+  ``/status`` when declared). Registry in ``registry.py``; seed (Everest 1.10.0 installed) in ``seed.py``.
+* Verbs: get, list (label/field selectors, ``limit``/``continue``), create (``generateName``), update
+  (optimistic concurrency), patch (merge, JSON patch incl. ``test``, strategic merge for built-ins only --
+  415 for custom resources -- and a simplified server-side apply: create-or-merge, no field ownership),
+  delete (finalizers, preconditions, synchronous namespace/CRD cascade), deletecollection, ``dryRun=All``.
+* Server-owned metadata (uid, one global resourceVersion counter, creationTimestamp, generation), no-op
+  updates keep the resourceVersion, ObjectMeta normalisation, Secret ``stringData``/base64, ConfigMap types,
+  name/label validation with the apiserver's texts.
+* CRs: structural-schema pruning (``fieldValidation`` Strict -> 400, default Warn -> ``Warning`` header),
+  defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
+* ResourceQuota object counts (``count/<resource>.<group>``, ``configmaps``, ``secrets``): 403 on admission,
+  ``status.hard``/``status.used`` kept current; checks and writes under one lock.
+* ``/_sandbox/{stats,stats/reset,faults,reset}``: request counters, seeded fault injection, reset to seed.
+
+Not implemented: watch (405), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
+checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
+ownerReferences, admission webhooks, RBAC.
+"""

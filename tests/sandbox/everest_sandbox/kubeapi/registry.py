@@ -25,6 +25,7 @@ class ResourceType:
     builtin: bool = True
     verbs: tuple = ALL_VERBS
     list_kind: str = ''
+    scale: bool = False           # has the /scale subresource (autoscaling/v1 Scale)
 
     def __post_init__(self):
         if not self.list_kind:
@@ -55,6 +56,9 @@ class ResourceType:
         if self.status:
             out.append({'name': self.plural + '/status', 'singularName': '', 'namespaced': self.namespaced,
                         'kind': self.kind, 'verbs': ['get', 'patch', 'update']})
+        if self.scale:
+            out.append({'name': self.plural + '/scale', 'singularName': '', 'namespaced': self.namespaced, 'group': 'autoscaling',
+                        'version': 'v1', 'kind': 'Scale', 'verbs': ['get', 'patch', 'update']})
         return out
 
 
@@ -64,7 +68,7 @@ BUILTINS = (
     ResourceType('', 'v1', 'configmaps', 'configmap', 'ConfigMap', True, ('cm',)),
     ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
     ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),
-    ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True),
+    ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True, scale=True),
     ResourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'customresourcedefinition',
                  'CustomResourceDefinition', False, ('crd', 'crds'), ('api-extensions',), status=True),
 )

@@ -412,7 +412,11 @@ class KubeApiServer:
                 fault = self.faults.error_for(verb)
                 if fault is not None:
                     raise fault
-            return self._serve(method, route, query, headers, body)
+            warnings = self.store.collect_warnings()
+            code, payload, extra = self._serve(method, route, query, headers, body)
+            if warnings:
+                extra = dict(extra, Warning=', '.join('299 - ' + json.dumps(w) for w in warnings))
+            return code, payload, extra
         except E.ApiError as err:
             return err.code, err.status(), dict(err.headers)
 
@@ -447,10 +451,20 @@ class KubeApiServer:
 
     def _resource(self, method, route: Route, query, headers, body) -> tuple:
         rtype, store = route.rtype, self.store
-        if route.subresource is not None and (route.subresource != 'status' or not rtype.status):
+        if route.subresource is not None and not ((route.subresource == 'status' and rtype.status)
+                                                  or (route.subresource == 'scale' and rtype.scale)):
             raise E.resource_not_found()
         dry_run = _query(query, 'dryRun') == 'All'
         strict = _query(query, 'fieldValidation') == 'Strict'
+        if route.subresource == 'scale':
+            if method == 'GET':
+                return 200, store.get_scale(rtype, route.namespace, route.name), {}
+            if method == 'PUT':
+                return 200, store.update_scale(rtype, route.namespace, route.name, self._json(body), dry_run=dry_run), {}
+            if method == 'PATCH':
+                ctype = (headers.get('Content-Type') or '').split(';')[0].strip().lower()
+                return 200, store.update_scale(rtype, route.namespace, route.name, content_type=ctype, raw=body, dry_run=dry_run), {}
+            raise E.method_not_allowed()
         if route.name is None:
             if method == 'GET':
                 limit = _query(query, 'limit')

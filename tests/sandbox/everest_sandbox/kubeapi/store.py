@@ -102,8 +102,19 @@ class Store:
         self.registry = registry or Registry()
         self.rv = 0
         self.data: dict = {}
+        self._local = threading.local()
 
     # ------------------------------------------------------------------ helpers
+    def collect_warnings(self) -> list:
+        """Start collecting API warnings (``Warning: 299`` headers) for the calling thread; returns the list."""
+        self._local.warnings = []
+        return self._local.warnings
+
+    def warn(self, *texts):
+        bucket = getattr(self._local, 'warnings', None)
+        if bucket is not None:
+            bucket.extend(t for t in texts if t not in bucket)
+
     def _next_rv(self) -> str:
         self.rv += 1
         return str(self.rv)
@@ -248,6 +259,7 @@ class Store:
             if unknown and strict:
                 raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: strict decoding '
                                     'error: ' + ', '.join(f'unknown field "{u}"' for u in unknown))
+            self.warn(*(f'unknown field "{u}"' for u in unknown))
             obj.clear()
             obj.update(processed)
             errs += errs2
@@ -679,6 +691,50 @@ class Store:
             if pmeta.get('resourceVersion') and pmeta['resourceVersion'] != old['metadata']['resourceVersion']:
                 raise E.conflict(rtype.group, rtype.plural, name)
             return 200, self._update_locked(rtype, namespace, name, old, patched, subresource, dry_run, strict)
+
+    @staticmethod
+    def _scale_of(obj: dict) -> dict:
+        meta = obj['metadata']
+        labels = ((obj.get('spec') or {}).get('selector') or {}).get('matchLabels') or {}
+        return {'kind': 'Scale', 'apiVersion': 'autoscaling/v1',
+                'metadata': {k: meta[k] for k in ('name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp') if k in meta},
+                'spec': {'replicas': (obj.get('spec') or {}).get('replicas', 1)},
+                'status': {'replicas': (obj.get('status') or {}).get('replicas', 0),
+                           'selector': ','.join(f'{k}={v}' for k, v in sorted(labels.items()))}}
+
+    def get_scale(self, rtype: ResourceType, namespace: str, name: str) -> dict:
+        return self._scale_of(self.get(rtype, namespace, name))
+
+    def update_scale(self, rtype: ResourceType, namespace: str, name: str, body=None, content_type: str | None = None,
+                     raw: bytes | None = None, dry_run: bool = False) -> dict:
+        """PUT (``body``) or PATCH (``content_type`` + ``raw``) of the /scale subresource."""
+        with self.lock:
+            old = self._bucket(rtype).get((namespace, name))
+            if old is None:
+                raise E.not_found(rtype.group, rtype.plural, name)
+            if content_type is not None:
+                if content_type not in PATCH_TYPES_BUILTIN[:3]:
+                    raise E.unsupported_media_type(PATCH_TYPES_BUILTIN)
+                try:
+                    patch = json.loads((raw or b'').decode() or 'null')
+                    current = self._scale_of(old)
+                    body = json_patch(current, patch) if content_type == PATCH_TYPES_BUILTIN[0] else merge_patch(current, patch)
+                except PatchError as exc:
+                    raise E.unprocessable_patch(str(exc)) from None
+                except ValueError as exc:
+                    raise E.bad_request(str(exc)) from None
+            if not isinstance(body, dict):
+                raise E.bad_request('Scale in version "v1" cannot be handled as a Scale')
+            given_rv = (body.get('metadata') or {}).get('resourceVersion')
+            if given_rv and given_rv != old['metadata']['resourceVersion']:
+                raise E.conflict(rtype.group, rtype.plural, name)
+            replicas = (body.get('spec') or {}).get('replicas', 0)
+            if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
+                raise E.invalid('Scale', 'autoscaling', name, [FieldError('Invalid', 'spec.replicas', replicas,
+                                                                          'must be greater than or equal to 0')])
+            new = self._out(rtype, old)
+            new['spec']['replicas'] = replicas
+            return self._scale_of(self._update_locked(rtype, namespace, name, old, new, None, dry_run))
 
     def _remove(self, rtype: ResourceType, namespace: str, name: str):
         obj = self._bucket(rtype).pop((namespace, name))

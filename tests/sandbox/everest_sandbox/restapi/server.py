@@ -131,6 +131,19 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         with self._lock:
             self.stats = self._zero_stats()
 
+    def reset(self):
+        """Forget every in-memory state (revoked tokens, object ages, rate limits, stats); for the sandbox's reset."""
+        with self._lock:
+            self.blocklist.clear()
+            self.first_seen.clear()
+            self.changed_at.clear()
+            self.generated_secrets.clear()
+            self.stats = self._zero_stats()
+        limiter = self.session_limiter
+        self.session_limiter = SessionLimiter(self.clock, limiter.bucket.rate, limiter.bucket.burst, limiter.base_gap)
+        if self.api_limiter is not None:
+            self.api_limiter = TokenBucket(self.api_limiter.rate, self.api_limiter.burst, self.clock)
+
     def start(self) -> 'EverestApiServer':
         server = self
 

@@ -248,6 +248,15 @@ def test_422_is_reported_with_the_field_path():
     assert err.value.details["fields"] == ["spec.limits.maxClusters"]
 
 
+def test_create_race_converges_the_object_someone_else_created():
+    client = FakeClient()
+    plan = _trp.plan_item(item(), None, None)  # observed: nothing
+    converge(client, [item(limits={"cpu": 1, "max_clusters": 9})])  # meanwhile someone else creates both
+    policy = _trp.apply_plan(client, plan, sleep=lambda _s: None)
+    assert policy["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20}
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_trp.QUOTA_RESOURCE] == "3"
+
+
 def test_missing_namespace_is_named_with_the_fix():
     client = FakeClient()
     client.missing_namespaces.add("ns-alice")

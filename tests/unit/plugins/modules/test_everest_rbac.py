@@ -251,3 +251,20 @@ def test_policy_file_through_a_symlink(tmp_path, capsys):
     result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(link)}, capsys)
     assert result["changed"] is True and result["policy_file"] == str(real)
     assert link.is_symlink() and real.read_text() == "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)
+
+
+@pytest.mark.parametrize("policy_text", ["g, admin, role:admin\n", "g, admin, role:admin\r\n# trailing space \n", "", "p, a, namespaces, read, *"])
+def test_manifest_dump_reads_back(policy_text):
+    doc = everest_rbac_policy._load_manifest(  # pylint: disable=protected-access
+        "kind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  policy.csv: 'x'\n")
+    text = everest_rbac_policy._dump_manifest(doc, policy_text, "true")  # pylint: disable=protected-access
+    back = everest_rbac_policy._load_manifest(text)  # pylint: disable=protected-access
+    assert back["data"] == {"policy.csv": policy_text, "enabled": "true"} and back["metadata"] == {"name": "everest-rbac"}
+
+
+def test_load_manifest_only_for_configmap_shapes():
+    load = everest_rbac_policy._load_manifest  # pylint: disable=protected-access
+    assert load("p, a, namespaces, read, *\n") is None
+    assert load("# comment\ng, admin, role:admin\n") is None
+    assert load("data:\n  other: 1\n") is None
+    assert load("# header\ndata:\n  policy.csv: |\n    g, a, b\n")["data"]["policy.csv"] == "g, a, b\n"
