@@ -206,6 +206,7 @@ class EverestClient:
         attempt = 0
         while True:
             attempt += 1
+            reused = self._conn is not None
             try:
                 status, headers, data = self._send(method, full, payload, self.token if auth else None)
             except ssl.SSLError as exc:
@@ -215,6 +216,8 @@ class EverestClient:
                     "(or everest_validate_certs: false for a test installation)" % (self.url, exc), method=method, path=path)
             except (socket.timeout, ConnectionError, HTTPException, OSError) as exc:
                 self.close()
+                if reused and not isinstance(exc, socket.timeout) and attempt == 1:
+                    continue  # the server closed an idle keep-alive connection: the request never reached it
                 if method == "GET" and attempt < TRANSIENT_ATTEMPTS:
                     self._sleep(self._retry_delay({}, attempt))
                     continue

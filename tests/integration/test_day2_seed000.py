@@ -79,3 +79,22 @@ def test_check_mode_writes_nothing(ansible, clean_sandbox, rest):
     assert kube.list(kpath('v1', 'secrets', 'ns-alice')) == secrets_before
     for value in SECRETS.values():
         assert value not in run.output
+
+
+def test_revoked_and_expired_tokens_name_the_fix(ansible, clean_sandbox, rest):
+    kube = rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
+    rt.set_accounts(kube, {'admin': DEFAULT_ADMIN_PASSWORD, 'alice': SECRETS['alice_password']})
+    run = ansible.playbook('day2/session.yml', extra_vars=SECRETS, env=_env(rest))
+    assert run.rc == 0, run.output[-4000:]
+    assert run.result('Use the token')['database_clusters'] == []
+    assert run.result('Log out')['changed'] is True and run.result('Log out')['username'] == 'alice'
+    refused = run.result('Use the token again')
+    assert refused['status'] == 401 and 'revoked' in refused['msg'] and 'everest_session again' in refused['msg']
+    assert rest.stats['logouts'] == 1
+
+    rest.token_ttl = -60          # every token is born expired
+    run = ansible.playbook('day2/session.yml', extra_vars=SECRETS, env=_env(rest))
+    assert run.rc == 0, run.output[-4000:]
+    expired = run.result('Use the token')
+    assert expired['status'] == 401 and 'expired at' in expired['msg'] and 'everest_session again' in expired['msg']
+    assert SECRETS['alice_password'] not in run.output

@@ -338,7 +338,7 @@ def test_reset_forgets_revoked_tokens_and_limits(api):
     api.manual_clock.advance(1)
     assert rt.call(api.url, 'DELETE', '/v1/session', token=token)[0] == 204
     assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': 'wrong-1'})[0] == 429
-    api.reset()
+    assert rt.call(api.url, 'POST', '/_sandbox/reset')[:2] == (200, {'status': 'ok'})
     assert api.stats['logins'] == 0
     assert rt.call(api.url, 'GET', '/v1/namespaces', token=token)[0] == 200   # the blocklist is gone
     assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})[0] == 200

@@ -251,6 +251,9 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if req.path == '/_sandbox/stats/reset' and req.method == 'POST':
             self.reset_stats()
             return 200, {'status': 'ok'}, {}
+        if req.path == '/_sandbox/reset' and req.method == 'POST':
+            self.reset()
+            return 200, {'status': 'ok'}, {}
         raise ApiError(404, 'Not Found')
 
     # ------------------------------------------------------------------ auth

@@ -1,6 +1,7 @@
 """Unit tests of the Everest REST client and the day-2 helpers. The boundary is HTTP: a scripted local server answers."""
 
 import base64
+import copy
 import json
 import threading
 from fractions import Fraction
@@ -272,3 +273,98 @@ def test_quota_message_is_the_one_of_tenant_quota_check():
 def test_quota_without_policy_warns():
     result, warnings = api.enforce_quota(FakeK8s({}), 'ns-a', 'resource-policy', {'engine': {'type': 'postgresql'}}, 'pg')
     assert result is None and 'not enforced' in warnings[0]
+
+
+# ---------------------------------------------------------------------------------------------- write-only secrets
+
+class ObjModule:
+    def __init__(self, state='present', update_secrets='on_create', check_mode=False):
+        self.params = {'namespace': 'ns-a', 'name': 's3', 'state': state, 'update_secrets': update_secrets}
+        self.check_mode = check_mode
+
+
+class ObjClient:
+    def __init__(self, current):
+        self.current = current
+        self.calls = []
+
+    def get_or_none(self, path, rbac=None, what=None):  # pylint: disable=unused-argument
+        return copy.deepcopy(self.current)
+
+    def request(self, method, path, body=None, query=None, rbac=None, what=None):  # pylint: disable=unused-argument,too-many-arguments
+        self.calls.append((method, path, copy.deepcopy(body), rbac))
+        if method == 'DELETE':
+            return None
+        answer = dict(self.current or {'name': 's3', 'namespace': 'ns-a'})
+        answer.update(dict((k, v) for k, v in (body or {}).items() if k not in ('accessKey', 'secretKey')))
+        return answer
+
+
+STORED = {'name': 's3', 'namespace': 'ns-a', 'type': 's3', 'bucketName': 'b1', 'url': '', 'region': 'r1',
+          'allowedNamespaces': ['x', 'y'], 'verifyTLS': True}
+KEYS = {'accessKey': 'AK-secret', 'secretKey': 'SK-secret'}
+
+
+def converge(module, client, desired, secrets=None):
+    return api.converge_object(module, client, 'backup-storages', 'backup-storages', 'backup storage', desired,
+                               KEYS if secrets is None else secrets, create_required=[('type', 'type'), ('bucket_name', 'bucketName')],
+                               immutable=[('type', 'type')])
+
+
+def test_create_sends_keys_but_never_shows_them():
+    client = ObjClient(None)
+    changed, obj, diff = converge(ObjModule(), client, {'type': 's3', 'bucketName': 'b1', 'url': None})
+    assert changed and client.calls[0][0] == 'POST' and client.calls[0][2]['secretKey'] == 'SK-secret'
+    assert client.calls[0][3] == ('backup-storages', 'create', 'ns-a/s3')
+    assert 'SK-secret' not in json.dumps([obj, diff])
+
+
+def test_existing_object_only_differences_are_patched():
+    client = ObjClient(STORED)
+    # same values (list order ignored, '' == not set) and on_create keys: nothing to do
+    assert converge(ObjModule(), client, {'type': 's3', 'bucketName': 'b1', 'allowedNamespaces': ['y', 'x'], 'url': ''})[0] is False
+    assert client.calls == []
+    changed, _obj, diff = converge(ObjModule(), client, {'bucketName': 'b2', 'region': 'r1'})
+    assert changed and client.calls[-1][:3] == ('PATCH', '/v1/namespaces/ns-a/backup-storages/s3', {'bucketName': 'b2'})
+    assert diff['before']['bucketName'] == 'b1' and diff['after']['bucketName'] == 'b2'
+
+
+def test_update_secrets_always_pushes_keys_and_reports_change():
+    client = ObjClient(STORED)
+    changed, _obj, diff = converge(ObjModule(update_secrets='always'), client, {'bucketName': 'b1'})
+    assert changed and client.calls[-1][2] == KEYS
+    assert 'SK-secret' not in json.dumps(diff)
+    client = ObjClient(STORED)
+    assert converge(ObjModule(update_secrets='always', check_mode=True), client, {})[0] is True
+    assert client.calls == []
+
+
+def test_immutable_type_and_missing_create_options():
+    with pytest.raises(ValidationError, match="has type 's3'"):
+        converge(ObjModule(), ObjClient(STORED), {'type': 'azure'})
+    with pytest.raises(ValidationError, match='needs type, bucket_name'):
+        converge(ObjModule(), ObjClient(None), {})
+    with pytest.raises(ValidationError, match='the secret options'):
+        converge(ObjModule(), ObjClient(None), {'type': 's3', 'bucketName': 'b'}, secrets={})
+
+
+def test_absent():
+    client = ObjClient(STORED)
+    assert converge(ObjModule(state='absent'), client, {})[0] is True and client.calls[0][0] == 'DELETE'
+    client = ObjClient(None)
+    assert converge(ObjModule(state='absent'), client, {})[0] is False and client.calls == []
+
+
+def test_stale_keepalive_connection_is_reopened_once(server):
+    server.queue = [(200, {'a': 1}, {}), (201, {'b': 2}, {})]
+    client = client_for(server)
+    assert client.request('GET', '/v1/version') == {'a': 1}
+    client._conn.sock.close()  # pylint: disable=protected-access  # what an idle timeout on the server side looks like
+    assert client.request('POST', '/v1/namespaces/a/backup-storages', {'name': 'x'}) == {'b': 2}
+    assert [r['method'] for r in server.requests] == ['GET', 'POST']
+
+
+def test_unreachable_server_is_reported():
+    client = api.EverestClient('http://127.0.0.1:9', token=VALID, sleep=lambda s: None)
+    with pytest.raises(api.EverestApiUnavailable, match='cannot reach the Everest API at http://127.0.0.1:9'):
+        client.request('GET', '/v1/version')

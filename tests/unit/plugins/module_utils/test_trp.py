@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -593,3 +594,19 @@ def test_collect_one_namespace_and_clean_tenant():
     assert all(c[1].startswith(("/api/v1/namespaces/ns-alice", "/apis/everest.local/v1/namespaces/ns-alice",
                                 "/apis/operators.coreos.com/v1alpha1/namespaces/ns-alice", "/apis/everest.percona.com/v1alpha1/namespaces/ns-alice",
                                 "/api/v1/namespaces/everest-system")) for c in client.calls)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.integers(min_value=0, max_value=64000), st.integers(min_value=1, max_value=64000), st.integers(min_value=0, max_value=2 ** 36),
+       st.integers(min_value=1, max_value=2 ** 36))
+def test_boundary_property_exact_fit_allowed_one_unit_more_refused(used_milli, spare_milli, used_bytes, spare_bytes):
+    """For any usage and headroom: requesting exactly the headroom is allowed, one milli-core or one byte more is not."""
+    clusters = [dbc("c1", cpu="%dm" % used_milli, memory=str(used_bytes))]
+    cpu_limit = _trp.normalize_cpu("%dm" % (used_milli + spare_milli))  # the JSON number the policy stores
+    pol = policy(limits={"cpuCores": cpu_limit, "memoryBytes": used_bytes + spare_bytes})
+    fit = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % spare_milli, memory=str(spare_bytes)))
+    assert fit["allowed"] is True, fit["violations"]
+    cpu_over = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % (spare_milli + 1), memory="0"))
+    assert [v.split(": ")[1].split(" ")[0] for v in cpu_over["violations"]] == ["cpu"]
+    mem_over = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="0", memory=str(spare_bytes + 1)))
+    assert [v.split(": ")[1].split(" ")[0] for v in mem_over["violations"]] == ["memory"]
