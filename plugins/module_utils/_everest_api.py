@@ -38,8 +38,13 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _quantity, _trp
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
+    ConnectionConfigError,
+    EverestError,
+    TimeoutExceeded,
+    ValidationError,
+)
 
 API_ARG_SPEC = {
     "everest_url": {"type": "str", "fallback": (env_fallback, ["EVEREST_URL"])},
@@ -544,6 +549,18 @@ def enforce_quota(k8s, namespace, policy_name, spec, name):
         raise QuotaExceeded("; ".join(result["violations"]), violations=result["violations"], usage=result["usage"],
                             requested=result["requested"], limits=result["limits"])
     return result, list(result["warnings"])
+
+
+def quota_k8s(module):
+    """The module's Kubernetes client for the quota check, failing with a hint about enforce_quota when there is no connection."""
+    params = dict((name, module.params.get(name)) for name in _k8s.AUTH_OPTIONS)
+    try:
+        _k8s.load_config(params)
+    except ConnectionConfigError as exc:
+        raise ConnectionConfigError(
+            "enforce_quota reads the namespace's TenantResourcePolicy from Kubernetes, but: %s; configure the Kubernetes "
+            "connection (kubeconfig option, K8S_AUTH_KUBECONFIG) or set enforce_quota: false" % exc.msg)
+    return module.k8s
 
 
 class QuotaExceeded(EverestError):

@@ -301,7 +301,7 @@ class Runner(object):
         params = self.module.params
         if not params['enforce_quota']:
             return
-        result, warnings = api.enforce_quota(self.module.k8s, self.ns, params['policy_name'], spec, self.name)
+        result, warnings = api.enforce_quota(api.quota_k8s(self.module), self.ns, params['policy_name'], spec, self.name)
         for warning in warnings:
             self.module.warn(warning)
         if result is not None:

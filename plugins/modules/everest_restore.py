@@ -138,7 +138,7 @@ def into_new_cluster(module, client):
         spec = dict((k, copy.deepcopy(v)) for k, v in (src.get('spec') or {}).items() if k in ('engine', 'proxy', 'monitoring'))
         spec['dataSource'] = {'dbClusterBackupName': backup_name}
         if p['enforce_quota']:
-            _result, warnings = api.enforce_quota(module.k8s, ns, p['policy_name'], spec, cluster)
+            _result, warnings = api.enforce_quota(api.quota_k8s(module), ns, p['policy_name'], spec, cluster)
             for warning in warnings:
                 module.warn(warning)
         body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster', 'metadata': {'name': cluster, 'namespace': ns}, 'spec': spec}

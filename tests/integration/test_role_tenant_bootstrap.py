@@ -8,6 +8,7 @@ Every test starts from the seeded sandbox (``clean_sandbox``) and writes its own
 import base64
 import copy
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 from pathlib import Path
 
@@ -351,3 +352,54 @@ def test_rotate_passwords_only_touches_accounts(ansible, cluster, bootstrapped, 
     assert after["beta"]["passwordHash"] != before["beta"]["passwordHash"]
     assert after["alpha"] == before["alpha"]
     assert "Beta-rotated-9" not in run.output
+
+
+def test_interrupted_run_converges_on_the_next_run(ansible, cluster, tmp_path):
+    inventory = write_inventory(tmp_path, TENANTS)
+    sandbox = cluster.sandbox
+    # every update fails (5xx/429): namespaces are created, then the accounts step dies for every tenant
+    sandbox.faults(error_rate={"update": 1.0}, retry_after_s=0, seed=7)
+    try:
+        broken = ansible.playbook(BOOTSTRAP, inventory=inventory)
+    finally:
+        sandbox.clear_faults()
+    assert broken.rc != 0
+    assert all(broken.stats[h]["failures"] == 1 for h in TENANTS), broken.stats
+    assert cluster.namespace("ns-alpha") is not None and cluster.block("ns-alpha") is None
+    assert cluster.get(TRP % "ns-alpha") is None
+
+    resumed = ansible.playbook(BOOTSTRAP, inventory=inventory)
+    assert resumed.rc == 0, resumed.output[-4000:]
+    assert "Tenant | database namespace with its operators" not in changed_task_names(resumed, "alpha")
+    assert cluster.block("ns-alpha") is not None and cluster.get(TRP % "gamma-db") is not None
+    assert {"alpha", "alpha_ops", "beta", "gamma"} <= set(cluster.accounts())
+
+    sandbox.reset_stats()
+    again = ansible.playbook(BOOTSTRAP, inventory=inventory)
+    assert again.total("changed") == 0 and cluster.writes() == {}
+
+
+def test_concurrent_runs_with_conflicts_are_safe(ansible, cluster, tmp_path):
+    """Two ansible-playbook runs at once (forks 5 each) while the API refuses some conditional updates with 409."""
+    first_half = dict((h, TENANTS[h]) for h in ("alpha", "beta"))
+    inv_a = write_inventory(tmp_path, first_half, name="a.yml")
+    inv_b = write_inventory(tmp_path, {"gamma": TENANTS["gamma"]}, name="b.yml")
+    other = type(ansible)(ansible.sandbox, tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    cluster.sandbox.faults(conflict_rate=0.3, seed=11)
+    results = {}
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {"a": pool.submit(ansible.playbook, BOOTSTRAP, inventory=inv_a),
+                       "b": pool.submit(other.playbook, BOOTSTRAP, inventory=inv_b)}
+            results = dict((k, f.result()) for k, f in futures.items())
+    finally:
+        cluster.sandbox.clear_faults()
+    for key, run in results.items():
+        assert run.rc == 0, (key, run.output[-4000:])
+    # nobody lost anybody's lines or accounts
+    for ns in NAMESPACES.values():
+        assert cluster.block(ns), ns
+        assert cluster.get(TRP % ns) is not None
+    assert {"alpha", "alpha_ops", "beta", "gamma", "admin"} <= set(cluster.accounts())
+    assert cluster.rbac_enabled()

@@ -288,3 +288,10 @@ def test_reset_forgets_runtime_crds(clean_sandbox):
     clean_sandbox.reset()
     assert clean_sandbox.request('GET', '/apis/example.com/v1/things')[0] == 404
     assert clean_sandbox.request('GET', '/apis/everest.percona.com/v1alpha1/databaseclusters')[0] == 200
+
+
+def test_system_namespaces_cannot_be_deleted(raw):
+    status, body = raw('DELETE', '/api/v1/namespaces/default')
+    assert status == 403
+    assert body['message'] == 'namespaces "default" is forbidden: this namespace may not be deleted'
+    assert raw('GET', '/api/v1/namespaces/default')[0] == 200

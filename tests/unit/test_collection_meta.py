@@ -19,10 +19,23 @@ def test_galaxy_metadata():
         assert ignored in galaxy["build_ignore"]
 
 
-def test_every_module_is_in_the_action_group():
+def documented_fragments(name):
+    src = (REPO / "plugins" / "modules" / ("%s.py" % name)).read_text()
+    doc = yaml.safe_load(re.search(r'DOCUMENTATION = r?["\']{3}(.*?)["\']{3}', src, re.S).group(1))
+    return doc.get("extends_documentation_fragment") or []
+
+
+def test_action_groups_match_the_options_each_module_accepts():
+    """group/virakcloud.everest.everest = every module with the Kubernetes connection options; everest_api = the
+    REST modules. module_defaults passes a group's defaults to every member, so membership must follow the options."""
     runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
     assert runtime["requires_ansible"] == ">=2.16.0"
-    assert sorted(runtime["action_groups"]["everest"]) == module_names()
+    groups = runtime["action_groups"]
+    expected_k8s = [m for m in module_names() if "virakcloud.everest.connection" in documented_fragments(m)]
+    expected_api = [m for m in module_names() if "virakcloud.everest.everest_api" in documented_fragments(m)]
+    assert sorted(groups["everest"]) == expected_k8s
+    assert sorted(groups.get("everest_api", [])) == expected_api
+    assert set(expected_k8s) | set(expected_api) == set(module_names()), "a module in no action group"
 
 
 def test_core_modules_exist():

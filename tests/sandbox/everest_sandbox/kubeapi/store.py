@@ -48,6 +48,7 @@ CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '
 OBJECT_META_FIELDS = ('name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
                       'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers',
                       'managedFields')
+UNDELETABLE_NAMESPACES = ('default', 'kube-system', 'kube-public')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
@@ -762,6 +763,8 @@ class Store:
             old = self._bucket(rtype).get((namespace, name))
             if old is None:
                 raise E.not_found(rtype.group, rtype.plural, name)
+            if rtype.storage_key == ('', 'namespaces') and name in UNDELETABLE_NAMESPACES:
+                raise E.forbidden('', 'namespaces', name, 'this namespace may not be deleted')
             pre = options.get('preconditions') or {}
             if pre.get('uid') and pre['uid'] != old['metadata']['uid']:
                 raise E.conflict(rtype.group, rtype.plural, name, f'Precondition failed: UID in precondition: {pre["uid"]}, '

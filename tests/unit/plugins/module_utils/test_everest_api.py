@@ -368,3 +368,19 @@ def test_unreachable_server_is_reported():
     client = api.EverestClient('http://127.0.0.1:9', token=VALID, sleep=lambda s: None)
     with pytest.raises(api.EverestApiUnavailable, match='cannot reach the Everest API at http://127.0.0.1:9'):
         client.request('GET', '/v1/version')
+
+
+def test_quota_without_kubernetes_connection_says_how_to_fix(monkeypatch, tmp_path):
+    monkeypatch.delenv('KUBECONFIG', raising=False)
+    monkeypatch.delenv('KUBERNETES_SERVICE_HOST', raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path))
+
+    class NoK8sModule:
+        params = dict((name, None) for name in _k8s.AUTH_OPTIONS)
+
+        @property
+        def k8s(self):
+            raise AssertionError('must not be reached')
+
+    with pytest.raises(api.ConnectionConfigError, match='enforce_quota: false'):
+        api.quota_k8s(NoK8sModule())
