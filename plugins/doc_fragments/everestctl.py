@@ -8,13 +8,16 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    # Options of modules that run everestctl.
+    # everestctl options. Every module with the Kubernetes connection options accepts them (the everest action
+    # group shares module_defaults); only the modules that run everestctl use them.
     DOCUMENTATION = r"""
 options:
   everestctl_path:
     description:
       - Path of the C(everestctl) binary.
       - When not set, the E(EVERESTCTL_PATH) environment variable, then C(everestctl) in E(PATH).
+      - Modules that never run everestctl (for example M(virakcloud.everest.tenant_resource_policy)) accept this option
+        so that C(module_defaults) for the C(group/virakcloud.everest.everest) action group can set it once, and ignore it.
     type: path
   everestctl_timeout:
     description:
@@ -23,8 +26,8 @@ options:
     type: int
     default: 900
 requirements:
-  - everestctl (Percona Everest CLI) 1.4.0 or later on the host that runs the module (the controller when the
-    connection is local)
+  - for modules that run it, everestctl (Percona Everest CLI) 1.4.0 or later on the host that runs the module (the
+    controller when the connection is local)
 notes:
   - everestctl runs with stdin closed, without a controlling terminal (so a prompt fails at once instead of blocking)
     and with C(LC_ALL=C). Its argv is built from a fixed allow-list of command shapes; secret values are shown as

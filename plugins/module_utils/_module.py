@@ -37,11 +37,15 @@ EVERESTCTL_ARG_SPEC = {
 
 
 def build_argument_spec(spec, k8s=True, everestctl=False):
-    """A module's own options plus the shared ones (deep copies, so modules can't alter the originals)."""
+    """A module's own options plus the shared ones (deep copies, so modules can't alter the originals).
+
+    Every module that talks to the Kubernetes API also accepts the everestctl options, used or not: they are all
+    in the ``everest`` action group, and ``module_defaults`` passes every group default to every member.
+    """
     result = {}
     if k8s:
         result.update(copy.deepcopy(K8S_AUTH_ARG_SPEC))
-    if everestctl:
+    if k8s or everestctl:
         result.update(copy.deepcopy(EVERESTCTL_ARG_SPEC))
     result.update(copy.deepcopy(spec))
     return result

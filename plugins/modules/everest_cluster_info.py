@@ -249,7 +249,7 @@ def crd_established(obj):
 
 
 def _cache_file():
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
+    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.environ.get('HOME') or tempfile.gettempdir(), '.cache')
     return os.path.join(base, 'virakcloud.everest', 'everestctl-version.json')
 
 
@@ -292,9 +292,8 @@ def cached_version(binary, runner, use_cache):
 
 
 def find_everestctl(module):
-    binary = module.params.get('everestctl_path')
+    binary = module.params.get('everestctl_path')  # type path: already expanded
     if binary:
-        binary = os.path.expanduser(binary)
         if os.path.isfile(binary) and os.access(binary, os.X_OK):
             return binary, None
         return None, 'everestctl_path %s is not an executable file' % binary

@@ -176,6 +176,7 @@ options:
 extends_documentation_fragment:
   - virakcloud.everest.everest_api
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
 attributes:
   check_mode:

@@ -25,6 +25,7 @@ options:
     type: str
 extends_documentation_fragment:
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
   - virakcloud.everest.attributes.info_module
 seealso:

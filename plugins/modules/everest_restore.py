@@ -60,6 +60,7 @@ options:
 extends_documentation_fragment:
   - virakcloud.everest.everest_api
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
 attributes:
   check_mode:

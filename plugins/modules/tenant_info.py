@@ -31,6 +31,7 @@ options:
     type: str
 extends_documentation_fragment:
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes.INFO_MODULE
 seealso:
   - module: virakcloud.everest.tenant_resource_policy

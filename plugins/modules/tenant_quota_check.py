@@ -82,6 +82,7 @@ options:
     default: false
 extends_documentation_fragment:
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
 attributes:
   check_mode:

@@ -146,6 +146,7 @@ options:
         default: true
 extends_documentation_fragment:
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
 attributes:
   check_mode:

@@ -43,6 +43,7 @@ options:
     default: false
 extends_documentation_fragment:
   - virakcloud.everest.connection
+  - virakcloud.everest.everestctl
   - virakcloud.everest.attributes
 attributes:
   check_mode:

@@ -48,8 +48,8 @@ def test_cluster_info_reports_a_ready_installation(ansible, clean_sandbox, cache
 def test_cluster_info_fails_naming_each_missing_prerequisite(ansible, clean_sandbox, cache_env, tmp_path):
     status, body = clean_sandbox.request("DELETE", RBAC)
     assert status == 200, body
-    run = ansible.playbook(INFO, env=cache_env, extra_vars={"ci_fail_on_missing": True, "ci_require_crd": True,
-                                                             "ci_everestctl_path": str(tmp_path / "no-such-everestctl")})
+    extra = {"ci_fail_on_missing": True, "ci_require_crd": True, "ci_everestctl_path": str(tmp_path / "no-such-everestctl")}
+    run = ansible.playbook(INFO, env=cache_env, extra_vars=extra)
     assert run.rc != 0
     res = run.result("Cluster info")
     assert res["_status"] == "failed"
@@ -83,7 +83,7 @@ def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_san
     res = check.result("CRD")
     assert res["changed"] is True and res["diff"]["before"]["present"] is False and res["diff"]["after"]["present"] is True
     assert writes(clean_sandbox) == {}
-    status, _ = clean_sandbox.request("GET", CRD)
+    status = clean_sandbox.request("GET", CRD)[0]
     assert status == 404
 
     created = ansible.playbook(CRD_PLAY)
@@ -107,12 +107,79 @@ def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_san
     refused = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
     assert refused.rc != 0
     assert "crd-t/resource-policy" in refused.result("CRD")["msg"]
-    status, _ = clean_sandbox.request("GET", CRD)
+    status = clean_sandbox.request("GET", CRD)[0]
     assert status == 200
 
     forced = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent", "crd_force": True})
     assert forced.rc == 0 and forced.result("CRD")["changed"] is True
-    status, _ = clean_sandbox.request("GET", CRD)
+    status = clean_sandbox.request("GET", CRD)[0]
     assert status == 404
     gone = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
     assert gone.result("CRD")["changed"] is False
+
+
+# ---- pure helpers of everest_cluster_info (no sandbox) ----------------------------------------------------------
+
+@pytest.mark.parametrize("image,tag", [
+    ("percona/everest:1.10.0", "1.10.0"),
+    ("registry.example.com:5000/percona/everest:v1.9.1", "v1.9.1"),
+    ("registry.example.com:5000/percona/everest", None),
+    ("percona/everest:1.10.0@sha256:abcd", "1.10.0"),
+    ("", None),
+])
+def test_image_tag(image, tag):
+    from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+    assert mod.image_tag(image) == tag
+
+
+def test_everest_version_strips_v_and_uses_the_everest_container():
+    from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+    deployment = {"spec": {"template": {"spec": {"containers": [
+        {"name": "sidecar", "image": "busybox:9.9"}, {"name": "everest", "image": "percona/everest:v1.8.0"}]}}}}
+    assert mod.everest_version(deployment) == "1.8.0"
+    assert mod.everest_version({"spec": {}}) is None
+
+
+class FakeRunner:
+    def __init__(self, version="v1.2.3"):
+        self.calls = 0
+        self.answer = version
+
+    def version(self):
+        self.calls += 1
+        return self.answer
+
+
+def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
+    from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    binary = tmp_path / "everestctl"
+    binary.write_text("#!/bin/sh\n")
+    runner = FakeRunner()
+    assert mod.cached_version(str(binary), runner, True) == ("v1.2.3", False)
+    assert mod.cached_version(str(binary), runner, True) == ("v1.2.3", True)
+    assert runner.calls == 1
+    # a different binary (size changes) is asked again
+    binary.write_text("#!/bin/sh\n# upgraded\n")
+    runner.answer = "v1.3.0"
+    assert mod.cached_version(str(binary), runner, True) == ("v1.3.0", False)
+    # without the cache everestctl runs every time; a corrupt cache file is ignored
+    (tmp_path / "cache" / "virakcloud.everest" / "everestctl-version.json").write_text("{not json")
+    assert mod.cached_version(str(binary), runner, True) == ("v1.3.0", False)
+    assert mod.cached_version(str(binary), runner, False) == ("v1.3.0", False)
+    assert runner.calls == 4
+
+
+def test_missing_items_name_each_prerequisite_with_a_fix():
+    from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+    facts = {"everestctl": {"found": True, "error": None}, "cluster": {"reachable": True, "error": None},
+             "everest": {"installed": False}, "rbac": {"present": False}, "accounts": {"present": True},
+             "crd": {"present": True, "established": False}}
+    params = {"require_everestctl": True, "require_crd": True}
+    missing = mod.missing_items(facts, params)
+    assert [m["name"] for m in missing] == ["everest", "rbac_configmap", "crd"]
+    assert all(m["fix"] for m in missing)
+    assert "is not Established" in missing[-1]["problem"]
+    # an unreachable cluster hides the rest (they cannot be known)
+    facts["cluster"] = {"reachable": False, "error": "connection refused"}
+    assert [m["name"] for m in mod.missing_items(facts, params)] == ["cluster"]

@@ -229,7 +229,7 @@ def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped, tmp_p
 
 
 def test_isolation_proof_fails_naming_the_pair(ansible, cluster, bootstrapped):
-    inventory, _ = bootstrapped
+    inventory = bootstrapped[0]
     # broken by hand, outside the managed blocks (a re-run restores the blocks themselves, not foreign lines)
     cluster.append_policy_line("p, role:tenant-ns-alpha, database-clusters, *, ns-beta/*")
     run = ansible.playbook(BOOTSTRAP, inventory=inventory)
@@ -246,7 +246,7 @@ def test_isolation_proof_fails_naming_the_pair(ansible, cluster, bootstrapped):
 
 
 def test_offboarding_keeps_namespace_and_is_idempotent(ansible, cluster, bootstrapped):
-    inventory, _ = bootstrapped
+    inventory = bootstrapped[0]
     run = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta")
     assert run.rc == 0, run.output[-4000:]
     assert cluster.block("ns-beta") is None
@@ -290,7 +290,7 @@ def test_check_mode_writes_nothing(ansible, cluster, tmp_path):
 
 
 def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp_path):
-    inventory, _ = bootstrapped
+    inventory = bootstrapped[0]
     changed = copy.deepcopy(TENANTS)
     changed["alpha"]["tenant_bootstrap_limits"]["max_clusters"] = 5
     changed["alpha"]["tenant_bootstrap_users"] = changed["alpha"]["tenant_bootstrap_users"][:1]
@@ -320,20 +320,32 @@ def test_bad_tenants_fail_alone(ansible, cluster, tmp_path):
                     "tenant_bootstrap_limits": {"max_db_users": 2}},
         "badname": {"tenant_bootstrap_namespace": "Bad_Namespace", "tenant_bootstrap_password": "Badname@1"},
         "badtype": {"tenant_bootstrap_limits": {"max_clusters": "many"}, "tenant_bootstrap_password": "Badtype@1"},
+        # an unrelated namespace of that name exists: never adopted silently (no Everest Subscriptions in it)
+        "delta": {"tenant_bootstrap_password": "Delta@pass4"},
+        # two tenants claiming one namespace: both refused
+        "echo": {"tenant_bootstrap_password": "Echo@pass5", "tenant_bootstrap_namespace": "ns-shared"},
+        "foxtrot": {"tenant_bootstrap_password": "Foxtrot@pass6", "tenant_bootstrap_namespace": "ns-shared"},
     }
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-delta"}}
+    status, body = cluster.sandbox.request("POST", "/api/v1/namespaces", namespace)
+    assert status == 201, body
     inventory = write_inventory(tmp_path, tenants)
     run = ansible.playbook(BOOTSTRAP, inventory=inventory)
     assert run.rc != 0
     assert run.stats["alpha"]["failures"] == 0 and run.stats["alpha"]["changed"] > 0
-    for host in ("crowded", "badname", "badtype"):
+    for host in ("crowded", "badname", "badtype", "delta", "echo", "foxtrot"):
         assert run.stats[host]["failures"] == 1, (host, run.stats)
+    assert "tenant echo (ns-shared, users echo) shares its namespace or a user with foxtrot" in " ".join(run.output.split())
+    assert cluster.namespace("ns-shared") is None
+    assert "namespace 'ns-delta' exists but is not managed by Everest" in run.output
+    assert "app.kubernetes.io/managed-by" not in (cluster.namespace("ns-delta")["metadata"].get("labels") or {})
     assert "3 users" in run.output and "max_db_users is 2" in run.output
     assert cluster.namespace("ns-alpha") is not None
     assert cluster.namespace("ns-crowded") is None and cluster.namespace("ns-badtype") is None
     assert "crowd_0" not in cluster.accounts()
     table = once(run, "Summary | table")["msg"]
-    assert "failed tenants: badname, badtype, crowded" in table or "failed tenants: " in table
-    for host in ("crowded", "badname", "badtype"):
+    assert "failed tenants: badname, badtype, crowded, delta, echo, foxtrot" in table
+    for host in ("crowded", "badname", "badtype", "delta", "echo", "foxtrot"):
         assert [line for line in table.splitlines() if line.startswith(host)][0].split()[1] == "FAILED"
 
 
@@ -366,11 +378,15 @@ def test_interrupted_run_converges_on_the_next_run(ansible, cluster, tmp_path):
     assert broken.rc != 0
     assert all(broken.stats[h]["failures"] == 1 for h in TENANTS), broken.stats
     assert cluster.namespace("ns-alpha") is not None and cluster.block("ns-alpha") is None
+    assert "app.kubernetes.io/managed-by" not in (cluster.namespace("ns-alpha")["metadata"].get("labels") or {})
     assert cluster.get(TRP % "ns-alpha") is None
 
     resumed = ansible.playbook(BOOTSTRAP, inventory=inventory)
     assert resumed.rc == 0, resumed.output[-4000:]
-    assert "Tenant | database namespace with its operators" not in changed_task_names(resumed, "alpha")
+    # the interrupted `namespaces add` left unmanaged namespaces holding Everest's Subscriptions: adopted to resume
+    assert "Tenant | resume the interrupted namespace creation" in changed_task_names(resumed, "alpha")
+    assert resumed.stats["alpha"]["rescued"] == 1 and resumed.stats["alpha"]["failures"] == 0
+    assert cluster.namespace("ns-alpha")["metadata"]["labels"].get("app.kubernetes.io/managed-by") == "everest"
     assert cluster.block("ns-alpha") is not None and cluster.get(TRP % "gamma-db") is not None
     assert {"alpha", "alpha_ops", "beta", "gamma"} <= set(cluster.accounts())
 

@@ -183,3 +183,41 @@ def test_kubectl_scale_and_server_side_apply(kubectl, raw, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == 'configmap/ssa serverside-applied'
     assert raw('GET', '/api/v1/namespaces/default/configmaps/ssa')[1]['data'] == {'a': '1'}
+
+
+TABLE_ACCEPT = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json'
+
+
+def test_table_answers(raw):
+    status, table = raw('GET', '/api/v1/namespaces', headers={'Accept': TABLE_ACCEPT})
+    assert status == 200
+    assert table['kind'] == 'Table' and table['apiVersion'] == 'meta.k8s.io/v1'
+    assert [c['name'] for c in table['columnDefinitions']] == ['Name', 'Status', 'Age']
+    assert table['rows'][0]['cells'][:2] == ['default', 'Active']
+    assert table['rows'][0]['object']['kind'] == 'PartialObjectMetadata'
+    _st, table = raw('GET', '/api/v1/namespaces/everest-system/configmaps/everest-rbac?includeObject=Object',
+                     headers={'Accept': TABLE_ACCEPT})
+    assert table['rows'][0]['cells'][:2] == ['everest-rbac', 2]
+    assert table['rows'][0]['object']['data']['enabled'] == 'false'
+    _st, plain = raw('GET', '/api/v1/namespaces')
+    assert plain['kind'] == 'NamespaceList'
+
+
+def test_kubectl_get_uses_printer_columns(kubectl, tmp_path):
+    crd = tmp_path / 'crd.yaml'
+    crd.write_text(TRP_CRD.replace('    subresources: {status: {}}\n', '    subresources: {status: {}}\n'
+                                   '    additionalPrinterColumns:\n'
+                                   '    - {name: CPU, type: integer, jsonPath: .spec.limits.cpuCores}\n'
+                                   '    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n'), encoding='utf-8')
+    assert kubectl('apply', '-f', str(crd)).returncode == 0
+    doc = tmp_path / 'trp.yaml'
+    doc.write_text('apiVersion: everest.local/v1\nkind: TenantResourcePolicy\nmetadata: {name: p1, namespace: default}\n'
+                   'spec: {limits: {cpuCores: 4}}\n', encoding='utf-8')
+    assert kubectl('apply', '-f', str(doc)).returncode == 0
+    proc = kubectl('get', 'trp', '-n', 'default')
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.splitlines()
+    assert header.split() == ['NAME', 'CPU', 'AGE']
+    assert row.split()[:2] == ['p1', '4']
+    proc = kubectl('get', 'ns', 'everest-system')
+    assert proc.stdout.splitlines()[1].split()[:2] == ['everest-system', 'Active']

@@ -79,3 +79,13 @@ def test_fixture_files(sandbox):
         api.close()
     assert 'everest-system' in names
     assert json.dumps(sandbox.stats())
+
+
+def test_tls_kubeconfig_works_for_python_clients(sandbox):
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    api = config.new_client_from_config(config_file=sandbox.kubectl_kubeconfig)
+    try:
+        assert api.configuration.host.startswith('https://127.0.0.1:')
+        assert client.VersionApi(api).get_code().git_version == 'v1.31.0'
+    finally:
+        api.close()

@@ -148,3 +148,21 @@ def test_quantity_format_and_errors():
     assert format_quantity(parse_quantity('3')) == '3'
     with pytest.raises(ValueError):
         parse_quantity('three')
+
+
+@pytest.mark.parametrize('seconds, text', [(-5, '<invalid>'), (-1, '0s'), (0, '0s'), (119, '119s'), (120, '2m'), (125, '2m5s'),
+                                           (600, '10m'), (3 * 3600, '3h'), (3 * 3600 + 60, '3h1m'), (9 * 3600, '9h'),
+                                           (50 * 3600, '2d2h'), (72 * 3600, '3d'), (30 * 86400, '30d'), (3 * 365 * 86400, '3y'),
+                                           (10 * 365 * 86400, '10y')])
+def test_human_duration(seconds, text):
+    from everest_sandbox.kubeapi.table import human_duration  # pylint: disable=import-outside-toplevel
+    assert human_duration(seconds) == text
+
+
+def test_json_path():
+    from everest_sandbox.kubeapi.table import json_path  # pylint: disable=import-outside-toplevel
+    obj = {'spec': {'a': [{'b': 1}], 'c': 'x'}}
+    assert json_path(obj, '.spec.a[0].b') == 1
+    assert json_path(obj, '.spec.c') == 'x'
+    assert json_path(obj, '.spec.a[3].b') is None
+    assert json_path(obj, '.nope') is None

@@ -6,7 +6,8 @@ work against it unmodified.
 What it does
 * Bearer-token auth on every path (401 ``Status`` otherwise). The same port speaks plain HTTP and TLS:
   ``kubeconfig`` uses ``http://127.0.0.1:PORT``; kubectl (client-go) only sends tokens over TLS, so
-  ``write_kubeconfig(path, tls=True)`` / ``DIR/kubeconfig-kubectl`` use ``https://`` with the test CA in ``tls/``.
+  ``write_kubeconfig(path, tls=True)`` / ``DIR/kubeconfig-kubectl`` use ``https://`` with a self-signed test CA that
+  is generated per process (``server.tls_material``; nothing secret is stored in the tree).
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).

@@ -26,6 +26,7 @@ class ResourceType:
     verbs: tuple = ALL_VERBS
     list_kind: str = ''
     scale: bool = False           # has the /scale subresource (autoscaling/v1 Scale)
+    printer_columns: tuple = ()   # CRD additionalPrinterColumns (custom resources only)
 
     def __post_init__(self):
         if not self.list_kind:

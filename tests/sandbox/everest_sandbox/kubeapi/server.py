@@ -29,6 +29,7 @@ from .. import DEFAULT_ADMIN_PASSWORD
 from . import errors as E
 from . import seed as seed_data
 from .store import Store, deterministic_uid
+from .table import to_table, wants_table
 
 GIT_VERSION = 'v1.31.0'
 VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
@@ -144,9 +145,70 @@ class Route:  # pylint: disable=too-few-public-methods
         self.path = kw.get('path', '')
 
 
-TLS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'tls')
-TLS_CERT = os.path.join(TLS_DIR, 'sandbox.crt')
-TLS_KEY = os.path.join(TLS_DIR, 'sandbox.key')
+_TLS_LOCK = threading.Lock()
+_TLS: dict = {}
+
+
+def _generate_tls() -> tuple:
+    """A self-signed ECDSA certificate (CA:TRUE, SAN 127.0.0.1 + localhost) and key, PEM; test-only, made per process."""
+    try:
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        return _generate_tls_openssl()
+    import datetime  # pylint: disable=import-outside-toplevel
+    import ipaddress  # pylint: disable=import-outside-toplevel
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'everest-sandbox-kubeapi')])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
+                                                        x509.DNSName('localhost')]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
+                                         key_encipherment=False, data_encipherment=False, key_agreement=False, crl_sign=False,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+
+
+def _generate_tls_openssl() -> tuple:
+    import subprocess  # pylint: disable=import-outside-toplevel
+    import tempfile  # pylint: disable=import-outside-toplevel
+    with tempfile.TemporaryDirectory() as tmp:
+        crt, key = os.path.join(tmp, 'c.pem'), os.path.join(tmp, 'k.pem')
+        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+                        '-keyout', key, '-out', crt, '-days', '3650', '-subj', '/CN=everest-sandbox-kubeapi',
+                        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
+                        '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=serverAuth'],
+                       check=True, capture_output=True)
+        with open(crt, 'rb') as handle_c, open(key, 'rb') as handle_k:
+            return handle_c.read(), handle_k.read()
+
+
+def tls_material() -> dict:
+    """{'cert': PEM, 'context': ssl.SSLContext} shared by all servers of this process (generated on first use)."""
+    with _TLS_LOCK:
+        if not _TLS:
+            import tempfile  # pylint: disable=import-outside-toplevel
+            cert, key = _generate_tls()
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            with tempfile.TemporaryDirectory() as tmp:
+                paths = (os.path.join(tmp, 'cert.pem'), os.path.join(tmp, 'key.pem'))
+                for path, data in zip(paths, (cert, key)):
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, 'wb') as handle:
+                        handle.write(data)
+                ctx.load_cert_chain(*paths)
+            ctx.set_alpn_protocols(['http/1.1'])
+            _TLS.update(cert=cert, context=ctx)
+        return _TLS
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -159,23 +221,13 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
     api: 'KubeApiServer'
-    _tls_context = None
-
-    @classmethod
-    def tls_context(cls) -> ssl.SSLContext:
-        if cls._tls_context is None:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(TLS_CERT, TLS_KEY)
-            ctx.set_alpn_protocols(['http/1.1'])
-            cls._tls_context = ctx
-        return cls._tls_context
 
     def finish_request(self, request, client_address):
         try:
             request.settimeout(Handler.timeout)
             first = request.recv(1, socket.MSG_PEEK)
             if first == b'\x16':
-                request = self.tls_context().wrap_socket(request, server_side=True)
+                request = tls_material()['context'].wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError):
             return
         super().finish_request(request, client_address)
@@ -307,8 +359,8 @@ class KubeApiServer:
     def write_kubeconfig(self, path: str, context: str = 'sandbox', tls: bool = False) -> str:
         """Write a kubeconfig (0600). ``tls=True``: https URL + CA data, the form kubectl needs to send the token."""
         if tls:
-            with open(TLS_CERT, 'rb') as handle:
-                cluster = f'    server: {self.tls_url}\n    certificate-authority-data: {base64.b64encode(handle.read()).decode()}\n'
+            ca_data = base64.b64encode(tls_material()['cert']).decode()
+            cluster = f'    server: {self.tls_url}\n    certificate-authority-data: {ca_data}\n'
         else:
             cluster = f'    server: {self.url}\n'
         text = (
@@ -472,8 +524,11 @@ class KubeApiServer:
                     limit = int(limit) if limit else None
                 except ValueError:
                     raise E.bad_request(f'invalid limit: {limit}') from None
-                return 200, store.list(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'),
-                                       limit, _query(query, 'continue')), {}
+                listing = store.list(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'),
+                                     limit, _query(query, 'continue'))
+                if wants_table(headers.get('Accept')):
+                    return 200, to_table(rtype, listing['items'], listing['metadata'], _query(query, 'includeObject', 'Metadata')), {}
+                return 200, listing, {}
             if method == 'POST':
                 if rtype.namespaced and route.namespace is None:
                     raise E.method_not_allowed()
@@ -486,7 +541,11 @@ class KubeApiServer:
                                                     _query(query, 'fieldSelector'), dry_run=dry_run), {}
             raise E.method_not_allowed()
         if method == 'GET':
-            return 200, store.get(rtype, route.namespace, route.name), {}
+            obj = store.get(rtype, route.namespace, route.name)
+            if wants_table(headers.get('Accept')) and route.subresource is None:
+                return 200, to_table(rtype, [obj], {'resourceVersion': obj['metadata'].get('resourceVersion', '')},
+                                     _query(query, 'includeObject', 'Metadata')), {}
+            return 200, obj, {}
         if method == 'PUT':
             obj = self._json(body)
             meta = obj.get('metadata') if isinstance(obj, dict) else None

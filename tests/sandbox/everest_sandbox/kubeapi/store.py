@@ -397,7 +397,8 @@ class Store:
                 group=spec['group'], version=ver['name'], plural=names['plural'], singular=names.get('singular', ''),
                 kind=names['kind'], namespaced=spec['scope'] == 'Namespaced', short_names=tuple(names.get('shortNames') or ()),
                 categories=tuple(names.get('categories') or ()), status='status' in (ver.get('subresources') or {}),
-                schema=copy.deepcopy(ver['schema']['openAPIV3Schema']), builtin=False, list_kind=names.get('listKind', '')))
+                schema=copy.deepcopy(ver['schema']['openAPIV3Schema']), builtin=False, list_kind=names.get('listKind', ''),
+                printer_columns=tuple(copy.deepcopy(ver.get('additionalPrinterColumns') or ()))))
 
     @staticmethod
     def _deployment_status(obj: dict):
