@@ -579,6 +579,9 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
             return True, None
         try:
             current = client.create(CRD_COLLECTION_PATH, desired)
+        except K8sAlreadyExists:
+            # another run (a fork, an AWX job slice) created it between our GET and POST: continue from its state
+            return ensure_crd(client, check_mode=check_mode, wait_timeout=wait_timeout, sleep=sleep, clock=clock)
         except K8sInvalid as exc:
             raise EverestError(_invalid_message(exc, 'CustomResourceDefinition %s' % _trp_crd.CRD_NAME))
     elif not (contains(current.get('spec'), desired['spec']) and not labels_missing(current, desired['metadata']['labels'])):

@@ -102,7 +102,7 @@ crd:
 """
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, K8sNotFound, K8sAlreadyExists
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, K8sNotFound
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 
@@ -133,12 +133,8 @@ def present(module, client, desired):
         return not before['up_to_date'], before, after
     timeout = module.params['wait_timeout'] if module.params['wait'] else 0
     try:
-        try:
-            changed, obj = _trp.ensure_crd(client, check_mode=False, wait_timeout=timeout)
-        except K8sAlreadyExists:
-            # another run created it between our GET and our POST: converge on the one that exists now
-            changed, obj = _trp.ensure_crd(client, check_mode=False, wait_timeout=timeout)
-            changed = changed or not before['up_to_date']
+        # ensure_crd converges on a CRD created concurrently by another run (AlreadyExists on create)
+        changed, obj = _trp.ensure_crd(client, check_mode=False, wait_timeout=timeout)
     except TimeoutExceeded:
         if module.params['wait']:
             raise

@@ -26,12 +26,15 @@ def test_start_status_stop(tmp_path):
         lines = (state / 'env').read_text(encoding='utf-8').splitlines()
         assert [line.split('=', 1)[0] for line in lines] == [
             'export KUBECONFIG', 'export EVERESTCTL_PATH', 'export EVEREST_SANDBOX_URL', 'export EVEREST_SANDBOX_CALL_LOG',
-            'export EVEREST_SANDBOX_TOKEN', 'export K8S_AUTH_KUBECONFIG']
+            'export EVEREST_SANDBOX_TOKEN', 'export K8S_AUTH_KUBECONFIG', 'export EVEREST_URL']
         env = read_env(state)
         assert env['KUBECONFIG'] == str(state / 'kubeconfig') == env['K8S_AUTH_KUBECONFIG']
         assert env['EVERESTCTL_PATH'] == str(state / 'bin' / 'everestctl')
         assert env['EVEREST_SANDBOX_CALL_LOG'] == str(state / 'calls.jsonl')
         assert env['EVEREST_SANDBOX_URL'].startswith('http://127.0.0.1:')
+        assert env['EVEREST_URL'].startswith('http://127.0.0.1:') and env['EVEREST_URL'] != env['EVEREST_SANDBOX_URL']
+        status, body = raw_request(env['EVEREST_URL'], None, 'GET', '/v1/version')
+        assert status == 200 and 'version' in body
         # the env file is shell-sourceable
         shell = subprocess.run(['bash', '-c', f'source "{state}/env" && echo "$EVEREST_SANDBOX_URL|$KUBECONFIG"'],
                                capture_output=True, text=True, check=True)

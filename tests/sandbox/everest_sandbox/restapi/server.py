@@ -855,6 +855,7 @@ class _BinaryLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
 class _Handler(BaseHTTPRequestHandler):
     api: EverestApiServer = None
     protocol_version = 'HTTP/1.1'
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):  # pylint: disable=redefined-builtin
         pass

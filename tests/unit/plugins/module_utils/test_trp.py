@@ -322,6 +322,22 @@ def test_crd_created_and_waited_for():
     assert client.calls == [("get", _trp.CRD_PATH)]
 
 
+def test_crd_created_concurrently_by_another_run_is_converged_not_failed():
+    """Two AWX slices install the CRD at once: the loser's POST gets AlreadyExists and must converge."""
+    client = FakeClient()
+    _establish_after(client, 0)
+    original_create = client.create
+
+    def racing_create(path, body):
+        original_create(path, copy.deepcopy(body))  # the other run wins the race ...
+        return original_create(path, body)           # ... so our own POST answers 409 AlreadyExists
+
+    client.create = racing_create
+    changed, crd = _trp.ensure_crd(client, wait_timeout=30)
+    assert changed is False  # we did not create it: the other run did
+    assert _trp.crd_established(crd)
+
+
 def test_crd_server_defaults_are_not_a_difference_but_a_changed_schema_is():
     client = FakeClient()
     _establish_after(client, 0)
