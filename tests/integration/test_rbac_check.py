@@ -150,7 +150,7 @@ def _random_case(rng):
     subjects = ["alice", "bob", "role:a", "role:b"]
     objects = ["*/*", "*", "ns-a/*", "ns-a", "**", "ns-?/c1", "ns-b/c[12]", "*-a/*"]
     rules = []
-    for _ in range(rng.randint(1, 6)):
+    for _line in range(rng.randint(1, 6)):
         rules.append("p, %s, %s, %s, %s" % (rng.choice(subjects), rng.choice(["database-clusters", "namespaces", "*", "backup-storages"]),
                                             rng.choice(["read", "*", "create", "re*"]), rng.choice(objects)))
     rules += ["g, alice, role:a", "g, role:a, role:b", "g, bob, %s" % rng.choice(["role:b", "role:admin"])]

@@ -219,7 +219,7 @@ def test_enabled_flag(ansible, sbx):
 
 
 def test_missing_configmap(ansible, sbx):
-    status, _ = sbx.handle.request("DELETE", CM)
+    status = sbx.handle.request("DELETE", CM)[0]
     assert status == 200
     run = policy(ansible, block="t-a", policies=TA)
     res = run.result("RBAC policy")

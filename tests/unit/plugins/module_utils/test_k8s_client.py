@@ -148,7 +148,7 @@ def test_transient_errors_are_retried_with_backoff(srv, tmp_path):
 
 
 def test_429_honours_retry_after(srv, tmp_path):
-    code, body, _ = status(429, "TooManyRequests", "slow down")
+    code, body = status(429, "TooManyRequests", "slow down")[:2]
     srv.queue += [(code, body, {"Retry-After": "3"}), (200, {"ok": 1}, {})]
     sleeps = []
     client(srv, tmp_path, sleeps=sleeps).get("/x")
@@ -183,7 +183,9 @@ def test_delete_missing_is_ok(srv, tmp_path):
 
 
 def test_read_modify_write_retries_conflicts(srv, tmp_path):
-    obj = lambda rv: (200, {"metadata": {"name": "cm", "resourceVersion": rv}, "data": {"k": "v" + rv}}, {})  # noqa: E731
+    def obj(rv):
+        return 200, {"metadata": {"name": "cm", "resourceVersion": rv}, "data": {"k": "v" + rv}}, {}
+
     srv.queue += [obj("1"), status(409, "Conflict", "modified"), obj("2"), status(409, "Conflict", "modified"), obj("3"),
                   (200, {"metadata": {"resourceVersion": "4"}}, {})]
     seen = []
@@ -202,12 +204,12 @@ def test_read_modify_write_retries_conflicts(srv, tmp_path):
 
 def test_read_modify_write_noop_does_not_write(srv, tmp_path):
     srv.queue.append((200, {"metadata": {"resourceVersion": "1"}}, {}))
-    changed, _ = _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda cur: None)
+    changed = _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda cur: None)[0]
     assert not changed and [r["method"] for r in srv.requests] == ["GET"]
 
 
 def test_read_modify_write_gives_up(srv, tmp_path):
-    for _ in range(3):
+    for _attempt in range(3):
         srv.queue += [(200, {"metadata": {"resourceVersion": "1"}}, {}), status(409, "Conflict", "modified")]
     with pytest.raises(K8sConflict) as err:
         _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda c: c, attempts=3, sleep=lambda s: None)
