@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SANDBOX_DIR ?= .sandbox
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -q -n 2 --durations=15
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
 .PHONY: help venv test pytest units sandbox-tests integration molecule lint sanity build changelog \

@@ -114,3 +114,23 @@ class EverestModule(AnsibleModule):
     def _close_client(self):
         if self._k8s_client is not None:
             self._k8s_client.close()
+
+
+class LazyEverestctl:
+    """The runner interface (``run``/``preview``) without creating the runner until a command is really built.
+
+    A no-op run never needs the everestctl binary, and check mode can show the command it would run even on a
+    controller without everestctl (the preview then names plain ``everestctl`` and no ``--kubeconfig``).
+    """
+
+    def __init__(self, module):
+        self._module = module
+
+    def run(self, shape, **values):
+        return self._module.everestctl.run(shape, **values)
+
+    def preview(self, shape, **values):
+        if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
+            return self._module.everestctl.preview(shape, **values)
+        return Everestctl('everestctl').preview(shape, **values)
+

@@ -198,9 +198,8 @@ results:
   sample: [{username: acme_admin, changed: false, action: none, account: {username: acme_admin, exists: true}}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
 
 ITEM_SPEC = dict(
@@ -220,21 +219,6 @@ ARGUMENT_SPEC = dict(
     accounts=dict(type='list', elements='dict', options=ITEM_SPEC),
 )
 
-
-class LazyRunner:
-    """Creates the everestctl runner only when a command is actually built (no binary needed for no-op runs)."""
-
-    def __init__(self, module):
-        self._module = module
-
-    def run(self, shape, **values):
-        return self._module.everestctl.run(shape, **values)
-
-    def preview(self, shape, **values):
-        # check mode must not need everestctl: without a binary the preview names plain `everestctl`
-        if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
-            return self._module.everestctl.preview(shape, **values)
-        return Everestctl('everestctl').preview(shape, **values)
 
 
 def _items(params):
@@ -274,7 +258,7 @@ def main():
         module.fail_json(msg='%d of %d account(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
     try:
         store = _accounts.AccountStore(module.k8s)
-        runner = LazyRunner(module)
+        runner = LazyEverestctl(module)
         if not batch:
             result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode)
         else:

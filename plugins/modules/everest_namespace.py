@@ -222,9 +222,8 @@ results:
   sample: [{name: acme-db, changed: false, action: none}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces
 
 OPERATORS_SPEC = dict(
@@ -258,21 +257,6 @@ ARGUMENT_SPEC = dict(
 ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force')
 
 
-class LazyRunner:
-    """Creates the everestctl runner only when a command is actually built (no binary needed for no-op runs)."""
-
-    def __init__(self, module):
-        self._module = module
-
-    def run(self, shape, **values):
-        return self._module.everestctl.run(shape, **values)
-
-    def preview(self, shape, **values):
-        # check mode must not need everestctl: without a binary the preview names plain `everestctl`
-        if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
-            return self._module.everestctl.preview(shape, **values)
-        return Everestctl('everestctl').preview(shape, **values)
-
 
 def _public(result):
     keep = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
@@ -303,7 +287,7 @@ def main():
     if problems:
         module.fail_json(msg='%d of %d namespace(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
 
-    runner = LazyRunner(module)
+    runner = LazyEverestctl(module)
     try:
         if not batch:
             result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode,
