@@ -133,4 +133,3 @@ class LazyEverestctl:
         if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
             return self._module.everestctl.preview(shape, **values)
         return Everestctl('everestctl').preview(shape, **values)
-

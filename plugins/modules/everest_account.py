@@ -220,7 +220,6 @@ ARGUMENT_SPEC = dict(
 )
 
 
-
 def _items(params):
     if params.get('accounts') is not None:
         return [dict(item) for item in params['accounts']], True

@@ -257,7 +257,6 @@ ARGUMENT_SPEC = dict(
 ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force')
 
 
-
 def _public(result):
     keep = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
     return dict((k, v) for k, v in result.items() if k in keep and v is not None)
