@@ -28,10 +28,10 @@ description:
     isolation matrix.
 options:
   checks:
-    description: The questions.
+    description:
+      - The questions. Exactly one of O(checks) and O(tenants) is required.
     type: list
     elements: dict
-    required: true
     suboptions:
       subject:
         description: User name or role (for example C(alice) or C(role:acme)).
@@ -54,6 +54,60 @@ options:
         description: Expected answer; the task fails when any answer differs.
         type: str
         choices: [allow, deny]
+  tenants:
+    description:
+      - Tenant isolation matrix, built and evaluated inside the module (instead of passing N x N O(checks) as task
+        arguments, which grows quadratically in Ansible's templating and argument transfer).
+      - For every tenant, every user and every resource in O(tenant_resources) and action in O(tenant_actions), the
+        user must be allowed exactly the O(tenants[].grants) in the tenant's own namespace, and must be denied
+        everything in every other tenant's namespace. The object asked is C(<namespace>) for global resources and
+        C(<namespace>/*) otherwise.
+      - Only the mismatches are returned (RV(mismatches), with the tenant and target tenant named), and the number of
+        checks in RV(checks_total); RV(results) is empty.
+    type: list
+    elements: dict
+    version_added: 0.1.0
+    suboptions:
+      name:
+        description: Tenant name (used in messages).
+        type: str
+        required: true
+      namespace:
+        description: The tenant's database namespace.
+        type: str
+        required: true
+      users:
+        description: The tenant's Everest users.
+        type: list
+        elements: str
+        default: []
+      grants:
+        description:
+          - What the tenant's users may do in their own namespace. V([]) means nothing is asserted for the own
+            namespace (only the cross-tenant denials are checked).
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          resource:
+            description: Resource name.
+            type: str
+            required: true
+          action:
+            description: Granted action, or C(*) for all.
+            type: str
+            required: true
+  tenant_resources:
+    description: Resources checked for every pair in O(tenants) mode.
+    type: list
+    elements: str
+    default: [namespaces, database-engines, database-clusters, database-cluster-credentials, database-cluster-backups,
+              database-cluster-restores, backup-storages, monitoring-instances]
+  tenant_actions:
+    description: Actions checked for every resource in O(tenants) mode.
+    type: list
+    elements: str
+    default: [read, create]
   policy_file:
     description:
       - Evaluate this local file instead of the ConfigMap. Like C(everestctl --policy-file), a YAML ConfigMap manifest
@@ -77,6 +131,7 @@ options:
       - Also ask C(everestctl settings rbac can <subject> <action> <resource> <object> --policy-file <tmp>) for every
         check (the policy being evaluated written to a temporary file; enforcement on) and fail on any disagreement with
         this module's own answer. One everestctl process per check, so keep the list short.
+      - Not available with O(tenants) (the matrix is too large for one process per check).
     type: bool
     default: false
 extends_documentation_fragment:
@@ -117,8 +172,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+checks_total:
+  description: Number of checks evaluated (in O(tenants) mode, the size of the matrix).
+  returned: success
+  type: int
+  sample: 128
 results:
-  description: One entry per check, in order.
+  description: One entry per check, in order (empty in O(tenants) mode, where only RV(mismatches) are returned).
   returned: always
   type: list
   elements: dict
@@ -165,7 +225,9 @@ enforced:
   returned: always
   type: bool
 mismatches:
-  description: The results whose expectation was not met (the task fails when this is not empty).
+  description:
+    - The results whose expectation was not met (the task fails when this is not empty).
+    - In O(tenants) mode each also names C(tenant) (the user's tenant) and C(target_tenant) (the namespace's tenant).
   returned: always
   type: list
   elements: dict
@@ -192,8 +254,22 @@ except ImportError:  # pragma: no cover
 NAMESPACE = "everest-system"
 NAME = "everest-rbac"
 
+TENANT_RESOURCES = ["namespaces", "database-engines", "database-clusters", "database-cluster-credentials", "database-cluster-backups",
+                    "database-cluster-restores", "backup-storages", "monitoring-instances"]
+
 ARGUMENT_SPEC = dict(
-    checks=dict(type="list", elements="dict", required=True, options=dict(
+    tenants=dict(type="list", elements="dict", options=dict(
+        name=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        users=dict(type="list", elements="str", default=[]),
+        grants=dict(type="list", elements="dict", default=[], options=dict(
+            resource=dict(type="str", required=True),
+            action=dict(type="str", required=True),
+        )),
+    )),
+    tenant_resources=dict(type="list", elements="str", default=TENANT_RESOURCES),
+    tenant_actions=dict(type="list", elements="str", default=["read", "create"]),
+    checks=dict(type="list", elements="dict", options=dict(
         subject=dict(type="str", required=True),
         action=dict(type="str", required=True, choices=list(_rbac.ACTIONS)),
         resource=dict(type="str", required=True),
@@ -264,6 +340,37 @@ def evaluate(enforcer, checks, enforced):
     return results
 
 
+def tenant_matrix(tenants, resources, actions):
+    """Yield (check, owner tenant, target tenant) for the isolation matrix (see the tenants option)."""
+    for owner in tenants:
+        granted = {}
+        for grant in owner["grants"] or []:
+            granted.setdefault(grant["resource"], set()).add(grant["action"])
+        for user in owner["users"] or []:
+            for target in tenants:
+                own = target is owner
+                if own and not owner["grants"]:
+                    continue
+                for resource in resources:
+                    obj = target["namespace"] if resource in _rbac.GLOBAL_RESOURCES else target["namespace"] + "/*"
+                    for action in actions:
+                        allowed = own and bool(granted.get(resource, set()) & set([action, "*"]))
+                        yield ({"subject": user, "action": action, "resource": resource, "object": obj,
+                                "expect": "allow" if allowed else "deny"}, owner["name"], target["name"])
+
+
+def evaluate_matrix(enforcer, enforced, params):
+    """Evaluate the matrix without keeping every result: (number of checks, mismatches)."""
+    total, mismatches = 0, []
+    for check, owner, target in tenant_matrix(params["tenants"], params["tenant_resources"], params["tenant_actions"]):
+        total += 1
+        result = evaluate(enforcer, [check], enforced)[0]
+        if result["met"] is False:
+            result.update(index=total - 1, tenant=owner, target_tenant=target)
+            mismatches.append(result)
+    return total, mismatches
+
+
 def table(rows):
     headers = ["#", "SUBJECT", "ACTION", "RESOURCE", "OBJECT", "EXPECT", "GOT", "RULE"]
     body = [[str(r["index"]), r["subject"], r["action"], r["resource"], r["object"], r["expect"] or "-",
@@ -300,9 +407,14 @@ def main():
         supports_check_mode=True,
         k8s=True,
         everestctl=True,
-        mutually_exclusive=[("policy", "policy_file")],
+        mutually_exclusive=[("policy", "policy_file"), ("checks", "tenants")],
+        required_one_of=[("checks", "tenants")],
     )
-    checks = module.params["checks"]
+    checks = module.params["checks"] or []
+    matrix = module.params["tenants"] is not None
+    if matrix and module.params["cross_check_with_everestctl"]:
+        module.fail_json(msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); "
+                             "cross-check a sample with checks instead")
     try:
         text, rbac_enabled, source = load_source(module)
         policy = _rbac.parse_policy(text)
@@ -313,25 +425,30 @@ def main():
                 validation={"ok": False, "messages": [str(e) for e in errors]}, source=source, rbac_enabled=rbac_enabled)
         enforcer = _rbac.Enforcer(policy, check=False)
         enforced = rbac_enabled is not False or module.params["assume_enabled"]
-        results = evaluate(enforcer, checks, enforced)
+        if matrix:
+            total, mismatches = evaluate_matrix(enforcer, enforced, module.params)
+            results = []
+        else:
+            results = evaluate(enforcer, checks, enforced)
+            total = len(checks)
+            mismatches = [dict(r, index=i) for i, r in enumerate(results) if r["met"] is False]
         disagreements = []
-        if module.params["cross_check_with_everestctl"]:
+        if module.params["cross_check_with_everestctl"] and not matrix:
             disagreements = cross_check(module, text, checks, results, enforcer)
     except EverestError as exc:
         module.fail_from(exc)
 
-    mismatches = [dict(r, index=i) for i, r in enumerate(results) if r["met"] is False]
     output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
-              "mismatches": mismatches}
+              "mismatches": mismatches, "checks_total": total}
     if disagreements:
         output["disagreements"] = disagreements
         module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (
-            len(disagreements), len(checks), "; ".join("#%d %s %s %s %s: module %s, everestctl %s" % (
+            len(disagreements), total, "; ".join("#%d %s %s %s %s: module %s, everestctl %s" % (
                 d["index"], d["check"]["subject"], d["check"]["action"], d["check"]["resource"], d["check"]["object"],
                 "allow" if d["module"] else "deny", "allow" if d["everestctl"] else "deny") for d in disagreements)), **output)
     if mismatches:
         module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s):\n%s" % (
-            len(mismatches), len(checks), source, table(mismatches)), **output)
+            len(mismatches), total, source, table(mismatches)), **output)
     module.exit_json(**output)
 
 

@@ -268,3 +268,55 @@ def test_load_manifest_only_for_configmap_shapes():
     assert load("# comment\ng, admin, role:admin\n") is None
     assert load("data:\n  other: 1\n") is None
     assert load("# header\ndata:\n  policy.csv: |\n    g, a, b\n")["data"]["policy.csv"] == "g, a, b\n"
+
+
+# everest_rbac_check: the tenants (isolation matrix) mode
+
+MATRIX_POLICY = "\n".join([
+    "p, role:t-a, namespaces, read, ns-a",
+    "p, role:t-a, database-clusters, *, ns-a/*",
+    "g, alice, role:t-a",
+    "p, role:t-b, namespaces, read, ns-b",
+    "p, role:t-b, database-clusters, read, ns-b/*",
+    "g, bob, role:t-b",
+]) + "\n"
+MATRIX_TENANTS = [
+    {"name": "a", "namespace": "ns-a", "users": ["alice"],
+     "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "*"}]},
+    {"name": "b", "namespace": "ns-b", "users": ["bob"],
+     "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "read"}]},
+]
+
+
+def test_tenant_matrix_is_built_in_the_module(capsys):
+    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS,
+                                      "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
+    assert not result.get("failed"), result
+    # 2 tenants x 1 user x 2 targets x 2 resources x 2 actions (read, create)
+    assert result["checks_total"] == 16
+    assert result["results"] == [] and result["mismatches"] == []
+
+
+def test_tenant_matrix_names_the_leaking_pair(capsys):
+    leaky = MATRIX_POLICY + "p, role:t-b, database-clusters, read, ns-a/*\n"
+    result = run(everest_rbac_check, {"policy": leaky, "tenants": MATRIX_TENANTS,
+                                      "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
+    assert result["failed"]
+    assert [(m["tenant"], m["target_tenant"], m["subject"], m["action"], m["resource"], m["object"])
+            for m in result["mismatches"]] == [("b", "a", "bob", "read", "database-clusters", "ns-a/*")]
+    assert result["mismatches"][0]["rule"] == "p, role:t-b, database-clusters, read, ns-a/*"
+
+
+def test_tenant_matrix_proves_read_only_is_read_only(capsys):
+    tenants = [dict(MATRIX_TENANTS[1], grants=[{"resource": "database-clusters", "action": "*"}])]
+    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": tenants, "tenant_resources": ["database-clusters"]}, capsys)
+    assert result["failed"]  # the preset claims create, the policy only grants read
+    assert [(m["action"], m["expect"], m["allowed"]) for m in result["mismatches"]] == [("create", "allow", False)]
+
+
+def test_tenant_matrix_excludes_checks_and_cross_check(capsys):
+    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS,
+                                      "checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert result["failed"] and "mutually exclusive" in result["msg"]
+    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS, "cross_check_with_everestctl": True}, capsys)
+    assert result["failed"] and "cross_check_with_everestctl cannot be used with tenants" in result["msg"]
