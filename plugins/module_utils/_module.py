@@ -133,3 +133,23 @@ class LazyEverestctl:
         if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
             return self._module.everestctl.preview(shape, **values)
         return Everestctl('everestctl').preview(shape, **values)
+
+
+def exit_batch(module, results, key, noun, public):
+    """Finish a batch-form run: ``results`` (each passed through ``public``), ``changed`` if any item changed, a
+    per-item diff keyed by ``key``, and one failure naming every failed item (the others are still reported)."""
+    for result in results:
+        for warning in result.get('warnings') or []:
+            module.warn(warning)
+    output = {'changed': any(r.get('changed') for r in results), 'results': [public(r) for r in results]}
+    if module._diff:
+        output['diff'] = {
+            'before': dict((r[key], r['before']) for r in results if 'before' in r),
+            'after': dict((r[key], r['after']) for r in results if 'after' in r),
+        }
+    failed = [r for r in results if r.get('failed')]
+    if failed:
+        output['msg'] = '%d of %d %s(s) failed: %s' % (
+            len(failed), len(results), noun, '; '.join('%s: %s' % (r[key], r.get('msg')) for r in failed))
+        module.fail_json(**output)
+    module.exit_json(**output)

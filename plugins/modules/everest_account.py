@@ -198,7 +198,7 @@ results:
   sample: [{username: acme_admin, changed: false, action: none, account: {username: acme_admin, exists: true}}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
 
@@ -273,18 +273,7 @@ def main():
             output['diff'] = {'before': result['before'], 'after': result['after']}
         module.exit_json(**output)
 
-    output = {'changed': any(r.get('changed') for r in results), 'results': [_public(r) for r in results]}
-    if module._diff:
-        output['diff'] = {
-            'before': dict((r['username'], r['before']) for r in results if 'before' in r),
-            'after': dict((r['username'], r['after']) for r in results if 'after' in r),
-        }
-    failed = [r for r in results if r.get('failed')]
-    if failed:
-        output['msg'] = '%d of %d account(s) failed: %s' % (
-            len(failed), len(results), '; '.join('%s: %s' % (r['username'], r.get('msg')) for r in failed))
-        module.fail_json(**output)
-    module.exit_json(**output)
+    exit_batch(module, results, 'username', 'account', _public)
 
 
 if __name__ == '__main__':

@@ -222,7 +222,7 @@ results:
   sample: [{name: acme-db, changed: false, action: none}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces
 
@@ -307,21 +307,7 @@ def main():
             output['diff'] = {'before': result['before'], 'after': result['after']}
         module.exit_json(**output)
 
-    for r in results:
-        for warning in r.get('warnings') or []:
-            module.warn(warning)
-    output = {'changed': any(r.get('changed') for r in results), 'results': [_public(r) for r in results]}
-    if module._diff:
-        output['diff'] = {
-            'before': dict((r['name'], r['before']) for r in results if 'before' in r),
-            'after': dict((r['name'], r['after']) for r in results if 'after' in r),
-        }
-    failed = [r for r in results if r.get('failed')]
-    if failed:
-        output['msg'] = '%d of %d namespace(s) failed: %s' % (
-            len(failed), len(results), '; '.join('%s: %s' % (r['name'], r.get('msg')) for r in failed))
-        module.fail_json(**output)
-    module.exit_json(**output)
+    exit_batch(module, results, 'name', 'namespace', _public)
 
 
 if __name__ == '__main__':
