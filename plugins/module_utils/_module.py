@@ -135,13 +135,14 @@ class LazyEverestctl:
         return Everestctl('everestctl').preview(shape, **values)
 
 
-def exit_batch(module, results, key, noun, public):
-    """Finish a batch-form run: ``results`` (each passed through ``public``), ``changed`` if any item changed, a
-    per-item diff keyed by ``key``, and one failure naming every failed item (the others are still reported)."""
+def exit_batch(module, results, key, noun, keep):
+    """Finish a batch-form run: ``results`` (each reduced to its non-null ``keep`` fields), ``changed`` if any item
+    changed, a per-item diff keyed by ``key``, and one failure naming every failed item (the others are still reported)."""
     for result in results:
         for warning in result.get('warnings') or []:
             module.warn(warning)
-    output = {'changed': any(r.get('changed') for r in results), 'results': [public(r) for r in results]}
+    public = [dict((k, v) for k, v in r.items() if k in keep and v is not None) for r in results]
+    output = {'changed': any(r.get('changed') for r in results), 'results': public}
     if module._diff:
         output['diff'] = {
             'before': dict((r[key], r['before']) for r in results if 'before' in r),

@@ -227,9 +227,8 @@ def _items(params):
     return [dict((key, params.get(key)) for key in keys)], False
 
 
-def _public(result):
-    keep = ('username', 'changed', 'action', 'account', 'cmd', 'failed', 'msg', 'attempts')
-    return dict((k, v) for k, v in result.items() if k in keep and v is not None)
+# the fields of one item in the batch form's results
+RESULT_FIELDS = ('username', 'changed', 'action', 'account', 'cmd', 'failed', 'msg', 'attempts')
 
 
 def main():
@@ -273,7 +272,7 @@ def main():
             output['diff'] = {'before': result['before'], 'after': result['after']}
         module.exit_json(**output)
 
-    exit_batch(module, results, 'username', 'account', _public)
+    exit_batch(module, results, 'username', 'account', RESULT_FIELDS)
 
 
 if __name__ == '__main__':

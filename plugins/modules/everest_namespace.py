@@ -257,9 +257,8 @@ ARGUMENT_SPEC = dict(
 ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force')
 
 
-def _public(result):
-    keep = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
-    return dict((k, v) for k, v in result.items() if k in keep and v is not None)
+# the fields of one item in the batch form's results
+RESULT_FIELDS = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
 
 
 def main():
@@ -307,7 +306,7 @@ def main():
             output['diff'] = {'before': result['before'], 'after': result['after']}
         module.exit_json(**output)
 
-    exit_batch(module, results, 'name', 'namespace', _public)
+    exit_batch(module, results, 'name', 'namespace', RESULT_FIELDS)
 
 
 if __name__ == '__main__':
