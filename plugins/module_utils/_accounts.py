@@ -308,13 +308,16 @@ def _backoff(attempt, sleep, rng):
 
 
 def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
-                     sleep=time.sleep, rng=None):
+                     sleep=time.sleep, rng=None, lock=None):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
-    everestctl's read-modify-write of the Secret is not atomic and never retried (EF §3), so: a ``conflict`` is
-    retried after a jittered pause; ``already_exists``/``not_found`` races are resolved by re-reading; and every
-    write is verified by re-reading (a concurrent ``delete`` can silently drop a fresh account).
+    everestctl's read-modify-write of the Secret is not atomic and never retried (EF §3): a ``delete`` writes a map
+    computed from an earlier read, so it can silently resurrect or drop an account another writer changed in
+    between, after that writer verified its own change. Hence writes happen only while holding ``lock`` (a
+    cluster-wide Lease, see _lock.py; taken only when something must change, never in check mode), the state is
+    re-read under the lock, a ``conflict`` (a writer outside this collection) is retried after a jittered pause,
+    ``already_exists``/``not_found`` races are resolved by re-reading, and every write is verified by re-reading.
     """
     rng = rng or random.Random()
     username = want['username']
@@ -343,12 +346,41 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
             result['cmd'] = _preview(runner, decision.action, want)
         return result
 
+    with lock if lock is not None else _NoLock():
+        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock)
+
+
+class _NoLock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _write(store, runner, want, result, decision, current, matches, attempts, sleep, rng, lock):
+    username = want['username']
     performed = []
     wrote_password = False
-    current = initial
     verify_want = dict(want)
-    for attempt in range(attempts):
-        result['attempts'] = attempt + 1
+    if lock is not None:
+        # the snapshot predates the lock: decide again on what the previous holder left
+        current = store.read().get(username)
+        result['before'] = diff_view(current, False)
+        decision = decide(current, verify_want, matches)
+        if decision.error:
+            raise ValidationError(decision.error, username=username)
+    attempt = 0
+    while decision.action != ACTION_NONE:
+        if attempt == attempts:
+            raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
+                               "changing Secret %s/%s; serialise account changes and retry" % (
+                                   username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
+                               username=username, attempts=attempts)
+        if lock is not None and hasattr(lock, 'check'):
+            lock.check()
+        attempt += 1
+        result['attempts'] = attempt
         try:
             outcome = _run(runner, decision.action, verify_want)
             performed.append(decision.action)
@@ -359,7 +391,7 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
                 verify_want['update_password'] = 'always'
         except EverestctlError as exc:
             if exc.kind == 'conflict':
-                _backoff(attempt, sleep, rng)
+                _backoff(attempt - 1, sleep, rng)
             elif exc.kind == 'already_exists' and decision.action == ACTION_CREATE:
                 pass
             elif exc.kind == 'not_found' and decision.action in (ACTION_DELETE, ACTION_SET_PASSWORD):
@@ -370,13 +402,6 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
         decision = decide(current, verify_want, matches)
         if decision.error:
             raise ValidationError(decision.error, username=username)
-        if decision.action == ACTION_NONE:
-            break
-    else:
-        raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
-                           "changing Secret %s/%s; serialise account changes and retry" % (
-                               username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
-                           username=username, attempts=attempts)
     result['changed'] = bool(performed)
     result['action'] = performed[-1] if performed else ACTION_NONE
     result['account'] = account_view(username, current)
@@ -384,17 +409,24 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     return result
 
 
-def converge_accounts(store, runner, wants, check_mode=False, **kwargs):
-    """Batch form: one Secret read shared by all items; per-item results; failures collected, not hidden."""
+def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwargs):
+    """Batch form: one Secret read shared by all items; per-item results; failures collected, not hidden.
+
+    A sticky ``lock`` is taken at the first item that writes and kept until the batch ends (one acquisition).
+    """
     users = store.read()
     results = []
-    for want in wants:
-        try:
-            results.append(converge_account(store, runner, want, check_mode=check_mode, users=users, **kwargs))
-        except EverestError as exc:
-            item = {'username': want.get('username'), 'changed': False, 'failed': True}
-            item.update(exc.to_fail_kwargs())
-            results.append(item)
+    try:
+        for want in wants:
+            try:
+                results.append(converge_account(store, runner, want, check_mode=check_mode, users=users, lock=lock, **kwargs))
+            except EverestError as exc:
+                item = {'username': want.get('username'), 'changed': False, 'failed': True}
+                item.update(exc.to_fail_kwargs())
+                results.append(item)
+    finally:
+        if lock is not None and hasattr(lock, 'close'):
+            lock.close()
     return results
 
 

@@ -81,6 +81,23 @@ options:
         description: As O(allow_admin_removal).
         type: bool
         default: false
+  cluster_lock:
+    description:
+      - Serialise account writes across every process that uses this collection (forks, parallel plays, AWX jobs on
+        other controllers) with a C(coordination.k8s.io/v1) Lease C(virakcloud-everest-accounts) in C(everest-system).
+      - everestctl's C(accounts delete) writes back a copy of the Secret read before the one it overwrites, so two
+        overlapping account commands can silently resurrect or drop an account after its own task verified it; only not
+        overlapping prevents that. The lock is taken only when an account must change (never for a no-op or in check
+        mode), released right after, and renewed while held; a holder that died is taken over after 30 seconds.
+      - Needs C(get), C(create), C(update) and C(delete) on C(leases) in C(everest-system). Set V(false) only when
+        account changes are already serialised some other way (for example with C(throttle) set to 1).
+    type: bool
+    default: true
+  cluster_lock_timeout:
+    description:
+      - Seconds to wait for the lock before failing (the message names the holder).
+    type: int
+    default: 300
 attributes:
   check_mode:
     support: full
@@ -100,8 +117,10 @@ notes:
     by recomputing the hash), the process is short-lived and has no shell, the password is masked (C(********)) in the
     returned RV(cmd), in errors and in logs, and O(password) is C(no_log).
   - everestctl rewrites the whole accounts Secret without retrying on conflicts, and a concurrent delete can silently
-    drop a fresh account. The module retries conflicts (bounded, with jitter), resolves C(user already exists) and
-    C(account not found) races by re-reading, and verifies each write by reading the Secret back.
+    drop a fresh account. The module serialises its writes with a Lease (O(cluster_lock)), re-reads the Secret once it
+    holds the lock, retries conflicts with writers outside the collection (bounded, with jitter), resolves
+    C(user already exists) and C(account not found) races by re-reading, and verifies each write by reading the Secret
+    back. Writers that bypass the collection (the Everest UI, a hand-run everestctl) are not serialised.
   - Accounts are always created enabled with the C(login) capability; everestctl cannot change either.
 seealso:
   - module: virakcloud.everest.everest_account_info
@@ -200,7 +219,7 @@ results:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _lock
 
 ITEM_SPEC = dict(
     username=dict(type='str', required=True),
@@ -217,6 +236,8 @@ ARGUMENT_SPEC = dict(
     update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
     allow_admin_removal=dict(type='bool', default=False),
     accounts=dict(type='list', elements='dict', options=ITEM_SPEC),
+    cluster_lock=dict(type='bool', default=True),
+    cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
 )
 
 
@@ -257,10 +278,14 @@ def main():
     try:
         store = _accounts.AccountStore(module.k8s)
         runner = LazyEverestctl(module)
+        lock = None
+        if module.params['cluster_lock']:
+            lock = _lock.LeaseLock(module.k8s, _accounts.SYSTEM_NAMESPACE, _lock.ACCOUNTS_LEASE, purpose='everest accounts',
+                                   timeout=module.params['cluster_lock_timeout'], sticky=batch)
         if not batch:
-            result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode)
+            result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode, lock=lock)
         else:
-            results = _accounts.converge_accounts(store, runner, items, check_mode=module.check_mode)
+            results = _accounts.converge_accounts(store, runner, items, check_mode=module.check_mode, lock=lock)
     except EverestError as exc:
         module.fail_from(exc)
 

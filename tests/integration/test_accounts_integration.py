@@ -282,6 +282,12 @@ def test_parallel_deletes_do_not_lose_concurrent_creates(ansible, sbx):
     for i in range(10):
         assert "old_tenant_%02d" % i not in users
         assert sbx.emulator_verifies("new_tenant_%02d" % i, "New-pass-%02d" % i)
+    # the cluster lock (a Lease) serialised the 20 writers: no two account commands overlapped, and it was released
+    spans = sorted((call["ts"], call["ts"] + call["duration_s"]) for call in sbx.calls() if call["argv"][0] == "accounts")
+    assert len(spans) >= 20
+    assert all(end <= next_start for (_start, end), (next_start, _end) in zip(spans, spans[1:]))
+    leases = sbx.get("/apis/coordination.k8s.io/v1/namespaces/everest-system/leases")
+    assert leases["items"] == []
 
 
 def test_transient_api_errors_are_retried(ansible, sbx):

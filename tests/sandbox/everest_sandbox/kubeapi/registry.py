@@ -70,6 +70,7 @@ BUILTINS = (
     ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
     ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),
     ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True, scale=True),
+    ResourceType('coordination.k8s.io', 'v1', 'leases', 'lease', 'Lease', True),
     ResourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'customresourcedefinition',
                  'CustomResourceDefinition', False, ('crd', 'crds'), ('api-extensions',), status=True),
 )

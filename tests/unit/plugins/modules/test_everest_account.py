@@ -12,6 +12,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _everestctl, _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists
 from ansible_collections.virakcloud.everest.plugins.modules import everest_account, everest_account_info
 
 SALT = "0b8a5e4e-1111-2222-3333-444455556666"
@@ -31,6 +32,9 @@ def users_yaml(users):
     return "\n".join(out) + "\n"
 
 
+LEASE_PATH = "/apis/coordination.k8s.io/v1/namespaces/everest-system/leases/virakcloud-everest-accounts"
+
+
 class FakeClient:
     def __init__(self, users, plain=()):
         self.users = users
@@ -38,6 +42,7 @@ class FakeClient:
         self.calls = []
         self.secrets = []
         self.closed = False
+        self.lease_ops = []
 
     def get_or_none(self, path):
         self.calls.append(path)
@@ -46,7 +51,32 @@ class FakeClient:
                     "data": {"users.yaml": base64.b64encode(users_yaml(self.users).encode()).decode()}}
         if path == _accounts.SYSTEM_NAMESPACE_PATH:
             return {"metadata": {"uid": SALT}}
+        if path == LEASE_PATH:
+            return self.lease
         return None
+
+    # the accounts Lease (cluster_lock): recorded so tests can see when the lock is taken and released
+    lease = None
+    lease_rv = 0
+
+    def create(self, path, body):
+        self.lease_ops.append(("create", path))
+        if self.lease is not None:
+            raise K8sAlreadyExists("exists")
+        self.lease_rv += 1
+        self.lease = dict(body, metadata=dict(body["metadata"], resourceVersion=str(self.lease_rv)))
+        return self.lease
+
+    def replace(self, path, body):
+        self.lease_ops.append(("replace", path))
+        self.lease_rv += 1
+        self.lease = dict(body, metadata=dict(body["metadata"], resourceVersion=str(self.lease_rv)))
+        return self.lease
+
+    def delete(self, path, body=None):
+        self.lease_ops.append(("delete", path))
+        assert body["preconditions"]["resourceVersion"] == self.lease["metadata"]["resourceVersion"]
+        self.lease = None
 
     def kubeconfig_path(self):
         return KUBECONFIG
@@ -254,3 +284,46 @@ def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
     # but a real change does, and says how to fix it
     result = run_module(everest_account, {"username": "fresh_one", "password": "Fresh-pw1"}, capsys)
     assert result["failed"] is True and "everestctl_path" in result["msg"]
+
+
+def test_lock_taken_only_for_writes(world, capsys):
+    client = world["client"]
+    run_module(everest_account, {"username": "tenant", "password": "tenant-pass1", "everestctl_path": world["binary"]}, capsys)
+    run_module(everest_account, {"username": "tenant", "password": "changed-pw1", "everestctl_path": world["binary"]},
+               capsys, check=True)
+    assert client.lease_ops == []  # no-op and check mode never touch the Lease
+    result = run_module(everest_account, {"username": "locked_user", "password": "locked-pw1",
+                                          "everestctl_path": world["binary"]}, capsys)
+    assert result["changed"] is True
+    assert [op for op, _path in client.lease_ops] == ["create", "delete"] and client.lease is None
+    assert all(path.startswith(LEASE_PATH.rsplit("/", 1)[0]) for _op, path in client.lease_ops)
+
+
+def test_lock_held_once_for_a_whole_batch(world, capsys):
+    client = world["client"]
+    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
+        {"username": "batch_one", "password": "batch-pw1"}, {"username": "tenant", "password": "tenant-pass1"},
+        {"username": "batch_two", "password": "batch-pw2"}, {"username": "tenant", "state": "absent"}]}, capsys)
+    assert [r["changed"] for r in result["results"]] == [True, False, True, True]
+    assert [op for op, _path in client.lease_ops] == ["create", "delete"] and client.lease is None
+
+
+def test_lock_disabled(world, capsys):
+    result = run_module(everest_account, {"username": "unlocked", "password": "unlocked-pw1", "cluster_lock": False,
+                                          "everestctl_path": world["binary"]}, capsys)
+    assert result["changed"] is True and world["client"].lease_ops == []
+
+
+def test_state_reread_under_the_lock(world, capsys, monkeypatch):
+    """What the previous lock holder did decides: here it already created the account with our password."""
+    client = world["client"]
+    original_create = client.create
+
+    def create_while_waiting(path, body):
+        client.users["late_user"] = go_hash("late-pw1")
+        return original_create(path, body)
+
+    monkeypatch.setattr(client, "create", create_while_waiting)
+    result = run_module(everest_account, {"username": "late_user", "password": "late-pw1",
+                                          "everestctl_path": world["binary"]}, capsys)
+    assert result["changed"] is False and FakePopen.argvs == [] and client.lease is None
