@@ -590,6 +590,10 @@ def _match(pattern, name, ds_pat, ds_name, star_pat, star_name, pat, nam):  # no
 # ---------------------------------------------------------------------------------------------------------------
 # Evaluator
 
+# Characters that make a doublestar pattern more than a literal (``\\`` escapes one).
+GLOB_METACHARS = ("*", "?", "[", "{", "\\")
+
+
 def can_object(resource, obj):
     """EF §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
     if obj in ("*", "all"):
@@ -642,6 +646,20 @@ class Enforcer:
         result = frozenset(seen)
         self._closure_cache[subject] = result
         return result
+
+    def literal_scopes(self, subject):
+        """The namespaces (first object segment) the subject's rules can match at all, or None when one of its rules has
+        a pattern there (then any namespace may match). A namespace outside this set gets "deny" for every resource
+        and action without evaluating anything: rules are allow-only and a literal first segment only matches
+        itself. This is what makes an N x N isolation matrix linear in N."""
+        scopes = set()
+        for name in self.subjects_of(subject):
+            for index in self._by_subject.get(name, ()):
+                head = self.rules[index].values[3].split("/", 1)[0]
+                if any(char in head for char in GLOB_METACHARS):
+                    return None
+                scopes.add(head)
+        return frozenset(scopes)
 
     def _glob(self, pattern, value):
         key = (pattern, value)
