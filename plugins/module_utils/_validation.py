@@ -24,6 +24,8 @@ PASSWORD_PATTERN = r'^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$'
 NAMESPACE_PATTERN = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'
 # EF §6.3 (RFC 1035 label; Everest's API limits object names to 22 characters)
 OBJECT_NAME_PATTERN = NAMESPACE_PATTERN
+# Kubernetes label value (tenant names label the objects the role creates); at most 63 characters.
+LABEL_VALUE_PATTERN = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])$'
 OBJECT_NAME_MAX_LENGTH = 22
 NAMESPACE_MAX_LENGTH = 63
 
@@ -38,6 +40,7 @@ USERNAME_RE = _compile(USERNAME_PATTERN)
 PASSWORD_RE = _compile(PASSWORD_PATTERN)
 NAMESPACE_RE = _compile(NAMESPACE_PATTERN)
 OBJECT_NAME_RE = _compile(OBJECT_NAME_PATTERN)
+LABEL_VALUE_RE = _compile(LABEL_VALUE_PATTERN)
 
 RESERVED_NAMESPACES = ('everest-system', 'everest-monitoring', 'everest-olm')
 EVEREST_SYSTEM_NAMESPACE = 'everest-system'

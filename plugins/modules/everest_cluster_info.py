@@ -49,8 +49,8 @@ options:
   version_cache:
     description:
       - Remember the everestctl client version per binary (path, size and modification time) in
-        C($XDG_CACHE_HOME/virakcloud.everest/everestctl-version.json) (default C(~/.cache/...)), so repeated runs do not
-        execute everestctl at all. V(false) runs C(everestctl version --client-only) every time.
+        C($XDG_CACHE_HOME/virakcloud.everest/everestctl-version-<hash>.json) (default C(~/.cache/...); one file per
+        binary, so concurrent runs never overwrite each other's entries), so repeated runs do not execute everestctl at all. V(false) runs C(everestctl version --client-only) every time.
     type: bool
     default: true
 extends_documentation_fragment:
@@ -194,6 +194,7 @@ ready:
   sample: true
 """
 
+import hashlib
 import json
 import os
 import tempfile
@@ -248,9 +249,9 @@ def crd_established(obj):
     return False
 
 
-def _cache_file():
+def _cache_dir():
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.environ.get('HOME') or tempfile.gettempdir(), '.cache')
-    return os.path.join(base, 'virakcloud.everest', 'everestctl-version.json')
+    return os.path.join(base, 'virakcloud.everest')
 
 
 def _binary_key(binary):
@@ -259,33 +260,34 @@ def _binary_key(binary):
     return '%s|%d|%d' % (real, st.st_size, int(st.st_mtime * 1000000))
 
 
+def _cache_file(key):
+    """One small file per binary (path, size, mtime): concurrent runs never rewrite each other's entries."""
+    digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]
+    return os.path.join(_cache_dir(), 'everestctl-version-%s.json' % digest)
+
+
 def cached_version(binary, runner, use_cache):
-    """(version, from_cache). The cache is a small JSON file; any problem with it just means running everestctl."""
+    """(version, from_cache). Any problem with the cache just means running everestctl."""
     key = None
-    filename = _cache_file()
-    data = {}
     if use_cache:
         try:
             key = _binary_key(binary)
-            with open(filename) as handle:
+            with open(_cache_file(key)) as handle:
                 data = json.load(handle)
-            if isinstance(data, dict) and data.get(key):
-                return data[key], True
+            if isinstance(data, dict) and data.get('key') == key and data.get('version'):
+                return data['version'], True
         except (OSError, IOError, ValueError):
-            data = {}
+            pass
     version = runner.version()
     if use_cache and key and version:
         try:
-            if not isinstance(data, dict):
-                data = {}
-            data[key] = version
-            directory = os.path.dirname(filename)
+            directory = _cache_dir()
             if not os.path.isdir(directory):
                 os.makedirs(directory, 0o700)
             fd, tmp = tempfile.mkstemp(dir=directory, prefix='.everestctl-version-')
             with os.fdopen(fd, 'w') as handle:
-                json.dump(data, handle)
-            os.rename(tmp, filename)
+                json.dump({'key': key, 'version': version}, handle)
+            os.rename(tmp, _cache_file(key))
         except (OSError, IOError):
             pass
     return version, False

@@ -163,8 +163,13 @@ def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
     binary.write_text("#!/bin/sh\n# upgraded\n")
     runner.answer = "v1.3.0"
     assert mod.cached_version(str(binary), runner, True) == ("v1.3.0", False)
+    # one file per binary: the first binary's entry is still there for a concurrent run that uses it
+    files = sorted((tmp_path / "cache" / "virakcloud.everest").glob("everestctl-version-*.json"))
+    assert len(files) == 2
     # without the cache everestctl runs every time; a corrupt cache file is ignored
-    (tmp_path / "cache" / "virakcloud.everest" / "everestctl-version.json").write_text("{not json")
+    current = mod._cache_file(mod._binary_key(str(binary)))
+    with open(current, "w") as handle:
+        handle.write("{not json")
     assert mod.cached_version(str(binary), runner, True) == ("v1.3.0", False)
     assert mod.cached_version(str(binary), runner, False) == ("v1.3.0", False)
     assert runner.calls == 4
