@@ -164,7 +164,9 @@ def write_inventory(path, tenants, preset="namespace_admin"):
             "tenant_bootstrap_rbac_preset": preset,
         }
     group_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    doc = {"all": {"children": {"everest_tenants": {"hosts": hosts, "vars": group_vars}}}}
+    doc = {"all": {"children": {"everest_tenants": {"hosts": hosts, "vars": group_vars},
+                                # the host the fleet play (bootstrap_fleet.yml, hosts: localhost) runs on
+                                "controller": {"hosts": {"localhost": dict(group_vars)}}}}}
     path.write_text(json.dumps(doc), encoding="utf-8")
 
 
@@ -183,6 +185,17 @@ FLOOR_PLAYBOOK = """---
       loop: "{{ range(floor_run_once | int) | list }}"
       run_once: true
       when: floor_run_once | int > 0
+"""
+
+
+FLEET_FLOOR_PLAYBOOK = """---
+- name: Floor - as many trivial module executions as the fleet play makes
+  hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+      loop: "{{ range(floor_run_once | int) | list }}"
 """
 
 
@@ -305,6 +318,55 @@ def bench(tenants, forks, preset="namespace_admin", phases_wanted=PHASES):
         sandbox.stop()
 
 
+def bench_fleet(tenants, forks):
+    """Fleet mode (playbook bootstrap_fleet.yml) at N tenants: converge, no-op, check, and a floor of as many trivial
+    module executions as the no-op made (all on the controller)."""
+    tmp = Path(tempfile.mkdtemp(prefix="everest-bench-fleet-"))
+    sandbox = Sandbox(tmp / "sandbox")
+    phases, details = {}, {}
+    try:
+        inventory = tmp / "inventory.json"
+        write_inventory(inventory, tenants)
+        fleet = playbook_argv(inventory, forks, REPO / "playbooks" / "bootstrap_fleet.yml")
+        policy_before = sandbox.policy_csv()
+        phases["converge"], details["converge"] = phase(sandbox, tmp, tenants, fleet, "converge")
+        policy_after = sandbox.policy_csv()
+        phases["noop"], details["noop"] = phase(sandbox, tmp, tenants, fleet, "noop")
+        phases["check"], details["check"] = phase(sandbox, tmp, tenants, fleet + ["--check", "--diff"], "check")
+        floor_pb = tmp / "floor.yml"
+        floor_pb.write_text(FLEET_FLOOR_PLAYBOOK, encoding="utf-8")
+        executions = details["noop"]["executions"]["total"]
+        floor = playbook_argv(inventory, forks, floor_pb, "-e", "floor_run_once=%d" % executions)
+        phases["floor"], details["floor"] = phase(sandbox, tmp, tenants, floor, "floor")
+        for name in phases:
+            phases[name]["ratio_to_floor"] = round(phases[name]["wall_s"] / phases["floor"]["wall_s"], 3)
+        size = len(policy_after.encode("utf-8"))
+        conv = phases["converge"]
+        return {"tenants": tenants, "forks": forks, "playbook": "virakcloud.everest.bootstrap_fleet", "phases": phases,
+                "details": details, "work_dir": str(tmp),
+                "module_executions": {name: details[name]["executions"]["total"] for name in ("converge", "noop", "check")},
+                "converge_everestctl_calls_per_s": round(conv["everestctl_calls"] / conv["wall_s"], 2),
+                "policy_csv": {"bytes": size, "bytes_before": len(policy_before.encode("utf-8")),
+                               "configmap_limit_bytes": ONE_MIB, "headroom_bytes": ONE_MIB - size,
+                               "fraction_of_limit": round(size / float(ONE_MIB), 3)}}
+    finally:
+        sandbox.stop()
+
+
+def fleet_targets(result):
+    ph = result["phases"]
+    out = {}
+    for name in ("noop", "check"):
+        p = ph[name]
+        writes = sum(p["api_requests"][v] for v in WRITE_VERBS)
+        out["%s_wall_lt_60s" % name] = {"value": p["wall_s"], "met": p["wall_s"] < 60}
+        out["%s_zero_writes" % name] = {"value": writes, "met": writes == 0}
+        out["%s_zero_everestctl" % name] = {"value": p["everestctl_calls"], "met": p["everestctl_calls"] == 0}
+        out["%s_api_reads" % name] = {"value": p["api_requests"]["get"] + p["api_requests"]["list"],
+                                      "met": None, "note": "compare reads_by_size across N: constant means independent of N"}
+    return out
+
+
 def _first_block(policy):
     """The lines of the first tenant's block (to show what one tenant costs in policy.csv)."""
     lines = policy.splitlines()
@@ -371,6 +433,34 @@ def policy_analysis(samples):
     return out
 
 
+def run_fleet(output, forks, out_path):
+    """Fleet mode at each size of BENCH_FLEET_TENANTS (default 1000; 0 = skip); the biggest is reported under "fleet"."""
+    fleet_sizes = [int(x) for x in os.environ.get("BENCH_FLEET_TENANTS", "1000").split(",") if x.strip() and int(x) > 0]
+    if not fleet_sizes:
+        return
+    series = []
+    for n in fleet_sizes:
+        fleet = bench_fleet(n, forks)
+        print("\n## fleet mode, %d tenants\n" % n)
+        print(table(fleet))
+        series.append(fleet)
+    biggest = series[-1]
+    output["fleet"] = dict(biggest, targets=fleet_targets(biggest),
+                           reads_by_size={str(f["tenants"]): {name: f["phases"][name]["api_requests"]["get"]
+                                                              + f["phases"][name]["api_requests"]["list"]
+                                                              for name in ("noop", "check")} for f in series})
+    per_tenant = output.get("phases", {}).get("noop")
+    if per_tenant:
+        # the per-tenant mode at the fleet's size, extrapolated linearly from its own measurement (not run: too slow)
+        output["fleet"]["per_tenant_mode_extrapolated"] = {
+            "from_tenants": output.get("tenants"), "to_tenants": biggest["tenants"],
+            "noop_wall_s": round(per_tenant["per_tenant_s"] * biggest["tenants"], 1),
+            "converge_wall_s": round(output["phases"]["converge"]["per_tenant_s"] * biggest["tenants"], 1),
+            "note": "linear extrapolation of the per-tenant mode's measured s/tenant; not measured at this size"}
+    print("fleet targets: %s" % json.dumps(output["fleet"]["targets"]))
+    out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def main():
     tenants = int(os.environ.get("BENCH_TENANTS", "50"))
     forks = int(os.environ.get("BENCH_FORKS", "5"))
@@ -379,6 +469,12 @@ def main():
     out_path = Path(os.environ.get("BENCH_OUTPUT", str(REPO / "bench" / "results" / "latest.json")))
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
+    if tenants == 0:
+        # fleet only: keep the per-tenant results already in the output file, replace its "fleet" part
+        output = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
+        run_fleet(output, forks, out_path)
+        print("\nwrote %s" % out_path)
+        return
     result = bench(tenants, forks)
     print("\n## %d tenants, forks %d\n" % (tenants, forks))
     print(table(result))
@@ -404,6 +500,7 @@ def main():
             output["growth"].append(row)
             print("growth %d tenants: %s" % (n, json.dumps(row)))
             out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    run_fleet(output, forks, out_path)
     print("\nwrote %s" % out_path)
 
 

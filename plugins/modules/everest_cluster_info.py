@@ -50,7 +50,8 @@ options:
     description:
       - Remember the everestctl client version per binary (path, size and modification time) in
         C($XDG_CACHE_HOME/virakcloud.everest/everestctl-version-<hash>.json) (default C(~/.cache/...); one file per
-        binary, so concurrent runs never overwrite each other's entries), so repeated runs do not execute everestctl at all. V(false) runs C(everestctl version --client-only) every time.
+        binary, so concurrent runs never overwrite each other's entries), so repeated runs do not execute everestctl
+        at all. V(false) runs C(everestctl version --client-only) every time.
     type: bool
     default: true
 extends_documentation_fragment:

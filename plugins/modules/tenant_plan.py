@@ -40,15 +40,18 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
 notes:
   - Must run inside the P(virakcloud.everest.tenant_bootstrap#role) role (it reads the role's constants and argument spec).
 seealso:
-  - role: virakcloud.everest.tenant_bootstrap
+  - module: virakcloud.everest.everest_account
 """
 
 EXAMPLES = r"""

@@ -169,8 +169,8 @@ def test_fleet_bad_tenants_fail_alone(ansible, cluster, tmp_path):
         # an unrelated namespace of that name exists: the namespace step refuses it, the tenant fails alone
         "delta": {"tenant_bootstrap_password": "Delta@pass4"},
     }
-    status, body = cluster.sandbox.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                                         "metadata": {"name": "ns-delta"}})
+    unrelated = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-delta"}}
+    status, body = cluster.sandbox.request("POST", "/api/v1/namespaces", unrelated)
     assert status == 201, body
     run = ansible.playbook(FLEET, inventory=localhost_inventory(tmp_path, tenants))
     assert run.rc != 0
