@@ -69,7 +69,11 @@ _TRUE_WORDS = ('y', 'yes', 'true', 'on')
 # ----------------------------------------------------------------------------------------------- parsing
 
 if HAS_YAML:
-    class _UsersLoader(yaml.BaseLoader):  # pylint: disable=too-many-ancestors
+    # libyaml's parser when PyYAML has it (the Secret holds every account: parsing it is the cost of a batch); the
+    # constructors stay PyYAML's BaseConstructor either way, so both give the same result.
+    _BaseLoader = getattr(yaml, 'CBaseLoader', None) or yaml.BaseLoader
+
+    class _UsersLoader(_BaseLoader):  # pylint: disable=too-many-ancestors
         """Every plain scalar stays a string (no YAML 1.1 int/bool/octal guessing of passwords); ``!!binary`` -> bytes."""
 
     def _construct_binary(loader, node):
@@ -168,8 +172,10 @@ class AccountStore:
         self.client = client
         self._salt = None
         self.reads = 0
+        self.last = None
 
     def read(self):
+        """The accounts now (also kept as ``last``)."""
         self.reads += 1
         secret = self.client.get_or_none(SECRET_PATH)
         if secret is None:
@@ -177,7 +183,8 @@ class AccountStore:
                 'Secret %s/%s not found: Everest is not installed in this cluster (or the kubeconfig points at another '
                 'cluster); install Everest first' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
                 namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
-        return parse_accounts_secret(secret)
+        self.last = parse_accounts_secret(secret)
+        return self.last
 
     def salt(self):
         if self._salt is None:
@@ -308,7 +315,7 @@ def _backoff(attempt, sleep, rng):
 
 
 def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
-                     sleep=time.sleep, rng=None, lock=None):
+                     sleep=time.sleep, rng=None, lock=None, fresh=False):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
@@ -318,6 +325,8 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     cluster-wide Lease, see _lock.py; taken only when something must change, never in check mode), the state is
     re-read under the lock, a ``conflict`` (a writer outside this collection) is retried after a jittered pause,
     ``already_exists``/``not_found`` races are resolved by re-reading, and every write is verified by re-reading.
+    ``fresh=True`` says ``users`` was read while this process already held the lock (a batch's previous read-back),
+    so the re-read under the lock is skipped.
     """
     rng = rng or random.Random()
     username = want['username']
@@ -347,7 +356,8 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
         return result
 
     with lock if lock is not None else _NoLock():
-        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock)
+        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock,
+                      reread=lock is not None and not fresh)
 
 
 class _NoLock:
@@ -358,12 +368,12 @@ class _NoLock:
         return False
 
 
-def _write(store, runner, want, result, decision, current, matches, attempts, sleep, rng, lock):
+def _write(store, runner, want, result, decision, current, matches, attempts, sleep, rng, lock, reread):
     username = want['username']
     performed = []
     wrote_password = False
     verify_want = dict(want)
-    if lock is not None:
+    if reread:
         # the snapshot predates the lock: decide again on what the previous holder left
         current = store.read().get(username)
         result['before'] = diff_view(current, False)
@@ -418,8 +428,11 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
     results = []
     try:
         for want in wants:
+            # while this batch holds the lock, the last read-back is the state: no re-read before the next item
+            fresh = lock is not None and getattr(lock, 'owned', False) and store.last is not None
             try:
-                results.append(converge_account(store, runner, want, check_mode=check_mode, users=users, lock=lock, **kwargs))
+                results.append(converge_account(store, runner, want, check_mode=check_mode,
+                                                users=store.last if fresh else users, lock=lock, fresh=fresh, **kwargs))
             except EverestError as exc:
                 item = {'username': want.get('username'), 'changed': False, 'failed': True}
                 item.update(exc.to_fail_kwargs())

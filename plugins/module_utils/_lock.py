@@ -104,6 +104,11 @@ class LeaseLock:
     def held(self):
         return self.depth > 0
 
+    @property
+    def owned(self):
+        """Whether this process holds the Lease now (also between the blocks of a sticky lock)."""
+        return self._rv is not None and self._lost is None
+
     def __enter__(self):
         if self.depth == 0 and self._rv is None:
             self.acquire()

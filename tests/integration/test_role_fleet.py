@@ -129,6 +129,13 @@ def test_fleet_and_per_tenant_leave_identical_state(ansible, cluster, clean_sand
 
 def test_fleet_check_mode_writes_nothing_and_reports_drift(ansible, cluster, clean_sandbox, tmp_path):
     inventory = localhost_inventory(tmp_path, TENANTS)
+    # a dry run on a fresh cluster: everything reported as to be created, nothing written, no everestctl
+    forget_calls(clean_sandbox)
+    cluster.sandbox.reset_stats()
+    dry = ansible.playbook(FLEET, inventory=inventory, check=True)
+    assert dry.rc == 0, dry.output[-4000:]
+    assert cluster.writes() == {} and [c for c in clean_sandbox.calls() if c["argv"][0] != "version"] == []
+    assert dry.stats["localhost"]["changed"] >= 4 and "failed tenants: none" in ran(dry, "Summary | table")["msg"]
     assert ansible.playbook(FLEET, inventory=inventory).rc == 0
     changed = copy.deepcopy(TENANTS)
     changed["beta"]["tenant_bootstrap_limits"]["max_clusters"] = 4

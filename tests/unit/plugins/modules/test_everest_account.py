@@ -306,6 +306,9 @@ def test_lock_held_once_for_a_whole_batch(world, capsys):
         {"username": "batch_two", "password": "batch-pw2"}, {"username": "tenant", "state": "absent"}]}, capsys)
     assert [r["changed"] for r in result["results"]] == [True, False, True, True]
     assert [op for op, _path in client.lease_ops] == ["create", "delete"] and client.lease is None
+    # Secret reads: the batch snapshot, one re-read once the lock is taken, one read-back per write; while the lock is
+    # held the last read-back is the state, so no re-read before the next item
+    assert client.calls.count(_accounts.SECRET_PATH) == 1 + 1 + 3
 
 
 def test_lock_disabled(world, capsys):
