@@ -45,7 +45,7 @@ NON_MODULE_ACTIONS = frozenset(
     for prefix in ("", "ansible.builtin.", "ansible.legacy.")
     for name in ("set_fact", "debug", "assert", "fail", "meta", "include_tasks", "import_tasks", "include_role", "import_role",
                  "include_vars", "validate_argument_spec", "group_by", "add_host", "set_stats", "pause")
-)
+) | frozenset(["virakcloud.everest.tenant_plan"])  # an action plugin: runs on the controller, transfers no module
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

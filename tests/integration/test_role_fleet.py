@@ -225,3 +225,11 @@ def test_fleet_offboarding_and_isolation_failure(ansible, cluster, clean_sandbox
     again = ansible.playbook(FLEET, inventory=off_inventory)
     assert again.rc == 0 and again.stats["localhost"]["changed"] == 0
     assert cluster.writes() == {} and clean_sandbox.calls() == []
+
+
+def test_fleet_without_tenants_says_which_group(ansible, cluster, tmp_path):
+    inventory = localhost_inventory(tmp_path, TENANTS)
+    run = ansible.playbook(FLEET, inventory=inventory, extra_vars={"tenant_bootstrap_fleet_group": "no_such_group"})
+    assert run.rc != 0
+    assert "fleet mode found no tenants" in run.output and "no_such_group" in run.output
+    assert cluster.block("ns-alpha") is None
