@@ -74,8 +74,8 @@ def test_host_name_must_be_a_label_value():
 
 
 def test_custom_preset_lines():
-    custom = ["p, role:dev, database-clusters, *, ns-acme/*", {"subject": "role:dev", "resource": "namespaces", "action": "read",
-                                                                "object": "ns-acme"}, {"user": "acme", "role": "role:dev"}]
+    grant = {"subject": "role:dev", "resource": "namespaces", "action": "read", "object": "ns-acme"}
+    custom = ["p, role:dev, database-clusters, *, ns-acme/*", grant, {"user": "acme", "role": "role:dev"}]
     plan, problems = tenant_plan.plan_tenant("acme", values(tenant_bootstrap_rbac_preset="custom",
                                                             tenant_bootstrap_rbac_policies=custom), CONSTANTS, SPEC)
     assert problems == []
