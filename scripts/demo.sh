@@ -83,7 +83,8 @@ echo "(check mode: nothing above was applied)"
 
 section "4. Fleet mode, the same tenants in one pass (what large fleets use): ansible-playbook -i $INVENTORY virakcloud.everest.bootstrap_fleet"
 reset_counters
-"$BIN/ansible-playbook" -i "$INVENTORY" virakcloud.everest.bootstrap_fleet | sed -n '/Summary | table/,/^$/p;/PLAY RECAP/,$p'
+"$BIN/ansible-playbook" -i "$INVENTORY" virakcloud.everest.bootstrap_fleet \
+  | awk '/Summary \| table/ && !seen {p = 1; seen = 1} p && /^$/ {p = 0} p; /PLAY RECAP/ {r = 1} r'
 calls="$(everestctl_calls)"
 echo "everestctl calls: $calls (the per-tenant run above already converged everything)"
 sandbox_stats

@@ -38,6 +38,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     EverestError,
     K8sAlreadyExists,
     K8sConflict,
+    K8sForbidden,
     K8sNotFound,
 )
 
@@ -145,6 +146,16 @@ class LeaseLock:
                 'spec': self._spec()}
 
     def acquire(self):
+        try:
+            self._acquire()
+        except K8sForbidden as exc:
+            raise EverestError(
+                "cannot take Lease %s/%s (%s): the Kubernetes API refused it (403 Forbidden: %s). Grant the credentials get, "
+                "create, update and delete on leases (coordination.k8s.io) in namespace %s, or set cluster_lock: false and "
+                "serialise account changes yourself" % (self.namespace, self.name, self.purpose or 'lock', exc.msg, self.namespace),
+                lease=self.name, namespace=self.namespace)
+
+    def _acquire(self):
         started = self.clock()
         deadline = started + self.timeout
         observed_rv, observed_at = None, None

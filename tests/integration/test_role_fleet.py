@@ -3,6 +3,7 @@ against the sandbox; cluster state read back through the Kubernetes API emulator
 /_sandbox/stats, everestctl invocations with the call log."""
 
 import copy
+import json
 import re
 from pathlib import Path
 
@@ -84,8 +85,13 @@ def snapshot(cluster, tenants):
 def test_fleet_converges_noops_and_matches_per_tenant_state(ansible, cluster, clean_sandbox, tmp_path):
     inventory = localhost_inventory(tmp_path, TENANTS)
     forget_calls(clean_sandbox)
-    first = ansible.playbook(FLEET, inventory=inventory)
+    report = tmp_path / "fleet-report"
+    first = ansible.playbook(FLEET, inventory=inventory, extra_vars={"tenant_bootstrap_report_path": str(report)})
     assert first.rc == 0, first.output[-6000:]
+    written = json.loads(Path(str(report) + ".json").read_text())
+    assert [(t["tenant"], t["status"], t["namespace"]) for t in written["tenants"]] == [
+        ("alpha", "ok", "ns-alpha"), ("beta", "ok", "ns-beta"), ("gamma", "ok", "gamma-db")]
+    assert written["isolation"].startswith("proven") and not any(p in Path(str(report) + ".md").read_text() for p in PASSWORDS.values())
     assert first.stats["localhost"]["changed"] > 0 and set(first.stats) == {"localhost"}
     # one RBAC ConfigMap write for the three blocks, one everestctl call per namespace and per account
     assert cluster.sandbox.stats()["by_resource"]["configmaps"]["update"] == 1

@@ -219,3 +219,18 @@ def test_micro_time_format():
     import datetime
     stamp = _lock._micro_time(datetime.datetime(2026, 11, 23, 14, 0, 1, 5, tzinfo=datetime.timezone.utc))
     assert stamp == "2026-11-23T14:00:01.000005Z"
+
+
+def test_forbidden_names_the_permission_and_the_way_out():
+    from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sForbidden
+
+    class Forbidden(FakeApi):
+        def create(self, path, body):
+            raise K8sForbidden('leases.coordination.k8s.io is forbidden: User "ci" cannot create resource "leases"')
+
+    lock = make(Forbidden(), Clock(), "me")
+    with pytest.raises(EverestError) as info:
+        lock.acquire()
+    msg = info.value.msg
+    assert "403 Forbidden" in msg and "leases (coordination.k8s.io) in namespace everest-system" in msg
+    assert "cluster_lock: false" in msg and not lock.owned
