@@ -239,3 +239,17 @@ def test_fleet_without_tenants_says_which_group(ansible, cluster, tmp_path):
     assert run.rc != 0
     assert "fleet mode found no tenants" in run.output and "no_such_group" in run.output
     assert cluster.block("ns-alpha") is None
+
+
+def test_fleet_never_shows_a_password(ansible, cluster, tmp_path):
+    """The plan carries the passwords to the accounts step: -vvvv with --diff must still show none of them."""
+    inventory = localhost_inventory(tmp_path, TENANTS)
+    runs = [ansible.playbook(FLEET, inventory=inventory, verbosity=4, diff=True)]
+    changed = copy.deepcopy(TENANTS)
+    changed["alpha"]["tenant_bootstrap_users"][0]["password"] = "Alpha@changed9"
+    runs.append(ansible.playbook(FLEET, inventory=localhost_inventory(tmp_path, changed, name="pw.yml"), verbosity=4, diff=True))
+    assert all(run.rc == 0 for run in runs), runs[-1].output[-3000:]
+    assert "ESTABLISH LOCAL CONNECTION" in runs[0].output
+    for run in runs:
+        for secret in list(PASSWORDS.values()) + ["Alpha@changed9"]:
+            assert secret not in run.output, secret
