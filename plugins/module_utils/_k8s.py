@@ -33,6 +33,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 try:
@@ -352,7 +353,7 @@ def _run_exec_plugin(exec_config):
 
 
 class K8sClient:
-    """JSON client for one API server. Not thread-safe (a module is single-threaded)."""
+    """JSON client for one API server. Threads may share it: one HTTP exchange at a time on its keep-alive connection."""
 
     def __init__(self, config, request_timeout=DEFAULT_REQUEST_TIMEOUT, sleep=time.sleep, rng=None):
         self.config = config
@@ -360,6 +361,7 @@ class K8sClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._conn = None
+        self._io_lock = threading.RLock()
         self._tmpfiles = []
         self._exec_status = None
         self._kubeconfig_path = None
@@ -381,12 +383,7 @@ class K8sClient:
         return [v for v in values if v]
 
     def close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-            self._conn = None
+        self.close_connection()
         for filename in self._tmpfiles:
             try:
                 os.unlink(filename)
@@ -474,7 +471,8 @@ class K8sClient:
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
         if verb:
-            self.requests[verb] = self.requests.get(verb, 0) + 1
+            with self._io_lock:
+                self.requests[verb] = self.requests.get(verb, 0) + 1
         attempt = 0
         while True:
             attempt += 1
@@ -507,22 +505,26 @@ class K8sClient:
             raise error
 
     def close_connection(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-            self._conn = None
+        with self._io_lock:
+            if self._conn is not None:
+                try:
+                    self._conn.close()
+                except Exception:  # pylint: disable=broad-except
+                    pass
+                self._conn = None
 
     def _send(self, method, full, payload, content_type):
-        conn = self._connection()
-        conn.request(method, full, body=payload, headers=self._headers(content_type))
-        resp = conn.getresponse()
-        data = resp.read()
-        headers = dict((k.lower(), v) for k, v in resp.getheaders())
-        if headers.get("connection", "").lower() == "close":
-            self.close_connection()
-        return resp.status, resp.reason, headers, data
+        # One HTTP exchange at a time on the shared keep-alive connection: a module may use the client from a second
+        # thread (the Lease renewer of _lock.py) while its main thread reads and writes.
+        with self._io_lock:
+            conn = self._connection()
+            conn.request(method, full, body=payload, headers=self._headers(content_type))
+            resp = conn.getresponse()
+            data = resp.read()
+            headers = dict((k.lower(), v) for k, v in resp.getheaders())
+            if headers.get("connection", "").lower() == "close":
+                self.close_connection()
+            return resp.status, resp.reason, headers, data
 
     def _backoff(self, attempt, retry_after):
         delay = None

@@ -328,3 +328,30 @@ def test_incluster(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     cfg = _k8s.load_config({})
     assert cfg.server == "https://10.0.0.1:443" and cfg.bearer_token() == "sa-token"
+
+
+def test_one_http_exchange_at_a_time_across_threads(srv, tmp_path):
+    """The Lease renewer (_lock.py) shares the module's client from a second thread: while one thread is inside an HTTP
+    exchange on the keep-alive connection, another cannot start one."""
+    c = client(srv, tmp_path)
+    srv.queue.append((200, {"kind": "Namespace", "metadata": {"name": "x"}}, {}))
+    blocked = []
+    real_connection = c._connection
+
+    class Probe:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def request(self, *args, **kwargs):
+            other = threading.Thread(target=lambda: blocked.append(not c._io_lock.acquire(blocking=False)))
+            other.start()
+            other.join()
+            return self.conn.request(*args, **kwargs)
+
+        def getresponse(self):
+            return self.conn.getresponse()
+
+    c._connection = lambda: Probe(real_connection())
+    assert c.get("/api/v1/namespaces/x")["metadata"]["name"] == "x"
+    assert blocked == [True]
+    c.close()
