@@ -104,25 +104,25 @@ def plan_tenant(name, values, constants, spec):
         if not any(operators.values()) or (preset == 'custom' and not custom):
             problems.append("tenant %s: at least one operator of tenant_bootstrap_operators must be true, and "
                             "tenant_bootstrap_rbac_preset=custom needs tenant_bootstrap_rbac_policies." % name)
+    enabled_operators = [key for key, enabled in operators.items() if enabled]
     engines = values.get('tenant_bootstrap_engines')
-    if engines is None:
-        engines = [key for key, enabled in operators.items() if enabled]
+    engines = list(enabled_operators if engines is None else engines)
+    enable_rbac = bool(values.get('tenant_bootstrap_enable_rbac', True))
+    purge = bool(values.get('tenant_bootstrap_purge'))
     summary = {
-        'tenant': name, 'state': state, 'namespace': ns, 'users': usernames,
-        'operators': [key for key, enabled in operators.items() if enabled], 'engines': list(engines), 'limits': limits,
-        'rbac_preset': preset, 'rbac_enabled': bool(values.get('tenant_bootstrap_enable_rbac', True)),
-        'everest_url': values.get('tenant_bootstrap_everest_url') or '', 'purge': bool(values.get('tenant_bootstrap_purge')),
+        'tenant': name, 'state': state, 'namespace': ns, 'users': usernames, 'operators': enabled_operators,
+        'engines': engines, 'limits': limits, 'rbac_preset': preset, 'rbac_enabled': enable_rbac,
+        'everest_url': values.get('tenant_bootstrap_everest_url') or '', 'purge': purge,
     }
     plan = {
         'name': name, 'state': state, 'present': present, 'namespace': ns, 'usernames': usernames,
         'grants': list(constants['tenant_bootstrap__presets'].get(preset) or []),
         'rbac_lines': [] if problems else rbac_lines(ns, users, preset, custom, constants['tenant_bootstrap__presets'],
                                                      constants['tenant_bootstrap__global_resources']),
-        'operators': operators, 'engines': list(engines), 'limits': limits,
-        'update_password': values.get('tenant_bootstrap_update_password') or 'always',
-        'enable_rbac': bool(values.get('tenant_bootstrap_enable_rbac', True)),
+        'operators': operators, 'engines': engines, 'limits': limits,
+        'update_password': values.get('tenant_bootstrap_update_password') or 'always', 'enable_rbac': enable_rbac,
         'take_ownership': bool(values.get('tenant_bootstrap_take_ownership')),
-        'purge': bool(values.get('tenant_bootstrap_purge')), 'force': bool(values.get('tenant_bootstrap_force')),
+        'purge': purge, 'force': bool(values.get('tenant_bootstrap_force')),
         'summary': summary,
     }
     return plan, problems
@@ -169,23 +169,13 @@ class ActionModule(ActionBase):
             host_obj = inventory.get_host(host)
             if host_obj is None:
                 raise AnsibleActionFail('tenant_plan: %r is not a host of the inventory' % host)
-            variables = manager.get_vars(play=self._task.get_play() if hasattr(self._task, 'get_play') else self._play(),
-                                         host=host_obj, task=self._task, include_hostvars=False)
+            variables = manager.get_vars(play=self._task.get_play(), host=host_obj, task=self._task, include_hostvars=False)
         templar = self._templar.copy_with_new_env(available_variables=variables)
         values = {}
         for key in INPUTS + CONSTANTS:
             if key in variables:
                 values[key] = templar.template(variables[key])
         return values
-
-    def _play(self):
-        parent = self._task
-        while parent is not None:
-            play = getattr(parent, '_play', None)
-            if play is not None:
-                return play
-            parent = getattr(parent, '_parent', None)
-        return None
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)

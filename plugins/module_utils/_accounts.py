@@ -387,7 +387,7 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
                                "changing Secret %s/%s; serialise account changes and retry" % (
                                    username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
                                username=username, attempts=attempts)
-        if lock is not None and hasattr(lock, 'check'):
+        if lock is not None:
             lock.check()
         attempt += 1
         result['attempts'] = attempt
@@ -429,7 +429,7 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
     try:
         for want in wants:
             # while this batch holds the lock, the last read-back is the state: no re-read before the next item
-            fresh = lock is not None and getattr(lock, 'owned', False) and store.last is not None
+            fresh = lock is not None and lock.owned and store.last is not None
             try:
                 results.append(converge_account(store, runner, want, check_mode=check_mode,
                                                 users=store.last if fresh else users, lock=lock, fresh=fresh, **kwargs))
@@ -438,7 +438,7 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
                 item.update(exc.to_fail_kwargs())
                 results.append(item)
     finally:
-        if lock is not None and hasattr(lock, 'close'):
+        if lock is not None:
             lock.close()
     return results
 
