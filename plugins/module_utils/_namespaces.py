@@ -98,7 +98,7 @@ def subscription_summary(subscriptions):
 def build_state(name, namespace_obj, subscriptions, clusters=None):
     """The observed state of one namespace (pure)."""
     if namespace_obj is None:
-        return {'name': name, 'exists': False, 'managed': False, 'terminating': False,
+        return {'name': name, 'exists': False, 'managed': False, 'terminating': False, 'labels': {},
                 'operators': dict((op, False) for op in OPERATORS), 'subscriptions': [],
                 'database_clusters': [] if clusters is not None else None}
     meta = namespace_obj.get('metadata') or {}
@@ -109,6 +109,7 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
         'exists': True,
         'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
         'terminating': phase == 'Terminating' or bool(meta.get('deletionTimestamp')),
+        'labels': dict(labels),
         'operators': operators_from_subscriptions(subscriptions),
         'subscriptions': subscription_summary(subscriptions),
         'database_clusters': None if clusters is None else sorted((c.get('metadata') or {}).get('name') for c in clusters),
@@ -200,6 +201,25 @@ def validate_item(want):
         if not any(operators.values()):
             raise ValidationError("namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
                                   "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR), name=name)
+    for key, value in sorted((want.get('labels') or {}).items()):
+        if key == MANAGED_BY_LABEL:
+            raise ValidationError("namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); "
+                                  "remove it from labels" % (name, key), name=name)
+        error = _validation.check_label(key, value)
+        if error:
+            raise ValidationError("namespace '%s': %s; fix labels" % (name, error), name=name)
+
+
+def label_changes(state, want):
+    """{key: value} of the wanted labels (O(labels)) the Namespace does not carry yet; labels not listed are kept."""
+    if want.get('state', 'present') != 'present':
+        return {}
+    current = state.get('labels') or {}
+    return dict((k, v) for k, v in (want.get('labels') or {}).items() if current.get(k) != v)
+
+
+def _with_labels(snapshot, labels):
+    return dict(snapshot, labels=dict(labels))
 
 
 class Decision:
@@ -276,18 +296,35 @@ def decide(state, want):
 def namespace_view(state):
     clusters = state.get('database_clusters')
     return {'name': state['name'], 'exists': state['exists'], 'managed': state['managed'],
-            'operators': dict(state['operators']),
+            'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {}),
             'database_clusters': len(clusters) if clusters is not None else None}
 
 
-def predicted_view(state, decision):
+def predicted_view(state, decision, labels=None):
     after = decision.after or {}
     view = namespace_view(state)
     if decision.action != ACTION_NONE:
         view.update({'exists': after['exists'], 'managed': after['managed'], 'operators': dict(after['operators'])})
         if decision.action == ACTION_REMOVE:
             view['database_clusters'] = 0 if after['exists'] else None
+            view['labels'] = {}
+            if after['exists']:  # --keep-namespace removes only Everest's label
+                view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != MANAGED_BY_LABEL)
+        elif not state['exists']:
+            view['labels'] = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+    if labels:
+        view['labels'].update(labels)
     return view
+
+
+def _snapshot(state):
+    return {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators']),
+            'labels': dict(state.get('labels') or {})}
+
+
+def apply_labels(client, name, changes):
+    """Merge-patch ``changes`` into the Namespace's labels (other labels are untouched; no read-modify-write needed)."""
+    client.patch(namespace_path(name), {'metadata': {'labels': dict(changes)}})
 
 
 # ----------------------------------------------------------------------------------------------- act
@@ -326,11 +363,17 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
     if decision.error:
         raise ValidationError(decision.error, name=name)
     result = {'name': name, 'changed': decision.action != ACTION_NONE, 'action': decision.action,
-              'before': {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators'])},
-              'cmd': None, 'warnings': list(decision.warnings)}
+              'before': _snapshot(state), 'cmd': None, 'warnings': list(decision.warnings)}
     if decision.action == ACTION_NONE or check_mode:
-        result['namespace'] = predicted_view(state, decision)
-        result['after'] = decision.after
+        labels = label_changes(state, want)
+        view = predicted_view(state, decision, labels)
+        result['namespace'] = view
+        result['after'] = _with_labels(decision.after, view['labels'])
+        result['labels_changed'] = sorted(labels)
+        if labels:
+            result['changed'] = True
+            if not check_mode:
+                apply_labels(client, name, labels)
         command = command_for(decision, want)
         if check_mode and command:
             result['cmd'] = runner.preview(command[0], **command[1])
@@ -362,10 +405,15 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
             break
     else:
         raise EverestError("namespace '%s': still not in the wanted state after %d attempts" % (name, attempts), name=name)
-    result['changed'] = bool(performed)
+    labels = label_changes(state, want)
+    if labels:
+        apply_labels(client, name, labels)
+        state = dict(state, labels=dict(state.get('labels') or {}, **labels))
+    result['changed'] = bool(performed) or bool(labels)
     result['action'] = performed[-1] if performed else ACTION_NONE
+    result['labels_changed'] = sorted(labels)
     result['namespace'] = namespace_view(state)
-    result['after'] = {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators'])}
+    result['after'] = _snapshot(state)
     return result
 
 

@@ -26,6 +26,11 @@ NAMESPACE_PATTERN = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'
 OBJECT_NAME_PATTERN = NAMESPACE_PATTERN
 # Kubernetes label value (tenant names label the objects the role creates); at most 63 characters.
 LABEL_VALUE_PATTERN = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])$'
+# Kubernetes label key: optional DNS-subdomain prefix (at most 253) and '/', then a name of at most 63 characters
+LABEL_NAME_PATTERN = r'^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$'
+LABEL_PREFIX_PATTERN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+LABEL_NAME_MAX_LENGTH = 63
+LABEL_PREFIX_MAX_LENGTH = 253
 OBJECT_NAME_MAX_LENGTH = 22
 NAMESPACE_MAX_LENGTH = 63
 
@@ -41,6 +46,8 @@ PASSWORD_RE = _compile(PASSWORD_PATTERN)
 NAMESPACE_RE = _compile(NAMESPACE_PATTERN)
 OBJECT_NAME_RE = _compile(OBJECT_NAME_PATTERN)
 LABEL_VALUE_RE = _compile(LABEL_VALUE_PATTERN)
+LABEL_NAME_RE = _compile(LABEL_NAME_PATTERN)
+LABEL_PREFIX_RE = _compile(LABEL_PREFIX_PATTERN)
 
 RESERVED_NAMESPACES = ('everest-system', 'everest-monitoring', 'everest-olm')
 EVEREST_SYSTEM_NAMESPACE = 'everest-system'
@@ -90,6 +97,23 @@ def check_namespace(value):
         return NAMESPACE_RESERVED_ERROR.format(value)
     if len(value) > NAMESPACE_MAX_LENGTH or not NAMESPACE_RE.match(value):
         return NAMESPACE_RFC1035_ERROR
+    return None
+
+
+def check_label(key, value):
+    """None, or why ``key: value`` is not a valid Kubernetes label (the API server's own rules)."""
+    if not _is_text(key) or not key:
+        return 'label key %r must be a non-empty string' % (key,)
+    prefix, sep, name = key.rpartition('/')
+    if sep and (not prefix or len(prefix) > LABEL_PREFIX_MAX_LENGTH or not LABEL_PREFIX_RE.match(prefix)):
+        return ("label key '%s': the prefix must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most %d "
+                "characters)" % (key, LABEL_PREFIX_MAX_LENGTH))
+    if len(name) > LABEL_NAME_MAX_LENGTH or not LABEL_NAME_RE.match(name):
+        return ("label key '%s': the name must be at most %d characters of letters, digits, '-', '_' and '.', starting and "
+                "ending with a letter or digit" % (key, LABEL_NAME_MAX_LENGTH))
+    if not _is_text(value) or (value and not LABEL_VALUE_RE.match(value)):
+        return ("label '%s': value %r must be empty or at most 63 characters of letters, digits, '-', '_' and '.', starting "
+                "and ending with a letter or digit" % (key, value))
     return None
 
 

@@ -73,6 +73,15 @@ options:
       - Without it the task fails, before running anything, when the namespace holds database clusters, and names them.
     type: bool
     default: false
+  labels:
+    description:
+      - Labels the Kubernetes Namespace must carry with O(state=present), for example the tenant that owns it
+        (C(virakcloud.everest/tenant)). Set with a JSON merge patch after everestctl has made the namespace; labels not
+        listed here are left alone, so removing a key from O(labels) does not remove the label.
+      - Keys and values follow the Kubernetes label rules (checked before anything runs). C(app.kubernetes.io/managed-by)
+        belongs to Everest and is refused.
+      - Ignored with O(state=absent).
+    type: dict
   timeout:
     description:
       - Seconds one everestctl namespace command may take. They wait for operator installation or for clusters to be
@@ -126,13 +135,16 @@ options:
         description: As O(force).
         type: bool
         default: false
+      labels:
+        description: As O(labels).
+        type: dict
 attributes:
   check_mode:
     support: full
   diff_mode:
     support: full
     details:
-      - The diff shows C(exists), C(managed) and C(operators).
+      - The diff shows C(exists), C(managed), C(operators) and C(labels).
 extends_documentation_fragment:
   - virakcloud.everest.connection
   - virakcloud.everest.everestctl
@@ -158,6 +170,14 @@ EXAMPLES = r"""
     name: acme-db
     operators:
       mongodb: true
+
+- name: Tenant namespace labelled with its owner
+  virakcloud.everest.everest_namespace:
+    name: ns-alice
+    operators:
+      postgresql: true
+    labels:
+      virakcloud.everest/tenant: alice
 
 - name: Adopt an existing namespace
   virakcloud.everest.everest_namespace:
@@ -203,6 +223,10 @@ namespace:
       description: Installed operators (Subscriptions).
       type: dict
       sample: {mysql: true, postgresql: true, mongodb: false}
+    labels:
+      description: Labels of the Kubernetes Namespace (predicted in check mode).
+      type: dict
+      sample: {app.kubernetes.io/managed-by: everest, virakcloud.everest/tenant: alice}
     database_clusters:
       description: Number of DatabaseClusters in the namespace; null when they were not read (O(state=present)).
       type: int
@@ -240,6 +264,7 @@ ITEM_SPEC = dict(
     ignore_operator_removal=dict(type='bool', default=False),
     keep_namespace=dict(type='bool', default=False),
     force=dict(type='bool', default=False),
+    labels=dict(type='dict'),
 )
 
 ARGUMENT_SPEC = dict(
@@ -250,11 +275,12 @@ ARGUMENT_SPEC = dict(
     ignore_operator_removal=dict(type='bool', default=False),
     keep_namespace=dict(type='bool', default=False),
     force=dict(type='bool', default=False),
+    labels=dict(type='dict'),
     timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
     namespaces=dict(type='list', elements='dict', options=ITEM_SPEC),
 )
 
-ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force')
+ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force', 'labels')
 
 
 # the fields of one item in the batch form's results

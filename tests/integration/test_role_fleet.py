@@ -100,6 +100,7 @@ def test_fleet_converges_noops_and_matches_per_tenant_state(ansible, cluster, cl
     for name, ns in NAMESPACES.items():
         assert cluster.block(ns), name
         assert cluster.get(TRP % ns)["metadata"]["labels"][LABEL] == name
+        assert cluster.namespace(ns)["metadata"]["labels"][LABEL] == name
     assert set(PASSWORDS) <= set(cluster.accounts())
     table = ran(first, "Summary | table")["msg"]
     assert "isolation proof: proven:" in table and "over 3 tenants" in table and "failed tenants: none" in table

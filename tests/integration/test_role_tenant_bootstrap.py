@@ -191,6 +191,10 @@ def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped, tmp_p
     assert beta_trp["spec"]["limits"]["cpuCores"] == 0.5
     assert cluster.get(QUOTA % "gamma-db")["spec"]["hard"] == {"count/databaseclusters.everest.percona.com": "2"}
     assert cluster.get(QUOTA % "ns-beta")["metadata"]["labels"][LABEL] == "beta"
+    # the Namespace itself names its tenant too (everestctl made it; the module labels it)
+    for host, ns in (("alpha", "ns-alpha"), ("beta", "ns-beta"), ("gamma", "gamma-db")):
+        labels = cluster.namespace(ns)["metadata"]["labels"]
+        assert labels[LABEL] == host and labels["app.kubernetes.io/managed-by"] == "everest", labels
     # the summary table shows every tenant and the isolation proof
     table = once(first, "Summary | table")["msg"]
     assert "isolation proof: proven" in table and "failed tenants: none" in table

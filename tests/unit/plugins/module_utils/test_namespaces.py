@@ -57,6 +57,12 @@ class FakeCluster:
             return {"items": [{"metadata": {"name": c, "namespace": n}} for n in names for c in self.clusters.get(n, [])]}
         raise AssertionError(path)
 
+    def patch(self, path, body, patch_type="merge"):
+        self.calls.append(("PATCH", path, copy.deepcopy(body)))
+        name = path.rsplit("/", 1)[1]
+        self.namespaces[name]["metadata"]["labels"].update(body["metadata"]["labels"])
+        return copy.deepcopy(self.namespaces[name])
+
 
 class Result:
     def __init__(self, cmd):
@@ -247,7 +253,8 @@ def test_add_then_noop_with_zero_commands():
                              "--operator.postgresql=false", "--operator.mongodb=true"]
     assert runner.runs[0][2] == 77  # the timeout goes to the runner
     assert result["namespace"] == {"name": "acme-db", "exists": True, "managed": True,
-                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": None}
+                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": None,
+                                   "labels": {"app.kubernetes.io/managed-by": "everest"}}
     assert result["before"]["exists"] is False and result["after"]["managed"] is True
     cluster.calls.clear()
     again = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
@@ -272,7 +279,8 @@ def test_check_mode_predicts_and_runs_nothing():
     assert result["changed"] is True and runner.runs == [] and "acme-db" not in cluster.namespaces
     assert result["cmd"][:4] == ["everestctl", "namespaces", "add", "acme-db"]
     assert result["namespace"]["exists"] is True and result["namespace"]["operators"]["postgresql"] is True
-    assert result["after"] == {"exists": True, "managed": True, "operators": {"mysql": False, "postgresql": True, "mongodb": False}}
+    assert result["after"] == {"exists": True, "managed": True, "operators": {"mysql": False, "postgresql": True, "mongodb": False},
+                               "labels": {"app.kubernetes.io/managed-by": "everest"}}
 
 
 def test_remove_refuses_clusters_before_running_and_force_works():
@@ -417,3 +425,85 @@ def test_every_present_decision_converges_in_one_command():
         assert result["changed"] is bool(runner.runs)
         checked += 1
     assert checked > 500
+
+
+# --------------------------------------------------------------------------------------------- labels
+
+TENANT = {"virakcloud.everest/tenant": "alice"}
+
+
+def test_labels_set_after_add_then_noop_without_writes():
+    cluster = FakeCluster()
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
+    assert result["changed"] is True and result["labels_changed"] == ["virakcloud.everest/tenant"]
+    assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "everest",
+                                                                 "virakcloud.everest/tenant": "alice"}
+    assert result["namespace"]["labels"]["virakcloud.everest/tenant"] == "alice"
+    assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
+    assert [c for c in cluster.calls if c[0] == "PATCH"] == [
+        ("PATCH", "/api/v1/namespaces/acme-db", {"metadata": {"labels": TENANT}})]
+    cluster.calls.clear()
+    again = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
+    assert again["changed"] is False and len(runner.runs) == 1
+    assert [c[0] for c in cluster.calls] == ["GET", "LIST"]  # no PATCH, no command
+
+
+def test_labels_only_drift_patches_without_everestctl_and_keeps_foreign_labels():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["postgresql"])
+    cluster.namespaces["acme-db"]["metadata"]["labels"].update({"team": "db", "virakcloud.everest/tenant": "bob"})
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
+    assert result["changed"] is True and result["action"] == "none" and runner.runs == []
+    assert result["before"]["labels"]["virakcloud.everest/tenant"] == "bob"
+    assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
+    assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "everest", "team": "db", "virakcloud.everest/tenant": "alice"}
+
+
+def test_labels_check_mode_predicts_and_writes_nothing():
+    cluster = FakeCluster()
+    runner = FakeEverestctl(cluster)
+    result = nsu.converge_namespace(cluster, runner, want(operators={"postgresql": True}, labels=TENANT), check_mode=True)
+    assert result["changed"] is True and runner.runs == []
+    assert result["namespace"]["labels"] == {"app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice"}
+    assert not [c for c in cluster.calls if c[0] == "PATCH"]
+    cluster.add("acme-db", operators=["postgresql"])
+    cluster.calls.clear()
+    drift = nsu.converge_namespace(cluster, runner, want(operators={"postgresql": True}, labels=TENANT), check_mode=True)
+    assert drift["changed"] is True and drift["labels_changed"] == ["virakcloud.everest/tenant"]
+    assert "virakcloud.everest/tenant" not in cluster.namespaces["acme-db"]["metadata"]["labels"]
+    assert not [c for c in cluster.calls if c[0] == "PATCH"]
+
+
+def test_labels_ignored_when_absent():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["postgresql"])
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, state="absent", labels=TENANT)
+    assert result["changed"] is True and result["action"] == "remove" and "acme-db" not in cluster.namespaces
+    assert not [c for c in cluster.calls if c[0] == "PATCH"]
+
+
+@pytest.mark.parametrize("labels, fragment", [
+    ({"app.kubernetes.io/managed-by": "everest"}, "belongs to Everest"),
+    ({"bad key": "x"}, "label key 'bad key'"),
+    ({"Example.com/x": "y"}, "prefix must be a DNS subdomain"),
+    ({"/x": "y"}, "prefix must be a DNS subdomain"),
+    ({"x" * 64: "y"}, "the name must be at most 63"),
+    ({"tenant": "-alice"}, "value '-alice'"),
+    ({"tenant": "a" * 64}, "value"),
+    ({"tenant": 3}, "value 3"),
+])
+def test_labels_invalid_rejected_before_any_read(labels, fragment):
+    with pytest.raises(ValidationError, match=fragment.replace("(", r"\(")) as err:
+        nsu.validate_item(want(operators={"mysql": True}, labels=labels))
+    assert "acme-db" in err.value.msg and "fix labels" in err.value.msg or "remove it from labels" in err.value.msg
+
+
+def test_label_rules_accept_kubernetes_examples():
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+    for key, value in [("virakcloud.everest/tenant", "alice"), ("app.kubernetes.io/part-of", ""), ("tier", "db_1.a"),
+                       ("a" * 253 + "/b", "c"), ("k", "A" * 63)]:
+        assert _validation.check_label(key, value) is None, (key, value)

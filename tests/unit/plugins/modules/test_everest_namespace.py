@@ -117,7 +117,7 @@ def test_add_argv_all_flags_explicit(world, capsys):
     assert FakePopen.argvs == [[world["binary"], "namespaces", "add", "acme-db", "--skip-wizard", "--operator.mysql=true",
                                 "--operator.postgresql=false", "--operator.mongodb=false", "--kubeconfig", KUBECONFIG]]
     assert FakePopen.timeouts == [42]
-    assert result["diff"]["before"] == {"exists": False, "managed": False,
+    assert result["diff"]["before"] == {"exists": False, "managed": False, "labels": {},
                                         "operators": {"mysql": False, "postgresql": False, "mongodb": False}}
     assert result["diff"]["after"]["operators"]["mysql"] is True
     assert result["namespace"]["managed"] is True
