@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import atexit
 import base64
 import json
 import os
@@ -383,15 +384,23 @@ class K8sClient:
         return [v for v in values if v]
 
     def close(self):
+        """Close the connection and remove the private temporary files (idempotent)."""
         self.close_connection()
+        self._remove_tmpfiles()
+
+    def _remove_tmpfiles(self):
         for filename in self._tmpfiles:
             try:
                 os.unlink(filename)
             except OSError:
                 pass
         self._tmpfiles = []
+        self._kubeconfig_path = None
 
     def _tmpfile(self, data, suffix):
+        if not self._tmpfiles:
+            # backstop: files holding credentials never outlive the process, whatever path ends it
+            atexit.register(self._remove_tmpfiles)
         fd, filename = tempfile.mkstemp(prefix="virakcloud-everest-", suffix=suffix)
         try:
             os.write(fd, data)

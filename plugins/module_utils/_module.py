@@ -111,6 +111,11 @@ class EverestModule(AnsibleModule):
         self._close_client()
         super(EverestModule, self).exit_json(**kwargs)
 
+    def fail_json(self, msg, **kwargs):
+        # every way out closes the client: its temporary kubeconfig may hold a token
+        self._close_client()
+        super(EverestModule, self).fail_json(msg, **kwargs)
+
     def _close_client(self):
         if self._k8s_client is not None:
             self._k8s_client.close()

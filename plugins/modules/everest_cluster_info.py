@@ -21,9 +21,10 @@ description:
     whether the accounts Secret C(everest-system/everest-accounts) exists, and whether the
     C(tenantresourcepolicies.everest.local) CRD is installed and C(Established).
   - With O(fail_on_missing=true) the task fails naming every missing prerequisite and how to fix it.
-  - With O(tenant_label), also returns which namespaces hold a TenantResourcePolicy labelled with each value of that
-    label (one LIST), so a playbook can check tenant ownership without one call per tenant.
-  - Costs at most five GETs/LISTs and, only when the everestctl binary changed since the last run, one
+  - With O(tenant_label), also returns which namespaces each value of that label owns (the Namespaces carrying the label
+    and the namespaces holding a TenantResourcePolicy carrying it; two LISTs), so a playbook can check tenant ownership
+    without one call per tenant.
+  - Costs at most seven GETs/LISTs and, only when the everestctl binary changed since the last run, one
     C(everestctl version --client-only) (see O(version_cache)).
 options:
   fail_on_missing:
@@ -44,7 +45,8 @@ options:
   tenant_label:
     description:
       - Label key whose values name tenants (for example V(virakcloud.everest/tenant)). When set, RV(tenant_namespaces)
-        maps each value to the namespaces holding a TenantResourcePolicy with that label.
+        maps each value to the Namespaces labelled with it and the namespaces holding a TenantResourcePolicy labelled
+        with it.
     type: str
   version_cache:
     description:
@@ -178,7 +180,8 @@ crd:
       type: bool
       sample: true
 tenant_namespaces:
-  description: Label value -> sorted namespaces holding a TenantResourcePolicy with O(tenant_label) set to it.
+  description: Label value -> sorted namespaces that are labelled with O(tenant_label) set to it or hold a
+    TenantResourcePolicy labelled so.
   returned: when O(tenant_label) is set
   type: dict
   sample: {alice: [ns-alice], bob: [ns-bob]}
@@ -367,16 +370,19 @@ def gather(module):
         label = module.params.get('tenant_label')
         if label:
             owners = {}
+            # a tenant owns the Namespaces labelled with its name and the namespaces of its labelled policies
+            labelled = [(n, (n.get('metadata') or {}).get('name'))
+                        for n in client.list(_k8s.path('v1', 'namespaces'), label_selector=label)['items']]
             if crd is not None:
                 try:
                     items = client.list(_k8s.path(_trp_crd.API_VERSION, _trp_crd.PLURAL), label_selector=label)['items']
                 except K8sNotFound:
                     items = []
-                for item in items:
-                    meta = item.get('metadata') or {}
-                    value = (meta.get('labels') or {}).get(label)
-                    if value is not None:
-                        owners.setdefault(value, set()).add(meta.get('namespace'))
+                labelled.extend((item, (item.get('metadata') or {}).get('namespace')) for item in items)
+            for item, namespace in labelled:
+                value = ((item.get('metadata') or {}).get('labels') or {}).get(label)
+                if value is not None:
+                    owners.setdefault(value, set()).add(namespace)
             owners = dict((k, sorted(v)) for k, v in owners.items())
         return facts, owners
     except K8sApiError as exc:

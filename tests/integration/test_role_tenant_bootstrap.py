@@ -313,7 +313,15 @@ def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp
     run = ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, renamed, name="renamed.yml"))
     assert run.rc != 0
     assert run.stats["beta"]["failures"] == 1 and run.stats["alpha"]["failures"] == 0
-    assert "immutable" in run.output and "offboard the tenant first" in run.output
+    assert "immutable" in run.output and "set tenant_bootstrap_namespace back to the old name" in run.output
+    assert "tenant_bootstrap_purge=true" in run.output
+    assert cluster.namespace("ns-beta-renamed") is None
+    # the Namespace's own label records the ownership too: a run that stopped before the policy step (no policy yet)
+    # still cannot be renamed into a second namespace
+    status, body = cluster.sandbox.request("DELETE", TRP % "ns-beta")
+    assert status == 200, body
+    run = ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, renamed, name="renamed.yml"), limit="beta")
+    assert run.rc != 0 and "already owns namespace(s) ns-beta" in run.output, run.output[-3000:]
     assert cluster.namespace("ns-beta-renamed") is None
 
 
