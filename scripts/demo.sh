@@ -39,7 +39,16 @@ stats = json.load(urllib.request.urlopen(req))
 verbs = stats["by_verb"]
 writes = sum(verbs.get(v, 0) for v in ("create", "update", "patch", "delete"))
 print("Kubernetes API requests: %d, of which writes: %d" % (stats["total"], writes))
+with open(os.environ["DEMO_WRITES_FILE"], "w") as handle:
+    handle.write(str(writes))
 PYEOF
+}
+
+# The number of API writes the last sandbox_stats counted, and the sum of changed= over a PLAY RECAP.
+last_writes() { cat "$DEMO_WRITES_FILE"; }
+recap_changed() { awk '/PLAY RECAP/ {r = 1} r && match($0, /changed=[0-9]+/) {n += substr($0, RSTART + 8, RLENGTH - 8)} END {print n + 0}'; }
+expect_zero() {  # expect_zero WHAT VALUE
+  if [ "$2" != "0" ]; then echo "unexpected: $1 is $2, expected 0"; exit 1; fi
 }
 
 reset_counters() {
@@ -54,10 +63,13 @@ PYEOF
 
 everestctl_calls() { grep -c . "$EVEREST_SANDBOX_CALL_LOG" || true; }
 
+DEMO_WRITES_FILE="$(mktemp)"
+export DEMO_WRITES_FILE
+
 section "Starting a private sandbox (Kubernetes API + everestctl emulators) in $DEMO_DIR"
 sandbox stop >/dev/null 2>&1 || true
 sandbox start
-trap stop_sandbox EXIT
+trap 'stop_sandbox; rm -f "$DEMO_WRITES_FILE"' EXIT
 # shellcheck disable=SC1091
 source "$DEMO_DIR/env"
 
@@ -69,16 +81,21 @@ sandbox_stats
 
 section "2. The same again: nothing changes (changed=0), no everestctl call, no write"
 reset_counters
-"$BIN/ansible-playbook" -i "$INVENTORY" virakcloud.everest.bootstrap | sed -n '/PLAY RECAP/,$p'
+output="$("$BIN/ansible-playbook" -i "$INVENTORY" virakcloud.everest.bootstrap)"
+printf '%s\n' "$output" | sed -n '/PLAY RECAP/,$p'
 calls="$(everestctl_calls)"
 echo "everestctl calls: $calls"
 sandbox_stats
-if [ "$calls" != "0" ]; then echo "unexpected: the no-op run called everestctl"; exit 1; fi
+expect_zero "the no-op run's changed count" "$(printf '%s\n' "$output" | recap_changed)"
+expect_zero "the no-op run's everestctl calls" "$calls"
+expect_zero "the no-op run's API writes" "$(last_writes)"
 
 section "3. Drift report: check mode with --diff against a changed inventory ($CHANGES: Alice gets more and a second user)"
 reset_counters
 "$BIN/ansible-playbook" -i "$INVENTORY" -i "$CHANGES" virakcloud.everest.bootstrap --check --diff
 sandbox_stats
+expect_zero "the check-mode run's API writes" "$(last_writes)"
+expect_zero "the check-mode run's everestctl calls" "$(everestctl_calls)"
 echo "(check mode: nothing above was applied)"
 
 section "4. Fleet mode, the same tenants in one pass (what large fleets use): ansible-playbook -i $INVENTORY virakcloud.everest.bootstrap_fleet"
@@ -88,7 +105,8 @@ reset_counters
 calls="$(everestctl_calls)"
 echo "everestctl calls: $calls (the per-tenant run above already converged everything)"
 sandbox_stats
-if [ "$calls" != "0" ]; then echo "unexpected: the fleet no-op run called everestctl"; exit 1; fi
+expect_zero "the fleet no-op run's everestctl calls" "$calls"
+expect_zero "the fleet no-op run's API writes" "$(last_writes)"
 
 section "5. Tenant report: ansible-playbook -i $INVENTORY virakcloud.everest.report"
 "$BIN/ansible-playbook" -i "$INVENTORY" virakcloud.everest.report

@@ -278,6 +278,24 @@ def test_offboarding_keeps_namespace_and_is_idempotent(ansible, cluster, bootstr
     assert "namespaces remove" in everestctl_commands(cluster.sandbox)
     assert cluster.block("gamma-db") is None and cluster.namespace("ns-alpha") is not None
 
+    # purge refuses a namespace holding database clusters (their data) unless tenant_bootstrap_force is set too
+    dbc = {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
+           "metadata": {"name": "beta-mongo", "namespace": "ns-beta"},
+           "spec": {"engine": {"type": "psmdb", "replicas": 1, "storage": {"size": "1Gi"}}}}
+    status, body = cluster.sandbox.request("POST", "/apis/everest.percona.com/v1alpha1/namespaces/ns-beta/databaseclusters", dbc)
+    assert status == 201, body
+    open(cluster.sandbox.call_log, "w").close()
+    refused = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta", extra_vars={"tenant_bootstrap_purge": True})
+    assert refused.rc != 0 and "beta-mongo" in refused.output and "force" in refused.output
+    assert cluster.namespace("ns-beta") is not None and everestctl_commands(cluster.sandbox) == []
+    forced = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta",
+                              extra_vars={"tenant_bootstrap_purge": True, "tenant_bootstrap_force": True})
+    assert forced.rc == 0, forced.output[-4000:]
+    assert cluster.namespace("ns-beta") is None
+    cluster.sandbox.reset_stats()
+    gone = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta", extra_vars={"tenant_bootstrap_purge": True})
+    assert gone.rc == 0 and gone.total("changed") == 0 and cluster.writes() == {}
+
 
 def test_check_mode_writes_nothing(ansible, cluster, tmp_path):
     inventory = write_inventory(tmp_path, TENANTS)
@@ -376,6 +394,20 @@ def test_rotate_passwords_only_touches_accounts(ansible, cluster, bootstrapped, 
     assert after["beta"]["passwordHash"] != before["beta"]["passwordHash"]
     assert after["alpha"] == before["alpha"]
     assert "Beta-rotated-9" not in run.output
+
+    # an inventory user that does not exist is never created (it would have no RBAC binding): the tenant fails naming it,
+    # after its existing accounts were rotated; the other tenants are unaffected
+    missing = copy.deepcopy(TENANTS)
+    missing["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-rotated-10"},
+                                                 {"username": "beta_new", "password": "BetaNew-pass-1"}]
+    open(cluster.sandbox.call_log, "w").close()
+    run = ansible.playbook(ROTATE, inventory=write_inventory(tmp_path, missing, name="missing.yml"))
+    assert run.rc != 0
+    assert run.stats["beta"]["failures"] == 1 and run.stats["alpha"]["failures"] == 0 and run.stats["gamma"]["failures"] == 0
+    assert "account(s) beta_new do not exist in Everest" in " ".join(run.output.split())
+    assert "beta_new" not in cluster.accounts()
+    assert everestctl_commands(cluster.sandbox) == ["accounts set-password"]  # beta's own password, nothing created
+    assert "BetaNew-pass-1" not in run.output and "Beta-rotated-10" not in run.output
 
 
 def test_interrupted_run_converges_on_the_next_run(ansible, cluster, tmp_path):
