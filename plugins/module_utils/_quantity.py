@@ -14,8 +14,24 @@ Grammar (k8s.io/apimachinery/pkg/api/resource/quantity.go)::
     <decimalSI>       ::= n | u | m | "" | k | M | G | T | P | E
     <decimalExponent> ::= "e" <signedInteger> | "E" <signedInteger>
 
-Anything else is refused: ``16GB``, ``1.2.3``, ``Gi`` (no digits), ``1K`` (upper-case k), ``1e``,
-surrounding spaces, empty strings, booleans. ``E`` alone is the exa suffix, ``E3`` an exponent.
+Anything else is refused: ``16GB``, ``1.2.3``, ``1K`` (upper-case k), ``1e``, surrounding spaces, empty
+strings, booleans. ``E`` alone is the exa suffix, ``E3`` an exponent.
+
+Deliberately stricter than Kubernetes (``ParseQuantity`` in quantity.go): its scanner treats a missing number
+as zero, so it accepts these degenerate forms as the quantity 0; this parser refuses them, because in a limit
+or a request they are almost always a typo (``Ki`` for ``1Ki``, ``m`` for ``500m``) and reading them as 0
+would silently remove a limit's meaning or hide a request's size:
+
+* a suffix with no digits: ``Ki``, ``Mi``, ``Gi``, ``m``, ``k``, ``G`` ... (any binary or decimal SI suffix);
+* an exponent with no digits before it: ``e3``, ``E-2``;
+* a sign or a point alone, or a sign before nothing but a suffix: ``+``, ``-``, ``.``, ``+.``, ``-Ki``;
+* decimal exponents whose absolute value is above ``_MAX_EXPONENT`` (64): ``1e65``, ``1e-65``. Kubernetes
+  accepts larger ones (an ``int32`` scale; tiny values then round up to ``1n``, huge binary ones are capped);
+  no CPU or memory value needs them, and refusing them keeps ``Fraction`` arithmetic cheap.
+
+Every form accepted here is accepted by Kubernetes and means the same number (``parse`` keeps it exact;
+``value_ceil``/``round_up_nano`` apply Kubernetes' rounding). The modules state this rule in their cpu, memory
+and limits options. It is intentional and covered by tests/unit/plugins/module_utils/test_quantity.py.
 
 Rounding follows Kubernetes: ``Value()`` (whole units, e.g. bytes) rounds up, ``MilliValue()`` rounds up
 to thousandths, and a quantity never holds more precision than nano units (``1e-10`` is stored as ``1n``).
@@ -38,7 +54,7 @@ _DECIMAL = {
 _QUANTITY_RE = re.compile(
     r'(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)'
     r'(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|[numkMGTPE]?)')
-# Kubernetes refuses exponents that overflow its int64 scale; we bound them far below that to stay cheap.
+# Stricter than Kubernetes on purpose (see the module docstring): |exponent| > 64 is refused.
 _MAX_EXPONENT = 64
 NANO = Fraction(1, 10 ** 9)
 

@@ -26,6 +26,12 @@ plus ``proxy.replicas x proxy.resources`` when ``spec.proxy.resources`` is set (
 the engine replicas); a missing engine ``replicas`` counts as 1; missing engine resources count as 0 and
 produce a warning; config servers of sharded MongoDB clusters are not counted. Clusters are counted as
 DatabaseCluster objects; DB users are the users bound (``g, <user>, <role>``) in the tenant's RBAC block.
+
+Request rule (``evaluate``, shared by tenant_quota_check and everest_database_cluster's enforce_quota): a
+request is refused as incomplete, not answered, when ``cluster_name`` names no existing cluster and no ``engine``
+is given, or when a new cluster leaves out ``cpu``/``memory`` while the policy limits that dimension; replicas
+are at least 1. Engine selectors are read literally: a policy without ``spec.selectors.engines`` (or with an
+empty list) allows no engine; tenant_resource_policy writes all four names when ``allowed_engines`` is left out.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -81,11 +87,12 @@ RBAC_CONFIGMAP = 'everest-rbac'
 RBAC_POLICY_KEY = 'policy.csv'
 RBAC_PATH = _k8s.path('v1', 'configmaps', SYSTEM_NAMESPACE, RBAC_CONFIGMAP)
 
-# Policy engine names (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table.
-POLICY_ENGINES = ('mongodb', 'mysql', 'postgresql', 'xtradb_cluster')
+# Policy engine names (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table: every other
+# engine list below is derived from it (tests compare it with the CRD enum and with the modules' documented choices).
 POLICY_ENGINE_TO_TYPE = {'mysql': 'pxc', 'xtradb_cluster': 'pxc', 'postgresql': 'postgresql', 'mongodb': 'psmdb'}
-DB_ENGINE_TYPES = ('pxc', 'postgresql', 'psmdb')
-ENGINE_CHOICES = ('mongodb', 'mysql', 'postgresql', 'psmdb', 'pxc', 'xtradb_cluster')
+POLICY_ENGINES = tuple(sorted(POLICY_ENGINE_TO_TYPE))                                   # mongodb, mysql, postgresql, xtradb_cluster
+DB_ENGINE_TYPES = tuple(sorted(set(POLICY_ENGINE_TO_TYPE.values())))                    # postgresql, psmdb, pxc
+ENGINE_CHOICES = tuple(sorted(set(POLICY_ENGINES) | set(DB_ENGINE_TYPES)))              # what tenant_quota_check accepts
 # Subscription name -> short operator name (EF §4.4, §4.7)
 OPERATOR_SUBSCRIPTIONS = {
     'percona-xtradb-cluster-operator': 'pxc',
@@ -767,7 +774,7 @@ def over_limits(limits, usage):
 
 def allowed_engine_text(engines):
     if not engines:
-        return 'none (the policy allows no engine)'
+        return 'none (spec.selectors.engines is empty or missing, so the policy allows no engine)'
     return ', '.join('%s (%s)' % (e, POLICY_ENGINE_TO_TYPE.get(e, '?')) for e in sorted(set(engines)))
 
 
@@ -787,6 +794,11 @@ def evaluate(namespace, policy, clusters, users, request):
     present when ``engine`` is given, or when ``cluster_name`` names an existing cluster (a resize).
     A limit is violated when the request increases that dimension and the new total is above the limit;
     reaching a limit exactly is allowed.
+
+    Incomplete requests raise ``ValidationError`` instead of being answered (``check_new_cluster_request``):
+    a ``cluster_name`` that names no cluster without ``engine`` (a mistyped resize would otherwise request
+    nothing and pass), and a new cluster without ``cpu``/``memory`` when the policy limits that dimension
+    (it would otherwise count as 0 and pass any limit; Everest itself has no default for them, EF 6.4).
     """
     spec = canonical_spec(policy.get('spec'))
     limits = limits_view(policy.get('spec'))
@@ -805,6 +817,8 @@ def evaluate(namespace, policy, clusters, users, request):
 
     req_engine = request.get('engine')
     cluster_request = req_engine is not None or resize
+    if not resize:
+        check_new_cluster_request(namespace, limits, request)
     req = {'clusters': 0, 'cpu': Fraction(0), 'memory': Fraction(0), 'db_users': int(request.get('db_users') or 0)}
     if cluster_request:
         shape = _requested_shape(request, existing)
@@ -858,6 +872,35 @@ def evaluate(namespace, policy, clusters, users, request):
     }
 
 
+def check_new_cluster_request(namespace, limits, request):
+    """Refuse a request that does not describe a cluster fully enough to be checked (``request`` is not a resize).
+
+    * ``cluster_name`` given, no such cluster, no ``engine``: almost always a mistyped resize; answering it as
+      "nothing requested" would let any shape through.
+    * a new cluster (``engine`` given) without ``cpu`` (``memory``) while the policy limits CPU (memory): the
+      missing value would count as 0 and pass any limit. Everest requires both for every cluster (EF 6.4), so
+      there is no default to assume. When the policy does not limit a dimension its value is not needed.
+    """
+    name = request.get('cluster_name')
+    if request.get('engine') is None:
+        if name:
+            raise ValidationError(
+                '%s: database cluster %s/%s does not exist, so there is nothing to resize; give engine to check a new cluster '
+                'of that name, or fix cluster_name' % (namespace, namespace, name))
+        return
+    missing = []
+    if limits['cpu_cores'] is not None and request.get('cpu') is None:
+        missing.append(('cpu', 'the cpu limit of %s' % _quantity.format_cores(_quantity.parse(limits['cpu_cores']))))
+    if limits['memory_bytes'] is not None and request.get('memory') is None:
+        missing.append(('memory', 'the memory limit of %s' % _fmt_mem(limits['memory_bytes'])))
+    if missing:
+        options = ' and '.join(m[0] for m in missing)
+        what = 'a new cluster' if not name else 'new cluster %s/%s' % (namespace, name)
+        raise ValidationError('%s: %s %s required to check %s against %s; give %s (per engine replica; Everest requires cpu '
+                              'and memory for every cluster)' % (namespace, options, 'is' if len(missing) == 1 else 'are', what,
+                                                                 ' and '.join(m[1] for m in missing), options))
+
+
 def _requested_shape(request, existing):
     """cpu/memory of the requested cluster shape; unspecified values fall back to the existing cluster (resize)."""
     spec = (existing or {}).get('spec') or {}
@@ -887,10 +930,13 @@ def validate_request(request):
     """Check a quota-check request before any call (quantities, counts, engine names)."""
     if request.get('engine') is not None and engine_type(request['engine']) is None:
         raise ValidationError('engine %r is unknown; use one of %s' % (request['engine'], ', '.join(ENGINE_CHOICES)))
-    for key in ('replicas', 'proxy_replicas', 'db_users'):
+    for key in ('replicas', 'proxy_replicas'):
         value = request.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValidationError('%s must be a non-negative integer, got %r' % (key, value))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValidationError('%s must be an integer of at least 1 (Everest requires at least one replica), got %r' % (key, value))
+    value = request.get('db_users')
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValidationError('db_users must be a non-negative integer, got %r' % (value,))
     for key in ('cpu', 'proxy_cpu', 'memory', 'proxy_memory'):
         value = request.get(key)
         if value is None:

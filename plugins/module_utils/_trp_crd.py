@@ -97,7 +97,10 @@ spec:
                   properties:
                     engines:
                       type: array
-                      description: Database engines the tenant may create.
+                      description: >-
+                        Database engines the tenant may create (mysql and xtradb_cluster mean the pxc engine,
+                        mongodb the psmdb engine). Read literally: an absent or empty list allows no engine.
+                        The tenant_resource_policy module writes all four names when allowed_engines is left out.
                       items:
                         type: string
                         enum:

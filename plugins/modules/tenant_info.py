@@ -78,7 +78,9 @@ tenants:
       elements: str
       sample: [alice]
     allowed_engines:
-      description: Engines the policy allows.
+      description:
+        - Engines the policy allows (C(spec.selectors.engines), sorted). Empty when the policy lists none, which allows no
+          engine (also when a hand-written policy has no C(engines) key at all).
       type: list
       elements: str
       sample: [mysql, postgresql]

@@ -27,6 +27,15 @@ description:
     of C(policy.csv) in ConfigMap C(everest-system/everest-rbac)."
   - A limit fails only when the request increases that dimension and the new total is above the limit, so shrinking a
     cluster of a namespace that is already over a limit is allowed.
+  - "Incomplete requests fail instead of being answered (the task fails with RV(allowed=false) and a message naming what is
+    missing, before any write): O(cluster_name) naming no existing cluster without O(engine) (a mistyped resize would
+    otherwise request nothing and pass); and a new cluster without O(cpu) (O(memory)) while the policy limits CPU (memory).
+    Everest requires C(cpu) and C(memory) for every cluster and has no default for them, so a missing value is not
+    assumed to be 0; when the policy does not limit a dimension, its value is not needed."
+  - "Engines are read from the policy literally: a policy without C(spec.selectors.engines) (for example a hand-written
+    C(selectors: {})) or with an empty list allows no engine. M(virakcloud.everest.tenant_resource_policy) writes all four
+    engine names when its O(virakcloud.everest.tenant_resource_policy#module:allowed_engines) is left out, so only
+    hand-written policies are affected."
   - The number of clusters is also enforced by Kubernetes itself through the ResourceQuota that
     M(virakcloud.everest.tenant_resource_policy) manages.
   - Read-only, except with O(update_status).
@@ -43,32 +52,49 @@ options:
     description:
       - Engine of the cluster to create or resize. DatabaseCluster engine types (V(pxc), V(postgresql), V(psmdb)) and the
         policy's names (V(mysql) and V(xtradb_cluster) = V(pxc), V(mongodb) = V(psmdb)) are accepted.
-      - Without O(engine) and without an existing O(cluster_name) no cluster is requested (for example a users-only check).
+      - Without O(engine), O(cluster_name) must name an existing cluster (a resize); when it names none the task fails
+        and says so (give O(engine) to check a new cluster of that name, or fix the name).
+      - Without O(engine) and O(cluster_name) no cluster is requested (for example a users-only check with O(db_users)).
     type: str
     choices: [pxc, postgresql, psmdb, mysql, xtradb_cluster, mongodb]
   replicas:
-    description: Engine replicas of the cluster. Default 1 for a new cluster, the current value for a resize.
+    description:
+      - Engine replicas of the cluster, at least 1 (V(0) fails before any call). Default 1 for a new cluster, the current
+        value for a resize.
     type: int
   cpu:
-    description: CPU per engine replica, a number of cores or a quantity (V(600m), V(1)). Default 0 for a new cluster, the current value for a resize.
+    description:
+      - CPU per engine replica, a number of cores or a Kubernetes quantity (V(600m), V(1), V(0.5)).
+      - For a new cluster, required when the policy limits CPU (the task fails and names it otherwise); for a resize, the
+        current value is kept when it is left out.
+      - "Quantities are parsed exactly as Kubernetes does, with one deliberate difference: degenerate forms that Kubernetes
+        reads as zero are refused (a suffix or exponent without digits such as V(m), V(Ki), V(e3); a lone V(.), V(+) or
+        V(-)), and so are decimal exponents beyond 64 either way (V(1e65))."
     type: raw
   memory:
-    description: Memory per engine replica, bytes or a quantity (V(1Gi), V(2G)). Default 0 for a new cluster, the current value for a resize.
+    description:
+      - Memory per engine replica, bytes or a Kubernetes quantity (V(1Gi), V(2G), V(512Mi)).
+      - For a new cluster, required when the policy limits memory (the task fails and names it otherwise); for a resize,
+        the current value is kept when it is left out.
+      - Quantities as for O(cpu) (the same degenerate forms are refused).
     type: raw
   proxy_replicas:
-    description: Proxy replicas (counted only when O(proxy_cpu) or O(proxy_memory) is set). Default the engine replicas.
+    description:
+      - Proxy replicas, at least 1 (counted only when O(proxy_cpu) or O(proxy_memory) is set). Default the engine replicas.
     type: int
   proxy_cpu:
-    description: CPU per proxy replica, as O(cpu).
+    description: CPU per proxy replica, a quantity as for O(cpu). Never required (a proxy without resources counts as 0).
     type: raw
   proxy_memory:
-    description: Memory per proxy replica, as O(memory).
+    description: Memory per proxy replica, a quantity as for O(memory). Never required.
     type: raw
   cluster_name:
     description:
       - Name of the cluster. When a DatabaseCluster of that name exists, the request is a resize. Its current usage is
         replaced by the requested shape (not added) and the cluster count does not change; options left out keep the
         cluster's current values.
+      - When none exists, the request is a new cluster and needs O(engine); without it the task fails naming the cluster
+        and the namespace.
     type: str
   db_users:
     description: Number of users about to be bound to the tenant (added to the users already bound).
@@ -96,6 +122,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: May ns-alice create a 3-node PostgreSQL cluster with 1 core and 2Gi per node?
+  # cpu and memory are needed for a new cluster when the policy limits them
   virakcloud.everest.tenant_quota_check:
     namespace: ns-alice
     engine: postgresql
@@ -123,7 +150,7 @@ allowed:
   type: bool
   sample: true
 violations:
-  description: One message per violated limit.
+  description: One message per violated limit (empty when the request was refused as invalid or incomplete; the failure message says why).
   returned: always
   type: list
   elements: str
@@ -201,7 +228,7 @@ def main():
         _trp.check_names(namespace, name)
         _trp.validate_request(request)
     except EverestError as exc:
-        module.fail_from(exc, changed=False, allowed=False)
+        module.fail_from(exc, changed=False, allowed=False, violations=[])
 
     client = module.k8s
     changed = False
@@ -222,7 +249,8 @@ def main():
                 _trp.write_status(client, policy, status)
                 changed = True
     except ValidationError as exc:
-        module.fail_from(exc, changed=False, allowed=False)
+        # an incomplete request (mistyped resize, missing cpu/memory): refused, not answered
+        module.fail_from(exc, changed=False, allowed=False, violations=[])
     except EverestError as exc:
         module.fail_from(exc, changed=changed)
 

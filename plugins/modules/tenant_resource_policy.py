@@ -53,11 +53,15 @@ options:
         description:
           - CPU cores for all database clusters of the namespace, as a number (V(4), V(0.5)) or a Kubernetes quantity
             (V(500m), V(4)). Written as C(spec.limits.cpuCores).
+          - "Quantities are parsed exactly as Kubernetes does, with one deliberate difference: degenerate forms that
+            Kubernetes reads as zero are refused before any call (a suffix or exponent without digits such as V(m), V(Ki),
+            V(e3); a lone V(.), V(+) or V(-)), and so are decimal exponents beyond 64 either way (V(1e65))."
         type: raw
       memory:
         description:
           - Memory for all database clusters of the namespace, as bytes (V(17179869184)) or a Kubernetes quantity
             (V(16Gi), V(2G), V(1.5Gi), V(2e9)); fractional bytes are rounded up. Written as C(spec.limits.memoryBytes).
+          - Quantities as for O(limits.cpu) (the same degenerate forms are refused on purpose, stricter than Kubernetes).
         type: raw
       max_clusters:
         description: Number of DatabaseClusters. Written as C(spec.limits.maxClusters).
@@ -69,7 +73,12 @@ options:
     description:
       - Engines the tenant may create. V(mysql) and V(xtradb_cluster) both mean the C(pxc) engine, V(mongodb) the
         C(psmdb) engine. Written sorted and de-duplicated.
-      - Left out, every engine is allowed. An empty list allows none.
+      - Left out, every engine is allowed, and all four names are written to C(spec.selectors.engines). An empty list
+        allows none.
+      - "A policy is read literally by M(virakcloud.everest.tenant_quota_check): a hand-written policy whose
+        C(spec.selectors) has no C(engines) list (C(selectors: {})) allows no engine, like an empty list. The CRD requires
+        C(selectors) but not C(engines), and an absent list is not read as \"every engine\" (a policy that lost its list
+        fails closed)."
     type: list
     elements: str
     choices: [postgresql, mysql, mongodb, xtradb_cluster]

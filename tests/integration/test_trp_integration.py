@@ -172,6 +172,14 @@ def test_schema_validation_pruning_and_old_crds(ansible, api, sandbox):
     assert status == 422
     fields = sorted(c["field"] for c in body["details"]["causes"])
     assert fields == ["spec.limits.memoryBytes", "spec.selectors.engines[0]"]
+    # selectors is required by the schema (seed 001 2.2): a policy without it is refused, naming spec.selectors
+    status, body = api.call("POST", "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns), {
+        "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "no-selectors"},
+        "spec": {"limits": {"maxClusters": 1}}})
+    assert status == 422, body
+    assert [c["field"] for c in body["details"]["causes"]] == ["spec.selectors"]
+    assert "spec.selectors" in body["message"]
+    assert api.policy(ns, "no-selectors") is None
 
     # unknown fields written by someone else are pruned and cause no change
     obj = api.policy(ns)
@@ -286,18 +294,25 @@ def test_quota_check_table(ansible, api):
     assert api.cluster(ns, "my1", engine="pxc", cpu=2, memory="8Gi")[0] == 201
     original = api.add_rbac_block(ns, ["alice_c"])
     try:
+        # The policy limits cpu and memory, so every new cluster gives both: rows about cpu give memory 1Gi (12Gi + 1Gi fits),
+        # rows about memory give cpu 100m (3.5 + 0.1 fits).
         checks = [
-            {"id": "engine-not-allowed", "engine": "psmdb", "cpu": "100m"},
-            {"id": "engine-alias-allowed", "engine": "xtradb_cluster", "cpu": "100m"},
-            {"id": "cpu-over", "engine": "postgresql", "cpu": 1},
-            {"id": "cpu-exact", "engine": "postgresql", "cpu": "500m"},
-            {"id": "cpu-exact-micro", "engine": "postgresql", "cpu": "500000u"},
-            {"id": "memory-exact-gi", "engine": "postgresql", "memory": "4Gi"},
-            {"id": "memory-exact-bytes", "engine": "postgresql", "memory": 4294967296},
-            {"id": "memory-exact-ki", "engine": "postgresql", "memory": "4194304Ki"},
-            {"id": "memory-exact-exp", "engine": "postgresql", "memory": "4.294967296e9"},
-            {"id": "memory-over-decimal", "engine": "postgresql", "memory": "5G"},
-            {"id": "memory-over-proxy", "engine": "postgresql", "replicas": 2, "memory": "2Gi", "proxy_replicas": 1, "proxy_memory": "1Mi"},
+            {"id": "engine-not-allowed", "engine": "psmdb", "cpu": "100m", "memory": "1Gi"},
+            {"id": "engine-alias-allowed", "engine": "xtradb_cluster", "cpu": "100m", "memory": "1Gi"},
+            {"id": "cpu-over", "engine": "postgresql", "cpu": 1, "memory": "1Gi"},
+            {"id": "cpu-exact", "engine": "postgresql", "cpu": "500m", "memory": "1Gi"},
+            {"id": "cpu-exact-micro", "engine": "postgresql", "cpu": "500000u", "memory": "1Gi"},
+            {"id": "memory-exact-gi", "engine": "postgresql", "cpu": "100m", "memory": "4Gi"},
+            {"id": "memory-exact-bytes", "engine": "postgresql", "cpu": "100m", "memory": 4294967296},
+            {"id": "memory-exact-ki", "engine": "postgresql", "cpu": "100m", "memory": "4194304Ki"},
+            {"id": "memory-exact-k", "engine": "postgresql", "cpu": "100m", "memory": "4294967.296k"},
+            {"id": "memory-exact-e", "engine": "postgresql", "cpu": "100m", "memory": "0.000000004294967296E"},
+            {"id": "memory-exact-exp", "engine": "postgresql", "cpu": "100m", "memory": "4.294967296e9"},
+            {"id": "memory-over-decimal", "engine": "postgresql", "cpu": "100m", "memory": "5G"},
+            {"id": "memory-over-m", "engine": "postgresql", "cpu": "100m", "memory": "4295M"},
+            {"id": "memory-over-ti", "engine": "postgresql", "cpu": "100m", "memory": "0.25Ti"},
+            {"id": "memory-over-proxy", "engine": "postgresql", "cpu": "100m", "replicas": 2, "memory": "2Gi", "proxy_replicas": 1,
+             "proxy_memory": "1Mi"},
             {"id": "users-exact", "db_users": 1},
             {"id": "users-over", "db_users": 2},
             {"id": "resize-ok", "cluster_name": "pg1", "cpu": 2},
@@ -315,7 +330,10 @@ def test_quota_check_table(ansible, api):
             "cpu-over": ["%s: cpu 4.5 cores would exceed the limit of 4 (in use 3.5, requested 1)" % ns],
             "cpu-exact": [], "cpu-exact-micro": [],
             "memory-exact-gi": [], "memory-exact-bytes": [], "memory-exact-ki": [], "memory-exact-exp": [],
+            "memory-exact-k": [], "memory-exact-e": [],
             "memory-over-decimal": ["%s: memory 17884901888 would exceed the limit of 16Gi (in use 12Gi, requested 5000000000)" % ns],
+            "memory-over-m": ["%s: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295000000)" % ns],
+            "memory-over-ti": ["%s: memory 268Gi would exceed the limit of 16Gi (in use 12Gi, requested 256Gi)" % ns],
             "memory-over-proxy": ["%s: memory 16385Mi would exceed the limit of 16Gi (in use 12Gi, requested 4097Mi)" % ns],
             "users-exact": [],
             "users-over": ["%s: db users 3 would exceed the limit of 2 (in use 1, requested 2)" % ns],
@@ -351,3 +369,43 @@ def test_quota_check_table(ansible, api):
         assert run.result("Quota check")["results"][0]["changed"] is False, run.result("Quota check")["results"][0]
     finally:
         api.restore_rbac(original)
+
+
+def test_quota_check_refuses_incomplete_requests(ansible, api, sandbox):
+    """The audit's mistyped resize (cluster_name naming no cluster, no engine, 3 x 8 cores against maxClusters 0 and 1 core)
+    used to be answered allowed: true with nothing requested; now it fails naming the cluster. A new cluster without the
+    resources the policy limits, and replicas 0, fail too; none of them writes anything."""
+    ns = "trp-incomplete"
+    api.namespace(ns)
+    run = run_policy(ansible, namespace=ns, limits={"max_clusters": 0, "cpu": 1, "memory": "2Gi"}, engines=["postgresql"],
+                     cluster_quota=False)[0]
+    assert run.rc == 0, run.output
+    assert api.cluster(ns, "pg1", cpu="500m", memory="1Gi")[0] == 201
+    checks = [
+        {"id": "typo-resize", "cluster_name": "pg-typo", "replicas": 3, "cpu": 8},
+        {"id": "typo-with-engine", "cluster_name": "pg-typo", "engine": "postgresql", "replicas": 3, "cpu": 8, "memory": "100Mi"},
+        {"id": "engine-only", "engine": "postgresql"},
+        {"id": "replicas-zero", "engine": "postgresql", "replicas": 0, "cpu": 1, "memory": "1Gi"},
+        {"id": "real-resize", "cluster_name": "pg1", "cpu": 1},
+    ]
+    for check in checks:
+        check["namespace"] = ns
+    sandbox.reset_stats()
+    run = ansible.playbook(CHECKS, extra_vars={"checks": checks})
+    results = dict((r["item"]["id"], r) for r in run.result("Quota check")["results"])
+    assert api.writes() == {}
+    typo = results["typo-resize"]
+    assert typo["failed"] is True and typo["allowed"] is False
+    assert typo["msg"] == ("%s: database cluster %s/pg-typo does not exist, so there is nothing to resize; give engine to check a new "
+                           "cluster of that name, or fix cluster_name" % (ns, ns))
+    new = results["typo-with-engine"]
+    assert new["failed"] is True and new["resize"] is False
+    assert [v.split(": ")[1].split(" ")[0] for v in new["violations"]] == ["clusters", "cpu"]
+    bare = results["engine-only"]
+    assert bare["failed"] is True and bare["allowed"] is False
+    assert bare["msg"].startswith("%s: cpu and memory are required to check a new cluster against the cpu limit of 1 and the "
+                                  "memory limit of 2Gi; give cpu and memory" % ns)
+    zero = results["replicas-zero"]
+    assert zero["failed"] is True and "replicas must be an integer of at least 1" in zero["msg"]
+    resize = results["real-resize"]
+    assert resize.get("failed", False) is False and resize["allowed"] is True and resize["resize"] is True

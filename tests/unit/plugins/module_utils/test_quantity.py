@@ -63,6 +63,30 @@ def test_parse_invalid(text):
         q.parse(text)
 
 
+@pytest.mark.parametrize("text", [
+    # Kubernetes' scanner reads a missing number as 0 and accepts all of these as the quantity 0
+    "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "m", "u", "n", "k", "M", "G", "T", "P", "E",
+    "e3", "E3", "e-2", "E+2",
+    "+", "-", ".", "+.", "-.", "-Ki", "+m", ".Gi", "+e3",
+])
+def test_degenerate_forms_kubernetes_reads_as_zero_are_refused_on_purpose(text):
+    """Documented in the _quantity docstring and the modules' cpu/memory/limits options: stricter than Kubernetes."""
+    with pytest.raises(q.QuantityError) as err:
+        q.parse(text, "cpu")
+    assert "is not a Kubernetes quantity" in str(err.value)
+
+
+@pytest.mark.parametrize("text", ["1e65", "1E65", "1e-65", "1e+65", "5e100", "1e2147483647"])
+def test_exponents_beyond_64_are_refused_on_purpose(text):
+    with pytest.raises(q.QuantityError, match="exponent out of range"):
+        q.parse(text)
+
+
+@pytest.mark.parametrize("text, expected", [("1e64", Fraction(10) ** 64), ("1e-64", Fraction(1, 10 ** 64)), ("0e64", Fraction(0))])
+def test_exponents_up_to_64_are_accepted(text, expected):
+    assert q.parse(text) == expected
+
+
 def test_error_message_names_the_value_and_examples():
     with pytest.raises(q.QuantityError) as err:
         q.parse("16GB", "limits.memory")

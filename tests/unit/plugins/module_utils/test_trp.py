@@ -434,30 +434,40 @@ def request(**kw):
 CLUSTERS = [dbc("pg1", replicas=1, cpu="1500m", memory="4Gi"), dbc("my1", engine="pxc", replicas=1, cpu=2, memory="8Gi")]
 
 
+# A new cluster gives cpu and memory whenever the policy limits them (policy() limits both): rows about cpu give
+# memory="1Gi" (12Gi + 1Gi fits 16Gi), rows about memory give cpu="100m" (3.5 + 0.1 fits 4).
 @pytest.mark.parametrize("req, users, allowed, messages", [
     # engine
-    (request(engine="psmdb", cpu="100m"), [], False, ["ns-alice: engine psmdb is not allowed by TenantResourcePolicy ns-alice/resource-policy; "
-                                                      "allowed engines: mysql (pxc), postgresql (postgresql)"]),
-    (request(engine="mongodb"), [], False, ["engine mongodb (psmdb) is not allowed"]),
-    (request(engine="xtradb_cluster", cpu="100m"), [], True, []),
-    (request(engine="pxc", cpu="100m"), [], True, []),
+    (request(engine="psmdb", cpu="100m", memory="1Gi"), [], False, [
+        "ns-alice: engine psmdb is not allowed by TenantResourcePolicy ns-alice/resource-policy; allowed engines: mysql (pxc), postgresql (postgresql)"]),
+    (request(engine="mongodb", cpu="100m", memory="1Gi"), [], False, ["engine mongodb (psmdb) is not allowed"]),
+    (request(engine="xtradb_cluster", cpu="100m", memory="1Gi"), [], True, []),
+    (request(engine="pxc", cpu="100m", memory="1Gi"), [], True, []),
     # cpu: in use 3.5 of 4
-    (request(engine="postgresql", cpu=1), [], False, ["ns-alice: cpu 4.5 cores would exceed the limit of 4 (in use 3.5, requested 1)"]),
-    (request(engine="postgresql", cpu="500m"), [], True, []),                 # exactly at the limit
-    (request(engine="postgresql", cpu="0.5"), [], True, []),
-    (request(engine="postgresql", cpu="500000u"), [], True, []),
-    (request(engine="postgresql", cpu="501m"), [], False, ["cpu 4.001 cores would exceed the limit of 4 (in use 3.5, requested 0.501)"]),
-    (request(engine="postgresql", replicas=3, cpu="200m"), [], False, ["cpu 4.1 cores would exceed"]),
+    (request(engine="postgresql", cpu=1, memory="1Gi"), [], False, ["ns-alice: cpu 4.5 cores would exceed the limit of 4 (in use 3.5, requested 1)"]),
+    (request(engine="postgresql", cpu="500m", memory="1Gi"), [], True, []),                 # exactly at the limit
+    (request(engine="postgresql", cpu="0.5", memory="1Gi"), [], True, []),
+    (request(engine="postgresql", cpu="500000u", memory="1Gi"), [], True, []),
+    (request(engine="postgresql", cpu="0.0005k", memory="1Gi"), [], True, []),
+    (request(engine="postgresql", cpu="501m", memory="1Gi"), [], False, ["cpu 4.001 cores would exceed the limit of 4 (in use 3.5, requested 0.501)"]),
+    (request(engine="postgresql", replicas=3, cpu="200m", memory="1Gi"), [], False, ["cpu 4.1 cores would exceed"]),
     # memory: in use 12Gi of 16Gi
-    (request(engine="postgresql", memory="4Gi"), [], True, []),
-    (request(engine="postgresql", memory=4294967296), [], True, []),
-    (request(engine="postgresql", memory="4096Mi"), [], True, []),
-    (request(engine="postgresql", memory="4194304Ki"), [], True, []),
-    (request(engine="postgresql", memory="4294967297"), [], False,
+    (request(engine="postgresql", cpu="100m", memory="4Gi"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory=4294967296), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="4096Mi"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="4194304Ki"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="4294967.296k"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="0.000000004294967296E"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="4294967297"), [], False,
      ["ns-alice: memory 17179869185 would exceed the limit of 16Gi (in use 12Gi, requested 4294967297)"]),
-    (request(engine="postgresql", memory="5G"), [], False, ["memory"]),
-    (request(engine="postgresql", replicas=2, memory="2Gi", proxy_replicas=1, proxy_memory="1Mi"), [], False, ["memory 16385Mi would exceed"]),
-    (request(engine="postgresql", memory="4.294967296e9"), [], True, []),
+    (request(engine="postgresql", cpu="100m", memory="5G"), [], False, ["memory"]),
+    (request(engine="postgresql", cpu="100m", memory="4295M"), [], False,
+     ["ns-alice: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295000000)"]),
+    (request(engine="postgresql", cpu="100m", memory="0.25Ti"), [], False, ["memory 268Gi would exceed the limit of 16Gi (in use 12Gi, requested 256Gi)"]),
+    (request(engine="postgresql", cpu="100m", memory="1Pi"), [], False, ["memory 1048588Gi would exceed the limit of 16Gi (in use 12Gi, requested 1Pi)"]),
+    (request(engine="postgresql", cpu="100m", replicas=2, memory="2Gi", proxy_replicas=1, proxy_memory="1Mi"), [], False,
+     ["memory 16385Mi would exceed"]),
+    (request(engine="postgresql", cpu="100m", memory="4.294967296e9"), [], True, []),
     # users: 1 bound
     (request(db_users=19), ["alice"], True, []),
     (request(db_users=20), ["alice"], False, ["ns-alice: db users 21 would exceed the limit of 20 (in use 1, requested 20)"]),
@@ -501,6 +511,67 @@ def test_resize_replaces_the_cluster_usage():
         _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", engine="pxc"))
 
 
+def test_mistyped_resize_is_refused_not_answered():
+    """The audit case: cluster_name naming no cluster, no engine, 3 x 8 cores against maxClusters 0 and 1 core.
+    Before, nothing counted as requested and the answer was allowed: true."""
+    pol = policy(limits={"maxClusters": 0, "cpuCores": 1})
+    with pytest.raises(ValidationError) as err:
+        _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", replicas=3, cpu=8))
+    assert err.value.msg == ("ns-alice: database cluster ns-alice/pg-typo does not exist, so there is nothing to resize; give engine "
+                             "to check a new cluster of that name, or fix cluster_name")
+    # with engine it is a new cluster and is answered (refused here by both limits)
+    new = _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", engine="postgresql", replicas=3, cpu=8))
+    assert new["resize"] is False and new["allowed"] is False
+    assert [v.split(": ")[1].split(" ")[0] for v in new["violations"]] == ["clusters", "cpu"]
+    # an existing name is still a resize without engine; no cluster_name and no engine is still a users-only check
+    assert _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg1", cpu="1500m"))["resize"] is True
+    assert _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(db_users=1))["requested"]["clusters"] == 0
+
+
+@pytest.mark.parametrize("limits, req, fragment", [
+    ({"cpuCores": 4}, request(engine="postgresql", replicas=3),
+     "ns-alice: cpu is required to check a new cluster against the cpu limit of 4; give cpu (per engine replica; "
+     "Everest requires cpu and memory for every cluster)"),
+    ({"memoryBytes": 17179869184}, request(engine="postgresql", cpu=1),
+     "ns-alice: memory is required to check a new cluster against the memory limit of 16Gi; give memory"),
+    ({"cpuCores": 0.5, "memoryBytes": 2 ** 30}, request(engine="postgresql", cluster_name="pg9"),
+     "ns-alice: cpu and memory are required to check new cluster ns-alice/pg9 against the cpu limit of 0.5 and the memory "
+     "limit of 1Gi; give cpu and memory"),
+    # proxy resources do not stand in for the engine's
+    ({"cpuCores": 4}, request(engine="postgresql", proxy_cpu=1), "cpu is required"),
+])
+def test_new_cluster_without_resources_for_a_limited_dimension_is_refused(limits, req, fragment):
+    with pytest.raises(ValidationError) as err:
+        _trp.evaluate("ns-alice", policy(limits=limits), CLUSTERS, [], req)
+    assert fragment in err.value.msg
+
+
+def test_resources_not_needed_for_unlimited_dimensions_or_resizes():
+    # the policy limits only the count: an engine-only check is complete
+    only_count = _trp.evaluate("ns-alice", policy(limits={"maxClusters": 3}), CLUSTERS, [], request(engine="postgresql"))
+    assert only_count["allowed"] is True and only_count["requested"]["clusters"] == 1
+    # cpu limited, memory not: cpu alone is enough
+    assert _trp.evaluate("ns-alice", policy(limits={"cpuCores": 4}), CLUSTERS, [], request(engine="postgresql", cpu="500m"))["allowed"] is True
+    # a resize keeps the cluster's current values for what is left out
+    resize = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", replicas=1))
+    assert resize["resize"] is True and resize["requested"]["cpu_cores"] == 1.5
+
+
+def test_everest_database_cluster_requests_still_pass_through_evaluate():
+    """everest_database_cluster's enforce_quota builds its request with _everest_api.quota_request: engine type and
+    cluster name always set, cpu/memory from the spec. Creates (no such cluster) and resizes stay answerable."""
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api  # pylint: disable=import-outside-toplevel
+    create_spec = {"engine": {"type": "postgresql", "replicas": 1, "resources": {"cpu": "500m", "memory": "1Gi"}, "storage": {"size": "1Gi"}}}
+    req = _everest_api.quota_request(create_spec, "pg-new")
+    _trp.validate_request(req)
+    created = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], req)
+    assert created["allowed"] is True and created["resize"] is False and created["requested"]["clusters"] == 1
+    resize_spec = copy.deepcopy(CLUSTERS[0]["spec"])
+    resize_spec["engine"]["resources"]["cpu"] = "2"
+    resized = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], _everest_api.quota_request(resize_spec, "pg1"))
+    assert resized["resize"] is True and resized["allowed"] is True
+
+
 def test_shrinking_while_over_is_allowed():
     over = [dbc("pg1", cpu=6, memory="1Gi")]
     result = _trp.evaluate("ns-alice", policy(), over, [], request(cluster_name="pg1", cpu=5))
@@ -520,7 +591,11 @@ def test_usage_limits_headroom_views():
     (request(engine="oracle"), "engine 'oracle' is unknown"),
     (request(cpu="1 core"), "cpu '1 core' is not a Kubernetes quantity"),
     (request(memory="-1Gi"), "memory must not be negative"),
-    (request(replicas=-1), "replicas must be a non-negative integer"),
+    (request(replicas=-1), "replicas must be an integer of at least 1"),
+    (request(replicas=0), "replicas must be an integer of at least 1 (Everest requires at least one replica), got 0"),
+    (request(proxy_replicas=0), "proxy_replicas must be an integer of at least 1"),
+    (request(replicas=True), "replicas must be an integer of at least 1"),
+    (request(db_users=-1), "db_users must be a non-negative integer"),
 ])
 def test_request_validation(req, fragment):
     with pytest.raises(ValidationError) as err:

@@ -2,6 +2,8 @@
 
 import copy
 import sys
+
+import yaml
 from pathlib import Path
 
 import pytest
@@ -49,7 +51,8 @@ def test_allowed_request_returns_usage_and_headroom(monkeypatch, capsys):
 
 def test_violations_fail_with_one_message_each(monkeypatch, capsys):
     client = world()
-    failed, res = run(client, monkeypatch, capsys, {"engine": "psmdb", "cpu": 1, "db_users": 2})
+    # memory is given because the policy limits it (a new cluster without it is refused as incomplete); 8Gi + 1Gi fits
+    failed, res = run(client, monkeypatch, capsys, {"engine": "psmdb", "cpu": 1, "memory": "1Gi", "db_users": 2})
     assert failed and res["allowed"] is False
     assert res["violations"] == [
         "ns-alice: engine psmdb is not allowed by TenantResourcePolicy ns-alice/resource-policy; allowed engines: mysql (pxc), postgresql (postgresql)",
@@ -70,6 +73,7 @@ def test_missing_policy_fails_with_the_fix(monkeypatch, capsys):
     ({"cpu": "1 core"}, "cpu '1 core' is not a Kubernetes quantity"),
     ({"memory": "-1Gi"}, "memory must not be negative"),
     ({"engine": "oracle"}, "value of engine must be one of"),
+    ({"engine": "postgresql", "replicas": 0, "cpu": 1, "memory": "1Gi"}, "replicas must be an integer of at least 1"),
 ])
 def test_bad_request_fails_before_any_call(monkeypatch, capsys, args, fragment):
     client = world()
@@ -91,3 +95,41 @@ def test_update_status_writes_once_and_not_in_check_mode(monkeypatch, capsys):
     before = copy.deepcopy(client.writes())
     failed, res = run(client, monkeypatch, capsys, {"update_status": True})
     assert not failed and res["changed"] is False and client.writes() == before
+
+
+def test_mistyped_resize_fails_naming_the_cluster(monkeypatch, capsys):
+    """cluster_name naming no cluster and no engine: refused (it used to be answered allowed: true, nothing requested)."""
+    client = world()
+    client.put_object({"apiVersion": TRP_API, "kind": "TenantResourcePolicy",
+                       "metadata": {"name": "tight", "namespace": "ns-alice"},
+                       "spec": {"limits": {"maxClusters": 0, "cpuCores": 1}, "selectors": {"engines": ["postgresql"]}}},
+                      TRP_API, "tenantresourcepolicies")
+    failed, res = run(client, monkeypatch, capsys, {"policy_name": "tight", "cluster_name": "pg-typo", "replicas": 3, "cpu": 8})
+    assert failed and res["allowed"] is False and res["changed"] is False
+    assert res["msg"] == ("ns-alice: database cluster ns-alice/pg-typo does not exist, so there is nothing to resize; give engine to "
+                          "check a new cluster of that name, or fix cluster_name")
+    assert client.writes() == []
+
+
+def test_new_cluster_without_memory_fails_naming_the_option(monkeypatch, capsys):
+    client = world()
+    failed, res = run(client, monkeypatch, capsys, {"engine": "postgresql", "cpu": "500m", "update_status": True})
+    assert failed and res["allowed"] is False
+    assert res["msg"].startswith("ns-alice: memory is required to check a new cluster against the memory limit of 16Gi; give memory")
+    assert client.writes() == []  # not even the status
+
+
+def _doc_choices(module, *path):
+    options = yaml.safe_load(module.DOCUMENTATION)["options"]
+    for name in path[:-1]:
+        options = options[name]["suboptions"]
+    return options[path[-1]]["choices"]
+
+
+def test_documented_engine_choices_come_from_the_mapping_table():
+    """ENGINE_CHOICES is derived from _trp.POLICY_ENGINE_TO_TYPE; the DOCUMENTATION list must match it (validate-modules
+    compares DOCUMENTATION choices with the argument_spec ones)."""
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _trp  # pylint: disable=import-outside-toplevel
+    table = _trp.POLICY_ENGINE_TO_TYPE
+    assert set(_trp.ENGINE_CHOICES) == set(table) | set(table.values())
+    assert sorted(_doc_choices(tenant_quota_check, "engine")) == sorted(_trp.ENGINE_CHOICES)
