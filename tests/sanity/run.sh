@@ -5,7 +5,6 @@
 # the tracked and untracked-but-not-ignored files are copied to a staging tree first. ansible-test's venv
 # bootstrap downloads get-pip.py from a host that is unreachable here: a stand-in that uses ensurepip is put
 # in its cache first (see docs/dev/architecture.md). Tests skipped and why:
-#   - shellcheck: the binary is not installed by the venv (and we ship no shell scripts in plugins/)
 #   - pwsh-related tests (pslint): no PowerShell content
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -46,5 +45,5 @@ done
 cd "$stage"
 git init -q . && git add -A >/dev/null 2>&1 && git -c user.email=ci@local -c user.name=ci commit -qm stage >/dev/null
 PATH="$bin:$PATH" "$bin/ansible-test" sanity --local --python 3.11 --color no \
-  --skip-test shellcheck --skip-test pslint "$@"
+  --skip-test pslint "$@"
 echo "ansible-test sanity: passed"

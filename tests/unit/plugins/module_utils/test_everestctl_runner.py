@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everestctl, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
 
 SECRET = "S3cret#pass_1"
@@ -152,6 +152,16 @@ def test_runs_without_tty_with_closed_stdin_and_c_locale(fake, monkeypatch):
      "resources", "has_clusters"),
     ("\u274c everest is not installed in the cluster", "not_installed"),
     ("\u274c could not open a new TTY: open /dev/tty: no such device or address", "no_tty"),
+    ("\u274c 'everest-system' namespace is reserved for Everest internals. Please specify another namespace", "reserved"),
+    ("\u274c " + _validation.NAMESPACE_RFC1035_ERROR, "invalid_name"),
+    ("\u274c " + _validation.USERNAME_ERROR, "invalid_username"),
+    ("\u274c " + _validation.PASSWORD_ERROR, "invalid_password"),
+    ("\u274c " + _validation.NO_OPERATORS_ERROR, "no_operators"),
+    ("\u274c operation not supported for this version of Everest", "unsupported_version"),
+    ("\u274c can't ask user for operators to install: interactive mode is disabled", "no_tty"),
+    ("\u274c policy syntax error - policy syntax error - unknown resource name 'database-cluster'", "policy_invalid"),
+    ("open /root/.kube/nope: no such file or directory\ncould not read kubeconfig file", "kubeconfig"),
+    ("\u274c Get \"https://10.0.0.1:6443/api\": dial tcp 10.0.0.1:6443: connect: connection refused", "unreachable"),
     ("\u274c something nobody expected", "unknown"),
 ])
 def test_known_stderr_texts_map_to_kinds(fake, monkeypatch, stderr, kind):
@@ -165,6 +175,13 @@ def test_known_stderr_texts_map_to_kinds(fake, monkeypatch, stderr, kind):
     assert "\u274c" not in err.value.msg
     fail = err.value.to_fail_kwargs()
     assert fail["rc"] == 1 and fail["error_kind"] == kind
+
+
+def test_every_error_kind_is_covered_by_a_real_text():
+    """Each kind of _everestctl.ERROR_KINDS is reached by one of the texts above (no pattern is shadowed)."""
+    params = [m for m in test_known_stderr_texts_map_to_kinds.pytestmark if m.name == "parametrize"][0].args[1]
+    covered = set(kind for _text, kind in params)
+    assert set(kind for _pattern, kind in _everestctl.ERROR_KINDS) <= covered
 
 
 def test_secret_masked_in_error_output(fake, monkeypatch):

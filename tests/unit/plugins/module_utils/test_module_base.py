@@ -1,4 +1,4 @@
-"""EverestModule never leaves a credential-bearing temporary file behind, whichever way the module ends."""
+"""EverestModule: no credential-bearing temporary file survives any ending; kubernetes.core environment fallbacks."""
 
 import atexit
 import glob
@@ -65,3 +65,38 @@ def test_temporary_files_are_removed_at_exit_whatever_ends_the_process(private_t
     assert again != path or os.path.exists(again)
     client.close()
     assert leftovers(private_tmp) == []
+
+
+ENV_CASES = [
+    ("K8S_AUTH_KUBECONFIG", "/tmp/kc", "kubeconfig", "/tmp/kc"),
+    ("K8S_AUTH_CONTEXT", "prod", "context", "prod"),
+    ("K8S_AUTH_HOST", "https://k8s.example:6443", "host", "https://k8s.example:6443"),
+    ("K8S_AUTH_API_KEY", TOKEN, "api_key", TOKEN),
+    ("K8S_AUTH_VERIFY_SSL", "false", "validate_certs", False),
+    ("K8S_AUTH_SSL_CA_CERT", "/tmp/ca.pem", "ca_cert", "/tmp/ca.pem"),
+    ("K8S_AUTH_CERT_FILE", "/tmp/c.pem", "client_cert", "/tmp/c.pem"),
+    ("K8S_AUTH_KEY_FILE", "/tmp/k.pem", "client_key", "/tmp/k.pem"),
+    ("EVERESTCTL_PATH", "/opt/everestctl", "everestctl_path", "/opt/everestctl"),
+]
+
+
+@pytest.mark.parametrize("variable, value, option, expected", ENV_CASES)
+def test_kubernetes_core_environment_fallbacks(monkeypatch, variable, value, option, expected):
+    """Every connection option falls back to the kubernetes.core environment variable of the same meaning."""
+    for other, _v, _o, _e in ENV_CASES:
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv(variable, value)
+    with patch_module_args({}):
+        module = EverestModule(argument_spec={}, k8s=True, supports_check_mode=True)
+    assert module.params[option] == expected
+    others = [o for _v2, _x, o, _e2 in ENV_CASES if o != option]
+    assert all(module.params[o] in (None, 900) for o in others if o != "everestctl_timeout")
+    if option == "api_key":
+        assert TOKEN in module.no_log_values  # a token from the environment is masked like one given as option
+
+
+def test_an_explicit_option_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("K8S_AUTH_CONTEXT", "from-env")
+    with patch_module_args({"context": "explicit"}):
+        module = EverestModule(argument_spec={}, k8s=True, supports_check_mode=True)
+    assert module.params["context"] == "explicit"
