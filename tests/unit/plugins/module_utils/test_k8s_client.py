@@ -23,6 +23,9 @@ def status(code, reason, message, causes=None):
     return code, body, {}
 
 
+DROP = object()
+
+
 class Scripted:
     """A local HTTP server answering from a queue of (code, body, headers); records requests."""
 
@@ -39,7 +42,11 @@ class Scripted:
                 body = self.rfile.read(length) if length else b""
                 outer.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                        "body": json.loads(body) if body else None})
-                code, doc, headers = outer.queue.pop(0) if outer.queue else (200, {}, {})
+                answer = outer.queue.pop(0) if outer.queue else (200, {}, {})
+                if answer is DROP:  # the connection breaks before any answer (reset by a proxy, server restart)
+                    self.close_connection = True
+                    return
+                code, doc, headers = answer
                 data = json.dumps(doc).encode() if doc is not None else b""
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -206,6 +213,44 @@ def test_read_modify_write_noop_does_not_write(srv, tmp_path):
     srv.queue.append((200, {"metadata": {"resourceVersion": "1"}}, {}))
     changed = _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda cur: None)[0]
     assert not changed and [r["method"] for r in srv.requests] == ["GET"]
+
+
+def test_read_modify_write_backoff_is_jittered_and_grows(srv, tmp_path):
+    import random
+
+    def run(seed):
+        for rv in ("1", "2", "3", "4"):
+            srv.queue += [(200, {"metadata": {"resourceVersion": rv}}, {}), status(409, "Conflict", "modified")]
+        srv.queue.append((200, {"metadata": {"resourceVersion": "5"}}, {}))
+        srv.queue.append((200, {"metadata": {"resourceVersion": "6"}}, {}))
+        sleeps = []
+        _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda c: c, attempts=5, sleep=sleeps.append,
+                               rng=random.Random(seed))
+        return sleeps
+
+    first, second = run(1), run(2)
+    assert len(first) == 4
+    for attempt, delay in enumerate(first, 1):
+        base = 0.05 * 2 ** (attempt - 1)
+        assert 0.5 * base <= delay < 1.5 * base  # jitter around an exponentially growing base
+    assert first != second  # the jitter really depends on the random source (writers don't retry in lockstep)
+
+
+def test_connection_dropped_before_the_answer_is_retried(srv, tmp_path):
+    srv.queue += [DROP, (200, {"kind": "Namespace", "metadata": {"name": "a"}}, {})]
+    sleeps = []
+    c = client(srv, tmp_path, sleeps=sleeps)
+    assert c.get("/api/v1/namespaces/a")["metadata"]["name"] == "a"
+    assert len(srv.requests) == 2 and len(sleeps) == 1
+
+
+def test_connection_dropped_every_time_fails_clearly(srv, tmp_path):
+    srv.queue += [DROP] * 10
+    c = client(srv, tmp_path)
+    with pytest.raises(K8sTransient) as err:
+        c.get("/api/v1/namespaces/a")
+    assert "cannot reach the Kubernetes API at %s" % srv.url in err.value.msg
+    assert len(srv.requests) == _k8s.TRANSIENT_ATTEMPTS
 
 
 def test_read_modify_write_gives_up(srv, tmp_path):
