@@ -40,6 +40,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     ValidationError,
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 
 SYSTEM_NAMESPACE = _validation.EVEREST_SYSTEM_NAMESPACE
 ACCOUNTS_SECRET = 'everest-accounts'
@@ -165,14 +166,26 @@ def password_matches(account, password, salt_fn):
 
 # ----------------------------------------------------------------------------------------------- observe
 
-class AccountStore:
-    """Reads the accounts Secret and the salt; the salt is read at most once per execution."""
+SALT_CACHE_KIND = 'everest-salt'
 
-    def __init__(self, client):
+
+class AccountStore:
+    """Reads the accounts Secret and the salt; the salt is read at most once per execution.
+
+    With ``salt_cache`` the salt is remembered on this host (``_cache``) keyed by the accounts Secret's own UID, so a
+    re-run needs no read of the ``everest-system`` Namespace. That mapping cannot go stale: a Secret object lives in
+    exactly one Namespace object, whose UID never changes; a re-created namespace (a re-installed Everest, a restore
+    from backup) holds a new Secret object with a new UID, so its salt is read again.
+    """
+
+    def __init__(self, client, salt_cache=False):
         self.client = client
+        self.salt_cache = salt_cache
         self._salt = None
         self.reads = 0
+        self.salt_reads = 0
         self.last = None
+        self.secret_uid = None
 
     def read(self):
         """The accounts now (also kept as ``last``)."""
@@ -184,16 +197,24 @@ class AccountStore:
                 'cluster); install Everest first' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
                 namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
         self.last = parse_accounts_secret(secret)
+        self.secret_uid = (secret.get('metadata') or {}).get('uid') or None
         return self.last
 
     def salt(self):
+        if self._salt is None and self.salt_cache and self.secret_uid:
+            cached = _cache.load(SALT_CACHE_KIND, self.secret_uid)
+            if isinstance(cached, str) and cached:
+                self._salt = cached
         if self._salt is None:
+            self.salt_reads += 1
             namespace = self.client.get_or_none(SYSTEM_NAMESPACE_PATH)
             uid = ((namespace or {}).get('metadata') or {}).get('uid')
             if not uid:
                 raise EverestError('Namespace %s not found (or has no uid): cannot compute Everest password hashes; '
                                    'install Everest first' % SYSTEM_NAMESPACE, namespace=SYSTEM_NAMESPACE)
             self._salt = uid
+            if self.salt_cache and self.secret_uid:
+                _cache.store(SALT_CACHE_KIND, self.secret_uid, uid)
         return self._salt
 
 

@@ -122,6 +122,11 @@ notes:
     C(user already exists) and C(account not found) races by re-reading, and verifies each write by reading the Secret
     back. Writers that bypass the collection (the Everest UI, a hand-run everestctl) are not serialised.
   - Accounts are always created enabled with the C(login) capability; everestctl cannot change either.
+  - The password hash salt (the UID of Namespace C(everest-system)) is remembered in
+    C($XDG_CACHE_HOME/virakcloud.everest/everest-salt-<hash>.json) (default C(~/.cache/...)), keyed by the UID of the
+    accounts Secret, so a re-run reads only the Secret. The entry cannot go stale, a re-created C(everest-system)
+    namespace holds a new Secret with a new UID. The salt is not a secret (it is readable by anyone who can read the
+    namespace).
 seealso:
   - module: virakcloud.everest.everest_account_info
 """
@@ -276,7 +281,7 @@ def main():
     if problems:
         module.fail_json(msg='%d of %d account(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
     try:
-        store = _accounts.AccountStore(module.k8s)
+        store = _accounts.AccountStore(module.k8s, salt_cache=True)
         runner = LazyEverestctl(module)
         lock = None
         if module.params['cluster_lock']:

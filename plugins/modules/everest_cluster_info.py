@@ -198,16 +198,14 @@ ready:
   sample: true
 """
 
-import hashlib
-import json
 import os
-import tempfile
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError, K8sNotFound
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 
 SYSTEM_NS = 'everest-system'
 DEPLOYMENTS = ('everest-server', 'percona-everest')
@@ -253,9 +251,7 @@ def crd_established(obj):
     return False
 
 
-def _cache_dir():
-    base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.environ.get('HOME') or tempfile.gettempdir(), '.cache')
-    return os.path.join(base, 'virakcloud.everest')
+VERSION_CACHE_KIND = 'everestctl-version'
 
 
 def _binary_key(binary):
@@ -264,36 +260,20 @@ def _binary_key(binary):
     return '%s|%d|%d' % (real, st.st_size, int(st.st_mtime * 1000000))
 
 
-def _cache_file(key):
-    """One small file per binary (path, size, mtime): concurrent runs never rewrite each other's entries."""
-    digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:24]
-    return os.path.join(_cache_dir(), 'everestctl-version-%s.json' % digest)
-
-
 def cached_version(binary, runner, use_cache):
     """(version, from_cache). Any problem with the cache just means running everestctl."""
     key = None
     if use_cache:
         try:
             key = _binary_key(binary)
-            with open(_cache_file(key)) as handle:
-                data = json.load(handle)
-            if isinstance(data, dict) and data.get('key') == key and data.get('version'):
-                return data['version'], True
-        except (OSError, IOError, ValueError):
-            pass
+        except OSError:
+            key = None
+        version = _cache.load(VERSION_CACHE_KIND, key) if key else None
+        if version:
+            return version, True
     version = runner.version()
     if use_cache and key and version:
-        try:
-            directory = _cache_dir()
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix='.everestctl-version-')
-            with os.fdopen(fd, 'w') as handle:
-                json.dump({'key': key, 'version': version}, handle)
-            os.rename(tmp, _cache_file(key))
-        except (OSError, IOError):
-            pass
+        _cache.store(VERSION_CACHE_KIND, key, version)
     return version, False
 
 

@@ -82,6 +82,9 @@ class AnsibleRunner:
             "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-local"),
             "ANSIBLE_REMOTE_TEMP": str(self.tmp / "ansible-remote"),
             "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
+            # the modules' host cache (_cache.py: everestctl version, password salt) is private to each test, so what a
+            # test counts never depends on which tests ran before it on this worker
+            "XDG_CACHE_HOME": str(self.tmp / "xdg-cache"),
             "ANSIBLE_RETRY_FILES_ENABLED": "false",
             "PATH": "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
         })

@@ -167,7 +167,8 @@ def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
     files = sorted((tmp_path / "cache" / "virakcloud.everest").glob("everestctl-version-*.json"))
     assert len(files) == 2
     # without the cache everestctl runs every time; a corrupt cache file is ignored
-    current = mod._cache_file(mod._binary_key(str(binary)))
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+    current = _cache.cache_file(mod.VERSION_CACHE_KIND, mod._binary_key(str(binary)))
     with open(current, "w") as handle:
         handle.write("{not json")
     assert mod.cached_version(str(binary), runner, True) == ("v1.3.0", False)

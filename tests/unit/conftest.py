@@ -18,3 +18,9 @@ def _module_context(monkeypatch):
         return
     monkeypatch.setattr(_internal, "is_controller", False)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Module code caches facts under $XDG_CACHE_HOME (_cache.py): every unit test gets its own, empty one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))

@@ -206,6 +206,59 @@ def test_password_matches_uses_salt_lazily_and_once():
     assert client.calls.count(acc.SYSTEM_NAMESPACE_PATH) == 1
 
 
+class UidClient(FakeClient):
+    """The Secret carries a UID (the salt cache's key)."""
+
+    secret_uid = "secret-uid-1"
+
+    def get_or_none(self, path):
+        obj = super(UidClient, self).get_or_none(path)
+        if path == acc.SECRET_PATH:
+            obj["metadata"]["uid"] = self.secret_uid
+        return obj
+
+
+def test_salt_cache_skips_the_namespace_read_for_the_same_secret():
+    client = UidClient({"u1": {"stored": go_hash("first-pass")}})
+    first = acc.AccountStore(client, salt_cache=True)
+    assert acc.password_matches(first.read()["u1"], "first-pass", first.salt) and first.salt_reads == 1
+    again = acc.AccountStore(client, salt_cache=True)  # the next task, or the next run
+    client.calls.clear()
+    assert acc.password_matches(again.read()["u1"], "first-pass", again.salt)
+    assert again.salt_reads == 0 and client.calls == [acc.SECRET_PATH]
+
+
+def test_salt_cache_never_serves_a_recreated_secret():
+    """Everest re-installed (or restored): new everest-system UID, new Secret UID -> the salt is read again."""
+    client = UidClient({"u1": {"stored": go_hash("first-pass")}})
+    store = acc.AccountStore(client, salt_cache=True)
+    store.read()
+    assert store.salt() == SALT
+    client.secret_uid, client.salt = "secret-uid-2", "0d7e6a52-1111-4e5b-9a49-0d2d6b2f6b11"
+    client.users = {"u1": {"stored": go_hash("first-pass", salt=client.salt)}}
+    fresh = acc.AccountStore(client, salt_cache=True)
+    assert acc.password_matches(fresh.read()["u1"], "first-pass", fresh.salt)
+    assert fresh.salt_reads == 1 and fresh.salt() == client.salt
+
+
+def test_salt_cache_off_by_default_and_corrupt_entries_ignored(tmp_path):
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+    client = UidClient({"u1": {"stored": go_hash("first-pass")}})
+    plain = acc.AccountStore(client)
+    plain.read()
+    plain.salt()
+    assert acc.AccountStore(client).salt_reads == 0 and _cache.load(acc.SALT_CACHE_KIND, "secret-uid-1") is None
+    path = _cache.cache_file(acc.SALT_CACHE_KIND, "secret-uid-1")
+    import os
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as handle:
+        handle.write("{broken")
+    store = acc.AccountStore(client, salt_cache=True)
+    store.read()
+    assert store.salt() == SALT and store.salt_reads == 1
+    assert _cache.load(acc.SALT_CACHE_KIND, "secret-uid-1") == SALT  # repaired
+
+
 def test_missing_secret_says_everest_not_installed():
     class Empty(FakeClient):
         def get_or_none(self, path):
