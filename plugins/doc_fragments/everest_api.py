@@ -53,10 +53,13 @@ options:
     type: int
     default: 30
 notes:
-  - Answers C(429 rate limit exceeded) are retried (up to 10 attempts) after the delay of the C(Retry-After) header, or
-    with a jittered exponential backoff when there is none. GET requests are also retried on 5xx answers and connection
-    failures; other methods are not (they may have been carried out).
+  - Answers C(429 rate limit exceeded) are retried, up to 10 attempts in all. Everest's rate limiter sends no
+    C(Retry-After) header, so the module waits with a jittered exponential backoff (0.25 to 0.5 s, doubling each time,
+    at most 30 s per wait); a C(Retry-After) header (for example from a proxy in front of Everest) is honoured, capped at
+    30 s. The final failure says how many attempts were made over how long. GET requests are also retried on 5xx answers
+    and connection failures; other methods are not (they may have been carried out).
   - A refused call fails with a message naming the object and the cause; for 403 it names the RBAC resource, action and
-    object the policy would need, for 401 with an expired token it says when the token expired and to run
-    M(virakcloud.everest.everest_session) again.
+    object the policy would need (or, when the login itself is refused with 403, says the account is disabled or lacks the
+    C(login) capability, which no RBAC rule changes), for 401 with an expired token it says when the token expired and to
+    run M(virakcloud.everest.everest_session) again, for 400 and 422 it names the field when the answer does.
 """

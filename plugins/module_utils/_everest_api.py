@@ -4,9 +4,11 @@
 """Client of Everest's REST API (EF section 6, 7) and the shared logic of the day-2 modules.
 
 * ``EverestClient``: JSON over ``http.client``; ``login()`` (``POST /v1/session``) or a given token;
-  429 retried honouring ``Retry-After`` (bounded); GET retried on 5xx/connection errors; every error
+  429 retried (bounded) after the server's ``Retry-After`` when there is one, else with a jittered exponential
+  backoff (Everest's echo rate limiter sends none, EF 7); GET retried on 5xx/connection errors; every error
   status mapped to a typed ``EverestApiError`` whose message names the object, the cause and the fix
-  (403 names the RBAC permission, 401 says when the token expired and how to get a new one).
+  (403 names the RBAC permission, or says the account is disabled when the login itself is refused; 401 says
+  when the token expired and how to get a new one; 400/422 name the field).
 * ``api_client(module)``: the client from the ``everest_*`` options (one login per task only when no token
   is given; ``everest_session`` exists to log in once per play).
 * Database cluster helpers: desired spec from module options, comparison (quantities compared by value),
@@ -56,8 +58,14 @@ API_ARG_SPEC = {
     "everest_timeout": {"type": "int", "default": 30},
 }
 SESSION_HINT = "run virakcloud.everest.everest_session again (or give everest_username/everest_password) to get a new token"
+ACCOUNTS_DOC = "https://docs.percona.com/everest/administer/manage_users.html"
 RATE_LIMIT_ATTEMPTS = 10
 RETRY_AFTER_CAP = 30.0
+BACKOFF_BASE = 0.5
+RBAC_DENIED = "insufficient permissions"
+# Kubernetes-style validation text, as Everest passes it on (EF 6.1): '<Kind> "<name>" is invalid: <field>: <reason>'
+# (several causes: 'is invalid: [<field>: <reason>, ...]').
+K8S_INVALID_FIELD_RE = re.compile(r"is invalid: \[?([A-Za-z][\w.\[\]/-]*): ")
 TRANSIENT_ATTEMPTS = 4
 CONFLICT_ATTEMPTS = 6
 DBC_API_VERSION = "everest.percona.com/v1alpha1"
@@ -192,13 +200,14 @@ class EverestClient:
         return resp.status, resp_headers, data
 
     def _retry_delay(self, headers, attempt):
+        """The server's Retry-After (capped), else BACKOFF_BASE * 2**(attempt-1), capped, times a jitter in [0.5, 1)."""
         value = headers.get("retry-after")
         if value:
             try:
                 return min(max(float(value), 0.0), RETRY_AFTER_CAP)
             except ValueError:
                 pass
-        return min(RETRY_AFTER_CAP, 0.5 * (2 ** (attempt - 1))) * (0.5 + self._rng.random() / 2)
+        return min(RETRY_AFTER_CAP, BACKOFF_BASE * (2 ** (attempt - 1))) * (0.5 + self._rng.random() / 2)
 
     def request(self, method, path, body=None, query=None, rbac=None, what=None, auth=True):
         """Send one call; returns the decoded JSON (None for an empty body). ``path`` starts with ``/v1``."""
@@ -209,6 +218,7 @@ class EverestClient:
         if auth and not self.token:
             self.login()
         attempt = 0
+        waited = 0.0
         while True:
             attempt += 1
             reused = self._conn is not None
@@ -239,14 +249,15 @@ class EverestClient:
             if status == 429 and attempt < RATE_LIMIT_ATTEMPTS:
                 delay = self._retry_delay(headers, attempt)
                 self.rate_limit_waits.append(delay)
+                waited += delay
                 self._sleep(delay)
                 continue
             if status >= 500 and method == "GET" and attempt < TRANSIENT_ATTEMPTS:
                 self._sleep(self._retry_delay(headers, attempt))
                 continue
-            raise self._error(method, path, status, data, rbac, what, attempt)
+            raise self._error(method, path, status, data, rbac, what, attempt, waited)
 
-    def _error(self, method, path, status, data, rbac, what, attempts):
+    def _error(self, method, path, status, data, rbac, what, attempts, waited=0.0):
         try:
             doc = json.loads(data.decode("utf-8")) if data else {}
         except ValueError:
@@ -260,7 +271,15 @@ class EverestClient:
         if status == 401:
             return EverestApiUnauthorized(self._unauthorized_message(text), **kwargs)
         if status == 403:
+            if method == "POST" and path == "/v1/session":
+                return EverestApiForbidden(self._login_forbidden_message(text), **kwargs)
             user = token_user(self.token) or self.username or "the token's user"
+            if "is forbidden" in text and RBAC_DENIED not in text:
+                # not Everest's RBAC: Kubernetes refused the call Everest made (a ResourceQuota, an admission webhook)
+                return EverestApiForbidden(
+                    "Kubernetes refused %s for Everest (403 %s): user '%s' passed Everest's RBAC, but a Kubernetes rule (for "
+                    "example the namespace's ResourceQuota or an admission webhook) does not allow it; free or raise what the "
+                    "message names, no Everest RBAC line changes it" % (what, text, user), **kwargs)
             if rbac:
                 resource, action, obj = rbac
                 msg = ("Everest refused to let user '%s' %s %s (403 %s): the RBAC policy (ConfigMap everest-system/everest-rbac) "
@@ -277,7 +296,8 @@ class EverestClient:
                 "(stale metadata.resourceVersion)" % (what, text or "Conflict"), **kwargs)
         if status in (400, 422):
             field = None
-            match = re.search(r'Error at "([^"]+)"', text) or re.search(r"'([A-Za-z][\w.\[\]]*)'", text)
+            match = (re.search(r'Error at "([^"]+)"', text) or K8S_INVALID_FIELD_RE.search(text)
+                     or re.search(r"'([A-Za-z][\w.\[\]]*)'", text))
             if match:
                 field = match.group(1)
             msg = "Everest refused %s (%d): %s" % (what, status, text)
@@ -287,11 +307,26 @@ class EverestClient:
             return EverestApiInvalid(msg, **kwargs)
         if status == 429:
             return EverestApiRateLimited(
-                "Everest kept answering 429 rate limit exceeded to %s after %d attempts (it limits requests per client IP, "
+                "Everest kept answering 429 rate limit exceeded to %s: %d attempts over %.1f s (it limits requests per client IP, "
                 "/v1/session to 1 per second with a lockout after failed logins); reuse a token from "
-                "virakcloud.everest.everest_session instead of logging in per task, lower forks, or retry later" % (what, attempts),
-                **kwargs)
+                "virakcloud.everest.everest_session instead of logging in per task, lower forks, or retry later" % (
+                    what, attempts, waited), **kwargs)
         return EverestApiUnavailable("%s failed on the Everest side (%d %s)" % (what, status, text), **kwargs)
+
+    def _login_forbidden_message(self, text):
+        """403 on POST /v1/session: the password was accepted, the account itself may not log in (EF 6.1); no RBAC rule helps."""
+        lowered = text.lower()
+        if "disabled" in lowered:
+            cause = "the account is disabled"
+        elif "capabilit" in lowered:
+            cause = "the account lacks the 'login' capability"
+        else:
+            cause = "the account is disabled or lacks the 'login' capability"
+        return ("Everest refused the login of '%s' (403 %s): %s (fields enabled and capabilities of the account in Secret "
+                "everest-system/everest-accounts); this is not an RBAC permission, no policy line changes it. An Everest administrator "
+                "must enable the account with the 'login' capability; everestctl cannot change these fields, but deleting and "
+                "re-creating the account with virakcloud.everest.everest_account (state: absent, then present) gives an enabled "
+                "account with 'login' (see %s)" % (self.username or "?", text, cause, ACCOUNTS_DOC))
 
     def _unauthorized_message(self, text):
         if not self.token:
@@ -366,6 +401,32 @@ def api_client(module, **kwargs):
         module.fail_from(exc, changed=False)
     module.no_log_values.add(client.token)
     return client
+
+
+WITHHELD_STDOUT = ("<withheld by virakcloud.everest: the module's raw output may hold a secret (session token or database "
+                   "credentials); run the task with ANSIBLE_DEBUG=1 on a trusted terminal to see it>")
+
+
+def hide_secret_result(result, secret_keys, requested):
+    """For the action plugins of modules whose result holds a secret (everest_session's token, the credentials of
+    everest_database_cluster_info): mark the result ``_ansible_no_log`` so no callback shows it, at any verbosity,
+    while the registered variable keeps the values.
+
+    ``requested``: the task asked for the secret (a login; ``credentials: true``). A successful result is hidden
+    when it was requested or holds one of ``secret_keys``. A failed result stays visible (the modules never put a
+    secret into a failure, so the message is safe and needed), unless it holds a secret key; a module's unparsed
+    raw output (``module_stdout``, when its JSON was broken) is withheld because it may be the secret result itself.
+    """
+    holds_secret = any(key in result for key in secret_keys)
+    if result.get("failed"):
+        if holds_secret:
+            result["_ansible_no_log"] = True
+        elif result.get("module_stdout"):
+            result["module_stdout"] = WITHHELD_STDOUT
+        return result
+    if requested or holds_secret:
+        result["_ansible_no_log"] = True
+    return result
 
 
 def check_name(name, what):
@@ -514,11 +575,16 @@ def check_update(current_spec, spec, namespace, name):
                                   "shrink volumes" % (namespace, name, old_size, new_size))
 
 
-def shape_changed(current_spec, spec):
+def cluster_shape(spec):
+    """What the quota depends on: replicas and resources of the engine and the proxy."""
+    spec = spec or {}
     keys = ("replicas", "resources")
-    cur_e, new_e = current_spec.get("engine") or {}, spec.get("engine") or {}
-    cur_p, new_p = current_spec.get("proxy") or {}, spec.get("proxy") or {}
-    return any(cur_e.get(k) != new_e.get(k) for k in keys) or any(cur_p.get(k) != new_p.get(k) for k in keys)
+    engine, proxy = spec.get("engine") or {}, spec.get("proxy") or {}
+    return tuple(json.dumps(part.get(k), sort_keys=True) for part in (engine, proxy) for k in keys)
+
+
+def shape_changed(current_spec, spec):
+    return cluster_shape(current_spec) != cluster_shape(spec)
 
 
 def quota_request(spec, name):

@@ -136,8 +136,9 @@ def main():
             obj = client.request('POST', api.ns_path(ns, 'database-cluster-backups'), body, what=what,
                                  rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])))
         if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
-            obj = api.wait_for(lambda: client.request('GET', path, what=what), lambda o: state_of(o) == 'Succeeded', p['wait_timeout'],
-                               'waiting for %s' % what,
+            read = ('database-cluster-backups', 'read', '%s/%s' % (ns, (obj.get('spec') or {}).get('dbClusterName') or p['cluster']))
+            obj = api.wait_for(lambda: client.request('GET', path, what=what, rbac=read), lambda o: state_of(o) == 'Succeeded',
+                               p['wait_timeout'], 'waiting for %s' % what,
                                failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
                                if state_of(o) in FAILED_STATES else None)
     except EverestError as exc:

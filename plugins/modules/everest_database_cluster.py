@@ -19,7 +19,9 @@ description:
   - "Declarative and partial: only the options given are managed; everything else in the cluster's spec is kept.
     Quantities are compared by value (V(1) = V(\"1\") = V(1000m)) and always sent as strings."
   - "Updates are conditional: the object read (with its C(metadata.resourceVersion)) is sent back with the new spec; when
-    Everest answers 409 because someone changed it meanwhile, the module reads it again and re-applies (up to 6 times)."
+    Everest answers 409 because someone changed it meanwhile, the module reads it again and re-applies (up to 6 times),
+    checking the quota again when the cluster read again has other replicas or resources. When the cluster read again
+    already has the desired spec, nothing is written and the task reports no change."
   - Refused before any call, as Everest would refuse them, with a clearer message - shrinking the storage, changing the engine type.
   - "Quota: before creating a cluster or changing its replicas or resources, the module runs the check of
     M(virakcloud.everest.tenant_quota_check) (same code, same message) against the namespace's TenantResourcePolicy and
@@ -342,17 +344,25 @@ class Runner(object):
         return True, self.wait_ready(created), diff
 
     def update(self, current):
-        before = copy.deepcopy(current.get('spec') or {})
-        checked = False
+        """Conditional PUT of the current object with the desired spec; on 409 read again and re-apply.
+
+        ``changed`` is true only when this task wrote (or, in check mode, would write): when the object read again after a
+        409 already has the desired spec, someone else made the change and nothing is written. The quota is checked
+        again whenever the object read again has another shape (replicas, resources) than the one checked.
+        """
+        checked = None  # (current shape, desired shape) of the last quota check
         for attempt in range(1, api.CONFLICT_ATTEMPTS + 1):
-            spec = api.desired_spec(self.module.params, current.get('spec'))
-            if spec == (current.get('spec') or {}):
-                return attempt > 1, self.wait_ready(current), ({'before': before, 'after': spec} if attempt > 1 else None)
-            api.check_update(current.get('spec') or {}, spec, self.ns, self.name)
-            if not checked and api.shape_changed(current.get('spec') or {}, spec):
-                self.check_quota(spec)
-                checked = True
-            diff = {'before': before, 'after': spec}
+            current_spec = current.get('spec') or {}
+            spec = api.desired_spec(self.module.params, current_spec)
+            if spec == current_spec:
+                return False, self.wait_ready(current), None
+            api.check_update(current_spec, spec, self.ns, self.name)
+            if api.shape_changed(current_spec, spec):
+                shape = (api.cluster_shape(current_spec), api.cluster_shape(spec))
+                if shape != checked:
+                    self.check_quota(spec)
+                    checked = shape
+            diff = {'before': copy.deepcopy(current_spec), 'after': spec}
             if self.module.check_mode:
                 planned = copy.deepcopy(current)
                 planned['spec'] = spec

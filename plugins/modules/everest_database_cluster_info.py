@@ -17,9 +17,11 @@ description:
   - Lists the database clusters of a namespace that the token's user may read (Everest filters the list by RBAC, so a
     user without rights gets an empty list), or gets one.
   - "With O(credentials=true) also returns the cluster's database credentials (C(GET .../credentials), RBAC resource
-    C(database-cluster-credentials)). B(The password is in the result): give the task C(no_log: true). A module cannot
-    hide part of its own result from the callbacks and still return it to the play (Ansible masks the values a module
-    registers as secret everywhere, including in the registered result), so this module does not try to."
+    C(database-cluster-credentials)). The password is in the registered result, but the module's action plugin then marks
+    the whole result as secret, the way a task-level C(no_log: true) does: no output shows it (the screen at any verbosity,
+    callbacks, AWX job events), while the registered variable keeps it for later tasks. Without O(credentials) the result
+    is shown as usual. A failure stays visible (its message never holds a credential)."
+  - Do not print the registered credentials (for example with M(ansible.builtin.debug)).
 options:
   namespace:
     description: Namespace to look in.
@@ -40,6 +42,13 @@ extends_documentation_fragment:
   - virakcloud.everest.everest_api
   - virakcloud.everest.attributes
   - virakcloud.everest.attributes.info_module
+attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The action plugin runs the module and hides the result from the output when O(credentials=true).
+      - C(async) is refused, since C(async_status) would return the credentials without that protection.
 seealso:
   - module: virakcloud.everest.everest_database_cluster
 """
@@ -57,8 +66,7 @@ EXAMPLES = r"""
     namespace: ns-alice
     name: pg-alice
     credentials: true
-  register: pg
-  no_log: true
+  register: pg  # the output never shows this result; later tasks use pg.credentials.connection_url
 """
 
 RETURN = r"""
@@ -68,7 +76,7 @@ database_clusters:
   type: list
   elements: dict
 credentials:
-  description: Credentials of O(name). Secret - keep the task C(no_log).
+  description: Credentials of O(name). Secret - the action plugin hides the result from the output; do not print it.
   returned: when O(credentials=true) and the cluster exists
   type: dict
   contains:

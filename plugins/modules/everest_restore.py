@@ -132,7 +132,10 @@ def into_new_cluster(module, client):
         obj = existing
     else:
         bwhat = 'backup %s/%s' % (ns, backup_name)
-        backup = client.request('GET', api.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat)
+        # Everest checks 'database-cluster-backups read <ns>/<the backup's cluster>'; the cluster is only known once the
+        # backup is read, so a refusal names the namespace-wide object (a rule for it is enough)
+        backup = client.request('GET', api.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat,
+                                rbac=('database-cluster-backups', 'read', '%s/*' % ns))
         src_name = (backup.get('spec') or {}).get('dbClusterName')
         src = client.request('GET', api.ns_path(ns, 'database-clusters', src_name), what='source cluster %s/%s of %s' % (ns, src_name, bwhat),
                              rbac=('database-clusters', 'read', '%s/%s' % (ns, src_name)))
@@ -148,7 +151,8 @@ def into_new_cluster(module, client):
             return True, {'database_cluster': body}
         obj = client.request('POST', api.ns_path(ns, 'database-clusters'), body, what=what, rbac=('database-clusters', 'create', obj_name))
     if p['wait'] and not module.check_mode and not api.cluster_ready(obj):
-        obj = api.wait_for(lambda: client.request('GET', cpath, what=what), api.cluster_ready, p['wait_timeout'],
+        obj = api.wait_for(lambda: client.request('GET', cpath, what=what, rbac=('database-clusters', 'read', obj_name)),
+                           api.cluster_ready, p['wait_timeout'],
                            'waiting for the restore into %s' % what)
     return changed, {'database_cluster': api.cluster_view(obj)}
 
@@ -177,7 +181,8 @@ def into_existing(module, client):
         obj = client.request('POST', api.ns_path(ns, 'database-cluster-restores'), body, what=what,
                              rbac=('database-cluster-restores', 'create', obj_name))
     if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
-        obj = api.wait_for(lambda: client.request('GET', path, what=what), lambda o: state_of(o) == 'Succeeded', p['wait_timeout'],
+        obj = api.wait_for(lambda: client.request('GET', path, what=what, rbac=('database-cluster-restores', 'read', obj_name)),
+                           lambda o: state_of(o) == 'Succeeded', p['wait_timeout'],
                            'waiting for %s' % what,
                            failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
                            if state_of(o) in FAILED_STATES else None)

@@ -19,9 +19,12 @@ description:
   - Everest allows one login per second per client IP and doubles a lockout gap after every failed login, so logging in
     from every task is slow and fragile. Log in once per play (or per tenant) with this module.
   - With O(state=absent) the given O(everest_token) is revoked (C(DELETE /v1/session)); Everest then refuses it with 401.
-  - "The result holds the token, so give the task C(no_log: true) (see the examples). A module cannot mark its own result
-    as secret (ansible-core removes a returned C(_ansible_no_log) key), and adding the token to the values Ansible masks
-    would replace it by C(********) in the registered result too, making it useless."
+  - "The registered result holds the token, but the module's action plugin marks the result of a login as secret, the
+    way a task-level C(no_log: true) does: no output shows it (the screen at any verbosity, callbacks, AWX job events),
+    while the registered variable keeps it for later tasks. A task-level C(no_log) is therefore not needed. A failed
+    login stays visible (its message never holds the password or a token); so does a logout, which returns nothing secret."
+  - Do not print the registered variable (for example with M(ansible.builtin.debug)) or pass it to a task whose output
+    is shown; the token is a bearer credential of the user for its whole lifetime (24 hours by default).
 options:
   state:
     description:
@@ -41,6 +44,12 @@ attributes:
         a logout is skipped in check mode.
   diff_mode:
     support: none
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The action plugin runs the module and hides a login's result from the output (see the description).
+      - C(async) is refused, since C(async_status) would return the token without that protection.
 seealso:
   - module: virakcloud.everest.everest_database_cluster
 """
@@ -51,8 +60,7 @@ EXAMPLES = r"""
     everest_url: https://everest.example.com
     everest_username: alice
     everest_password: "{{ alice_password }}"
-  register: alice_session
-  no_log: true
+  register: alice_session  # the output never shows the token; later tasks use alice_session.token
 
 - name: Use the token for the tenant's tasks
   module_defaults:
@@ -75,7 +83,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 token:
-  description: The session token (JWT). Secret; keep the task C(no_log).
+  description: The session token (JWT). Secret; the action plugin hides the result from the output, do not print it.
   returned: when O(state=present)
   type: str
 username:

@@ -104,12 +104,30 @@ def test_session_rate_limit_default_one_per_second(api):
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 200
     status, body, headers = rt.call(api.url, 'POST', '/v1/session', creds)
     assert (status, body) == (429, {'message': 'rate limit exceeded'})
-    assert headers['retry-after'] == '1'
+    assert 'retry-after' not in headers     # like Everest: echo's rate limiter sends no Retry-After (EF 7)
     api.manual_clock.advance(0.5)
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 429
     api.manual_clock.advance(1.0)
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 200
     assert api.stats['rate_limited'] == 2
+
+
+def test_retry_after_header_is_optional(everest_api, clean_sandbox):  # pylint: disable=redefined-outer-name
+    """retry_after=True adds Retry-After (whole seconds, at least 1) to both limiters' 429 answers, as a proxy might."""
+    rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
+    clock = everest_api.manual_clock
+    server = rt.start(clean_sandbox, clock=clock, retry_after=True, api_rate=2, api_burst=2)
+    creds = {'username': 'alice', 'password': rt.ALICE_PASSWORD}
+    try:
+        assert rt.call(server.url, 'POST', '/v1/session', creds)[0] == 200
+        status, body, headers = rt.call(server.url, 'POST', '/v1/session', creds)   # the session limiter (1/s)
+        assert (status, body, headers['retry-after']) == (429, {'message': 'rate limit exceeded'}, '1')
+        status, _body, headers = rt.call(server.url, 'GET', '/v1/version')         # the API limiter (2/s, burst 2)
+        assert (status, headers['retry-after']) == (429, '1')
+        clock.advance(1.0)
+        assert rt.call(server.url, 'GET', '/v1/version')[0] == 200
+    finally:
+        server.stop()
 
 
 def test_login_lockout_doubles_after_failures(everest_api, clean_sandbox):  # pylint: disable=redefined-outer-name

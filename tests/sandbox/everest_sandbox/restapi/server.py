@@ -10,7 +10,10 @@ Emulated:
 * ``POST /v1/session``: PBKDF2-SHA256 verification against ``everest-system/everest-accounts`` (salt = UID of
   the ``everest-system`` Namespace; plain compare when ``insecure-password/<user>`` is annotated), disabled
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
-  doubling lockout of EF 7 (429 ``rate limit exceeded`` + ``Retry-After``). ``DELETE /v1/session`` blocklists.
+  doubling lockout of EF 7 (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists.
+* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
+  only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
+  proxy in front of Everest might, for tests of clients that honour it.
 * Tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
   ``iss: everest``, ``sub: <user>:login``, ``exp`` (24 h default), ``jti``.
 * RBAC from the live ConfigMap on every request, honouring ``enabled``, evaluated by the everestctl emulator's
@@ -102,7 +105,8 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
 
     def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
                  token_ttl: float = 24 * 3600, session_rate: float = 1.0, session_burst: int = 1, lockout_base: float = 0.02,
-                 api_rate: float | None = 100.0, api_burst: int | None = None, host: str = '127.0.0.1', port: int = 0):
+                 api_rate: float | None = 100.0, api_burst: int | None = None, host: str = '127.0.0.1', port: int = 0,
+                 retry_after: bool = False):
         self.kube = Kube(kube_url, kube_token)
         self.clock = clock
         self.ready_delay = ready_delay
@@ -111,6 +115,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self.secret = secrets.token_bytes(32)
         self.session_limiter = SessionLimiter(clock, session_rate, session_burst, lockout_base)
         self.api_limiter = TokenBucket(api_rate, api_burst or int(api_rate), clock) if api_rate else None
+        self.retry_after = retry_after
         self.blocklist: set = set()
         self.first_seen: dict = {}      # (kind, ns, name, uid) -> time
         self.changed_at: dict = {}      # (ns, name, uid) -> time of the last spec change
@@ -214,8 +219,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if self.api_limiter is not None:
             wait = self.api_limiter.take(req.ip)
             if wait:
-                self._count('rate_limited')
-                raise ApiError(429, 'rate limit exceeded', {'Retry-After': retry_after_header(wait)})
+                raise self._rate_limited(wait)
         path_known = False
         for method, regex, handler, auth in self.routes:
             match = regex.match(req.path)
@@ -231,14 +235,17 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             if req.path == '/v1/session':
                 wait = self.session_limiter.attempt(req.ip)
                 if wait:
-                    self._count('rate_limited')
-                    raise ApiError(429, 'rate limit exceeded', {'Retry-After': retry_after_header(wait)})
+                    raise self._rate_limited(wait)
             if auth:
                 self._authenticate(req)
             return handler(req)
         if path_known:
             raise ApiError(405, 'Method Not Allowed')
         raise ApiError(404, 'Not Found')
+
+    def _rate_limited(self, wait: float) -> ApiError:
+        self._count('rate_limited')
+        return ApiError(429, 'rate limit exceeded', {'Retry-After': retry_after_header(wait)} if self.retry_after else {})
 
     def _count(self, key):
         with self._lock:

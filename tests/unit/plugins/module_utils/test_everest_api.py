@@ -3,6 +3,7 @@
 import base64
 import copy
 import json
+import random
 import threading
 from fractions import Fraction
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,6 +96,53 @@ def test_429_gives_up_with_the_fix(server):
     assert len(client.sleeps) == api.RATE_LIMIT_ATTEMPTS - 1
 
 
+class FixedRng:
+    """random.Random stand-in: always the same draw, so the backoff is exact."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def random(self):
+        return self.value
+
+
+@pytest.mark.parametrize('draw', [0.0, 0.999999])
+def test_429_without_retry_after_backs_off_exponentially_with_a_cap(server, draw):
+    """Everest's rate limiter sends no Retry-After (EF 7): jittered exponential backoff, capped, bounded, then a clear error."""
+    server.queue = [(429, {'message': 'rate limit exceeded'}, {})] * api.RATE_LIMIT_ATTEMPTS
+    client = client_for(server, rng=FixedRng(draw))
+    with pytest.raises(api.EverestApiRateLimited) as info:
+        client.request('GET', '/v1/namespaces/ns-a/database-clusters', what='database clusters of ns-a')
+    sleeps = client.sleeps
+    assert len(server.requests) == api.RATE_LIMIT_ATTEMPTS and len(sleeps) == api.RATE_LIMIT_ATTEMPTS - 1
+    jitter = 0.5 + draw / 2
+    bases = [min(api.RETRY_AFTER_CAP, api.BACKOFF_BASE * 2 ** n) for n in range(api.RATE_LIMIT_ATTEMPTS - 1)]
+    assert sleeps == pytest.approx([b * jitter for b in bases])
+    assert all(later >= earlier for earlier, later in zip(sleeps, sleeps[1:]))          # grows
+    assert max(sleeps) <= api.RETRY_AFTER_CAP and bases[-1] == api.RETRY_AFTER_CAP      # and is capped
+    assert client.rate_limit_waits == sleeps
+    msg = info.value.msg
+    assert 'database clusters of ns-a' in msg and '%d attempts over %.1f s' % (api.RATE_LIMIT_ATTEMPTS, sum(sleeps)) in msg
+    assert 'everest_session' in msg and info.value.status == 429
+
+
+def test_429_jitter_stays_within_half_to_full_delay(server):
+    server.queue = [(429, {'message': 'rate limit exceeded'}, {})] * 4 + [(200, {'ok': 1}, {})]
+    client = client_for(server, rng=random.Random(7))
+    assert client.request('GET', '/v1/version') == {'ok': 1}
+    for attempt, delay in enumerate(client.sleeps, 1):
+        base = api.BACKOFF_BASE * 2 ** (attempt - 1)
+        assert base / 2 <= delay < base
+
+
+def test_login_rate_limited_then_succeeds_without_retry_after(server):
+    server.queue = [(429, {'message': 'rate limit exceeded'}, {}), (200, {'token': VALID}, {})]
+    client = api.EverestClient(server.url, username='alice', password='Secret-pw1', sleep=[].append, rng=FixedRng(0.0))
+    assert client.login() == VALID and client.logins == 1
+    assert client.rate_limit_waits == [api.BACKOFF_BASE / 2]
+    assert [r['path'] for r in server.requests] == ['/v1/session', '/v1/session']
+
+
 def test_login_once_then_token_reused(server):
     server.queue = [(200, {'token': VALID}, {}), (200, [], {}), (200, [], {})]
     client = api.EverestClient(server.url, username='alice', password='Secret-pw1', sleep=lambda s: None)
@@ -140,6 +188,51 @@ def test_403_names_the_missing_permission(server):
     msg = info.value.msg
     assert "user 'alice'" in msg and "'p, <user or role>, database-clusters, read, ns-alice/pg'" in msg
     assert info.value.status == 403
+
+
+@pytest.mark.parametrize('text,cause', [
+    ('User account is disabled', 'the account is disabled'),
+    ('User account lacks required capabilities', "lacks the 'login' capability"),
+    ('forbidden', "disabled or lacks the 'login' capability"),
+])
+def test_403_on_login_says_the_account_cannot_log_in(server, text, cause):
+    server.queue = [(403, {'message': text}, {})]
+    client = api.EverestClient(server.url, username='bob', password='Secret-pw1')
+    with pytest.raises(api.EverestApiForbidden) as info:
+        client.login()
+    msg = info.value.msg
+    assert "login of 'bob'" in msg and cause in msg and text in msg
+    assert 'virakcloud.everest.everest_account' in msg and api.ACCOUNTS_DOC in msg
+    assert 'p, <user or role>' not in msg and 'not an RBAC permission' in msg       # no policy line can fix this
+    assert info.value.status == 403 and 'Secret-pw1' not in json.dumps(info.value.to_fail_kwargs())
+    assert client.token is None
+
+
+def test_kubernetes_forbidden_is_not_reported_as_rbac(server):
+    text = ('databaseclusters.everest.percona.com "pg-4" is forbidden: exceeded quota: everest-tenant-quota, requested: '
+            'count/databaseclusters.everest.percona.com=1, used: count/databaseclusters.everest.percona.com=3, limited: '
+            'count/databaseclusters.everest.percona.com=3')
+    server.queue = [(403, {'message': text}, {})]
+    with pytest.raises(api.EverestApiForbidden) as info:
+        client_for(server).request('POST', '/v1/namespaces/ns-alice/database-clusters', {}, what='database cluster ns-alice/pg-4',
+                                   rbac=('database-clusters', 'create', 'ns-alice/pg-4'))
+    msg = info.value.msg
+    assert 'exceeded quota' in msg and 'ResourceQuota' in msg and 'database cluster ns-alice/pg-4' in msg
+    assert 'p, <user or role>' not in msg
+
+
+@pytest.mark.parametrize('text,field', [
+    ('DatabaseCluster.everest.percona.com "pg" is invalid: spec.engine.replicas: Invalid value: 4: must be odd', 'spec.engine.replicas'),
+    ('DatabaseCluster.everest.percona.com "pg" is invalid: [spec.proxy.expose.ipSourceRanges[0]: Invalid value: "x": bad, '
+     'spec.engine.replicas: Required value]', 'spec.proxy.expose.ipSourceRanges[0]'),
+    ('admission webhook denied: BackupStorage.everest.percona.com "s3" is invalid: spec.bucket: Required value', 'spec.bucket'),
+])
+def test_422_kubernetes_style_names_the_field(server, text, field):
+    server.queue = [(422, {'message': text}, {})]
+    with pytest.raises(api.EverestApiInvalid) as info:
+        client_for(server).request('PUT', '/v1/namespaces/a/database-clusters/pg', {}, what='database cluster a/pg')
+    assert info.value.field == field and info.value.status == 422
+    assert info.value.msg.startswith('Everest refused database cluster a/pg (422): ') and info.value.msg.endswith('(field: %s)' % field)
 
 
 def test_400_and_422_name_the_field(server):
@@ -209,6 +302,13 @@ def test_update_checks():
         api.check_create_spec(api.desired_spec(params(type='pxc', storage_size='1Gi'), None), 'ns', 'pg')
     assert api.shape_changed(CURRENT, api.desired_spec(params(replicas=2), CURRENT))
     assert not api.shape_changed(CURRENT, api.desired_spec(params(version='17.5'), CURRENT))
+
+
+def test_cluster_shape_is_what_the_quota_depends_on():
+    assert api.cluster_shape(CURRENT) == api.cluster_shape(copy.deepcopy(CURRENT))
+    assert api.cluster_shape(CURRENT) != api.cluster_shape(api.desired_spec(params(cpu='2'), CURRENT))
+    assert api.cluster_shape(CURRENT) == api.cluster_shape(api.desired_spec(params(storage_size='50Gi'), CURRENT))
+    assert api.cluster_shape(None) == api.cluster_shape({})
 
 
 def test_check_name():
@@ -384,3 +484,22 @@ def test_quota_without_kubernetes_connection_says_how_to_fix(monkeypatch, tmp_pa
 
     with pytest.raises(api.ConnectionConfigError, match='enforce_quota: false'):
         api.quota_k8s(NoK8sModule())
+
+
+# ---------------------------------------------------------------------------------------------- secret results (action plugins)
+
+def test_hide_secret_result_hides_requested_and_secret_holding_successes():
+    assert api.hide_secret_result({'changed': False, 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
+    assert api.hide_secret_result({'changed': False, 'credentials': {}}, ('credentials',), False)['_ansible_no_log'] is True
+    assert api.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), True)['_ansible_no_log'] is True
+    assert '_ansible_no_log' not in api.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), False)
+
+
+def test_hide_secret_result_keeps_failures_visible_but_never_raw_output():
+    failed = {'failed': True, 'msg': "Everest refused the login of 'alice' (401 ...)", 'status': 401}
+    assert api.hide_secret_result(dict(failed), ('token',), True) == failed
+    broken = {'failed': True, 'msg': 'MODULE FAILURE', 'module_stdout': '{"token": "eyJ.x.y"} junk', 'module_stderr': 'trace', 'rc': 1}
+    out = api.hide_secret_result(dict(broken), ('token',), True)
+    assert 'eyJ' not in json.dumps(out) and out['msg'] == 'MODULE FAILURE' and out['module_stderr'] == 'trace'
+    assert '_ansible_no_log' not in out
+    assert api.hide_secret_result({'failed': True, 'msg': 'x', 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
