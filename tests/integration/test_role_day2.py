@@ -138,6 +138,8 @@ def test_day2_objects_at_onboarding(ansible, clean_sandbox, tmp_path):
     everything = first.output + json.dumps(first.tasks) + check.output + json.dumps(check.tasks)
     for secret in SECRETS:
         assert secret not in everything
+    # nor the session token (a JWT) although the login task has no task-level no_log: its action plugin hides it
+    assert "eyJ" not in first.output and "eyJ" not in check.output
 
     # second run: nothing changes, one login, no API write
     reset_counters(sandbox)
