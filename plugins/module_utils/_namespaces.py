@@ -7,8 +7,10 @@ Facts (EF §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on th
 = OLM Subscriptions in the namespace with the exact names in ``SUBSCRIPTIONS``; ``namespaces add/update`` can only
 add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
 
-Reads are kept minimal: for one namespace GET Namespace + LIST Subscriptions in it (+ LIST DatabaseClusters only
-when they matter). ``observe_many`` serves batches with one Namespace LIST and one cluster-wide Subscription LIST.
+Reads (the issue: "Namespace, Subscriptions in it, DatabaseClusters in it"): for one namespace GET Namespace, then,
+only when it exists, LIST Subscriptions and LIST DatabaseClusters in it (a missing DatabaseCluster CRD, 404, counts as
+none). ``observe_many`` serves batches and the info module with one Namespace LIST, one cluster-wide Subscription LIST
+and one cluster-wide DatabaseCluster LIST, whatever the number of namespaces.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -29,6 +31,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _validat
 MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
 MANAGED_BY_VALUE = 'everest'
 MANAGED_SELECTOR = '%s=%s' % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
+NAME_LABEL = 'kubernetes.io/metadata.name'  # set by the API server on every Namespace (value = its name)
 
 OPERATORS = ('mysql', 'postgresql', 'mongodb')
 # option name -> OLM Subscription name (EF §4.4 value keys pxc / postgresql / psmdb)
@@ -51,7 +54,11 @@ LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-syste
 SUBSCRIPTION_API = 'operators.coreos.com/v1alpha1'
 DATABASE_CLUSTER_API = 'everest.percona.com/v1alpha1'
 
-DEFAULT_TIMEOUT = 1800
+# Seconds one everestctl namespace command may run. everestctl's own worst cases (EF §4.4, §4.6, §8.11): `add`/`update`
+# wait up to 600 s per operator CSV in the install hook (3 operators: 1800 s) plus the chart download; `remove --force`
+# waits up to 15 min each for database clusters, backup storages and monitoring instances, then up to 5 min for the
+# namespace (~50 min). 3600 s stays above both, so our timeout never kills a command everestctl would still finish.
+DEFAULT_TIMEOUT = 3600
 DEFAULT_ATTEMPTS = 4
 
 ACTION_NONE = 'none'
@@ -95,20 +102,26 @@ def subscription_summary(subscriptions):
     return sorted(rows, key=lambda r: r['name'] or '')
 
 
+def is_terminating(namespace_obj):
+    """True when the Namespace is being deleted (phase Terminating or a deletionTimestamp): not Active (EF §4.7)."""
+    meta = (namespace_obj or {}).get('metadata') or {}
+    phase = ((namespace_obj or {}).get('status') or {}).get('phase')
+    return phase == 'Terminating' or bool(meta.get('deletionTimestamp'))
+
+
 def build_state(name, namespace_obj, subscriptions, clusters=None):
-    """The observed state of one namespace (pure)."""
+    """The observed state of one namespace (pure). ``clusters`` None = DatabaseClusters not read."""
     if namespace_obj is None:
         return {'name': name, 'exists': False, 'managed': False, 'terminating': False, 'labels': {},
                 'operators': dict((op, False) for op in OPERATORS), 'subscriptions': [],
                 'database_clusters': [] if clusters is not None else None}
     meta = namespace_obj.get('metadata') or {}
     labels = meta.get('labels') or {}
-    phase = (namespace_obj.get('status') or {}).get('phase')
     return {
         'name': name,
         'exists': True,
         'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
-        'terminating': phase == 'Terminating' or bool(meta.get('deletionTimestamp')),
+        'terminating': is_terminating(namespace_obj),
         'labels': dict(labels),
         'operators': operators_from_subscriptions(subscriptions),
         'subscriptions': subscription_summary(subscriptions),
@@ -124,8 +137,13 @@ def _list_or_empty(client, path):
         return []
 
 
+def cluster_names(client, name):
+    """Sorted names of the DatabaseClusters in namespace ``name`` (one LIST; no CRD = none)."""
+    return sorted((c.get('metadata') or {}).get('name') for c in _list_or_empty(client, database_clusters_path(name)))
+
+
 def observe(client, name, with_clusters=False):
-    """GET Namespace + LIST its Subscriptions (+ LIST its DatabaseClusters when asked)."""
+    """GET Namespace + LIST its Subscriptions (+ LIST its DatabaseClusters when asked); only the GET when it is missing."""
     namespace_obj = client.get_or_none(namespace_path(name))
     if namespace_obj is None:
         return build_state(name, None, [], [] if with_clusters else None)
@@ -157,26 +175,34 @@ def observe_many(client, names=None, with_clusters=False, managed_only=False):
 
 
 def list_view(state):
-    """What `everestctl namespaces list` shows, from the API side (plus the cluster names)."""
+    """What `everestctl namespaces list` shows, from the API side (plus the cluster names).
+
+    ``managed`` is the managed-by label (what everest_namespace manages by); the list's MANAGED column is
+    ``operators_installed`` (at least one Subscription of any name, EF §4.7)."""
     clusters = state.get('database_clusters')
+    subscriptions = list(state.get('subscriptions') or [])
     return {
         'name': state['name'],
         'exists': state['exists'],
         'managed': state['managed'],
+        'operators_installed': bool(subscriptions),
+        'terminating': bool(state.get('terminating')),
         'operators': dict(state['operators']),
-        'subscriptions': list(state.get('subscriptions') or []),
+        'subscriptions': subscriptions,
         'database_clusters': len(clusters) if clusters is not None else None,
         'database_cluster_names': list(clusters) if clusters is not None else None,
     }
 
 
 def list_managed(client, name=None):
-    """The namespaces Everest manages (or the one ``name``, managed or not), with operators and clusters."""
+    """The namespaces `everestctl namespaces list` shows (Active, labelled managed-by=everest, not a system namespace),
+    or the one ``name`` whatever it is (managed or not, Terminating or not), with operators and clusters."""
     if name is not None:
         state = observe(client, name, with_clusters=True)
         return [list_view(state)] if state['exists'] else []
     states = observe_many(client, with_clusters=True, managed_only=True)
-    return [list_view(s) for n, s in sorted(states.items()) if s['managed'] and n not in LIST_EXCLUDED]
+    return [list_view(s) for n, s in sorted(states.items())
+            if s['managed'] and not s['terminating'] and n not in LIST_EXCLUDED]
 
 
 # ----------------------------------------------------------------------------------------------- decide
@@ -241,7 +267,7 @@ def _after(exists, managed, operators):
 
 def decide(state, want):
     """Pure decision for one namespace. ``want``: name, state, operators, take_ownership, ignore_operator_removal,
-    keep_namespace, force. Needs ``state['database_clusters']`` (a list) for ``absent``."""
+    keep_namespace, force. Needs ``state['database_clusters']`` (a list) for ``absent`` of an existing namespace."""
     name = want['name']
     before = _after(state['exists'], state['managed'], state['operators'])
     if want.get('state', 'present') == 'absent':
@@ -294,10 +320,11 @@ def decide(state, want):
 
 
 def namespace_view(state):
+    """The returned ``namespace``; ``database_clusters`` is a count for an existing namespace, None for a missing one."""
     clusters = state.get('database_clusters')
     return {'name': state['name'], 'exists': state['exists'], 'managed': state['managed'],
             'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {}),
-            'database_clusters': len(clusters) if clusters is not None else None}
+            'database_clusters': len(clusters) if state['exists'] and clusters is not None else None}
 
 
 def predicted_view(state, decision, labels=None):
@@ -311,7 +338,11 @@ def predicted_view(state, decision, labels=None):
             if after['exists']:  # --keep-namespace removes only Everest's label
                 view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != MANAGED_BY_LABEL)
         elif not state['exists']:
-            view['labels'] = {MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+            # the API server labels every Namespace with its name; the chart's hook adds Everest's label
+            view['labels'] = {NAME_LABEL: state['name'], MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+            view['database_clusters'] = 0  # a namespace everestctl creates holds no cluster yet
+        else:  # add --take-ownership / update: the hook (re)sets Everest's label, other labels stay
+            view['labels'][MANAGED_BY_LABEL] = MANAGED_BY_VALUE
     if labels:
         view['labels'].update(labels)
     return view
@@ -354,11 +385,10 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
     """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
     rng = rng or random.Random()
     name = want['name']
-    absent = want.get('state', 'present') == 'absent'
     if state is None:
-        state = observe(client, name, with_clusters=False)
-    if absent and state['exists'] and state['managed'] and state.get('database_clusters') is None:
-        state = dict(state, database_clusters=observe(client, name, with_clusters=True)['database_clusters'])
+        state = observe(client, name, with_clusters=True)
+    elif state['exists'] and state.get('database_clusters') is None:
+        state = dict(state, database_clusters=cluster_names(client, name))
     decision = decide(state, want)
     if decision.error:
         raise ValidationError(decision.error, name=name)
@@ -397,7 +427,7 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
                 pass
             else:
                 raise
-        state = observe(client, name, with_clusters=absent)
+        state = observe(client, name, with_clusters=True)
         decision = decide(state, want)
         if decision.error:
             raise ValidationError(decision.error, name=name)
@@ -418,10 +448,9 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
 
 
 def converge_namespaces(client, runner, wants, check_mode=False, **kwargs):
-    """Batch form: one Namespace LIST + one Subscription LIST (+ one DatabaseCluster LIST if any item is absent)."""
+    """Batch form: one Namespace LIST + one Subscription LIST + one DatabaseCluster LIST serve every item."""
     names = [w['name'] for w in wants]
-    with_clusters = any(w.get('state') == 'absent' for w in wants)
-    states = observe_many(client, names, with_clusters=with_clusters)
+    states = observe_many(client, names, with_clusters=True)
     results = []
     for want in wants:
         try:

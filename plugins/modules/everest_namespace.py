@@ -16,8 +16,9 @@ author:
 description:
   - Makes a Kubernetes namespace an Everest database namespace with the wanted database operators, adds operators to
     it, or removes it from Everest (or several namespaces, with O(namespaces)).
-  - Reads the Namespace (label C(app.kubernetes.io/managed-by=everest)) and its OLM Subscriptions first and only runs
-    C(everestctl namespaces add), C(update) or C(remove) when something must change.
+  - Reads the Namespace (label C(app.kubernetes.io/managed-by=everest)) and, when it exists, its OLM Subscriptions
+    (installed operators) and its DatabaseClusters first, and only runs C(everestctl namespaces add), C(update) or
+    C(remove) when something must change.
 options:
   name:
     description:
@@ -84,14 +85,22 @@ options:
     type: dict
   timeout:
     description:
-      - Seconds one everestctl namespace command may take. They wait for operator installation or for clusters to be
-        deleted and can take many minutes.
+      - Seconds one everestctl namespace command may run; then it is killed and the task fails. A retried command
+        (after a conflict) gets the full time again.
+      - The default is above everestctl's own worst case, so the module never kills a command everestctl would still
+        finish. C(namespaces add) and C(update) wait in the chart's install hook up to 600 seconds for each operator
+        to be installed (1800 seconds for all three), plus the download of the chart. C(namespaces remove --force)
+        waits up to 15 minutes each for the database clusters, the backup storages and the monitoring instances to
+        be deleted, then up to 5 minutes for the namespace to go away (about 50 minutes in all).
+      - Lower it to fail faster where these steps are known to be quick; the task keyword C(timeout) is a last resort
+        that also stops the module's own reads.
     type: int
-    default: 1800
+    default: 3600
   namespaces:
     description:
-      - Several namespaces in one task. One Namespace LIST and one Subscription LIST serve all of them; everestctl only runs
-        for the items that change; every item is processed and the task fails naming each failed item.
+      - Several namespaces in one task. One Namespace LIST, one Subscription LIST and one DatabaseCluster LIST serve all of
+        them; everestctl only runs for the items that change; every item is processed and the task fails naming each
+        failed item.
       - Mutually exclusive with O(name).
     type: list
     elements: dict
@@ -228,7 +237,12 @@ namespace:
       type: dict
       sample: {app.kubernetes.io/managed-by: everest, virakcloud.everest/tenant: alice}
     database_clusters:
-      description: Number of DatabaseClusters in the namespace; null when they were not read (O(state=present)).
+      description:
+        - Number of DatabaseClusters in the namespace, read with one LIST when the namespace exists, for both
+          O(state=present) and O(state=absent) (the batch form reads all namespaces with one cluster-wide LIST).
+          A cluster without the DatabaseCluster CRD counts V(0).
+        - V(0) for a namespace that would be created (check mode) or was just created; null when the namespace does
+          not exist (also after a removal without O(keep_namespace)).
       type: int
       sample: 0
 cmd:

@@ -14,14 +14,22 @@ version_added: 0.1.0
 author:
   - VirakCloud (@virakcloud)
 description:
-  - The Kubernetes API side of C(everestctl namespaces list). Lists the namespaces labelled
-    C(app.kubernetes.io/managed-by=everest) (minus the system namespaces C(namespaces list) hides), or one namespace
-    by O(name), with the operators installed in each (from the OLM Subscriptions) and its DatabaseClusters.
+  - The Kubernetes API side of C(everestctl namespaces list). Lists the same namespaces as that command, that is
+    the Active namespaces labelled C(app.kubernetes.io/managed-by=everest), minus the system namespaces it hides; a
+    namespace being deleted (phase C(Terminating) or a deletion timestamp) is left out, as C(namespaces list) leaves
+    it out. Or one namespace by O(name). Each comes with the operators installed in it (from the OLM Subscriptions) and its
+    DatabaseClusters.
+  - Two different notions of "managed". RV(namespaces[].managed) is the label C(app.kubernetes.io/managed-by=everest),
+    which is what Everest and M(virakcloud.everest.everest_namespace) decide by (and what selects the listed
+    namespaces). The C(MANAGED) column of C(everestctl namespaces list) is something else, V(true) when at least one
+    OLM Subscription exists in the namespace; that is RV(namespaces[].operators_installed). The two differ, for
+    example, for a namespace labelled by hand or one whose Subscriptions were deleted outside Everest.
   - Three API calls in total for the whole list (Namespaces, Subscriptions, DatabaseClusters).
 options:
   name:
     description:
-      - Only this namespace, whether managed or not (so you can see C(managed=false)). Empty list when it does not exist.
+      - Only this namespace, whether managed or not (so you can see C(managed=false)) and also while it is being deleted
+        (RV(namespaces[].terminating=true)). Empty list when it does not exist.
     type: str
 extends_documentation_fragment:
   - virakcloud.everest.connection
@@ -63,9 +71,24 @@ namespaces:
       type: bool
       sample: true
     managed:
-      description: Whether the namespace carries the label C(app.kubernetes.io/managed-by=everest).
+      description:
+        - Whether the namespace carries the label C(app.kubernetes.io/managed-by=everest) (always V(true) in the list
+          without O(name)).
+        - Not the C(MANAGED) column of C(everestctl namespaces list); that is RV(namespaces[].operators_installed).
       type: bool
       sample: true
+    operators_installed:
+      description:
+        - Whether at least one OLM Subscription (of any name) exists in the namespace. This is exactly the C(MANAGED)
+          column of C(everestctl namespaces list).
+      type: bool
+      sample: true
+    terminating:
+      description:
+        - Whether the namespace is being deleted (phase C(Terminating) or a deletion timestamp). Such namespaces are
+          only returned when asked for by O(name).
+      type: bool
+      sample: false
     operators:
       description: Which database operators have a Subscription in the namespace.
       type: dict

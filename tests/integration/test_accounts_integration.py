@@ -6,11 +6,15 @@ the everestctl emulator's call log ($EVEREST_SANDBOX_CALL_LOG) and the emulator'
 import base64
 import json
 import os
+import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
 from everest_sandbox import DEFAULT_ADMIN_PASSWORD
 from everest_sandbox.everestctl import accounts as emu_accounts
 from everest_sandbox.everestctl import yamlv2 as emu_yaml
@@ -21,6 +25,44 @@ SECRET = "/api/v1/namespaces/everest-system/secrets/everest-accounts"
 PLAYBOOK = "accounts/account.yml"
 INFO = "accounts/info.yml"
 HERE = Path(__file__).resolve().parent
+CONFLICT_TEXT = "the object has been modified"  # Kubernetes' 409 Conflict message, passed through by everestctl (EF §1.4)
+
+
+def raw_password_hash(secret, username):
+    """The stored passwordHash bytes of ``username``, read straight from the Secret's users.yaml text.
+
+    Independent of both the module's parser and the emulator's: base64-decode the Secret data, cut out the user's
+    block of the yaml.v2 text by indentation, decode ``!!binary`` with base64 (any other form with a YAML scalar load)."""
+    text = base64.b64decode(secret["data"]["users.yaml"]).decode("utf-8", "surrogateescape")
+    block = re.search(r"^%s:\n((?:[ -].*\n?)*)" % re.escape(username), text, re.M)
+    assert block, "no block for %s in users.yaml:\n%s" % (username, text)
+    value = re.search(r"^\s+passwordHash:\s*(.*)$", block.group(1), re.M)
+    assert value, block.group(1)
+    raw = value.group(1).strip()
+    if raw.startswith("!!binary"):
+        return base64.b64decode(raw[len("!!binary"):].strip())
+    return str(yaml.safe_load(raw)).encode("utf-8", "surrogateescape")
+
+
+def stderr_recording_everestctl(tmp_path, real, log):
+    """An everestctl wrapper that runs the sandbox's everestctl and appends {cmd, rc, stderr} to ``log`` (the
+    emulator's call log has argv and rc only). Subcommand names and stderr only: no argument, so no password."""
+    wrapper = tmp_path / "everestctl-recording"
+    wrapper.write_text("""#!%(python)s
+import json, os, subprocess, sys
+proc = subprocess.run([%(real)r] + sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+sys.stdout.buffer.write(proc.stdout)
+sys.stdout.flush()
+sys.stderr.buffer.write(proc.stderr)
+sys.stderr.flush()
+record = {"cmd": sys.argv[1:3], "rc": proc.returncode, "stderr": proc.stderr.decode("utf-8", "replace")}
+fd = os.open(%(log)r, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+os.write(fd, (json.dumps(record) + "\\n").encode())
+os.close(fd)
+sys.exit(proc.returncode)
+""" % {"python": sys.executable, "real": str(real), "log": str(log)})
+    wrapper.chmod(0o755)
+    return wrapper
 
 
 class Sandbox:
@@ -115,14 +157,16 @@ def test_account_lifecycle(ansible, sbx):
     assert "********" in res["cmd"] and "Acme-pass-1" not in json.dumps(res)
     assert sbx.emulator_verifies("acme_admin", "Acme-pass-1")
 
-    # re-run: no change and zero everestctl invocations; only the Secret and the salt are read
+    # re-run: no change and zero everestctl invocations; only the Secret is read (the salt, the UID of everest-system,
+    # comes from the host cache the create run filled, keyed by the Secret's UID)
     sbx.reset_stats()
     run = account(ansible, sbx, username="acme_admin", password="Acme-pass-1")
     assert run.rc == 0 and run.result("Account")["changed"] is False and "cmd" not in run.result("Account")
     assert sbx.calls() == []
-    by_resource = sbx.stats()["by_resource"]
+    stats = sbx.stats()
+    by_resource = stats["by_resource"]
     assert by_resource["secrets"]["get"] == 1 and sum(by_resource["secrets"].values()) == 1
-    assert by_resource["namespaces"]["get"] == 1 and sum(by_resource["namespaces"].values()) == 1
+    assert sum(by_resource.get("namespaces", {}).values()) == 0 and stats["total"] == 1
 
     # modify the password with diff
     run = account(ansible, sbx, diff=True, username="acme_admin", password="Acme-pass-2")
@@ -149,11 +193,17 @@ def test_account_lifecycle(ansible, sbx):
 def test_emulator_created_account_verifies_with_module(ansible, sbx):
     proc = sbx.everestctl("accounts", "create", "-u", "cli_made", "-p", "Cli-made-pw1")
     assert proc.returncode == 0, proc.stderr
+    # the module's hash function reproduces the bytes the emulator stored (read raw from the Secret, no module parser)
+    salt = sbx.salt()
+    stored = raw_password_hash(sbx.get(SECRET), "cli_made")
+    assert len(stored) == 32 and _accounts.hash_password("Cli-made-pw1", salt) == stored
+    assert _accounts.hash_password("Cli-made-pw2", salt) != stored
     run = account(ansible, sbx, username="cli_made", password="Cli-made-pw1")
     assert run.rc == 0 and run.result("Account")["changed"] is False and sbx.calls() == []
     run = account(ansible, sbx, username="cli_made", password="Cli-made-pw2")
     assert run.result("Account")["changed"] is True
     assert sbx.emulator_verifies("cli_made", "Cli-made-pw2")
+    assert _accounts.hash_password("Cli-made-pw2", salt) == raw_password_hash(sbx.get(SECRET), "cli_made")
     info = ansible.playbook(INFO, extra_vars={"info_username": "cli_made"})
     accounts = info.result("Accounts info")["accounts"]
     assert info.rc == 0 and [a["username"] for a in accounts] == ["cli_made"] and accounts[0]["plain_text_password"] is False
@@ -187,7 +237,9 @@ BAD_ACCOUNTS = [
 
 def test_bad_input_fails_before_any_command(ansible, sbx):
     before = sbx.get(SECRET)["metadata"]["resourceVersion"]
+    sbx.reset_stats()
     run = ansible.playbook("accounts/bad_input.yml", extra_vars={"bad_cases": [case for case, _needle in BAD_ACCOUNTS]})
+    assert sbx.stats()["total"] == 0  # not even a read: every case is refused before the module touches the API
     items = run.result("Bad input")["results"]
     assert run.rc == 0 and len(items) == len(BAD_ACCOUNTS)
     for item, (case, needle) in zip(items, BAD_ACCOUNTS):
@@ -204,15 +256,31 @@ def test_admin_removal_allowed_explicitly(ansible, sbx):
     assert run.rc == 0 and run.result("Account")["changed"] is True and "admin" not in sbx.users()[0]
 
 
-def test_parallel_creation_with_forced_conflicts(ansible, sbx):
+def test_parallel_creation_with_forced_conflicts(ansible, sbx, tmp_path):
+    stderr_log = tmp_path / "everestctl-stderr.jsonl"
+    wrapper = stderr_recording_everestctl(tmp_path, sbx.env["EVERESTCTL_PATH"], stderr_log)
     sbx.faults(conflict_rate=0.3, seed=11)
     sbx.begin()
-    run = ansible.playbook("accounts/parallel.yml", forks=20, inventory=HERE / "playbooks" / "accounts" / "parallel_inventory.yml")
+    sbx.reset_stats()
+    run = ansible.playbook("accounts/parallel.yml", forks=20, inventory=HERE / "playbooks" / "accounts" / "parallel_inventory.yml",
+                           env={"EVERESTCTL_PATH": str(wrapper)})
+    secret_writes = sbx.stats()["by_resource"]["secrets"]["update"]
     assert run.rc == 0, run.output[-3000:]
     assert run.total("failures") == 0 and run.total("unreachable") == 0
     assert len(run.stats) == 20 and all(s["changed"] == 1 for s in run.stats.values())
-    calls = sbx.calls()
-    assert any(c["rc"] != 0 for c in calls), "the sandbox was expected to force some 409 conflicts"
+    # the 409s really happened: failed `accounts create` runs whose stderr is Kubernetes' conflict text ...
+    records = [json.loads(line) for line in stderr_log.read_text().splitlines() if line.strip()]
+    creates = [r for r in records if r["cmd"] == ["accounts", "create"]]
+    conflicts = [r for r in creates if r["rc"] != 0]
+    assert conflicts, "the sandbox was expected to force some 409 conflicts"
+    for record in conflicts:
+        assert CONFLICT_TEXT in record["stderr"] and "everest-accounts" in record["stderr"], record
+    # ... every other create succeeded once per account, the emulator's own call log agrees ...
+    assert len(creates) - len(conflicts) == 20
+    logged = [c for c in sbx.calls() if c["argv"][:2] == ["accounts", "create"]]
+    assert len(logged) == len(creates) and sum(1 for c in logged if c["rc"] != 0) == len(conflicts)
+    # ... and the API answered one Secret PUT per create run: 20 accepted plus the refused (409) ones
+    assert secret_writes == len(creates)
     sbx.faults()
     users = sbx.users()[0]
     for i in range(20):
@@ -293,11 +361,17 @@ def test_parallel_deletes_do_not_lose_concurrent_creates(ansible, sbx):
 def test_transient_api_errors_are_retried(ansible, sbx):
     run = account(ansible, sbx, username="flaky_user", password="Flaky-pw1")
     assert run.rc == 0 and run.result("Account")["changed"] is True
+    # GETs of a no-op run without faults, measured rather than assumed
+    sbx.reset_stats()
+    run = account(ansible, sbx, username="flaky_user", password="Flaky-pw1")
+    assert run.rc == 0 and run.result("Account")["changed"] is False
+    gets_per_run = sbx.stats()["by_verb"]["get"]
+    assert gets_per_run >= 1
     sbx.faults(error_rate={"get": 0.4}, seed=3, retry_after_s=0)
     sbx.reset_stats()
     for _attempt in range(2):
         run = account(ansible, sbx, username="flaky_user", password="Flaky-pw1")
         assert run.rc == 0, run.output[-2000:]
         assert run.result("Account")["changed"] is False and sbx.calls() == []
-    # 2 GETs per run without faults: more means injected 5xx/429 answers were retried
-    assert sbx.stats()["by_verb"]["get"] > 4
+    # more GETs than two clean runs make means injected 5xx/429 answers were retried
+    assert sbx.stats()["by_verb"]["get"] > 2 * gets_per_run

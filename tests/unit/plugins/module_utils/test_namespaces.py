@@ -12,8 +12,14 @@ SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgr
        "mongodb": "percona-server-mongodb-operator"}
 
 
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
 def ns_obj(name, managed=True, terminating=False):
-    meta = {"name": name, "labels": {"app.kubernetes.io/managed-by": "everest"} if managed else {"team": "x"}}
+    """A Namespace as the API server returns it (it always adds the kubernetes.io/metadata.name label)."""
+    labels = {"app.kubernetes.io/managed-by": "everest"} if managed else {"team": "x"}
+    labels[NAME_LABEL] = name
+    meta = {"name": name, "labels": labels}
     return {"metadata": meta, "status": {"phase": "Terminating" if terminating else "Active"}}
 
 
@@ -175,6 +181,45 @@ def test_list_managed_uses_three_calls_and_filters():
     assert one[0]["managed"] is False and nsu.list_managed(cluster, "missing") == []
 
 
+def test_list_managed_drops_terminating_namespaces_like_namespaces_list():
+    """`everestctl namespaces list` shows Active namespaces only (EF §4.7)."""
+    cluster = FakeCluster()
+    cluster.add("a-db", operators=["mysql"])
+    cluster.add("going-db", operators=["mysql"], terminating=True)
+    cluster.add("deleted-db", operators=["postgresql"])
+    cluster.namespaces["deleted-db"]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"  # phase not updated yet
+    assert [v["name"] for v in nsu.list_managed(cluster)] == ["a-db"]
+    assert len(cluster.calls) == 3
+    # asked by name it is shown, flagged
+    one = nsu.list_managed(cluster, "going-db")
+    assert one[0]["terminating"] is True and one[0]["managed"] is True
+    assert nsu.list_managed(cluster, "deleted-db")[0]["terminating"] is True
+    assert nsu.list_managed(cluster, "a-db")[0]["terminating"] is False
+
+
+def test_operators_installed_is_the_list_managed_column():
+    """`managed` = the label; `operators_installed` = at least one Subscription of any name (the list's MANAGED)."""
+    cluster = FakeCluster()
+    cluster.add("labelled-only")  # label, no Subscription: managed, MANAGED column false
+    cluster.add("full-db", operators=["mongodb"])
+    cluster.add("foreign-db")
+    cluster.subs["foreign-db"] = ["some-other-operator"]
+    views = dict((v["name"], v) for v in nsu.list_managed(cluster))
+    assert views["labelled-only"]["managed"] is True and views["labelled-only"]["operators_installed"] is False
+    assert views["full-db"]["operators_installed"] is True
+    assert views["foreign-db"]["operators_installed"] is True
+    assert views["foreign-db"]["operators"] == {"mysql": False, "postgresql": False, "mongodb": False}
+    cluster.add("plain", managed=False, operators=["mysql"])
+    plain = nsu.list_managed(cluster, "plain")[0]
+    assert plain["managed"] is False and plain["operators_installed"] is True
+
+
+def test_default_timeout_covers_everestctl_worst_case():
+    # add: 600 s per operator install hook x 3; remove --force: 3 x 15 min + 5 min for the namespace
+    assert nsu.DEFAULT_TIMEOUT == 3600
+    assert nsu.DEFAULT_TIMEOUT >= max(3 * 600, 3 * 15 * 60 + 5 * 60)
+
+
 # --------------------------------------------------------------------------------------------- validate / decide
 
 @pytest.mark.parametrize("item,match", [
@@ -253,13 +298,15 @@ def test_add_then_noop_with_zero_commands():
                              "--operator.postgresql=false", "--operator.mongodb=true"]
     assert runner.runs[0][2] == 77  # the timeout goes to the runner
     assert result["namespace"] == {"name": "acme-db", "exists": True, "managed": True,
-                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": None,
-                                   "labels": {"app.kubernetes.io/managed-by": "everest"}}
+                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": 0,
+                                   "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"}}
     assert result["before"]["exists"] is False and result["after"]["managed"] is True
     cluster.calls.clear()
     again = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
     assert again["changed"] is False and len(runner.runs) == 1 and again.get("cmd") is None
-    assert len(cluster.calls) == 2  # GET namespace + LIST subscriptions
+    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db"),
+                             ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None),
+                             ("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None)]
 
 
 def test_update_uses_union_of_installed_and_requested():
@@ -280,7 +327,7 @@ def test_check_mode_predicts_and_runs_nothing():
     assert result["cmd"][:4] == ["everestctl", "namespaces", "add", "acme-db"]
     assert result["namespace"]["exists"] is True and result["namespace"]["operators"]["postgresql"] is True
     assert result["after"] == {"exists": True, "managed": True, "operators": {"mysql": False, "postgresql": True, "mongodb": False},
-                               "labels": {"app.kubernetes.io/managed-by": "everest"}}
+                               "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"}}
 
 
 def test_remove_refuses_clusters_before_running_and_force_works():
@@ -305,6 +352,71 @@ def test_remove_keep_namespace():
     assert result["namespace"]["exists"] is True and result["namespace"]["managed"] is False
     again = converge(cluster, runner, state="absent", keep_namespace=True)
     assert again["changed"] is False and again["warnings"] == []
+
+
+# --------------------------------------------------------------------------------------------- database clusters read
+
+def test_present_noop_reports_database_clusters():
+    """The issue: read DatabaseClusters of an existing namespace and return their count, also for state=present."""
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"], clusters=["orders", "billing"])
+    runner = FakeEverestctl(cluster)
+    result = converge(cluster, runner, operators={"mysql": True})
+    assert result["changed"] is False and result["namespace"]["database_clusters"] == 2
+    assert ("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None) in cluster.calls
+    assert len(cluster.calls) == 3
+    # and after an update (the re-read counts them again)
+    updated = converge(cluster, runner, operators={"postgresql": True})
+    assert updated["action"] == "update" and updated["namespace"]["database_clusters"] == 2
+
+
+def test_present_missing_crd_counts_zero():
+    cluster = FakeCluster(crd_installed=False)
+    cluster.add("acme-db", operators=["mysql"])
+    result = converge(cluster, FakeEverestctl(cluster), operators={"mysql": True})
+    assert result["changed"] is False and result["namespace"]["database_clusters"] == 0
+
+
+def test_missing_namespace_is_one_read_and_null_count():
+    cluster = FakeCluster()
+    result = converge(cluster, FakeEverestctl(cluster), state="absent")
+    assert result["changed"] is False and result["namespace"]["database_clusters"] is None
+    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db")]  # no LIST in a namespace that does not exist
+    check = nsu.converge_namespace(cluster, FakeEverestctl(cluster), want(operators={"mysql": True}), check_mode=True)
+    assert check["namespace"]["database_clusters"] == 0 and len(cluster.calls) == 2  # predicted: a new namespace holds none
+
+
+def test_given_state_without_clusters_gets_one_extra_list():
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["mysql"], clusters=["c1"])
+    observed = nsu.observe(cluster, "acme-db")  # without clusters
+    cluster.calls.clear()
+    result = nsu.converge_namespace(cluster, FakeEverestctl(cluster), want(operators={"mysql": True}), state=observed)
+    assert result["namespace"]["database_clusters"] == 1
+    assert cluster.calls == [("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None)]
+
+
+@pytest.mark.parametrize("setup,item", [
+    ({}, want(operators={"mysql": True})),
+    ({"operators": ["mysql"], "clusters": ["c1"]}, want(operators={"postgresql": True})),
+    ({"managed": False, "clusters": ["c1", "c2"]}, want(operators={"mysql": True}, take_ownership=True)),
+    ({"operators": ["mysql"]}, want(state="absent")),
+    ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True)),
+    ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True, keep_namespace=True)),
+    ({"operators": ["mysql"]}, want(operators={"mysql": True}, labels={"tenant": "alice"})),
+    ({}, want(operators={"mongodb": True}, labels={"tenant": "alice"})),
+])
+def test_check_mode_predicts_the_real_namespace(setup, item):
+    """The predicted ``namespace`` (check mode) equals what the real run returns, database_clusters included."""
+    results = []
+    for check_mode in (True, False):
+        cluster = FakeCluster()
+        if setup:
+            cluster.add("acme-db", **setup)
+        results.append(nsu.converge_namespace(cluster, FakeEverestctl(cluster), item, check_mode=check_mode,
+                                              sleep=lambda s: None)["namespace"])
+    predicted, real = results
+    assert predicted == real
 
 
 def test_races_are_resolved_by_rereading():
@@ -368,13 +480,17 @@ def test_batch_reads_once_and_reports_each_failure():
     assert [c[1] for c in cluster.calls[:3]] == expected
 
 
-def test_batch_noop_is_two_calls():
+def test_batch_noop_is_three_calls():
     cluster = FakeCluster()
     for i in range(20):
-        cluster.add("t%02d-db" % i, operators=["mysql"])
+        cluster.add("t%02d-db" % i, operators=["mysql"], clusters=["c%d" % j for j in range(i % 3)])
     runner = FakeEverestctl(cluster)
     results = nsu.converge_namespaces(cluster, runner, [want("t%02d-db" % i, operators={"mysql": True}) for i in range(20)])
-    assert not any(r["changed"] for r in results) and runner.runs == [] and len(cluster.calls) == 2
+    assert not any(r["changed"] for r in results) and runner.runs == []
+    # one LIST each of Namespaces, Subscriptions and DatabaseClusters, whatever the number of items (all present)
+    assert [c[1] for c in cluster.calls] == ["/api/v1/namespaces", "/apis/operators.coreos.com/v1alpha1/subscriptions",
+                                             "/apis/everest.percona.com/v1alpha1/databaseclusters"]
+    assert [r["namespace"]["database_clusters"] for r in results] == [i % 3 for i in range(20)]
 
 
 def _combos():
@@ -437,8 +553,8 @@ def test_labels_set_after_add_then_noop_without_writes():
     runner = FakeEverestctl(cluster)
     result = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
     assert result["changed"] is True and result["labels_changed"] == ["virakcloud.everest/tenant"]
-    assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "everest",
-                                                                 "virakcloud.everest/tenant": "alice"}
+    assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
     assert result["namespace"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert [c for c in cluster.calls if c[0] == "PATCH"] == [
@@ -446,7 +562,7 @@ def test_labels_set_after_add_then_noop_without_writes():
     cluster.calls.clear()
     again = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
     assert again["changed"] is False and len(runner.runs) == 1
-    assert [c[0] for c in cluster.calls] == ["GET", "LIST"]  # no PATCH, no command
+    assert [c[0] for c in cluster.calls] == ["GET", "LIST", "LIST"]  # no PATCH, no command
 
 
 def test_labels_only_drift_patches_without_everestctl_and_keeps_foreign_labels():
@@ -459,7 +575,7 @@ def test_labels_only_drift_patches_without_everestctl_and_keeps_foreign_labels()
     assert result["before"]["labels"]["virakcloud.everest/tenant"] == "bob"
     assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "everest", "team": "db", "virakcloud.everest/tenant": "alice"}
+        "app.kubernetes.io/managed-by": "everest", "team": "db", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
 
 
 def test_labels_check_mode_predicts_and_writes_nothing():
@@ -467,7 +583,8 @@ def test_labels_check_mode_predicts_and_writes_nothing():
     runner = FakeEverestctl(cluster)
     result = nsu.converge_namespace(cluster, runner, want(operators={"postgresql": True}, labels=TENANT), check_mode=True)
     assert result["changed"] is True and runner.runs == []
-    assert result["namespace"]["labels"] == {"app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice"}
+    assert result["namespace"]["labels"] == {"app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice",
+                                             NAME_LABEL: "acme-db"}
     assert not [c for c in cluster.calls if c[0] == "PATCH"]
     cluster.add("acme-db", operators=["postgresql"])
     cluster.calls.clear()

@@ -26,9 +26,9 @@ class FakeClient:
         self.calls = []
         self.secrets = []
 
-    def add(self, name, managed=True, operators=(), clusters=()):
+    def add(self, name, managed=True, operators=(), clusters=(), phase="Active"):
         self.namespaces[name] = {"metadata": {"name": name, "labels": {LABEL: "everest"} if managed else {}},
-                                 "status": {"phase": "Active"}}
+                                 "status": {"phase": phase}}
         self.subs[name] = [SUB[o] for o in operators]
         self.clusters[name] = list(clusters)
 
@@ -128,7 +128,32 @@ def test_xtradb_alias_and_noop(world, capsys):
     result = run_module(everest_namespace, {"name": "acme-db", "operators": {"xtradb_cluster": True},
                                             "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and FakePopen.argvs == [] and "cmd" not in result
-    assert len(world["client"].calls) == 2
+    assert world["client"].calls == ["/api/v1/namespaces/acme-db",
+                                     "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions",
+                                     "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters"]
+    assert result["namespace"]["database_clusters"] == 0
+
+
+def test_present_returns_database_cluster_count(world, capsys):
+    world["client"].add("acme-db", operators=["mysql"], clusters=["orders", "billing"])
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True},
+                                            "everestctl_path": world["binary"]}, capsys)
+    assert result["changed"] is False and result["namespace"]["database_clusters"] == 2
+    check = run_module(everest_namespace, {"name": "new-db", "operators": {"mysql": True}}, capsys, check=True)
+    assert check["namespace"]["database_clusters"] == 0
+    batch = run_module(everest_namespace, {"everestctl_path": world["binary"], "namespaces": [
+        {"name": "acme-db", "operators": {"mysql": True}}]}, capsys)
+    assert batch["results"][0]["namespace"]["database_clusters"] == 2
+
+
+def test_default_timeout_is_3600_and_reaches_everestctl(world, capsys):
+    import yaml
+    assert everest_namespace.ARGUMENT_SPEC["timeout"]["default"] == 3600
+    documented = yaml.safe_load(everest_namespace.DOCUMENTATION)["options"]["timeout"]
+    assert documented["default"] == 3600 and documented["type"] == "int"
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True},
+                                            "everestctl_path": world["binary"]}, capsys)
+    assert result["changed"] is True and FakePopen.timeouts == [3600]
 
 
 def test_update_union(world, capsys):
@@ -207,10 +232,23 @@ def test_info(world, capsys):
     assert [n["name"] for n in result["namespaces"]] == ["a-db", "b-db"]
     assert result["namespaces"][1]["database_clusters"] == 2
     assert result["namespaces"][1]["operators"] == {"mysql": False, "postgresql": False, "mongodb": True}
+    assert [n["operators_installed"] for n in result["namespaces"]] == [True, True]
+    assert [n["terminating"] for n in result["namespaces"]] == [False, False]
     one = run_module(everest_namespace_info, {"name": "other"}, capsys)
-    assert one["namespaces"][0]["managed"] is False
+    assert one["namespaces"][0]["managed"] is False and one["namespaces"][0]["operators_installed"] is False
     assert run_module(everest_namespace_info, {"name": "ghost"}, capsys)["namespaces"] == []
     assert FakePopen.argvs == []
+
+
+def test_info_leaves_out_terminating_namespaces(world, capsys):
+    world["client"].add("a-db", operators=["mysql"])
+    world["client"].add("going-db", operators=["mysql"], phase="Terminating")
+    world["client"].add("empty-db")  # labelled, no Subscription: listed, but not MANAGED in `namespaces list` terms
+    result = run_module(everest_namespace_info, {}, capsys)
+    assert [n["name"] for n in result["namespaces"]] == ["a-db", "empty-db"]
+    assert result["namespaces"][1]["managed"] is True and result["namespaces"][1]["operators_installed"] is False
+    one = run_module(everest_namespace_info, {"name": "going-db"}, capsys)["namespaces"]
+    assert one[0]["terminating"] is True
 
 
 def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
