@@ -208,7 +208,86 @@ def test_database_cluster_schema(raw, make_ns):
                     'proxy': {'type': 'haproxy', 'expose': {'type': 'internal'}}, 'backup': {'enabled': False, 'x': 1}}
     status, created = raw('POST', DBC.format(ns='x'), body)
     assert status == 201, created
-    assert created['spec']['backup'] == {'enabled': False, 'x': 1}
+    assert created['spec']['backup'] == {'enabled': False}, 'spec.backup is typed (EF 6.4): unknown fields are pruned'
+
+
+DBC_BASE = {'engine': {'type': 'pxc', 'replicas': 3, 'storage': {'size': '25Gi'}, 'resources': {'cpu': '1', 'memory': '2Gi'}}}
+SCHEDULE = {'name': 'daily', 'enabled': True, 'schedule': '0 1 * * *', 'backupStorageName': 's3-a'}
+
+
+def _dbc(name, **spec):
+    return {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': name},
+            'spec': dict(copy.deepcopy(DBC_BASE), **spec)}
+
+
+@pytest.mark.parametrize('spec, causes', [
+    ({'backup': {'schedules': [{'name': 'daily'}]}},
+     [('FieldValueRequired', 'spec.backup.schedules[0].backupStorageName', 'Required value'),
+      ('FieldValueRequired', 'spec.backup.schedules[0].enabled', 'Required value'),
+      ('FieldValueRequired', 'spec.backup.schedules[0].schedule', 'Required value')]),
+    ({'backup': {'schedules': [dict(SCHEDULE, retentionCopies='3')]}},
+     [('FieldValueTypeInvalid', 'spec.backup.schedules[0].retentionCopies',
+       'Invalid value: "string": spec.backup.schedules[0].retentionCopies in body must be of type integer: "string"')]),
+    ({'backup': {'schedules': [dict(SCHEDULE, enabled='yes')]}},
+     [('FieldValueTypeInvalid', 'spec.backup.schedules[0].enabled',
+       'Invalid value: "string": spec.backup.schedules[0].enabled in body must be of type boolean: "string"')]),
+    ({'backup': {'schedules': {'name': 'daily'}}},
+     [('FieldValueTypeInvalid', 'spec.backup.schedules',
+       'Invalid value: "object": spec.backup.schedules in body must be of type array: "object"')]),
+    ({'backup': {'pitr': {'backupStorageName': 's3-a'}}},
+     [('FieldValueRequired', 'spec.backup.pitr.enabled', 'Required value')]),
+    ({'backup': {'pitr': {'enabled': True, 'uploadIntervalSec': '60'}}},
+     [('FieldValueTypeInvalid', 'spec.backup.pitr.uploadIntervalSec',
+       'Invalid value: "string": spec.backup.pitr.uploadIntervalSec in body must be of type integer: "string"')]),
+    ({'proxy': {'type': 'haproxy', 'replicas': 0}},
+     [('FieldValueInvalid', 'spec.proxy.replicas',
+       'Invalid value: 0: spec.proxy.replicas in body should be greater than or equal to 1')]),
+    ({'monitoring': {'resources': {'limits': {'cpu': True}}}},
+     [('FieldValueTypeInvalid', 'spec.monitoring.resources.limits.cpu',
+       'Invalid value: "boolean": spec.monitoring.resources.limits.cpu in body must be of type integer,string: "boolean"')]),
+    ({'monitoring': {'resources': {'claims': {'name': 'gpu'}}}},
+     [('FieldValueTypeInvalid', 'spec.monitoring.resources.claims',
+       'Invalid value: "object": spec.monitoring.resources.claims in body must be of type array: "object"')]),
+    ({'engineFeatures': {'psmdb': {'splitHorizonDnsConfigName': 5}}},
+     [('FieldValueTypeInvalid', 'spec.engineFeatures.psmdb.splitHorizonDnsConfigName',
+       'Invalid value: "integer": spec.engineFeatures.psmdb.splitHorizonDnsConfigName in body must be of type string: '
+       '"integer"')]),
+])
+def test_database_cluster_typed_fields(raw, make_ns, spec, causes):
+    make_ns('x')
+    status, err = raw('POST', DBC.format(ns='x'), _dbc('db', **spec))
+    assert status == 422, err
+    assert err['reason'] == 'Invalid' and err['details']['kind'] == 'DatabaseCluster'
+    assert sorted((c['reason'], c['field'], c['message']) for c in err['details']['causes']) == sorted(causes)
+    for _reason, field, message in causes:
+        assert f'{field}: {message}' in err['message']
+
+
+def test_database_cluster_typed_fields_accept_and_prune(raw, make_ns):
+    """Every field of EF 6.4 is accepted as documented; unknown fields inside typed objects are pruned, while the
+    parts the facts leave open (dataSource, other engineFeatures, claims items) keep whatever they are given."""
+    make_ns('x')
+    backup = {'enabled': True, 'x': 1,
+              'schedules': [dict(SCHEDULE, retentionCopies=3, y=2), dict(SCHEDULE, name='weekly', enabled=False)],
+              'pitr': {'enabled': True, 'backupStorageName': 's3-a', 'uploadIntervalSec': 60, 'z': 3}}
+    monitoring = {'monitoringConfigName': 'pmm', 'resources': {
+        'limits': {'cpu': '500m', 'memory': 1073741824}, 'requests': {'cpu': 1}, 'claims': [{'name': 'gpu', 'request': 'a'}],
+        'extra': 1}}
+    data_source = {'dbClusterBackupName': 'b1', 'pitr': {'type': 'date', 'date': '2026-01-01T00:00:00Z'}, 'anything': {'x': 1}}
+    features = {'psmdb': {'splitHorizonDnsConfigName': 'shd', 'future': True}, 'pxc': {'other': 'kept'}}
+    body = _dbc('db', backup=backup, monitoring=monitoring, dataSource=data_source, engineFeatures=features,
+                proxy={'type': 'haproxy', 'replicas': 2})
+    status, created = raw('POST', DBC.format(ns='x'), body)
+    assert status == 201, created
+    spec = created['spec']
+    assert spec['backup'] == {'enabled': True,
+                              'schedules': [dict(SCHEDULE, retentionCopies=3), dict(SCHEDULE, name='weekly', enabled=False)],
+                              'pitr': {'enabled': True, 'backupStorageName': 's3-a', 'uploadIntervalSec': 60}}
+    assert spec['monitoring'] == {'monitoringConfigName': 'pmm', 'resources': {
+        'limits': {'cpu': '500m', 'memory': 1073741824}, 'requests': {'cpu': 1}, 'claims': [{'name': 'gpu', 'request': 'a'}]}}
+    assert spec['dataSource'] == data_source
+    assert spec['engineFeatures'] == features
+    assert spec['proxy'] == {'type': 'haproxy', 'replicas': 2}
 
 
 def test_short_names_and_scope_in_discovery(with_trp):

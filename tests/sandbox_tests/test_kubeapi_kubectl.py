@@ -43,7 +43,7 @@ def test_version_and_legacy_discovery(raw):
     _st, v1 = raw('GET', '/api/v1')
     res = {r['name']: r for r in v1['resources']}
     assert res['namespaces'] == {'name': 'namespaces', 'singularName': 'namespace', 'namespaced': False, 'kind': 'Namespace',
-                                 'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], 'shortNames': ['ns']}
+                                 'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update'], 'shortNames': ['ns']}
     assert res['configmaps']['shortNames'] == ['cm'] and res['configmaps']['namespaced'] is True
     assert {'namespaces/status', 'secrets', 'resourcequotas', 'resourcequotas/status'} <= set(res)
     _st, groups = raw('GET', '/apis', headers={'Accept': AGGREGATED})
@@ -221,3 +221,25 @@ def test_kubectl_get_uses_printer_columns(kubectl, tmp_path):
     assert row.split()[:2] == ['p1', '4']
     proc = kubectl('get', 'ns', 'everest-system')
     assert proc.stdout.splitlines()[1].split()[:2] == ['everest-system', 'Active']
+
+
+def test_watch_not_advertised_and_refused_clearly(kubectl, raw):
+    """The emulator serves no watches: discovery does not list the verb (for built-ins and CRDs alike), and kubectl
+    -w gets the real 405 plus a Warning line that says why, after the list it printed."""
+    for gv_path in ('/api/v1', '/apis/apps/v1', '/apis/everest.percona.com/v1alpha1', '/apis/apiextensions.k8s.io/v1'):
+        _st, listing = raw('GET', gv_path)
+        assert all('watch' not in r['verbs'] for r in listing['resources']), gv_path
+    proc = kubectl('api-resources', '--verbs=watch', '-o', 'name')
+    assert proc.stdout.strip() == ''
+    proc = kubectl('get', 'ns', '-w', '--request-timeout=20s')
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0].split() == ['NAME', 'STATUS', 'AGE'] and 'everest-system' in proc.stdout
+    assert ('Warning: watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
+            in proc.stderr)
+    assert 'Error from server (MethodNotAllowed)' in proc.stderr
+    proc = kubectl('get', 'cm', '-n', 'everest-system', '--watch-only', '--request-timeout=20s')
+    assert proc.returncode == 1 and 'Warning: watch is not supported' in proc.stderr
+    # everything else kubectl needs discovery for still works
+    assert kubectl('get', 'db', '-A').returncode == 0
+    proc = kubectl('api-resources', '--verbs=list', '-o', 'name')
+    assert {'namespaces', 'configmaps', 'databaseclusters.everest.percona.com'} <= set(proc.stdout.split())

@@ -90,10 +90,45 @@ def test_delete_collection(labelled):
     assert names(labelled, '/api/v1/namespaces/ns-a/configmaps') == ['a3']
 
 
-def test_watch_is_refused(raw):
+def test_watch_is_refused(raw, clean_sandbox):
     status, body = raw('GET', '/api/v1/namespaces?watch=true')
     assert status == 405
-    assert body['reason'] == 'MethodNotAllowed'
+    assert body['reason'] == 'MethodNotAllowed' and body['kind'] == 'Status' and body['code'] == 405
+    assert body['message'] == 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
+    assert raw('GET', '/api/v1/watch/namespaces')[0] == 405
+    assert raw('GET', '/apis/everest.percona.com/v1alpha1/namespaces/default/databaseclusters?watch=1')[0] == 405
+    # the same text as a standard Warning header, which kubectl prints (it ignores the Status body of a failed watch)
+    import http.client  # pylint: disable=import-outside-toplevel
+    from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+    parts = urlsplit(clean_sandbox.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request('GET', '/api/v1/namespaces/default/configmaps?watch=true',
+                     headers={'Authorization': f'Bearer {clean_sandbox.token}'})
+        resp = conn.getresponse()
+        resp.read()
+    finally:
+        conn.close()
+    assert resp.status == 405
+    assert resp.getheader('Warning') == ('299 - "watch is not supported by the sandbox Kubernetes API emulator; '
+                                         'use get/list without --watch"')
+
+
+def test_dynamic_client_works_without_watch_verb(api):
+    from kubernetes import dynamic  # pylint: disable=import-outside-toplevel
+    from kubernetes.client import exceptions  # pylint: disable=import-outside-toplevel
+    client = dynamic.DynamicClient(api)
+    namespaces = client.resources.get(api_version='v1', kind='Namespace')
+    assert 'watch' not in namespaces.verbs
+    assert 'everest-system' in [n.metadata.name for n in namespaces.get().items]
+    dbc = client.resources.get(api_version='everest.percona.com/v1alpha1', kind='DatabaseCluster')
+    assert dbc.get(namespace='default').items == []
+    try:
+        next(iter(client.watch(namespaces, timeout=5)))
+    except exceptions.ApiException as exc:
+        assert exc.status == 405 and 'watch is not supported' in exc.body
+    else:  # pragma: no cover
+        raise AssertionError('a watch was served')
 
 
 def test_typed_client_list_with_selector(labelled, core):

@@ -98,9 +98,9 @@ def create(ctx: Ctx, username: str, password: str):
     log = ctx.component('accounts')
     client = _client(ctx)
     if not username:
-        username = prompt('❓ Provide username: ')
+        username = prompt('❓ Provide username: ', ctx.io)
     if not password:
-        password = prompt('❓ Provide password: ')
+        password = prompt('❓ Provide password: ', ctx.io, secret=True)
     validate_username(username)
     validate_password(password)
     log.info(f"Creating user '{username}'", 'accounts/create.go:78')
@@ -124,9 +124,11 @@ def set_password(ctx: Ctx, username: str, password: str):
     log = ctx.component('accounts')
     client = _client(ctx)
     if not username:
-        username = prompt('❓ Provide username: ')
+        username = prompt('❓ Provide username: ', ctx.io)
     if not password:
-        password = prompt('❓ Provide a new password: ')
+        password = prompt('❓ Provide a new password: ', ctx.io, secret=True)
+        if prompt('❓ Confirm a new password: ', ctx.io, secret=True) != password:
+            raise Failure('passwords do not match')
     validate_username(username)
     validate_password(password)
     log.info(f"Setting new password for user '{username}'", 'accounts/set_password.go:80')
@@ -149,7 +151,7 @@ def delete(ctx: Ctx, username: str):
     log = ctx.component('accounts')
     client = _client(ctx)
     if not username:
-        username = prompt('❓ Provide username: ')
+        username = prompt('❓ Provide username: ', ctx.io)
     validate_username(username)
     log.info(f"Deleting user '{username}'", 'accounts/delete.go:70')
     store = Store(client)

@@ -31,6 +31,8 @@ OPERATORS = {
     'postgresql': ('percona-postgresql-operator', 'stable-v2', 'postgresql', '2.6.0'),
 }
 SHORT_BY_SUB = {v[0]: v[2] for v in OPERATORS.values()}
+# the operators prompt of add/update (EF §1.5): MySQL, MongoDB, PostgreSQL, all pre-selected
+OPERATOR_CHOICES = (('pxc', 'MySQL'), ('psmdb', 'MongoDB'), ('postgresql', 'PostgreSQL'))
 
 ERR_EMPTY = 'namespace list is empty. Specify at least one namespace'
 ERR_NO_OPERATORS = 'no operators selected for installation. Minimum one operator must be selected'
@@ -314,8 +316,11 @@ def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
         if opts['skip_wizard'] and update:
             raise Failure("can't ask user for operators to install: interactive mode is disabled")
         if not opts['skip_wizard']:
-            from .output import prompt  # pylint: disable=import-outside-toplevel
-            prompt('Which operators do you want to install?')
+            from .output import multi_select  # pylint: disable=import-outside-toplevel
+            keys = [key for key, _label in OPERATOR_CHOICES]
+            chosen = multi_select('Which operators do you want to install?', [label for _key, label in OPERATOR_CHOICES],
+                                  ctx.io)
+            opts = dict(opts, **dict(zip(keys, chosen)))
     ops = {key: opts[key] for key in ('pxc', 'postgresql', 'psmdb')}
     if not any(ops.values()):
         raise Failure(ERR_NO_OPERATORS)

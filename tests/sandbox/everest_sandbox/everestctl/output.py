@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import sys
+import termios
 import time
+import tty
 
 
 class IO:
@@ -136,8 +140,147 @@ class Failure(Exception):
 
 
 TTY_ERROR = 'could not open a new TTY: open /dev/tty: no such device or address'
+INTERRUPTED = 'user interrupted'
 
 
-def prompt(_text: str) -> str:
-    """Interactive prompts never block in the sandbox: the TUI cannot open /dev/tty (EF §1.5, §8.2)."""
-    raise Failure(TTY_ERROR)
+def _go_errno_text(exc: OSError) -> str:
+    """Go prints syscall errors as the lower-case strerror text (``no such device or address``)."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+class Terminal:
+    """The keyboard of a bubbletea program (EF §1.5): stdin when it is a terminal, else ``/dev/tty``; in raw mode.
+
+    With neither (no controlling terminal and stdin not a terminal) opening fails at once with the real CLI's
+    ``could not open a new TTY: open /dev/tty: ...`` error. Keys come back as one-character strings or the names
+    ``enter``, ``backspace``, ``esc``, ``ctrl+c``, ``up``, ``down``, ``tab``, ``eof``, ``other``.
+    """
+
+    def __init__(self):
+        self.fd = -1
+        self._own = False
+        self._saved = None
+
+    def __enter__(self) -> 'Terminal':
+        try:
+            if os.isatty(0):
+                self.fd = 0
+        except OSError:
+            pass
+        if self.fd < 0:
+            try:
+                self.fd = os.open('/dev/tty', os.O_RDWR | os.O_NOCTTY)
+            except OSError as exc:
+                raise Failure(f'could not open a new TTY: open /dev/tty: {_go_errno_text(exc)}') from None
+            self._own = True
+        try:
+            self._saved = termios.tcgetattr(self.fd)
+            tty.setraw(self.fd, termios.TCSANOW)
+        except termios.error:
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._saved is not None:
+            try:
+                termios.tcsetattr(self.fd, termios.TCSANOW, self._saved)
+            except termios.error:
+                pass
+        if self._own:
+            os.close(self.fd)
+        return False
+
+    def _more(self, timeout: float = 0.03) -> bool:
+        return bool(select.select([self.fd], [], [], timeout)[0])
+
+    def key(self) -> str:
+        data = os.read(self.fd, 1)
+        if not data:
+            return 'eof'
+        byte = data[0]
+        if byte in (0x0d, 0x0a):
+            return 'enter'
+        if byte in (0x7f, 0x08):
+            return 'backspace'
+        if byte == 0x03:
+            return 'ctrl+c'
+        if byte == 0x04:
+            return 'eof'
+        if byte == 0x09:
+            return 'tab'
+        if byte == 0x1b:
+            if not self._more():
+                return 'esc'
+            seq = os.read(self.fd, 8)
+            return {b'[A': 'up', b'OA': 'up', b'[B': 'down', b'OB': 'down'}.get(seq, 'other')
+        if byte < 0x20:
+            return 'other'
+        if byte >= 0x80:   # a UTF-8 sequence: read its continuation bytes
+            need = 1 if byte >= 0xc0 else 0
+            need += 1 if byte >= 0xe0 else 0
+            need += 1 if byte >= 0xf0 else 0
+            while need and self._more(0.2):
+                data += os.read(self.fd, 1)
+                need -= 1
+            return data.decode('utf-8', 'replace')
+        return chr(byte)
+
+
+def prompt(text: str, io: IO | None = None, secret: bool = False) -> str:
+    """A text input (EF §1.5): blocks on the terminal until Enter; Esc/Ctrl+C -> ``user interrupted``.
+
+    The prompt and the echo (``*`` per character for secrets, as bubbletea's password mode) go to stdout, as
+    bubbletea renders to stdout. Without a terminal this fails at once (EF §8.2)."""
+    io = io or IO()
+    value = ''
+    with Terminal() as term:
+        io.out(text)
+        while True:
+            key = term.key()
+            if key == 'enter':
+                io.out('\r\n')
+                return value
+            if key in ('esc', 'ctrl+c', 'eof'):
+                io.out('\r\n')
+                raise Failure(INTERRUPTED)
+            if key == 'backspace':
+                if value:
+                    value = value[:-1]
+                    io.out('\b \b')
+            elif len(key) == 1:
+                value += key
+                io.out('*' if secret else key)
+
+
+def multi_select(title: str, choices, io: IO | None = None, selected=None) -> list:
+    """A multi-select list (the operators prompt of ``namespaces add/update``): every choice pre-selected unless
+    ``selected`` says otherwise; ↑/↓ (or k/j) move, space (or x) toggles, Enter confirms, Esc/Ctrl+C -> ``user
+    interrupted``. Returns one bool per choice."""
+    io = io or IO()
+    marks = [True] * len(choices) if selected is None else [bool(v) for v in selected]
+    cursor = 0
+
+    def lines():
+        return [f'{">" if i == cursor else " "} [{"x" if marks[i] else " "}] {label}' for i, label in enumerate(choices)]
+
+    with Terminal() as term:
+        io.out(f'{title}\r\n' + ''.join(f'{line}\r\n' for line in lines()) + '(space: select/unselect, enter: confirm)')
+        while True:
+            key = term.key()
+            if key == 'enter':
+                io.out('\r\n')
+                return marks
+            if key in ('esc', 'ctrl+c', 'eof'):
+                io.out('\r\n')
+                raise Failure(INTERRUPTED)
+            if key in ('up', 'k'):
+                cursor = (cursor - 1) % len(choices)
+            elif key in ('down', 'j', 'tab'):
+                cursor = (cursor + 1) % len(choices)
+            elif key in (' ', 'x'):
+                marks[cursor] = not marks[cursor]
+            else:
+                continue
+            # redraw the list in place: back to its first line, rewrite every line
+            io.out(f'\r\x1b[{len(choices)}A' + ''.join(f'\r\x1b[K{line}\r\n' for line in lines()))

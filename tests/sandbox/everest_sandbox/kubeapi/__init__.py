@@ -27,7 +27,8 @@ What it does
   ``status.hard``/``status.used`` kept current; checks and writes under one lock.
 * ``/_sandbox/{stats,stats/reset,faults,reset}``: request counters, seeded fault injection, reset to seed.
 
-Not implemented: watch (405), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
+Not implemented: watch (not in discovery's verbs; watch requests get a 405 MethodNotAllowed Status plus a
+``Warning`` header that kubectl prints), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
 checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
 ownerReferences, admission webhooks, RBAC.
 """

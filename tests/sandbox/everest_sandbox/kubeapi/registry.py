@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import threading
 
-ALL_VERBS = ('create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch')
+# No 'watch': the emulator does not serve watches, and a real API server neither advertises nor serves the verbs a
+# resource lacks (its watch requests get 405 MethodNotAllowed, which is what the emulator answers; see server.py).
+ALL_VERBS = ('create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update')
 
 
 @dataclasses.dataclass
@@ -65,7 +67,7 @@ class ResourceType:
 
 BUILTINS = (
     ResourceType('', 'v1', 'namespaces', 'namespace', 'Namespace', False, ('ns',), status=True,
-                 verbs=('create', 'delete', 'get', 'list', 'patch', 'update', 'watch')),
+                 verbs=('create', 'delete', 'get', 'list', 'patch', 'update')),
     ResourceType('', 'v1', 'configmaps', 'configmap', 'ConfigMap', True, ('cm',)),
     ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
     ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),

@@ -18,6 +18,36 @@ _QTY = {'anyOf': [{'type': 'integer'}, {'type': 'string'}], 'x-kubernetes-int-or
 _FREE = {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}
 _STR_LIST = {'type': 'array', 'items': {'type': 'string'}}
 _RESOURCES = {'type': 'object', 'properties': {'cpu': _QTY, 'memory': _QTY}}
+_QTY_MAP = {'type': 'object', 'additionalProperties': _QTY}
+
+# EF §6.4 lists the fields of spec.backup, spec.monitoring.resources, engineFeatures.psmdb and the proxy replicas
+# minimum: those are typed (unknown fields pruned, required ones enforced). Where the facts are silent the schema keeps
+# x-kubernetes-preserve-unknown-fields: spec.dataSource (only "dataSource{...}"), the rest of spec.engineFeatures and
+# of engineFeatures.psmdb, and the items of monitoring.resources.claims.
+BACKUP_SCHEDULE = {
+    'type': 'object',
+    'required': ['name', 'enabled', 'schedule', 'backupStorageName'],   # all but retentionCopies (EF §6.4)
+    'properties': {'name': _STR, 'enabled': _BOOL, 'schedule': _STR, 'backupStorageName': _STR,
+                   'retentionCopies': {'type': 'integer', 'format': 'int32'}},
+}
+BACKUP = {
+    'type': 'object',
+    'properties': {
+        'enabled': _BOOL,
+        'schedules': {'type': 'array', 'items': BACKUP_SCHEDULE},
+        'pitr': {'type': 'object', 'required': ['enabled'], 'properties': {
+            'enabled': _BOOL, 'backupStorageName': _STR, 'uploadIntervalSec': _INT}},
+    },
+}
+MONITORING_RESOURCES = {   # a Kubernetes ResourceRequirements: limits, requests, claims
+    'type': 'object',
+    'properties': {'limits': _QTY_MAP, 'requests': _QTY_MAP, 'claims': {'type': 'array', 'items': _FREE}},
+}
+ENGINE_FEATURES = {
+    'type': 'object', 'x-kubernetes-preserve-unknown-fields': True,
+    'properties': {'psmdb': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True,
+                             'properties': {'splitHorizonDnsConfigName': _STR}}},
+}
 
 DATABASECLUSTER_SPEC = {
     'type': 'object',
@@ -41,20 +71,20 @@ DATABASECLUSTER_SPEC = {
             'type': 'object',
             'properties': {
                 'type': {'type': 'string', 'enum': ['mongos', 'haproxy', 'proxysql', 'pgbouncer']},
-                'replicas': {'type': 'integer', 'format': 'int32'},
+                'replicas': {'type': 'integer', 'format': 'int32', 'minimum': 1},
                 'resources': _RESOURCES,
                 'config': _STR,
                 'expose': {'type': 'object', 'properties': {
                     'type': _STR, 'ipSourceRanges': _STR_LIST, 'loadBalancerConfigName': _STR}},
             },
         },
-        'backup': _FREE,
-        'monitoring': {'type': 'object', 'properties': {'monitoringConfigName': _STR, 'resources': _FREE}},
+        'backup': BACKUP,
+        'monitoring': {'type': 'object', 'properties': {'monitoringConfigName': _STR, 'resources': MONITORING_RESOURCES}},
         'paused': _BOOL,
         'allowUnsafeConfiguration': _BOOL,
-        'dataSource': _FREE,
+        'dataSource': _FREE,   # EF §6.4 says only "dataSource{...}"
         'podSchedulingPolicyName': _STR,
-        'engineFeatures': _FREE,
+        'engineFeatures': ENGINE_FEATURES,
         'sharding': {'type': 'object', 'properties': {
             'enabled': _BOOL, 'shards': {'type': 'integer', 'format': 'int32'},
             'configServer': {'type': 'object', 'properties': {'replicas': {'type': 'integer', 'format': 'int32'}}}}},

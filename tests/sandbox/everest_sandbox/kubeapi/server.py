@@ -34,6 +34,7 @@ from .table import to_table, wants_table
 GIT_VERSION = 'v1.31.0'
 VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
 FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
+WATCH_UNSUPPORTED = 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
 
 
 class Faults:
@@ -496,7 +497,12 @@ class KubeApiServer:
         if route.kind == 'openapi':
             return self._openapi(route.path)
         if route.kind == 'watch' or (route.kind == 'resource' and _query(query, 'watch') in ('true', '1')):
-            raise E.method_not_allowed('watch is not supported by the sandbox Kubernetes API emulator')
+            # Discovery does not list 'watch', so this is the 405 a real server gives for a verb a resource lacks. client-go
+            # shows only its generic 405 text for failed watches (it never decodes the Status body there) but prints
+            # every `Warning: 299` header, so kubectl says why: "Warning: watch is not supported by the sandbox ...".
+            err = E.method_not_allowed(WATCH_UNSUPPORTED)
+            err.headers = dict(err.headers, Warning='299 - ' + json.dumps(WATCH_UNSUPPORTED))
+            raise err
         if route.kind != 'resource':
             if route.group or route.version:
                 raise E.resource_not_found()
