@@ -11,8 +11,12 @@ Contract: ``everest-facts.md`` (EF) §5.
   ``LoadPolicyArray`` (``p`` needs exactly 4 values, ``g`` at least 2, duplicates dropped).
 * Validator (EF §5.6): implicit ``role:admin`` rules are added after the file rules; then three passes over all
   ``p`` rules, in Everest's order: terms, role existence, resource names. ``validate()`` returns every problem
-  (the first one is the one Everest reports) plus, marked ``everest=False``, problems Everest does not detect at
-  validation time but that break it later (malformed glob patterns make every request fail at enforce time).
+  (the first one is the one Everest reports) plus, marked ``everest=False``, hazards Everest does not detect at
+  validation time: malformed glob patterns. Everest loads such a policy, but doublestar returns ``ErrBadPattern``
+  when a request is matched against the pattern and casbin's ``globMatch`` passes that error up, so such a request
+  gets an error instead of an answer (from casbin's and doublestar's source; EF §5.10 only lists the glob syntax).
+  ``blocking_problems()`` tells which problems must stop a write: every Everest problem, and hazards only in the
+  blocks being written.
 * Evaluator (EF §5.4, §5.7, §5.10): request ``(subject, resource, action, object)``; a rule matches when the
   request subject is, or transitively (at most 10 hops, casbin's default role manager) belongs to, the rule's
   subject, and resource, action and object match the rule's values as doublestar v4 patterns (``glob_match`` is a
@@ -312,11 +316,33 @@ def validate(policy, strict=True):
         for rule in rules:
             for term in rule.values[1:]:
                 if not validate_pattern(term):
-                    errors.append(PolicyError(
-                        "glob", "malformed glob pattern '%s': Everest accepts it but every request evaluated against this rule "
-                        "fails (doublestar ErrBadPattern)" % term, line=rule.line, text=rule.text, everest=False))
+                    errors.append(PolicyError("glob", GLOB_HAZARD % term, line=rule.line, text=rule.text, everest=False))
                     break
     return errors
+
+
+GLOB_HAZARD = ("malformed glob pattern '%s': Everest's validation accepts it, but a request matched against this rule gets an "
+               "error from Everest instead of an answer (doublestar ErrBadPattern, passed up by casbin's globMatch)")
+
+
+def blocking_problems(errors, text, blocks):
+    """The problems of ``validate(text)`` that must stop a write of the blocks named in ``blocks``.
+
+    Every Everest problem blocks, wherever it is (Everest would reject the policy). A hazard (``everest=False``)
+    blocks only when its line is inside one of ``blocks``: a malformed pattern in a foreign line or in another
+    block does not stop an unrelated edit (Everest accepts it; the caller reports it as a warning).
+    """
+    blocks = set(blocks)
+    owner = line_blocks(text) if any(not e.everest for e in errors) else {}
+    return [e for e in errors if e.everest or (e.line is not None and owner.get(e.line) in blocks)]
+
+
+def validate_output(errors):
+    """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (EF §5.8)."""
+    text = everest_error_text(errors)
+    if text is None:
+        return 0, u"\u2705 Valid\n\n"
+    return 1, u"\u274c Invalid\n" + text.replace("\n", " - ") + "\n"
 
 
 def everest_error_text(errors, command="validate"):

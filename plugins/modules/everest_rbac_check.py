@@ -19,6 +19,13 @@ description:
     when an answer differs from the expected one.
   - The policy comes from the live ConfigMap C(everest-system/everest-rbac) (default), from a local O(policy_file),
     or from inline O(policy) text.
+  - "With the ConfigMap, RBAC enforcement follows its C(enabled) key, as C(everestctl settings rbac can) without
+    C(--policy-file) does: when C(enabled) is not C(\"true\") (and O(assume_enabled=false)), Everest allows every
+    request without even loading the policy, so every check is answered RV(results[].allowed=true) with
+    RV(results[].reason=rbac_disabled) and no matching rule, and a check with C(expect: deny) is reported as a mismatch
+    (which is the truth: nothing is denied while RBAC is off). An invalid policy, or a ConfigMap without C(policy.csv),
+    does not fail the task then; the problems are returned in RV(validation) and as a warning, because Everest will
+    reject that policy as soon as RBAC is enabled."
   - "Semantics: a rule matches when the subject is the rule's subject or reaches it through C(g) lines (transitively,
     at most 10 levels), and the resource, action and object match the rule's values as doublestar globs (C(*) never
     crosses C(/), C(**) does). C(role:admin) gets every resource implicitly, so a user has everything once bound to
@@ -111,19 +118,24 @@ options:
   policy_file:
     description:
       - Evaluate this local file instead of the ConfigMap. Like C(everestctl --policy-file), a YAML ConfigMap manifest
-        with C(data.policy.csv) is accepted (only C(policy.csv) is used), otherwise the whole file is the policy.
-      - Enforcement is always on for a file, as in everestctl.
+        with C(data.policy.csv) is accepted (only C(policy.csv) is used, C(data.enabled) is ignored), otherwise the
+        whole file is the policy.
+      - Enforcement is always on for a file, as in everestctl, whatever O(assume_enabled) says; an invalid policy fails
+        the task.
     type: path
   policy:
     description:
-      - Evaluate this policy text instead of the ConfigMap. Enforcement is always on, as with a file.
+      - Evaluate this policy text instead of the ConfigMap. Enforcement is always on, as with a file, whatever
+        O(assume_enabled) says; an invalid policy fails the task.
     type: str
   assume_enabled:
     description:
-      - With the ConfigMap, Everest allows everything while C(data.enabled) is not C("true") (and so does
-        C(everestctl settings rbac can) without C(--policy-file)). V(true) evaluates the policy as if RBAC were on,
-        to test a policy before enabling it.
-      - A file or inline policy is always evaluated with enforcement on.
+      - Only has an effect with the ConfigMap (neither O(policy) nor O(policy_file) given).
+      - With V(false), RBAC enforcement follows the ConfigMap's C(data.enabled), like C(everestctl settings rbac can)
+        without C(--policy-file) - when it is not C("true") every check is allowed (see the description).
+      - With V(true) the ConfigMap's policy is evaluated as if C(data.enabled) were C("true"), to test a policy before
+        enabling it; an invalid policy or a missing C(policy.csv) then fails the task.
+      - With O(policy) or O(policy_file) enforcement is always on, so the value is ignored; V(true) changes nothing.
     type: bool
     default: false
   cross_check_with_everestctl:
@@ -139,7 +151,11 @@ extends_documentation_fragment:
   - virakcloud.everest.everestctl
   - virakcloud.everest.attributes.INFO_MODULE
 notes:
-  - An invalid policy fails the task (Everest answers every question with an error then), with the validation problems.
+  - An invalid policy fails the task when it is enforced (Everest answers every question with an error then), with the
+    validation problems. With RBAC disabled in the ConfigMap (and O(assume_enabled=false)) it only gives a warning.
+  - A malformed glob pattern (for example an unclosed C([)) passes Everest's validation; a request matched against it
+    gets an error from Everest instead of an answer, so such a check fails the task. The patterns are also listed in
+    RV(validation.messages) and as warnings.
   - O(policy_file) is read on the host that runs the module (the controller with C(ansible_connection=local)).
 seealso:
   - module: virakcloud.everest.everest_rbac_policy
@@ -204,6 +220,12 @@ results:
     rule:
       description: The first rule that allowed the request (C(p, ...)), null when denied or when RBAC is disabled.
       type: str
+    reason:
+      description:
+        - Why the answer is what it is. V(rule) - a rule matched (see RV(results[].rule)); V(no_rule) - no rule matched;
+          V(rbac_disabled) - RBAC is disabled in the ConfigMap, so Everest allows the request without looking at the policy.
+      type: str
+      choices: [rule, no_rule, rbac_disabled]
     rule_line:
       description: Line of that rule in C(policy.csv); null for Everest's implicit C(role:admin) rules.
       type: int
@@ -235,6 +257,43 @@ source:
   description: Where the policy came from (C(configmap everest-system/everest-rbac), C(file <path>) or C(inline)).
   returned: always
   type: str
+validation:
+  description:
+    - Result of validating the policy with Everest's rules, plus malformed glob patterns (which Everest accepts).
+    - With an enforced invalid policy the task fails; with RBAC disabled the task continues and RV(validation.ok) is false.
+  returned: success, and failures caused by an invalid policy
+  type: dict
+  contains:
+    ok:
+      description: Whether Everest would accept the policy (malformed glob patterns do not make this false).
+      type: bool
+    messages:
+      description: One text per problem, or the reason the policy could not be loaded (C(policy.csv not found ...)).
+      type: list
+      elements: str
+  sample: {ok: true, messages: []}
+disagreements:
+  description: With O(cross_check_with_everestctl), the checks on which everestctl's answer differs from this module's.
+  returned: when there is a disagreement (the task then fails)
+  type: list
+  elements: dict
+  contains:
+    index:
+      description: Position of the check in O(checks).
+      type: int
+    check:
+      description: Subject, action, resource and object asked.
+      type: dict
+    module:
+      description: This module's answer (enforcement on).
+      type: bool
+    everestctl:
+      description: everestctl's answer.
+      type: bool
+    cmd:
+      description: The everestctl command that was run.
+      type: list
+      elements: str
 """
 
 import os
@@ -295,11 +354,22 @@ def policy_from_file_text(text):
     return text
 
 
+class Source:
+    """Where the policy came from: ``text`` (None when the ConfigMap has no policy.csv: ``missing`` says so),
+    ``rbac_enabled`` (None for a file or inline policy), ``enabled_value`` (the raw ``enabled`` value of the ConfigMap) and ``label``."""
+
+    def __init__(self, text, label, rbac_enabled=None, enabled_value=None, missing=None):
+        self.text = text
+        self.label = label
+        self.rbac_enabled = rbac_enabled
+        self.enabled_value = enabled_value
+        self.missing = missing
+
+
 def load_source(module):
-    """(policy text, rbac_enabled or None, source label)."""
     params = module.params
     if params.get("policy") is not None:
-        return params["policy"], None, "inline"
+        return Source(params["policy"], "inline")
     if params.get("policy_file"):
         path = params["policy_file"]
         try:
@@ -307,15 +377,26 @@ def load_source(module):
                 text = handle.read().decode("utf-8", "replace")
         except (IOError, OSError) as exc:
             raise EverestError("cannot read policy_file %s: %s" % (path, exc))
-        return policy_from_file_text(text), None, "file %s" % path
+        return Source(policy_from_file_text(text), "file %s" % path)
     obj = module.k8s.get_or_none(_k8s.path("v1", "configmaps", NAMESPACE, NAME))
     if obj is None:
         raise EverestError('configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
                            'kubeconfig/context point at another cluster)' % (NAME, NAMESPACE))
     data = obj.get("data") or {}
+    label = "configmap %s/%s" % (NAMESPACE, NAME)
+    enabled = data.get("enabled")
     if "policy.csv" not in data:
-        raise EverestError("policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
-    return data["policy.csv"], data.get("enabled") == "true", "configmap %s/%s" % (NAMESPACE, NAME)
+        return Source(None, label, enabled == "true", enabled,
+                      missing="policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
+    return Source(data["policy.csv"], label, enabled == "true", enabled)
+
+
+def _can(enforcer, check):
+    try:
+        return enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
+    except _rbac.BadPattern as exc:
+        raise EverestError("the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
+                           "error, including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"]))
 
 
 def evaluate(enforcer, checks, enforced):
@@ -324,14 +405,12 @@ def evaluate(enforcer, checks, enforced):
         item = dict((key, check.get(key)) for key in ("subject", "action", "resource", "object", "expect"))
         rule = None
         if enforced:
-            try:
-                rule = enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
-            except _rbac.BadPattern as exc:
-                raise EverestError("the policy has a malformed glob pattern (%s); Everest fails every request evaluated against it, "
-                                   "including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"]))
+            rule = _can(enforcer, check)
             allowed = rule is not None
+            item["reason"] = "rule" if allowed else "no_rule"
         else:
             allowed = True
+            item["reason"] = "rbac_disabled"
         item["allowed"] = allowed
         item["rule"] = rule.render() if rule is not None else None
         item["rule_line"] = rule.line if rule is not None else None
@@ -398,7 +477,7 @@ def cross_check(module, text, checks, results, enforcer):
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         for index, (check, result) in enumerate(zip(checks, results)):
-            ours = enforcer.can(check["subject"], check["action"], check["resource"], check["object"]) is not None
+            ours = _can(enforcer, check) is not None
             answer = module.everestctl.run("rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"],
                                            object=check["object"], policy_file=path)
             theirs = answer.stdout.strip().splitlines()[-1:] == ["Yes"]
@@ -426,15 +505,30 @@ def main():
         module.fail_json(msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); "
                              "cross-check a sample with checks instead")
     try:
-        text, rbac_enabled, source = load_source(module)
-        policy = _rbac.parse_policy(text)
-        errors = [e for e in _rbac.validate(policy, strict=False) if e.everest]
-        if errors:
+        src = load_source(module)
+        source, rbac_enabled = src.label, src.rbac_enabled
+        # EF §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
+        # a file or inline policy is always enforced (assume_enabled changes nothing there)
+        enforced = rbac_enabled is not False or module.params["assume_enabled"]
+        policy = _rbac.parse_policy(src.text or "")
+        problems = [] if src.missing else _rbac.validate(policy)
+        errors = [e for e in problems if e.everest]
+        hazards = [e for e in problems if not e.everest]
+        validation = {"ok": not (src.missing or errors), "messages": [src.missing] if src.missing else [str(e) for e in problems]}
+        if enforced and src.missing:
+            module.fail_json(msg=src.missing, validation=validation, source=source, rbac_enabled=rbac_enabled)
+        if enforced and errors:
             module.fail_json(msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s" % (
                 source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
-                validation={"ok": False, "messages": [str(e) for e in errors]}, source=source, rbac_enabled=rbac_enabled)
+                validation=validation, source=source, rbac_enabled=rbac_enabled)
+        if not enforced and not validation["ok"]:
+            module.warn("RBAC is disabled in %s (enabled: %r), so Everest allows every request without loading the policy and every "
+                        "check is answered 'allowed'; but the policy is invalid and Everest will reject it once RBAC is enabled: %s" % (
+                            source, src.enabled_value,
+                            src.missing or _rbac.everest_error_text(errors, command="can").replace("\n", " - ")))
+        for hazard in hazards:
+            module.warn("RBAC policy (%s): %s" % (source, hazard))
         enforcer = _rbac.Enforcer(policy, check=False)
-        enforced = rbac_enabled is not False or module.params["assume_enabled"]
         if matrix:
             total, mismatches = evaluate_matrix(enforcer, enforced, module.params)
             results = []
@@ -444,12 +538,16 @@ def main():
             mismatches = [dict(r, index=i) for i, r in enumerate(results) if r["met"] is False]
         disagreements = []
         if module.params["cross_check_with_everestctl"] and not matrix:
-            disagreements = cross_check(module, text, checks, results, enforcer)
+            if validation["ok"]:
+                disagreements = cross_check(module, src.text, checks, results, enforcer)
+            else:
+                module.warn("cross_check_with_everestctl skipped: the policy is invalid, so everestctl settings rbac can --policy-file "
+                            "would answer every question with an error")
     except EverestError as exc:
         module.fail_from(exc)
 
     output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
-              "mismatches": mismatches, "checks_total": total}
+              "mismatches": mismatches, "checks_total": total, "validation": validation}
     if disagreements:
         output["disagreements"] = disagreements
         module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (
@@ -457,8 +555,12 @@ def main():
                 d["index"], d["check"]["subject"], d["check"]["action"], d["check"]["resource"], d["check"]["object"],
                 "allow" if d["module"] else "deny", "allow" if d["everestctl"] else "deny") for d in disagreements)), **output)
     if mismatches:
-        module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s):\n%s" % (
-            len(mismatches), total, source, table(mismatches)), **output)
+        hint = ""
+        if not enforced:
+            hint = (" - RBAC is disabled in the ConfigMap, so Everest allows everything; enable it, or set assume_enabled: true "
+                    "to test the policy as if it were enabled")
+        module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s)%s:\n%s" % (
+            len(mismatches), total, source, hint, table(mismatches)), **output)
     module.exit_json(**output)
 
 

@@ -80,8 +80,13 @@ options:
   validate:
     description:
       - Validate the B(whole resulting policy) with Everest's rules (line syntax, the term pattern, that every
-        C(role:) subject is bound by a C(g) line, the 13 resource names) plus one stricter rule (no malformed glob
-        pattern, which Everest accepts but which makes every request evaluated against that rule fail).
+        C(role:) subject is bound by a C(g) line, the 13 resource names). A problem found by these rules anywhere in
+        the policy, inside or outside the blocks of this task, fails the task, because Everest would reject the policy.
+      - One stricter rule applies to the lines of the block(s) this task writes only - no malformed glob pattern
+        (for example an unclosed C([)). Everest's validation accepts such a pattern, but doublestar reports
+        C(ErrBadPattern) when a request is matched against it, and casbin passes that error up, so the request gets an
+        error from Everest instead of an answer. A malformed pattern in a foreign line or in another block does not
+        fail the task; it is listed in RV(validation.messages) (marked C(warning only)) and as a warning.
       - On failure the task fails naming the offending line and rule, and nothing is written.
       - With V(false) the problems are still reported in RV(validation), but the policy is written anyway. Disable only
         to repair a policy that is already broken outside your blocks.
@@ -98,6 +103,8 @@ options:
     description:
       - Save the previous C(policy.csv) to a timestamped file in O(backup_dir) before changing it, and return its path
         as RV(backup_file). Nothing is saved when nothing changes.
+      - The backup is written just before the write. If the write then fails (for example all conflict retries are
+        refused), the backup is kept and the failure result names it in RV(backup_file).
     type: bool
     default: false
   backup_dir:
@@ -110,11 +117,14 @@ options:
     description:
       - Manage the blocks in this local policy file (plain C(policy.csv) text) instead of the ConfigMap. The file is
         created if missing (its directory must exist).
-      - The file is locked exclusively for the whole read-modify-write (a sidecar lock file C(.<name>.lock) in the same
-        directory), so forks on one host serialise; the new content is written to a temporary file in the same
-        directory, flushed to disk and renamed over the target, keeping its mode (and owner when allowed), so readers
-        see either the old or the new policy, never a partial one. A symbolic link is followed (the file it points to
-        is replaced, the link stays).
+      - The file is locked exclusively for the whole read-modify-write, so forks on one host serialise. The lock is a
+        sidecar file C(.<name>.lock) (for example C(.policy.csv.lock)) created next to the target and left in place
+        afterwards; in a Git checkout add it to C(.gitignore) (for example C(.*.lock)).
+      - The new content is written to a temporary file C(.<name>.*.tmp) in the same directory, flushed to disk and
+        renamed over the target, keeping its mode (and owner when allowed), so readers see either the old or the new
+        policy, never a partial one. If any of these steps fails (disk full, permissions, ...) the task fails naming the
+        file and the cause, the temporary file is removed and the target is unchanged. A symbolic link is followed
+        (the file it points to is replaced, the link stays).
       - Like C(everestctl --policy-file), the file may also be a YAML ConfigMap manifest with C(data.policy.csv); then
         that string is edited (and C(data.enabled) with O(enabled)) and the manifest is re-serialised, which keeps the
         data but not YAML comments or layout (a warning says so).
@@ -238,10 +248,13 @@ validation:
   type: dict
   contains:
     ok:
-      description: Whether the policy passed.
+      description: Whether the policy passed (no problem that blocks the write; see O(validate)).
       type: bool
     messages:
-      description: One text per problem (line number, Everest's message, rule).
+      description:
+        - One text per problem (line number, where it is, Everest's message, rule).
+        - A malformed glob pattern outside the blocks written by this task is listed with C(warning only); it does not
+          make RV(validation.ok) false.
       type: list
       elements: str
     everestctl:
@@ -249,8 +262,10 @@ validation:
       type: bool
   sample: {ok: true, messages: [], everestctl: false}
 backup_file:
-  description: Path of the saved previous policy.
-  returned: changed and O(backup=true)
+  description:
+    - Path of the saved previous policy.
+    - Also in the failure result when the backup had been written before the write failed.
+  returned: changed and O(backup=true), or a failure after the backup was written
   type: str
   sample: /home/ops/.ansible/backups/everest-rbac/everest-rbac.policy.csv.20260101T120000.123456.4242
 configmap:
@@ -358,7 +373,8 @@ def requested_blocks(params):
     return result
 
 
-def describe(errors, text):
+def describe(errors, text, blocking=None):
+    """One text per problem; a hazard not in ``blocking`` (a list of problems) is marked as a mere warning."""
     owner = _rbac.line_blocks(text)
     messages = []
     for error in errors:
@@ -368,17 +384,28 @@ def describe(errors, text):
             where = "line %d (%s): %r: " % (error.line, "block '%s'" % block if block else "outside managed blocks", error.text)
         elif error.text is None:
             where = "implicit admin rule: "
-        messages.append("%s%s [%s%s]" % (where, error.message, error.rule, "" if error.everest else ", stricter than Everest"))
+        tag = ""
+        if not error.everest:
+            tag = ", stricter than Everest"
+            if blocking is not None and not any(error is b for b in blocking):
+                tag += "; warning only: not in a block written by this task"
+        messages.append("%s%s [%s%s]" % (where, error.message, error.rule, tag))
     return messages
 
 
 def compute(text, changes):
-    """(new_text, validation errors) for applying ``changes`` to ``text``; raises EverestError on unusable markers."""
+    """(new_text, validation errors, blocking errors) for applying ``changes`` to ``text``.
+
+    Blocking: every Everest problem anywhere, and glob hazards only inside the blocks this task writes
+    (``_rbac.blocking_problems``). Raises EverestError on unusable markers.
+    """
     try:
         new_text = _rbac.apply_blocks(text, changes)
     except _rbac.BlockError as exc:
         raise EverestError("the policy's managed-block markers are inconsistent, so no block can be edited safely: %s" % exc)
-    return new_text, _rbac.validate(new_text)
+    errors = _rbac.validate(new_text)
+    written = [name for name, lines in changes.items() if lines is not None]
+    return new_text, errors, _rbac.blocking_problems(errors, new_text, written)
 
 
 def enabled_text(value):
@@ -394,6 +421,7 @@ class Outcome:
         self.enabled_before = None
         self.enabled_after = None
         self.errors = []
+        self.blocking = []
         self.backup_file = None
 
 
@@ -407,20 +435,26 @@ class RbacPolicy:
         self.requested = requested_blocks(module.params)
         self.changes = dict((name, lines) for name, _state, lines in self.requested)
         self.validated_by_everestctl = set()
+        self.backup_written = None  # path of a backup written by this run (reported even when the write then fails)
         self.stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + ".%06d.%d" % (int((time.time() % 1) * 1e6), os.getpid())
 
     # -- validation ------------------------------------------------------------------------------------------
     def check(self, outcome):
-        if outcome.errors and self.params["validate"]:
-            messages = describe(outcome.errors, outcome.after)
-            raise PolicyInvalid("the resulting RBAC policy is invalid, nothing was written: %s" % messages[0]
-                                + ("" if len(messages) == 1 else " (and %d more problem(s), see validation.messages)" % (len(messages) - 1)),
-                                validation={"ok": False, "messages": messages, "everestctl": False})
+        if outcome.blocking and self.params["validate"]:
+            blocking = describe(outcome.blocking, outcome.after, outcome.blocking)
+            raise PolicyInvalid("the resulting RBAC policy is invalid, nothing was written: %s" % blocking[0]
+                                + ("" if len(blocking) == 1 else " (and %d more problem(s), see validation.messages)" % (len(blocking) - 1)),
+                                validation={"ok": False, "messages": describe(outcome.errors, outcome.after, outcome.blocking),
+                                            "everestctl": False})
 
     def everestctl_validate(self, text):
         if not self.params["validate_with_everestctl"] or text in self.validated_by_everestctl:
             return
-        fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+        try:
+            fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+        except (IOError, OSError) as exc:
+            raise EverestError("cannot create a temporary file for everestctl settings rbac validate: %s; nothing was written "
+                               "(check TMPDIR)" % exc)
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(text)
@@ -448,14 +482,17 @@ class RbacPolicy:
                 os.fsync(handle.fileno())
         except (IOError, OSError) as exc:
             raise EverestError("cannot write the backup %s: %s; fix backup_dir (nothing was written to the policy)" % (path, exc))
+        self.backup_written = path
         return path
 
     # -- results ---------------------------------------------------------------------------------------------
     def result(self, outcome, changed, extra):
         blocks = _rbac.get_blocks(outcome.after)
         out = {"changed": changed, "validation": {
-            "ok": not outcome.errors, "messages": describe(outcome.errors, outcome.after),
+            "ok": not outcome.blocking, "messages": describe(outcome.errors, outcome.after, outcome.blocking),
             "everestctl": bool(self.params["validate_with_everestctl"])}}
+        for message in describe([e for e in outcome.errors if not any(e is b for b in outcome.blocking)], outcome.after, []):
+            self.module.warn("RBAC policy: %s" % message)
         if self.params.get("blocks") is not None:
             before_blocks = _rbac.get_blocks(outcome.before or "")
             out["results"] = [{"block": name, "state": state, "policy": blocks.get(name, []),
@@ -480,7 +517,7 @@ class RbacPolicy:
         outcome.before = data.get(POLICY_KEY, "")
         if not isinstance(outcome.before, str):
             outcome.before = ""
-        outcome.after, outcome.errors = compute(outcome.before, self.changes)
+        outcome.after, outcome.errors, outcome.blocking = compute(outcome.before, self.changes)
         outcome.enabled_before = data.get(ENABLED_KEY)
         outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
         return outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
@@ -521,9 +558,19 @@ class RbacPolicy:
             new["data"] = new_data
             return new
 
-        changed, after = _k8s.read_modify_write(client, path, mutate, attempts=CONFLICT_ATTEMPTS)
+        try:
+            changed, after = _k8s.read_modify_write(client, path, mutate, attempts=CONFLICT_ATTEMPTS)
+        except EverestError as exc:
+            raise self.with_backup(exc)
         extra["keys"] = {"configmap": self.cm_info(after)}
         return self.result(outcome, changed, extra)
+
+    def with_backup(self, exc):
+        """``exc`` naming the backup this run wrote before failing (the backup is kept: it is the previous policy)."""
+        if self.backup_written and "backup_file" not in exc.details:
+            exc.msg += "; the previous policy had already been saved to %s (kept)" % self.backup_written
+            exc.details["backup_file"] = self.backup_written
+        return exc
 
     @staticmethod
     def cm_info(obj):
@@ -559,7 +606,12 @@ class RbacPolicy:
         if not os.path.isdir(directory):
             raise EverestError("policy_file %s: directory %s does not exist; create it first" % (target, directory))
         extra = {"header": target, "where": target, "keys": {"policy_file": target}}
-        lock_fd = os.open(os.path.join(directory, ".%s.lock" % base), os.O_RDWR | os.O_CREAT, 0o600)
+        lock_path = os.path.join(directory, ".%s.lock" % base)
+        try:
+            lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except (IOError, OSError) as exc:
+            raise EverestError("policy_file %s: cannot create the lock file %s: %s; nothing was changed (the directory must be "
+                               "writable)" % (target, lock_path, exc))
         try:
             if HAS_FCNTL:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -575,8 +627,11 @@ class RbacPolicy:
         owner = None
         manifest = None
         if exists:
-            with open(target, "rb") as handle:
-                raw = handle.read()
+            try:
+                with open(target, "rb") as handle:
+                    raw = handle.read()
+            except (IOError, OSError) as exc:
+                raise EverestError("policy_file %s: cannot read it: %s; nothing was changed" % (target, exc))
             try:
                 raw_text = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -589,7 +644,7 @@ class RbacPolicy:
             raise EverestError("enabled needs the ConfigMap or a ConfigMap manifest; policy_file %s holds plain policy.csv text" % target)
         data = manifest["data"] if manifest is not None else {}
         outcome.before = data[POLICY_KEY] if manifest is not None else raw_text
-        outcome.after, outcome.errors = compute(outcome.before, self.changes)
+        outcome.after, outcome.errors, outcome.blocking = compute(outcome.before, self.changes)
         if manifest is not None:
             outcome.enabled_before = data.get(ENABLED_KEY)
             outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
@@ -600,31 +655,13 @@ class RbacPolicy:
         if not changed or self.module.check_mode:
             return self.result(outcome, changed, extra)
         content = outcome.after if manifest is None else _dump_manifest(manifest, outcome.after, outcome.enabled_after)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
+        self.everestctl_validate(outcome.after)
+        if self.params["backup"] and exists:
+            outcome.backup_file = self.backup(raw_text, directory, base)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(content.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            if mode is None:
-                umask = os.umask(0)
-                os.umask(umask)
-                mode = 0o666 & ~umask
-            os.chmod(tmp, mode)
-            if owner is not None and hasattr(os, "chown"):
-                try:
-                    os.chown(tmp, owner[0], owner[1])
-                except OSError:
-                    pass  # not allowed to give the file away: it keeps our ownership
-            self.everestctl_validate(outcome.after)
-            if self.params["backup"] and exists:
-                outcome.backup_file = self.backup(raw_text, directory, base)
-            os.rename(tmp, target)
-            tmp = None
-            _fsync_dir(directory)
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
+            _atomic_replace(target, directory, base, content.encode("utf-8"), mode, owner)
+        except EverestError as exc:
+            raise self.with_backup(exc)
         if manifest is not None:
             self.module.warn("policy_file %s is a ConfigMap manifest and was re-serialised: its YAML comments and layout "
                              "outside data.policy.csv are not preserved" % target)
@@ -663,6 +700,46 @@ def _dump_manifest(doc, policy_text, enabled):
     if yaml.safe_load(text) != new:  # never write a manifest that does not read back to what we meant
         raise EverestError("cannot serialise the ConfigMap manifest faithfully; nothing was written")
     return text
+
+
+def _atomic_replace(target, directory, base, data, mode, owner):
+    """Replace ``target`` by ``data`` atomically: temporary file in the same directory, fsync, chmod (and chown when
+    allowed), rename. Any OS error becomes an EverestError naming the file, the step and the cause; the temporary
+    file is removed and the target is left as it was (the rename is the only step that touches it)."""
+    step = "create a temporary file in %s" % directory
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % base, suffix=".tmp")
+        step = "write the temporary file %s" % tmp
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            step = "flush the temporary file %s to disk (fsync)" % tmp
+            os.fsync(handle.fileno())
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        step = "set mode %o on the temporary file %s" % (mode, tmp)
+        os.chmod(tmp, mode)
+        if owner is not None and hasattr(os, "chown"):
+            try:
+                os.chown(tmp, owner[0], owner[1])
+            except OSError:
+                pass  # not allowed to give the file away: it keeps our ownership
+        step = "rename %s over %s" % (tmp, target)
+        os.rename(tmp, target)
+        tmp = None
+    except (IOError, OSError) as exc:
+        raise EverestError("policy_file %s: cannot %s: %s; nothing was changed (the temporary file was removed, the policy file is "
+                           "as it was)" % (target, step, exc), policy_file=target)
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    _fsync_dir(directory)
 
 
 def _fsync_dir(directory):

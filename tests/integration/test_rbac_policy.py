@@ -148,6 +148,18 @@ def test_a_broken_foreign_line_blocks_writes_unless_validate_is_off(ansible, sbx
     assert run.result("RBAC policy")["validation"]["ok"] is False  # still reported
 
 
+def test_a_malformed_glob_in_a_foreign_line_only_warns(ansible, sbx):
+    # Everest accepts "p, ops, namespaces, read, [" (a malformed glob), so it must not block every tenant's edit
+    foreign = FOREIGN + "p, ops, namespaces, read, [\n"
+    sbx.put(foreign)
+    run = policy(ansible, block="t-a", policies=TA)
+    res = run.result("RBAC policy")
+    assert run.rc == 0, run.output[-2000:]
+    assert res["changed"] is True and sbx.text() == foreign + _rbac.render_block("t-a", TA_LINES)
+    assert res["validation"]["ok"] is True and "warning only" in res["validation"]["messages"][0]
+    assert "malformed glob pattern '['" in run.output  # the warning on screen
+
+
 def test_everestctl_validation_failure_writes_nothing(ansible, sbx):
     # a malformed glob is refused by our stricter rule; with validate off only everestctl judges, and it accepts
     # it (Everest's rules do not look at glob syntax), so the write goes through
@@ -262,9 +274,28 @@ def _tenant_lines(name):
             "g, %s_admin, role:%s" % (name, name)]
 
 
+def _all_but_the_policy(cm):
+    """Everything of the ConfigMap the module must not touch: data without policy.csv, binaryData, identity, labels,
+    annotations."""
+    meta = cm["metadata"]
+    data = dict(cm.get("data") or {})
+    data.pop("policy.csv")
+    return {"data": data, "binaryData": cm.get("binaryData"), "immutable": cm.get("immutable"),
+            "metadata": dict((k, meta.get(k)) for k in ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp"))}
+
+
 @pytest.mark.slow
 def test_thirty_parallel_writers_with_forced_conflicts(ansible, sbx, tmp_path):
     sbx.put(FOREIGN)
+    # give the object more to lose than the chart defaults: an extra data key, a label and an annotation
+    obj = sbx.cm()
+    obj["data"]["note"] = "owned by the platform team\n"
+    obj["metadata"].setdefault("labels", {})["example.com/team"] = "platform"
+    obj["metadata"].setdefault("annotations", {})["example.com/reviewed"] = "2026-01-01"
+    status, body = sbx.handle.request("PUT", CM, obj)
+    assert status == 200, body
+    before = _all_but_the_policy(sbx.cm())
+    assert before["data"] == {"enabled": "false", "note": "owned by the platform team\n"}
     inventory = _tenant_inventory(tmp_path, 30, ansible_connection="local")
     sbx.handle.faults(conflict_rate=0.3, seed=7)
     sbx.reset_stats()
@@ -279,6 +310,7 @@ def test_thirty_parallel_writers_with_forced_conflicts(ansible, sbx, tmp_path):
     blocks = _rbac.get_blocks(text)
     assert blocks == dict(("t%02d" % i, _tenant_lines("t%02d" % i)) for i in range(30))
     assert _rbac.apply_blocks(text, dict((name, None) for name in blocks)) == FOREIGN  # nothing else changed
+    assert _all_but_the_policy(sbx.cm()) == before  # ... in the policy, nor anywhere else in the ConfigMap
     assert _rbac.validate(text) == []
     sbx.reset_stats()
     again = ansible.playbook("rbac/tenants.yml", forks=30, inventory=inventory)

@@ -11,7 +11,7 @@ FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "rbac"
 
 
 def fixture_text(name):
-    return (FIXTURES / name).read_text()
+    return (FIXTURES / name).read_text(encoding="utf-8")
 
 
 def first_error(text):
@@ -260,8 +260,26 @@ def test_strict_glob_hazard_is_reported_but_not_as_everest():
     text = "p, alice, database-clusters, read, prod/[db\n"
     errors = _rbac.validate(text)
     assert [(e.rule, e.everest) for e in errors] == [("glob", False)]
+    assert "error from Everest instead of an answer" in errors[0].message
     assert _rbac.everest_error_text(errors) is None
+    assert _rbac.validate_output(errors) == (0, u"\u2705 Valid\n\n")  # Everest's validation accepts it
     assert _rbac.validate(text, strict=False) == []
+
+
+def test_blocking_problems_hazards_only_in_the_written_blocks():
+    text = ("g, admin, role:admin\n"
+            "p, ops, namespaces, read, [\n"                                             # foreign hazard (line 2)
+            + _rbac.render_block("t-a", ["p, a, database-clusters, read, t-a/[x"])     # hazard in t-a (line 4)
+            + _rbac.render_block("t-b", ["p, b, database-clusters, read, t-b/x\\"]))   # hazard in t-b (line 7)
+    errors = _rbac.validate(text)
+    assert [(e.rule, e.line) for e in errors] == [("glob", 2), ("glob", 4), ("glob", 7)]
+    assert _rbac.blocking_problems(errors, text, []) == []
+    assert [e.line for e in _rbac.blocking_problems(errors, text, ["t-a"])] == [4]
+    assert [e.line for e in _rbac.blocking_problems(errors, text, ["t-a", "t-b"])] == [4, 7]
+    # Everest problems block wherever they are
+    broken = text + "p, role:ghost, namespaces, read, *\n"
+    errors = _rbac.validate(broken)
+    assert [(e.rule, e.line) for e in _rbac.blocking_problems(errors, broken, [])] == [("role", 9)]
 
 
 def test_implicit_admin_rules():
@@ -379,19 +397,59 @@ def test_bad_pattern_fails_evaluation_when_reached():
 DOC_EXAMPLES = yaml.safe_load(fixture_text("docs-examples.yml"))
 
 
+def example_policy(example):
+    return fixture_text(example["policy_file"]) if "policy_file" in example else example["policy"]
+
+
 @pytest.mark.parametrize("example", DOC_EXAMPLES, ids=[e["name"] for e in DOC_EXAMPLES])
 def test_doc_examples(example):
-    errors = [e for e in _rbac.validate(example["policy"]) if e.everest]
+    policy = example_policy(example)
+    errors = [e for e in _rbac.validate(policy) if e.everest]
     if example["error"] is None:
         assert errors == [], example["why"]
     else:
         assert errors and errors[0].message == example["error"], example["why"]
     if "all_errors" in example:
         assert list(dict.fromkeys(e.message for e in errors)) == example["all_errors"]  # distinct, in report order
+    if "everestctl_output" in example:
+        # what everestctl really prints (EF §5.8), and that the doc's rendering differs from it
+        assert _rbac.validate_output(errors) == (0 if example["error"] is None else 1, example["everestctl_output"])
+        assert example.get("doc_output") != example["everestctl_output"]
     if example.get("can"):
-        enforcer = _rbac.Enforcer(example["policy"])
+        enforcer = _rbac.Enforcer(policy)
         for subject, action, resource, obj, expected in example["can"]:
             assert (enforcer.can(subject, action, resource, obj) is not None) is expected, (subject, action, resource, obj)
+
+
+UPSTREAM_TESTDATA = ["policy-1-good.csv"] + ["policy-%d-bad.csv" % n for n in range(2, 8)]  # EF §5.9, the complete list
+
+
+def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
+    by_name = dict((e["name"], e) for e in DOC_EXAMPLES)
+    assert sorted(p.name for p in FIXTURES.glob("policy-*.csv")) == sorted(UPSTREAM_TESTDATA)
+    # file names the doc uses that do not exist upstream
+    missing = [e for e in DOC_EXAMPLES if e.get("doc_file")]
+    assert [e["doc_file"] for e in missing] == ["policy-bad.csv"] and "policy-bad.csv" not in UPSTREAM_TESTDATA
+    assert any("policy-1-bad.csv" in name for name in by_name) and "policy-1-bad.csv" not in UPSTREAM_TESTDATA
+    # validate output: the doc's marks and single prefix vs everestctl's (EF §5.6, §5.8)
+    bad = missing[0]
+    assert bad["doc_output"].startswith(u"\u00d7 Invalid\npolicy syntax error - unknown")
+    assert bad["everestctl_output"] == (u"\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name "
+                                        "'non-existent-resource'\n")
+    valid = [e for e in DOC_EXAMPLES if e.get("doc_output", "").startswith(u"\u2713")]
+    assert len(valid) == 1 and valid[0]["everestctl_output"] == u"\u2705 Valid\n\n"
+    load = _rbac.validate(fixture_text("policy-2-bad.csv"))
+    assert _rbac.validate_output(load) == (1, u"\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")
+    # "adminrole:role" (doc typo) has none of role:admin's implicit rules
+    typo = next(e for e in DOC_EXAMPLES if "adminrole:role" in e["name"])
+    enforcer = _rbac.Enforcer(typo["policy"])
+    assert not any(rule.values[0] == "adminrole:role" for rule in enforcer.rules)
+    assert not enforcer.can("admin", "*", "namespaces", "*")
+    # the "<newuser>" placeholder is valid, in a g line and in a p line
+    assert _rbac.term_ok("<newuser>") and all(0x2A <= ord(c) <= 0x5F for c in "<>")  # inside the "*-_" range
+    placeholders = [e for e in DOC_EXAMPLES if "<newuser>" in (e.get("policy") or "")]
+    assert len(placeholders) == 2 and all(e["error"] is None for e in placeholders)
+    assert _rbac.render_line({"user": "<newuser>", "role": "role:admin"}) == "g, <newuser>, role:admin"
 
 
 def test_doc_examples_cover_the_invalid_ones():

@@ -6,13 +6,17 @@ PUT. read_modify_write, the block engine and the validator are the real code."""
 
 import copy
 import json
+import os
 import random
+import tempfile
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sConflict
+from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import CommandResult
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
 
 CM_PATH = _k8s.path("v1", "configmaps", "everest-system", "everest-rbac")
@@ -91,6 +95,14 @@ def run(module, args, capsys, check=False, diff=False):
         with pytest.raises(SystemExit):
             module.main()
     return json.loads(capsys.readouterr().out)
+
+
+def warnings_of(result):
+    """Warning texts: plain strings, or ansible-core 2.19's WarningSummary dicts ({"event": {"msg": ...}})."""
+    out = []
+    for warning in result.get("warnings") or []:
+        out.append(warning["event"]["msg"] if isinstance(warning, dict) else warning)
+    return out
 
 
 def text_of(fake):
@@ -216,7 +228,7 @@ def test_check_module_against_configmap(client, capsys):
 
 
 def test_check_module_failures(client, capsys):
-    client["client"] = FakeClient("p, role:x, namespaces, read, *\n")
+    client["client"] = FakeClient("p, role:x, namespaces, read, *\n", enabled="true")
     result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
     assert result["failed"] is True and "role 'role:x' does not exist" in result["msg"]
     result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "get", "resource": "namespaces", "object": "x"}]}, capsys)
@@ -224,7 +236,7 @@ def test_check_module_failures(client, capsys):
     client["client"] = FakeClient(exists=False)
     result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
     assert result["failed"] is True and 'configmaps "everest-rbac" not found' in result["msg"]
-    client["client"] = FakeClient()
+    client["client"] = FakeClient(enabled="true")
     del client["client"].obj["data"]["policy.csv"]
     result = run(everest_rbac_check, {"checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
     assert result["failed"] is True and "policy.csv not found in ConfigMap" in result["msg"]
@@ -385,3 +397,251 @@ def test_literal_scopes():
     assert enforcer.literal_scopes("carol") is None
     assert enforcer.literal_scopes("nobody") == frozenset()
     assert enforcer.literal_scopes("admin") is None  # role:admin's implicit rules are patterns
+
+
+# ------------------------------------------------------------------------------------------------------------
+# everest_rbac_policy: hardening (file write errors, glob hazards outside our blocks, backup on a failed write)
+
+FOREIGN_FILE = "g, admin, role:admin\n# hand-written\np, role:ops, namespaces, read, *\ng, ops, role:ops\n"
+
+
+def _boom(*_args, **_kwargs):
+    raise OSError(28, "No space left on device (injected)")
+
+
+@pytest.mark.parametrize("where,step", [
+    ((tempfile, "mkstemp"), "cannot create a temporary file in"),
+    ((os, "fsync"), "cannot flush the temporary file"),
+    ((os, "chmod"), "cannot set mode"),
+    ((os, "rename"), "cannot rename"),
+])
+def test_policy_file_os_errors_fail_cleanly_and_change_nothing(tmp_path, monkeypatch, capsys, where, step):
+    """Every OS error of the atomic write is a clean failure naming the file, the step and the cause; the temporary
+    file is removed and the target keeps its bytes (without the fix the OSError escaped as a traceback)."""
+    monkeypatch.setattr(_k8s, "client_from_params", lambda params, **kw: pytest.fail("no cluster access for a file"))
+    target = tmp_path / "policy.csv"
+    target.write_text(FOREIGN_FILE)
+    monkeypatch.setattr(where[0], where[1], _boom)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target)}, capsys)
+    monkeypatch.undo()
+    assert result["failed"] is True and "exception" not in result, result
+    assert result["msg"].startswith("policy_file %s: %s" % (target, step)), result["msg"]
+    assert "No space left on device (injected)" in result["msg"] and "nothing was changed" in result["msg"]
+    assert target.read_text() == FOREIGN_FILE
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".policy.csv.lock", "policy.csv"]  # no temporary file left
+
+
+def test_policy_file_rename_failure_after_backup_names_the_backup(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "policy.csv"
+    target.write_text(FOREIGN_FILE)
+    backups = tmp_path / "backups"
+    monkeypatch.setattr(os, "rename", _boom)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target), "backup": True,
+                                       "backup_dir": str(backups)}, capsys)
+    monkeypatch.undo()
+    assert result["failed"] is True and "nothing was changed" in result["msg"]
+    assert result["backup_file"].startswith(str(backups)) and "saved to %s (kept)" % result["backup_file"] in result["msg"]
+    assert open(result["backup_file"]).read() == FOREIGN_FILE and target.read_text() == FOREIGN_FILE
+
+
+def test_lock_file_cannot_be_created(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "policy.csv"
+    real_open = os.open
+
+    def no_lock(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise PermissionError(13, "Permission denied (injected)")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_lock)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target)}, capsys)
+    monkeypatch.undo()
+    assert result["failed"] is True and "cannot create the lock file" in result["msg"] and "Permission denied" in result["msg"]
+    assert not target.exists()
+
+
+def test_conflict_exhaustion_reports_the_backup_written(client, capsys, tmp_path):
+    fake = client["client"]
+    fake.interleave = [lambda c: c._bump()] * 100  # pylint: disable=protected-access
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "backup": True, "backup_dir": str(tmp_path)}, capsys)
+    assert result["failed"] is True and "kept changing" in result["msg"]
+    assert result["backup_file"].startswith(str(tmp_path)) and "(kept)" in result["msg"]
+    assert open(result["backup_file"]).read() == "g, admin, role:admin\n"
+    assert text_of(fake) == "g, admin, role:admin\n"
+
+
+FOREIGN_GLOB = "g, admin, role:admin\np, ops, namespaces, read, [\n"
+
+
+def test_foreign_glob_hazard_warns_but_does_not_block(client, capsys):
+    """A malformed pattern in a foreign line is accepted by Everest, so another tenant's block edit goes through with
+    a warning (without the fix every tenant's write failed until someone set validate: false)."""
+    client["client"] = fake = FakeClient(FOREIGN_GLOB)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and fake.puts == 1
+    assert text_of(fake) == FOREIGN_GLOB + _rbac.render_block("t-a", LINES)
+    assert result["validation"]["ok"] is True
+    [message] = result["validation"]["messages"]
+    assert "line 2 (outside managed blocks)" in message and "malformed glob pattern '['" in message and "warning only" in message
+    assert any("malformed glob pattern '['" in w and "error from Everest instead of an answer" in w for w in warnings_of(result))
+
+
+def test_glob_hazard_in_another_block_warns_but_in_own_block_blocks(client, capsys):
+    other = "g, admin, role:admin\n" + _rbac.render_block("t-b", ["p, bob, database-clusters, read, t-b/[x", "g, bob, role:t-b"])
+    client["client"] = fake = FakeClient(other)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["changed"] is True and fake.puts == 1 and result["validation"]["ok"] is True
+    assert "block 't-b'" in result["validation"]["messages"][0] and warnings_of(result)
+    # the same hazard in the block this task writes fails, and nothing is written
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS + ["p, alice, database-clusters, read, t-a/[x"]}, capsys)
+    assert result["failed"] is True and fake.puts == 1
+    assert "block 't-a'" in result["msg"] and "malformed glob pattern 't-a/[x'" in result["msg"] and "warning only" not in result["msg"]
+    assert result["validation"]["ok"] is False and len(result["validation"]["messages"]) == 2
+    # removing a block never fails on a hazard elsewhere
+    result = run(everest_rbac_policy, {"block": "t-a", "state": "absent"}, capsys)
+    assert result["changed"] is True and result["validation"]["ok"] is True
+
+
+def test_foreign_everest_problem_still_blocks(client, capsys):
+    client["client"] = fake = FakeClient("g, admin, role:admin\np, role:ghost, namespaces, read, *\n")
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
+    assert result["failed"] is True and fake.puts == 0
+    assert "outside managed blocks" in result["msg"] and "role 'role:ghost' does not exist" in result["msg"]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# everest_rbac_check: RBAC disabled, assume_enabled, cross-check
+
+CHECK = {"subject": "alice", "action": "delete", "resource": "database-clusters", "object": "t-b/db"}
+
+
+@pytest.mark.parametrize("enabled", ["false", "", "True", None])
+def test_check_disabled_rbac_allows_everything_even_with_an_invalid_policy(client, capsys, enabled):
+    """EF §5.2: without --policy-file, `can` answers Yes when enabled is not "true", before loading the policy."""
+    client["client"] = fake = FakeClient("p, role:x, namespaces, read, *\nthis is a bad line\n", enabled="false")
+    if enabled is None:
+        del fake.obj["data"]["enabled"]
+    else:
+        fake.obj["data"]["enabled"] = enabled
+    result = run(everest_rbac_check, {"checks": [CHECK, dict(CHECK, expect="allow")]}, capsys)
+    assert not result.get("failed"), result
+    assert result["rbac_enabled"] is False and result["enforced"] is False
+    assert [(r["allowed"], r["reason"], r["rule"], r["rule_line"]) for r in result["results"]] == [(True, "rbac_disabled", None, None)] * 2
+    assert result["validation"]["ok"] is False
+    assert any("RBAC is disabled" in w and "invalid policy line 'this is a bad line'" in w for w in warnings_of(result))
+
+
+def test_check_disabled_rbac_with_expect_deny_is_a_mismatch(client, capsys):
+    client["client"] = FakeClient("g, admin, role:admin\n" + _rbac.render_block("t-a", LINES), enabled="false")
+    result = run(everest_rbac_check, {"checks": [dict(CHECK, expect="deny")]}, capsys)
+    assert result["failed"] is True and [m["index"] for m in result["mismatches"]] == [0]
+    assert "RBAC is disabled in the ConfigMap, so Everest allows everything" in result["msg"]
+    # the same question with RBAC assumed on is denied, as expected
+    result = run(everest_rbac_check, {"checks": [dict(CHECK, expect="deny")], "assume_enabled": True}, capsys)
+    assert not result.get("failed") and result["results"][0]["reason"] == "no_rule"
+
+
+def test_check_disabled_rbac_without_policy_key(client, capsys):
+    client["client"] = fake = FakeClient()
+    del fake.obj["data"]["policy.csv"]
+    result = run(everest_rbac_check, {"checks": [CHECK]}, capsys)
+    assert not result.get("failed") and result["results"][0]["allowed"] is True
+    assert result["validation"] == {"ok": False, "messages": ["policy.csv not found in ConfigMap everest-system/everest-rbac; "
+                                                              "Everest cannot load its RBAC policy"]}
+    assert any("policy.csv not found" in w for w in warnings_of(result))
+    result = run(everest_rbac_check, {"checks": [CHECK], "assume_enabled": True}, capsys)
+    assert result["failed"] is True and "policy.csv not found in ConfigMap" in result["msg"]
+
+
+def test_check_assume_enabled_fails_on_an_invalid_configmap_policy(client, capsys):
+    client["client"] = FakeClient("p, role:x, namespaces, read, *\n", enabled="false")
+    result = run(everest_rbac_check, {"checks": [CHECK], "assume_enabled": True}, capsys)
+    assert result["failed"] is True and "role 'role:x' does not exist" in result["msg"] and result["validation"]["ok"] is False
+
+
+@pytest.mark.parametrize("assume", [False, True])
+def test_check_inline_and_file_policies_are_always_enforced(tmp_path, capsys, assume):
+    """assume_enabled changes nothing for an inline policy or a file: both are enforced, an invalid one fails."""
+    text = "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)
+    path = tmp_path / "p.csv"
+    path.write_text(text)
+    for source in ({"policy": text}, {"policy_file": str(path)}):
+        result = run(everest_rbac_check, dict(source, checks=[CHECK, dict(CHECK, object="t-a/db")], assume_enabled=assume), capsys)
+        assert result["enforced"] is True and result["rbac_enabled"] is None
+        assert [(r["allowed"], r["reason"]) for r in result["results"]] == [(False, "no_rule"), (True, "rule")]
+    result = run(everest_rbac_check, {"policy": "p, role:x, namespaces, read, *\n", "checks": [CHECK], "assume_enabled": assume}, capsys)
+    assert result["failed"] is True and "role 'role:x' does not exist" in result["msg"]
+
+
+def test_check_glob_hazard_is_reported(capsys):
+    result = run(everest_rbac_check, {"policy": "p, u, database-clusters, read, prod/[db\np, v, namespaces, read, *\n",
+                                      "checks": [{"subject": "v", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    assert not result.get("failed") and result["results"][0]["allowed"] is True
+    assert result["validation"]["ok"] is True and "malformed glob pattern 'prod/[db'" in result["validation"]["messages"][0]
+    assert any("malformed glob pattern 'prod/[db'" in w for w in warnings_of(result))
+
+
+class FakeEverestctl:
+    """Answers `settings rbac can` from a table (or the opposite of the module), recording the calls."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.calls = []
+
+    def run(self, shape, **values):
+        assert shape == "rbac_can"
+        with open(values["policy_file"]) as handle:
+            values["policy_text"] = handle.read()
+        self.calls.append(values)
+        argv = ["everestctl", "settings", "rbac", "can", values["subject"], values["action"], values["resource"], values["object"],
+                "--policy-file", values["policy_file"]]
+        return CommandResult(0, "Yes\n" if self.answer(values) else "No\n", "", argv, 0.01)
+
+
+@pytest.fixture
+def fake_everestctl(monkeypatch):
+    holder = {}
+    monkeypatch.setattr(EverestModule, "everestctl", property(lambda self: holder["runner"]))
+    return holder
+
+
+def test_cross_check_disagreement_fails_and_lists_it(fake_everestctl, capsys):
+    policy = "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)
+    enforcer = _rbac.Enforcer(policy)
+    checks = [{"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*"},
+              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-a/db"},
+              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/db"}]
+
+    def answer(values):  # agrees on the first check only, answers the opposite of the module on the others
+        ours = enforcer.can(values["subject"], values["action"], values["resource"], values["object"]) is not None
+        return ours if values["subject"] == "admin" else not ours
+
+    fake_everestctl["runner"] = runner = FakeEverestctl(answer)
+    result = run(everest_rbac_check, {"policy": policy, "checks": checks, "cross_check_with_everestctl": True}, capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("everestctl disagrees with this module on 2 of 3 check(s)")
+    assert [(d["index"], d["check"]["object"], d["module"], d["everestctl"]) for d in result["disagreements"]] == [
+        (1, "t-a/db", True, False), (2, "t-b/db", False, True)]
+    assert result["disagreements"][0]["cmd"][:4] == ["everestctl", "settings", "rbac", "can"]
+    assert [r["everestctl"] for r in result["results"]] == [True, False, True]
+    assert len(runner.calls) == 3 and all(c["policy_text"] == policy for c in runner.calls)
+    assert not os.path.exists(runner.calls[0]["policy_file"])  # the temporary policy file is removed
+
+
+def test_cross_check_agreement_passes(fake_everestctl, capsys):
+    policy = "g, admin, role:admin\n"
+    fake_everestctl["runner"] = FakeEverestctl(lambda values: values["subject"] == "admin")
+    result = run(everest_rbac_check, {"policy": policy, "cross_check_with_everestctl": True, "checks": [
+        {"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*", "expect": "allow"},
+        {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "*", "expect": "deny"}]}, capsys)
+    assert not result.get("failed"), result
+    assert "disagreements" not in result and [r["everestctl"] for r in result["results"]] == [True, False]
+
+
+def test_cross_check_is_skipped_for_an_invalid_policy_with_rbac_disabled(client, fake_everestctl, capsys):
+    client["client"] = FakeClient("p, role:x, namespaces, read, *\n", enabled="false")
+    fake_everestctl["runner"] = FakeEverestctl(lambda values: pytest.fail("everestctl must not be asked"))
+    result = run(everest_rbac_check, {"checks": [CHECK], "cross_check_with_everestctl": True}, capsys)
+    assert not result.get("failed") and result["results"][0]["allowed"] is True
+    assert any("cross_check_with_everestctl skipped" in w for w in warnings_of(result))
