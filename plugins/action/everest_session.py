@@ -1,39 +1,20 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""everest_session: runs the module, then marks a login's result (it holds the session token) as secret.
-
-A module cannot do this itself: ansible-core drops an ``_ansible_no_log`` key a module returns, and adding the token
-to the module's ``no_log_values`` would mask it in the registered variable too. The ``_ansible_no_log`` of an action
-plugin hides the result from every callback (the screen at any verbosity, logs, AWX) while the registered variable
-keeps the token for later tasks. The rule is ``_everest_api.hide_secret_result``.
-"""
+"""everest_session: runs the module, then marks a login's result (it holds the session token) as secret, so no
+callback shows the token while the registered variable keeps it (see plugins/plugin_utils/_secret_result.py)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.plugins.action import ActionBase
-from ansible.utils.vars import merge_hash
-
-from ansible_collections.virakcloud.everest.plugins.module_utils._everest_api import hide_secret_result
+from ansible_collections.virakcloud.everest.plugins.plugin_utils._secret_result import SecretResultAction
 
 
-class ActionModule(ActionBase):
-
-    _supports_check_mode = True
-    # async_status would hand the token out without this plugin's protection
-    _supports_async = False
+class ActionModule(SecretResultAction):
 
     SECRET_KEYS = ('token',)
 
     def secret_requested(self):
         """A login returns the token; a logout (state=absent) returns nothing secret and stays visible."""
         return self._task.args.get('state', 'present') != 'absent'
-
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp  # tmp no longer has any effect
-        result = merge_hash(result, self._execute_module(task_vars=task_vars))
-        self._remove_tmp_path(self._connection._shell.tmpdir)
-        return hide_secret_result(result, self.SECRET_KEYS, self.secret_requested())
