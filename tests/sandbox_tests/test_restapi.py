@@ -227,6 +227,37 @@ def test_cluster_schema_errors_are_400(api):
     assert status == 400 and answer['message'].startswith('request body has an error')
 
 
+@pytest.mark.parametrize('schedule, pitr, field', [
+    ({'name': 'd', 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "enabled"'),
+    ({'name': 'd', 'enabled': False, 'schedule': '0 1 * * *'}, None, '/spec/backup/schedules/0": property "backupStorageName"'),
+    ({'enabled': True, 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "name"'),
+    (None, {'backupStorageName': 'alice-s3'}, '/spec/backup/pitr": property "enabled"'),
+])
+def test_backup_schema_required_fields_are_400(api, schedule, pitr, field):
+    """EF 6.4: every schedule field but retentionCopies, and pitr.enabled, are required by the OpenAPI schema."""
+    body = _pg()
+    body['spec']['backup'] = {'enabled': True}
+    if schedule is not None:
+        body['spec']['backup']['schedules'] = [schedule]
+    if pitr is not None:
+        body['spec']['backup']['pitr'] = pitr
+    status, answer, _hdr = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, alice(api))
+    assert status == 400 and answer['message'].startswith('request body has an error') and field in answer['message']
+
+
+def test_cluster_with_no_ready_delay_is_ready_in_the_create_answer(api):
+    a = alice(api)
+    ticks = iter(range(10 ** 6))
+    base = api.clock()
+    # a clock that moves on every reading, as a real one does between two calls
+    delay, clock, api.ready_delay, api.clock = api.ready_delay, api.clock, 0, lambda: base + next(ticks) * 1e-6
+    try:
+        status, created, _hdr = rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', _pg(), a)
+    finally:
+        api.ready_delay, api.clock = delay, clock
+    assert status == 201 and created['status']['status'] == 'ready'
+
+
 def test_cluster_lifecycle_status_and_conflict(api):
     a = alice(api)
     base = '/v1/namespaces/ns-alice/database-clusters'

@@ -399,8 +399,8 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         meta = obj['metadata']
         engine = spec.get('engine') or {}
         etype = engine.get('type')
+        born = self._seen('dbc', obj)  # first: with a ready delay of 0 a new cluster is ready at once
         now = self.clock()
-        born = self._seen('dbc', obj)
         with self._lock:
             changed = self.changed_at.get((meta['namespace'], meta['name'], meta.get('uid')))
         replicas = engine.get('replicas') or 1

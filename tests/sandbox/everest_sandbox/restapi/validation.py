@@ -130,19 +130,34 @@ def _proxy(proxy, etype: str, engine_replicas: int):
                 _qty(presources[key], f'/spec/proxy/resources/{key}')
 
 
+SCHEDULE_REQUIRED = ('name', 'enabled', 'schedule', 'backupStorageName')
+
+
 def _backup(backup):
     if backup is None:
         return
     if not isinstance(backup, dict):
         raise SchemaError('Error at "/spec/backup": value must be an object')
-    for sched in backup.get('schedules') or []:
-        if not isinstance(sched, dict) or not sched.get('name'):
+    schedules = backup.get('schedules') or []
+    if not isinstance(schedules, list):
+        raise SchemaError('Error at "/spec/backup/schedules": value must be an array')
+    for index, sched in enumerate(schedules):
+        # the OpenAPI schema requires every schedule field but retentionCopies (EF 6.4): a missing one is a 400 of the
+        # schema check, before Everest's own validation
+        if not isinstance(sched, dict):
+            raise SchemaError(f'Error at "/spec/backup/schedules/{index}": value must be an object')
+        for key in SCHEDULE_REQUIRED:
+            if key not in sched:
+                raise SchemaError(f'Error at "/spec/backup/schedules/{index}": property "{key}" is missing')
+        if not sched.get('name'):
             raise Invalid("'name' field for the backup schedules cannot be empty")
         if sched.get('enabled') and not sched.get('backupStorageName'):
             raise Invalid("'backupStorageName' field cannot be empty when schedule is enabled")
         if not sched.get('schedule'):
             raise Invalid(f"backup schedule '{sched['name']}' has no cron 'schedule'")
     pitr = backup.get('pitr')
+    if isinstance(pitr, dict) and 'enabled' not in pitr:
+        raise SchemaError('Error at "/spec/backup/pitr": property "enabled" is missing')
     if isinstance(pitr, dict) and pitr.get('enabled') and not pitr.get('backupStorageName'):
         raise Invalid("'backupStorageName' field cannot be empty when pitr is enabled")
 
