@@ -244,10 +244,6 @@ def label_changes(state, want):
     return dict((k, v) for k, v in (want.get('labels') or {}).items() if current.get(k) != v)
 
 
-def _with_labels(snapshot, labels):
-    return dict(snapshot, labels=dict(labels))
-
-
 class Decision:
     def __init__(self, action, flags=None, take_ownership=False, error=None, warnings=None, after=None):
         self.action = action
@@ -398,7 +394,7 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
         labels = label_changes(state, want)
         view = predicted_view(state, decision, labels)
         result['namespace'] = view
-        result['after'] = _with_labels(decision.after, view['labels'])
+        result['after'] = dict(decision.after, labels=dict(view['labels']))
         result['labels_changed'] = sorted(labels)
         if labels:
             result['changed'] = True
