@@ -452,6 +452,7 @@ class KubeApiServer:
         if not (auth.startswith('Bearer ') and hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())):
             err = E.unauthorized()
             return err.code, err.status(), {}
+        self.store.set_request_user(None)  # the admin token: the sandbox admin (system:masters)
         route = self.route(parts.path)
         if route.kind == 'sandbox':
             try:

@@ -20,6 +20,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from . import errors as E
+from .admission import ADMIN_USER, Attributes, Chain
 from .errors import FieldError
 from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
@@ -95,6 +96,18 @@ def _go_type(value) -> str:
     return 'string'
 
 
+class ObjectCountQuota:
+    """ResourceQuota admission for object counts (``count/<resource>[.<group>]`` and the legacy names)."""
+
+    @staticmethod
+    def handles(attrs: Attributes) -> bool:
+        return attrs.operation == 'CREATE' and bool(attrs.namespace) and not attrs.subresource
+
+    @staticmethod
+    def validate(store: 'Store', attrs: Attributes):
+        store._admit_quota(attrs.rtype, attrs.namespace, attrs.name)  # pylint: disable=protected-access
+
+
 class Store:
     """The cluster state. Every public method takes the lock for its whole duration."""
 
@@ -104,6 +117,7 @@ class Store:
         self.rv = 0
         self.data: dict = {}
         self._local = threading.local()
+        self.admission = Chain([ObjectCountQuota()])
 
     # ------------------------------------------------------------------ helpers
     def collect_warnings(self) -> list:
@@ -115,6 +129,18 @@ class Store:
         bucket = getattr(self._local, 'warnings', None)
         if bucket is not None:
             bucket.extend(t for t in texts if t not in bucket)
+
+    def set_request_user(self, user: dict | None):
+        """The authenticated user of the calling thread's request (None: the sandbox admin)."""
+        self._local.user = user
+
+    def request_user(self) -> dict:
+        return getattr(self._local, 'user', None) or dict(ADMIN_USER)
+
+    def _admit(self, operation: str, rtype: ResourceType, namespace: str, name: str, obj, old, subresource=None,
+               dry_run: bool = False):
+        self.admission.admit(self, Attributes(operation, rtype, namespace or '', name, obj, old, subresource or '', dry_run,
+                                              self.request_user()))
 
     def _next_rv(self) -> str:
         self.rv += 1
@@ -536,8 +562,7 @@ class Store:
             errs = self._validate_meta(rtype, obj) + self._prepare(rtype, obj, None, strict)
             if errs:
                 raise E.invalid(rtype.kind, rtype.group, name, errs)
-            if rtype.namespaced:
-                self._admit_quota(rtype, namespace, name)
+            self._admit('CREATE', rtype, namespace, name, obj, None, dry_run=dry_run)
             bucket = self._bucket(rtype)
             if (namespace, name) in bucket:
                 raise E.already_exists(rtype.group, rtype.plural, name)
@@ -627,6 +652,7 @@ class Store:
             new['status'] = self._quota_status(new)
         if new == old or self._out(rtype, new) == self._out(rtype, old):
             return self._out(rtype, old)
+        self._admit('UPDATE', rtype, namespace, name, new, old, subresource, dry_run)
         if dry_run:
             return self._out(rtype, new)
         if new['metadata'].get('deletionTimestamp') and not new['metadata'].get('finalizers'):
@@ -773,6 +799,7 @@ class Store:
             if pre.get('resourceVersion') and pre['resourceVersion'] != old['metadata']['resourceVersion']:
                 raise E.conflict(rtype.group, rtype.plural, name, 'Precondition failed: ResourceVersion in precondition: '
                                  f'{pre["resourceVersion"]}, ResourceVersion in object meta: {old["metadata"]["resourceVersion"]}')
+            self._admit('DELETE', rtype, namespace, name, None, old, dry_run=dry_run)
             if dry_run:
                 return 200, self._out(rtype, old)
             if old['metadata'].get('finalizers') and rtype.storage_key != ('', 'namespaces'):
