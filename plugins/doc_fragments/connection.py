@@ -18,8 +18,12 @@ options:
         C(kubectl) does), then C(~/.kube/config), then the in-cluster service account.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
       - everestctl is always given one kubeconfig file pointing at the same cluster; when the connection comes
-        from several files or from O(host)/O(api_key), a private temporary file (mode 0600) is written and
-        removed when the module ends.
+        from several files or from O(host)/O(api_key), a private copy is made. On Linux it is an anonymous memory file
+        that everestctl inherits (nothing is written to disk, so even a killed module leaves nothing behind);
+        elsewhere a temporary file (mode 0600) removed when the module ends, also on SIGTERM, SIGINT and SIGHUP.
+      - A kubeconfig that gives a CA (C(certificate-authority) or C(certificate-authority-data)) and also
+        C(insecure-skip-tls-verify) is refused, as C(kubectl) refuses it; the same holds for O(ca_cert) with
+        O(validate_certs=false). A cluster's C(tls-server-name) is used for SNI and certificate verification.
     type: path
   context:
     description:
@@ -61,6 +65,14 @@ options:
       - Can also be set with the E(K8S_AUTH_KEY_FILE) environment variable.
     type: path
     aliases: [key_file]
+  allow_http_credentials:
+    description:
+      - Credentials (a token, basic auth, an exec plugin's token) are never sent to an API server over plain
+        C(http), except to a loopback address (V(localhost), V(127.0.0.1), V(::1)); such a connection fails with a
+        message instead. Set V(true) to allow it anyway, for a network path that is protected otherwise.
+      - Can also be set with the E(VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS) environment variable.
+    type: bool
+    default: false
 requirements:
   - PyYAML
   - kubernetes (Python library) only for kubeconfig users that use a legacy C(auth-provider)
@@ -68,4 +80,6 @@ notes:
   - The modules talk to the Kubernetes API with a small built-in JSON client (not the C(kubernetes) library, whose import
     alone costs about 0.2 s per task). Token, token file, client certificates, exec credential plugins and in-cluster
     service accounts are supported directly.
+  - An exec credential plugin's C(env) entries must be maps with a string C(name) and C(value); the token and key it
+    returns are masked in every output; a 401 answer runs the plugin again once (its credential may have expired).
 """

@@ -8,6 +8,10 @@
 * ``--kubeconfig`` is always passed (everestctl reads exactly one file, EF §1.2/§8.13).
 * The process runs with stdin closed, in a new session (no controlling terminal, so a prompt
   fails at once instead of blocking, EF §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
+* It never outlives the module: on Linux the kernel kills it when the module process dies (``PR_SET_PDEATHSIG``,
+  set between fork and exec, which covers SIGKILL of the module); ``terminate_all()`` (the module's SIGTERM/SIGINT/
+  SIGHUP handler) kills every running child's process group. Its password is in its argv, and an account write that
+  goes on after the module lost its Lease could overlap another writer.
 * Secret values are replaced by ``********`` in everything returned, raised or logged.
 * Known stderr texts (EF §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
   ``rc``/``stdout``/``stderr``/``cmd``.
@@ -21,7 +25,15 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
+
+try:
+    import ctypes
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork: the child only makes the call
+except (ImportError, OSError, AttributeError):  # not Linux (or no libc symbol): children rely on terminate_all()
+    _PRCTL = None
+PR_SET_PDEATHSIG = 1
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
@@ -171,6 +183,41 @@ SHAPES = {
 }
 
 
+_RUNNING_LOCK = threading.Lock()
+_RUNNING = set()
+
+
+def _die_with_parent(parent_pid):
+    """Runs in the child between fork and exec: SIGKILL when the parent dies (Linux), and exit at once if it already
+    did (the fork may have raced with the parent's death)."""
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def terminate_all(grace=2.0):
+    """Kill every running everestctl (SIGTERM to its process group, SIGKILL after ``grace`` seconds)."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING)
+    for proc in procs:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.time() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            proc.wait()
+    return len(procs)
+
+
 def strip_ansi(text):
     return ANSI_RE.sub("", text or "")
 
@@ -203,6 +250,11 @@ def error_text(stderr):
     return " / ".join(lines)
 
 
+def _forget(proc):
+    with _RUNNING_LOCK:
+        _RUNNING.discard(proc)
+
+
 class CommandResult:
     def __init__(self, rc, stdout, stderr, cmd, duration):
         self.rc = rc
@@ -218,9 +270,10 @@ class CommandResult:
 class Everestctl:
     """Runs declared everestctl command shapes. ``kubeconfig`` is a path or a callable returning one."""
 
-    def __init__(self, binary, kubeconfig=None, timeout=900, secrets=(), env=None):
+    def __init__(self, binary, kubeconfig=None, timeout=900, secrets=(), env=None, pass_fds=()):
         self.binary = binary
         self._kubeconfig = kubeconfig
+        self._pass_fds = pass_fds
         self.timeout = timeout
         self.secrets = [s for s in secrets if s]
         self.env = env
@@ -257,12 +310,17 @@ class Everestctl:
         for name in ("VERBOSE", "JSON", "PRETTY"):  # EF §1.2: a non-boolean value breaks envconfig
             env.pop(name, None)
         started = time.time()
+        fds = self._pass_fds() if callable(self._pass_fds) else self._pass_fds
+        parent = os.getpid()
         try:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env, start_new_session=True, close_fds=True)
+                                    env=env, start_new_session=True, close_fds=True, pass_fds=tuple(fds or ()),
+                                    preexec_fn=lambda: _die_with_parent(parent))
         except OSError as exc:
             raise EverestctlError("cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc),
                                   kind="not_runnable", cmd=masked)
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -272,11 +330,13 @@ class Everestctl:
                 pass
             out, err = proc.communicate()
             self.calls.append(masked)
+            _forget(proc)
             raise EverestctlError(
                 "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
                 "wait for operator installation)" % (timeout, " ".join(masked[1:3])),
                 kind="timeout", rc=124, stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
                 stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets), cmd=masked)
+        _forget(proc)
         duration = time.time() - started
         self.calls.append(masked)
         stdout = mask(strip_ansi(out.decode("utf-8", "replace")), secrets)

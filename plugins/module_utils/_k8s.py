@@ -25,7 +25,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import atexit
 import base64
 import json
 import os
@@ -33,16 +32,14 @@ import random
 import socket
 import ssl
 import subprocess
-import tempfile
-import threading
 import time
 
 try:
-    from http.client import HTTPConnection, HTTPSConnection, HTTPException
-    from urllib.parse import quote, urlencode, urlsplit
+    from http.client import HTTPException
+    from urllib.parse import quote, urlencode
 except ImportError:  # pragma: no cover - Python 2 is not supported
-    HTTPConnection = HTTPSConnection = HTTPException = None
-    quote = urlencode = urlsplit = None
+    HTTPException = None
+    quote = urlencode = None
 
 try:
     import yaml
@@ -53,6 +50,8 @@ except ImportError as exc:  # pragma: no cover - depends on the controller
     HAS_YAML = False
     YAML_IMPORT_ERROR = exc
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _http
+from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     K8sAlreadyExists,
@@ -84,7 +83,8 @@ PATCH_CONTENT_TYPES = {
 }
 
 # Connection option names, as in kubernetes.core (one table; the argspec lives in _module.py).
-AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key")
+AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key",
+                "allow_http_credentials")
 
 
 def path(api_version, plural, namespace=None, name=None, subresource=None):
@@ -129,7 +129,11 @@ class ClusterConfig:
         self.exec_config = None
         self.source_file = None       # the single kubeconfig file this came from, unmodified
         self.context_name = None
+        self.allow_http_credentials = False
         self.secrets = []             # values to hide from any output
+
+    def has_credentials(self):
+        return bool(self.token or self.token_file or self.exec_config or (self.username and self.password is not None))
 
     def bearer_token(self):
         if self.token_file:
@@ -244,6 +248,8 @@ def load_config(params):
         cfg.insecure = not params["validate_certs"]
     if not cfg.server:
         raise ConnectionConfigError("the Kubernetes API server address is unknown: the kubeconfig cluster has no server and no host option was given")
+    cfg.allow_http_credentials = bool(params.get("allow_http_credentials"))
+    _http.check_ca_insecure(cfg.ca_file, cfg.ca_data, cfg.insecure, "the Kubernetes API server %s" % cfg.server)
     cfg.server = cfg.server.rstrip("/")
     return cfg
 
@@ -326,18 +332,35 @@ def _load_incluster(cfg):
     return True
 
 
+def _exec_env(exec_config, command):
+    """The environment of an exec credential plugin: ours plus its validated ``env`` entries."""
+    env = dict(os.environ)
+    entries = exec_config.get("env") or []
+    if not isinstance(entries, list):
+        raise ConnectionConfigError("the kubeconfig exec credential plugin %s: env must be a list of {name, value}" % command)
+    for index, item in enumerate(entries):
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and "=" not in item["name"]
+                and isinstance(item.get("value", ""), str)):
+            raise ConnectionConfigError(
+                "the kubeconfig exec credential plugin %s: env entry %d must be a map with a non-empty string name (no '=') "
+                "and a string value" % (command, index))
+        env[item["name"]] = item.get("value", "")
+    return env
+
+
 def _run_exec_plugin(exec_config):
     """Run a client-go exec credential plugin and return its ExecCredential status."""
     command = exec_config.get("command")
-    if not command:
+    if not command or not isinstance(command, str):
         raise ConnectionConfigError("the kubeconfig exec credential plugin has no command")
-    env = dict(os.environ)
-    for item in exec_config.get("env") or []:
-        env[item["name"]] = item.get("value", "")
+    args = exec_config.get("args") or []
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise ConnectionConfigError("the kubeconfig exec credential plugin %s: args must be a list of strings" % command)
+    env = _exec_env(exec_config, command)
     api_version = exec_config.get("apiVersion", "client.authentication.k8s.io/v1")
     env["KUBERNETES_EXEC_INFO"] = json.dumps({
         "apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
-    argv = [command] + list(exec_config.get("args") or [])
+    argv = [command] + list(args)
     try:
         proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=120, check=False)
@@ -350,6 +373,8 @@ def _run_exec_plugin(exec_config):
         status = json.loads(proc.stdout.decode("utf-8"))["status"]
     except (ValueError, KeyError, TypeError):
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s did not print an ExecCredential" % command)
+    if not isinstance(status, dict):
+        raise ConnectionConfigError("the kubeconfig exec credential plugin %s did not print an ExecCredential" % command)
     return status
 
 
@@ -361,94 +386,56 @@ class K8sClient:
         self.timeout = request_timeout
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._conn = None
-        self._io_lock = threading.RLock()
-        self._tmpfiles = []
+        self._files = []
         self._exec_status = None
         self._kubeconfig_path = None
         self.requests = {"get": 0, "list": 0, "create": 0, "update": 0, "patch": 0, "delete": 0}
-        parts = urlsplit(config.server)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConnectionConfigError("the Kubernetes API server address '%s' is not an http(s) URL" % config.server)
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._prefix = parts.path.rstrip("/")
+        self._transport = _http.Transport(config.server, what="the Kubernetes API server %s" % config.server,
+                                          timeout=request_timeout, context=self._ssl_context,
+                                          tls_server_name=config.tls_server_name,
+                                          allow_http_credentials=config.allow_http_credentials)
+        if config.has_credentials():
+            self._transport.check_credentials("the kubeconfig user's credentials (token, basic auth or exec plugin)")
 
     # -- secrets and cleanup -------------------------------------------------------------------
     @property
     def secrets(self):
         values = list(self.config.secrets)
-        if self._exec_status and self._exec_status.get("token"):
-            values.append(self._exec_status["token"])
+        if self._exec_status:
+            values.extend(self._exec_status.get(key) for key in ("token", "clientKeyData"))
         return [v for v in values if v]
 
     def close(self):
-        """Close the connection and remove the private temporary files (idempotent)."""
+        """Close the connection and forget the private files (idempotent)."""
         self.close_connection()
-        self._remove_tmpfiles()
-
-    def _remove_tmpfiles(self):
-        for filename in self._tmpfiles:
-            try:
-                os.unlink(filename)
-            except OSError:
-                pass
-        self._tmpfiles = []
+        for private in self._files:
+            private.close()
+        self._files = []
         self._kubeconfig_path = None
 
+    def private_fds(self):
+        """File descriptors a child process (everestctl) must inherit to read ``kubeconfig_path()``."""
+        return tuple(f.fd for f in self._files if f.fd is not None)
+
     def _tmpfile(self, data, suffix):
-        if not self._tmpfiles:
-            # backstop: files holding credentials never outlive the process, whatever path ends it
-            atexit.register(self._remove_tmpfiles)
-        fd, filename = tempfile.mkstemp(prefix="virakcloud-everest-", suffix=suffix)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.chmod(filename, 0o600)
-        self._tmpfiles.append(filename)
-        return filename
+        private = _private_files.create(data, suffix)
+        self._files.append(private)
+        return private.path
 
     # -- connection ----------------------------------------------------------------------------
     def _ssl_context(self):
         cfg = self.config
-        if cfg.insecure:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        else:
-            context = ssl.create_default_context(
-                cafile=cfg.ca_file, cadata=cfg.ca_data.decode("ascii") if cfg.ca_data else None)
         cert_file, key_file = cfg.client_cert_file, cfg.client_key_file
         exec_status = self._exec_credentials()
         if exec_status and exec_status.get("clientCertificateData"):
             cert_file = self._tmpfile(exec_status["clientCertificateData"].encode("ascii"), ".crt")
-            key_file = self._tmpfile(exec_status["clientKeyData"].encode("ascii"), ".key")
+            key_file = self._tmpfile((exec_status.get("clientKeyData") or "").encode("ascii"), ".key")
         if cfg.client_cert_data:
             cert_file = self._tmpfile(cfg.client_cert_data, ".crt")
         if cfg.client_key_data:
             key_file = self._tmpfile(cfg.client_key_data, ".key")
-        if cert_file:
-            try:
-                context.load_cert_chain(cert_file, key_file)
-            except (ssl.SSLError, IOError, OSError) as exc:
-                raise ConnectionConfigError("cannot load the client certificate %s: %s" % (cert_file, exc))
-        return context
-
-    def _connection(self):
-        if self._conn is None:
-            if self._scheme == "https":
-                try:
-                    context = self._ssl_context()
-                except ssl.SSLError as exc:
-                    raise ConnectionConfigError("cannot set up TLS for %s: %s" % (self.config.server, exc))
-                self._conn = HTTPSConnection(self._host, self._port, timeout=self.timeout, context=context)
-                if self.config.tls_server_name:
-                    self._conn.server_hostname = self.config.tls_server_name
-            else:
-                self._conn = HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
+        return _http.ssl_context(ca_file=cfg.ca_file, ca_data=cfg.ca_data, insecure=cfg.insecure, cert_file=cert_file,
+                                 key_file=key_file, what="the Kubernetes API server %s" % cfg.server)
 
     def _exec_credentials(self):
         if self.config.exec_config and self._exec_status is None:
@@ -472,17 +459,21 @@ class K8sClient:
 
     # -- requests ------------------------------------------------------------------------------
     def request(self, method, url_path, body=None, query=None, content_type="application/json", verb=None):
-        """Send one request; retry transient failures; return the decoded JSON (or None)."""
-        full = self._prefix + url_path
+        """Send one request; retry transient failures; return the decoded JSON (or None).
+
+        A 401 with an exec credential plugin runs the plugin again once (its credential may have expired), as
+        client-go does."""
+        full = url_path
         if query:
             full += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         payload = None
         if body is not None:
             payload = json.dumps(body).encode("utf-8")
         if verb:
-            with self._io_lock:
+            with self._transport.lock:
                 self.requests[verb] = self.requests.get(verb, 0) + 1
         attempt = 0
+        refreshed = False
         while True:
             attempt += 1
             try:
@@ -507,6 +498,11 @@ class K8sClient:
                 except ValueError:
                     raise K8sApiError("the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path),
                                       status=status, method=method, path=url_path)
+            if status == 401 and self.config.exec_config and not refreshed:
+                refreshed = True
+                self._exec_status = None
+                self.close_connection()  # a client certificate from the plugin is part of the TLS context
+                continue
             error = self._error(method, url_path, status, reason, data)
             if isinstance(error, K8sTransient) and attempt < TRANSIENT_ATTEMPTS:
                 self._backoff(attempt, headers.get("retry-after"))
@@ -514,26 +510,13 @@ class K8sClient:
             raise error
 
     def close_connection(self):
-        with self._io_lock:
-            if self._conn is not None:
-                try:
-                    self._conn.close()
-                except Exception:  # pylint: disable=broad-except
-                    pass
-                self._conn = None
+        self._transport.close()
 
     def _send(self, method, full, payload, content_type):
         # One HTTP exchange at a time on the shared keep-alive connection: a module may use the client from a second
         # thread (the Lease renewer of _lock.py) while its main thread reads and writes.
-        with self._io_lock:
-            conn = self._connection()
-            conn.request(method, full, body=payload, headers=self._headers(content_type))
-            resp = conn.getresponse()
-            data = resp.read()
-            headers = dict((k.lower(), v) for k, v in resp.getheaders())
-            if headers.get("connection", "").lower() == "close":
-                self.close_connection()
-            return resp.status, resp.reason, headers, data
+        with self._transport.lock:
+            return self._transport.send(method, full, body=payload, headers=self._headers(content_type))
 
     def _backoff(self, attempt, retry_after):
         delay = None

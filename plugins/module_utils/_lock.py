@@ -33,6 +33,7 @@ import socket
 import threading
 import time
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
@@ -45,8 +46,15 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 LEASE_API_VERSION = 'coordination.k8s.io/v1'
 DEFAULT_DURATION = 30
 DEFAULT_TIMEOUT = 300
+# A holder's leaseDurationSeconds is trusted only within [our own duration, this]: a foreign Lease claiming 1 s cannot
+# make us take it from a live holder early, and one claiming a day cannot make a dead holder's Lease last a day.
+MAX_FOREIGN_DURATION = 120
+RENEW_ATTEMPTS = 3
 # The lock serialising writes to the Everest accounts Secret (one per Everest installation).
-ACCOUNTS_LEASE = 'virakcloud-everest-accounts'
+ACCOUNTS_LEASE = _constants.ACCOUNTS_LEASE
+
+# Locks this process holds now (the module's signal handler releases them before it exits).
+HELD = set()
 
 
 def _micro_time(now=None):
@@ -141,7 +149,7 @@ class LeaseLock:
     def _body(self):
         return {'apiVersion': LEASE_API_VERSION, 'kind': 'Lease',
                 'metadata': {'name': self.name, 'namespace': self.namespace,
-                             'labels': {'app.kubernetes.io/managed-by': 'virakcloud.everest'},
+                             'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
                              'annotations': {'virakcloud.everest/purpose': self.purpose} if self.purpose else {}},
                 'spec': self._spec()}
 
@@ -155,11 +163,19 @@ class LeaseLock:
                 "serialise account changes yourself" % (self.namespace, self.name, self.purpose or 'lock', exc.msg, self.namespace),
                 lease=self.name, namespace=self.namespace)
 
+    def _foreign_duration(self, spec):
+        try:
+            claimed = int(spec.get('leaseDurationSeconds'))
+        except (TypeError, ValueError):
+            return self.duration
+        return min(max(claimed, self.duration), max(self.duration, MAX_FOREIGN_DURATION))
+
     def _acquire(self):
         started = self.clock()
         deadline = started + self.timeout
         observed_rv, observed_at = None, None
         attempt = 0
+        vanished = False
         while True:
             try:
                 created = self.client.create(self.collection, self._body())
@@ -168,26 +184,32 @@ class LeaseLock:
             except K8sAlreadyExists:
                 pass
             current = self.client.get_or_none(self.path)
-            if current is None:
-                continue  # released between our create and our read: try again at once
-            meta = current.get('metadata') or {}
-            spec = current.get('spec') or {}
             now = self.clock()
-            if meta.get('resourceVersion') != observed_rv:
-                observed_rv, observed_at = meta.get('resourceVersion'), now
-            duration = spec.get('leaseDurationSeconds') or self.duration
-            holder = spec.get('holderIdentity')
-            if not holder or holder == self.identity or now - observed_at >= duration:
-                taken = copy.deepcopy(current)
-                taken['spec'] = dict(spec, **self._spec(int(spec.get('leaseTransitions') or 0) + 1))
-                taken['spec']['acquireTime'] = taken['spec']['renewTime']
-                try:
-                    replaced = self.client.replace(self.path, taken)
-                    self.takeovers += 1
-                    self._took(replaced, started)
-                    return
-                except (K8sConflict, K8sNotFound):
-                    pass
+            holder = None
+            if current is None:
+                # released between our create and our read: try again at once, but only once in a row (a Lease that
+                # keeps "existing" for create and "missing" for get must not make this loop spin)
+                if not vanished:
+                    vanished = True
+                    continue
+            else:
+                vanished = False
+                meta = current.get('metadata') or {}
+                spec = current.get('spec') or {}
+                if meta.get('resourceVersion') != observed_rv:
+                    observed_rv, observed_at = meta.get('resourceVersion'), now
+                holder = spec.get('holderIdentity')
+                if not holder or holder == self.identity or now - observed_at >= self._foreign_duration(spec):
+                    taken = copy.deepcopy(current)
+                    taken['spec'] = dict(spec, **self._spec(int(spec.get('leaseTransitions') or 0) + 1))
+                    taken['spec']['acquireTime'] = taken['spec']['renewTime']
+                    try:
+                        replaced = self.client.replace(self.path, taken)
+                        self.takeovers += 1
+                        self._took(replaced, started)
+                        return
+                    except (K8sConflict, K8sNotFound):
+                        pass
             if now >= deadline:
                 values = (self.timeout, self.namespace, self.name, self.purpose or 'lock', holder, self.namespace, self.name)
                 raise LockTimeout(
@@ -201,6 +223,7 @@ class LeaseLock:
 
     def _took(self, obj, started):
         self._rv = obj['metadata']['resourceVersion']
+        HELD.add(self)
         self.acquisitions += 1
         self.waited += self.clock() - started
         self._lost = None
@@ -210,26 +233,50 @@ class LeaseLock:
             self._thread.daemon = True
             self._thread.start()
 
+    def _mark_lost(self, holder):
+        self._lost = LockLost("Lease %s/%s was taken over by %r while this run held it; the account change may have "
+                              "overlapped another writer; re-run to verify" % (self.namespace, self.name, holder),
+                              lease=self.name, namespace=self.namespace)
+        self._rv = None
+        HELD.discard(self)
+
     def renew(self):
-        """One conditional renewal; returns False (and records LockLost) when the lease is no longer ours."""
+        """One conditional renewal; returns False (and records LockLost) when the lease is no longer ours.
+
+        A 409 (the Lease changed between our read and our update) is read again: while the Lease still names us we
+        retry with its new resourceVersion, so ``_rv`` never stays stale (release() needs it)."""
+        with self._guard:
+            for _attempt in range(RENEW_ATTEMPTS):
+                if self._rv is None:
+                    return False
+                current = self.client.get_or_none(self.path)
+                spec = (current or {}).get('spec') or {}
+                if current is None or spec.get('holderIdentity') != self.identity:
+                    self._mark_lost(spec.get('holderIdentity'))
+                    return False
+                current['spec']['renewTime'] = _micro_time()
+                try:
+                    self._rv = self.client.replace(self.path, current)['metadata']['resourceVersion']
+                    return True
+                except K8sConflict:
+                    continue
+            return True  # still ours at the last read; the next renewal tries again
+
+    def verify(self):
+        """Fencing: raise LockLost unless the Lease still names us (one GET). Account writes call it before and after
+        every everestctl command, so no write starts, or goes unreported, once the lock is lost."""
+        self.check()
         with self._guard:
             if self._rv is None:
-                return False
+                raise LockLost("Lease %s/%s is not held by this run" % (self.namespace, self.name),
+                               lease=self.name, namespace=self.namespace)
             current = self.client.get_or_none(self.path)
             spec = (current or {}).get('spec') or {}
             if current is None or spec.get('holderIdentity') != self.identity:
-                self._lost = LockLost("Lease %s/%s was taken over by %r while this run held it; the account change may "
-                                      "have overlapped another writer; re-run to verify" % (
-                                          self.namespace, self.name, spec.get('holderIdentity')),
-                                      lease=self.name, namespace=self.namespace)
-                self._rv = None
-                return False
-            current['spec']['renewTime'] = _micro_time()
-            try:
-                self._rv = self.client.replace(self.path, current)['metadata']['resourceVersion']
-            except K8sConflict:
-                pass  # written between our read and update (a waiter taking over?): the next renewal finds out
-            return True
+                self._mark_lost(spec.get('holderIdentity'))
+            else:
+                self._rv = current['metadata']['resourceVersion']
+        self.check()
 
     def _renew_loop(self):
         interval = self.duration / 3.0
@@ -240,17 +287,36 @@ class LeaseLock:
             except EverestError:
                 continue  # transient API trouble: try again next interval; expiry protects the others
 
-    def release(self):
+    def release(self, join=True):
+        """Give the Lease back (delete it with a resourceVersion precondition; a Lease taken over meanwhile is left
+        alone). ``join=False`` does not wait for the renewer thread (signal handlers: it may wait on our connection)."""
         if self._thread is not None:
             self._stop.set()
-            self._thread.join()
+            if join:
+                self._thread.join()
             self._thread = None
         with self._guard:
             rv, self._rv = self._rv, None
+        HELD.discard(self)
         if rv is None:
             return
+        for _attempt in range(RENEW_ATTEMPTS):
+            try:
+                self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions',
+                                                    'preconditions': {'resourceVersion': rv}})
+                return
+            except K8sConflict:
+                current = self.client.get_or_none(self.path)
+                if current is None or ((current.get('spec') or {}).get('holderIdentity') != self.identity):
+                    return  # taken over meanwhile: not ours to delete
+                rv = current['metadata']['resourceVersion']  # renewed by us after our last read: delete that one
+
+
+def release_all():
+    """Best-effort release of every Lease this process holds (the module's signal handler)."""
+    for lock in list(HELD):
         try:
-            self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions',
-                                                'preconditions': {'resourceVersion': rv}})
-        except K8sConflict:
-            pass  # taken over meanwhile: not ours to delete
+            lock.client.close_connection()  # the interrupted exchange may have left the connection mid-request
+            lock.release(join=False)
+        except Exception:  # pylint: disable=broad-except
+            pass  # unreachable API: the Lease expires on its own (nobody renews it any more)

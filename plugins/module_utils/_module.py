@@ -10,11 +10,15 @@ __metaclass__ = type
 
 import copy
 import os
+import signal
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _lock
+from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, MissingDependencyError
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 
@@ -28,7 +32,13 @@ K8S_AUTH_ARG_SPEC = {
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
     "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
     "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False, "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
+    "allow_http_credentials": {"type": "bool", "default": False,
+                               "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
 }
+# Signals that end a module cleanly: its everestctl children die with it, its Leases are given back, its private files
+# closed. (SIGKILL cannot be caught: the kernel kills the children (_everestctl) and nothing was ever on disk
+# (_private_files); a Lease then expires on its own.)
+HANDLED_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")
 
 EVERESTCTL_ARG_SPEC = {
     "everestctl_path": {"type": "path", "fallback": (env_fallback, ["EVERESTCTL_PATH"])},
@@ -61,6 +71,9 @@ class EverestModule(AnsibleModule):
         self._runner = None
         super(EverestModule, self).__init__(
             argument_spec=build_argument_spec(argument_spec or {}, k8s=k8s, everestctl=everestctl), **kwargs)
+        self._interrupted = False
+        for name in HANDLED_SIGNALS:
+            signal.signal(getattr(signal, name), self._on_signal)
         if not _k8s.HAS_YAML:
             self.fail_json(msg=missing_required_lib("PyYAML"), exception=str(_k8s.YAML_IMPORT_ERROR))
 
@@ -91,7 +104,7 @@ class EverestModule(AnsibleModule):
                     self.fail_json(msg="everestctl was not found in PATH; install it "
                                        "(https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH")
             client = self.k8s
-            self._runner = Everestctl(binary, kubeconfig=client.kubeconfig_path,
+            self._runner = Everestctl(binary, kubeconfig=client.kubeconfig_path, pass_fds=client.private_fds,
                                       timeout=self.params.get("everestctl_timeout") or 900, secrets=client.secrets)
         return self._runner
 
@@ -115,6 +128,18 @@ class EverestModule(AnsibleModule):
         # every way out closes the client: its temporary kubeconfig may hold a token
         self._close_client()
         super(EverestModule, self).fail_json(msg, **kwargs)
+
+    def _on_signal(self, signum, _frame):
+        if self._interrupted:
+            return
+        self._interrupted = True
+        killed = _everestctl.terminate_all()
+        _lock.release_all()
+        self._close_client()
+        _private_files.close_all()
+        self.fail_json(msg="interrupted by signal %d%s; nothing is left running. Re-run the task: every step reads the cluster "
+                           "first and resumes what was interrupted" % (signum, " (%d everestctl process(es) stopped)" % killed
+                                                                      if killed else ""))
 
     def _close_client(self):
         if self._k8s_client is not None:

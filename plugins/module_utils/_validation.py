@@ -15,7 +15,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
 import re
+
+from ansible_collections.virakcloud.everest.plugins.module_utils._constants import (
+    EVEREST_NAMESPACES,
+    RESERVED_NAMESPACE_PATTERNS,
+    SYSTEM_NAMESPACE,
+)
 
 # EF §2.2
 USERNAME_PATTERN = r'^[a-zA-Z0-9_]{3,}$'
@@ -49,8 +56,18 @@ LABEL_VALUE_RE = _compile(LABEL_VALUE_PATTERN)
 LABEL_NAME_RE = _compile(LABEL_NAME_PATTERN)
 LABEL_PREFIX_RE = _compile(LABEL_PREFIX_PATTERN)
 
-RESERVED_NAMESPACES = ('everest-system', 'everest-monitoring', 'everest-olm')
-EVEREST_SYSTEM_NAMESPACE = 'everest-system'
+RESERVED_NAMESPACES = EVEREST_NAMESPACES  # what everestctl itself refuses (reference §4.3)
+EVEREST_SYSTEM_NAMESPACE = SYSTEM_NAMESPACE
+
+# Passwords travel in everestctl's argv (reference §8.3). Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and the
+# whole argv plus environment at ARG_MAX; Everest itself has no maximum. 4096 characters is far beyond any password
+# a person or a generator uses and far below what argv can carry, and it is checked before any lock is taken.
+PASSWORD_MAX_LENGTH = 4096
+PASSWORD_LENGTH_ERROR = ('password is longer than %d characters; everestctl receives it on its command line, so the '
+                         'collection caps its length' % PASSWORD_MAX_LENGTH)
+# The ResourceQuota and TenantResourcePolicy counts a tenant may be given (max_clusters, max_db_users): a count above
+# this is a typo, not a plan (Kubernetes would accept up to 2^63-1).
+MAX_COUNT_LIMIT = 100000
 
 # Everest's error texts, verbatim (EF §2.2, §4.3)
 USERNAME_ERROR = 'username may contain only letters, numbers, underscores, and must be at least 3 characters long'
@@ -79,9 +96,41 @@ def check_username(value):
 
 
 def check_password(value):
-    """None, or Everest's error text for an invalid password. The value itself is never part of the text."""
+    """None, or Everest's error text for an invalid password (or our length cap). Never contains the value."""
+    if _is_text(value) and len(value) > PASSWORD_MAX_LENGTH:
+        return PASSWORD_LENGTH_ERROR
     if not _is_text(value) or not PASSWORD_RE.match(value):
         return PASSWORD_ERROR
+    return None
+
+
+def reserved_namespace_pattern(name, extra=()):
+    """The reserved pattern ``name`` matches (Everest's, Kubernetes', ``default``, plus ``extra``), or None.
+
+    No tenant may take over, adopt or remove such a namespace, whatever the options say."""
+    for pattern in tuple(RESERVED_NAMESPACE_PATTERNS) + tuple(extra or ()):
+        if _is_text(name) and fnmatch.fnmatchcase(name, pattern):
+            return pattern
+    return None
+
+
+def check_tenant_namespace(name, extra=()):
+    """None, or why ``name`` cannot be a tenant's database namespace (Everest's rules, then the reserved list)."""
+    error = check_namespace(name)
+    if error:
+        return error
+    pattern = reserved_namespace_pattern(name, extra)
+    if pattern:
+        return ("'%s' is a reserved namespace (matches '%s': Everest's and Kubernetes' own namespaces, default, and the "
+                "configured reserved_namespaces); no tenant may take it over or remove it" % (name, pattern))
+    return None
+
+
+def check_tenant_name(value):
+    """None, or why ``value`` cannot name a tenant (it is the value of the tenant label on the tenant's objects)."""
+    if not _is_text(value) or not value or len(value) > 63 or not LABEL_VALUE_RE.match(value):
+        return ("tenant name %r must be a Kubernetes label value: 1-63 letters, digits, '-', '_' or '.', starting and ending "
+                "with a letter or digit" % (value,))
     return None
 
 

@@ -319,6 +319,7 @@ def gather(module):
     facts['everestctl']['error'] = problem
     if binary is not None:
         runner = Everestctl(binary, kubeconfig=client.kubeconfig_path if client is not None else None,
+                            pass_fds=client.private_fds if client is not None else (),
                             timeout=module.params.get('everestctl_timeout') or 900,
                             secrets=client.secrets if client is not None else ())
         try:

@@ -381,14 +381,14 @@ def test_one_http_exchange_at_a_time_across_threads(srv, tmp_path):
     c = client(srv, tmp_path)
     srv.queue.append((200, {"kind": "Namespace", "metadata": {"name": "x"}}, {}))
     blocked = []
-    real_connection = c._connection
+    real_connection = c._transport._connection
 
     class Probe:
         def __init__(self, conn):
             self.conn = conn
 
         def request(self, *args, **kwargs):
-            other = threading.Thread(target=lambda: blocked.append(not c._io_lock.acquire(blocking=False)))
+            other = threading.Thread(target=lambda: blocked.append(not c._transport.lock.acquire(blocking=False)))
             other.start()
             other.join()
             return self.conn.request(*args, **kwargs)
@@ -396,7 +396,7 @@ def test_one_http_exchange_at_a_time_across_threads(srv, tmp_path):
         def getresponse(self):
             return self.conn.getresponse()
 
-    c._connection = lambda: Probe(real_connection())
+    c._transport._connection = lambda: Probe(real_connection())
     assert c.get("/api/v1/namespaces/x")["metadata"]["name"] == "x"
     assert blocked == [True]
     c.close()

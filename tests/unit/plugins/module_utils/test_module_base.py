@@ -1,6 +1,5 @@
 """EverestModule: no credential-bearing temporary file survives any ending; kubernetes.core environment fallbacks."""
 
-import atexit
 import glob
 import os
 import tempfile
@@ -9,16 +8,20 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
 TOKEN = "tok-never-left-on-disk"
 
 
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
+@pytest.fixture(params=["memfd", "tempfile"])
+def private_tmp(request, tmp_path, monkeypatch):
+    """Both ways of keeping a credential file: an anonymous memory file (Linux) and a 0600 temporary file."""
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
+    if request.param == "tempfile":
+        monkeypatch.setattr(_private_files, "_memfd_available", lambda: False)
     return tmp_path
 
 
@@ -26,11 +29,18 @@ def leftovers(directory):
     return glob.glob(os.path.join(str(directory), "virakcloud-everest-*"))
 
 
+def readable(path):
+    try:
+        with open(path) as handle:
+            return TOKEN in handle.read()
+    except (IOError, OSError):
+        return False
+
+
 def module_with_temp_kubeconfig():
     module = EverestModule(argument_spec={}, k8s=True, supports_check_mode=True)
     path = module.k8s.kubeconfig_path()
-    with open(path) as handle:
-        assert TOKEN in handle.read()  # the file really holds the credential
+    assert readable(path)  # the file really holds the credential
     return module, path
 
 
@@ -38,7 +48,8 @@ def module_with_temp_kubeconfig():
 def test_every_ending_removes_the_temporary_kubeconfig(private_tmp, capsys, ending):
     with patch_module_args({"host": "https://127.0.0.1:9", "api_key": TOKEN}):
         module, path = module_with_temp_kubeconfig()
-        assert leftovers(private_tmp) == [path]
+        # a memory file never touches the disk; a temporary file is the only one there
+        assert leftovers(private_tmp) == ([] if path.startswith("/proc/self/fd/") else [path])
         with pytest.raises(SystemExit):
             if ending == "fail_json":
                 module.fail_json(msg="a plain failure of a module")
@@ -47,22 +58,17 @@ def test_every_ending_removes_the_temporary_kubeconfig(private_tmp, capsys, endi
                 module.fail_from(EverestError("a typed failure"))
             else:
                 module.exit_json(changed=False)
-    assert leftovers(private_tmp) == []
+    assert leftovers(private_tmp) == [] and not readable(path)
     assert TOKEN not in capsys.readouterr().out
 
 
-def test_temporary_files_are_removed_at_exit_whatever_ends_the_process(private_tmp, monkeypatch):
-    """A traceback (no fail_json at all) still runs the atexit backstop registered with the first file."""
-    registered = []
-    monkeypatch.setattr(atexit, "register", registered.append)
+def test_temporary_files_are_removed_at_exit_whatever_ends_the_process(private_tmp):
+    """A traceback (no fail_json at all) still runs the interpreter-exit backstop (_private_files.close_all)."""
     client = _k8s.client_from_params({"host": "https://127.0.0.1:9", "api_key": TOKEN})
     path = client.kubeconfig_path()
-    assert os.path.exists(path) and len(registered) == 1
-    registered[0]()
-    assert not os.path.exists(path) and leftovers(private_tmp) == []
-    # the client can still make a new one afterwards (the path is not reused after removal)
-    again = client.kubeconfig_path()
-    assert again != path or os.path.exists(again)
+    assert readable(path)
+    _private_files.close_all()
+    assert not readable(path) and leftovers(private_tmp) == []
     client.close()
     assert leftovers(private_tmp) == []
 

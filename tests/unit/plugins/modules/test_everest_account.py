@@ -78,6 +78,9 @@ class FakeClient:
         assert body["preconditions"]["resourceVersion"] == self.lease["metadata"]["resourceVersion"]
         self.lease = None
 
+    def private_fds(self):
+        return ()
+
     def kubeconfig_path(self):
         return KUBECONFIG
 

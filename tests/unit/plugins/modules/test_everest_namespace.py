@@ -46,6 +46,9 @@ class FakeClient:
         source = self.subs if path.endswith("subscriptions") else self.clusters
         return {"items": [{"metadata": {"name": x, "namespace": n}} for n in scope for x in source.get(n, [])]}
 
+    def private_fds(self):
+        return ()
+
     def kubeconfig_path(self):
         return KUBECONFIG
 

@@ -67,6 +67,9 @@ class FakeClient:
         self.obj["metadata"]["resourceVersion"] = "1"
         return copy.deepcopy(self.obj)
 
+    def private_fds(self):
+        return ()
+
     def kubeconfig_path(self):
         return "/tmp/unit-kubeconfig"
 
