@@ -39,21 +39,28 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     EverestctlError,
     ValidationError,
 )
-from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sConflict
 
-SYSTEM_NAMESPACE = _validation.EVEREST_SYSTEM_NAMESPACE
-ACCOUNTS_SECRET = 'everest-accounts'
-USERS_KEY = 'users.yaml'
+SYSTEM_NAMESPACE = _constants.SYSTEM_NAMESPACE
+ACCOUNTS_SECRET = _constants.ACCOUNTS_SECRET
+USERS_KEY = _constants.ACCOUNTS_KEY
 INSECURE_ANNOTATION_PREFIX = 'insecure-password/'
 # Same as _k8s.path('v1', 'secrets', SYSTEM_NAMESPACE, ACCOUNTS_SECRET) / path('v1', 'namespaces', name=SYSTEM_NAMESPACE)
 SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET)
 SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % SYSTEM_NAMESPACE
+NAMESPACES_PATH = '/api/v1/namespaces'
+RBAC_PATH = '/api/v1/namespaces/%s/configmaps/%s' % (SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
 PBKDF2_ITERATIONS = 4096
 PBKDF2_KEY_LENGTH = 32
 
-ADMIN_USERNAME = 'admin'
+ADMIN_USERNAME = _constants.ADMIN_USERNAME
+OWNER_WRITE_ATTEMPTS = 8
 DEFAULT_ATTEMPTS = 8
 
 PASSWORD_UNCHANGED = '<unchanged>'
@@ -186,6 +193,9 @@ class AccountStore:
         self.salt_reads = 0
         self.last = None
         self.secret_uid = None
+        self.recorded_owners = {}
+        self._derived_owners = None
+        self._secret_rv = None
 
     def read(self):
         """The accounts now (also kept as ``last``)."""
@@ -198,7 +208,49 @@ class AccountStore:
                 namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
         self.last = parse_accounts_secret(secret)
         self.secret_uid = (secret.get('metadata') or {}).get('uid') or None
+        self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
+        self.recorded_owners = _ownership.account_owners(secret)
         return self.last
+
+    def owner_of(self, username):
+        """The tenant owning ``username``: the Secret's record, else the tenant whose RBAC block binds it (read once,
+        only when an account has no record: installations from before the record existed)."""
+        if username in self.recorded_owners:
+            return self.recorded_owners[username]
+        if self._derived_owners is None:
+            rbac = self.client.get_or_none(RBAC_PATH)
+            text = ((rbac or {}).get('data') or {}).get(_constants.RBAC_POLICY_KEY) or ''
+            try:
+                blocks = _rbac.get_blocks(text)
+            except _rbac.BlockError:
+                blocks = {}
+            namespaces = self.client.list(NAMESPACES_PATH, label_selector=_constants.TENANT_LABEL).get('items') or []
+            self._derived_owners = _ownership.account_owner_map(None, blocks, _ownership.namespace_owner_map(namespaces))
+        return self._derived_owners.get(username)
+
+    def write_owners(self, changes):
+        """Record ``changes`` ({username: tenant, or None to forget}) in the Secret's annotation: a merge patch carrying
+        the resourceVersion last read, re-read and retried on 409 (callers hold the accounts Lease)."""
+        for _attempt in range(OWNER_WRITE_ATTEMPTS):
+            owners = dict(self.recorded_owners)
+            for username, tenant in changes.items():
+                if tenant is None:
+                    owners.pop(username, None)
+                else:
+                    owners[username] = tenant
+            if owners == self.recorded_owners:
+                return False
+            patch = {'metadata': {'resourceVersion': self._secret_rv,
+                                  'annotations': {_constants.ACCOUNT_OWNERS_ANNOTATION: _ownership.owners_annotation(owners)}}}
+            try:
+                secret = self.client.patch(SECRET_PATH, patch)
+            except K8sConflict:
+                self.read()
+                continue
+            self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
+            self.recorded_owners = _ownership.account_owners(secret)
+            return True
+        raise EverestError("Secret %s/%s kept changing while the account owners were recorded; retry" % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET))
 
     def salt(self):
         if self._salt is None and self.salt_cache and self.secret_uid:
@@ -229,6 +281,13 @@ def validate_item(want):
     if want.get('state', 'present') == 'present' and want.get('password') is not None:
         if _validation.check_password(want['password']):
             raise ValidationError("account '%s': %s" % (username, _validation.PASSWORD_ERROR), username=username)
+    if want.get('tenant') is not None:
+        problem = _validation.check_tenant_name(want['tenant'])
+        if problem:
+            raise ValidationError("account '%s': %s" % (username, problem), username=username)
+        if username == ADMIN_USERNAME:
+            raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'"
+                                  % want['tenant'], username=username)
     if want.get('state') == 'absent' and username == ADMIN_USERNAME and not want.get('allow_admin_removal'):
         raise ValidationError(
             "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; "
@@ -265,6 +324,28 @@ def decide(account, want, matches):
     return Decision(ACTION_SET_PASSWORD, password_changes=True)
 
 
+def ownership(want, account, owner):
+    """(claim, release) for ``want`` given the observed account and its owner; raises OwnershipError (pure).
+
+    ``claim``: the tenant to record as owner before writing (None: nothing to record); ``release``: forget the record
+    after the account is gone. Without ``tenant`` in ``want`` nothing is checked or recorded (plain module use)."""
+    tenant = want.get('tenant')
+    username = want['username']
+    if tenant is None:
+        return None, False
+    if want.get('state', 'present') == 'absent':
+        _ownership.check_remove('account', username, owner, tenant)
+        return None, owner == tenant
+    _ownership.check_take('account', username, owner, tenant, want.get('takeover_from'))
+    if account is not None and owner is None and not want.get('take_ownership'):
+        raise _ownership.OwnershipError(
+            "account '%s' already exists and belongs to no tenant (it was created outside this collection, or before it "
+            "recorded owners); tenant '%s' may not take it silently. Set take_ownership: true (role variable "
+            "tenant_bootstrap_take_ownership) to adopt it, or choose another username" % (username, tenant),
+            owner=None, tenant=tenant, object_kind='account', object_name=username)
+    return (tenant if owner != tenant else None), False
+
+
 def account_view(username, account):
     """The public shape of an account (no hash, no password)."""
     if account is None:
@@ -295,20 +376,33 @@ def predict(username, account, decision):
     return account_view(username, account)
 
 
-def diff_view(account, password_changed):
+_NO_OWNER = object()  # the diff shows no owner (the module was not given a tenant)
+
+
+def _owner_after(want, owner, claim, release):
+    if want.get('tenant') is None:
+        return _NO_OWNER
+    if release:
+        return None
+    return claim or owner
+
+
+def diff_view(account, password_changed, owner=_NO_OWNER):
     view = {'exists': account is not None,
             'enabled': account.get('enabled') if account is not None else None,
             'capabilities': list(account.get('capabilities') or []) if account is not None else [],
             'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED}
+    if owner is not _NO_OWNER:
+        view['tenant'] = owner
     return view
 
 
-def predicted_diff_view(account, decision):
+def predicted_diff_view(account, decision, owner=_NO_OWNER):
     if decision.action == ACTION_DELETE:
-        return diff_view(None, False)
+        return diff_view(None, False, owner)
     if decision.action == ACTION_CREATE:
-        return diff_view({'enabled': True, 'capabilities': ['login']}, True)
-    return diff_view(account, decision.password_changes)
+        return diff_view({'enabled': True, 'capabilities': ['login']}, True, owner)
+    return diff_view(account, decision.password_changes, owner)
 
 
 # ----------------------------------------------------------------------------------------------- act
@@ -336,7 +430,7 @@ def _backoff(attempt, sleep, rng):
 
 
 def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
-                     sleep=time.sleep, rng=None, lock=None, fresh=False):
+                     sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
@@ -361,22 +455,26 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     decision = decide(initial, want, matches)
     if decision.error:
         raise ValidationError(decision.error, username=username)
+    owner = store.owner_of(username) if want.get('tenant') is not None else None
+    claim, release = ownership(want, initial, owner)
     result = {
         'username': username,
-        'changed': decision.action != ACTION_NONE,
+        'changed': decision.action != ACTION_NONE or claim is not None or (release and decision.action == ACTION_NONE),
         'action': decision.action,
-        'before': diff_view(initial, False),
+        'before': diff_view(initial, False, owner if want.get('tenant') is not None else _NO_OWNER),
         'cmd': None,
         'attempts': 0,
     }
-    if decision.action == ACTION_NONE or check_mode:
+    if not result['changed'] or check_mode:
         result['account'] = predict(username, initial, decision)
-        result['after'] = predicted_diff_view(initial, decision)
+        result['after'] = predicted_diff_view(initial, decision, _owner_after(want, owner, claim, release))
         if check_mode:
             result['cmd'] = _preview(runner, decision.action, want)
         return result
 
     with lock if lock is not None else _NoLock():
+        if on_lock is not None:
+            on_lock()
         return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock,
                       reread=lock is not None and not fresh)
 
@@ -389,18 +487,36 @@ class _NoLock:
         return False
 
 
+def _fenced_run(runner, action, want, lock):
+    """One everestctl command, fenced by the Lease: verified ours before it starts and after it ends."""
+    if lock is not None:
+        lock.verify()
+    try:
+        return _run(runner, action, want)
+    finally:
+        if lock is not None:
+            lock.verify()
+
+
 def _write(store, runner, want, result, decision, current, matches, attempts, sleep, rng, lock, reread):
     username = want['username']
+    tenant = want.get('tenant')
     performed = []
     wrote_password = False
     verify_want = dict(want)
     if reread:
         # the snapshot predates the lock: decide again on what the previous holder left
         current = store.read().get(username)
-        result['before'] = diff_view(current, False)
         decision = decide(current, verify_want, matches)
         if decision.error:
             raise ValidationError(decision.error, username=username)
+    owner = store.owner_of(username) if tenant is not None else None
+    claim, release = ownership(want, current, owner)
+    result['before'] = diff_view(current, False, owner if tenant is not None else _NO_OWNER)
+    if claim is not None:
+        if lock is not None:
+            lock.verify()
+        store.write_owners({username: claim})  # recorded before the account is written: an interrupted run keeps it
     attempt = 0
     while decision.action != ACTION_NONE:
         if attempt == attempts:
@@ -408,12 +524,10 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
                                "changing Secret %s/%s; serialise account changes and retry" % (
                                    username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
                                username=username, attempts=attempts)
-        if lock is not None:
-            lock.check()
         attempt += 1
         result['attempts'] = attempt
         try:
-            outcome = _run(runner, decision.action, verify_want)
+            outcome = _fenced_run(runner, decision.action, verify_want, lock)
             performed.append(decision.action)
             result['cmd'] = outcome.cmd
             if decision.action in (ACTION_CREATE, ACTION_SET_PASSWORD):
@@ -433,19 +547,60 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
         decision = decide(current, verify_want, matches)
         if decision.error:
             raise ValidationError(decision.error, username=username)
-    result['changed'] = bool(performed)
+    forgot = False
+    if release and current is None:
+        forgot = store.write_owners({username: None})
+    result['changed'] = bool(performed) or claim is not None or forgot
     result['action'] = performed[-1] if performed else ACTION_NONE
     result['account'] = account_view(username, current)
-    result['after'] = diff_view(current, wrote_password)
+    result['after'] = diff_view(current, wrote_password, (None if release else (claim or owner)) if tenant is not None else _NO_OWNER)
     return result
+
+
+def _pending_claims(store, wants, users):
+    """{username: tenant} the batch will record as owners (items that fail their ownership check are left out)."""
+    claims = {}
+    for want in wants:
+        if want.get('tenant') is None or want.get('state', 'present') == 'absent':
+            continue
+        try:
+            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']))
+        except EverestError:
+            continue
+        if claim is not None:
+            claims[want['username']] = claim
+    return claims
 
 
 def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwargs):
     """Batch form: one Secret read shared by all items; per-item results; failures collected, not hidden.
 
-    A sticky ``lock`` is taken at the first item that writes and kept until the batch ends (one acquisition).
+    A sticky ``lock`` is taken at the first item that writes and kept until the batch ends (one acquisition). The
+    owners the batch records are written in one patch when the lock is first taken (checked again on a fresh read).
     """
     users = store.read()
+    claims = {} if check_mode else _pending_claims(store, wants, users)
+    state = {'claimed': not claims}
+
+    def claim_all():
+        if state['claimed']:
+            return
+        state['claimed'] = True
+        fresh = store.read()
+        valid = {}
+        for want in wants:
+            if want['username'] in claims:
+                try:
+                    claim, _release = ownership(want, fresh.get(want['username']), store.owner_of(want['username']))
+                except EverestError:
+                    continue  # the item fails on its own, with its message
+                if claim is not None:
+                    valid[want['username']] = claim
+        if valid:
+            if lock is not None:
+                lock.verify()
+            store.write_owners(valid)
+
     results = []
     try:
         for want in wants:
@@ -453,7 +608,8 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
             fresh = lock is not None and lock.owned and store.last is not None
             try:
                 results.append(converge_account(store, runner, want, check_mode=check_mode,
-                                                users=store.last if fresh else users, lock=lock, fresh=fresh, **kwargs))
+                                                users=store.last if fresh else users, lock=lock, fresh=fresh,
+                                                on_lock=claim_all, **kwargs))
             except EverestError as exc:
                 item = {'username': want.get('username'), 'changed': False, 'failed': True}
                 item.update(exc.to_fail_kwargs())

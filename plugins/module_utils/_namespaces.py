@@ -23,15 +23,20 @@ import time
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     EverestctlError,
+    K8sAlreadyExists,
+    K8sConflict,
     K8sNotFound,
     ValidationError,
 )
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by'
-MANAGED_BY_VALUE = 'everest'
+MANAGED_BY_LABEL = _constants.MANAGED_BY_LABEL
+MANAGED_BY_VALUE = _constants.EVEREST_MANAGED_BY
 MANAGED_SELECTOR = '%s=%s' % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-NAME_LABEL = 'kubernetes.io/metadata.name'  # set by the API server on every Namespace (value = its name)
+NAME_LABEL = _constants.NAME_LABEL  # set by the API server on every Namespace (value = its name)
+TENANT_LABEL = _constants.TENANT_LABEL
 
 OPERATORS = ('mysql', 'postgresql', 'mongodb')
 # option name -> OLM Subscription name (EF §4.4 value keys pxc / postgresql / psmdb)
@@ -51,8 +56,8 @@ SHORT_NAMES = {
 LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm',
                  'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
 
-SUBSCRIPTION_API = 'operators.coreos.com/v1alpha1'
-DATABASE_CLUSTER_API = 'everest.percona.com/v1alpha1'
+SUBSCRIPTION_API = _constants.SUBSCRIPTION_API_VERSION
+DATABASE_CLUSTER_API = _constants.DBC_API_VERSION
 
 # Seconds one everestctl namespace command may run. everestctl's own worst cases (EF §4.4, §4.6, §8.11): `add`/`update`
 # wait up to 600 s per operator CSV in the install hook (3 operators: 1800 s) plus the chart download; `remove --force`
@@ -120,6 +125,7 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
     return {
         'name': name,
         'exists': True,
+        'resource_version': meta.get('resourceVersion'),
         'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
         'terminating': is_terminating(namespace_obj),
         'labels': dict(labels),
@@ -219,9 +225,13 @@ def normalize_operators(operators):
 def validate_item(want):
     """Input checks Everest would make, before any read (EF §4.3: reserved first, then RFC 1035)."""
     name = want.get('name')
-    error = _validation.check_namespace(name)
+    error = _validation.check_tenant_namespace(name, want.get('reserved_namespaces'))
     if error:
         raise ValidationError('namespace %r: %s' % (name, error), name=name)
+    if want.get('tenant') is not None:
+        error = _validation.check_tenant_name(want['tenant'])
+        if error:
+            raise ValidationError("namespace '%s': %s" % (name, error), name=name)
     if want.get('state', 'present') == 'present':
         operators = normalize_operators(want.get('operators'))
         if not any(operators.values()):
@@ -236,19 +246,44 @@ def validate_item(want):
             raise ValidationError("namespace '%s': %s; fix labels" % (name, error), name=name)
 
 
+def wanted_labels(want):
+    """The labels the namespace must carry: O(labels), plus the tenant label when the item names a tenant."""
+    labels = dict(want.get('labels') or {})
+    if want.get('tenant') is not None:
+        labels[TENANT_LABEL] = want['tenant']
+    return labels
+
+
 def label_changes(state, want):
-    """{key: value} of the wanted labels (O(labels)) the Namespace does not carry yet; labels not listed are kept."""
+    """{key: value} of the wanted labels the Namespace does not carry yet; labels not listed are kept."""
     if want.get('state', 'present') != 'present':
         return {}
     current = state.get('labels') or {}
-    return dict((k, v) for k, v in (want.get('labels') or {}).items() if current.get(k) != v)
+    return dict((k, v) for k, v in wanted_labels(want).items() if current.get(k) != v)
+
+
+def check_ownership(state, want):
+    """Raise OwnershipError when the item would take or remove a namespace another tenant owns (its tenant label).
+
+    A tenant label in O(labels) counts as a claim too, so even a caller without O(tenant) cannot relabel another
+    tenant's namespace silently."""
+    if not state['exists']:
+        return
+    owner = (state.get('labels') or {}).get(TENANT_LABEL)
+    how = 'label %s=%s' % (TENANT_LABEL, owner)
+    if want.get('state', 'present') == 'absent':
+        _ownership.check_remove('namespace', state['name'], owner, want.get('tenant'), )
+        return
+    claimant = wanted_labels(want).get(TENANT_LABEL)
+    _ownership.check_take('namespace', state['name'], owner, claimant, want.get('takeover_from'), how=how)
 
 
 class Decision:
-    def __init__(self, action, flags=None, take_ownership=False, error=None, warnings=None, after=None):
+    def __init__(self, action, flags=None, take_ownership=False, error=None, warnings=None, after=None, precreate=False):
         self.action = action
         self.flags = flags
         self.take_ownership = take_ownership
+        self.precreate = precreate
         self.error = error
         self.warnings = warnings or []
         self.after = after
@@ -301,10 +336,17 @@ def decide(state, want):
             warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)"
                             % (name, ', '.join(removed)))
     flags = dict((op, bool(installed[op] or requested[op])) for op in OPERATORS)
+    tenant = want.get('tenant')
     if not state['exists']:
         flags = dict((op, bool(requested[op])) for op in OPERATORS)
-        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags))
+        # a tenant's namespace is created with its tenant label first (an atomic claim: a second tenant racing for
+        # the same name gets AlreadyExists and then sees the owner), then handed to everestctl with --take-ownership
+        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags),
+                        take_ownership=tenant is not None, precreate=tenant is not None)
     if not state['managed']:
+        if tenant is not None and (state.get('labels') or {}).get(TENANT_LABEL) == tenant:
+            # ours but not (or no longer) managed: an interrupted `namespaces add`, or a namespace kept at offboarding
+            return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
         if not want.get('take_ownership'):
             return Decision(ACTION_NONE, error=(
                 "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
@@ -349,9 +391,22 @@ def _snapshot(state):
             'labels': dict(state.get('labels') or {})}
 
 
-def apply_labels(client, name, changes):
-    """Merge-patch ``changes`` into the Namespace's labels (other labels are untouched; no read-modify-write needed)."""
-    client.patch(namespace_path(name), {'metadata': {'labels': dict(changes)}})
+def apply_labels(client, name, changes, resource_version=None):
+    """Merge-patch ``changes`` into the Namespace's labels (other labels are untouched). With ``resource_version`` the
+    patch applies only to the object that was read and checked (409 otherwise): a claim cannot overwrite a concurrent one."""
+    meta = {'labels': dict(changes)}
+    if resource_version:
+        meta['resourceVersion'] = resource_version
+    client.patch(namespace_path(name), {'metadata': meta})
+
+
+def precreate(client, name, labels):
+    """Create the Namespace with the tenant's labels (False when it exists already: the caller re-reads)."""
+    try:
+        client.create(namespace_path(), {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name, 'labels': dict(labels)}})
+    except K8sAlreadyExists:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------------------------- act
@@ -376,6 +431,31 @@ def command_for(decision, want):
     return _argv_values(decision, want)
 
 
+def _decide_checked(state, want):
+    decision = decide(state, want)
+    if decision.error:
+        raise ValidationError(decision.error, name=want['name'])
+    check_ownership(state, want)
+    return decision
+
+
+def _claim_labels(client, name, state, want, attempts=DEFAULT_ATTEMPTS):
+    """Put the wanted labels on the Namespace, conditionally on the version whose ownership was checked; a concurrent
+    change is re-read and checked again. Returns (labels changed, state after)."""
+    for _attempt in range(attempts):
+        labels = label_changes(state, want)
+        if not labels:
+            return {}, state
+        try:
+            apply_labels(client, name, labels, state.get('resource_version'))
+        except K8sConflict:
+            state = observe(client, name, with_clusters=True)
+            check_ownership(state, want)
+            continue
+        return labels, dict(state, labels=dict(state.get('labels') or {}, **labels))
+    raise EverestError("namespace '%s': its labels kept changing while this task set them; retry" % name, name=name)
+
+
 def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT,
                        attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
     """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
@@ -385,21 +465,18 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
         state = observe(client, name, with_clusters=True)
     elif state['exists'] and state.get('database_clusters') is None:
         state = dict(state, database_clusters=cluster_names(client, name))
-    decision = decide(state, want)
-    if decision.error:
-        raise ValidationError(decision.error, name=name)
+    decision = _decide_checked(state, want)
     result = {'name': name, 'changed': decision.action != ACTION_NONE, 'action': decision.action,
               'before': _snapshot(state), 'cmd': None, 'warnings': list(decision.warnings)}
     if decision.action == ACTION_NONE or check_mode:
         labels = label_changes(state, want)
+        if labels and not check_mode:
+            labels, state = _claim_labels(client, name, state, want)
         view = predicted_view(state, decision, labels)
         result['namespace'] = view
         result['after'] = dict(decision.after, labels=dict(view['labels']))
         result['labels_changed'] = sorted(labels)
-        if labels:
-            result['changed'] = True
-            if not check_mode:
-                apply_labels(client, name, labels)
+        result['changed'] = result['changed'] or bool(labels)
         command = command_for(decision, want)
         if check_mode and command:
             result['cmd'] = runner.preview(command[0], **command[1])
@@ -407,6 +484,10 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
 
     performed = []
     for attempt in range(attempts):
+        if decision.precreate and not precreate(client, name, wanted_labels(want)):
+            state = observe(client, name, with_clusters=True)  # created meanwhile: whose is it?
+            decision = _decide_checked(state, want)
+            continue
         shape, values = command_for(decision, want)
         try:
             outcome = runner.run(shape, timeout=timeout, **values)
@@ -424,17 +505,12 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
             else:
                 raise
         state = observe(client, name, with_clusters=True)
-        decision = decide(state, want)
-        if decision.error:
-            raise ValidationError(decision.error, name=name)
+        decision = _decide_checked(state, want)
         if decision.action == ACTION_NONE:
             break
     else:
         raise EverestError("namespace '%s': still not in the wanted state after %d attempts" % (name, attempts), name=name)
-    labels = label_changes(state, want)
-    if labels:
-        apply_labels(client, name, labels)
-        state = dict(state, labels=dict(state.get('labels') or {}, **labels))
+    labels, state = _claim_labels(client, name, state, want)
     result['changed'] = bool(performed) or bool(labels)
     result['action'] = performed[-1] if performed else ACTION_NONE
     result['labels_changed'] = sorted(labels)

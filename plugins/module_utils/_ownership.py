@@ -22,6 +22,7 @@ __metaclass__ = type
 
 import json
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils._constants import (
     ACCOUNT_OWNERS_ANNOTATION,
     TENANT_LABEL,
@@ -83,3 +84,38 @@ def check_remove(kind, name, owner, tenant):
         "%s '%s' belongs to tenant '%s'; offboarding tenant '%s' never removes what another tenant owns. Remove it from "
         "tenant '%s''s inventory, or offboard tenant '%s' instead" % (kind, name, owner, tenant, tenant, owner),
         owner=owner, tenant=tenant, object_kind=kind, object_name=name)
+
+
+def block_owners(blocks, namespace_owners):
+    """{block name: tenant} for managed RBAC blocks: the block's metadata line, else the owner of the namespace the
+    block is named after (the role names a tenant's block after its namespace)."""
+    out = {}
+    for name, lines in (blocks or {}).items():
+        tenant, _namespace = _rbac.block_meta(lines)
+        owner = tenant or (namespace_owners or {}).get(name)
+        if owner:
+            out[name] = owner
+    return out
+
+
+def account_owner_map(secret, blocks, namespace_owners):
+    """{username: tenant}: the accounts Secret's record first, then the tenant whose RBAC block binds the user."""
+    owners = {}
+    by_block = block_owners(blocks, namespace_owners)
+    for name, lines in sorted((blocks or {}).items()):
+        tenant = by_block.get(name)
+        if tenant:
+            for member in _rbac.block_members(lines):
+                owners.setdefault(member, tenant)
+    owners.update(account_owners(secret))
+    return owners
+
+
+def namespace_owner_map(namespaces):
+    """{namespace name: tenant} from Namespace objects carrying the tenant label."""
+    out = {}
+    for item in namespaces or []:
+        owner = label_owner(item)
+        if owner:
+            out[(item.get('metadata') or {}).get('name')] = owner
+    return out

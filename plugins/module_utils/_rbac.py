@@ -65,6 +65,8 @@ BLOCK_PREFIX = "virakcloud.everest"
 BEGIN_MARK = "# BEGIN %s " % BLOCK_PREFIX
 END_MARK = "# END %s " % BLOCK_PREFIX
 BLOCK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,252}")
+# The first line of a tenant's block names its owner (a comment: Everest skips it), e.g. "# tenant=acme namespace=ns-acme".
+BLOCK_META_RE = re.compile(r"# tenant=([A-Za-z0-9][-A-Za-z0-9_.]{0,62}) namespace=([a-z][-a-z0-9]{0,62})\Z")
 
 
 class PolicyError(Exception):
@@ -887,6 +889,36 @@ def get_blocks(text):
     return result
 
 
+def block_meta_line(tenant, namespace):
+    """The metadata line that makes a block a tenant's (its first line)."""
+    return "# tenant=%s namespace=%s" % (tenant, namespace)
+
+
+def block_meta(lines):
+    """(tenant, namespace) from a block's metadata line, or (None, None) for a block without one."""
+    for line in lines or []:
+        match = BLOCK_META_RE.match(line.strip())
+        if match:
+            return match.group(1), match.group(2)
+    return None, None
+
+
+def block_members(lines):
+    """The members of the ``g`` lines of a block (users, SSO subjects or groups it binds), in order, without duplicates."""
+    members = []
+    for line in lines or []:
+        stripped = line.strip()
+        if not stripped.startswith("g") or stripped.startswith("#"):
+            continue
+        try:
+            fields = [f.strip() for f in _go_csv_record(stripped)]
+        except CsvError:
+            continue
+        if len(fields) >= 3 and fields[0] == "g" and fields[1] not in members:
+            members.append(fields[1])
+    return members
+
+
 def render_block(name, lines):
     return "".join([BEGIN_MARK + name + "\n"] + [line + "\n" for line in lines] + [END_MARK + name + "\n"])
 
@@ -922,3 +954,146 @@ def apply_blocks(text, changes):
             result += "\n"
         result += render_block(name, lines)
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tenant blocks: the escalation guard and the cross-tenant isolation proof
+
+def _known_action(action):
+    """Whether a ``p`` action names (or, as a pattern, matches) at least one of Everest's actions."""
+    if action in ACTIONS:
+        return True
+    try:
+        return any(glob_match(action, known) for known in ACTIONS if known != "*")
+    except BadPattern:
+        return False
+
+
+def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_actions=False):
+    """Why the lines of a tenant's block would reach beyond the tenant (a list of texts; empty: they stay inside).
+
+    * ``p`` subjects are the tenant's own ``role`` (never ``role:admin`` or another tenant's role);
+    * resources are Everest's (or ``*``) and actions are Everest's (or patterns matching one), unless
+      ``allow_unknown_actions`` (an unknown action grants nothing, but is almost always a typo);
+    * objects lie inside the tenant's namespace: ``<namespace>/...`` for namespaced resources, exactly ``<namespace>``
+      for the global resource ``namespaces``; other global resources are shared by every tenant and refused;
+    * ``g`` lines bind members to the tenant's own role only, never a role (``role:...``) as member, and, when
+      ``members`` is given, only those members (the tenant's own users and SSO identities).
+    """
+    problems = []
+    for line in lines:
+        if not line.strip() or line.strip().startswith("#"):
+            continue
+        try:
+            fields = [f.strip() for f in _go_csv_record(line.strip())]
+        except CsvError as exc:
+            problems.append("%r is not a policy line (%s)" % (line, exc))
+            continue
+        ptype, values = fields[0], fields[1:]
+        if ptype == "g" and len(values) >= 2:
+            member, target = values[0], values[1]
+            if target != role:
+                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own role %s" % (line, member, target, role))
+            elif member.startswith(ROLE_PREFIX):
+                problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (
+                    line, member, role))
+            elif members is not None and member not in members:
+                problems.append("%r binds %r, which is not one of this tenant's users or SSO identities (%s)" % (
+                    line, member, ", ".join(members) or "none"))
+            continue
+        if ptype != "p" or len(values) != 4:
+            problems.append("%r is not a p or g line" % line)
+            continue
+        subject, resource, action, obj = values
+        if subject != role:
+            problems.append("%r grants to %s; a tenant's p lines may grant only to its own role %s" % (line, subject, role))
+        if resource != "*" and resource not in RESOURCES:
+            problems.append("%r names resource %r, which Everest does not know" % (line, resource))
+        if not allow_unknown_actions and not _known_action(action):
+            problems.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
+                            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(ACTIONS)))
+        if resource in GLOBAL_RESOURCES:
+            if resource != "namespaces" or obj != namespace:
+                problems.append("%r: global resource %s is shared by every tenant; a tenant may only be granted "
+                                "'namespaces' on its own namespace %r" % (line, resource, namespace))
+        elif not obj.startswith(namespace + "/"):
+            problems.append("%r: object %r is outside the tenant's namespace; use %s/<name> or %s/*" % (line, obj, namespace, namespace))
+    return problems
+
+
+def tenant_blocks(text):
+    """{tenant: (namespace, members, block name)} of every block carrying a metadata line (see ``block_meta``)."""
+    out = {}
+    for name, lines in get_blocks(text).items():
+        tenant, namespace = block_meta(lines)
+        if tenant:
+            out[tenant] = (namespace, block_members(lines), name)
+    return out
+
+
+def _glob_or_false(pattern, value):
+    try:
+        return glob_match(pattern, value)
+    except BadPattern:
+        return False  # Everest answers such a request with an error, not a grant
+
+
+def _reaches(resource, pattern, namespace):
+    """Whether object ``pattern`` of a rule on ``resource`` can match some object of ``namespace`` (conservative: a
+    namespaced pattern whose first segment matches the namespace counts, whatever the rest of it)."""
+    if resource in GLOBAL_RESOURCES:
+        return _glob_or_false(pattern, namespace)
+    head = pattern.split("/", 1)[0]
+    if head == "**":
+        return True
+    return "/" in pattern and _glob_or_false(head, namespace)
+
+
+def isolation_violations(text, resources, actions, limit=50):
+    """Cross-tenant grants in a policy text: [{tenant, member, target_tenant, target_namespace, resource, action,
+    object, rule, rule_line}] where a member of one tenant's block may act on some object of another tenant's namespace.
+
+    Over EVERY tenant block of the text (not only those of a run), rule by rule: each ``p`` rule a member reaches (its
+    own, its roles', transitively, the implicit admin rules included) is matched against the other tenants'
+    namespaces; a rule whose object starts with a literal namespace is only compared with that one, so the proof stays
+    linear in the number of tenants. Raises ValueError for a policy Everest would refuse (validate it first)."""
+    tenants = tenant_blocks(text)
+    if len(tenants) < 2:
+        return []
+    enforcer = Enforcer(text)
+    owner_of_ns = dict((ns, tenant) for tenant, (ns, _m, _b) in tenants.items())
+    found = []
+    seen = set()
+    for tenant, (own_ns, members, _block) in sorted(tenants.items()):
+        for member in members:
+            for name in sorted(enforcer.subjects_of(member)):
+                for index in enforcer._by_subject.get(name, ()):  # pylint: disable=protected-access
+                    rule = enforcer.rules[index]
+                    _subject, res_pattern, act_pattern, obj_pattern = rule.values
+                    hit_resources = [r for r in resources if _glob_or_false(res_pattern, r)]
+                    hit_actions = [a for a in actions if _glob_or_false(act_pattern, a)]
+                    if not hit_resources or not hit_actions:
+                        continue
+                    head = obj_pattern.split("/", 1)[0]
+                    literal = not any(char in head for char in GLOB_METACHARS)
+                    targets = [head] if literal and head in owner_of_ns else ([] if literal else sorted(owner_of_ns))
+                    for target_ns in targets:
+                        if target_ns == own_ns:
+                            continue
+                        for resource in hit_resources:
+                            key = (member, target_ns, resource, rule.render())
+                            if key in seen or not _reaches(resource, obj_pattern, target_ns):
+                                continue
+                            seen.add(key)
+                            found.append({"tenant": tenant, "member": member, "target_tenant": owner_of_ns[target_ns],
+                                          "target_namespace": target_ns, "resource": resource, "action": hit_actions[0],
+                                          "object": obj_pattern, "rule": rule.render(), "rule_line": rule.line})
+                            if len(found) >= limit:
+                                return found
+    return found
+
+
+def violation_text(violation):
+    return ("user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant "
+            "%(target_tenant)s" % violation) + (" via rule '%s'%s" % (violation["rule"], (" (line %d)" % violation["rule_line"])
+                                                                        if violation.get("rule_line") else " (implicit)"))

@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _quantity, _rbac, _trp_crd, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _k8s, _ownership, _quantity, _rbac, _trp_crd, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sAlreadyExists,
@@ -145,6 +145,15 @@ def _limit_int(value, what):
     return value
 
 
+def _count_limit(value, what):
+    """A count a tenant may be given (max_clusters, max_db_users): 0 to _validation.MAX_COUNT_LIMIT."""
+    value = _limit_int(value, what)
+    if value > _validation.MAX_COUNT_LIMIT:
+        raise ValidationError('%s is %d, more than the %d this collection accepts; a count that large is a typo, not a plan'
+                              % (what, value, _validation.MAX_COUNT_LIMIT))
+    return value
+
+
 def normalize_cpu(value, what='limits.cpu'):
     """Cores as a JSON number (``'500m'`` -> 0.5, ``4.0`` -> 4). Raises ValidationError."""
     try:
@@ -193,9 +202,9 @@ def desired_spec(limits, engines):
     if limits.get('memory') is not None:
         out['memoryBytes'] = normalize_memory(limits['memory'])
     if limits.get('max_clusters') is not None:
-        out['maxClusters'] = _limit_int(limits['max_clusters'], 'limits.max_clusters')
+        out['maxClusters'] = _count_limit(limits['max_clusters'], 'limits.max_clusters')
     if limits.get('max_db_users') is not None:
-        out['maxDbUsers'] = _limit_int(limits['max_db_users'], 'limits.max_db_users')
+        out['maxDbUsers'] = _count_limit(limits['max_db_users'], 'limits.max_db_users')
     return {'limits': out, 'selectors': {'engines': normalize_engines(engines)}}
 
 
@@ -253,13 +262,24 @@ def normalize_item(item):
     name = item.get('name') or DEFAULT_POLICY_NAME
     check_names(namespace, name)
     labels = item.get('labels') or {}
-    if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+    if not isinstance(labels, dict):
         raise ValidationError('labels must be a map of strings to strings')
+    for key, value in sorted(labels.items()):
+        problem = _validation.check_label(key, value)
+        if problem:
+            raise ValidationError('TenantResourcePolicy %s/%s: %s; fix labels' % (namespace, name, problem))
+    tenant = item.get('tenant')
+    if tenant is not None:
+        problem = _validation.check_tenant_name(tenant)
+        if problem:
+            raise ValidationError('TenantResourcePolicy %s/%s: %s' % (namespace, name, problem))
+        labels = dict(labels, **{_constants.TENANT_LABEL: tenant})
     state = item.get('state') or 'present'
     if state not in ('present', 'absent'):
         raise ValidationError('state must be present or absent, got %r' % (state,))
     result = {
-        'namespace': namespace, 'name': name, 'state': state,
+        'namespace': namespace, 'name': name, 'state': state, 'tenant': tenant,
+        'claimant': labels.get(_constants.TENANT_LABEL), 'takeover_from': item.get('takeover_from'),
         'cluster_quota': item.get('cluster_quota', True) is not False,
         'labels': managed_labels(namespace, labels),
         'spec': None,
@@ -396,8 +416,23 @@ class Plan(object):
         return quota_body(item['namespace'], item['name'], max_clusters, item['labels'])
 
 
+def check_ownership(item, policy, quota):
+    """Raise OwnershipError when the item would take or remove another tenant's policy or quota (their tenant label)."""
+    for kind, obj in (('TenantResourcePolicy', policy), ('ResourceQuota', quota)):
+        if obj is None:
+            continue
+        owner = _ownership.label_owner(obj)
+        where = '%s/%s' % (item['namespace'], (obj.get('metadata') or {}).get('name'))
+        if item['state'] == 'absent':
+            _ownership.check_remove(kind, where, owner, item.get('tenant'))
+        else:
+            _ownership.check_take(kind, where, owner, item.get('claimant'), item.get('takeover_from'),
+                                  how='label %s=%s' % (_constants.TENANT_LABEL, owner))
+
+
 def plan_item(item, policy, quota):
     """Pure: compare one normalised item with the observed policy and quota."""
+    check_ownership(item, policy, quota)
     plan = Plan(item, policy, quota)
     if item['state'] == 'absent':
         if policy is not None:

@@ -52,6 +52,28 @@ options:
       - Deleting the C(admin) account is refused unless this is V(true); without C(admin) operators can lock themselves out.
     type: bool
     default: false
+  tenant:
+    description:
+      - The tenant the account belongs to. Recorded in the accounts Secret (annotation
+        C(virakcloud.everest/account-tenants)) before the account is created, and checked against the cluster before every
+        write, whoever runs the task, so one tenant can never reset the password of, or delete, another tenant's account.
+      - An account of another tenant is refused (the message names the owner) unless O(takeover_from) names that tenant;
+        an existing account that belongs to no tenant is refused unless O(take_ownership=true); deleting an account
+        another tenant owns is always refused. Accounts recorded nowhere are attributed to the tenant whose RBAC block
+        binds them.
+      - The C(admin) account cannot belong to a tenant.
+      - Without O(tenant) nothing is checked or recorded.
+      - In O(accounts), an item without its own C(tenant) uses this one.
+    type: str
+  takeover_from:
+    description:
+      - Explicit handover, the tenant that owns the account now; the account then passes to O(tenant).
+    type: str
+  take_ownership:
+    description:
+      - Adopt an existing account that belongs to no tenant into O(tenant).
+    type: bool
+    default: false
   accounts:
     description:
       - Several accounts in one task. The Secret is read once for all of them and everestctl only runs for accounts that
@@ -81,6 +103,15 @@ options:
         description: As O(allow_admin_removal).
         type: bool
         default: false
+      tenant:
+        description: As O(tenant) (default, O(tenant)).
+        type: str
+      takeover_from:
+        description: As O(takeover_from).
+        type: str
+      take_ownership:
+        description: As O(take_ownership) (default, O(take_ownership)).
+        type: bool
   cluster_lock:
     description:
       - Serialise account writes across every process that uses this collection (forks, parallel plays, AWX jobs on
@@ -105,7 +136,7 @@ attributes:
     support: full
     details:
       - The diff shows C(exists), C(enabled), C(capabilities) and C(password) as V(<unchanged>) or V(<changed>), never a
-        password or hash.
+        password or hash; with O(tenant), also the owning C(tenant).
 extends_documentation_fragment:
   - virakcloud.everest.connection
   - virakcloud.everest.everestctl
@@ -232,7 +263,11 @@ ITEM_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
     allow_admin_removal=dict(type='bool', default=False),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
+    take_ownership=dict(type='bool'),
 )
+OWNERSHIP_KEYS = ('tenant', 'takeover_from', 'take_ownership')
 
 ARGUMENT_SPEC = dict(
     username=dict(type='str'),
@@ -240,6 +275,9 @@ ARGUMENT_SPEC = dict(
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
     allow_admin_removal=dict(type='bool', default=False),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
+    take_ownership=dict(type='bool', default=False),
     accounts=dict(type='list', elements='dict', options=ITEM_SPEC),
     cluster_lock=dict(type='bool', default=True),
     cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
@@ -247,9 +285,17 @@ ARGUMENT_SPEC = dict(
 
 
 def _items(params):
+    """The items to converge; an item's ownership keys default to the module's."""
     if params.get('accounts') is not None:
-        return [dict(item) for item in params['accounts']], True
-    keys = ('username', 'password', 'state', 'update_password', 'allow_admin_removal')
+        items = []
+        for item in params['accounts']:
+            item = dict(item)
+            for key in OWNERSHIP_KEYS:
+                if item.get(key) is None:
+                    item[key] = params.get(key)
+            items.append(item)
+        return items, True
+    keys = ('username', 'password', 'state', 'update_password', 'allow_admin_removal') + OWNERSHIP_KEYS
     return [dict((key, params.get(key)) for key in keys)], False
 
 

@@ -55,9 +55,31 @@ options:
     description:
       - Adopt a namespace that exists but is not managed by Everest (C(--take-ownership)). Without it such a namespace
         makes the task fail.
-      - Everest adopts any non-reserved namespace, including C(default) or C(kube-system); be careful.
+      - Reserved namespaces (see O(reserved_namespaces)) are never adopted, whatever this says.
+      - A namespace that carries O(tenant)'s own tenant label is adopted without it (it is the tenant's own namespace,
+        left unmanaged by an interrupted creation or kept at offboarding).
     type: bool
     default: false
+  tenant:
+    description:
+      - The tenant that owns the namespace, recorded as its label C(virakcloud.everest/tenant) and checked against the
+        cluster before every write, whoever runs the task. A namespace labelled for another tenant is refused before
+        anything is written (the message names the owner), unless O(takeover_from) names that tenant; removing it
+        (O(state=absent)) is always refused.
+      - A new namespace is first created with this label (an atomic claim; of two tenants racing for one name, the
+        second is refused) and then handed to C(everestctl namespaces add --take-ownership).
+    type: str
+  takeover_from:
+    description:
+      - Explicit handover, the tenant that owns the namespace now; it then passes to O(tenant).
+    type: str
+  reserved_namespaces:
+    description:
+      - Namespaces (shell-style patterns) that no task may add, adopt or remove, on top of the built-in ones,
+        Everest's (C(everest-*)), Kubernetes' (C(kube-*)), C(default) and C(openshift-*). Checked before anything runs.
+    type: list
+    elements: str
+    default: []
   ignore_operator_removal:
     description:
       - When an installed operator is requested V(false), warn and keep it instead of failing.
@@ -80,7 +102,7 @@ options:
         (C(virakcloud.everest/tenant)). Set with a JSON merge patch after everestctl has made the namespace; labels not
         listed here are left alone, so removing a key from O(labels) does not remove the label.
       - Keys and values follow the Kubernetes label rules (checked before anything runs). C(app.kubernetes.io/managed-by)
-        belongs to Everest and is refused.
+        belongs to Everest and is refused. A C(virakcloud.everest/tenant) key is an ownership claim, checked like O(tenant).
       - Ignored with O(state=absent).
     type: dict
   timeout:
@@ -147,6 +169,12 @@ options:
       labels:
         description: As O(labels).
         type: dict
+      tenant:
+        description: As O(tenant).
+        type: str
+      takeover_from:
+        description: As O(takeover_from).
+        type: str
 attributes:
   check_mode:
     support: full
@@ -279,6 +307,8 @@ ITEM_SPEC = dict(
     keep_namespace=dict(type='bool', default=False),
     force=dict(type='bool', default=False),
     labels=dict(type='dict'),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
 )
 
 ARGUMENT_SPEC = dict(
@@ -290,11 +320,15 @@ ARGUMENT_SPEC = dict(
     keep_namespace=dict(type='bool', default=False),
     force=dict(type='bool', default=False),
     labels=dict(type='dict'),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
+    reserved_namespaces=dict(type='list', elements='str', default=[]),
     timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
     namespaces=dict(type='list', elements='dict', options=ITEM_SPEC),
 )
 
-ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force', 'labels')
+ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force', 'labels',
+             'tenant', 'takeover_from')
 
 
 # the fields of one item in the batch form's results
@@ -313,6 +347,8 @@ def main():
     params = module.params
     batch = params.get('namespaces') is not None
     items = [dict(i) for i in params['namespaces']] if batch else [dict((k, params.get(k)) for k in ITEM_KEYS)]
+    for item in items:
+        item['reserved_namespaces'] = params['reserved_namespaces']
 
     problems = []
     for item in items:

@@ -44,6 +44,41 @@ options:
     type: list
     elements: raw
     default: []
+  tenant:
+    description:
+      - Makes the block a tenant's block. Its first line records the tenant and namespace (a comment,
+        C(# tenant=<tenant> namespace=<namespace>), which Everest skips), and before anything is written the module checks,
+        against the policy read from the cluster, whoever runs the task, that
+      - the block does not belong to another tenant (its metadata line, or for blocks written before it existed the
+        C(virakcloud.everest/tenant) label of the namespace the block is named after); taking it needs O(takeover_from),
+        removing it (O(state=absent)) is refused;
+      - its lines stay inside the tenant (the escalation guard); C(p) lines grant only to the tenant's role
+        C(role:tenant-<namespace>), on objects in the tenant's namespace (C(<namespace>/...), or exactly C(<namespace>)
+        for C(namespaces)), with Everest's resources and actions; C(g) lines bind members (never a C(role:) name) to that
+        role only; no C(role:admin), no other global resource.
+    type: str
+  namespace:
+    description:
+      - The tenant's namespace for O(tenant); defaults to the block name.
+    type: str
+  takeover_from:
+    description:
+      - Explicit handover of a block another tenant owns, naming that tenant.
+    type: str
+  isolation:
+    description:
+      - Prove, on the resulting policy and before writing it, that no member of any tenant's block (every block with a
+        metadata line in the whole policy, not only those of this task) can read or create anything in another
+        tenant's namespace. A change that would break that is refused and nothing is written; isolation that was already
+        broken before the task is reported as a warning, not blamed on it.
+    type: bool
+    default: true
+  allow_unknown_actions:
+    description:
+      - Lines whose action matches none of Everest's actions (C(create), C(read), C(update), C(delete), C(*)) grant nothing
+        and are almost always a typo (C(write)); they are refused unless this is V(true).
+    type: bool
+    default: false
   blocks:
     description:
       - Several blocks written in one update of the policy (one conditional write for all of them).
@@ -65,6 +100,15 @@ options:
         type: str
         choices: [present, absent]
         default: present
+      tenant:
+        description: As O(tenant).
+        type: str
+      namespace:
+        description: As O(namespace).
+        type: str
+      takeover_from:
+        description: As O(takeover_from).
+        type: str
   state:
     description:
       - V(present) writes the block (or replaces its content); V(absent) removes the block and its markers.
@@ -284,7 +328,10 @@ import os
 import tempfile
 import time
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sAlreadyExists
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
@@ -312,11 +359,19 @@ DEFAULT_BACKUP_DIR = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(
 ARGUMENT_SPEC = dict(
     block=dict(type="str"),
     policies=dict(type="list", elements="raw", default=[]),
+    tenant=dict(type="str"),
+    namespace=dict(type="str"),
+    takeover_from=dict(type="str"),
     blocks=dict(type="list", elements="dict", options=dict(
         block=dict(type="str", required=True),
         policies=dict(type="list", elements="raw", default=[]),
         state=dict(type="str", choices=["present", "absent"], default="present"),
+        tenant=dict(type="str"),
+        namespace=dict(type="str"),
+        takeover_from=dict(type="str"),
     )),
+    isolation=dict(type="bool", default=True),
+    allow_unknown_actions=dict(type="bool", default=False),
     state=dict(type="str", choices=["present", "absent"], default="present"),
     enabled=dict(type="bool"),
     validate=dict(type="bool", default=True),
@@ -335,16 +390,62 @@ class PolicyInvalid(EverestError):
 # ---------------------------------------------------------------------------------------------------------------
 # pure helpers
 
+class Request:
+    """One requested block: name, state, rendered lines (None for absent) and its tenant metadata."""
+
+    def __init__(self, name, state, lines, tenant=None, namespace=None, takeover_from=None):
+        self.name = name
+        self.state = state
+        self.lines = lines
+        self.tenant = tenant
+        self.namespace = namespace or name
+        self.takeover_from = takeover_from
+
+    def content(self):
+        """The block's lines as written: the tenant metadata line first for a tenant's block."""
+        if self.lines is None or self.tenant is None:
+            return self.lines
+        return [_rbac.block_meta_line(self.tenant, self.namespace)] + self.lines
+
+
+def _check_request(request, where, allow_unknown_actions):
+    """Problems of one request that can be found without reading anything."""
+    problems = []
+    if request.tenant is not None:
+        for problem in (_validation.check_tenant_name(request.tenant), _validation.check_namespace(request.namespace)):
+            if problem:
+                problems.append("%s: %s" % (where, problem))
+        if request.lines is not None and not problems:
+            problems.extend("%s: %s" % (where, p) for p in _rbac.tenant_scope_problems(
+                request.lines, _constants.tenant_role(request.namespace), request.namespace,
+                allow_unknown_actions=allow_unknown_actions))
+    elif request.lines is not None and not allow_unknown_actions:
+        problems.extend("%s: %s" % (where, p) for p in _unknown_actions(request.lines))
+    return problems
+
+
+def _unknown_actions(lines):
+    out = []
+    for line in lines:
+        fields = [f.strip() for f in line.split(",")]
+        if fields[0] == "p" and len(fields) == 5 and not _rbac._known_action(fields[3]):  # pylint: disable=protected-access
+            out.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing (set "
+                       "allow_unknown_actions to write it anyway)" % (line, fields[3], ", ".join(_rbac.ACTIONS)))
+    return out
+
+
 def requested_blocks(params):
-    """[(block, state, lines or None)] from the parameters; raises EverestError naming every bad item."""
+    """[Request] from the parameters; raises EverestError naming every bad item."""
+    keys = ("tenant", "namespace", "takeover_from")
     if params.get("blocks") is not None:
-        items = [(b["block"], b["state"], b.get("policies") or [], "blocks[%d]" % i) for i, b in enumerate(params["blocks"])]
+        items = [(b["block"], b["state"], b.get("policies") or [], "blocks[%d]" % i, dict((k, b.get(k)) for k in keys))
+                 for i, b in enumerate(params["blocks"])]
     else:
-        items = [(params["block"], params["state"], params.get("policies") or [], "policies")]
+        items = [(params["block"], params["state"], params.get("policies") or [], "policies", dict((k, params.get(k)) for k in keys))]
     problems = []
     result = []
     seen = set()
-    for name, state, policies, where in items:
+    for name, state, policies, where, meta in items:
         problem = _rbac.check_block_name(name)
         if problem:
             problems.append("%s: %s" % (where, problem))
@@ -354,7 +455,7 @@ def requested_blocks(params):
             continue
         seen.add(name)
         if state == "absent":
-            result.append((name, state, None))
+            result.append(Request(name, state, None, **meta))
             continue
         lines = []
         for index, item in enumerate(policies):
@@ -366,11 +467,63 @@ def requested_blocks(params):
                 continue
             if line not in lines:
                 lines.append(line)
-        result.append((name, state, lines))
+        request = Request(name, state, lines, **meta)
+        problems.extend(_check_request(request, where, params.get("allow_unknown_actions")))
+        result.append(request)
     if problems:
         raise EverestError("%d policy item(s) rejected before anything was read or written: %s" % (len(problems), "; ".join(problems)),
                            problems=problems)
     return result
+
+
+def check_owners(text, requests, namespace_owner):
+    """Raise OwnershipError when a request would take or remove another tenant's block. A block's owner is its metadata
+    line, else (blocks from before the metadata existed) the tenant label of the namespace it is named after, read
+    through ``namespace_owner(name)`` only for such blocks."""
+    try:
+        existing = _rbac.get_blocks(text)
+    except _rbac.BlockError:
+        return  # compute() reports the broken markers
+    for request in requests:
+        if request.tenant is None or request.name not in existing:
+            continue
+        owner, _namespace = _rbac.block_meta(existing[request.name])
+        if owner is None and namespace_owner is not None:
+            owner = namespace_owner(request.name)
+        if request.state == "absent":
+            _ownership.check_remove("RBAC block", request.name, owner, request.tenant)
+        else:
+            _ownership.check_take("RBAC block", request.name, owner, request.tenant, request.takeover_from)
+
+
+class IsolationBroken(EverestError):
+    pass
+
+
+def check_isolation(before, after):
+    """Raise IsolationBroken when ``after`` lets a member of one tenant's block reach another tenant's namespace and
+    ``before`` did not (violations already present are returned, to be reported as warnings)."""
+    resources, actions = _constants.TENANT_RESOURCES, _constants.ISOLATION_ACTIONS
+    try:
+        old = set(_violation_keys(_rbac.isolation_violations(before or "", resources, actions, limit=1000)))
+    except ValueError:
+        old = set()
+    new = _rbac.isolation_violations(after, resources, actions, limit=1000)
+    added = [v for v in new if _violation_key(v) not in old]
+    if added:
+        texts = [_rbac.violation_text(v) for v in added]
+        raise IsolationBroken("writing this RBAC policy would break tenant isolation, nothing was written: %s%s" % (
+            texts[0], "" if len(texts) == 1 else " (and %d more, see isolation_violations)" % (len(texts) - 1)),
+            isolation_violations=texts)
+    return [_rbac.violation_text(v) for v in new]
+
+
+def _violation_key(v):
+    return (v["member"], v["target_namespace"], v["resource"], v["rule"])
+
+
+def _violation_keys(violations):
+    return [_violation_key(v) for v in violations]
 
 
 def describe(errors, text, blocking=None):
@@ -433,13 +586,30 @@ class RbacPolicy:
         self.module = module
         self.params = module.params
         self.requested = requested_blocks(module.params)
-        self.changes = dict((name, lines) for name, _state, lines in self.requested)
+        self.changes = dict((r.name, r.content()) for r in self.requested)
+        self._namespace_owners = None
+        self.isolation_warnings = []
         self.validated_by_everestctl = set()
         self.backup_written = None  # path of a backup written by this run (reported even when the write then fails)
         self.stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + ".%06d.%d" % (int((time.time() % 1) * 1e6), os.getpid())
 
     # -- validation ------------------------------------------------------------------------------------------
-    def check(self, outcome):
+    def namespace_owner(self, name):
+        """Owner of namespace ``name`` by its tenant label (one labelled Namespace LIST, only for blocks without metadata)."""
+        if self._namespace_owners is None:
+            items = self.module.k8s.list(_k8s.path("v1", "namespaces"), label_selector=_constants.TENANT_LABEL).get("items") or []
+            self._namespace_owners = _ownership.namespace_owner_map(items)
+        return self._namespace_owners.get(name)
+
+    def check(self, outcome, cluster=True):
+        """Every guard on one computed change, before anything is written: ownership of the blocks, Everest's validation,
+        and (O(isolation)) that no tenant can reach another's namespace afterwards."""
+        check_owners(outcome.before or "", self.requested, self.namespace_owner if cluster else None)
+        self._check_valid(outcome)
+        if self.params["isolation"] and outcome.after != (outcome.before or "") and not outcome.blocking:
+            self.isolation_warnings = check_isolation(outcome.before, outcome.after)
+
+    def _check_valid(self, outcome):
         if outcome.blocking and self.params["validate"]:
             blocking = describe(outcome.blocking, outcome.after, outcome.blocking)
             raise PolicyInvalid("the resulting RBAC policy is invalid, nothing was written: %s" % blocking[0]
@@ -495,10 +665,12 @@ class RbacPolicy:
             self.module.warn("RBAC policy: %s" % message)
         if self.params.get("blocks") is not None:
             before_blocks = _rbac.get_blocks(outcome.before or "")
-            out["results"] = [{"block": name, "state": state, "policy": blocks.get(name, []),
-                               "changed": before_blocks.get(name) != blocks.get(name)} for name, state, _lines in self.requested]
+            out["results"] = [{"block": r.name, "state": r.state, "policy": blocks.get(r.name, []),
+                               "changed": before_blocks.get(r.name) != blocks.get(r.name)} for r in self.requested]
         else:
-            out["policy"] = blocks.get(self.requested[0][0], [])
+            out["policy"] = blocks.get(self.requested[0].name, [])
+        for warning in self.isolation_warnings:
+            self.module.warn("tenant isolation already broken before this task (not by it): %s" % warning)
         out["enabled"] = None if outcome.enabled_after is None else outcome.enabled_after == "true"
         if outcome.backup_file:
             out["backup_file"] = outcome.backup_file
@@ -648,7 +820,7 @@ class RbacPolicy:
         if manifest is not None:
             outcome.enabled_before = data.get(ENABLED_KEY)
             outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
-        self.check(outcome)
+        self.check(outcome, cluster=False)
         changed = outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
         if changed and self.module.check_mode:
             self.everestctl_validate(outcome.after)

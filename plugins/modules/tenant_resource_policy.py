@@ -64,10 +64,10 @@ options:
           - Quantities as for O(limits.cpu) (the same degenerate forms are refused on purpose, stricter than Kubernetes).
         type: raw
       max_clusters:
-        description: Number of DatabaseClusters. Written as C(spec.limits.maxClusters).
+        description: Number of DatabaseClusters (0 to 100000). Written as C(spec.limits.maxClusters).
         type: int
       max_db_users:
-        description: Number of Everest users bound in the tenant's RBAC block. Written as C(spec.limits.maxDbUsers).
+        description: Number of Everest users bound in the tenant's RBAC block (0 to 100000). Written as C(spec.limits.maxDbUsers).
         type: int
   allowed_engines:
     description:
@@ -86,7 +86,20 @@ options:
     description:
       - Extra labels for the policy and the ResourceQuota, merged with C(app.kubernetes.io/managed-by=virakcloud.everest)
         and C(virakcloud.everest/tenant-namespace=<namespace>). Labels set by others are kept.
+      - Keys and values follow the Kubernetes label rules (checked before anything runs). A C(virakcloud.everest/tenant)
+        key is an ownership claim, checked like O(tenant).
     type: dict
+  tenant:
+    description:
+      - The tenant that owns the policy and its ResourceQuota, recorded as their label C(virakcloud.everest/tenant) and
+        checked against the cluster before every write, whoever runs the task. A policy or quota labelled for another
+        tenant is refused before anything is written (the message names the owner) unless O(takeover_from) names that
+        tenant; removing it is always refused.
+    type: str
+  takeover_from:
+    description:
+      - Explicit handover, the tenant that owns the policy now.
+    type: str
   cluster_quota:
     description:
       - Manage the ResourceQuota C(<name>-clusters) limiting C(count/databaseclusters.everest.percona.com) to
@@ -149,6 +162,12 @@ options:
       labels:
         description: As O(labels).
         type: dict
+      tenant:
+        description: As O(tenant).
+        type: str
+      takeover_from:
+        description: As O(takeover_from).
+        type: str
       cluster_quota:
         description: As O(cluster_quota).
         type: bool
@@ -251,6 +270,8 @@ ITEM_SPEC = dict(
     limits=dict(type='dict', options=LIMITS_SPEC),
     allowed_engines=dict(type='list', elements='str', choices=ENGINES),
     labels=dict(type='dict'),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
     cluster_quota=dict(type='bool', default=True),
 )
 ARGUMENT_SPEC = dict(
@@ -260,6 +281,8 @@ ARGUMENT_SPEC = dict(
     limits=dict(type='dict', options=LIMITS_SPEC),
     allowed_engines=dict(type='list', elements='str', choices=ENGINES),
     labels=dict(type='dict'),
+    tenant=dict(type='str'),
+    takeover_from=dict(type='str'),
     cluster_quota=dict(type='bool', default=True),
     install_crd=dict(type='bool', default=True),
     wait_timeout=dict(type='int', default=60),

@@ -5,6 +5,8 @@ import random
 
 import pytest
 
+from ansible_collections.virakcloud.everest.plugins.module_utils._ownership import OwnershipError
+
 from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces as nsu
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sNotFound, ValidationError
 
@@ -568,14 +570,29 @@ def test_labels_set_after_add_then_noop_without_writes():
 def test_labels_only_drift_patches_without_everestctl_and_keeps_foreign_labels():
     cluster = FakeCluster()
     cluster.add("acme-db", operators=["postgresql"])
-    cluster.namespaces["acme-db"]["metadata"]["labels"].update({"team": "db", "virakcloud.everest/tenant": "bob"})
+    cluster.namespaces["acme-db"]["metadata"]["labels"].update({"team": "db"})
     runner = FakeEverestctl(cluster)
     result = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
     assert result["changed"] is True and result["action"] == "none" and runner.runs == []
-    assert result["before"]["labels"]["virakcloud.everest/tenant"] == "bob"
+    assert "virakcloud.everest/tenant" not in result["before"]["labels"]
     assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
         "app.kubernetes.io/managed-by": "everest", "team": "db", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
+
+
+def test_another_tenants_label_is_never_overwritten_without_a_handover():
+    """A tenant label in labels is a claim: relabelling bob's namespace for alice is refused before any write."""
+    cluster = FakeCluster()
+    cluster.add("acme-db", operators=["postgresql"])
+    cluster.namespaces["acme-db"]["metadata"]["labels"].update({"virakcloud.everest/tenant": "bob"})
+    runner = FakeEverestctl(cluster)
+    with pytest.raises(OwnershipError) as err:
+        converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
+    assert "belongs to tenant 'bob'" in err.value.msg and "takeover_from: bob" in err.value.msg
+    assert not [c for c in cluster.calls if c[0] != "GET" and c[0] != "LIST"] and runner.runs == []
+    assert cluster.namespaces["acme-db"]["metadata"]["labels"]["virakcloud.everest/tenant"] == "bob"
+    handed = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT, takeover_from="bob")
+    assert handed["changed"] is True and cluster.namespaces["acme-db"]["metadata"]["labels"]["virakcloud.everest/tenant"] == "alice"
 
 
 def test_labels_check_mode_predicts_and_writes_nothing():
