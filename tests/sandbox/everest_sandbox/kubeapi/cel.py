@@ -351,8 +351,6 @@ def _wrap(impl):
     def call(*args):
         try:
             return impl(*args)
-        except EvalError:
-            raise
         except (TypeError, ValueError, OverflowError) as exc:
             raise EvalError(str(exc) or 'no such overload') from None
     return call

@@ -37,7 +37,7 @@ class GoInvalid(FieldError):
         self.go_type = go_type
 
     def body(self) -> str:
-        items = ', '.join('"%s"' % v for v in self.value)
+        items = ', '.join(f'"{v}"' for v in self.value)
         return f'Invalid value: []{self.go_type}{{{items}}}: {self.detail}'
 
 
@@ -186,7 +186,8 @@ def _audit_annotations(obj, audits, has_params, declared) -> list:
         path = f'spec.auditAnnotations[{idx}]'
         key = audit.get('key') or ''
         full = f'{obj["metadata"].get("name", "")}/{key}'
-        if len(full.split('/')[-1]) > 63 or not QUALIFIED_NAME.match(full.split('/')[-1]):
+        part = full.rsplit('/', maxsplit=1)[-1]
+        if len(part) > 63 or not QUALIFIED_NAME.match(part):
             errs.append(FieldError('Invalid', f'{path}.key', full, "name part must consist of alphanumeric characters, '-', '_' "
                                    "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or "
                                    "'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"))
