@@ -25,10 +25,17 @@ What it does
   defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
 * ResourceQuota object counts (``count/<resource>.<group>``, ``configmaps``, ``secrets``): 403 on admission,
   ``status.hard``/``status.used`` kept current; checks and writes under one lock.
-* ``/_sandbox/{stats,stats/reset,faults,reset}``: request counters, seeded fault injection, reset to seed.
+* ValidatingAdmissionPolicy / ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): upstream defaults
+  and create-time validation (CEL compile errors with cel-go's texts), enforcement in the admission chain before
+  ResourceQuota (``vap.py``: matching, params, matchConditions, variables, messages, Deny/Warn/Audit, failurePolicy,
+  reasons and codes), CEL with the Kubernetes quantity/lists/strings/regex libraries (``cel.py``,
+  ``resource_quantity.py``; cost is estimated, see ``cel.py``).
+* ``/_sandbox/{stats,stats/reset,faults,reset,audit}``: request counters, seeded fault injection, reset to seed,
+  audit annotations written by ValidatingAdmissionPolicies.
 
 Not implemented: watch (not in discovery's verbs; watch requests get a 405 MethodNotAllowed Status plus a
 ``Warning`` header that kubectl prints), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
 checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
-ownerReferences, admission webhooks, RBAC.
+ownerReferences, admission webhooks, RBAC; for ValidatingAdmissionPolicy: the ``authorizer`` variable, the
+typeChecking status, the sets/IP/CIDR/URL/format/semver CEL libraries, an exact CEL cost (it is estimated).
 """

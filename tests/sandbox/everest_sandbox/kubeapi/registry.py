@@ -75,6 +75,10 @@ BUILTINS = (
     ResourceType('coordination.k8s.io', 'v1', 'leases', 'lease', 'Lease', True),
     ResourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'customresourcedefinition',
                  'CustomResourceDefinition', False, ('crd', 'crds'), ('api-extensions',), status=True),
+    ResourceType('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicies', 'validatingadmissionpolicy',
+                 'ValidatingAdmissionPolicy', False, ('vap',), ('api-extensions',), status=True),
+    ResourceType('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicybindings', 'validatingadmissionpolicybinding',
+                 'ValidatingAdmissionPolicyBinding', False, ('vapb',), ('api-extensions',)),
 )
 
 

@@ -4,7 +4,8 @@
 127.0.0.1 on a free port; ``.url``, ``.token``, ``.write_kubeconfig(path)``, ``.stop()``, ``.store``.
 
 Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
-``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``.
+``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
+``GET /_sandbox/audit`` (audit annotations written by ValidatingAdmissionPolicies, ``{"items": [...]}``).
 """
 
 from __future__ import annotations
@@ -392,6 +393,7 @@ class KubeApiServer:
                     self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
         self.faults.configure({})
         self.stats.reset()
+        self.store.vap.clear_audit()
 
     def type_for(self, api_version: str, kind: str):
         group, _sep, version = api_version.rpartition('/')
@@ -654,6 +656,8 @@ class KubeApiServer:
         if path == 'reset' and method == 'POST':
             self.reset()
             return 200, {'status': 'ok'}, {}
-        if path in ('stats', 'stats/reset', 'faults', 'reset'):
+        if path == 'audit' and method == 'GET':
+            return 200, {'items': self.store.vap.audit_events()}, {}
+        if path in ('stats', 'stats/reset', 'faults', 'reset', 'audit'):
             raise E.method_not_allowed()
         return 404, '404 page not found\n', {}

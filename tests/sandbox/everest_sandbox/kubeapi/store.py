@@ -26,6 +26,8 @@ from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
 from .schema import process_custom_resource
 from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
+from .vap import ValidatingAdmissionPolicy
+from .vap_objects import KEYS as VAP_KEYS, prepare as prepare_vap_object
 
 DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
@@ -53,7 +55,7 @@ UNDELETABLE_NAMESPACES = ('default', 'kube-system', 'kube-public')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
-GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
+GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')} | set(VAP_KEYS)
 QUOTA_LEGACY = {'configmaps': ('', 'configmaps'), 'secrets': ('', 'secrets'), 'resourcequotas': ('', 'resourcequotas')}
 QUANTITY_SUFFIX = {'': 1, 'm': Decimal('0.001'), 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E': 10**18,
                    'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
@@ -118,6 +120,8 @@ class Store:
         self.data: dict = {}
         self._local = threading.local()
         self.admission = Chain([ObjectCountQuota()])
+        self.vap = ValidatingAdmissionPolicy()   # validating phase, before ResourceQuota (kube's plugin order)
+        self.admission.register(self.vap, before='ObjectCountQuota')
 
     # ------------------------------------------------------------------ helpers
     def collect_warnings(self) -> list:
@@ -272,6 +276,8 @@ class Store:
                 errs.append(FieldError('Required', 'spec.selector'))
         elif key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
             errs += self._prepare_crd(obj, old)
+        elif key in VAP_KEYS:
+            errs += prepare_vap_object(key, obj, old)
         elif key == ('', 'resourcequotas'):
             hard = (obj.get('spec') or {}).get('hard') or {}
             for res, val in hard.items():

@@ -100,6 +100,17 @@ class Request:
         self.params: dict = {}
 
 
+EVEREST_WEBHOOK_PREFIXES = tuple(f'admission webhook "{w}-v1alpha1.everest.percona.com" denied the request: '
+                                 for w in ('vloadbalancerconfig', 'vmonitoringconfig', 'vdatabasecluster'))
+
+
+def _trim_webhook_prefix(message: str) -> str:
+    for prefix in EVEREST_WEBHOOK_PREFIXES:
+        if message.startswith(prefix):
+            message = message[len(prefix):]
+    return message
+
+
 class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """See the module docstring. Limits and delays are constructor arguments; ``clock`` returns seconds."""
 
@@ -363,8 +374,11 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             return ApiError(404, exc.message)
         if exc.status == 409:
             return ApiError(409, 'Conflict' if exc.reason != 'AlreadyExists' else exc.message)
-        if exc.status in (403, 422):
-            return ApiError(exc.status, exc.message)
+        # Everest's everestErrorHandler: a Kubernetes Forbidden or Invalid (by reason, e.g. an admission webhook or
+        # a ValidatingAdmissionPolicy, whose refusals are 422 Invalid or 403 Forbidden) keeps its status and message,
+        # minus the prefix of Everest's own webhooks.
+        if exc.reason in ('Forbidden', 'Invalid') or (not exc.reason and exc.status in (403, 422)):
+            return ApiError(exc.status, _trim_webhook_prefix(exc.message))
         return ApiError(500, exc.message)
 
     def _k(self, func, *args):
