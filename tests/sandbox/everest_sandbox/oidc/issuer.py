@@ -19,7 +19,7 @@ Endpoints (relative to the issuer URL):
   ``_header`` (merged into the JOSE header ``{"alg": "RS256", "typ": "JWT", "kid": <kid>}``; a null member removes
   that header field). With ``_header.alg`` RS*/PS* the issuer key signs; HS* is signed with the issuer's public
   key PEM as the HMAC secret (the classic algorithm-confusion forgery); ES*/EdDSA with a throw-away key of that
-  type; ``none`` gets an empty signature. Answer: ``{"access_token": "...", "token_type": "Bearer"}``.
+  type; ``none`` gets an empty signature; an unknown or removed ``alg`` is signed as RS256. Answer: ``{"access_token": "...", "token_type": "Bearer"}``.
 * ``GET /_sandbox/stats`` (``discovery``, ``jwks``, ``tokens`` request counts), ``POST /_sandbox/stats/reset``.
 * ``POST /_sandbox/faults`` ``{"discovery_status": 503, "jwks_status": 500, "jwks_cache_control": "max-age=3600"}``
   (``{}`` clears; ``GET`` shows them): the status answers the endpoint with ``{"error": "sandbox fault"}``; the
@@ -147,8 +147,10 @@ class OidcIssuer:  # pylint: disable=too-many-instance-attributes
     def token(self, request: dict | None = None, **claims) -> str:
         """A signed access token; ``request`` has the shape of the ``/_sandbox/token`` body, ``claims`` add to it."""
         body = dict(request or {}, **claims)
-        omit = body.pop('_omit', None) or []
-        header_extra = body.pop('_header', None) or {}
+        omit = body.pop('_omit', None)
+        omit = [] if omit is None else omit
+        header_extra = body.pop('_header', None)
+        header_extra = {} if header_extra is None else header_extra
         if not isinstance(omit, list) or not all(isinstance(name, str) for name in omit):
             raise TokenRequestError('_omit must be a list of claim names')
         if not isinstance(header_extra, dict):
@@ -163,14 +165,13 @@ class OidcIssuer:  # pylint: disable=too-many-instance-attributes
         header = {'alg': 'RS256', 'typ': 'JWT', 'kid': kid}
         header.update(header_extra)
         header = {k: v for k, v in header.items() if v is not None}
-        token = jose.encode(header, out, self._signing_key(header.get('alg'), key))
+        alg = header.get('alg') if header.get('alg') in jose.ALGORITHMS else 'RS256'
+        token = jose.encode(header, out, self._signing_key(alg, key), alg)
         self.count('tokens')
         return token
 
     @staticmethod
     def _signing_key(alg, key):
-        if alg not in jose.ALGORITHMS:
-            raise TokenRequestError(f'_header.alg: one of {", ".join(jose.ALGORITHMS)}')
         if alg.startswith(('RS', 'PS')):
             return key
         if alg.startswith('HS'):

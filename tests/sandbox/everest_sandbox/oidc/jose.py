@@ -140,12 +140,12 @@ def verify(alg: str, key, data: bytes, signature: bytes) -> bool:
     return False
 
 
-def encode(header: dict, claims: dict, key) -> str:
-    """A compact JWS: ``header.claims.signature`` signed with the header's ``alg`` (``none``: empty signature)."""
+def encode(header: dict, claims: dict, key, alg: str | None = None) -> str:
+    """A compact JWS ``header.claims.signature`` signed with ``alg`` (default: the header's; ``none``: no signature)."""
     head = b64url_encode(json.dumps(header, separators=(',', ':')).encode())
     body = b64url_encode(json.dumps(claims, separators=(',', ':')).encode())
     signing_input = f'{head}.{body}'.encode('ascii')
-    return f'{head}.{body}.{b64url_encode(sign(header.get("alg"), key, signing_input))}'
+    return f'{head}.{body}.{b64url_encode(sign(alg or header.get("alg"), key, signing_input))}'
 
 
 # JWK ---------------------------------------------------------------------------------------------
