@@ -189,8 +189,8 @@ class OidcRuntime:  # pylint: disable=too-many-instance-attributes
         with self._lock:
             try:
                 template = self._template()
-            except KubeError as exc:
-                raise StartupError(f'failed to read the everest-server Deployment\n{exc.message}') from None
+            except KubeError:
+                template = None   # Everest does not read it; the first check then counts as a restart
             self.provider = self._setup()
             self.running_template = template
 

@@ -71,9 +71,17 @@ def _no_constants(name):
     raise ValueError(f'invalid JSON value {name}')
 
 
+def _float64(text: str) -> float:
+    """Go decodes every JSON number of a claims map as a float64; out of range is a decoding error."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f'number {text} out of range')
+    return value
+
+
 def _segment(text: str, what: str):
     try:
-        value = json.loads(jose.b64url_decode(text), parse_constant=_no_constants)
+        value = json.loads(jose.b64url_decode(text), parse_constant=_no_constants, parse_int=_float64, parse_float=_float64)
     except (jose.JoseError, ValueError, UnicodeDecodeError) as exc:
         raise TokenRejected(f'could not decode {what}') from exc
     if value is None:
@@ -156,7 +164,7 @@ def blocklist_key(claims: dict) -> str:
     exp = claims.get('exp')
     if not _is_number(exp):
         raise InternalError('could not extract exp\nfailed to shorten token')
-    return token_id + format(float(exp), '.0f')
+    return token_id + format(exp, '.0f')
 
 
 def encode_session(claims: dict, secret: bytes) -> str:
