@@ -10,7 +10,7 @@ Emulated:
 * ``POST /v1/session``: PBKDF2-SHA256 verification against ``everest-system/everest-accounts`` (salt = UID of
   the ``everest-system`` Namespace; plain compare when ``insecure-password/<user>`` is annotated), disabled
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
-  doubling lockout of EF 7 (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
+  doubling lockout (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
   SSO): it then gets 401 ``Invalid token``.
 * 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
   only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
