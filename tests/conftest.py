@@ -3,7 +3,9 @@
 1. Makes ``ansible_collections.virakcloud.everest`` importable: ``<repo>/.venv/collections`` when ``make venv``
    created the link there, else a symlink farm under ``tests/output/.collections``.
 2. ``sandbox`` (session scope): the Kubernetes API emulator in a thread of this process plus the files the
-   launcher writes (kubeconfig, bin/everestctl, calls.jsonl, env) in a temporary directory.
+   launcher writes (kubeconfig, bin/everestctl, calls.jsonl, env) in a temporary directory, the Everest REST API
+   emulator (``sandbox.everest_url``) and the test OIDC issuer (``sandbox.oidc_url``, ``sandbox.issuer``,
+   ``sandbox.oidc_token(sub, groups)``; Everest's settings point at it).
 3. ``clean_sandbox`` (function scope): the same sandbox after ``reset()`` (seeded state, no faults, zero stats,
    empty call log).
 """

@@ -37,7 +37,7 @@ def test_start_status_stop(tmp_path):
         assert [line.split('=', 1)[0] for line in lines if line.startswith('export ') and '=' in line] == [
             'export KUBECONFIG', 'export EVERESTCTL_PATH', 'export EVEREST_SANDBOX_URL', 'export EVEREST_SANDBOX_CALL_LOG',
             'export EVEREST_SANDBOX_TOKEN', 'export K8S_AUTH_KUBECONFIG', 'export EVEREST_URL',
-            'export EVEREST_SANDBOX_KUBECTL_KUBECONFIG']
+            'export EVEREST_SANDBOX_KUBECTL_KUBECONFIG', 'export EVEREST_SANDBOX_OIDC_URL']
         env = read_env(state)
         assert 'PATH' not in env, 'read_env() must not hand a shell expression for PATH to callers'
         assert env['KUBECONFIG'] == str(state / 'kubeconfig') == env['K8S_AUTH_KUBECONFIG']

@@ -1,7 +1,8 @@
 """HTTP front end of the Kubernetes API emulator.
 
-``KubeApiServer(token=None, admin_password='everest-admin-sandbox', seed=True)`` -> ``.start()`` binds
+``KubeApiServer(token=None, admin_password='everest-admin-sandbox', seed=True, extra_seed=())`` -> ``.start()`` binds
 127.0.0.1 on a free port; ``.url``, ``.token``, ``.write_kubeconfig(path)``, ``.stop()``, ``.store``.
+``extra_seed``: manifests created after the seed at every reset (the launcher adds Everest's settings ConfigMap).
 
 Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
 ``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
@@ -11,6 +12,7 @@ Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -302,10 +304,11 @@ class KubeApiServer:
     """The emulator. Thread-safe; one store lock serialises writes."""
 
     def __init__(self, token: str | None = None, admin_password: str = DEFAULT_ADMIN_PASSWORD, seed: bool = True,
-                 host: str = '127.0.0.1', port: int = 0):
+                 host: str = '127.0.0.1', port: int = 0, extra_seed=()):
         self.token = token or secrets.token_hex(16)
         self.admin_password = admin_password
         self.seed_enabled = seed
+        self.extra_seed = list(extra_seed)
         self.host = host
         self._port = port
         self.store = Store()
@@ -385,12 +388,12 @@ class KubeApiServer:
         """Restore the seeded state and clear faults and statistics."""
         with self.store.lock:
             self.store.clear()
-            if self.seed_enabled:
-                for obj in seed_data.objects(self.admin_password):
-                    rtype = self.type_for(obj['apiVersion'], obj['kind'])
-                    meta = obj['metadata']
-                    uid = deterministic_uid(f'{obj["kind"]}/{meta.get("namespace", "")}/{meta["name"]}')
-                    self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
+            seeded = seed_data.objects(self.admin_password) if self.seed_enabled else []
+            for obj in seeded + copy.deepcopy(self.extra_seed):
+                rtype = self.type_for(obj['apiVersion'], obj['kind'])
+                meta = obj['metadata']
+                uid = deterministic_uid(f'{obj["kind"]}/{meta.get("namespace", "")}/{meta["name"]}')
+                self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
         self.faults.configure({})
         self.stats.reset()
         self.store.vap.clear_audit()

@@ -10,23 +10,40 @@ Emulated:
 * ``POST /v1/session``: PBKDF2-SHA256 verification against ``everest-system/everest-accounts`` (salt = UID of
   the ``everest-system`` Namespace; plain compare when ``insecure-password/<user>`` is annotated), disabled
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
-  doubling lockout of EF 7 (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists.
+  doubling lockout (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
+  SSO): it then gets 401 ``Invalid token``.
 * 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
   only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
   proxy in front of Everest might, for tests of clients that honour it.
-* Tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
-  ``iss: everest``, ``sub: <user>:login``, ``exp`` (24 h default), ``jti``.
+* Session tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
+  ``iss: everest``, ``sub: <user>:login``, ``iat``, ``nbf``, ``exp`` (24 h default), ``jti``.
+* SSO (OIDC) tokens exactly as Everest accepts them (``tokens.py``: missing token 400, rejected token 401
+  ``invalid or expired jwt``, blocklist preconditions 500 ``Internal error``), verified against the JWKS of the
+  issuer named by ``oidc.config`` of ConfigMap ``everest-system/everest-settings`` as it was when the server
+  started; restarts of Deployment ``everest-server`` are emulated (``oidc.py``). Any issuer works; the sandbox
+  runs one (``everest_sandbox.oidc``, see ``docs/dev/sandbox-oidc.md``). ``start()`` raises
+  ``oidc.StartupError`` (and serves nothing) when Everest would not start: unreadable ``oidc.config``, discovery
+  failing, no ``jwks_uri``.
 * RBAC from the live ConfigMap on every request, honouring ``enabled``, evaluated by the everestctl emulator's
-  independent evaluator (``everestctl/rbac.py``). Objects: ``<ns>/<name>``; for backups, restores and credentials
-  the object is ``<ns>/<database cluster name>``. Lists are filtered item by item (a user without rights gets
-  an empty list, not 403).
+  independent evaluator (``everestctl/rbac.py``) for the token's subject and each of its groups (``authz.py``).
+  Objects: ``<ns>/<name>``; for backups, restores and credentials the object is ``<ns>/<database cluster name>``.
+  Lists are filtered item by item (a user without rights gets an empty list, not 403). Each denial logs
+  ``Permission denied: [<sub> <res> <act> <obj>]`` (warning, logger ``everest_sandbox.restapi``; the last lines
+  are also served by ``GET /_sandbox/log``). ``GET /v1/permissions`` answers the union over subject and groups.
+* ``GET /v1/settings`` (no token) re-reads ``everest-settings`` on every call:
+  ``{"oidcConfig": {"clientId", "issuerURL", "scopes"}}``.
+* Sandbox endpoints (no token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``, ``POST /_sandbox/reset``,
+  ``GET /_sandbox/oidc`` (OIDC state after applying any pending restart: ``enabled``, ``issuerUrl``, ``jwksUri``,
+  ``jwksFetched``, ``jwksFetches``, ``kids``, ``restarts``, ``pending``, ``lastError``), ``GET /_sandbox/log``.
 * Validations (``validation.py``), status codes (201/200/204/400/401/403/404/409/429), status progression
   computed lazily on read with an injectable clock: a cluster is ``creating`` (``restoring`` with a
   ``dataSource``) then ``ready`` after ``ready_delay`` s, ``initializing`` for ``ready_delay`` s after a change of
   its engine/proxy spec; backups and restores go ``Starting`` -> ``Succeeded`` after ``job_delay`` s.
   Transitions are written to the objects' status subresource.
 
-Not emulated: OIDC, S3/PMM reachability checks, engine versions/upgrades, components/logs/PITR endpoints.
+Not emulated: S3/PMM reachability checks, engine versions/upgrades, components/logs/PITR endpoints; for session
+tokens, the blocklist middleware's account checks (a deleted account or a password changed after the token was
+issued makes Everest answer 401 ``Invalid token``).
 """
 
 from __future__ import annotations
@@ -36,18 +53,21 @@ import datetime
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import threading
 import time
 import uuid
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from ..everestctl import rbac as rbac_eval
-from . import jwt, validation
+from . import authz, settings as settings_mod, tokens, validation
+from .oidc import NoKey, OidcRuntime, StartupError
 from .kube import Kube, KubeError, path as kpath
 from .ratelimit import SessionLimiter, TokenBucket, retry_after_header
 
@@ -61,6 +81,7 @@ VERSION = {'projectName': 'everest', 'version': 'v1.10.0', 'fullCommit': 'ce3597
 PORTS = {'pxc': 3306, 'postgresql': 5432, 'psmdb': 27017}
 PROXY_SUFFIX = {'pxc': 'haproxy', 'postgresql': 'pgbouncer', 'psmdb': 'mongos'}
 NOT_ALLOWED = 'insufficient permissions for performing the operation'
+LOG = logging.getLogger('everest_sandbox.restapi')
 
 
 class ApiError(Exception):
@@ -88,15 +109,17 @@ def _unb64(value) -> str:
 
 
 class Request:
-    def __init__(self, method, route_path, query, body, ip, headers):
+    def __init__(self, method, route_path, query, body, ip, headers, auth_values=()):  # pylint: disable=too-many-arguments
         self.method = method
         self.path = route_path
         self.query = query
         self.body = body
         self.ip = ip
         self.headers = headers
-        self.user = None
+        self.auth_values = list(auth_values)   # every Authorization header value, in order
+        self.user: authz.User | None = None
         self.claims = None
+        self.token_key = None                  # the token's blocklist entry
         self.params: dict = {}
 
 
@@ -117,7 +140,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
     def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
                  token_ttl: float = 24 * 3600, session_rate: float = 1.0, session_burst: int = 1, lockout_base: float = 0.02,
                  api_rate: float | None = 100.0, api_burst: int | None = None, host: str = '127.0.0.1', port: int = 0,
-                 retry_after: bool = False):
+                 retry_after: bool = False, oidc_timeout: float = 10.0):
         self.kube = Kube(kube_url, kube_token)
         self.clock = clock
         self.ready_delay = ready_delay
@@ -131,6 +154,8 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self.first_seen: dict = {}      # (kind, ns, name, uid) -> time
         self.changed_at: dict = {}      # (ns, name, uid) -> time of the last spec change
         self.generated_secrets: list = []  # database passwords made up here (tests check they never leak)
+        self.oidc = OidcRuntime(self.kube, clock, oidc_timeout)
+        self.log_lines: deque = deque(maxlen=1000)
         self._lock = threading.Lock()
         self.stats = self._zero_stats()
         self._bind = (host, port)
@@ -154,13 +179,20 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             self.first_seen.clear()
             self.changed_at.clear()
             self.generated_secrets.clear()
+            self.log_lines.clear()
             self.stats = self._zero_stats()
+        self.oidc.schedule_restart()
         limiter = self.session_limiter
         self.session_limiter = SessionLimiter(self.clock, limiter.bucket.rate, limiter.bucket.burst, limiter.base_gap)
         if self.api_limiter is not None:
             self.api_limiter = TokenBucket(self.api_limiter.rate, self.api_limiter.burst, self.clock)
 
     def start(self) -> 'EverestApiServer':
+        """Set up OIDC from ``everest-settings`` (StartupError: Everest would exit), then serve."""
+        try:
+            self.oidc.startup()
+        except StartupError as exc:
+            raise StartupError(f'Error creating Everest Server: failed to get OIDC provider config\n{exc}') from None
         server = self
 
         class Handler(_Handler):
@@ -192,6 +224,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             ('DELETE', r'/v1/session', self.logout, True),
             ('GET', r'/v1/version', self.version, False),
             ('GET', r'/v1/settings', self.settings, False),
+            ('GET', r'/v1/permissions', self.permissions, True),
             ('GET', r'/v1/namespaces', self.list_namespaces, True),
             ('GET', ns + r'/database-clusters', self.list_clusters, True),
             ('POST', ns + r'/database-clusters', self.create_cluster, True),
@@ -272,23 +305,59 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if req.path == '/_sandbox/reset' and req.method == 'POST':
             self.reset()
             return 200, {'status': 'ok'}, {}
+        if req.path == '/_sandbox/oidc' and req.method == 'GET':
+            self.oidc.check_restart()
+            return 200, self.oidc.state(), {}
+        if req.path == '/_sandbox/log' and req.method == 'GET':
+            with self._lock:
+                return 200, {'lines': list(self.log_lines)}, {}
         raise ApiError(404, 'Not Found')
+
+    def log(self, level: int, text: str):
+        LOG.log(level, text)
+        with self._lock:
+            self.log_lines.append(f'{logging.getLevelName(level)} {text}')
 
     # ------------------------------------------------------------------ auth
     def _authenticate(self, req: Request):
-        auth = req.headers.get('authorization') or ''
-        if not auth.lower().startswith('bearer ') or not auth[7:].strip():
-            raise ApiError(401, 'missing or malformed jwt')
-        token = auth[7:].strip()
+        """The JWT and blocklist middlewares (see tokens.py); sets req.claims, req.user, req.token_key."""
+        candidates = tokens.bearer_tokens(req.auth_values)
+        if not candidates:
+            raise ApiError(400, 'missing or malformed jwt')
+        claims = None
+        for token in candidates:
+            try:
+                claims = self._verified_claims(token)
+                break
+            except tokens.TokenRejected:
+                continue
+        if claims is None:
+            raise ApiError(401, 'invalid or expired jwt')
         try:
-            claims = jwt.decode(token, self.secret, self.clock())
-        except jwt.TokenError:
-            raise ApiError(401, 'invalid or expired jwt') from None
+            key = tokens.blocklist_key(claims)
+        except tokens.InternalError as exc:
+            self.log(logging.ERROR, str(exc))
+            raise ApiError(500, 'Internal error') from None
         with self._lock:
-            if claims.get('jti') in self.blocklist:
-                raise ApiError(401, 'invalid or expired jwt')
-        req.claims = claims
-        req.user = str(claims.get('sub', '')).rsplit(':', 1)[0]
+            blocked = key in self.blocklist
+        if blocked:
+            raise ApiError(401, 'Invalid token')
+        req.claims, req.token_key, req.user = claims, key, authz.user_of(claims)
+
+    def _verified_claims(self, token: str) -> dict:
+        parsed = tokens.parse(token)
+        tokens.verify(parsed, self._key_for(parsed), self.clock())
+        return parsed.claims
+
+    def _key_for(self, parsed: tokens.Parsed):
+        """Everest's key function: the session key for ``iss: everest``, else the OIDC issuer's JWKS."""
+        if tokens.issuer(parsed.claims) == tokens.EVEREST_ISSUER:
+            return self.secret
+        self.oidc.check_restart()
+        try:
+            return self.oidc.key_for(parsed.header)
+        except NoKey as exc:
+            raise tokens.TokenRejected(str(exc)) from None
 
     def _account(self, username: str):
         secret = self.kube.get(ACCOUNTS)
@@ -333,11 +402,11 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         claims = {'iss': 'everest', 'sub': f"{body['username']}:login", 'iat': int(now), 'nbf': int(now),
                   'exp': int(now + self.token_ttl), 'jti': str(uuid.uuid4())}
         self._count('logins')
-        return 200, {'token': jwt.encode(claims, self.secret)}, {}
+        return 200, {'token': tokens.encode_session(claims, self.secret)}, {}
 
     def logout(self, req: Request):
         with self._lock:
-            self.blocklist.add(req.claims.get('jti'))
+            self.blocklist.add(req.token_key)
         self.session_limiter.logout(req.ip)
         self._count('logouts')
         return 204, None, {}
@@ -346,11 +415,25 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         return 200, dict(VERSION), {}
 
     def settings(self, _req):
-        return 200, {'oidcConfig': {}}, {}
+        try:
+            return 200, settings_mod.view(settings_mod.read(self.kube)), {}
+        except (KubeError, settings_mod.SettingsError):
+            raise ApiError(500, 'Failed to get Everest settings') from None
+
+    def permissions(self, req):
+        cm = self._k(self.kube.get, RBAC_CM)
+        policy = self._policy_of(cm)
+        if policy is None:
+            return 200, {'enabled': False, 'permissions': None}, {}
+        return 200, {'enabled': True, 'permissions': authz.permissions(policy, req.user)}, {}
 
     # ------------------------------------------------------------------ rbac
     def _policy(self):
-        cm = self.kube.get_or_none(RBAC_CM)
+        return self._policy_of(self.kube.get_or_none(RBAC_CM))
+
+    @staticmethod
+    def _policy_of(cm):
+        """The enforcer of the everest-rbac ConfigMap, None when RBAC is disabled."""
         data = (cm or {}).get('data') or {}
         if data.get('enabled') != 'true':
             return None
@@ -359,9 +442,14 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         except (rbac_eval.PolicyLoadError, rbac_eval.PolicyCheckError) as exc:
             raise ApiError(500, f'cannot load the RBAC policy: {exc}') from None
 
-    def can(self, user: str, resource: str, action: str, obj: str, policy=False) -> bool:
+    def can(self, user, resource: str, action: str, obj: str, policy=False) -> bool:  # pylint: disable=too-many-arguments
+        """``user``: an ``authz.User`` (or a plain subject name); logs a denial like Everest."""
+        user = user if isinstance(user, authz.User) else authz.User(user)
         policy = self._policy() if policy is False else policy
-        return policy is None or policy.enforce(user, resource, action, obj)
+        if policy is None or authz.allowed(policy, user, resource, action, obj):
+            return True
+        self.log(logging.WARNING, f'Permission denied: [{user.subject} {resource} {action} {obj}]')
+        return False
 
     def _require(self, req, resource, action, obj):
         if not self.can(req.user, resource, action, obj):
@@ -891,9 +979,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, {'message': 'request body has an error: failed to decode request body: invalid JSON'}, {})
             return
-        req = Request(self.command, parts.path.rstrip('/') or '/', parse_qs(parts.query), body, self.client_address[0], headers)
+        req = Request(self.command, parts.path.rstrip('/') or '/', parse_qs(parts.query), body, self.client_address[0], headers,
+                      self.headers.get_all('Authorization') or [])
         try:
             status, payload, extra = self.api.dispatch(req)
+        except tokens.HandlerPanic as exc:
+            self.api.log(logging.ERROR, f'http: panic serving {self.client_address[0]}: {exc}')
+            self.close_connection = True
+            return
         except ApiError as exc:
             status, payload, extra = exc.status, {'message': exc.message}, exc.headers
         except KubeError as exc:
