@@ -972,14 +972,18 @@ def _known_action(action):
 def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_actions=False):
     """Why the lines of a tenant's block would reach beyond the tenant (a list of texts; empty: they stay inside).
 
-    * ``p`` subjects are the tenant's own ``role`` (never ``role:admin`` or another tenant's role);
+    * ``p`` subjects are the tenant's own roles: ``role`` itself or ``<role>:<name>`` (a ``:`` cannot occur in a
+      namespace, so no other tenant's role can look like one of these); never ``role:admin`` or another tenant's role;
     * resources are Everest's (or ``*``) and actions are Everest's (or patterns matching one), unless
       ``allow_unknown_actions`` (an unknown action grants nothing, but is almost always a typo);
     * objects lie inside the tenant's namespace: ``<namespace>/...`` for namespaced resources, exactly ``<namespace>``
       for the global resource ``namespaces``; other global resources are shared by every tenant and refused;
-    * ``g`` lines bind members to the tenant's own role only, never a role (``role:...``) as member, and, when
+    * ``g`` lines bind members to the tenant's own roles only, never a role (``role:...``) as member, and, when
       ``members`` is given, only those members (the tenant's own users and SSO identities).
     """
+    def own(name):
+        return name == role or name.startswith(role + ":")
+
     problems = []
     for line in lines:
         if not line.strip() or line.strip().startswith("#"):
@@ -992,8 +996,9 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
         ptype, values = fields[0], fields[1:]
         if ptype == "g" and len(values) >= 2:
             member, target = values[0], values[1]
-            if target != role:
-                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own role %s" % (line, member, target, role))
+            if not own(target):
+                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (
+                    line, member, target, role, role))
             elif member.startswith(ROLE_PREFIX):
                 problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (
                     line, member, role))
@@ -1005,8 +1010,9 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
             problems.append("%r is not a p or g line" % line)
             continue
         subject, resource, action, obj = values
-        if subject != role:
-            problems.append("%r grants to %s; a tenant's p lines may grant only to its own role %s" % (line, subject, role))
+        if not own(subject):
+            problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (
+                line, subject, role, role))
         if resource != "*" and resource not in RESOURCES:
             problems.append("%r names resource %r, which Everest does not know" % (line, resource))
         if not allow_unknown_actions and not _known_action(action):

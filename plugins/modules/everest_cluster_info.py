@@ -48,6 +48,13 @@ options:
         maps each value to the Namespaces labelled with it and the namespaces holding a TenantResourcePolicy labelled
         with it.
     type: str
+  ownership:
+    description:
+      - Also return RV(ownership), which tenant owns which namespace, account and RBAC block, read from the objects this
+        module reads anyway (the labelled Namespaces, the accounts Secret, the RBAC ConfigMap), so the check costs no extra
+        request. The role checks every tenant against it before anything is written.
+    type: bool
+    default: false
   version_cache:
     description:
       - Remember the everestctl client version per binary (path, size and modification time) in
@@ -62,7 +69,8 @@ extends_documentation_fragment:
   - virakcloud.everest.attributes
   - virakcloud.everest.attributes.info_module
 notes:
-  - The accounts Secret is read to see that it exists; nothing of its content is returned.
+  - The accounts Secret is read to see that it exists; nothing of its content is returned, except the account names
+    with O(ownership=true).
 seealso:
   - module: virakcloud.everest.tenant_resource_policy_crd
   - module: virakcloud.everest.everest_namespace_info
@@ -185,6 +193,28 @@ tenant_namespaces:
   returned: when O(tenant_label) is set
   type: dict
   sample: {alice: [ns-alice], bob: [ns-bob]}
+ownership:
+  description: Who owns what in the cluster (see the module _ownership of this collection for the rules).
+  returned: when O(ownership=true)
+  type: dict
+  contains:
+    namespaces:
+      description: Namespace -> tenant (its C(virakcloud.everest/tenant) label).
+      type: dict
+      sample: {ns-alice: alice}
+    accounts:
+      description: Account -> tenant (the accounts Secret's record, else the tenant whose RBAC block binds it).
+      type: dict
+      sample: {alice: alice}
+    existing_accounts:
+      description: Every account that exists (names only).
+      type: list
+      elements: str
+      sample: [admin, alice]
+    blocks:
+      description: RBAC block -> tenant (its metadata line, else the owner of the namespace it is named after).
+      type: dict
+      sample: {ns-alice: alice}
 missing:
   description: The missing prerequisites, each with C(name), C(problem) and C(fix).
   returned: always
@@ -203,7 +233,11 @@ import os
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError, K8sNotFound
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 
@@ -344,16 +378,17 @@ def gather(module):
             facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get('enabled') == 'true')
         secret = client.get_or_none(_k8s.path('v1', 'secrets', SYSTEM_NS, 'everest-accounts'))
         facts['accounts']['present'] = secret is not None
+        objects = {'rbac': rbac, 'secret': secret, 'namespaces': []}
         crd = client.get_or_none(CRD_PATH)
         if crd is not None:
             facts['crd'].update(present=True, established=crd_established(crd))
         owners = None
-        label = module.params.get('tenant_label')
+        label = module.params.get('tenant_label') or (_constants.TENANT_LABEL if module.params['ownership'] else None)
         if label:
             owners = {}
             # a tenant owns the Namespaces labelled with its name and the namespaces of its labelled policies
-            labelled = [(n, (n.get('metadata') or {}).get('name'))
-                        for n in client.list(_k8s.path('v1', 'namespaces'), label_selector=label)['items']]
+            objects['namespaces'] = client.list(_k8s.path('v1', 'namespaces'), label_selector=label)['items']
+            labelled = [(n, (n.get('metadata') or {}).get('name')) for n in objects['namespaces']]
             if crd is not None:
                 try:
                     items = client.list(_k8s.path(_trp_crd.API_VERSION, _trp_crd.PLURAL), label_selector=label)['items']
@@ -365,6 +400,8 @@ def gather(module):
                 if value is not None:
                     owners.setdefault(value, set()).add(namespace)
             owners = dict((k, sorted(v)) for k, v in owners.items())
+        if module.params['ownership']:
+            facts['ownership'] = ownership_facts(objects)
         return facts, owners
     except K8sApiError as exc:
         if not facts['cluster']['reachable']:
@@ -373,6 +410,19 @@ def gather(module):
         raise
     finally:
         client.close()
+
+
+def ownership_facts(objects):
+    """RV(ownership) from the objects gather() read (no extra request)."""
+    namespaces = _ownership.namespace_owner_map(objects['namespaces'])
+    text = ((objects['rbac'] or {}).get('data') or {}).get(_constants.RBAC_POLICY_KEY) or ''
+    try:
+        blocks = _rbac.get_blocks(text)
+    except _rbac.BlockError:
+        blocks = {}
+    existing = sorted(_accounts.parse_accounts_secret(objects['secret'])) if objects['secret'] is not None else []
+    return {'namespaces': namespaces, 'blocks': _ownership.block_owners(blocks, namespaces),
+            'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces), 'existing_accounts': existing}
 
 
 def missing_items(facts, params):
@@ -404,6 +454,7 @@ def main():
             require_crd=dict(type='bool', default=False),
             require_everestctl=dict(type='bool', default=True),
             tenant_label=dict(type='str'),
+            ownership=dict(type='bool', default=False),
             version_cache=dict(type='bool', default=True),
         ),
         supports_check_mode=True,
@@ -418,6 +469,8 @@ def main():
     result = dict(changed=False, missing=missing, ready=not missing, **facts)
     if module.params.get('tenant_label'):
         result['tenant_namespaces'] = owners or {}
+    if module.params['ownership']:
+        result.setdefault('ownership', {'namespaces': {}, 'blocks': {}, 'accounts': {}, 'existing_accounts': []})
     if missing and module.params['fail_on_missing']:
         msg = 'Everest preflight failed: ' + '; '.join('%s (fix: %s)' % (m['problem'], m['fix']) for m in missing)
         module.fail_json(msg=msg, **result)

@@ -104,6 +104,42 @@ options:
             description: Granted action, or C(*) for all.
             type: str
             required: true
+  cluster_tenants:
+    description:
+      - With O(tenants), also check every other tenant of the policy, the blocks that carry a tenant metadata line (as
+        M(virakcloud.everest.everest_rbac_policy) writes them with its O(virakcloud.everest.everest_rbac_policy#module:tenant)
+        option). Their members are checked for denials only (their grants are unknown here) and their namespaces as targets,
+        so the proof covers the whole cluster, not just the tenants given.
+    type: bool
+    default: false
+  overlay_blocks:
+    description:
+      - Planned blocks applied to the policy in memory before checking (what a check-mode run would write), each with
+        C(block), C(policies) (lines), C(state), and optional C(tenant) and C(namespace) as in
+        M(virakcloud.everest.everest_rbac_policy).
+    type: list
+    elements: dict
+    suboptions:
+      block:
+        description: Block name.
+        type: str
+        required: true
+      policies:
+        description: The block's lines.
+        type: list
+        elements: str
+        default: []
+      state:
+        description: V(absent) removes the block.
+        type: str
+        choices: [present, absent]
+        default: present
+      tenant:
+        description: The tenant of the block (adds the metadata line).
+        type: str
+      namespace:
+        description: The tenant's namespace (default the block name).
+        type: str
   tenant_resources:
     description: Resources checked for every pair in O(tenants) mode.
     type: list
@@ -246,6 +282,17 @@ enforced:
   description: Whether the answers were computed with enforcement on (false only for a disabled ConfigMap without O(assume_enabled)).
   returned: always
   type: bool
+messages:
+  description: One readable line per mismatch of the O(tenants) matrix, naming both tenants.
+  returned: when O(tenants) is used
+  type: list
+  elements: str
+  sample: ["tenant alice -> tenant bob: user alice CAN read database-clusters on ns-bob/* (expected deny) via rule 'g, alice, role:admin' (line 3)"]
+tenants_checked:
+  description: Number of tenants in the matrix (with O(cluster_tenants), those found in the policy included).
+  returned: when O(tenants) is used
+  type: int
+  sample: 12
 mismatches:
   description:
     - The results whose expectation was not met (the task fails when this is not empty).
@@ -299,6 +346,7 @@ disagreements:
 import os
 import tempfile
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
@@ -310,11 +358,9 @@ try:
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
-NAMESPACE = "everest-system"
-NAME = "everest-rbac"
-
-TENANT_RESOURCES = ["namespaces", "database-engines", "database-clusters", "database-cluster-credentials", "database-cluster-backups",
-                    "database-cluster-restores", "backup-storages", "monitoring-instances"]
+NAMESPACE = _constants.SYSTEM_NAMESPACE
+NAME = _constants.RBAC_CONFIGMAP
+TENANT_RESOURCES = list(_constants.TENANT_RESOURCES)
 
 ARGUMENT_SPEC = dict(
     tenants=dict(type="list", elements="dict", options=dict(
@@ -326,8 +372,16 @@ ARGUMENT_SPEC = dict(
             action=dict(type="str", required=True),
         )),
     )),
+    cluster_tenants=dict(type="bool", default=False),
+    overlay_blocks=dict(type="list", elements="dict", options=dict(
+        block=dict(type="str", required=True),
+        policies=dict(type="list", elements="str", default=[]),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        tenant=dict(type="str"),
+        namespace=dict(type="str"),
+    )),
     tenant_resources=dict(type="list", elements="str", default=TENANT_RESOURCES),
-    tenant_actions=dict(type="list", elements="str", default=["read", "create"]),
+    tenant_actions=dict(type="list", elements="str", default=list(_constants.ISOLATION_ACTIONS)),
     checks=dict(type="list", elements="dict", options=dict(
         subject=dict(type="str", required=True),
         action=dict(type="str", required=True, choices=list(_rbac.ACTIONS)),
@@ -389,6 +443,49 @@ def load_source(module):
         return Source(None, label, enabled == "true", enabled,
                       missing="policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
     return Source(data["policy.csv"], label, enabled == "true", enabled)
+
+
+def overlay(text, blocks):
+    """``text`` with ``blocks`` (planned changes) applied, as everest_rbac_policy would write them."""
+    changes = {}
+    for block in blocks or []:
+        if block["state"] == "absent":
+            changes[block["block"]] = None
+            continue
+        lines = list(block["policies"] or [])
+        if block.get("tenant"):
+            lines = [_rbac.block_meta_line(block["tenant"], block.get("namespace") or block["block"])] + lines
+        changes[block["block"]] = lines
+    try:
+        return _rbac.apply_blocks(text or "", changes)
+    except _rbac.BlockError as exc:
+        raise EverestError("overlay_blocks cannot be applied to the policy: %s" % exc)
+
+
+def with_cluster_tenants(tenants, text):
+    """``tenants`` plus every other tenant whose block in ``text`` carries a metadata line (users = the block's members,
+    no grants: they are checked as targets, and their users only for denials)."""
+    names = set(t["name"] for t in tenants)
+    namespaces = set(t["namespace"] for t in tenants)
+    out = list(tenants)
+    try:
+        found = _rbac.tenant_blocks(text or "")
+    except _rbac.BlockError:
+        found = {}
+    for tenant, (namespace, members, _block) in sorted(found.items()):
+        if tenant not in names and namespace not in namespaces:
+            out.append({"name": tenant, "namespace": namespace, "users": members, "grants": []})
+    return out
+
+
+def mismatch_message(m):
+    """One line per mismatch, naming both tenants (the role prints these as they are)."""
+    text = "tenant %s -> tenant %s: user %s %s %s %s on %s (expected %s)" % (
+        m.get("tenant"), m.get("target_tenant"), m["subject"], "CAN" if m["allowed"] else "CANNOT", m["action"], m["resource"],
+        m["object"], m["expect"])
+    if m.get("rule"):
+        text += " via rule '%s'%s" % (m["rule"], (" (line %d)" % m["rule_line"]) if m.get("rule_line") else " (implicit)")
+    return text
 
 
 def _can(enforcer, check):
@@ -506,6 +603,11 @@ def main():
                              "cross-check a sample with checks instead")
     try:
         src = load_source(module)
+        if module.params["overlay_blocks"] and not src.missing:
+            src.text = overlay(src.text, module.params["overlay_blocks"])
+            src.label += " with the planned blocks"
+        if matrix and module.params["cluster_tenants"]:
+            module.params["tenants"] = with_cluster_tenants(module.params["tenants"], src.text)
         source, rbac_enabled = src.label, src.rbac_enabled
         # EF §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
         # a file or inline policy is always enforced (assume_enabled changes nothing there)
@@ -548,6 +650,9 @@ def main():
 
     output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
               "mismatches": mismatches, "checks_total": total, "validation": validation}
+    if matrix:
+        output["messages"] = [mismatch_message(m) for m in mismatches]
+        output["tenants_checked"] = len(module.params["tenants"])
     if disagreements:
         output["disagreements"] = disagreements
         module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (

@@ -252,7 +252,7 @@ results:
   sample: [{namespace: ns-alice, name: resource-policy, changed: false}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
 
@@ -291,9 +291,8 @@ ARGUMENT_SPEC = dict(
 ITEM_KEYS = tuple(ITEM_SPEC)
 
 
-def _public(result):
-    keep = ('namespace', 'name', 'changed', 'policy', 'resource_quota', 'failed', 'msg')
-    return dict((k, v) for k, v in result.items() if k in keep)
+# the fields of one item in the batch form's results
+RESULT_FIELDS = ('namespace', 'name', 'changed', 'policy', 'resource_quota', 'failed', 'msg')
 
 
 def main():
@@ -345,19 +344,8 @@ def main():
             output['diff'] = {'before': result['before'], 'after': result['after']}
         module.exit_json(**output)
 
-    output['results'] = [_public(r) for r in results]
-    if module._diff:
-        output['diff'] = {
-            'before': dict(('%s/%s' % (r['namespace'], r['name']), r['before']) for r in results if 'before' in r),
-            'after': dict(('%s/%s' % (r['namespace'], r['name']), r['after']) for r in results if 'after' in r),
-        }
-    failed = [r for r in results if r.get('failed')]
-    if failed:
-        output['msg'] = '%d of %d policies failed: %s' % (
-            len(failed), len(results), '; '.join('%s/%s: %s' % (r['namespace'], r['name'], r.get('msg')) for r in failed))
-        module.fail_json(**output)
-    module.exit_json(**output)
-
+    exit_batch(module, results, 'namespace', 'policy', RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (
+        r['namespace'], r['name']), changed=crd_changed, extra={'crd_changed': crd_changed})
 
 if __name__ == '__main__':
     main()

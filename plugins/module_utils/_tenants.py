@@ -1,0 +1,370 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, VirakCloud
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The tenant_bootstrap role's decisions, in one place (pure: no Ansible, no I/O).
+
+``plan_tenants(inputs, cluster)`` turns the role inputs of every tenant of a run into plans: validated, derived
+(namespace, users, RBAC lines), checked against each other (a namespace or user in two tenants) and against the cluster
+(who owns what, read by ``everest_cluster_info`` with ``ownership: true``), and carrying the ready-made items of every
+module the role calls. Both modes of the role use these plans: per tenant (one plan per host) and fleet (all plans in
+one task per step). Every message a tenant can get is written here, once.
+
+``step_failures`` maps a batch module's per-item failures back to tenants; ``summary_rows``/``summary_lines`` make the
+run's table.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
+
+# RBAC presets: the grants of a tenant's role on its own namespace (the order of the onboarding runbook's section 6).
+PRESETS = {
+    'namespace_admin': (
+        ('namespaces', 'read'), ('database-engines', 'read'), ('database-clusters', '*'),
+        ('database-cluster-backups', '*'), ('database-cluster-restores', '*'), ('database-cluster-credentials', 'read'),
+        ('backup-storages', '*'), ('monitoring-instances', '*'),
+    ),
+    'read_only': tuple((resource, 'read') for resource in _constants.TENANT_RESOURCES),
+}
+OPERATOR_KEYS = ('mysql', 'postgresql', 'mongodb')
+FIX = 'Fix the inventory and re-run.'
+
+
+def grants(preset):
+    """[{resource, action}] of a preset (empty for custom)."""
+    return [{'resource': r, 'action': a} for r, a in PRESETS.get(preset, ())]
+
+
+def preset_lines(namespace, usernames, preset):
+    role = _constants.tenant_role(namespace)
+    out = []
+    for resource, action in PRESETS[preset]:
+        obj = namespace if resource in _rbac.GLOBAL_RESOURCES else namespace + '/*'
+        out.append('p, %s, %s, %s, %s' % (role, resource, action, obj))
+    out.extend('g, %s, %s' % (user, role) for user in usernames)
+    return out
+
+
+def custom_lines(custom):
+    """The custom preset's lines (strings or p/g dicts) rendered like everest_rbac_policy renders them."""
+    out = []
+    for item in custom or []:
+        try:
+            line = _rbac.render_line(item)
+        except _rbac.ItemError as exc:
+            raise ValueError(str(exc))
+        if line not in out:
+            out.append(line)
+    return out
+
+
+def _text(value):
+    return value if isinstance(value, str) else ('' if value is None else str(value))
+
+
+class Tenant:
+    """One tenant's inputs as the role sees them (templated host variables), and what is derived from them."""
+
+    def __init__(self, name, values):
+        self.name = name
+        self.state = values.get('tenant_bootstrap_state') or 'present'
+        self.present = self.state == 'present'
+        self.namespace = _text(values.get('tenant_bootstrap_namespace'))
+        users = values.get('tenant_bootstrap_users') or []
+        self.users = [u for u in users if isinstance(u, dict)]
+        self.usernames = [u.get('username') for u in self.users]
+        self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in OPERATOR_KEYS)
+        self.limits = dict(values.get('tenant_bootstrap_limits') or {})
+        engines = values.get('tenant_bootstrap_engines')
+        self.engines = list([k for k in OPERATOR_KEYS if self.operators[k]] if engines is None else engines)
+        self.preset = values.get('tenant_bootstrap_rbac_preset') or 'namespace_admin'
+        self.custom = values.get('tenant_bootstrap_rbac_policies') or []
+        self.enable_rbac = bool(values.get('tenant_bootstrap_enable_rbac', True))
+        self.update_password = values.get('tenant_bootstrap_update_password') or 'always'
+        self.take_ownership = bool(values.get('tenant_bootstrap_take_ownership'))
+        self.takeover_from = values.get('tenant_bootstrap_takeover_from') or None
+        self.purge = bool(values.get('tenant_bootstrap_purge'))
+        self.force = bool(values.get('tenant_bootstrap_force'))
+        self.reserved = list(values.get('tenant_bootstrap_reserved_namespaces') or [])
+        self.allow_unknown_actions = bool(values.get('tenant_bootstrap_allow_unknown_rbac_actions'))
+        self.everest_url = values.get('tenant_bootstrap_everest_url') or ''
+        self.backup_storage = values.get('tenant_bootstrap_backup_storage') or {}
+        self.monitoring = values.get('tenant_bootstrap_monitoring') or {}
+        self.problems = []
+        self.rbac_lines = []
+
+    # -- checks of the tenant alone -----------------------------------------------------------------------------
+    def check_inputs(self):
+        problem = _validation.check_tenant_name(self.name)
+        if problem:
+            self.problems.append('the inventory host name is the tenant name and labels its objects: %s.' % problem)
+        problem = _validation.check_tenant_namespace(self.namespace, self.reserved)
+        if problem:
+            self.problems.append('tenant_bootstrap_namespace %r: %s.' % (self.namespace, problem))
+        if not self.usernames or len(set(self.usernames)) != len(self.usernames) \
+                or any(_validation.check_username(u) for u in self.usernames):
+            self.problems.append("tenant_bootstrap_users (%s) must be non-empty and unique, each letters, digits or '_', at "
+                                 "least 3 characters." % ', '.join(_text(u) for u in self.usernames))
+        elif _constants.ADMIN_USERNAME in self.usernames:
+            self.problems.append("user 'admin' is Everest's own administrator account and cannot belong to a tenant.")
+        if self.present:
+            self._check_present()
+
+    def _check_present(self):
+        if any(_validation.check_password(u.get('password')) for u in self.users):
+            self.problems.append(
+                "the password of at least one of %s is empty, longer than %d characters or not accepted by Everest (letters, "
+                "digits and @*#$%%^&+=!_- only, at least 6 characters). Set tenant_bootstrap_password or "
+                "tenant_bootstrap_users[].password (ansible-vault)." % (', '.join(_text(u) for u in self.usernames),
+                                                                        _validation.PASSWORD_MAX_LENGTH))
+        max_users = self.limits.get('max_db_users')
+        if max_users is not None and len(self.usernames) > int(max_users):
+            self.problems.append('%d users (%s) but tenant_bootstrap_limits.max_db_users is %s. Remove users or raise the limit.'
+                                 % (len(self.usernames), ', '.join(_text(u) for u in self.usernames), max_users))
+        for key in ('max_clusters', 'max_db_users'):
+            value = self.limits.get(key)
+            if value is not None and not 0 <= int(value) <= _validation.MAX_COUNT_LIMIT:
+                self.problems.append('tenant_bootstrap_limits.%s is %s; it must be between 0 and %d.' % (
+                    key, value, _validation.MAX_COUNT_LIMIT))
+        if not any(self.operators.values()):
+            self.problems.append('at least one operator of tenant_bootstrap_operators must be true.')
+        if self.preset == 'custom' and not self.custom:
+            self.problems.append('tenant_bootstrap_rbac_preset=custom needs tenant_bootstrap_rbac_policies.')
+
+    def derive_rbac(self):
+        if self.problems:
+            return
+        if self.preset != 'custom':
+            self.rbac_lines = preset_lines(self.namespace, self.usernames, self.preset)
+            return
+        try:
+            self.rbac_lines = custom_lines(self.custom)
+        except ValueError as exc:
+            self.problems.append('tenant_bootstrap_rbac_policies: %s.' % exc)
+            return
+        # the escalation guard: a custom block stays inside the tenant
+        for problem in _rbac.tenant_scope_problems(self.rbac_lines, _constants.tenant_role(self.namespace), self.namespace,
+                                                   members=self.usernames, allow_unknown_actions=self.allow_unknown_actions):
+            self.problems.append('tenant_bootstrap_rbac_policies: %s.' % problem)
+
+    # -- checks against the cluster ---------------------------------------------------------------------------
+    def check_cluster(self, cluster):
+        """Ownership, read from the cluster (not from the play): the namespace, the accounts and the RBAC block."""
+        if self.problems or not cluster:
+            return
+        ns_owner = (cluster.get('namespaces') or {}).get(self.namespace)
+        block_owner = (cluster.get('blocks') or {}).get(self.namespace)
+        account_owners = cluster.get('accounts') or {}
+        existing = set(cluster.get('existing_accounts') or [])
+        checks = [('namespace', self.namespace, ns_owner), ('RBAC block', self.namespace, block_owner)]
+        checks.extend(('account', u, account_owners.get(u)) for u in self.usernames)
+        for kind, name, owner in checks:
+            try:
+                if self.present:
+                    _ownership.check_take(kind, name, owner, self.name, self.takeover_from)
+                else:
+                    _ownership.check_remove(kind, name, owner, self.name)
+            except _ownership.OwnershipError as exc:
+                self.problems.append(exc.msg + '.')
+        if self.present and not self.take_ownership:
+            unowned = [u for u in self.usernames if u in existing and account_owners.get(u) is None]
+            if unowned:
+                self.problems.append(
+                    'account(s) %s already exist and belong to no tenant (created outside this collection); set '
+                    'tenant_bootstrap_take_ownership: true to adopt them, or choose other usernames.' % ', '.join(unowned))
+        if self.present:
+            others = sorted(ns for ns, owner in (cluster.get('namespaces') or {}).items()
+                            if owner == self.name and ns != self.namespace)
+            if others:
+                self.problems.append(
+                    'tenant %s already owns namespace(s) %s (labelled %s=%s) but tenant_bootstrap_namespace is %s. A tenant\'s '
+                    'namespace is immutable: renaming would orphan its data. Either set tenant_bootstrap_namespace back to the '
+                    'old name; or offboard the tenant with tenant_bootstrap_purge=true (deletes the old namespace and its data) '
+                    'and onboard it again; or, to keep the old data without an owner, run `kubectl label namespace %s %s-` after '
+                    'offboarding.' % (self.name, ', '.join(others), _constants.TENANT_LABEL, self.name, self.namespace, others[0],
+                                      _constants.TENANT_LABEL))
+
+    # -- the plan -----------------------------------------------------------------------------------------------
+    def items(self, secrets):
+        """The module items of this tenant (every step), ready for the batch forms."""
+        own = {'tenant': self.name}
+        handover = {'takeover_from': self.takeover_from} if self.takeover_from else {}
+        items = {}
+        if self.present:
+            items['namespace'] = dict({'name': self.namespace, 'operators': dict(self.operators),
+                                       'take_ownership': self.take_ownership}, **dict(own, **handover))
+            items['rbac'] = dict({'block': self.namespace, 'namespace': self.namespace, 'policies': list(self.rbac_lines)},
+                                 **dict(own, **handover))
+            items['policy'] = dict({'namespace': self.namespace, 'limits': dict(self.limits), 'allowed_engines': list(self.engines)},
+                                   **dict(own, **handover))
+            items['isolation'] = {'name': self.name, 'namespace': self.namespace, 'users': list(self.usernames),
+                                  'grants': grants(self.preset)}
+            items['accounts'] = [dict({'username': u['username'], 'state': 'present', 'update_password': self.update_password,
+                                       'take_ownership': self.take_ownership}, **dict(own, **handover)) for u in self.users]
+            if secrets:
+                for item, user in zip(items['accounts'], self.users):
+                    item['password'] = user.get('password')
+        else:
+            items['rbac'] = {'block': self.namespace, 'state': 'absent', 'tenant': self.name}
+            items['policy'] = {'namespace': self.namespace, 'state': 'absent', 'tenant': self.name}
+            items['accounts'] = [{'username': u, 'state': 'absent', 'tenant': self.name} for u in self.usernames]
+            if self.purge:
+                items['purge'] = {'name': self.namespace, 'state': 'absent', 'force': self.force, 'tenant': self.name}
+        return items
+
+    def summary(self):
+        return {'tenant': self.name, 'state': self.state, 'namespace': self.namespace, 'users': list(self.usernames),
+                'operators': [k for k in OPERATOR_KEYS if self.operators[k]], 'engines': list(self.engines),
+                'limits': dict(self.limits), 'rbac_preset': self.preset, 'rbac_enabled': self.enable_rbac,
+                'everest_url': self.everest_url, 'purge': self.purge,
+                'backup_storage': self.backup_storage.get('name') if self.backup_storage else None,
+                'monitoring': self.monitoring.get('name') if self.monitoring else None}
+
+    def plan(self, secrets):
+        plan = {'name': self.name, 'state': self.state, 'present': self.present, 'valid': not self.problems,
+                'problem': ('tenant %s: %s %s' % (self.name, ' '.join(self.problems), FIX)) if self.problems else None,
+                'namespace': self.namespace, 'usernames': list(self.usernames), 'grants': grants(self.preset),
+                'rbac_lines': list(self.rbac_lines), 'enable_rbac': self.enable_rbac, 'purge': self.purge,
+                'summary': self.summary(),
+                'day2': bool(self.present and (self.backup_storage or self.monitoring))}
+        if not self.problems:
+            plan['steps'] = self.items(secrets)
+            if secrets and plan['day2']:
+                plan['steps']['day2'] = {'backup_storage': dict(self.backup_storage), 'monitoring': dict(self.monitoring)}
+        return plan
+
+
+def clashes(tenants):
+    """{tenant: [other tenants of the run sharing its namespace or a user]} (linear: two indexes)."""
+    by_ns, by_user = {}, {}
+    for tenant in tenants:
+        by_ns.setdefault(tenant.namespace, []).append(tenant.name)
+        for user in tenant.usernames:
+            by_user.setdefault(user, []).append(tenant.name)
+    out = {}
+    for tenant in tenants:
+        others = set(by_ns[tenant.namespace])
+        for user in tenant.usernames:
+            others.update(by_user[user])
+        others.discard(tenant.name)
+        if others:
+            out[tenant.name] = sorted(others)
+    return out
+
+
+def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
+    """Plans for ``inputs`` ([(name, values)] in order). ``invalid`` maps names to argument-spec problems found by the
+    caller (the role's own spec). ``cluster``: RV(ownership) of everest_cluster_info, or None to skip those checks."""
+    tenants = []
+    for name, values in inputs:
+        tenant = Tenant(name, values)
+        if invalid and invalid.get(name):
+            tenant.problems.append('invalid role variables: %s.' % invalid[name])
+        else:
+            tenant.check_inputs()
+            tenant.derive_rbac()
+        tenants.append(tenant)
+    shared = clashes([t for t in tenants if not t.problems])
+    for tenant in tenants:
+        if tenant.name in shared:
+            tenant.problems.append('it shares its namespace %s or a user (%s) with tenant(s) %s of this run; a namespace and an '
+                                   'Everest user belong to exactly one tenant.' % (tenant.namespace, ', '.join(tenant.usernames),
+                                                                                  ', '.join(shared[tenant.name])))
+        tenant.check_cluster(cluster)
+    return [t.plan(secrets) for t in tenants]
+
+
+# ---------------------------------------------------------------------------------------------------------- steps
+
+STEP_KEYS = {'namespace': ('name',), 'purge': ('name',), 'rbac': ('block',), 'policy': ('namespace',), 'accounts': ('username',)}
+
+
+def step_failures(result, plans, step):
+    """{tenant: message} for the items a batch module reported failed (``result``: its registered result)."""
+    if not isinstance(result, dict) or not result.get('results'):
+        return {}
+    owner = {}
+    for plan in plans:
+        items = (plan.get('steps') or {}).get(step)
+        for item in (items if isinstance(items, list) else [items] if items else []):
+            owner[item.get(STEP_KEYS[step][0])] = plan['name']
+    out = {}
+    for item in result['results']:
+        if not item.get('failed'):
+            continue
+        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        tenant = owner.get(key)
+        if tenant is None:
+            continue
+        what = '%s %s: ' % ('account', key) if step == 'accounts' else ''
+        text = 'tenant %s: %s%s' % (tenant, what, item.get('msg') or ('the %s step failed' % step))
+        out[tenant] = (out[tenant] + ' | ' + text) if tenant in out else text
+    return out
+
+
+def step_changed(result, plans, step):
+    """[tenants] whose items of ``step`` changed (or would change, in check mode)."""
+    if not isinstance(result, dict):
+        return []
+    owner = {}
+    for plan in plans:
+        items = (plan.get('steps') or {}).get(step)
+        for item in (items if isinstance(items, list) else [items] if items else []):
+            owner[item.get(STEP_KEYS[step][0])] = plan['name']
+    if not result.get('results'):
+        return [plan['name'] for plan in plans] if result.get('changed') and len(plans) == 1 else []
+    changed = set()
+    for item in result['results']:
+        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        if item.get('changed') and key in owner:
+            changed.add(owner[key])
+    return sorted(changed)
+
+
+# -------------------------------------------------------------------------------------------------------- summary
+
+def summary_rows(plans, failed, changed, check_mode):
+    """One row per tenant (sorted by name): its summary plus a status (FAILED, changed / would change, ok, offboarded ...)."""
+    rows = []
+    for plan in sorted(plans, key=lambda p: p['name']):
+        row = dict(plan.get('summary') or {'tenant': plan['name'], 'namespace': plan.get('namespace', '?'), 'users': [],
+                                           'operators': [], 'engines': [], 'limits': {}})
+        name = plan['name']
+        if not plan.get('valid', True) or name in failed:
+            status = 'FAILED'
+        elif plan.get('state') == 'absent':
+            status = ('would offboard' if check_mode else 'offboarded') + (' (purge)' if plan.get('purge') else ' (namespace kept)')
+        elif name in changed:
+            status = 'would change' if check_mode else 'changed'
+        else:
+            status = 'ok'
+        row['status'] = status
+        row['message'] = failed.get(name) or plan.get('problem') or ''
+        rows.append(row)
+    return rows
+
+
+SUMMARY_FORMAT = '%-14s %-15s %-20s %-24s %-26s %-22s %s'
+
+
+def _limits_text(limits):
+    return 'cpu=%s mem=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k)
+                                                       for k in ('cpu', 'memory', 'max_clusters', 'max_db_users'))
+
+
+def summary_lines(rows, isolation):
+    """The run's table as a list of lines (a list prints one line per item in every callback and in AWX)."""
+    lines = [SUMMARY_FORMAT % ('TENANT', 'STATUS', 'NAMESPACE', 'USERS', 'OPERATORS', 'ENGINES', 'LIMITS')]
+    for row in rows:
+        lines.append(SUMMARY_FORMAT % (row.get('tenant'), row.get('status'), row.get('namespace'), ','.join(row.get('users') or []),
+                                       ','.join(row.get('operators') or []), ','.join(row.get('engines') or []),
+                                       _limits_text(row.get('limits') or {})))
+    lines.append('isolation proof: %s' % isolation)
+    failed = [r['tenant'] for r in rows if r.get('status') == 'FAILED']
+    lines.append('failed tenants: %s' % (', '.join(failed) or 'none'))
+    return lines
