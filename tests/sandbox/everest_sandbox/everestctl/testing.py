@@ -10,6 +10,8 @@ import subprocess
 
 import yaml
 
+from .. import latency
+
 SECRET = '/api/v1/namespaces/everest-system/secrets/everest-accounts'
 CONFLICT = ('Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; '
             'please apply your changes to the latest version and try again')
@@ -18,7 +20,9 @@ EVEREST = '/apis/everest.percona.com/v1alpha1'
 
 
 def env_for(sandbox, extra: dict | None = None) -> dict:
-    env = dict(os.environ)
+    """The environment of one emulator run: this process's, without latency-model variables a developer may have
+    exported (the fixture's sandbox runs with the model off), plus the sandbox's and ``extra``."""
+    env = {key: value for key, value in os.environ.items() if key not in latency.env_names()}
     env.update(sandbox.env)
     env.pop('KUBECONFIG', None)
     env['EVEREST_SANDBOX_DETERMINISTIC'] = '1'
@@ -37,10 +41,10 @@ def ectl(sandbox, *args, kubeconfig=True, extra_env=None, **popen) -> subprocess
                           env=env_for(sandbox, extra_env), timeout=60, check=False, **popen)
 
 
-def spawn(sandbox, *args) -> subprocess.Popen:
+def spawn(sandbox, *args, extra_env=None) -> subprocess.Popen:
     return subprocess.Popen([sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-                            env=env_for(sandbox))
+                            env=env_for(sandbox, extra_env))
 
 
 def get(sandbox, path: str):
@@ -73,3 +77,26 @@ def release_of(secret: dict) -> dict:
 
 def names(items_doc) -> list[str]:
     return sorted(i['metadata']['name'] for i in (items_doc or {}).get('items', []))
+
+
+# call-log analysis -------------------------------------------------------------------------------------------
+
+def spans(calls: list) -> list:
+    """(mono_start, mono_end) of each call-log record, in start order."""
+    return sorted((call['mono_start'], call['mono_end']) for call in calls)
+
+
+def overlapping(first: dict, second: dict) -> bool:
+    """Whether two runs were in progress at the same time (by the host's monotonic clock)."""
+    return first['mono_start'] < second['mono_end'] and second['mono_start'] < first['mono_end']
+
+
+def max_concurrency(calls: list) -> int:
+    """The largest number of runs in progress at one moment."""
+    events = sorted([(call['mono_start'], 1) for call in calls] + [(call['mono_end'], -1) for call in calls],
+                    key=lambda event: (event[0], event[1]))
+    running = peak = 0
+    for _stamp, delta in events:
+        running += delta
+        peak = max(peak, running)
+    return peak
