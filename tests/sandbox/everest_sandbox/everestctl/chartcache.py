@@ -84,11 +84,15 @@ def _check_archive(path: Path):
         data = gzip.decompress(path.read_bytes())
     except (OSError, EOFError):
         raise Failure(f'{RESOLVE}gzip: invalid header') from None
+    if not data.strip(b'\0'):
+        raise Failure(f'{RESOLVE}no files in chart archive')
     try:
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        with tarfile.open(fileobj=io.BytesIO(data), mode='r:') as tar:
             names = tar.getnames()
-    except tarfile.TarError as exc:
-        raise Failure(f'{RESOLVE}{exc}') from None
+    except tarfile.TarError:
+        raise Failure(f'{RESOLVE}archive/tar: invalid tar header') from None
+    if not names:
+        raise Failure(f'{RESOLVE}no files in chart archive')
     if not any(name.count('/') == 1 and name.endswith('/Chart.yaml') for name in names):
         raise Failure(f'{RESOLVE}Chart.yaml file is missing')
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import gzip
 import json
 import os
+import select
 import subprocess
+import termios
+import time
 
 import yaml
 
@@ -17,6 +21,7 @@ CONFLICT = ('Operation cannot be fulfilled on secrets "everest-accounts": the ob
             'please apply your changes to the latest version and try again')
 OLM = '/apis/operators.coreos.com/v1alpha1'
 EVEREST = '/apis/everest.percona.com/v1alpha1'
+PTY_TIMEOUT = 20.0
 
 
 def env_for(sandbox, extra: dict | None = None) -> dict:
@@ -100,3 +105,73 @@ def max_concurrency(calls: list) -> int:
         running += delta
         peak = max(peak, running)
     return peak
+
+
+# the emulator on a pseudo-terminal ---------------------------------------------------------------------------
+
+class Pty:
+    """The emulator on a pty: ``stdin_tty`` puts stdin on it; ``ctty`` makes it the controlling terminal."""
+
+    def __init__(self, sandbox, *args, stdin_tty=True, ctty=False):
+        self.master, slave = os.openpty()
+
+        def _take_ctty():   # runs in the child after setsid(): the pty becomes its controlling terminal
+            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+        try:
+            # pylint: disable-next=subprocess-popen-preexec-fn,consider-using-with
+            self.proc = subprocess.Popen([sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args],
+                                         stdin=slave if stdin_tty else subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                         env=env_for(sandbox), start_new_session=True, pass_fds=(slave,),
+                                         preexec_fn=_take_ctty if ctty else None)
+        finally:
+            os.close(slave)
+        self.seen = b''
+
+    def read_until(self, text: str) -> str:
+        """Everything the program wrote up to and including ``text`` (the test fails after PTY_TIMEOUT s)."""
+        want = text.encode()
+        deadline = time.monotonic() + PTY_TIMEOUT
+        while want not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f'no {text!r} within {PTY_TIMEOUT} s; got {self.seen.decode("utf-8", "replace")!r}'
+            if select.select([self.master], [], [], min(left, 0.2))[0]:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:   # EIO: the program exited and closed the pty
+                    chunk = b''
+                if not chunk:
+                    assert want in self.seen, f'exited before {text!r}; got {self.seen.decode("utf-8", "replace")!r}'
+                self.seen += chunk
+        out, _sep, _rest = self.seen.partition(want)
+        consumed = out + want
+        self.seen = self.seen[len(consumed):]
+        return consumed.decode('utf-8', 'replace')
+
+    def type(self, data: str):
+        os.write(self.master, data.encode())
+
+    def waiting(self) -> bool:
+        return self.proc.poll() is None
+
+    def finish(self) -> tuple[int, str]:
+        """Exit code and the rest of the output."""
+        code = self.proc.wait(timeout=PTY_TIMEOUT)
+        rest = self.seen
+        while True:
+            try:
+                ready = select.select([self.master], [], [], 0.2)[0]
+                chunk = os.read(self.master, 4096) if ready else b''
+            except OSError:
+                chunk = b''
+            if not chunk:
+                break
+            rest += chunk
+        self.seen = b''
+        return code, rest.decode('utf-8', 'replace')
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=PTY_TIMEOUT)
+        os.close(self.master)
