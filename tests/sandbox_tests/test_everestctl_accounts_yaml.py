@@ -37,7 +37,7 @@ MTIMES = ['', '2026-01-01T10:00:00+01:00', '2026-11-23T11:00:00Z', '2025-02-28T2
 def _name(rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.4:
-        return ''.join(rng.choice(NAME_ALPHABET) for _ in range(rng.randint(3, 12)))
+        return ''.join(rng.choice(NAME_ALPHABET) for _i in range(rng.randint(3, 12)))
     if roll < 0.6:
         return rng.choice(DIGIT_NAMES)
     if roll < 0.7:
@@ -48,12 +48,12 @@ def _name(rng: random.Random) -> str:
 def _hash(rng: random.Random) -> bytes:
     roll = rng.random()
     if roll < 0.6:
-        return bytes(rng.getrandbits(8) for _ in range(32))
+        return bytes(rng.getrandbits(8) for _i in range(32))
     if roll < 0.75:
-        return ''.join(rng.choice(NAME_ALPHABET + '@*#$%^&+=!_-') for _ in range(rng.randint(6, 64))).encode()
+        return ''.join(rng.choice(NAME_ALPHABET + '@*#$%^&+=!_-') for _i in range(rng.randint(6, 64))).encode()
     if roll < 0.95:
         return rng.choice(SPECIAL).encode('utf-8')
-    return bytes(rng.getrandbits(7) for _ in range(32))      # ASCII incl. control bytes: valid UTF-8, escaped
+    return bytes(rng.getrandbits(7) for _i in range(32))      # ASCII incl. control bytes: valid UTF-8, escaped
 
 
 def _capabilities(rng: random.Random) -> list:
@@ -64,16 +64,16 @@ def _capabilities(rng: random.Random) -> list:
         return ['login', 'apiKey']
     if roll < 0.8:
         return []
-    return [rng.choice(SPECIAL + ['login', 'apiKey']) for _ in range(rng.randint(1, 3))]
+    return [rng.choice(SPECIAL + ['login', 'apiKey']) for _i in range(rng.randint(1, 3))]
 
 
 def account_maps(seed: int, count: int) -> list:
     """``count`` account maps ({name: {enabled, capabilities, passwordMtime, passwordHash}}) from ``seed``."""
     rng = random.Random(seed)
     maps = []
-    for _ in range(count):
+    for _i in range(count):
         users = {}
-        for _ in range(rng.choice((0, 1, 2, 3, 5, 8, 20, 60))):
+        for _i in range(rng.choice((0, 1, 2, 3, 5, 8, 20, 60))):
             users[_name(rng)] = {
                 'enabled': rng.random() < 0.8,
                 'capabilities': _capabilities(rng),
@@ -114,7 +114,7 @@ def test_dump_is_byte_identical_to_the_pure_python_emitter():
 def test_scalar_short_cut_agrees_with_the_general_path():
     rng = random.Random(4711)
     samples = list(SPECIAL) + DIGIT_NAMES
-    samples += [''.join(rng.choice(NAME_ALPHABET + ' -:#.') for _ in range(rng.randint(1, 8))) for _ in range(2000)]
+    samples += [''.join(rng.choice(NAME_ALPHABET + ' -:#.') for _i in range(rng.randint(1, 8))) for _i in range(2000)]
     for text in samples:
         assert yamlv2.scalar(text) == yamlv2.scalar(text, fast=False), text
 

@@ -1,4 +1,4 @@
-"""The Helm chart cache of ``namespaces add/update`` (EF §4.4): ``<user cache dir>/everestctl/everest-db-namespace-<v>.tgz``,
+"""The Helm chart cache of ``namespaces add/update``: ``<user cache dir>/everestctl/everest-db-namespace-<v>.tgz``,
 downloaded when missing, and the detection of two processes writing it at once.
 
 The concurrent-writers test holds both downloads open with the ``EVEREST_SANDBOX_CHART_GATE`` hook until both

@@ -1,4 +1,4 @@
-"""The Helm chart cache of ``namespaces add/update`` (EF §4.4, §8.9).
+"""The Helm chart cache of ``namespaces add/update``.
 
 What the real CLI does (``pkg/cli/helm/installer.go`` ``newChartFromRemoteWithCache``, once per namespace because
 ``Installer.Init`` runs in each namespace's step): directory ``os.UserCacheDir()`` + ``/everestctl`` (created with

@@ -1,5 +1,5 @@
 """Restart of Deployment ``everest-system/everest-server``, shared by ``accounts reset-jwt-keys`` and
-``settings oidc configure`` (EF §2.3, §9.5).
+``settings oidc configure``.
 
 The real CLI (``pkg/kubernetes/deployment.go`` ``RestartDeployment``): GET the Deployment, set the pod-template
 annotation ``kubectl.kubernetes.io/restartedAt`` to ``time.Now().Format(time.RFC3339)`` (local time), plain Update;

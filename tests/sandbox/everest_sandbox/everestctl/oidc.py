@@ -1,4 +1,4 @@
-"""``everestctl settings oidc configure`` (EF §9.5; ``commands/settings/oidc/configure.go``, ``pkg/oidc``).
+"""``everestctl settings oidc configure`` (upstream ``commands/settings/oidc/configure.go``, ``pkg/oidc``).
 
 Order of the real command: PreRun takes ``--issuer-url`` (or asks ``❓ Provide issuer URL: `` when it is empty)
 and checks it with ``ValidateURL``, then ``--client-id`` (or ``❓ Provide Client ID: ``) with ``ValidateClientID``,
@@ -51,8 +51,9 @@ STEP_UPDATE = 'Updating Everest settings'
 STEP_RESTART = 'Restarting Everest'
 
 # userinfo characters Go's url package accepts (net/url validUserinfo)
-_USERINFO_OK = set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789' "-._:~!$&'()*+,;=%@")
-_HOST_OK = set('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789' "-._~!$&'()*+,;=:[]<>\"%")
+_ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+_USERINFO_OK = set(_ALNUM + "-._:~!$&'()*+,;=%@")
+_HOST_OK = set(_ALNUM + "-._~!$&'()*+,;=:[]<>\"%")
 
 
 # validation ----------------------------------------------------------------------------------------------

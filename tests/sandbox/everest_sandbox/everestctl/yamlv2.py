@@ -1,11 +1,13 @@
-"""users.yaml codec: read like yaml.v2 into the Account struct, write like yaml.v2 (EF §3).
+"""users.yaml codec: read like gopkg.in/yaml.v2 into the Account struct, write like yaml.v2 (upstream
+``pkg/kubernetes/accounts.go``, ``pkg/accounts/types.go``).
 
 Speed matters: every accounts command parses the Secret twice and writes it once, and a Secret with hundreds of
 accounts took the pure-Python PyYAML parser ~0.15 s per parse. Parsing therefore uses libyaml (PyYAML's
 ``CSafeLoader``) when PyYAML was built with it; ``PureLoader`` is the same loader on the pure-Python parser (the
 reference the tests compare against, and the fallback). The emitter writes the one known shape directly; its
-scalar analysis takes a short cut for printable ASCII text that gives the same bytes as the general path
-(``scalar(value, fast=False)``), which tests check over generated account maps.
+scalar analysis answers identifiers (most user names) and printable ASCII text without the per-character loops,
+giving the same bytes as the general path (``scalar(value, fast=False)``), which tests check over generated
+account maps.
 """
 
 from __future__ import annotations

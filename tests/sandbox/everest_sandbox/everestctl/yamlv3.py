@@ -1,4 +1,4 @@
-"""The ``oidc.config`` text of ConfigMap ``everest-settings``: ``yaml.Marshal`` of gopkg.in/yaml.v3 (EF §9.5).
+"""The ``oidc.config`` text of ConfigMap ``everest-settings``: ``yaml.Marshal`` of gopkg.in/yaml.v3.
 
 Everest marshals ``common.OIDCConfig{IssuerURL, ClientID, Scopes}`` (``pkg/common/settings.go``) with yaml.v3, so
 the text is a block mapping in field order, ``issuerUrl``, ``clientId``, ``scopes``, with the list items indented
