@@ -19,8 +19,10 @@ The emulator keeps the check, the atomic write and the lack of locking; a miss "
 ``chart_download_s``) a small deterministic chart archive. To let tests prove the cache is never written by two
 processes at once, each downloader creates an exclusive marker ``<file>.writer-<pid>-<random>`` next to the file
 for the time of its download and looks for other live writers' markers when it starts and when it finishes; seeing
-one, it notes ``chart_cache_race: true`` in its call-log line (and still succeeds, as the real CLI would). Two
-overlapping downloads are always seen by at least the later one. Markers of dead processes are ignored and removed.
+one, it notes ``chart_cache_race: true`` in its call-log line (and still succeeds, as the real CLI would) and leaves
+a ``<file>.seen-<pid>-<random>`` flag by which the other writer learns it too. So when two downloads overlap, both
+runs report the race (the later one always sees the earlier one's marker). Markers of dead processes are ignored
+and removed.
 Test hook: with ``EVEREST_SANDBOX_CHART_GATE=<path>`` a download waits until ``<path>`` exists before it writes, so
 a test can hold two downloads open together without depending on timing.
 """
@@ -43,6 +45,7 @@ CACHE_DIR_ENV = 'EVEREST_SANDBOX_USER_CACHE_DIR'
 GATE_ENV = 'EVEREST_SANDBOX_CHART_GATE'
 GATE_TIMEOUT_S = 60.0
 MARKER = '.writer-'
+SEEN = '.seen-'
 RESOLVE = 'could not initialize Helm installer: failed to resolve Helm chart: '
 
 
@@ -107,8 +110,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _seen_flag(marker: Path) -> Path:
+    """The file another writer creates to tell the owner of ``marker`` that it saw it."""
+    return marker.with_name(marker.name.replace(MARKER, SEEN, 1))
+
+
 def _other_writers(path: Path, own: Path) -> list:
-    """Markers of other live downloaders of ``path`` (stale ones are removed)."""
+    """Markers of other live downloaders of ``path``, each flagged as seen (stale ones are removed)."""
     found = []
     for marker in path.parent.glob(path.name + MARKER + '*'):
         if marker == own:
@@ -119,8 +127,12 @@ def _other_writers(path: Path, own: Path) -> list:
             continue
         if _alive(pid):
             found.append(marker.name)
+            _seen_flag(marker).touch()
+            if not marker.exists():     # its owner finished meanwhile: leave no orphan flag
+                _seen_flag(marker).unlink(missing_ok=True)
         else:
             marker.unlink(missing_ok=True)
+            _seen_flag(marker).unlink(missing_ok=True)
     return found
 
 
@@ -137,6 +149,7 @@ def _download(path: Path, version: str):
     own = path.with_name(f'{path.name}{MARKER}{os.getpid()}-{secrets.token_hex(4)}')
     fd = os.open(own, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     os.close(fd)
+    raced = False
     try:
         raced = bool(_other_writers(path, own))
         timing.knob('chart_download_s')
@@ -147,6 +160,9 @@ def _download(path: Path, version: str):
         raced = bool(_other_writers(path, own)) or raced
     finally:
         own.unlink(missing_ok=True)
+        seen = _seen_flag(own)
+        raced = seen.exists() or raced
+        seen.unlink(missing_ok=True)
     calllog.note('chart_cache', 'downloaded')
     if raced:
         calllog.note('chart_cache_race', True)

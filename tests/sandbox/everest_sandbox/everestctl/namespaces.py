@@ -291,7 +291,7 @@ def provision(client: kube.Client, namespace: str, version: str, opts: dict, mod
 
 
 def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
-    """opts: skip_wizard, take_ownership, ask (no operator flag given), pxc, postgresql, psmdb, telemetry."""
+    """opts: skip_wizard, take_ownership, ask (no operator flag given), pxc, postgresql, psmdb, telemetry, chart_dir."""
     log = ctx.component('namespace-adder')
     names = parse_names(arg)
     client = client_for(ctx)
