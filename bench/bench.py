@@ -15,6 +15,11 @@ apart from Ansible's (reported under "details").
 Writes bench/results/latest.json. The keys "tenants", "forks" and "phases" (4 phases x the 7 keys of
 PHASE_KEYS) are a contract read by other tools; everything else is extra information.
 
+The sandbox's latency model (EVEREST_SANDBOX_LATENCY_PROFILE=off|realistic|<file>, EVEREST_SANDBOX_LATENCY_SCALE,
+EVEREST_SANDBOX_LATENCY_<KNOB>; docs/dev/latency-model.md) is read from this process's environment by the sandbox
+launcher, which applies it to the Kubernetes API emulator and the everestctl emulator; the resolved model is
+recorded under "latency_model" (a bad value stops the run before anything is measured).
+
 Usage: BENCH_TENANTS=50 BENCH_FORKS=5 BENCH_GROWTH=10,50,200 BENCH_PRESETS=namespace_admin,read_only python bench/bench.py
 """
 
@@ -32,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 SANDBOX_PATH = REPO / "tests" / "sandbox"
 sys.path.insert(0, str(SANDBOX_PATH))
 
+from everest_sandbox import latency  # noqa: E402  pylint: disable=wrong-import-position
 from everest_sandbox.launcher import SandboxHandle  # noqa: E402  pylint: disable=wrong-import-position
 
 VERBS = ("get", "list", "create", "update", "patch", "delete")
@@ -461,7 +467,16 @@ def run_fleet(output, forks, out_path):
     out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def latency_model():
+    """The latency model the sandboxes of this run use (what the launcher will read from the same environment)."""
+    try:
+        return latency.from_env().describe()
+    except latency.LatencyError as exc:
+        raise SystemExit("bench: %s" % exc) from None
+
+
 def main():
+    model = latency_model()
     tenants = int(os.environ.get("BENCH_TENANTS", "50"))
     forks = int(os.environ.get("BENCH_FORKS", "5"))
     growth = [int(x) for x in os.environ.get("BENCH_GROWTH", "").split(",") if x.strip()]
@@ -472,6 +487,7 @@ def main():
     if tenants == 0:
         # fleet only: keep the per-tenant results already in the output file, replace its "fleet" part
         output = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
+        output["fleet_latency_model"] = model
         run_fleet(output, forks, out_path)
         print("\nwrote %s" % out_path)
         return
@@ -480,7 +496,7 @@ def main():
     print(table(result))
     output = {"tenants": tenants, "forks": forks, "phases": result["phases"], "details": result["details"],
               "targets": targets(result), "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "cpus": os.cpu_count()}
+              "cpus": os.cpu_count(), "latency_model": model}
     print("\ntargets: %s" % json.dumps(output["targets"]))
     samples = {"namespace_admin": dict(result["policy_csv"], tenants=tenants)}
     for preset in presets:

@@ -3,93 +3,17 @@
 With a terminal the real CLI blocks until the user answers: bubbletea reads stdin when it is a terminal, else
 ``/dev/tty`` (the controlling terminal) even when stdin is redirected. Without either it fails at once (the tests
 of that case are in test_everestctl_accounts.py / test_everestctl_namespaces.py). Every wait here is bounded by
-``TIMEOUT``; a process still running at the end of a test is killed.
+``testing.PTY_TIMEOUT``; a process still running at the end of a test is killed.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
-import select
-import subprocess
-import termios
-import time
 
 import pytest
 
 from everest_sandbox import DEFAULT_ADMIN_PASSWORD
-from everest_sandbox.everestctl.testing import OLM, env_for, get, names, system_uid, users
-
-TIMEOUT = 20.0
-
-
-class Pty:
-    """The emulator on a pty: ``stdin_tty`` puts stdin on it; ``ctty`` makes it the controlling terminal."""
-
-    def __init__(self, sandbox, *args, stdin_tty=True, ctty=False):
-        self.master, slave = os.openpty()
-
-        def _take_ctty():   # runs in the child after setsid(): the pty becomes its controlling terminal
-            fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-
-        try:
-            # pylint: disable-next=subprocess-popen-preexec-fn,consider-using-with
-            self.proc = subprocess.Popen([sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args],
-                                         stdin=slave if stdin_tty else subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                         env=env_for(sandbox), start_new_session=True, pass_fds=(slave,),
-                                         preexec_fn=_take_ctty if ctty else None)
-        finally:
-            os.close(slave)
-        self.seen = b''
-
-    def read_until(self, text: str) -> str:
-        """Everything the program wrote up to and including ``text`` (the test fails after TIMEOUT s)."""
-        want = text.encode()
-        deadline = time.monotonic() + TIMEOUT
-        while want not in self.seen:
-            left = deadline - time.monotonic()
-            assert left > 0, f'no {text!r} within {TIMEOUT} s; got {self.seen.decode("utf-8", "replace")!r}'
-            if select.select([self.master], [], [], min(left, 0.2))[0]:
-                try:
-                    chunk = os.read(self.master, 4096)
-                except OSError:   # EIO: the program exited and closed the pty
-                    chunk = b''
-                if not chunk:
-                    assert want in self.seen, f'exited before {text!r}; got {self.seen.decode("utf-8", "replace")!r}'
-                self.seen += chunk
-        out, _sep, _rest = self.seen.partition(want)
-        consumed = out + want
-        self.seen = self.seen[len(consumed):]
-        return consumed.decode('utf-8', 'replace')
-
-    def type(self, data: str):
-        os.write(self.master, data.encode())
-
-    def waiting(self) -> bool:
-        return self.proc.poll() is None
-
-    def finish(self) -> tuple[int, str]:
-        """Exit code and the rest of the output."""
-        code = self.proc.wait(timeout=TIMEOUT)
-        rest = self.seen
-        while True:
-            try:
-                ready = select.select([self.master], [], [], 0.2)[0]
-                chunk = os.read(self.master, 4096) if ready else b''
-            except OSError:
-                chunk = b''
-            if not chunk:
-                break
-            rest += chunk
-        self.seen = b''
-        return code, rest.decode('utf-8', 'replace')
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=TIMEOUT)
-        os.close(self.master)
+from everest_sandbox.everestctl.testing import OLM, Pty, get, names, system_uid, users
 
 
 @pytest.fixture

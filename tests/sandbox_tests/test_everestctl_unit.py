@@ -263,7 +263,8 @@ def test_call_log_masks_secrets(monkeypatch, tmp_path):
     assert records[2]['argv'][-1] == '********'
     assert records[3]['argv'][-1] == '-p********'
     assert all(r['rc'] == 1 and r['duration_s'] >= 0 and isinstance(r['ts'], float) for r in records)
-    assert list(records[0]) == ['ts', 'argv', 'rc', 'duration_s']
+    # the original four keys stay first (readers rely on them); the timing fields follow
+    assert list(records[0]) == ['ts', 'argv', 'rc', 'duration_s', 'start', 'end', 'mono_start', 'mono_end', 'pid', 'latency_s']
 
 
 def test_mask_argv_shapes():

@@ -18,7 +18,15 @@ The Everest REST API emulator's status progression delays (``EverestApiServer(re
 ``--ready-delay`` / ``--job-delay`` of ``start``/``serve``, else ``EVEREST_SANDBOX_READY_DELAY_S`` /
 ``EVEREST_SANDBOX_JOB_DELAY_S``, else the emulator's defaults (ready 0.2 s; jobs follow the ready delay).
 
-The pytest fixture uses ``InProcessSandbox`` (same files, server in a thread) and both return ``SandboxHandle`` objects.
+The latency model (``everest_sandbox.latency``: ``EVEREST_SANDBOX_LATENCY_PROFILE``, ``..._SCALE``, one variable per
+knob) is read from the environment of ``start``: checked there (a bad value is a usage error), applied to the
+Kubernetes API emulator (``kube_api_s``) by ``serve``, and passed on, as set, to ``env`` and to ``bin/everestctl``
+(``os.environ.setdefault``, so one call can still override it). ``bin/everestctl`` also points the emulator's
+user cache directory (the Helm chart cache) at ``DIR/cache`` (``EVEREST_SANDBOX_USER_CACHE_DIR``), away from
+``~/.cache``; ``SandboxHandle.reset()`` empties it.
+
+The pytest fixture uses ``InProcessSandbox`` (same files, server in a thread, latency off) and both return
+``SandboxHandle`` objects.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +46,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import DEFAULT_ADMIN_PASSWORD
+from . import DEFAULT_ADMIN_PASSWORD, latency
 
 SANDBOX_ROOT = Path(__file__).resolve().parent.parent          # tests/sandbox
 REPO_ROOT = SANDBOX_ROOT.parent.parent
@@ -83,6 +92,7 @@ import sys
 
 sys.path.insert(0, {sandbox_root!r})
 os.environ.setdefault('EVEREST_SANDBOX_CALL_LOG', {call_log!r})
+os.environ.setdefault('EVEREST_SANDBOX_USER_CACHE_DIR', {cache_dir!r})
 {extra}
 from everest_sandbox.everestctl.cli import main  # noqa: E402
 
@@ -91,8 +101,9 @@ sys.exit(main(sys.argv[1:]))
 
 
 def write_sandbox_files(directory, server, ns_delay: float | None = None, everest_url: str | None = None,
-                        oidc_url: str | None = None) -> dict:
-    """Write kubeconfig, an empty calls.jsonl, bin/everestctl and env into ``directory``; return the env dict."""
+                        oidc_url: str | None = None, latency_env: dict | None = None) -> dict:
+    """Write kubeconfig, an empty calls.jsonl, bin/everestctl and env into ``directory``; return the env dict.
+    ``latency_env``: the latency model's variables (``latency.passthrough()``) for env and bin/everestctl."""
     directory = Path(directory).resolve()
     (directory / 'bin').mkdir(parents=True, exist_ok=True)
     kubeconfig = directory / 'kubeconfig'
@@ -104,8 +115,9 @@ def write_sandbox_files(directory, server, ns_delay: float | None = None, everes
     extra = ''
     if ns_delay is not None:
         extra = f"os.environ.setdefault('EVEREST_SANDBOX_NS_DELAY_S', {str(ns_delay)!r})"
+    extra += ''.join(f"\nos.environ.setdefault({key!r}, {value!r})" for key, value in (latency_env or {}).items())
     wrapper.write_text(WRAPPER.format(python=sys.executable, sandbox_root=str(SANDBOX_ROOT), call_log=str(call_log),
-                                      extra=extra), encoding='utf-8')
+                                      cache_dir=str(directory / 'cache'), extra=extra), encoding='utf-8')
     wrapper.chmod(0o755)
     kubectl_kubeconfig = directory / KUBECTL_KUBECONFIG
     kubectl = directory / 'bin' / 'kubectl'
@@ -126,6 +138,8 @@ def write_sandbox_files(directory, server, ns_delay: float | None = None, everes
     if oidc_url:
         env['EVEREST_SANDBOX_OIDC_URL'] = oidc_url   # the test OIDC issuer (everest_sandbox.oidc)
     text = ''.join(f'export {key}={shlex.quote(env[key])}\n' for key in ENV_KEYS if key in env)
+    text += ''.join(f'export {key}={shlex.quote(value)}\n' for key, value in (latency_env or {}).items())
+    env.update(latency_env or {})
     # bin/ first on PATH (once, however often the file is sourced): `kubectl` is then the wrapper that uses the TLS
     # kubeconfig, `everestctl` the emulator. Not an `export NAME=value` line, so read_env() leaves PATH alone.
     bin_dir = shlex.quote(str(directory / 'bin'))
@@ -223,11 +237,17 @@ class SandboxHandle:
         return self._sandbox('POST', 'faults', {})
 
     def reset(self):
-        """Restore the seeded cluster, clear faults and stats, truncate the call log."""
+        """Restore the seeded cluster, clear faults and stats, truncate the call log, empty the chart cache."""
         self._sandbox('POST', 'reset')
         if self.everest_url:
             raw_request(self.everest_url, None, 'POST', '/_sandbox/reset')
         Path(self.call_log).write_text('', encoding='utf-8')
+        shutil.rmtree(self.chart_cache_dir, ignore_errors=True)
+
+    @property
+    def chart_cache_dir(self) -> Path:
+        """Where bin/everestctl keeps the Helm chart cache (``<user cache dir>/everestctl``)."""
+        return self.dir / 'cache' / 'everestctl'
 
     def calls(self) -> list:
         path = Path(self.call_log)
@@ -277,11 +297,11 @@ def start_issuer():
     return OidcIssuer().start()
 
 
-def start_kube(admin_password: str, oidc_url: str):
+def start_kube(admin_password: str, oidc_url: str, latency_ms: float = 0):
     """The Kubernetes API emulator, started, with Everest's settings pointing at the OIDC issuer (kept by resets)."""
     from .kubeapi.server import KubeApiServer  # pylint: disable=import-outside-toplevel
     from .restapi.settings import chart_configmap  # pylint: disable=import-outside-toplevel
-    return KubeApiServer(admin_password=admin_password,
+    return KubeApiServer(admin_password=admin_password, latency_ms=latency_ms,
                          extra_seed=[chart_configmap(oidc_url, OIDC_CLIENT_ID, OIDC_SCOPES)]).start()
 
 
@@ -357,9 +377,18 @@ def rest_delays(args, environ=None) -> dict:
     return out
 
 
+def latency_passthrough(environ=None) -> dict:
+    """The latency model's variables of the environment, checked (``UsageError``), ready for env and bin/everestctl."""
+    try:
+        return latency.passthrough(environ)
+    except latency.LatencyError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def cmd_start(args) -> int:
     directory = Path(args.dir).resolve()
     delays = rest_delays(args)
+    latency_passthrough()
     directory.mkdir(parents=True, exist_ok=True)
     pid = running(directory)
     if pid:
@@ -397,10 +426,13 @@ def cmd_serve(args) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     from .restapi import EverestApiServer  # pylint: disable=import-outside-toplevel
     delays = rest_delays(args)
+    latency_env = latency_passthrough()
+    model = latency.from_env(latency_env)
     issuer = start_issuer()
-    server = start_kube(args.admin_password, issuer.url)
+    server = start_kube(args.admin_password, issuer.url, latency_ms=model.seconds('kube_api_s') * 1000)
     rest = EverestApiServer(server.url, server.token, **delays).start()
-    write_sandbox_files(directory, server, args.ns_delay, everest_url=rest.url, oidc_url=issuer.url)
+    write_sandbox_files(directory, server, args.ns_delay, everest_url=rest.url, oidc_url=issuer.url,
+                        latency_env=latency_env)
     stop = threading.Event()
 
     def _on_signal(_signum, _frame):
@@ -410,7 +442,7 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     (directory / 'pid').write_text(f'{os.getpid()}\n', encoding='utf-8')
     print(f'serving {server.url} (Everest REST API emulator {rest.url}: ready delay {rest.ready_delay} s, '
-          f'job delay {rest.job_delay} s; OIDC issuer {issuer.url})', flush=True)
+          f'job delay {rest.job_delay} s; OIDC issuer {issuer.url}; latency model {json.dumps(model.describe())})', flush=True)
     try:
         while not stop.wait(0.5):
             pass

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import os
 import random
 import re
 
-from . import kube, yamlv2
+from . import deployment, kube, timing, yamlv2
 from .output import Ctx, Failure, prompt
+from .timing import rfc3339_now
 
 SYSTEM_NS = 'everest-system'
 SECRET_PATH = kube.path('v1', 'secrets', SYSTEM_NS, 'everest-accounts')
 NS_PATH = kube.path('v1', 'namespaces', name=SYSTEM_NS)
 JWT_PATH = kube.path('v1', 'secrets', SYSTEM_NS, 'everest-jwt')
-DEPLOY_PATH = kube.path('apps/v1', 'deployments', SYSTEM_NS, 'everest-server')
 
 USERNAME_RE = re.compile(r'^[a-zA-Z0-9_]{3,}$')
 PASSWORD_RE = re.compile(r'^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$')
@@ -39,13 +38,6 @@ def validate_password(password: str):
 def hash_password(password: str, salt: str) -> bytes:
     """PBKDF2-HMAC-SHA256, salt = UID of Namespace everest-system, 4096 iterations, 32 bytes (EF §3)."""
     return hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt.encode('utf-8'), 4096, 32)
-
-
-def rfc3339_now() -> str:
-    """Go time.Now().Format(time.RFC3339) in the local zone."""
-    now = datetime.datetime.now().astimezone().replace(microsecond=0)
-    text = now.isoformat()
-    return text[:-6] + 'Z' if text.endswith('+00:00') else text
 
 
 def _kube_call(func, *args):
@@ -88,10 +80,13 @@ def _drop_annotation(secret: dict, username: str):
 
 
 def _client(ctx: Ctx) -> kube.Client:
+    """The Kubernetes client of an accounts command, after the latency model's ``accounts_s``."""
     try:
-        return kube.Client(ctx.kubeconfig)
+        client = kube.Client(ctx.kubeconfig)
     except kube.KubeError as exc:
         raise Failure(str(exc)) from None
+    timing.knob('accounts_s')
+    return client
 
 
 def create(ctx: Ctx, username: str, password: str):
@@ -228,7 +223,7 @@ def _fake_pem(kind: str, size: int) -> str:
 
 
 def reset_jwt_keys(ctx: Ctx):
-    """Store a (fake, PEM-shaped) key pair in Secret everest-jwt and restart everest-server."""
+    """Store a (fake, PEM-shaped) key pair in Secret everest-jwt and restart everest-server (waits until ready)."""
     log = ctx.component('jwt')
     client = _client(ctx)
     data = {
@@ -244,7 +239,6 @@ def reset_jwt_keys(ctx: Ctx):
     else:
         secret.setdefault('data', {}).update(data)
         _kube_call(client.replace, JWT_PATH, secret)
-    patch = {'spec': {'template': {'metadata': {'annotations': {'kubectl.kubernetes.io/restartedAt': rfc3339_now()}}}}}
-    _kube_call(client.merge_patch, DEPLOY_PATH, patch)
+    deployment.restart(client)
     ctx.success('JWT keys have been created/updated successfully')
     log.info('JWT keys have been created/updated successfully', 'accounts/reset_jwt_keys.go:75')

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 
-from . import accounts, kube, namespaces, rbac
+from . import accounts, calllog, kube, namespaces, oidc, rbac
 from .cobra import Command, CobraError, Exit, FindError, HelpRequested, arbitrary_args, exact_args, no_args, parse_bool
 from .output import IO, Ctx, Failure, Logger
 
@@ -148,6 +147,7 @@ def _ns_opts(cmd: Command) -> dict:
         'ask': not any(_changed(cmd, name) for name in op_flags),
         'pxc': pxc, 'postgresql': _val(cmd, 'operator.postgresql'), 'psmdb': _val(cmd, 'operator.mongodb'),
         'telemetry': not _val(cmd, 'disable-telemetry'),
+        'chart_dir': _val(cmd, 'chart-dir'),
     }
 
 
@@ -271,14 +271,18 @@ def _settings_cmd() -> Command:
                   args=exact_args(4), pre_run=_rbac_can_check, run=_rbac_can)
     can.flag('policy-file', 'string', '', 'Path to the policy file to use')
     rbac_grp.add(can, validate)
-    oidc = Command('oidc', short='Manage settings related to OIDC', long='Manage settings related to OIDC')
-    configure = Command('configure', short='Configure OIDC settings', long='Configure OIDC settings', args=no_args,
-                        run=_unsupported('settings oidc configure'))
+    oidc_grp = Command('oidc <command> [flags]', short='Manage settings related to OIDC', long='Manage settings related to OIDC',
+                       args=exact_args(1))
+    configure = Command('configure [flags]', short='Configure OIDC settings', long='Configure OIDC settings', args=no_args,
+                        example='everestctl settings oidc configure --issuer-url https://example.com --client-id 123456 '
+                                '--scopes openid,profile,email,groups',
+                        run=lambda ctx, cmd, args: oidc.configure(ctx, _val(cmd, 'issuer-url'), _val(cmd, 'client-id'),
+                                                                  _val(cmd, 'scopes')))
     configure.flag('issuer-url', 'string', '', 'OIDC issuer url')
-    configure.flag('client-id', 'string', '', 'ID of the client OIDC app')
-    configure.flag('scopes', 'stringSlice', ['openid', 'profile', 'email'], 'Scopes to request from the OIDC provider')
-    oidc.add(configure)
-    grp.add(oidc, rbac_grp)
+    configure.flag('client-id', 'string', '', 'OIDC application client ID')
+    configure.flag('scopes', 'string', oidc.DEFAULT_SCOPES, 'Comma-separated list of scopes')
+    oidc_grp.add(configure)
+    grp.add(oidc_grp, rbac_grp)
     return grp
 
 
@@ -450,32 +454,15 @@ def mask_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def log_call(argv: list[str], code: int, started: float, duration: float):
-    path = os.environ.get('EVEREST_SANDBOX_CALL_LOG')
-    if not path:
-        return
-    rec = {'ts': started, 'argv': mask_argv(argv), 'rc': code, 'duration_s': round(duration, 6)}
-    line = (json.dumps(rec, ensure_ascii=False) + '\n').encode('utf-8')
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    except OSError:
-        return
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
-
-
 def main(argv: list[str] | None = None, stdout=None, stderr=None) -> int:
     """Run one everestctl invocation (argv without the program name); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    started = time.time()
-    clock = time.monotonic()
+    invocation = calllog.begin()
     io = IO(stdout, stderr)
     try:
         code = execute(build_root(), argv, io)
     except Exception:  # pylint: disable=broad-except  # an emulator bug must still exit 1 and be logged
         io.err('everestctl emulator internal error:\n' + traceback.format_exc())
         code = 1
-    log_call(argv, code, started, time.monotonic() - clock)
+    calllog.finish(invocation, mask_argv(argv), code)
     return code

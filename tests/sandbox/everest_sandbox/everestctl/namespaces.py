@@ -6,11 +6,10 @@ import base64
 import datetime
 import gzip
 import json
-import os
 import re
 import time
 
-from . import kube
+from . import chartcache, kube, timing
 from .accounts import render_table
 from .output import Ctx, Failure
 
@@ -128,15 +127,6 @@ def is_managed(namespace: dict | None) -> bool:
     return bool(namespace) and (namespace.get('metadata', {}).get('labels') or {}).get(MANAGED_LABEL) == 'everest'
 
 
-def _delay():
-    try:
-        delay = float(os.environ.get('EVEREST_SANDBOX_NS_DELAY_S', '0') or 0)
-    except ValueError:
-        delay = 0.0
-    if delay > 0:
-        time.sleep(delay)
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f') + 'Z'
 
@@ -209,23 +199,30 @@ def helm_install(client: kube.Client, namespace: str, version: str, config: dict
 
 
 def _ensure_subscription(client: kube.Client, namespace: str, key: str, telemetry: bool):
-    sub_name, channel, _short, version = OPERATORS[key]
+    """Create the operator's Subscription if it is missing; returns the created object (None if it existed)."""
+    sub_name, channel, _short, _version = OPERATORS[key]
+    if _call(client.get_or_none, kube.path(OLM, 'subscriptions', namespace, sub_name)) is not None:
+        return None
+    body = {
+        'apiVersion': OLM, 'kind': 'Subscription',
+        'metadata': {'name': sub_name, 'namespace': namespace,
+                     'labels': {'app.kubernetes.io/managed-by': 'Helm'},
+                     'annotations': {'helm.sh/resource-policy': 'keep', 'meta.helm.sh/release-name': namespace,
+                                     'meta.helm.sh/release-namespace': namespace}},
+        'spec': {'channel': channel, 'installPlanApproval': 'Manual', 'name': sub_name, 'source': 'everest-catalog',
+                 'sourceNamespace': 'everest-olm',
+                 'config': {'env': [{'name': 'DISABLE_TELEMETRY', 'value': 'false' if telemetry else 'true'}]}},
+    }
+    return _call(client.create, kube.path(OLM, 'subscriptions', namespace), body)
+
+
+def _install_operator(client: kube.Client, namespace: str, key: str, created_sub):
+    """What OLM does once the hook Job approved the InstallPlan: the CSV (Succeeded) and the Subscription status."""
+    sub_name, _channel, _short, version = OPERATORS[key]
     csv_name = f'{sub_name}.v{version}'
-    sub_path = kube.path(OLM, 'subscriptions', namespace, sub_name)
-    if _call(client.get_or_none, sub_path) is None:
-        body = {
-            'apiVersion': OLM, 'kind': 'Subscription',
-            'metadata': {'name': sub_name, 'namespace': namespace,
-                         'labels': {'app.kubernetes.io/managed-by': 'Helm'},
-                         'annotations': {'helm.sh/resource-policy': 'keep', 'meta.helm.sh/release-name': namespace,
-                                         'meta.helm.sh/release-namespace': namespace}},
-            'spec': {'channel': channel, 'installPlanApproval': 'Manual', 'name': sub_name, 'source': 'everest-catalog',
-                     'sourceNamespace': 'everest-olm',
-                     'config': {'env': [{'name': 'DISABLE_TELEMETRY', 'value': 'false' if telemetry else 'true'}]}},
-        }
-        created = _call(client.create, kube.path(OLM, 'subscriptions', namespace), body)
-        created['status'] = {'state': 'AtLatestKnown', 'installedCSV': csv_name, 'currentCSV': csv_name}
-        _call(client.replace, sub_path + '/status', created)
+    if created_sub is not None:
+        created_sub['status'] = {'state': 'AtLatestKnown', 'installedCSV': csv_name, 'currentCSV': csv_name}
+        _call(client.replace, kube.path(OLM, 'subscriptions', namespace, sub_name) + '/status', created_sub)
     csv_path = kube.path(OLM, 'clusterserviceversions', namespace, csv_name)
     if _call(client.get_or_none, csv_path) is None:
         body = {'apiVersion': OLM, 'kind': 'ClusterServiceVersion',
@@ -271,34 +268,30 @@ def _ensure_operator_group(client: kube.Client, namespace: str):
         _call(client.create, kube.path('operators.coreos.com/v1', 'operatorgroups', namespace), body)
 
 
-def provision(client: kube.Client, namespace: str, version: str, ops: dict, telemetry: bool):
-    _delay()
+def provision(client: kube.Client, namespace: str, version: str, opts: dict, model):
+    """One namespace of add/update: chart (cache), namespace, OperatorGroup, Helm release, Subscriptions; then the
+    latency model's time for the hook Job and OLM (base + per operator newly subscribed), the CSVs and the label."""
+    timing.ns_delay()
+    if not opts.get('chart_dir'):
+        chartcache.ensure_chart(version)
     if get_namespace(client, namespace) is None:
         _call(client.create, kube.path('v1', 'namespaces'),
               {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': namespace}})
     _ensure_operator_group(client, namespace)
-    config = {'cleanupOnUninstall': False, 'pxc': ops['pxc'], 'postgresql': ops['postgresql'], 'psmdb': ops['psmdb'],
-              'telemetry': telemetry}
+    config = {'cleanupOnUninstall': False, 'pxc': opts['pxc'], 'postgresql': opts['postgresql'], 'psmdb': opts['psmdb'],
+              'telemetry': opts['telemetry']}
     helm_install(client, namespace, version, config)
-    for key in ('pxc', 'psmdb', 'postgresql'):
-        if ops[key]:
-            _ensure_subscription(client, namespace, key, telemetry)
+    keys = [key for key in ('pxc', 'psmdb', 'postgresql') if opts[key]]
+    created = {key: _ensure_subscription(client, namespace, key, opts['telemetry']) for key in keys}
+    added = sum(1 for sub in created.values() if sub is not None)
+    timing.pause(model.ns_update(added) if opts.get('update') else model.ns_add(added))
+    for key in keys:
+        _install_operator(client, namespace, key, created[key])
     label_namespace(client, namespace, 'everest')
 
 
-def run_steps(ctx: Ctx, steps):
-    """Spinner steps: `✅  <desc>` per finished step on stdout (pretty only); stop at the first failure."""
-    for desc, func in steps:
-        try:
-            func()
-        except Failure:
-            ctx.step_fail(desc)
-            raise
-        ctx.step_ok(desc)
-
-
 def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
-    """opts: skip_wizard, take_ownership, ask (no operator flag given), pxc, postgresql, psmdb, telemetry."""
+    """opts: skip_wizard, take_ownership, ask (no operator flag given), pxc, postgresql, psmdb, telemetry, chart_dir."""
     log = ctx.component('namespace-adder')
     names = parse_names(arg)
     client = client_for(ctx)
@@ -325,6 +318,7 @@ def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
     if not any(ops.values()):
         raise Failure(ERR_NO_OPERATORS)
     version = check_helm_installation(client)
+    model = timing.model()
     if update:
         for name in names:
             subs = _call(client.list, kube.path(OLM, 'subscriptions', name)).get('items') or []
@@ -338,9 +332,9 @@ def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
     for name in names:
         def step(name=name):
             log.info(f'Installing DB namespace Helm chart in namespace {name}', 'namespaces/add.go:340')
-            provision(client, name, version, ops, opts['telemetry'])
+            provision(client, name, version, dict(opts, update=update, **ops), model)
         steps.append((f"{action} database namespace '{name}'", step))
-    run_steps(ctx, steps)
+    ctx.run_steps(steps, log)
 
 
 def _delete_all(client: kube.Client, group_version: str, plural: str, namespace: str):
@@ -406,26 +400,28 @@ def remove(ctx: Ctx, arg: str, force: bool, keep_namespace: bool):
         exists = exists or bool(items)
     if exists and not force:
         raise Failure(ERR_CLUSTERS)
+    remove_s = timing.model().seconds('ns_remove_s')
     steps = []
     for name in names:
         steps += [
             (f"Deleting database clusters in namespace '{name}'",
-             lambda name=name: (_delay(), _delete_all(client, EVEREST_API, 'databaseclusters', name))),
+             lambda name=name: (timing.ns_delay(), _delete_all(client, EVEREST_API, 'databaseclusters', name))),
             (f"Deleting backup storages in namespace '{name}'",
              lambda name=name: _delete_all(client, EVEREST_API, 'backupstorages', name)),
             (f"Deleting monitoring instances in namespace '{name}'",
              lambda name=name: _delete_all(client, EVEREST_API, 'monitoringconfigs', name)),
         ]
+        # the latency model's time for the chart's pre-delete hook Job and the namespace's termination
         if keep_namespace:
             steps.append((f"Deleting resources from namespace '{name}'",
-                          lambda name=name: (_uninstall(client, name), label_namespace(client, name, None))))
+                          lambda name=name: (_uninstall(client, name), timing.pause(remove_s), label_namespace(client, name, None))))
         else:
-            steps.append((f"Deleting database namespace '{name}'", lambda name=name: _delete_namespace(client, name)))
-    run_steps(ctx, steps)
+            steps.append((f"Deleting database namespace '{name}'",
+                          lambda name=name: (_uninstall(client, name), timing.pause(remove_s), _delete_namespace(client, name))))
+    ctx.run_steps(steps, ctx.component('namespace-remover'))
 
 
 def _delete_namespace(client: kube.Client, name: str):
-    _uninstall(client, name)
     try:
         client.delete(kube.path('v1', 'namespaces', name=name))
     except kube.ApiError as exc:

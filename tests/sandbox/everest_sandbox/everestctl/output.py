@@ -129,6 +129,21 @@ class Ctx:
     def warn_line(self, msg: str):
         self.io.out(f'\u26a0\ufe0f  {msg}\n')
 
+    def run_steps(self, steps, log: 'Logger'):
+        """The spinner (``pkg/cli/tui/spinner.go``): ``(description, function)`` steps in order, ``✅  <desc>`` per
+        finished step on stdout (pretty only), ``❌  <desc>`` and stop at the first ``Failure``. ``log`` (the command's
+        component logger) gets ``Running step: <desc>`` (debug) and, on a failure, an error record with the step and
+        the error, as the real spinner logs them."""
+        for desc, func in steps:
+            log.debug(f'Running step: {desc}', 'tui/spinner.go:244')
+            try:
+                func()
+            except Failure as exc:
+                log.with_fields(step=desc, error=exc.msg).error('Error occurred during step execution', 'tui/spinner.go:246')
+                self.step_fail(desc)
+                raise
+            self.step_ok(desc)
+
 
 class Failure(Exception):
     """A command failure printed by the command itself (❌ line or error record), then exit 1."""
@@ -143,7 +158,7 @@ TTY_ERROR = 'could not open a new TTY: open /dev/tty: no such device or address'
 INTERRUPTED = 'user interrupted'
 
 
-def _go_errno_text(exc: OSError) -> str:
+def go_errno_text(exc: OSError) -> str:
     """Go prints syscall errors as the lower-case strerror text (``no such device or address``)."""
     text = os.strerror(exc.errno) if exc.errno else str(exc)
     return text[:1].lower() + text[1:]
@@ -172,7 +187,7 @@ class Terminal:
             try:
                 self.fd = os.open('/dev/tty', os.O_RDWR | os.O_NOCTTY)
             except OSError as exc:
-                raise Failure(f'could not open a new TTY: open /dev/tty: {_go_errno_text(exc)}') from None
+                raise Failure(f'could not open a new TTY: open /dev/tty: {go_errno_text(exc)}') from None
             self._own = True
         try:
             self._saved = termios.tcgetattr(self.fd)

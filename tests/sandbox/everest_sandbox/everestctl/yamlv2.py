@@ -1,4 +1,14 @@
-"""users.yaml codec: read like yaml.v2 into the Account struct, write like yaml.v2 (EF §3)."""
+"""users.yaml codec: read like gopkg.in/yaml.v2 into the Account struct, write like yaml.v2 (upstream
+``pkg/kubernetes/accounts.go``, ``pkg/accounts/types.go``).
+
+Speed matters: every accounts command parses the Secret twice and writes it once, and a Secret with hundreds of
+accounts took the pure-Python PyYAML parser ~0.15 s per parse. Parsing therefore uses libyaml (PyYAML's
+``CSafeLoader``) when PyYAML was built with it; ``PureLoader`` is the same loader on the pure-Python parser (the
+reference the tests compare against, and the fallback). The emitter writes the one known shape directly; its
+scalar analysis answers identifiers (most user names) and printable ASCII text without the per-character loops,
+giving the same bytes as the general path (``scalar(value, fast=False)``), which tests check over generated
+account maps.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +19,12 @@ import re
 import yaml
 
 
-class _Loader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    """Safe loader that keeps implicit scalars as text (Go decodes them into string/bool fields)."""
+class PureLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """Safe loader that keeps implicit scalars as text (Go decodes them into string/bool fields); pure Python."""
+
+
+class FastLoader(getattr(yaml, 'CSafeLoader', yaml.SafeLoader)):  # pylint: disable=too-many-ancestors
+    """``PureLoader`` on libyaml's parser (the pure-Python one when PyYAML has no libyaml)."""
 
 
 def _as_text(loader, node):
@@ -18,14 +32,15 @@ def _as_text(loader, node):
 
 
 for _tag in ('timestamp', 'int', 'float', 'bool'):
-    _Loader.add_constructor(f'tag:yaml.org,2002:{_tag}', _as_text)
+    PureLoader.add_constructor(f'tag:yaml.org,2002:{_tag}', _as_text)
+    FastLoader.add_constructor(f'tag:yaml.org,2002:{_tag}', _as_text)
 
 _GO_TRUE = {'y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'true', 'True', 'TRUE'}
 
 
-def load_users(text: str) -> dict:
+def load_users(text: str, loader=FastLoader) -> dict:
     """Parse users.yaml into {name: {enabled, capabilities, passwordMtime, passwordHash(bytes)}}."""
-    doc = yaml.load(text, Loader=_Loader) if text.strip() else {}  # noqa: S506 - safe subclass
+    doc = yaml.load(text, Loader=loader) if text.strip() else {}  # noqa: S506 - safe subclass
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
@@ -57,6 +72,7 @@ _BOOL_NULL = {'y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'true', 'True', '
 _INT = re.compile(r'^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*)$')
 _FLOAT = re.compile(r'^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$')
 _BASE60 = re.compile(r'^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$')
+_IDENTIFIER = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 _TIMESTAMP = re.compile(r'^\d{4}-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{1,2}:\d{1,2}(\.\d*)?\s*(Z|[-+]\d{1,2}(:\d{2})?)?)?$')
 _ESCAPES = {'\0': '\\0', '\a': '\\a', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\v': '\\v', '\f': '\\f',
             '\r': '\\r', '\x1b': '\\e', '"': '\\"', '\\': '\\\\', '\x85': '\\N', '\xa0': '\\_',
@@ -86,10 +102,14 @@ def _plain_allowed(text: str) -> bool:
         return False
     if ': ' in text or ' #' in text:
         return False
+    if text.isascii():   # the same answer as the loop below for ASCII: 0x20-0x7E only
+        return text.isprintable()
     return all(_printable(ch) and ch not in '\t\n\r\x85\u2028\u2029\ufeff' for ch in text)
 
 
 def _double_quoted(text: str) -> str:
+    if text.isascii() and text.isprintable() and '"' not in text and '\\' not in text:
+        return '"' + text + '"'   # nothing to escape
     out = []
     for ch in text:
         if ch in _ESCAPES:
@@ -102,13 +122,19 @@ def _double_quoted(text: str) -> str:
     return '"' + ''.join(out) + '"'
 
 
-def scalar(value) -> str:
-    """yaml.v2 rendering of a Go string (bytes that are not UTF-8 become !!binary)."""
+def scalar(value, fast: bool = True) -> str:
+    """yaml.v2 rendering of a Go string (bytes that are not UTF-8 become !!binary).
+
+    ``fast``: answer identifiers (``[A-Za-z_][A-Za-z0-9_]*``, the usual user names and capabilities) without the
+    general analysis: such a text never starts with an indicator, has no space and resolves to a non-string only
+    as one of the bool/null words; ``fast=False`` is the general path the short cut must agree with."""
     if isinstance(value, bytes):
         try:
             value = value.decode('utf-8')
         except UnicodeDecodeError:
             return '!!binary ' + base64.b64encode(value).decode('ascii')
+    if fast and _IDENTIFIER.match(value):
+        return '"' + value + '"' if value in _BOOL_NULL else value
     if '\n' in value:
         return _double_quoted(value)
     if _resolves_to_non_str(value) or not _plain_allowed(value):
@@ -155,21 +181,21 @@ def sorted_keys(keys) -> list[str]:
     return sorted(keys, key=functools.cmp_to_key(lambda a, b: -1 if _key_less(a, b) else (1 if _key_less(b, a) else 0)))
 
 
-def dump_users(users: dict) -> str:
-    """Marshal like yaml.v2 (keys sorted, struct field order, sequences not indented)."""
+def dump_users(users: dict, fast: bool = True) -> str:
+    """Marshal like yaml.v2 (keys sorted, struct field order, sequences not indented); ``fast`` as in ``scalar``."""
     if not users:
         return '{}\n'
     lines = []
     for name in sorted_keys(users):
         acc = users[name]
-        lines.append(f'{scalar(name)}:')
+        lines.append(f'{scalar(name, fast)}:')
         lines.append(f"  enabled: {'true' if acc.get('enabled') else 'false'}")
         caps = acc.get('capabilities') or []
         if caps:
             lines.append('  capabilities:')
-            lines.extend(f'  - {scalar(c)}' for c in caps)
+            lines.extend(f'  - {scalar(c, fast)}' for c in caps)
         else:
             lines.append('  capabilities: []')
-        lines.append(f"  passwordMtime: {scalar(acc.get('passwordMtime') or '')}")
-        lines.append(f"  passwordHash: {scalar(acc.get('passwordHash') or b'')}")
+        lines.append(f"  passwordMtime: {scalar(acc.get('passwordMtime') or '', fast)}")
+        lines.append(f"  passwordHash: {scalar(acc.get('passwordHash') or b'', fast)}")
     return '\n'.join(lines) + '\n'

@@ -3,6 +3,8 @@
 ``KubeApiServer(token=None, admin_password='everest-admin-sandbox', seed=True, extra_seed=())`` -> ``.start()`` binds
 127.0.0.1 on a free port; ``.url``, ``.token``, ``.write_kubeconfig(path)``, ``.stop()``, ``.store``.
 ``extra_seed``: manifests created after the seed at every reset (the launcher adds Everest's settings ConfigMap).
+``latency_ms=`` (the sandbox latency model's ``kube_api_s``) is the launch-time ``faults.latency_ms``: ``reset``
+returns to it, ``POST /_sandbox/faults`` replaces it like any other fault setting.
 
 Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
 ``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
@@ -304,8 +306,9 @@ class KubeApiServer:
     """The emulator. Thread-safe; one store lock serialises writes."""
 
     def __init__(self, token: str | None = None, admin_password: str = DEFAULT_ADMIN_PASSWORD, seed: bool = True,
-                 host: str = '127.0.0.1', port: int = 0, extra_seed=()):
+                 host: str = '127.0.0.1', port: int = 0, extra_seed=(), latency_ms: float = 0):
         self.token = token or secrets.token_hex(16)
+        self.launch_faults = {'latency_ms': latency_ms} if latency_ms else {}
         self.admin_password = admin_password
         self.seed_enabled = seed
         self.extra_seed = list(extra_seed)
@@ -385,7 +388,7 @@ class KubeApiServer:
 
     # ------------------------------------------------------------------ state
     def reset(self):
-        """Restore the seeded state and clear faults and statistics."""
+        """Restore the seeded state, the launch-time faults (none, or the model's latency) and zero statistics."""
         with self.store.lock:
             self.store.clear()
             seeded = seed_data.objects(self.admin_password) if self.seed_enabled else []
@@ -394,7 +397,7 @@ class KubeApiServer:
                 meta = obj['metadata']
                 uid = deterministic_uid(f'{obj["kind"]}/{meta.get("namespace", "")}/{meta["name"]}')
                 self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
-        self.faults.configure({})
+        self.faults.configure(dict(self.launch_faults))
         self.stats.reset()
         self.store.vap.clear_audit()
 
