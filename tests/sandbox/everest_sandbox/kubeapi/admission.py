@@ -38,10 +38,10 @@ class Chain:
         self.plugins = list(plugins or [])
 
     def register(self, plugin, before=None):
-        """Add ``plugin`` at the end, or before the first plugin of class name ``before``."""
+        """Add ``plugin`` at the end, or before the first plugin of class name ``before`` (or one of its ``aliases``)."""
         if before is not None:
             for index, existing in enumerate(self.plugins):
-                if type(existing).__name__ == before:
+                if before == type(existing).__name__ or before in getattr(existing, 'aliases', ()):
                     self.plugins.insert(index, plugin)
                     return
         self.plugins.append(plugin)

@@ -4,7 +4,9 @@
 127.0.0.1 on a free port; ``.url``, ``.token``, ``.write_kubeconfig(path)``, ``.stop()``, ``.store``.
 
 Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
-``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``.
+``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
+``POST /_sandbox/reconcile`` (body ``{"namespace": ..., "name": ...}``, both optional: run the operator simulation
+now; answers ``{"status": "ok", "clusters": {"<ns>/<name>": <status>}}``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .. import DEFAULT_ADMIN_PASSWORD
 from . import errors as E
 from . import seed as seed_data
+from .operators import OperatorSimulation
 from .store import Store, deterministic_uid
 from .table import to_table, wants_table
 
@@ -308,6 +311,7 @@ class KubeApiServer:
         self.host = host
         self._port = port
         self.store = Store()
+        self.operators = OperatorSimulation(self.store)
         self.faults = Faults()
         self.stats = Stats()
         self._httpd: _HTTPServer | None = None
@@ -654,6 +658,12 @@ class KubeApiServer:
         if path == 'reset' and method == 'POST':
             self.reset()
             return 200, {'status': 'ok'}, {}
-        if path in ('stats', 'stats/reset', 'faults', 'reset'):
+        if path == 'reconcile' and method == 'POST':
+            target = self._json(body) if body.strip() else {}
+            if not isinstance(target, dict):
+                raise E.bad_request('reconcile: expected a JSON object {"namespace": ..., "name": ...}')
+            clusters = self.operators.reconcile(target.get('namespace'), target.get('name'))
+            return 200, {'status': 'ok', 'clusters': clusters}, {}
+        if path in ('stats', 'stats/reset', 'faults', 'reset', 'reconcile'):
             raise E.method_not_allowed()
         return 404, '404 page not found\n', {}

@@ -1,8 +1,11 @@
 """Object store with apiserver semantics: one lock, one global resourceVersion counter, deep copies in and out.
 
 Objects are kept by (group, plural) -> (namespace, name). Type-specific behaviour (Namespaces, Secrets,
-ConfigMaps, Deployments, ResourceQuotas, CustomResourceDefinitions, custom resources) lives in the
-``_prepare_*`` helpers; admission (namespace existence, ResourceQuota object counts) in ``_admit_create``.
+ConfigMaps, Deployments, CustomResourceDefinitions, custom resources) lives in the ``_prepare_*`` helpers, that of
+the core kinds with resource quantities (Pods, PVCs, LimitRanges, ResourceQuotas) in ``coretypes``; admission runs
+through ``self.admission`` (``admission.Chain``: LimitRanger, ResourceQuota); ``quota.refresh`` is the quota
+controller. ``watchers`` are called (under the lock) after every stored change: ``watcher(event, rtype, namespace,
+name, subresource)`` with event ADDED, MODIFIED or DELETED (``operators.OperatorSimulation`` is one).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ import re
 import string
 import threading
 import uuid
-from decimal import Decimal, InvalidOperation
 
+from . import coretypes
 from . import errors as E
+from . import quota
 from .admission import ADMIN_USER, Attributes, Chain
 from .errors import FieldError
+from .limitranger import LimitRanger
 from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
 from .schema import process_custom_resource
@@ -54,9 +59,6 @@ IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
 GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
-QUOTA_LEGACY = {'configmaps': ('', 'configmaps'), 'secrets': ('', 'secrets'), 'resourcequotas': ('', 'resourcequotas')}
-QUANTITY_SUFFIX = {'': 1, 'm': Decimal('0.001'), 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E': 10**18,
-                   'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
 PATCH_TYPES_BUILTIN = ('application/json-patch+json', 'application/merge-patch+json',
                        'application/strategic-merge-patch+json', 'application/apply-patch+yaml')
 PATCH_TYPES_CR = ('application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml')
@@ -64,20 +66,6 @@ PATCH_TYPES_CR = ('application/json-patch+json', 'application/merge-patch+json',
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def parse_quantity(text) -> Decimal:
-    match = re.match(r'^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$', str(text).strip())
-    if not match:
-        raise ValueError(f'quantities must match the regular expression: {text}')
-    try:
-        return Decimal(match.group(1)) * QUANTITY_SUFFIX[match.group(2) or '']
-    except InvalidOperation as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def format_quantity(value: Decimal) -> str:
-    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
 
 
 def deterministic_uid(key: str) -> str:
@@ -96,18 +84,6 @@ def _go_type(value) -> str:
     return 'string'
 
 
-class ObjectCountQuota:
-    """ResourceQuota admission for object counts (``count/<resource>[.<group>]`` and the legacy names)."""
-
-    @staticmethod
-    def handles(attrs: Attributes) -> bool:
-        return attrs.operation == 'CREATE' and bool(attrs.namespace) and not attrs.subresource
-
-    @staticmethod
-    def validate(store: 'Store', attrs: Attributes):
-        store._admit_quota(attrs.rtype, attrs.namespace, attrs.name)  # pylint: disable=protected-access
-
-
 class Store:
     """The cluster state. Every public method takes the lock for its whole duration."""
 
@@ -117,7 +93,8 @@ class Store:
         self.rv = 0
         self.data: dict = {}
         self._local = threading.local()
-        self.admission = Chain([ObjectCountQuota()])
+        self.admission = Chain([LimitRanger(), quota.ResourceQuota()])
+        self.watchers: list = []
 
     # ------------------------------------------------------------------ helpers
     def collect_warnings(self) -> list:
@@ -145,6 +122,14 @@ class Store:
     def _next_rv(self) -> str:
         self.rv += 1
         return str(self.rv)
+
+    def next_resource_version(self) -> str:
+        """A new resourceVersion (for writers outside this class that change a stored object in place)."""
+        return self._next_rv()
+
+    def _notify(self, event: str, rtype: ResourceType, namespace: str, name: str, subresource: str | None = None):
+        for watcher in list(self.watchers):
+            watcher(event, rtype, namespace, name, subresource or '')
 
     def _bucket(self, rtype: ResourceType) -> dict:
         return self.data.setdefault(rtype.storage_key, {})
@@ -272,14 +257,8 @@ class Store:
                 errs.append(FieldError('Required', 'spec.selector'))
         elif key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
             errs += self._prepare_crd(obj, old)
-        elif key == ('', 'resourcequotas'):
-            hard = (obj.get('spec') or {}).get('hard') or {}
-            for res, val in hard.items():
-                try:
-                    parse_quantity(val)
-                except ValueError:
-                    errs.append(FieldError('Invalid', f'spec.hard[{res}]', val, 'quantities must match the regular expression '
-                                           "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"))
+        elif key in coretypes.PREPARERS:
+            errs += coretypes.prepare(key, rtype.kind, obj, old)
         elif not rtype.builtin:
             unknown: list = []
             processed, errs2 = process_custom_resource(rtype.schema, obj, unknown)
@@ -442,52 +421,6 @@ class Store:
         ]
         obj['status'] = status
 
-    # ------------------------------------------------------------------ quota
-    def _quota_target(self, resource: str):
-        if resource.startswith('count/'):
-            plural, _sep, group = resource[len('count/'):].partition('.')
-            return (group, plural)
-        return QUOTA_LEGACY.get(resource)
-
-    def _count(self, namespace: str, target: tuple) -> int:
-        return sum(1 for (ns, _n) in self.data.get(target, {}) if ns == namespace)
-
-    def _quota_status(self, quota: dict) -> dict:
-        hard = copy.deepcopy((quota.get('spec') or {}).get('hard') or {})
-        used = {}
-        for res in hard:
-            target = self._quota_target(res)
-            used[res] = str(self._count(quota['metadata']['namespace'], target)) if target else '0'
-        return {'hard': hard, 'used': used} if hard else {}
-
-    def _admit_quota(self, rtype: ResourceType, namespace: str, name: str):
-        quotas = self.data.get(('', 'resourcequotas'), {})
-        for (ns, qname), quota in sorted(quotas.items()):
-            if ns != namespace:
-                continue
-            exceeded = []
-            for res, limit in sorted(((quota.get('spec') or {}).get('hard') or {}).items()):
-                if self._quota_target(res) != rtype.storage_key:
-                    continue
-                used = self._count(namespace, rtype.storage_key)
-                limit_q = parse_quantity(limit)
-                if used + 1 > limit_q:
-                    exceeded.append((res, used, format_quantity(limit_q)))
-            if exceeded:
-                detail = (f'exceeded quota: {qname}, requested: ' + ','.join(f'{r}=1' for r, _u, _l in exceeded)
-                          + ', used: ' + ','.join(f'{r}={u}' for r, u, _l in exceeded)
-                          + ', limited: ' + ','.join(f'{r}={lim}' for r, _u, lim in exceeded))
-                raise E.forbidden(rtype.group, rtype.plural, name, detail)
-
-    def _refresh_quotas(self, namespace: str | None = None):
-        for (ns, _name), quota in self.data.get(('', 'resourcequotas'), {}).items():
-            if namespace is not None and ns != namespace:
-                continue
-            status = self._quota_status(quota)
-            if quota.get('status', {}) != status:
-                quota['status'] = status
-                quota['metadata']['resourceVersion'] = self._next_rv()
-
     # ------------------------------------------------------------------ verbs
     def get(self, rtype: ResourceType, namespace: str, name: str) -> dict:
         with self.lock:
@@ -573,17 +506,20 @@ class Store:
                 meta['generation'] = 1
             if rtype.storage_key == ('apps', 'deployments'):
                 self._deployment_status(obj)
-            if rtype.storage_key == ('', 'resourcequotas'):
-                obj['status'] = self._quota_status(obj)
+            if rtype.storage_key == quota.QUOTA_KEY:
+                obj['status'] = quota.controller_status(self, obj)
             if dry_run:
                 return self._out(rtype, obj)
             meta['resourceVersion'] = self._next_rv()
             bucket[(namespace, name)] = obj
             if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
                 self._register_crd(obj)
+                quota.refresh(self)
             if rtype.namespaced:
-                self._refresh_quotas(namespace)
-            return self._out(rtype, obj)
+                quota.refresh(self, namespace)
+            out = self._out(rtype, obj)
+            self._notify('ADDED', rtype, namespace, name)
+            return out
 
     def update(self, rtype: ResourceType, namespace: str | None, name: str, body, subresource: str | None = None,
                dry_run: bool = False, force_conflict: bool = False, strict: bool = False) -> dict:
@@ -638,6 +574,8 @@ class Store:
         errs = self._validate_meta(rtype, new)
         if subresource != 'status' or not rtype.builtin:
             errs += self._prepare(rtype, new, old, strict)
+        elif rtype.storage_key in coretypes.PREPARERS:
+            coretypes.canonicalize(rtype.storage_key, rtype.kind, new)
         if errs:
             raise E.invalid(rtype.kind, rtype.group, name, errs)
         if 'generation' in old['metadata']:
@@ -648,8 +586,8 @@ class Store:
             self._deployment_status(new)
             if old.get('status') and new['metadata'].get('generation') == old['metadata'].get('generation'):
                 new['status'] = copy.deepcopy(old['status'])
-        if rtype.storage_key == ('', 'resourcequotas'):
-            new['status'] = self._quota_status(new)
+        if rtype.storage_key == quota.QUOTA_KEY:
+            new['status'] = quota.controller_status(self, new)
         if new == old or self._out(rtype, new) == self._out(rtype, old):
             return self._out(rtype, old)
         self._admit('UPDATE', rtype, namespace, name, new, old, subresource, dry_run)
@@ -662,7 +600,12 @@ class Store:
         self._bucket(rtype)[(namespace, name)] = new
         if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions') and subresource != 'status':
             self._register_crd(new)
-        return self._out(rtype, new)
+            quota.refresh(self)
+        if rtype.namespaced:
+            quota.refresh(self, namespace)
+        out = self._out(rtype, new)
+        self._notify('MODIFIED', rtype, namespace, name, subresource)
+        return out
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, raw: bytes,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
@@ -776,9 +719,10 @@ class Store:
             spec = obj['spec']
             self.data.pop((spec['group'], spec['names']['plural']), None)
             self.registry.unregister(spec['group'], spec['names']['plural'])
-            self._refresh_quotas()
+            quota.refresh(self)
         elif rtype.namespaced:
-            self._refresh_quotas(namespace)
+            quota.refresh(self, namespace)
+            self._notify('DELETED', rtype, namespace, name)
         return obj
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: dict | None = None,
@@ -807,6 +751,7 @@ class Store:
                     old['metadata']['deletionTimestamp'] = now()
                     old['metadata']['deletionGracePeriodSeconds'] = 0
                     old['metadata']['resourceVersion'] = self._next_rv()
+                    self._notify('MODIFIED', rtype, namespace, name)
                 return 202, self._out(rtype, old)
             obj = self._remove(rtype, namespace, name)
             if rtype.storage_key == ('', 'namespaces'):
