@@ -46,12 +46,16 @@ class Chain:
                     return
         self.plugins.append(plugin)
 
-    def admit(self, store, attrs: Attributes):
+    def admit(self, store, attrs: Attributes, validate_object=None):
+        """``validate_object()`` (the create/update strategy's validation) runs between the two phases, as in
+        kube-apiserver, where objects are validated after mutating and before validating admission."""
         active = [p for p in self.plugins if p.handles(attrs)]
         for plugin in active:
             mutate = getattr(plugin, 'mutate', None)
             if mutate is not None:
                 mutate(store, attrs)
+        if validate_object is not None:
+            validate_object()
         for plugin in active:
             validate = getattr(plugin, 'validate', None)
             if validate is not None:

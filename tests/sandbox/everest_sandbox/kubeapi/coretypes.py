@@ -1,6 +1,7 @@
 """Core v1 kinds with resource quantities: Pods, PersistentVolumeClaims, LimitRanges, ResourceQuotas.
 
-What the apiserver does to them before admission, in this order (``prepare(rtype_key, obj, old)``):
+What the apiserver does to them, in this order: ``prepare`` before admission, ``validate`` between the mutating
+and the validating admission plugins (where kube-apiserver's ``BeforeCreate``/``BeforeUpdate`` run):
 
 * decoding: every quantity of a typed field must parse (else 400 ``<Kind> in version "v1" cannot be handled as a
   <Kind>: <quantity error>``) and reads back in canonical form (``cpu: 0.5`` is stored as ``500m``);
@@ -12,7 +13,7 @@ What the apiserver does to them before admission, in this order (``prepare(rtype
   PVC access modes and storage, LimitRange consistency, ResourceQuota names, values and scopes; Pod and PVC spec
   immutability without the diff the real message appends).
 
-Admission (LimitRanger, ResourceQuota) runs afterwards, on the defaulted object.
+LimitRanger's defaults are therefore validated like user input, and ResourceQuota sees the validated object.
 """
 
 from __future__ import annotations
@@ -204,8 +205,7 @@ def _pod_spec_changed(old: dict, new: dict) -> bool:
     return strip(old) != strip(new)
 
 
-def prepare_pod(pod: dict, old: dict | None) -> list:
-    default_pod(pod)
+def validate_pod(pod: dict, old: dict | None) -> list:
     errs = _pod_errors(pod, old)
     if old is None and not errs:
         pod['status'] = {'phase': 'Pending', 'qosClass': qos_class(pod)}
@@ -213,9 +213,12 @@ def prepare_pod(pod: dict, old: dict | None) -> list:
 
 
 # ------------------------------------------------------------------ persistent volume claims
-def prepare_pvc(pvc: dict, old: dict | None) -> list:
-    spec = pvc.setdefault('spec', {})
-    spec.setdefault('volumeMode', 'Filesystem')
+def default_pvc(pvc: dict):
+    pvc.setdefault('spec', {}).setdefault('volumeMode', 'Filesystem')
+
+
+def validate_pvc(pvc: dict, old: dict | None) -> list:
+    spec = pvc.get('spec') or {}
     errs = []
     modes = spec.get('accessModes') or []
     if not modes:
@@ -315,8 +318,7 @@ def _limit_consistency_errors(item: dict, path: str) -> list:
     return errs
 
 
-def prepare_limit_range(limit_range: dict, _old: dict | None) -> list:
-    default_limit_range(limit_range)
+def validate_limit_range(limit_range: dict, _old: dict | None) -> list:
     errs = []
     seen: set = set()
     for idx, item in enumerate((limit_range.get('spec') or {}).get('limits') or []):
@@ -350,7 +352,7 @@ def _scope_errors(spec: dict) -> list:
     return errs
 
 
-def prepare_quota(quota: dict, _old: dict | None) -> list:
+def validate_quota(quota: dict, _old: dict | None) -> list:
     spec = quota.get('spec') or {}
     errs = []
     for name, raw in sorted((spec.get('hard') or {}).items()):
@@ -360,10 +362,19 @@ def prepare_quota(quota: dict, _old: dict | None) -> list:
     return errs + _scope_errors(spec)
 
 
-PREPARERS = {POD_KEY: prepare_pod, PVC_KEY: prepare_pvc, LIMITRANGE_KEY: prepare_limit_range, QUOTA_KEY: prepare_quota}
+DEFAULTERS = {POD_KEY: default_pod, PVC_KEY: default_pvc, LIMITRANGE_KEY: default_limit_range, QUOTA_KEY: lambda _obj: None}
+VALIDATORS = {POD_KEY: validate_pod, PVC_KEY: validate_pvc, LIMITRANGE_KEY: validate_limit_range, QUOTA_KEY: validate_quota}
+KINDS = tuple(VALIDATORS)
 
 
-def prepare(key: tuple, kind: str, obj: dict, old: dict | None) -> list:
-    """Decode, default and validate ``obj`` of a kind in ``PREPARERS``; returns field errors."""
+def prepare(key: tuple, kind: str, obj: dict):
+    """Decode (400 on a bad quantity) and default ``obj`` of a kind in ``KINDS``, before mutating admission."""
     canonicalize(key, kind, obj)
-    return PREPARERS[key](obj, old)
+    DEFAULTERS[key](obj)
+
+
+def validate(key: tuple, obj: dict, old: dict | None) -> list:
+    """The create/update strategy after mutating admission: validation (field errors) and, on create, the initial
+    status. kube-apiserver validates the object after the mutating admission plugins and before the validating ones,
+    so a LimitRange default limit below the request is a 422 here."""
+    return VALIDATORS[key](obj, old)

@@ -116,8 +116,13 @@ class Store:
 
     def _admit(self, operation: str, rtype: ResourceType, namespace: str, name: str, obj, old, subresource=None,
                dry_run: bool = False):
+        def validate_object():
+            if obj is not None and not subresource and rtype.storage_key in coretypes.KINDS:
+                errs = coretypes.validate(rtype.storage_key, obj, old)
+                if errs:
+                    raise E.invalid(rtype.kind, rtype.group, name, errs)
         self.admission.admit(self, Attributes(operation, rtype, namespace or '', name, obj, old, subresource or '', dry_run,
-                                              self.request_user()))
+                                              self.request_user()), validate_object)
 
     def _next_rv(self) -> str:
         self.rv += 1
@@ -257,8 +262,8 @@ class Store:
                 errs.append(FieldError('Required', 'spec.selector'))
         elif key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
             errs += self._prepare_crd(obj, old)
-        elif key in coretypes.PREPARERS:
-            errs += coretypes.prepare(key, rtype.kind, obj, old)
+        elif key in coretypes.KINDS:
+            coretypes.prepare(key, rtype.kind, obj)
         elif not rtype.builtin:
             unknown: list = []
             processed, errs2 = process_custom_resource(rtype.schema, obj, unknown)
@@ -574,7 +579,7 @@ class Store:
         errs = self._validate_meta(rtype, new)
         if subresource != 'status' or not rtype.builtin:
             errs += self._prepare(rtype, new, old, strict)
-        elif rtype.storage_key in coretypes.PREPARERS:
+        elif rtype.storage_key in coretypes.KINDS:
             coretypes.canonicalize(rtype.storage_key, rtype.kind, new)
         if errs:
             raise E.invalid(rtype.kind, rtype.group, name, errs)
