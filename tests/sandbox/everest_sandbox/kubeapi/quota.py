@@ -259,7 +259,12 @@ def _evaluator_of_name(store, name: str):
 
 
 def _objects(store, key: tuple, namespace: str) -> list:
-    return [obj for (ns, _name), obj in sorted(store.data.get(key, {}).items()) if ns == namespace]
+    return [obj for (ns, _name), obj in sorted(i for i in store.data.get(key, {}).items() if i[0][0] == namespace)]
+
+
+def quotas_of(store, namespace: str) -> list:
+    """The ResourceQuotas of ``namespace`` by name."""
+    return _objects(store, QUOTA_KEY, namespace)
 
 
 # ------------------------------------------------------------------ controller
@@ -291,9 +296,8 @@ def controller_status(store, quota: dict) -> dict:
 
 def refresh(store, namespace: str | None = None):
     """Recompute the status of the quotas of ``namespace`` (all when None); bumps resourceVersions of changed ones."""
-    for (ns, _name), quota in sorted(store.data.get(QUOTA_KEY, {}).items()):
-        if namespace is not None and ns != namespace:
-            continue
+    quotas = list(store.data.get(QUOTA_KEY, {}).values()) if namespace is None else quotas_of(store, namespace)
+    for quota in quotas:
         status = controller_status(store, quota)
         if quota.get('status', {}) != status:
             quota['status'] = status
@@ -318,8 +322,7 @@ class ResourceQuota:
         evaluator = evaluator_for(attrs.rtype.storage_key)
         if not evaluator.handles(attrs.operation):
             return
-        quotas = [q for (ns, _n), q in sorted(store.data.get(QUOTA_KEY, {}).items()) if ns == attrs.namespace]
-        new_used = check_request(quotas, attrs, evaluator)
+        new_used = check_request(quotas_of(store, attrs.namespace), attrs, evaluator)
         if attrs.dry_run:
             return
         for quota, used in new_used:

@@ -57,7 +57,9 @@ OBJECT_META_FIELDS = ('name', 'generateName', 'namespace', 'selfLink', 'uid', 'r
 UNDELETABLE_NAMESPACES = ('default', 'kube-system', 'kube-public')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
-RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
+# pods (graceful deletion, ReturnDeletedObject) and PVCs (the pvc-protection finalizer) answer a DELETE with the object
+RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions'), ('', 'pods'),
+                            ('', 'persistentvolumeclaims')}
 GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
 PATCH_TYPES_BUILTIN = ('application/json-patch+json', 'application/merge-patch+json',
                        'application/strategic-merge-patch+json', 'application/apply-patch+yaml')
@@ -591,7 +593,7 @@ class Store:
             self._deployment_status(new)
             if old.get('status') and new['metadata'].get('generation') == old['metadata'].get('generation'):
                 new['status'] = copy.deepcopy(old['status'])
-        if rtype.storage_key == quota.QUOTA_KEY:
+        if rtype.storage_key == quota.QUOTA_KEY and subresource != 'status':
             new['status'] = quota.controller_status(self, new)
         if new == old or self._out(rtype, new) == self._out(rtype, old):
             return self._out(rtype, old)
@@ -606,8 +608,8 @@ class Store:
         if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions') and subresource != 'status':
             self._register_crd(new)
             quota.refresh(self)
-        if rtype.namespaced:
-            quota.refresh(self, namespace)
+        if rtype.namespaced and not (rtype.storage_key == quota.QUOTA_KEY and subresource == 'status'):
+            quota.refresh(self, namespace)   # a quota's own status write waits for the next change (controller lag)
         out = self._out(rtype, new)
         self._notify('MODIFIED', rtype, namespace, name, subresource)
         return out
@@ -762,6 +764,10 @@ class Store:
             if rtype.storage_key == ('', 'namespaces'):
                 obj['metadata']['deletionTimestamp'] = now()
                 obj['status'] = {'phase': 'Terminating'}
+            elif rtype.storage_key in RETURNS_OBJECT_ON_DELETE and rtype.namespaced:
+                obj['metadata']['deletionTimestamp'] = now()
+                if rtype.storage_key == ('', 'pods'):
+                    obj['metadata']['deletionGracePeriodSeconds'] = 0   # not on a node: deleted at once
             obj['metadata']['resourceVersion'] = str(self.rv)
             if not rtype.builtin or rtype.storage_key in RETURNS_OBJECT_ON_DELETE:
                 return 200, self._out(rtype, obj)
