@@ -52,6 +52,13 @@ DEFAULT_TOLERATIONS = (
 )
 
 
+class GoStructValueError(FieldError):
+    """An Invalid field error whose value Go prints with ``%#v`` (a typed slice, not a quoted string)."""
+
+    def body(self) -> str:
+        return f'Invalid value: {self.value}: {self.detail}'
+
+
 # ------------------------------------------------------------------ quantities of typed fields
 def _lists_at(obj, path: tuple):
     """Yield every dict reached by ``path`` (``'*'`` walks a list)."""
@@ -341,14 +348,14 @@ def _scope_errors(spec: dict) -> list:
     errs = []
     for scope in scopes:
         if scope not in POD_QUOTA_SCOPES:
-            errs.append(FieldError('Invalid', 'spec.scopes', shown, 'unsupported scope'))
+            errs.append(GoStructValueError('Invalid', 'spec.scopes', shown, 'unsupported scope'))
         allowed = ('pods',) if scope == 'BestEffort' else ('pods',) + POD_COMPUTE_QUOTA
         for name in sorted(spec.get('hard') or {}):
             if (name in STANDARD_QUOTA_RESOURCES or name.startswith('hugepages-')) and name not in allowed:
-                errs.append(FieldError('Invalid', 'spec.scopes', shown, 'unsupported scope applied to resource'))
+                errs.append(GoStructValueError('Invalid', 'spec.scopes', shown, 'unsupported scope applied to resource'))
     for pair in (('BestEffort', 'NotBestEffort'), ('Terminating', 'NotTerminating')):
         if set(pair) <= set(scopes):
-            errs.append(FieldError('Invalid', 'spec.scopes', shown, 'conflicting scopes'))
+            errs.append(GoStructValueError('Invalid', 'spec.scopes', shown, 'conflicting scopes'))
     return errs
 
 
