@@ -99,6 +99,15 @@ def _equal(values: dict) -> dict:
     return {'requests': dict(values), 'limits': dict(values)} if values else {}
 
 
+def _override(defaults: dict, given: dict) -> dict:
+    """``defaults`` with each given resource set as both request and limit (everest-operator's proxy handling)."""
+    out = {field: dict(values) for field, values in defaults.items()}
+    for name, value in given.items():
+        for field in ('requests', 'limits'):
+            out.setdefault(field, {})[name] = value
+    return out
+
+
 def _pmm(dbc: dict) -> list:
     spec = dbc.get('spec') or {}
     monitoring = spec.get('monitoring') or {}
@@ -148,14 +157,14 @@ def _pxc(dbc: dict, name: str) -> list:
         Member(f'{name}-pxc-{i}', [container('pxc', IMAGES['pxc'].format(v=version), engine_res)] + pmm, [init],
                [(f'datadir-{name}-pxc-{i}', size, storage_class)]) for i in range(replicas)])]
     proxy = spec.get('proxy') or {}
-    proxy_given = _equal(_given(proxy.get('resources')))
+    proxy_given = _given(proxy.get('resources'))
     if proxy.get('type') == 'proxysql':
-        main = container('proxysql', IMAGES['proxysql'], proxy_given or PROXYSQL_DEFAULT)
+        main = container('proxysql', IMAGES['proxysql'], _override(PROXYSQL_DEFAULT, proxy_given))
         sidecars = [container('pxc-monit', IMAGES['proxysql']), container('proxysql-monit', IMAGES['proxysql'])]
         second_init = container('proxysql-init', IMAGES['pxc-init'], PXC_INIT)
         component = 'proxysql'
     else:
-        main = container('haproxy', IMAGES['haproxy'], proxy_given or HAPROXY_BY_SIZE[engine_size(dbc)])
+        main = container('haproxy', IMAGES['haproxy'], _override(HAPROXY_BY_SIZE[engine_size(dbc)], proxy_given))
         sidecars = [container('pxc-monit', IMAGES['haproxy'])]
         second_init = container('haproxy-init', IMAGES['pxc-init'], PXC_INIT)
         component = 'haproxy'
@@ -219,7 +228,7 @@ def _postgresql(dbc: dict, name: str) -> list:
         f'{name}-repo-host-0', [container('pgbackrest', IMAGES['pgbackrest']), container('pgbackrest-config', IMAGES['pgbackrest'])],
         [container('pgbackrest-log-dir', IMAGES['pgbackrest']), container('nss-wrapper-init', IMAGES['pgbackrest'])],
         [(f'{name}-repo1', size, storage_class)])]))
-    bouncer = _equal(_given((spec.get('proxy') or {}).get('resources'))) or PGBOUNCER_DEFAULT
+    bouncer = {'limits': dict(PGBOUNCER_DEFAULT['limits'], **_given((spec.get('proxy') or {}).get('resources')))}
     out.append(Component(f'{name}-pgbouncer', [
         Member(_deployment_pod(f'{name}-pgbouncer', i),
                [container('pgbouncer', IMAGES['pgbouncer'], bouncer),
