@@ -43,8 +43,8 @@ def status_of(raw, ns, name):
 
 def tenant(raw, make_ns, ns='t1', **hard):
     make_ns(ns)
-    quota = {'metadata': {'name': 'tenant'}, 'spec': {'hard': hard or {'requests.cpu': '3', 'requests.memory': '6Gi',
-                                                                        'requests.storage': '25Gi'}}}
+    hard = hard or {'requests.cpu': '3', 'requests.memory': '6Gi', 'requests.storage': '25Gi'}
+    quota = {'metadata': {'name': 'tenant'}, 'spec': {'hard': hard}}
     assert raw('POST', NS.format(ns=ns) + '/resourcequotas', quota)[0] == 201
     assert raw('POST', NS.format(ns=ns) + '/limitranges', TENANT_LIMITS)[0] == 201
 
