@@ -131,14 +131,15 @@ def test_decrement_after_delete_and_terminal_pods(t1):
 
 
 def test_status_unknown_until_the_controller_has_counted(t1):
+    assert t1('POST', NS + '/configmaps', {'metadata': {'name': 'c'}})[0] == 201
     t1('POST', QUOTAS, quota({'requests.cpu': '1', 'pods': '3'}))
     _st, current = t1('GET', QUOTAS + '/q')
     current['status'] = {'hard': {'requests.cpu': '1', 'pods': '3'}, 'used': {'pods': '0'}}
     assert t1('PUT', QUOTAS + '/q/status', current)[0] == 200
     status, body = t1('POST', PODS, pod('p1', requests={'cpu': '100m'}))
     assert (status, body['message']) == (403, 'pods "p1" is forbidden: status unknown for quota: q, resources: pods,requests.cpu')
-    # any other change in the namespace lets the controller recount
-    assert t1('POST', NS + '/configmaps', {'metadata': {'name': 'c'}})[0] == 201
+    # a deletion in the namespace makes the controller recount (replenishment)
+    assert t1('DELETE', NS + '/configmaps/c')[0] == 200
     assert t1('POST', PODS, pod('p1', requests={'cpu': '100m'}))[0] == 201
 
 
@@ -148,7 +149,10 @@ def test_spec_hard_alone_does_not_take_part(t1):
     current['status'] = {}
     assert t1('PUT', QUOTAS + '/q/status', current)[0] == 200
     assert t1('POST', PODS, pod('p1', requests={'cpu': '1'}))[0] == 201
-    assert t1('POST', PODS, pod('p2', requests={'cpu': '1'}))[0] == 403, 'the pod create let the controller write status'
+    assert t1('POST', PODS, pod('p2', requests={'cpu': '1'}))[0] == 201, 'admission skips a quota without status.hard'
+    assert t1('DELETE', PODS + '/p2')[0] == 200    # the controller recounts on the delete
+    assert used(t1) == {'pods': '1'}
+    assert t1('POST', PODS, pod('p2', requests={'cpu': '1'}))[0] == 403
 
 
 def test_object_counts_legacy_alias_crd_and_group(t1):

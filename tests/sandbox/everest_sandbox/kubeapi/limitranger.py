@@ -29,7 +29,7 @@ ANNOTATION = 'kubernetes.io/limit-ranger'
 
 
 def _limit_ranges(store, namespace: str) -> list:
-    return [obj for (ns, _n), obj in sorted(store.data.get(LIMITRANGE_KEY, {}).items()) if ns == namespace]
+    return [obj for (_ns, _n), obj in sorted(i for i in store.data.get(LIMITRANGE_KEY, {}).items() if i[0][0] == namespace)]
 
 
 def _items(limit_range: dict, ltype: str) -> list:

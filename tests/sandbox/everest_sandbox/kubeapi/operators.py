@@ -1,9 +1,12 @@
 """A minimal simulation of everest-operator plus the Percona operators, the StatefulSet/Deployment controllers, a
 storage provisioner and the kubelet, so that DatabaseClusters use the namespace's quota like on a real cluster.
 
-``OperatorSimulation(store)`` watches the store. After every create/update/delete of a DatabaseCluster (not of its
-status) and after every pod or PVC deletion it reconciles the DatabaseClusters of that namespace, synchronously
-(oldest first); ``reconcile(namespace=None, name=None)`` does the same on demand (``POST /_sandbox/reconcile``).
+``OperatorSimulation(store)`` watches the store and works synchronously, inside the write that triggered it: after
+every create/update/delete of a DatabaseCluster (not of its status) it reconciles that cluster; after a deletion
+that frees quota (a cluster, a pod, a PVC) it also retries the namespace's clusters in ``error`` (oldest first), which
+is the "next reconcile" of a real operator; a deleted pod or PVC of a cluster is recreated (StatefulSet behaviour).
+``reconcile(namespace=None, name=None)`` reconciles on demand (``POST /_sandbox/reconcile``), e.g. after a quota was
+raised (not a trigger on a real cluster either).
 
 For each cluster (``operator_pods.plan``): every component's members are created in order, PVCs before their pod;
 the first refusal (LimitRanger, ResourceQuota, any admission) stops that component, like a StatefulSet that keeps
@@ -12,6 +15,9 @@ and a kubelet would). A pod whose template changed (``controller-revision-hash``
 a PVC whose size grew is expanded (an UPDATE that ResourceQuota charges); pods beyond the wanted replicas are deleted,
 their PVCs kept (StatefulSet retention). ``spec.paused`` deletes the pods. Deleting the cluster (or setting its
 ``deletionTimestamp``) deletes its pods and PVCs.
+
+Cost: a cluster's reconcile touches only that cluster's objects; the quota controller recount after each write is
+cached per object version (``quota.stored_usage``).
 
 Refusals are shown on the cluster: ``status.status: error`` and ``status.message`` = the refusal texts (``; ``
 joined), ``status.size``/``status.ready`` = wanted/existing pods. Once everything exists again the error is cleared
@@ -53,31 +59,50 @@ class OperatorSimulation:
     def __init__(self, store):
         self.store = store
         self._busy = False
-        self._dirty: set = set()
+        self._clusters: set = set()     # (namespace, name) to reconcile
+        self._retry: set = set()        # namespaces whose failed clusters are retried (something was freed)
         store.watchers.append(self.on_event)
 
     # ------------------------------------------------------------------ triggers
-    def on_event(self, event: str, rtype, namespace: str, _name: str, subresource: str):
+    def on_event(self, event: str, rtype, obj: dict, subresource: str):
         """Store watcher: ``event`` is ADDED, MODIFIED or DELETED."""
         key = rtype.storage_key
-        if (key == DBC_KEY and not subresource) or (key in (POD_KEY, PVC_KEY) and event == 'DELETED'):
-            self._dirty.add(namespace)
-            if not self._busy:
-                self._drain()
+        meta = obj.get('metadata') or {}
+        namespace = meta.get('namespace', '')
+        if key == DBC_KEY and not subresource:
+            self._clusters.add((namespace, meta.get('name')))
+            if event == 'DELETED':
+                self._retry.add(namespace)
+        elif key in (POD_KEY, PVC_KEY) and event == 'DELETED':
+            owner = (meta.get('labels') or {}).get(INSTANCE)
+            if owner and (meta.get('labels') or {}).get(MANAGED_BY) in OPERATOR.values():
+                self._clusters.add((namespace, owner))     # a StatefulSet recreates a deleted pod
+            self._retry.add(namespace)
+        else:
+            return
+        if not self._busy:
+            self._drain()
 
     def reconcile(self, namespace: str | None = None, name: str | None = None) -> dict:
         """Reconcile one cluster, one namespace or every namespace; returns {namespace/name: status}."""
         with self.store.lock:
-            if namespace is None:
-                self._dirty.update(ns for ns, _n in self.store.data.get(DBC_KEY, {}))
-            else:
-                self._dirty.add(namespace)
+            for (ns, cname) in self.store.data.get(DBC_KEY, {}):
+                if (namespace is None or ns == namespace) and (name is None or cname == name):
+                    self._clusters.add((ns, cname))
             self._drain()
             out = {}
             for (ns, cname), dbc in sorted(self.store.data.get(DBC_KEY, {}).items()):
                 if (namespace is None or ns == namespace) and (name is None or cname == name):
                     out[f'{ns}/{cname}'] = copy.deepcopy(dbc.get('status') or {})
             return out
+
+    def _failed(self, namespace: str) -> set:
+        return {(ns, n) for (ns, n), dbc in self.store.data.get(DBC_KEY, {}).items()
+                if ns == namespace and (dbc.get('status') or {}).get('status') == 'error'}
+
+    def _order(self, key: tuple):
+        dbc = self.store.data.get(DBC_KEY, {}).get(key)
+        return ((dbc or {}).get('metadata', {}).get('creationTimestamp', ''), key)
 
     def _drain(self):
         store = self.store
@@ -87,13 +112,16 @@ class OperatorSimulation:
             store.set_request_user(CONTROLLER_USER)
             try:
                 for _pass in range(MAX_PASSES):
-                    if not self._dirty:
+                    clusters, retry = self._clusters, self._retry
+                    if not clusters and not retry:
                         break
-                    namespaces, self._dirty = sorted(self._dirty), set()
-                    for namespace in namespaces:
-                        self._reconcile_namespace(namespace)
+                    self._clusters, self._retry = set(), set()
+                    for namespace in retry:
+                        clusters |= self._failed(namespace)
+                    for namespace, name in sorted(clusters, key=self._order):
+                        self._reconcile_cluster(namespace, name)
             finally:
-                self._dirty = set()
+                self._clusters, self._retry = set(), set()
                 store.set_request_user(previous)
                 self._busy = False
 
@@ -102,32 +130,19 @@ class OperatorSimulation:
         return self.store.registry.any_version(group, plural)
 
     def _owned(self, key: tuple, namespace: str, cluster: str) -> dict:
-        return {name: obj for (ns, name), obj in sorted(self.store.data.get(key, {}).items())
+        return {name: obj for (ns, name), obj in self.store.data.get(key, {}).items()
                 if ns == namespace and (obj['metadata'].get('labels') or {}).get(INSTANCE) == cluster
                 and (obj['metadata'].get('labels') or {}).get(MANAGED_BY) in OPERATOR.values()}
 
-    def _reconcile_namespace(self, namespace: str):
-        clusters = [dbc for (ns, _n), dbc in self.store.data.get(DBC_KEY, {}).items() if ns == namespace]
-        names = {dbc['metadata']['name'] for dbc in clusters}
-        for key in (POD_KEY, PVC_KEY):          # leftovers of clusters that are gone
-            for (ns, obj_name), obj in sorted(self.store.data.get(key, {}).items()):
-                labels = obj['metadata'].get('labels') or {}
-                if ns == namespace and labels.get(MANAGED_BY) in OPERATOR.values() and labels.get(INSTANCE) not in names:
-                    self._delete(key, namespace, obj_name)
-        for dbc in sorted(clusters, key=lambda d: (d['metadata'].get('creationTimestamp', ''), d['metadata']['name'])):
-            self._reconcile_cluster(namespace, dbc['metadata']['name'])
-
     def _reconcile_cluster(self, namespace: str, name: str):
         dbc = self.store.data.get(DBC_KEY, {}).get((namespace, name))
-        if dbc is None:
-            return
-        dbc = copy.deepcopy(dbc)
         pods, pvcs = self._owned(POD_KEY, namespace, name), self._owned(PVC_KEY, namespace, name)
-        if dbc['metadata'].get('deletionTimestamp'):
+        if dbc is None or dbc['metadata'].get('deletionTimestamp'):
             for key, objs in ((POD_KEY, pods), (PVC_KEY, pvcs)):
                 for obj_name in objs:
                     self._delete(key, namespace, obj_name)
             return
+        dbc = copy.deepcopy(dbc)
         components = [] if (dbc.get('spec') or {}).get('paused') else plan(dbc)
         wanted = {m.name for c in components for m in c.members}
         for pod_name in sorted(set(pods) - wanted):

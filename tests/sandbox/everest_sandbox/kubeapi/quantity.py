@@ -18,6 +18,7 @@ simulation and the Everest REST emulator's validation).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -114,8 +115,10 @@ class Quantity:
             return raw
         if isinstance(raw, bool) or raw is None:
             raise QuantityError(ERR_FORMAT)
-        text = repr(raw) if isinstance(raw, float) else str(raw)
-        text = text.strip() if isinstance(raw, (int, float)) else text
+        return _parse_text(repr(raw) if isinstance(raw, float) else str(raw))
+
+    @classmethod
+    def _from_text(cls, text: str) -> 'Quantity':
         if not text:
             raise QuantityError(ERR_FORMAT)
         negative, number, suffix = _split(text)
@@ -222,6 +225,12 @@ class Quantity:
 
     def __repr__(self) -> str:
         return f'Quantity({str(self)!r})'
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Quantity:
+    """Parsing is pure and quantities are immutable: the same few spellings come back all the time."""
+    return Quantity._from_text(text)  # pylint: disable=protected-access
 
 
 ZERO = Quantity(0)

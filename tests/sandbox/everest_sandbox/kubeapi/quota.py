@@ -21,9 +21,11 @@ quota`` listing only the exceeded names. All refusals are 403 Forbidden. On succ
 before the object is stored (not for dry runs).
 
 Controller (``pkg/controller/resourcequota``): ``status.hard`` = ``spec.hard``; ``status.used`` for exactly the hard
-names an evaluator can count (zero as ``0``), recomputed after every write of a namespaced object in the sandbox (a
-real controller does it on deletes, on pods turning terminal and on a periodic resync). The sandbox counts a new
-custom resource at once, where kube-controller-manager waits for its discovery resync.
+names an evaluator can count (zero as ``0``), written when a quota is created or its spec changes and recomputed
+(``refresh``) after deletes of namespaced objects and after pod/PVC updates that change their usage (a real
+controller replenishes on deletes and terminal pods, and resyncs every few minutes; creates are charged by admission
+in both). A status written by hand stays until the next such event. The sandbox counts a new custom resource at
+once, where kube-controller-manager waits for its discovery resync.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ POD_CONSTRAINED = ('cpu', 'memory', 'requests.cpu', 'requests.memory', 'limits.c
 PVC_RESOURCES = ('persistentvolumeclaims', 'requests.storage')
 STORAGE_CLASS_SUFFIX = '.storageclass.storage.k8s.io/'
 ONE = Quantity(1)
+_USAGE_CACHE: dict = {}     # (uid, resourceVersion) -> usage of a stored object
+_USAGE_CACHE_MAX = 50000
 
 
 def _extended(name: str) -> bool:
@@ -120,7 +124,7 @@ class PodEvaluator(ObjectCountEvaluator):
         total: dict = {}
         for pod in objects:
             if all(self.matches_scope(sel, pod) for sel in selectors):
-                total = add_lists(total, self.usage(pod))
+                total = add_lists(total, stored_usage(self, pod))
         return total
 
 
@@ -158,8 +162,30 @@ class PvcEvaluator(ObjectCountEvaluator):
     def usage_stats(self, objects, _selectors) -> dict:
         total: dict = {}
         for pvc in objects:
-            total = add_lists(total, self.usage(pvc))
+            total = add_lists(total, stored_usage(self, pvc))
         return total
+
+
+def stored_usage(evaluator, obj: dict) -> dict:
+    """``evaluator.usage`` of a stored object, cached by uid and resourceVersion (the controller recounts often)."""
+    meta = obj.get('metadata') or {}
+    key = (meta.get('uid'), meta.get('resourceVersion'))
+    if None in key:
+        return evaluator.usage(obj)
+    found = _USAGE_CACHE.get(key)
+    if found is None:
+        if len(_USAGE_CACHE) >= _USAGE_CACHE_MAX:
+            _USAGE_CACHE.clear()
+        found = _USAGE_CACHE[key] = evaluator.usage(obj)
+    return found
+
+
+def usage_changed(key: tuple, old: dict, new: dict) -> bool:
+    """Whether an update of a stored object changes what quotas count (a pod turning terminal, a PVC growing)."""
+    if key not in (POD_KEY, PVC_KEY):
+        return False
+    evaluator = evaluator_for(key)
+    return stored_usage(evaluator, old) != stored_usage(evaluator, new)
 
 
 def _qty_map(raw) -> dict:

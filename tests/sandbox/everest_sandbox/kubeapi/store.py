@@ -4,8 +4,10 @@ Objects are kept by (group, plural) -> (namespace, name). Type-specific behaviou
 ConfigMaps, Deployments, CustomResourceDefinitions, custom resources) lives in the ``_prepare_*`` helpers, that of
 the core kinds with resource quantities (Pods, PVCs, LimitRanges, ResourceQuotas) in ``coretypes``; admission runs
 through ``self.admission`` (``admission.Chain``: LimitRanger, ResourceQuota); ``quota.refresh`` is the quota
-controller. ``watchers`` are called (under the lock) after every stored change: ``watcher(event, rtype, namespace,
-name, subresource)`` with event ADDED, MODIFIED or DELETED (``operators.OperatorSimulation`` is one).
+controller (admission charges creates; the controller recounts after deletes and after pod/PVC updates that change
+their usage, like its replenishment).
+``watchers`` are called (under the lock) after every stored change: ``watcher(event, rtype, obj, subresource)``
+with event ADDED, MODIFIED or DELETED (``operators.OperatorSimulation`` is one).
 """
 
 from __future__ import annotations
@@ -134,9 +136,10 @@ class Store:
         """A new resourceVersion (for writers outside this class that change a stored object in place)."""
         return self._next_rv()
 
-    def _notify(self, event: str, rtype: ResourceType, namespace: str, name: str, subresource: str | None = None):
+    def _notify(self, event: str, rtype: ResourceType, obj: dict, subresource: str | None = None):
+        """Tell the watchers: ``watcher(event, rtype, obj, subresource)`` (``obj`` is the stored dict; read only)."""
         for watcher in list(self.watchers):
-            watcher(event, rtype, namespace, name, subresource or '')
+            watcher(event, rtype, obj, subresource or '')
 
     def _bucket(self, rtype: ResourceType) -> dict:
         return self.data.setdefault(rtype.storage_key, {})
@@ -522,10 +525,8 @@ class Store:
             if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
                 self._register_crd(obj)
                 quota.refresh(self)
-            if rtype.namespaced:
-                quota.refresh(self, namespace)
             out = self._out(rtype, obj)
-            self._notify('ADDED', rtype, namespace, name)
+            self._notify('ADDED', rtype, obj)
             return out
 
     def update(self, rtype: ResourceType, namespace: str | None, name: str, body, subresource: str | None = None,
@@ -608,10 +609,10 @@ class Store:
         if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions') and subresource != 'status':
             self._register_crd(new)
             quota.refresh(self)
-        if rtype.namespaced and not (rtype.storage_key == quota.QUOTA_KEY and subresource == 'status'):
-            quota.refresh(self, namespace)   # a quota's own status write waits for the next change (controller lag)
+        if quota.usage_changed(rtype.storage_key, old, new):
+            quota.refresh(self, namespace)
         out = self._out(rtype, new)
-        self._notify('MODIFIED', rtype, namespace, name, subresource)
+        self._notify('MODIFIED', rtype, new, subresource)
         return out
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, raw: bytes,
@@ -729,7 +730,7 @@ class Store:
             quota.refresh(self)
         elif rtype.namespaced:
             quota.refresh(self, namespace)
-            self._notify('DELETED', rtype, namespace, name)
+            self._notify('DELETED', rtype, obj)
         return obj
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: dict | None = None,
@@ -758,7 +759,7 @@ class Store:
                     old['metadata']['deletionTimestamp'] = now()
                     old['metadata']['deletionGracePeriodSeconds'] = 0
                     old['metadata']['resourceVersion'] = self._next_rv()
-                    self._notify('MODIFIED', rtype, namespace, name)
+                    self._notify('MODIFIED', rtype, old)
                 return 202, self._out(rtype, old)
             obj = self._remove(rtype, namespace, name)
             if rtype.storage_key == ('', 'namespaces'):
