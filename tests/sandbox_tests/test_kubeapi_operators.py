@@ -145,8 +145,7 @@ def test_cpu_refusal_and_reconcile_endpoint(raw, make_ns, clean_sandbox):
     quota['spec']['hard']['requests.cpu'] = '4'
     assert raw('PUT', NS.format(ns='t1') + '/resourcequotas/tenant', quota)[0] == 200
     assert status_of(raw, 't1', 'c')['status'] == 'error', 'a quota change is no trigger; the next reconcile is'
-    status, body = clean_sandbox.request('POST', '/_sandbox/reconcile', {'namespace': 't1'})
-    assert status == 200 and body['clusters']['t1/c'] == {'size': 2, 'ready': 2}
+    assert clean_sandbox.reconcile('t1', 'c') == {'t1/c': {'size': 2, 'ready': 2}}
     assert 'c-pxc-0' in names(raw, 't1', 'pods')
 
 
@@ -170,7 +169,9 @@ def test_sidecars_need_a_limit_range(raw, make_ns):
                                                     'requests.cpu for: pxc-monit')
     assert names(raw, 't1', 'pods') == ['a-pxc-0']
     raw('POST', NS.format(ns='t1') + '/limitranges', TENANT_LIMITS)
-    raw('POST', '/_sandbox/reconcile', {})
+    status, body = raw('POST', '/_sandbox/reconcile', {})
+    assert status == 200 and body['status'] == 'ok' and body['clusters']['t1/a'] == {'size': 2, 'ready': 2}
+    assert raw('GET', '/_sandbox/reconcile')[0] == 405
     _st, pod = raw('GET', NS.format(ns='t1') + '/pods/a-haproxy-0')
     assert pod['metadata']['annotations']['kubernetes.io/limit-ranger'] == (
         'LimitRanger plugin set: cpu, memory request for container pxc-monit; cpu, memory limit for container pxc-monit')

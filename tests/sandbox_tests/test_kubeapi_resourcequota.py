@@ -295,3 +295,15 @@ def test_python_client(core, make_ns):
                                           {'requests.storage': '1Gi', 'persistentvolumeclaims': '1'})
     assert core.delete_namespaced_persistent_volume_claim('d1', 't1').metadata.name == 'd1'
     assert core.read_namespaced_resource_quota('q', 't1').status.used == {'requests.storage': '0', 'persistentvolumeclaims': '0'}
+
+
+def test_admission_chain_order():
+    from everest_sandbox.kubeapi.store import Store  # pylint: disable=import-outside-toplevel
+
+    class Policy:  # pylint: disable=too-few-public-methods
+        """A validating plugin registered the way the ValidatingAdmissionPolicy plugin is."""
+
+    for before in ('ResourceQuota', 'ObjectCountQuota'):
+        chain = Store().admission
+        chain.register(Policy(), before=before)
+        assert [type(p).__name__ for p in chain.plugins] == ['LimitRanger', 'Policy', 'ResourceQuota']
