@@ -8,7 +8,7 @@ from everest_sandbox.kubeapi.errors import ApiError, FieldError, go_value
 from everest_sandbox.kubeapi.patch import PatchError, json_patch, merge_patch, strategic_merge
 from everest_sandbox.kubeapi.schema import process_custom_resource, prune, validate
 from everest_sandbox.kubeapi.selectors import labels_match, parse_field_selector, parse_label_selector
-from everest_sandbox.kubeapi.store import format_quantity, parse_quantity
+from everest_sandbox.kubeapi.quantity import QuantityError, parse as parse_quantity
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
@@ -141,12 +141,12 @@ def test_field_error_formatting():
 
 @pytest.mark.parametrize('text, value', [('3', 3), ('1k', 1000), ('1Ki', 1024), ('500m', 0.5), ('2Gi', 2 * 2**30)])
 def test_quantities(text, value):
-    assert float(parse_quantity(text)) == value
+    assert float(parse_quantity(text).value) == value
 
 
 def test_quantity_format_and_errors():
-    assert format_quantity(parse_quantity('3')) == '3'
-    with pytest.raises(ValueError):
+    assert str(parse_quantity('3')) == '3'
+    with pytest.raises(QuantityError):
         parse_quantity('three')
 
 

@@ -236,6 +236,11 @@ class SandboxHandle:
     def clear_faults(self):
         return self._sandbox('POST', 'faults', {})
 
+    def reconcile(self, namespace: str | None = None, name: str | None = None) -> dict:
+        """Run the operator simulation now (``POST /_sandbox/reconcile``); {"<ns>/<name>": status} of the clusters."""
+        body = {k: v for k, v in (('namespace', namespace), ('name', name)) if v}
+        return self._sandbox('POST', 'reconcile', body)['clusters']
+
     def reset(self):
         """Restore the seeded cluster, clear faults and stats, truncate the call log, empty the chart cache."""
         self._sandbox('POST', 'reset')

@@ -11,9 +11,12 @@ What it does
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
-* Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, Deployments (``/status``, ``/scale``),
-  CustomResourceDefinitions, and custom resources of every established CRD (namespaced or cluster scoped,
-  ``/status`` when declared). Registry in ``registry.py``; seed (Everest 1.10.0 installed) in ``seed.py``.
+* Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, LimitRanges, Pods and PersistentVolumeClaims (``/status``),
+  Deployments (``/status``, ``/scale``), CustomResourceDefinitions, and custom resources of every established CRD
+  (namespaced or cluster scoped, ``/status`` when declared). Registry in ``registry.py``; seed (Everest 1.10.0
+  installed) in ``seed.py``. Pods, PVCs, LimitRanges and ResourceQuotas get the apiserver's quantity decoding
+  (canonical form), defaulting (limits copied into empty requests, LimitRange ``default``/``defaultRequest``) and
+  validation (``coretypes.py``); quantities everywhere go through one Go-compatible ``quantity.py``.
 * Verbs: get, list (label/field selectors, ``limit``/``continue``), create (``generateName``), update
   (optimistic concurrency), patch (merge, JSON patch incl. ``test``, strategic merge for built-ins only --
   415 for custom resources -- and a simplified server-side apply: create-or-merge, no field ownership),
@@ -23,19 +26,28 @@ What it does
   name/label validation with the apiserver's texts.
 * CRs: structural-schema pruning (``fieldValidation`` Strict -> 400, default Warn -> ``Warning`` header),
   defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
-* ResourceQuota object counts (``count/<resource>.<group>``, ``configmaps``, ``secrets``): 403 on admission,
-  ``status.hard``/``status.used`` kept current; checks and writes under one lock.
+* Admission chain (``admission.py``; mutating plugins before validating ones, object validation in between):
+  LimitRanger (``limitranger.py``: container defaults, the ``kubernetes.io/limit-ranger`` annotation, min/max/ratio
+  for containers, pods and PVCs) and ResourceQuota (``quota.py``: object counts incl. legacy names, pod compute
+  resources, PVC storage incl. per storage class, scopes, ``must specify``/``status unknown``/``exceeded quota``
+  texts, 403); the quota controller keeps ``status.hard``/``status.used`` current; checks and writes under one lock.
+* Operator simulation (``operators.py``, ``operator_pods.py``): every DatabaseCluster becomes the pods and PVCs its
+  Percona operator would create (sidecars, PMM client, defaults per ``docs/dev/operator-pods.md``), through the same
+  admission; refusals show as ``status.status: error`` + ``status.message`` on the cluster; re-run after pod/PVC
+  deletions and on ``POST /_sandbox/reconcile``.
 * ValidatingAdmissionPolicy / ValidatingAdmissionPolicyBinding (admissionregistration.k8s.io/v1): upstream defaults
   and create-time validation (CEL compile errors with cel-go's texts), enforcement in the admission chain before
   ResourceQuota (``vap.py``: matching, params, matchConditions, variables, messages, Deny/Warn/Audit, failurePolicy,
   reasons and codes), CEL with the Kubernetes quantity/lists/strings/regex libraries (``cel.py``,
   ``resource_quantity.py``; cost is estimated, see ``cel.py``).
-* ``/_sandbox/{stats,stats/reset,faults,reset,audit}``: request counters, seeded fault injection, reset to seed,
-  audit annotations written by ValidatingAdmissionPolicies.
+* ``/_sandbox/{stats,stats/reset,faults,reset,audit,reconcile}``: request counters, seeded fault injection, reset to
+  seed, audit annotations written by ValidatingAdmissionPolicies, run the operator simulation now.
 
 Not implemented: watch (not in discovery's verbs; watch requests get a 405 MethodNotAllowed Status plus a
 ``Warning`` header that kubectl prints), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
 checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
-ownerReferences, admission webhooks, RBAC; for ValidatingAdmissionPolicy: the ``authorizer`` variable, the
-typeChecking status, the sets/IP/CIDR/URL/format/semver CEL libraries, an exact CEL cost (it is estimated).
+ownerReferences, admission webhooks, RBAC, scheduling (user-created pods stay Pending, PVCs unbound; only the
+operator simulation's pods and PVCs are reported Running/Bound), graceful pod deletion, the pod ``resize``
+subresource; for ValidatingAdmissionPolicy: the ``authorizer`` variable, the typeChecking status, the
+sets/IP/CIDR/URL/format/semver CEL libraries, an exact CEL cost (it is estimated).
 """

@@ -38,20 +38,24 @@ class Chain:
         self.plugins = list(plugins or [])
 
     def register(self, plugin, before=None):
-        """Add ``plugin`` at the end, or before the first plugin of class name ``before``."""
+        """Add ``plugin`` at the end, or before the first plugin of class name ``before`` (or one of its ``aliases``)."""
         if before is not None:
             for index, existing in enumerate(self.plugins):
-                if type(existing).__name__ == before:
+                if before == type(existing).__name__ or before in getattr(existing, 'aliases', ()):
                     self.plugins.insert(index, plugin)
                     return
         self.plugins.append(plugin)
 
-    def admit(self, store, attrs: Attributes):
+    def admit(self, store, attrs: Attributes, validate_object=None):
+        """``validate_object()`` (the create/update strategy's validation) runs between the two phases, as in
+        kube-apiserver, where objects are validated after mutating and before validating admission."""
         active = [p for p in self.plugins if p.handles(attrs)]
         for plugin in active:
             mutate = getattr(plugin, 'mutate', None)
             if mutate is not None:
                 mutate(store, attrs)
+        if validate_object is not None:
+            validate_object()
         for plugin in active:
             validate = getattr(plugin, 'validate', None)
             if validate is not None:

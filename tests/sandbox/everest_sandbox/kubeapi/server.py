@@ -9,6 +9,8 @@ returns to it, ``POST /_sandbox/faults`` replaces it like any other fault settin
 Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
 ``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
 ``GET /_sandbox/audit`` (audit annotations written by ValidatingAdmissionPolicies, ``{"items": [...]}``).
+``POST /_sandbox/reconcile`` (body ``{"namespace": ..., "name": ...}``, both optional: run the operator simulation
+now; answers ``{"status": "ok", "clusters": {"<ns>/<name>": <status>}}``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from .. import DEFAULT_ADMIN_PASSWORD
 from . import errors as E
 from . import seed as seed_data
+from .operators import OperatorSimulation
 from .store import Store, deterministic_uid
 from .table import to_table, wants_table
 
@@ -315,6 +318,7 @@ class KubeApiServer:
         self.host = host
         self._port = port
         self.store = Store()
+        self.operators = OperatorSimulation(self.store)
         self.faults = Faults()
         self.stats = Stats()
         self._httpd: _HTTPServer | None = None
@@ -664,6 +668,12 @@ class KubeApiServer:
             return 200, {'status': 'ok'}, {}
         if path == 'audit' and method == 'GET':
             return 200, {'items': self.store.vap.audit_events()}, {}
-        if path in ('stats', 'stats/reset', 'faults', 'reset', 'audit'):
+        if path == 'reconcile' and method == 'POST':
+            target = self._json(body) if body.strip() else {}
+            if not isinstance(target, dict):
+                raise E.bad_request('reconcile: expected a JSON object {"namespace": ..., "name": ...}')
+            clusters = self.operators.reconcile(target.get('namespace'), target.get('name'))
+            return 200, {'status': 'ok', 'clusters': clusters}, {}
+        if path in ('stats', 'stats/reset', 'faults', 'reset', 'audit', 'reconcile'):
             raise E.method_not_allowed()
         return 404, '404 page not found\n', {}

@@ -1,8 +1,13 @@
 """Object store with apiserver semantics: one lock, one global resourceVersion counter, deep copies in and out.
 
 Objects are kept by (group, plural) -> (namespace, name). Type-specific behaviour (Namespaces, Secrets,
-ConfigMaps, Deployments, ResourceQuotas, CustomResourceDefinitions, custom resources) lives in the
-``_prepare_*`` helpers; admission (namespace existence, ResourceQuota object counts) in ``_admit_create``.
+ConfigMaps, Deployments, CustomResourceDefinitions, custom resources) lives in the ``_prepare_*`` helpers, that of
+the core kinds with resource quantities (Pods, PVCs, LimitRanges, ResourceQuotas) in ``coretypes``; admission runs
+through ``self.admission`` (``admission.Chain``: LimitRanger, ResourceQuota); ``quota.refresh`` is the quota
+controller (admission charges creates; the controller recounts after deletes and after pod/PVC updates that change
+their usage, like its replenishment).
+``watchers`` are called (under the lock) after every stored change: ``watcher(event, rtype, obj, subresource)``
+with event ADDED, MODIFIED or DELETED (``operators.OperatorSimulation`` is one).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import re
 import string
 import threading
 import uuid
-from decimal import Decimal, InvalidOperation
 
+from . import coretypes
 from . import errors as E
+from . import quota
 from .admission import ADMIN_USER, Attributes, Chain
 from .errors import FieldError
+from .limitranger import LimitRanger
 from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
 from .schema import process_custom_resource
@@ -54,11 +61,10 @@ OBJECT_META_FIELDS = ('name', 'generateName', 'namespace', 'selfLink', 'uid', 'r
 UNDELETABLE_NAMESPACES = ('default', 'kube-system', 'kube-public')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
-RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions')}
+# pods (graceful deletion, ReturnDeletedObject) and PVCs (the pvc-protection finalizer) answer a DELETE with the object
+RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions'), ('', 'pods'),
+                            ('', 'persistentvolumeclaims')}
 GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')} | set(VAP_KEYS)
-QUOTA_LEGACY = {'configmaps': ('', 'configmaps'), 'secrets': ('', 'secrets'), 'resourcequotas': ('', 'resourcequotas')}
-QUANTITY_SUFFIX = {'': 1, 'm': Decimal('0.001'), 'k': 10**3, 'M': 10**6, 'G': 10**9, 'T': 10**12, 'P': 10**15, 'E': 10**18,
-                   'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
 PATCH_TYPES_BUILTIN = ('application/json-patch+json', 'application/merge-patch+json',
                        'application/strategic-merge-patch+json', 'application/apply-patch+yaml')
 PATCH_TYPES_CR = ('application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml')
@@ -66,20 +72,6 @@ PATCH_TYPES_CR = ('application/json-patch+json', 'application/merge-patch+json',
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def parse_quantity(text) -> Decimal:
-    match = re.match(r'^([+-]?[0-9.]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$', str(text).strip())
-    if not match:
-        raise ValueError(f'quantities must match the regular expression: {text}')
-    try:
-        return Decimal(match.group(1)) * QUANTITY_SUFFIX[match.group(2) or '']
-    except InvalidOperation as exc:
-        raise ValueError(str(exc)) from exc
-
-
-def format_quantity(value: Decimal) -> str:
-    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
 
 
 def deterministic_uid(key: str) -> str:
@@ -98,18 +90,6 @@ def _go_type(value) -> str:
     return 'string'
 
 
-class ObjectCountQuota:
-    """ResourceQuota admission for object counts (``count/<resource>[.<group>]`` and the legacy names)."""
-
-    @staticmethod
-    def handles(attrs: Attributes) -> bool:
-        return attrs.operation == 'CREATE' and bool(attrs.namespace) and not attrs.subresource
-
-    @staticmethod
-    def validate(store: 'Store', attrs: Attributes):
-        store._admit_quota(attrs.rtype, attrs.namespace, attrs.name)  # pylint: disable=protected-access
-
-
 class Store:
     """The cluster state. Every public method takes the lock for its whole duration."""
 
@@ -119,9 +99,10 @@ class Store:
         self.rv = 0
         self.data: dict = {}
         self._local = threading.local()
-        self.admission = Chain([ObjectCountQuota()])
+        self.admission = Chain([LimitRanger(), quota.ResourceQuota()])
         self.vap = ValidatingAdmissionPolicy()   # validating phase, before ResourceQuota (kube's plugin order)
-        self.admission.register(self.vap, before='ObjectCountQuota')
+        self.admission.register(self.vap, before='ResourceQuota')
+        self.watchers: list = []
 
     # ------------------------------------------------------------------ helpers
     def collect_warnings(self) -> list:
@@ -143,12 +124,26 @@ class Store:
 
     def _admit(self, operation: str, rtype: ResourceType, namespace: str, name: str, obj, old, subresource=None,
                dry_run: bool = False):
+        def validate_object():
+            if obj is not None and not subresource and rtype.storage_key in coretypes.KINDS:
+                errs = coretypes.validate(rtype.storage_key, obj, old)
+                if errs:
+                    raise E.invalid(rtype.kind, rtype.group, name, errs)
         self.admission.admit(self, Attributes(operation, rtype, namespace or '', name, obj, old, subresource or '', dry_run,
-                                              self.request_user()))
+                                              self.request_user()), validate_object)
 
     def _next_rv(self) -> str:
         self.rv += 1
         return str(self.rv)
+
+    def next_resource_version(self) -> str:
+        """A new resourceVersion (for writers outside this class that change a stored object in place)."""
+        return self._next_rv()
+
+    def _notify(self, event: str, rtype: ResourceType, obj: dict, subresource: str | None = None):
+        """Tell the watchers: ``watcher(event, rtype, obj, subresource)`` (``obj`` is the stored dict; read only)."""
+        for watcher in list(self.watchers):
+            watcher(event, rtype, obj, subresource or '')
 
     def _bucket(self, rtype: ResourceType) -> dict:
         return self.data.setdefault(rtype.storage_key, {})
@@ -278,14 +273,8 @@ class Store:
             errs += self._prepare_crd(obj, old)
         elif key in VAP_KEYS:
             errs += prepare_vap_object(key, obj, old)
-        elif key == ('', 'resourcequotas'):
-            hard = (obj.get('spec') or {}).get('hard') or {}
-            for res, val in hard.items():
-                try:
-                    parse_quantity(val)
-                except ValueError:
-                    errs.append(FieldError('Invalid', f'spec.hard[{res}]', val, 'quantities must match the regular expression '
-                                           "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"))
+        elif key in coretypes.KINDS:
+            coretypes.prepare(key, rtype.kind, obj)
         elif not rtype.builtin:
             unknown: list = []
             processed, errs2 = process_custom_resource(rtype.schema, obj, unknown)
@@ -448,52 +437,6 @@ class Store:
         ]
         obj['status'] = status
 
-    # ------------------------------------------------------------------ quota
-    def _quota_target(self, resource: str):
-        if resource.startswith('count/'):
-            plural, _sep, group = resource[len('count/'):].partition('.')
-            return (group, plural)
-        return QUOTA_LEGACY.get(resource)
-
-    def _count(self, namespace: str, target: tuple) -> int:
-        return sum(1 for (ns, _n) in self.data.get(target, {}) if ns == namespace)
-
-    def _quota_status(self, quota: dict) -> dict:
-        hard = copy.deepcopy((quota.get('spec') or {}).get('hard') or {})
-        used = {}
-        for res in hard:
-            target = self._quota_target(res)
-            used[res] = str(self._count(quota['metadata']['namespace'], target)) if target else '0'
-        return {'hard': hard, 'used': used} if hard else {}
-
-    def _admit_quota(self, rtype: ResourceType, namespace: str, name: str):
-        quotas = self.data.get(('', 'resourcequotas'), {})
-        for (ns, qname), quota in sorted(quotas.items()):
-            if ns != namespace:
-                continue
-            exceeded = []
-            for res, limit in sorted(((quota.get('spec') or {}).get('hard') or {}).items()):
-                if self._quota_target(res) != rtype.storage_key:
-                    continue
-                used = self._count(namespace, rtype.storage_key)
-                limit_q = parse_quantity(limit)
-                if used + 1 > limit_q:
-                    exceeded.append((res, used, format_quantity(limit_q)))
-            if exceeded:
-                detail = (f'exceeded quota: {qname}, requested: ' + ','.join(f'{r}=1' for r, _u, _l in exceeded)
-                          + ', used: ' + ','.join(f'{r}={u}' for r, u, _l in exceeded)
-                          + ', limited: ' + ','.join(f'{r}={lim}' for r, _u, lim in exceeded))
-                raise E.forbidden(rtype.group, rtype.plural, name, detail)
-
-    def _refresh_quotas(self, namespace: str | None = None):
-        for (ns, _name), quota in self.data.get(('', 'resourcequotas'), {}).items():
-            if namespace is not None and ns != namespace:
-                continue
-            status = self._quota_status(quota)
-            if quota.get('status', {}) != status:
-                quota['status'] = status
-                quota['metadata']['resourceVersion'] = self._next_rv()
-
     # ------------------------------------------------------------------ verbs
     def get(self, rtype: ResourceType, namespace: str, name: str) -> dict:
         with self.lock:
@@ -579,17 +522,18 @@ class Store:
                 meta['generation'] = 1
             if rtype.storage_key == ('apps', 'deployments'):
                 self._deployment_status(obj)
-            if rtype.storage_key == ('', 'resourcequotas'):
-                obj['status'] = self._quota_status(obj)
+            if rtype.storage_key == quota.QUOTA_KEY:
+                obj['status'] = quota.controller_status(self, obj)
             if dry_run:
                 return self._out(rtype, obj)
             meta['resourceVersion'] = self._next_rv()
             bucket[(namespace, name)] = obj
             if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions'):
                 self._register_crd(obj)
-            if rtype.namespaced:
-                self._refresh_quotas(namespace)
-            return self._out(rtype, obj)
+                quota.refresh(self)
+            out = self._out(rtype, obj)
+            self._notify('ADDED', rtype, obj)
+            return out
 
     def update(self, rtype: ResourceType, namespace: str | None, name: str, body, subresource: str | None = None,
                dry_run: bool = False, force_conflict: bool = False, strict: bool = False) -> dict:
@@ -644,6 +588,8 @@ class Store:
         errs = self._validate_meta(rtype, new)
         if subresource != 'status' or not rtype.builtin:
             errs += self._prepare(rtype, new, old, strict)
+        elif rtype.storage_key in coretypes.KINDS:
+            coretypes.canonicalize(rtype.storage_key, rtype.kind, new)
         if errs:
             raise E.invalid(rtype.kind, rtype.group, name, errs)
         if 'generation' in old['metadata']:
@@ -654,8 +600,8 @@ class Store:
             self._deployment_status(new)
             if old.get('status') and new['metadata'].get('generation') == old['metadata'].get('generation'):
                 new['status'] = copy.deepcopy(old['status'])
-        if rtype.storage_key == ('', 'resourcequotas'):
-            new['status'] = self._quota_status(new)
+        if rtype.storage_key == quota.QUOTA_KEY and subresource != 'status':
+            new['status'] = quota.controller_status(self, new)
         if new == old or self._out(rtype, new) == self._out(rtype, old):
             return self._out(rtype, old)
         self._admit('UPDATE', rtype, namespace, name, new, old, subresource, dry_run)
@@ -668,7 +614,12 @@ class Store:
         self._bucket(rtype)[(namespace, name)] = new
         if rtype.storage_key == ('apiextensions.k8s.io', 'customresourcedefinitions') and subresource != 'status':
             self._register_crd(new)
-        return self._out(rtype, new)
+            quota.refresh(self)
+        if quota.usage_changed(rtype.storage_key, old, new):
+            quota.refresh(self, namespace)
+        out = self._out(rtype, new)
+        self._notify('MODIFIED', rtype, new, subresource)
+        return out
 
     def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, raw: bytes,
               subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
@@ -782,9 +733,10 @@ class Store:
             spec = obj['spec']
             self.data.pop((spec['group'], spec['names']['plural']), None)
             self.registry.unregister(spec['group'], spec['names']['plural'])
-            self._refresh_quotas()
+            quota.refresh(self)
         elif rtype.namespaced:
-            self._refresh_quotas(namespace)
+            quota.refresh(self, namespace)
+            self._notify('DELETED', rtype, obj)
         return obj
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: dict | None = None,
@@ -813,11 +765,16 @@ class Store:
                     old['metadata']['deletionTimestamp'] = now()
                     old['metadata']['deletionGracePeriodSeconds'] = 0
                     old['metadata']['resourceVersion'] = self._next_rv()
+                    self._notify('MODIFIED', rtype, old)
                 return 202, self._out(rtype, old)
             obj = self._remove(rtype, namespace, name)
             if rtype.storage_key == ('', 'namespaces'):
                 obj['metadata']['deletionTimestamp'] = now()
                 obj['status'] = {'phase': 'Terminating'}
+            elif rtype.storage_key in RETURNS_OBJECT_ON_DELETE and rtype.namespaced:
+                obj['metadata']['deletionTimestamp'] = now()
+                if rtype.storage_key == ('', 'pods'):
+                    obj['metadata']['deletionGracePeriodSeconds'] = 0   # not on a node: deleted at once
             obj['metadata']['resourceVersion'] = str(self.rv)
             if not rtype.builtin or rtype.storage_key in RETURNS_OBJECT_ON_DELETE:
                 return 200, self._out(rtype, obj)

@@ -102,6 +102,24 @@ def _deployment(obj):
             ','.join(c.get('image', '') for c in containers), ','.join(f'{k}={v}' for k, v in sorted(labels.items()))]
 
 
+def _pod(obj):
+    spec, status = obj.get('spec') or {}, obj.get('status') or {}
+    statuses = status.get('containerStatuses') or []
+    ready = sum(1 for c in statuses if c.get('ready'))
+    restarts = sum(c.get('restartCount', 0) for c in statuses)
+    return [f'{ready}/{len(spec.get("containers") or [])}', status.get('reason') or status.get('phase', ''), restarts, age(obj),
+            status.get('podIP') or '<none>', spec.get('nodeName') or '<none>', '<none>', '<none>']
+
+
+def _pvc(obj):
+    spec, status = obj.get('spec') or {}, obj.get('status') or {}
+    abbreviations = {'ReadWriteOnce': 'RWO', 'ReadOnlyMany': 'ROX', 'ReadWriteMany': 'RWX', 'ReadWriteOncePod': 'RWOP'}
+    modes = ','.join(abbreviations.get(m, m) for m in status.get('accessModes') or [])
+    return [status.get('phase', ''), spec.get('volumeName', ''), (status.get('capacity') or {}).get('storage', ''), modes,
+            spec.get('storageClassName') or '', spec.get('volumeAttributesClassName') or '<unset>', age(obj),
+            spec.get('volumeMode') or '']
+
+
 def _col(name, ctype='string', priority=0, desc='', fmt=''):
     return {'name': name, 'type': ctype, 'format': fmt, 'description': desc, 'priority': priority}
 
@@ -119,6 +137,23 @@ BUILTIN_COLUMNS = {
                               _col('Limit', desc='Limits control the maximum amount of cpu/memory that a container may use '
                                                  'independent of contention on the node.')],
                              lambda o: [age(o), *_quota_cells(o)]),
+    ('', 'pods'): ([_col('Ready', desc='The aggregate readiness state of this pod for accepting traffic.'),
+                    _col('Status', desc='The aggregate status of the containers in this pod.'),
+                    _col('Restarts', desc='The number of times the containers in this pod have been restarted and when the '
+                                          'last container in this pod has restarted.'),
+                    _col('Age', desc=AGE_DESC), _col('IP', priority=1, desc='The IP address assigned to the pod'),
+                    _col('Node', priority=1, desc='The name of the node assigned to the pod'),
+                    _col('Nominated Node', priority=1, desc='The name of the node nominated by the scheduler'),
+                    _col('Readiness Gates', priority=1, desc='The readiness gates of the pod')], _pod),
+    ('', 'persistentvolumeclaims'): ([_col('Status', desc='The phase of the claim.'),
+                                      _col('Volume', desc='The binding reference to the PersistentVolume.'),
+                                      _col('Capacity', desc='The actual resources of the underlying volume.'),
+                                      _col('Access Modes', desc='The access modes of the underlying volume.'),
+                                      _col('StorageClass', desc='The name of the StorageClass required by the claim.'),
+                                      _col('VolumeAttributesClass', desc='The name of the VolumeAttributesClass.'),
+                                      _col('Age', desc=AGE_DESC),
+                                      _col('VolumeMode', priority=1, desc='The volume mode of the claim.')], _pvc),
+    ('', 'limitranges'): ([_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
     ('apps', 'deployments'): ([_col('Ready', desc='Number of the pod with ready state'),
                                _col('Up-to-date', 'integer', desc='Total number of non-terminated pods targeted by this '
                                                                   'deployment that have the desired template spec.'),

@@ -39,7 +39,9 @@ Emulated:
   computed lazily on read with an injectable clock: a cluster is ``creating`` (``restoring`` with a
   ``dataSource``) then ``ready`` after ``ready_delay`` s, ``initializing`` for ``ready_delay`` s after a change of
   its engine/proxy spec; backups and restores go ``Starting`` -> ``Succeeded`` after ``job_delay`` s.
-  Transitions are written to the objects' status subresource.
+  Transitions are written to the objects' status subresource. A cluster whose pods or PVCs Kubernetes refused
+  (the API emulator's operator simulation writes ``status.status: error`` and the refusal in ``status.message``)
+  keeps that status, and GET/list show it, until the operators could create everything.
 
 Not emulated: S3/PMM reachability checks, engine versions/upgrades, components/logs/PITR endpoints; for session
 tokens, the blocklist middleware's account checks (a deleted account or a password changed after the token was
@@ -515,6 +517,10 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         proxy = spec.get('proxy') or {}
         host = f"{meta['name']}-{PROXY_SUFFIX.get(etype, 'proxy')}.{meta['namespace']}.svc"
         status = dict(obj.get('status') or {})
+        if status.get('status') == 'error':
+            # the operator simulation (kubeapi/operators.py) could not create pods/PVCs: keep its state and message
+            status.update({'hostname': host, 'port': PORTS.get(etype, 0), 'crVersion': engine.get('crVersion') or '1.0.0'})
+            return status
         status.update({'status': state, 'hostname': host, 'port': PORTS.get(etype, 0),
                        'size': replicas + (proxy.get('replicas') or 0 if proxy else 0),
                        'ready': (replicas + (proxy.get('replicas') or 0 if proxy else 0)) if state == 'ready' else 0,

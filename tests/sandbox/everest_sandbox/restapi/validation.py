@@ -10,7 +10,7 @@ import re
 from fractions import Fraction
 from urllib.parse import urlsplit
 
-from . import quantity
+from ..kubeapi.quantity import Quantity, QuantityError
 
 RFC1035_RE = re.compile(r'^[a-z]([-a-z0-9]*[a-z0-9])?$')
 MAX_NAME = 22
@@ -47,8 +47,8 @@ def check_name(name, field: str = 'metadata.name'):
 
 def _qty(value, field: str) -> Fraction:
     try:
-        return quantity.parse(value)
-    except ValueError as exc:
+        return Quantity.parse(value).value
+    except QuantityError as exc:
         raise SchemaError(f'Error at "{field}": {exc}') from None
 
 
@@ -103,7 +103,7 @@ def database_cluster(obj, current=None):
         if cur_engine.get('type') and cur_engine.get('type') != etype:
             raise Invalid('changing the engine type of a database cluster is not supported')
         cur_size = (cur_engine.get('storage') or {}).get('size')
-        if cur_size is not None and size < quantity.parse(cur_size):
+        if cur_size is not None and size < Quantity.parse(cur_size).value:
             raise Invalid('shrinking storage size is not allowed')
 
 
