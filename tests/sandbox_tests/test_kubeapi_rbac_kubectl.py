@@ -92,3 +92,14 @@ def test_kubectl_sees_aggregated_rules(kubectl, raw):
                                                  'roleRef': {'apiGroup': G, 'kind': 'ClusterRole', 'name': 'view'}})
     result = kubectl('auth', 'can-i', 'list', 'databaseclusters', '-n', 'default', '--as', 'alice')
     assert (result.returncode, result.stdout) == (0, 'yes\n'), result.stderr
+
+
+def test_kubectl_tables_for_the_new_kinds(kubectl, raw, service_account):
+    service_account('team-a')
+    bind_view(raw, 'team-a', {'kind': 'ServiceAccount', 'name': 'bot'})
+    header, row = kubectl('get', 'rolebindings', '-n', 'team-a', '-o', 'wide').stdout.splitlines()
+    assert header.split() == ['NAME', 'ROLE', 'AGE', 'USERS', 'GROUPS', 'SERVICEACCOUNTS']
+    assert row.split()[:2] == ['viewer', 'ClusterRole/view'] and row.split()[-1] == 'team-a/bot'
+    lines = kubectl('get', 'serviceaccounts', '-n', 'team-a').stdout.splitlines()
+    assert lines[0].split() == ['NAME', 'SECRETS', 'AGE'] and [line.split()[0] for line in lines[1:]] == ['bot', 'default']
+    assert kubectl('get', 'clusterroles', 'view').stdout.splitlines()[0].split() == ['NAME', 'CREATED', 'AT']

@@ -108,7 +108,7 @@ class Authenticator:
 
 
 def wants_impersonation(headers) -> bool:
-    return any(key.lower().startswith('impersonate-') for key in headers.keys())
+    return any(key[:1] in 'Ii' and key[:12].lower() == 'impersonate-' for key in headers.keys())
 
 
 def _requests(headers) -> list:

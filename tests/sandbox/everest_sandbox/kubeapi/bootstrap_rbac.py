@@ -5,11 +5,15 @@ emulator needs: ``cluster-admin`` (bound to ``system:masters``), ``system:discov
 ``system:public-info-viewer`` (bound to ``system:authenticated``), and the user-facing ``admin``/``edit``/``view``,
 which aggregate the ``system:aggregate-to-{admin,edit,view}`` roles (and any ClusterRole labelled
 ``rbac.authorization.k8s.io/aggregate-to-<name>: "true"``). Their rule sets are upstream's, including kinds the
-emulator does not serve. Plain data; ``objects()`` returns the manifests in creation order.
+emulator does not serve. ``objects()`` returns the manifests in creation order, the aggregated roles with the rules
+the aggregation controller would give them (so that a reset does not have to update them).
 """
 
 from __future__ import annotations
 
+import functools
+
+from .controllers import MAX_PASSES, stale_aggregations
 from .registry import RBAC_GROUP
 
 API_VERSION = f'{RBAC_GROUP}/v1'
@@ -91,7 +95,26 @@ AGGREGATE_TO_VIEW = [
 
 
 def objects() -> list:
-    """Bootstrap ClusterRoles, then their ClusterRoleBindings."""
+    """Bootstrap ClusterRoles (``admin``/``edit``/``view`` already aggregated), then their ClusterRoleBindings.
+
+    Computed once and shared: treat the manifests as read-only (``Store.create`` copies what it is given)."""
+    return list(_objects())
+
+
+@functools.lru_cache(maxsize=1)
+def _objects() -> list:
+    out = _manifests()
+    roles = {('', obj['metadata']['name']): obj for obj in out if obj['kind'] == 'ClusterRole'}
+    for _pass in range(MAX_PASSES):
+        pending = stale_aggregations(roles)
+        if not pending:
+            break
+        for name, rules in pending:
+            roles[('', name)]['rules'] = rules
+    return out
+
+
+def _manifests() -> list:
     return [
         _cluster_role('admin', None, aggregate_from='admin'),
         _cluster_role('cluster-admin', [_rule(['*'], ['*'], ['*']), {'nonResourceURLs': ['*'], 'verbs': ['*']}]),

@@ -31,6 +31,7 @@ def _as_controller(store, action):
 
 
 def aggregated_rules(roles: dict, name: str, selectors: list) -> list:
+    """The rules ClusterRole ``name`` aggregates from ``roles`` ({(ns, name): role}); shares the rule dicts."""
     rules = []
     for selector in selectors:
         reqs = label_selector_requirements(selector)
@@ -39,8 +40,20 @@ def aggregated_rules(roles: dict, name: str, selectors: list) -> list:
         for (_ns, other), role in sorted(roles.items()):
             if other == name or not labels_match(reqs, role['metadata'].get('labels')):
                 continue
-            rules += [copy.deepcopy(rule) for rule in role.get('rules') or () if rule not in rules]
+            rules += [rule for rule in role.get('rules') or () if rule not in rules]
     return rules
+
+
+def stale_aggregations(roles: dict) -> list:
+    """[(name, wanted rules)] for every aggregated ClusterRole whose rules are not the union they should be."""
+    out = []
+    for (_ns, name), role in sorted(roles.items()):
+        rule = role.get('aggregationRule')
+        if isinstance(rule, dict):
+            wanted = aggregated_rules(roles, name, rule.get('clusterRoleSelectors') or [])
+            if wanted != (role.get('rules') or []):
+                out.append((name, copy.deepcopy(wanted)))
+    return out
 
 
 def aggregate_cluster_roles(store):
@@ -50,15 +63,7 @@ def aggregate_cluster_roles(store):
     def _run():
         with store.lock:
             for _pass in range(MAX_PASSES):
-                roles = store.data.get((RBAC_GROUP, 'clusterroles'), {})
-                pending = []
-                for (_ns, name), role in sorted(roles.items()):
-                    rule = role.get('aggregationRule')
-                    if not isinstance(rule, dict):
-                        continue
-                    wanted = aggregated_rules(roles, name, rule.get('clusterRoleSelectors') or [])
-                    if wanted != (role.get('rules') or []):
-                        pending.append((name, wanted))
+                pending = stale_aggregations(store.data.get((RBAC_GROUP, 'clusterroles'), {}))
                 if not pending:
                     return
                 for name, wanted in pending:
@@ -88,8 +93,8 @@ def _run_safely(store, action):
 
 
 def after_write(store, method: str, route, code: int, payload):
-    """Run the controllers a successful (not dry-run) API write triggers; ``payload`` is the response body."""
-    if method not in ('POST', 'PUT', 'PATCH', 'DELETE') or code >= 300:
+    """Run the controllers a (not dry-run) API write triggers; ``payload`` is the response body."""
+    if code >= 300:
         return
     if route.group == RBAC_GROUP and route.plural == 'clusterroles':
         aggregate_cluster_roles(store)

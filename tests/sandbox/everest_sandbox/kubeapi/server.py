@@ -44,6 +44,7 @@ from .table import to_table, wants_table
 GIT_VERSION = 'v1.31.0'
 VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
 FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
+WRITE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
 HTML_ESCAPES = str.maketrans({'&': '&amp;', '<': '&lt;', '>': '&gt;'})
 WATCH_UNSUPPORTED = 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
 
@@ -513,7 +514,7 @@ class KubeApiServer:
                     raise fault
             warnings = self.store.collect_warnings()
             code, payload, extra = self._serve(method, route, query, headers, body)
-            if route.kind == 'resource' and _query(query, 'dryRun') != 'All':
+            if method in WRITE_METHODS and route.kind == 'resource' and _query(query, 'dryRun') != 'All':
                 controllers.after_write(self.store, method, route, code, payload)
             if warnings:
                 extra = dict(extra, Warning=', '.join('299 - ' + json.dumps(w) for w in warnings))
