@@ -7,13 +7,25 @@ What it does
 * Bearer-token auth on every path (401 ``Status`` otherwise). The same port speaks plain HTTP and TLS:
   ``kubeconfig`` uses ``http://127.0.0.1:PORT``; kubectl (client-go) only sends tokens over TLS, so
   ``write_kubeconfig(path, tls=True)`` / ``DIR/kubeconfig-kubectl`` use ``https://`` with a self-signed test CA that
-  is generated per process (``server.tls_material``; nothing secret is stored in the tree).
+  is generated per process (``server.tls_material``; nothing secret is stored in the tree). ``write_kubeconfig(...,
+  token=T)`` writes one for another identity.
+* Identities (``authn.py``): the server's token is ``sandbox-admin`` in ``system:masters``; ServiceAccount JWTs from
+  the TokenRequest API (``tokens.py``: ``serviceaccounts/<n>/token``, ``kubectl create token``) are valid until they
+  expire or their ServiceAccount (or bound Secret) is gone; ``Impersonate-*`` headers (``kubectl --as``).
+* Authorization (``requestinfo.py``, ``rbac.py``): every request, resource or not, is checked against RBAC before
+  routing, with kube-apiserver's 403 texts (``system:masters`` skips the walk). RBAC kinds with escalation
+  prevention, ``bind``, immutable roleRef and synchronous ClusterRole aggregation (``rbac_registry.py``,
+  ``rbac_validation.py``, ``escalation.py``, ``controllers.py``); the bootstrap policy (``bootstrap_rbac.py``:
+  cluster-admin, admin/edit/view, system:discovery, system:basic-user, system:public-info-viewer) is seeded and every
+  namespace gets a ``default`` ServiceAccount. SelfSubjectAccessReview, SubjectAccessReview, SelfSubjectRulesReview
+  and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work.
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
-* Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, Deployments (``/status``, ``/scale``),
-  CustomResourceDefinitions, and custom resources of every established CRD (namespaced or cluster scoped,
-  ``/status`` when declared). Registry in ``registry.py``; seed (Everest 1.10.0 installed) in ``seed.py``.
+* Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, ServiceAccounts (``/token``), Leases, Deployments
+  (``/status``, ``/scale``), Roles, ClusterRoles, RoleBindings, ClusterRoleBindings, CustomResourceDefinitions, and
+  custom resources of every established CRD (namespaced or cluster scoped, ``/status`` when declared). Registry in
+  ``registry.py``; seed (Everest 1.10.0 installed) in ``seed.py``.
 * Verbs: get, list (label/field selectors, ``limit``/``continue``), create (``generateName``), update
   (optimistic concurrency), patch (merge, JSON patch incl. ``test``, strategic merge for built-ins only --
   415 for custom resources -- and a simplified server-side apply: create-or-merge, no field ownership),
@@ -25,10 +37,13 @@ What it does
   defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
 * ResourceQuota object counts (``count/<resource>.<group>``, ``configmaps``, ``secrets``): 403 on admission,
   ``status.hard``/``status.used`` kept current; checks and writes under one lock.
-* ``/_sandbox/{stats,stats/reset,faults,reset}``: request counters, seeded fault injection, reset to seed.
+* ``/_sandbox/{stats,stats/reset,faults,reset,access,access/reset}`` (``system:masters`` only): request counters
+  (also ``by_user``), seeded fault injection, reset to seed, and the access log (``access.py``: per user, the distinct
+  authorization attributes its requests needed and whether RBAC allowed them -- for least-privilege work).
 
 Not implemented: watch (not in discovery's verbs; watch requests get a 405 MethodNotAllowed Status plus a
 ``Warning`` header that kubectl prints), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
 checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
-ownerReferences, admission webhooks, RBAC.
+ownerReferences, admission webhooks, the Node authorizer, legacy ServiceAccount token Secrets, TokenReview,
+LocalSubjectAccessReview.
 """
