@@ -71,8 +71,9 @@ def test_kubectl_escalation_message(service_account, raw):
     bot = service_account('team-a')
     writer = {'metadata': {'name': 'writer'}, 'rules': [{'apiGroups': [G], 'resources': ['roles'], 'verbs': ['create']}]}
     raw('POST', f'{RBAC}/namespaces/team-a/roles', writer)
-    raw('POST', f'{RBAC}/namespaces/team-a/rolebindings', {'metadata': {'name': 'writer'}, 'subjects': [{'kind': 'ServiceAccount', 'name': 'bot'}],
-                                                             'roleRef': {'apiGroup': G, 'kind': 'Role', 'name': 'writer'}})
+    binding = {'metadata': {'name': 'writer'}, 'subjects': [{'kind': 'ServiceAccount', 'name': 'bot'}],
+               'roleRef': {'apiGroup': G, 'kind': 'Role', 'name': 'writer'}}
+    raw('POST', f'{RBAC}/namespaces/team-a/rolebindings', binding)
     result = bot.kubectl('create', 'role', 'cm-killer', '--verb=delete,get', '--resource=configmaps', '-n', 'team-a')
     assert result.returncode == 1
     assert result.stderr == (
@@ -88,8 +89,9 @@ def test_kubectl_sees_aggregated_rules(kubectl, raw):
     assert result.returncode == 0, result.stderr
     result = kubectl('auth', 'can-i', 'list', 'databaseclusters.everest.percona.com', '-n', 'default', '--as', 'alice')
     assert result.stdout == 'no\n'
-    raw('POST', f'{RBAC}/clusterrolebindings', {'metadata': {'name': 'alice-view'}, 'subjects': [{'kind': 'User', 'name': 'alice'}],
-                                                 'roleRef': {'apiGroup': G, 'kind': 'ClusterRole', 'name': 'view'}})
+    binding = {'metadata': {'name': 'alice-view'}, 'subjects': [{'kind': 'User', 'name': 'alice'}],
+               'roleRef': {'apiGroup': G, 'kind': 'ClusterRole', 'name': 'view'}}
+    raw('POST', f'{RBAC}/clusterrolebindings', binding)
     result = kubectl('auth', 'can-i', 'list', 'databaseclusters', '-n', 'default', '--as', 'alice')
     assert (result.returncode, result.stdout) == (0, 'yes\n'), result.stderr
 

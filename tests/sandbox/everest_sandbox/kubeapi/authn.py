@@ -126,10 +126,15 @@ def _requests(headers) -> list:
     if headers.get('Impersonate-Uid'):
         out.append(('UID', '', headers['Impersonate-Uid'], ''))
     if out and not username:
-        listed = ' '.join('{' + ' '.join((kind, ns, name, '', 'authentication.k8s.io/v1' if kind in ('UserExtra', 'UID') else '', '',
-                                           key)) + '}' for kind, ns, name, key in out)
+        listed = ' '.join('{' + ' '.join(_object_reference(*request)) + '}' for request in out)
         raise ImpersonationError(f'requested [{listed}] without impersonating a user')
     return out
+
+
+def _object_reference(kind: str, namespace: str, name: str, extra_key: str) -> tuple:
+    """The fields of the v1.ObjectReference the filter prints with %v (Kind Namespace Name UID APIVersion RV FieldPath)."""
+    api_version = 'authentication.k8s.io/v1' if kind in ('UserExtra', 'UID') else ''
+    return (kind, namespace, name, '', api_version, '', extra_key)
 
 
 RESOURCES = {'ServiceAccount': ('', 'serviceaccounts'), 'User': ('', 'users'), 'Group': ('', 'groups'),

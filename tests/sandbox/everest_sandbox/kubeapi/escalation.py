@@ -93,9 +93,9 @@ def go_strings(values) -> str:
 
 
 def compact_string(rule: dict) -> str:
-    parts = [(label, rule.get(field)) for label, field in (('APIGroups', 'apiGroups'), ('Resources', 'resources'),
-                                                            ('NonResourceURLs', 'nonResourceURLs'),
-                                                            ('ResourceNames', 'resourceNames'), ('Verbs', 'verbs'))]
+    labels = (('APIGroups', 'apiGroups'), ('Resources', 'resources'), ('NonResourceURLs', 'nonResourceURLs'),
+              ('ResourceNames', 'resourceNames'), ('Verbs', 'verbs'))
+    parts = [(label, rule.get(field)) for label, field in labels]
     return '{' + ', '.join(f'{label}:{go_strings(values)}' for label, values in parts if values) + '}'
 
 

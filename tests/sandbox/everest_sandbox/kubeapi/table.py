@@ -16,6 +16,7 @@ AGE_DESC = ('CreationTimestamp is a timestamp representing the server time when 
             'to be set in happens-before order across separate operations. Clients may not set this value. It is represented '
             'in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: '
             'https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata')
+SECRETS_DESC = 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'
 DEFAULT_CR_COLUMNS = ({'name': 'Age', 'type': 'date', 'jsonPath': '.metadata.creationTimestamp', 'description': AGE_DESC},)
 
 
@@ -147,9 +148,7 @@ BUILTIN_COLUMNS = {
                               _deployment),
     ('apiextensions.k8s.io', 'customresourcedefinitions'): (
         [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
-    ('', 'serviceaccounts'): ([_col('Secrets', 'integer', desc='Secrets is a list of the secrets in the same namespace that pods '
-                                                              'running using this ServiceAccount are allowed to use.'),
-                               _col('Age', desc=AGE_DESC)],
+    ('', 'serviceaccounts'): ([_col('Secrets', 'integer', desc=SECRETS_DESC), _col('Age', desc=AGE_DESC)],
                               lambda o: [len(o.get('secrets') or ()), age(o)]),
     ('rbac.authorization.k8s.io', 'roles'): (
         [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
