@@ -378,7 +378,11 @@ def test_bootstrap_policy_is_seeded_and_restored(clean_sandbox, raw):
 def test_new_namespaces_get_a_default_service_account(clean_sandbox, raw):
     assert raw('POST', '/api/v1/namespaces', {'metadata': {'generateName': 'gen-'}})[0] == 201
     _st, listing = raw('GET', '/api/v1/serviceaccounts?fieldSelector=metadata.name%3Ddefault')
-    assert sum(1 for i in listing['items'] if i['metadata']['namespace'].startswith('gen-')) == 1
+    namespace = next(i['metadata']['namespace'] for i in listing['items'] if i['metadata']['namespace'].startswith('gen-'))
+    _st, before = raw('GET', f'/api/v1/namespaces/{namespace}/serviceaccounts/default')
+    assert raw('DELETE', f'/api/v1/namespaces/{namespace}/serviceaccounts/default')[0] == 200
+    status, after = raw('GET', f'/api/v1/namespaces/{namespace}/serviceaccounts/default')
+    assert status == 200 and after['metadata']['uid'] != before['metadata']['uid']
 
 
 # ---------------------------------------------------------------------------------------------- reviews

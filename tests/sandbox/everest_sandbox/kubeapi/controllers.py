@@ -5,7 +5,8 @@
   selector matches (roles visited by name, duplicates dropped); rules written by users are overwritten. kube-controller-
   manager does this asynchronously after every ClusterRole change; here it is done before the write returns, and
   repeated until nothing changes (``admin`` aggregates ``edit``, which aggregates ``view``).
-* ServiceAccounts (upstream ``pkg/controller/serviceaccount``): every namespace gets a ``default`` ServiceAccount.
+* ServiceAccounts (upstream ``pkg/controller/serviceaccount``): every namespace gets a ``default`` ServiceAccount, and
+  gets it back when it is deleted.
 
 Controller writes go through the store as the sandbox admin (the controllers' own identities hold these rights).
 """
@@ -100,6 +101,8 @@ def after_write(store, method: str, route, code: int, payload):
         aggregate_cluster_roles(store)
     elif not route.group and route.plural == 'namespaces' and code == 201 and route.subresource is None:
         ensure_default_service_account(store, ((payload or {}).get('metadata') or {}).get('name', ''))
+    elif not route.group and route.plural == 'serviceaccounts' and method == 'DELETE' and route.namespace:
+        ensure_default_service_account(store, route.namespace)     # a deleted ``default`` comes back (with a new uid)
 
 
 def reconcile_all(store):
