@@ -182,3 +182,17 @@ def test_kubectl_create_token(kubectl, raw, account, clean_sandbox):
                              'Invalid value: 300: may not specify a duration less than 10 minutes\n')
     result = kubectl('create', 'token', 'ghost', '-n', 'tok')
     assert (result.returncode, result.stderr) == (1, 'error: failed to create token: serviceaccounts "ghost" not found\n')
+
+
+def test_handle_writes_kubeconfigs_for_other_tokens(clean_sandbox, raw, account, tmp_path):
+    from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+    _st, out = issue(raw)
+    path = clean_sandbox.kubeconfig_for(out['status']['token'], tmp_path / 'robot.yaml')
+    api = config.new_client_from_config(config_file=path)
+    try:
+        who = client.AuthenticationV1Api(api).create_self_subject_review(client.V1SelfSubjectReview())
+        assert who.status.user_info.username == 'system:serviceaccount:tok:robot'
+    finally:
+        api.close()
+    tls = clean_sandbox.kubeconfig_for(out['status']['token'], tmp_path / 'robot-tls.yaml', tls=True)
+    assert 'https://' in open(tls, encoding='utf-8').read() and out['status']['token'] in open(tls, encoding='utf-8').read()

@@ -145,9 +145,12 @@ def impersonate(requestor: dict, headers, authorizer, on_check=None) -> dict:
     """The impersonated user; every requested identity must be allowed for ``requestor`` (403 for the first that is not).
 
     ``on_check(attrs, allowed)`` sees each authorization check (the access log)."""
+    requests = _requests(headers)
+    if not requests:
+        return requestor                 # only empty Impersonate-* headers: nothing to impersonate
     groups_given = bool(_all(headers, 'Impersonate-Group'))
     username, groups, extra, uid = '', [], {}, ''
-    for kind, namespace, name, extra_key in _requests(headers):
+    for kind, namespace, name, extra_key in requests:
         group, resource = RESOURCES[kind]
         attrs = Attributes(requestor, 'impersonate', True, '', group, 'v1', resource, extra_key, namespace, name)
         allowed, reason = authorizer.authorize(attrs)
