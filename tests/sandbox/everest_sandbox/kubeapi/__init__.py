@@ -18,7 +18,8 @@ What it does
   ``rbac_validation.py``, ``escalation.py``, ``controllers.py``); the bootstrap policy (``bootstrap_rbac.py``:
   cluster-admin, admin/edit/view, system:discovery, system:basic-user, system:public-info-viewer) is seeded and every
   namespace gets a ``default`` ServiceAccount. SelfSubjectAccessReview, SubjectAccessReview, SelfSubjectRulesReview
-  and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work.
+  and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work. ``pods/<n>/log``
+  answers an empty log once a ``pods`` resource is registered (``podlog.py``).
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).

@@ -35,6 +35,7 @@ from . import errors as E
 from . import seed as seed_data
 from .access import AccessLog
 from .authn import ADMIN, Authenticator, ImpersonationError, impersonate, wants_impersonation
+from .podlog import pod_log
 from .rbac import MASTERS, Authorizer, forbidden
 from .rbac_registry import RbacRegistry
 from .requestinfo import request_attributes
@@ -563,6 +564,10 @@ class KubeApiServer:
             if method != 'POST' or route.name is not None:
                 raise E.method_not_allowed()
             return 201, review(self.authorizer, store.request_user(), self._json(body)), {}
+        if route.subresource == 'log' and rtype.storage_key == ('', 'pods') and route.name is not None:
+            if method != 'GET':
+                raise E.method_not_allowed()
+            return 200, pod_log(store.get(rtype, route.namespace, route.name), _query(query, 'container')), {}
         if route.subresource == 'token' and rtype.storage_key == ('', 'serviceaccounts'):
             if method != 'POST':
                 raise E.method_not_allowed()
