@@ -89,10 +89,8 @@ class Authenticator:
         extra = {'authentication.kubernetes.io/credential-id': [f'JTI={claims.get("jti", "")}']}
         if not self._exists('serviceaccounts', namespace, account):
             return None
-        for kind in ('secret', 'pod', 'node'):
-            ref = private.get(kind)
-            if ref and kind != 'node' and not self._exists(kind + 's', namespace, ref):
-                return None
+        if any(private.get(kind) and not self._exists(kind + 's', namespace, private[kind]) for kind in ('secret', 'pod')):
+            return None
         if private.get('pod'):
             extra['authentication.kubernetes.io/pod-name'] = [private['pod']['name']]
             extra['authentication.kubernetes.io/pod-uid'] = [private['pod']['uid']]
