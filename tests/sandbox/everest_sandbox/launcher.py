@@ -275,6 +275,16 @@ class SandboxHandle:
         from kubernetes import config  # pylint: disable=import-outside-toplevel
         return config.new_client_from_config(config_file=self.kubeconfig)
 
+    def kubeconfig_for(self, token: str, path, tls: bool = False) -> str:
+        """Write (0600) a copy of the sandbox kubeconfig (``tls``: the kubectl one) that authenticates with ``token``,
+        e.g. a ServiceAccount token from ``kubectl create token``; returns the path."""
+        source = Path(self.kubectl_kubeconfig if tls else self.kubeconfig).read_text(encoding='utf-8')
+        text = source.replace(f'token: {self.token}\n', f'token: {token}\n')
+        fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+        return str(path)
+
 
 class InProcessSandbox(SandboxHandle):
     """Server in a daemon thread of this process plus the same files as the launcher writes."""

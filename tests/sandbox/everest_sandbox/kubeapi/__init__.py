@@ -7,16 +7,29 @@ What it does
 * Bearer-token auth on every path (401 ``Status`` otherwise). The same port speaks plain HTTP and TLS:
   ``kubeconfig`` uses ``http://127.0.0.1:PORT``; kubectl (client-go) only sends tokens over TLS, so
   ``write_kubeconfig(path, tls=True)`` / ``DIR/kubeconfig-kubectl`` use ``https://`` with a self-signed test CA that
-  is generated per process (``server.tls_material``; nothing secret is stored in the tree).
+  is generated per process (``server.tls_material``; nothing secret is stored in the tree). ``write_kubeconfig(...,
+  token=T)`` writes one for another identity.
+* Identities (``authn.py``): the server's token is ``sandbox-admin`` in ``system:masters``; ServiceAccount JWTs from
+  the TokenRequest API (``tokens.py``: ``serviceaccounts/<n>/token``, ``kubectl create token``) are valid until they
+  expire or their ServiceAccount (or bound Secret) is gone; ``Impersonate-*`` headers (``kubectl --as``).
+* Authorization (``requestinfo.py``, ``rbac.py``): every request, resource or not, is checked against RBAC before
+  routing, with kube-apiserver's 403 texts (``system:masters`` skips the walk). RBAC kinds with escalation
+  prevention, ``bind``, immutable roleRef and synchronous ClusterRole aggregation (``rbac_registry.py``,
+  ``rbac_validation.py``, ``escalation.py``, ``controllers.py``); the bootstrap policy (``bootstrap_rbac.py``:
+  cluster-admin, admin/edit/view, system:discovery, system:basic-user, system:public-info-viewer) is seeded and every
+  namespace gets a ``default`` ServiceAccount. SelfSubjectAccessReview, SubjectAccessReview, SelfSubjectRulesReview
+  and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work. ``pods/<n>/log``
+  answers an empty log once a ``pods`` resource is registered (``podlog.py``).
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
 * Kinds: Namespaces, ConfigMaps, Secrets, ResourceQuotas, LimitRanges, Pods and PersistentVolumeClaims (``/status``),
-  Deployments (``/status``, ``/scale``), CustomResourceDefinitions, and custom resources of every established CRD
-  (namespaced or cluster scoped, ``/status`` when declared). Registry in ``registry.py``; seed (Everest 1.10.0
-  installed) in ``seed.py``. Pods, PVCs, LimitRanges and ResourceQuotas get the apiserver's quantity decoding
-  (canonical form), defaulting (limits copied into empty requests, LimitRange ``default``/``defaultRequest``) and
-  validation (``coretypes.py``); quantities everywhere go through one Go-compatible ``quantity.py``.
+  ServiceAccounts (``/token``), Leases, Deployments (``/status``, ``/scale``), Roles, ClusterRoles, RoleBindings,
+  ClusterRoleBindings, ValidatingAdmissionPolicies and their bindings, CustomResourceDefinitions, and custom
+  resources of every established CRD (namespaced or cluster scoped, ``/status`` when declared). Registry in
+  ``registry.py``; seed (Everest 1.10.0 installed) in ``seed.py``. Pods, PVCs, LimitRanges and ResourceQuotas get
+  the apiserver's quantity decoding (canonical form), defaulting (limits copied into empty requests, LimitRange
+  ``default``/``defaultRequest``) and validation (``coretypes.py``).
 * Verbs: get, list (label/field selectors, ``limit``/``continue``), create (``generateName``), update
   (optimistic concurrency), patch (merge, JSON patch incl. ``test``, strategic merge for built-ins only --
   415 for custom resources -- and a simplified server-side apply: create-or-merge, no field ownership),
@@ -40,13 +53,16 @@ What it does
   ResourceQuota (``vap.py``: matching, params, matchConditions, variables, messages, Deny/Warn/Audit, failurePolicy,
   reasons and codes), CEL with the Kubernetes quantity/lists/strings/regex libraries (``cel.py``,
   ``resource_quantity.py``; cost is estimated, see ``cel.py``).
-* ``/_sandbox/{stats,stats/reset,faults,reset,audit,reconcile}``: request counters, seeded fault injection, reset to
-  seed, audit annotations written by ValidatingAdmissionPolicies, run the operator simulation now.
+* ``/_sandbox/{stats,stats/reset,faults,reset,audit,reconcile,access,access/reset}`` (``system:masters`` only):
+  request counters (also ``by_user``), seeded fault injection, reset to seed, audit annotations written by
+  ValidatingAdmissionPolicies, run the operator simulation now, and the access log (``access.py``: per user, the
+  distinct authorization attributes its requests needed and whether RBAC allowed them).
 
 Not implemented: watch (not in discovery's verbs; watch requests get a 405 MethodNotAllowed Status plus a
 ``Warning`` header that kubectl prints), Table output (kubectl prints NAME/AGE itself), CEL validation rules, ``format``
 checks, conversion webhooks (all served versions share one storage), managedFields, garbage collection by
-ownerReferences, admission webhooks, RBAC, scheduling (user-created pods stay Pending, PVCs unbound; only the
+ownerReferences, admission webhooks, the Node authorizer, legacy ServiceAccount token Secrets, TokenReview,
+LocalSubjectAccessReview, scheduling (user-created pods stay Pending, PVCs unbound; only the
 operator simulation's pods and PVCs are reported Running/Bound), graceful pod deletion, the pod ``resize``
 subresource; for ValidatingAdmissionPolicy: the ``authorizer`` variable, the typeChecking status, the
 sets/IP/CIDR/URL/format/semver CEL libraries, an exact CEL cost (it is estimated).

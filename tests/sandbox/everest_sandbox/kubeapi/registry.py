@@ -8,6 +8,7 @@ import threading
 # No 'watch': the emulator does not serve watches, and a real API server neither advertises nor serves the verbs a
 # resource lacks (its watch requests get 405 MethodNotAllowed, which is what the emulator answers; see server.py).
 ALL_VERBS = ('create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update')
+RBAC_GROUP = 'rbac.authorization.k8s.io'
 
 
 @dataclasses.dataclass
@@ -29,6 +30,8 @@ class ResourceType:
     list_kind: str = ''
     scale: bool = False           # has the /scale subresource (autoscaling/v1 Scale)
     printer_columns: tuple = ()   # CRD additionalPrinterColumns (custom resources only)
+    subresources: tuple = ()      # further APIResource entries (dicts without 'name'/'namespaced'), e.g. serviceaccounts/token
+    path_segment_names: bool = False  # names need only be valid path segments (RBAC kinds), not DNS subdomains
 
     def __post_init__(self):
         if not self.list_kind:
@@ -62,6 +65,9 @@ class ResourceType:
         if self.scale:
             out.append({'name': self.plural + '/scale', 'singularName': '', 'namespaced': self.namespaced, 'group': 'autoscaling',
                         'version': 'v1', 'kind': 'Scale', 'verbs': ['get', 'patch', 'update']})
+        for sub in self.subresources:
+            out.append(dict({'name': f'{self.plural}/{sub["subresource"]}', 'singularName': '', 'namespaced': self.namespaced},
+                            **{k: v for k, v in sub.items() if k != 'subresource'}))
         return out
 
 
@@ -82,6 +88,22 @@ BUILTINS = (
                  'ValidatingAdmissionPolicy', False, ('vap',), ('api-extensions',), status=True),
     ResourceType('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicybindings', 'validatingadmissionpolicybinding',
                  'ValidatingAdmissionPolicyBinding', False, ('vapb',), ('api-extensions',)),
+    # authentication, authorization and RBAC (authn.py, rbac.py, tokens.py, reviews.py)
+    ResourceType('', 'v1', 'serviceaccounts', 'serviceaccount', 'ServiceAccount', True, ('sa',),
+                 subresources=({'subresource': 'token', 'group': 'authentication.k8s.io', 'version': 'v1', 'kind': 'TokenRequest',
+                                'verbs': ['create']},)),
+    ResourceType(RBAC_GROUP, 'v1', 'clusterrolebindings', 'clusterrolebinding', 'ClusterRoleBinding', False, path_segment_names=True),
+    ResourceType(RBAC_GROUP, 'v1', 'clusterroles', 'clusterrole', 'ClusterRole', False, path_segment_names=True),
+    ResourceType(RBAC_GROUP, 'v1', 'rolebindings', 'rolebinding', 'RoleBinding', True, path_segment_names=True),
+    ResourceType(RBAC_GROUP, 'v1', 'roles', 'role', 'Role', True, path_segment_names=True),
+    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'selfsubjectaccessreview', 'SelfSubjectAccessReview',
+                 False, verbs=('create',)),
+    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectrulesreviews', 'selfsubjectrulesreview', 'SelfSubjectRulesReview',
+                 False, verbs=('create',)),
+    ResourceType('authorization.k8s.io', 'v1', 'subjectaccessreviews', 'subjectaccessreview', 'SubjectAccessReview', False,
+                 verbs=('create',)),
+    ResourceType('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'selfsubjectreview', 'SelfSubjectReview', False,
+                 verbs=('create',)),
 )
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import base64
 
+from . import bootstrap_rbac
+
 EVEREST_IMAGE = 'perconalab/everest:1.10.0'
 NAMESPACES = ('default', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm')
 KEEP = {'helm.sh/resource-policy': 'keep'}
@@ -159,7 +161,7 @@ def accounts_yaml(admin_password: str) -> str:
 
 
 def objects(admin_password: str) -> list:
-    """Every seeded object (CRDs, namespaces, then namespaced objects)."""
+    """Every seeded object (CRDs, namespaces, namespaced objects, then the bootstrap RBAC policy)."""
     labels = {'app.kubernetes.io/name': 'everest-server', 'app.kubernetes.io/component': 'server'}
     out = list(crds())
     out += [{'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': ns}} for ns in NAMESPACES]
@@ -189,4 +191,5 @@ def objects(admin_password: str) -> list:
             'data': {'enabled': 'false', 'policy.csv': 'g, admin, role:admin\n'},
         },
     ]
+    out += bootstrap_rbac.objects()   # the ServiceAccount and aggregation controllers run after seeding
     return out

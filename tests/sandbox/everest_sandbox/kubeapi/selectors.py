@@ -143,3 +143,19 @@ def fields_match(reqs: list, obj: dict) -> bool:
         if (op == '=' and cur != value) or (op == '!=' and cur == value):
             return False
     return True
+
+
+def label_selector_requirements(selector: dict | None) -> list | None:
+    """A structured metav1.LabelSelector (matchLabels, matchExpressions) as ``labels_match`` requirements.
+
+    None (a nil selector) selects nothing; ``{}`` selects everything."""
+    if selector is None:
+        return None
+    reqs = [('=', key, value) for key, value in sorted((selector.get('matchLabels') or {}).items())]
+    ops = {'In': 'in', 'NotIn': 'notin', 'Exists': 'exists', 'DoesNotExist': '!exists'}
+    for expr in selector.get('matchExpressions') or ():
+        op = ops.get(expr.get('operator'))
+        if op is None:
+            raise bad_request(f'{expr.get("operator")!r} is not a valid label selector operator')
+        reqs.append((op, expr.get('key', ''), set(expr.get('values') or ()) if op in ('in', 'notin') else None))
+    return reqs

@@ -6,9 +6,14 @@
 ``latency_ms=`` (the sandbox latency model's ``kube_api_s``) is the launch-time ``faults.latency_ms``: ``reset``
 returns to it, ``POST /_sandbox/faults`` replaces it like any other fault setting.
 
-Sandbox endpoints (same bearer token): ``GET /_sandbox/stats``, ``POST /_sandbox/stats/reset``,
-``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
-``GET /_sandbox/audit`` (audit annotations written by ValidatingAdmissionPolicies, ``{"items": [...]}``).
+Every request: authentication (``authn.py``: the admin token or a ServiceAccount JWT, else 401), impersonation
+headers, then authorization (``rbac.py``; skipped for ``system:masters``, as kube-apiserver's privileged-group
+authorizer does) before any routing, so a refused request is a 403 even where the request itself would be a 404/405.
+
+Sandbox endpoints (admin token, or any ``system:masters`` member): ``GET /_sandbox/stats``, ``POST
+/_sandbox/stats/reset``, ``POST /_sandbox/faults`` (``GET`` shows the active configuration), ``POST /_sandbox/reset``,
+``GET /_sandbox/access`` (``access.py``), ``POST /_sandbox/access/reset``,
+``GET /_sandbox/audit`` (audit annotations written by ValidatingAdmissionPolicies, ``{"items": [...]}``),
 ``POST /_sandbox/reconcile`` (body ``{"namespace": ..., "name": ...}``, both optional: run the operator simulation
 now; answers ``{"status": "ok", "clusters": {"<ns>/<name>": <status>}}``).
 """
@@ -18,7 +23,6 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import hmac
 import json
 import os
 import random
@@ -33,15 +37,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .. import DEFAULT_ADMIN_PASSWORD
+from . import controllers, reviews, tokens
 from . import errors as E
 from . import seed as seed_data
 from .operators import OperatorSimulation
+from .access import AccessLog
+from .authn import ADMIN, Authenticator, ImpersonationError, impersonate, wants_impersonation
+from .podlog import pod_log
+from .rbac import MASTERS, Authorizer, forbidden
+from .rbac_registry import RbacRegistry
+from .requestinfo import request_attributes
 from .store import Store, deterministic_uid
 from .table import to_table, wants_table
 
 GIT_VERSION = 'v1.31.0'
 VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
 FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
+WRITE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
+HTML_ESCAPES = str.maketrans({'&': '&amp;', '<': '&lt;', '>': '&gt;'})
 WATCH_UNSUPPORTED = 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
 
 
@@ -124,11 +137,14 @@ class Stats:
             self.total = 0
             self.by_verb = {v: 0 for v in VERBS + ('discovery', 'other')}
             self.by_resource: dict = {}
+            self.by_user: dict = {}
 
-    def record(self, verb: str, resource: str | None):
+    def record(self, verb: str, resource: str | None, user: str = ''):
         with self._lock:
             self.total += 1
             self.by_verb[verb] = self.by_verb.get(verb, 0) + 1
+            if user:
+                self.by_user[user] = self.by_user.get(user, 0) + 1
             if resource:
                 counts = self.by_resource.setdefault(resource, {v: 0 for v in VERBS})
                 counts[verb] = counts.get(verb, 0) + 1
@@ -136,7 +152,8 @@ class Stats:
     def snapshot(self) -> dict:
         with self._lock:
             return {'total': self.total, 'by_verb': dict(self.by_verb),
-                    'by_resource': {k: dict(v) for k, v in sorted(self.by_resource.items())}}
+                    'by_resource': {k: dict(v) for k, v in sorted(self.by_resource.items())},
+                    'by_user': dict(sorted(self.by_user.items()))}
 
 
 class Route:  # pylint: disable=too-few-public-methods
@@ -321,6 +338,11 @@ class KubeApiServer:
         self.operators = OperatorSimulation(self.store)
         self.faults = Faults()
         self.stats = Stats()
+        self.issuer = tokens.TokenIssuer()
+        self.authn = Authenticator(self.token, self.issuer, self.store)
+        self.authorizer = Authorizer(self.store)
+        self.access = AccessLog()
+        self.store.admission.plugins.insert(0, RbacRegistry(self.authorizer))   # first, like the REST storage it stands for
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.reset()
@@ -370,8 +392,9 @@ class KubeApiServer:
     def tls_url(self) -> str:
         return f'https://{self.host}:{self._port}'
 
-    def write_kubeconfig(self, path: str, context: str = 'sandbox', tls: bool = False) -> str:
-        """Write a kubeconfig (0600). ``tls=True``: https URL + CA data, the form kubectl needs to send the token."""
+    def write_kubeconfig(self, path: str, context: str = 'sandbox', tls: bool = False, token: str | None = None) -> str:
+        """Write a kubeconfig (0600). ``tls=True``: https URL + CA data, the form kubectl needs to send the token;
+        ``token``: another bearer token than the admin's (e.g. a ServiceAccount token from ``kubectl create token``)."""
         if tls:
             ca_data = base64.b64encode(tls_material()['cert']).decode()
             cluster = f'    server: {self.tls_url}\n    certificate-authority-data: {ca_data}\n'
@@ -380,7 +403,7 @@ class KubeApiServer:
         text = (
             'apiVersion: v1\nkind: Config\npreferences: {}\n'
             f'clusters:\n- name: {context}\n  cluster:\n{cluster}'
-            f'users:\n- name: {context}\n  user:\n    token: {self.token}\n'
+            f'users:\n- name: {context}\n  user:\n    token: {token or self.token}\n'
             f'contexts:\n- name: {context}\n  context:\n    cluster: {context}\n    user: {context}\n    namespace: default\n'
             f'current-context: {context}\n'
         )
@@ -401,9 +424,12 @@ class KubeApiServer:
                 meta = obj['metadata']
                 uid = deterministic_uid(f'{obj["kind"]}/{meta.get("namespace", "")}/{meta["name"]}')
                 self.store.create(rtype, meta.get('namespace'), obj, uid=uid)
+            if self.seed_enabled:
+                controllers.reconcile_all(self.store)
         self.faults.configure(dict(self.launch_faults))
         self.stats.reset()
         self.store.vap.clear_audit()
+        self.access.reset()
 
     def type_for(self, api_version: str, kind: str):
         group, _sep, version = api_version.rpartition('/')
@@ -460,19 +486,39 @@ class KubeApiServer:
         """Returns (code, payload (dict or text), extra headers)."""
         parts = urlsplit(raw_path)
         query = parse_qs(parts.query, keep_blank_values=True)
-        auth = headers.get('Authorization') or ''
-        if not (auth.startswith('Bearer ') and hmac.compare_digest(auth[7:].strip().encode(), self.token.encode())):
+        user = self.authn.authenticate(headers.get('Authorization'))
+        if user is None:
             err = E.unauthorized()
             return err.code, err.status(), {}
-        self.store.set_request_user(None)  # the admin token: the sandbox admin (system:masters)
+        if wants_impersonation(headers):
+            try:
+                user = impersonate(user, headers, self.authorizer, self.access.record)
+            except ImpersonationError as exc:
+                text = f'Internal Server Error: {json.dumps(raw_path)}: {exc}'.translate(HTML_ESCAPES)
+                return 500, text + '\n', {'X-Content-Type-Options': 'nosniff'}
+            except E.ApiError as err:
+                return err.code, err.status(), dict(err.headers)
+        self.store.set_request_user(None if user is ADMIN else user)  # None: the sandbox admin (system:masters)
+        privileged = MASTERS in user['groups']
         route = self.route(parts.path)
         if route.kind == 'sandbox':
             try:
+                if not privileged:
+                    raise forbidden(request_attributes(user, method, unquote(parts.path), query))
                 return self._sandbox(method, route.path, body)
             except E.ApiError as err:
                 return err.code, err.status(), dict(err.headers)
         verb = self._verb(method, route, query)
-        self.stats.record(verb, route.plural or None)
+        self.stats.record(verb, route.plural or None, user['username'])
+        if privileged:
+            self.access.record_raw(user['username'], method, parts.path, query)
+        else:
+            attrs = request_attributes(user, method, unquote(parts.path), query)
+            allowed, reason = self.authorizer.authorize(attrs)
+            self.access.record(attrs, allowed)
+            if not allowed:
+                err = forbidden(attrs, reason)
+                return err.code, err.status(), {'X-Content-Type-Options': 'nosniff'}
         if self.faults.latency():
             time.sleep(self.faults.latency())
         try:
@@ -482,6 +528,8 @@ class KubeApiServer:
                     raise fault
             warnings = self.store.collect_warnings()
             code, payload, extra = self._serve(method, route, query, headers, body)
+            if method in WRITE_METHODS and route.kind == 'resource' and _query(query, 'dryRun') != 'All':
+                controllers.after_write(self.store, method, route, code, payload)
             if warnings:
                 extra = dict(extra, Warning=', '.join('299 - ' + json.dumps(w) for w in warnings))
             return code, payload, extra
@@ -524,6 +572,19 @@ class KubeApiServer:
 
     def _resource(self, method, route: Route, query, headers, body) -> tuple:
         rtype, store = route.rtype, self.store
+        review = reviews.HANDLERS.get(rtype.storage_key)
+        if review is not None:   # create-only kinds that are answered, not stored
+            if method != 'POST' or route.name is not None:
+                raise E.method_not_allowed()
+            return 201, review(self.authorizer, store.request_user(), self._json(body)), {}
+        if route.subresource == 'log' and rtype.storage_key == ('', 'pods') and route.name is not None:
+            if method != 'GET':
+                raise E.method_not_allowed()
+            return 200, pod_log(store.get(rtype, route.namespace, route.name), _query(query, 'container')), {}
+        if route.subresource == 'token' and rtype.storage_key == ('', 'serviceaccounts'):
+            if method != 'POST':
+                raise E.method_not_allowed()
+            return 201, tokens.create_token(store, self.issuer, route.namespace, route.name, self._json(body)), {}
         if route.subresource is not None and not ((route.subresource == 'status' and rtype.status)
                                                   or (route.subresource == 'scale' and rtype.scale)):
             raise E.resource_not_found()
@@ -674,6 +735,11 @@ class KubeApiServer:
                 raise E.bad_request('reconcile: expected a JSON object {"namespace": ..., "name": ...}')
             clusters = self.operators.reconcile(target.get('namespace'), target.get('name'))
             return 200, {'status': 'ok', 'clusters': clusters}, {}
-        if path in ('stats', 'stats/reset', 'faults', 'reset', 'audit', 'reconcile'):
+        if path == 'access' and method == 'GET':
+            return 200, self.access.snapshot(), {}
+        if path == 'access/reset' and method == 'POST':
+            self.access.reset()
+            return 200, {'status': 'ok'}, {}
+        if path in ('stats', 'stats/reset', 'faults', 'reset', 'audit', 'reconcile', 'access', 'access/reset'):
             raise E.method_not_allowed()
         return 404, '404 page not found\n', {}

@@ -74,6 +74,13 @@ def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+def path_segment_errors(name: str) -> list:
+    """What apimachinery's ``path.IsValidPathSegmentName`` says about a name (the RBAC kinds' only name rule)."""
+    if name in ('.', '..'):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{char}'" for char in ('/', '%') if char in name]
+
+
 def deterministic_uid(key: str) -> str:
     return str(uuid.UUID(int=random.Random(key).getrandbits(128), version=4))
 
@@ -231,6 +238,8 @@ class Store:
                 errs.append(FieldError('Invalid', 'metadata.name', name, 'must be no more than 63 characters'))
             if not DNS1123_LABEL.match(name):
                 errs.append(FieldError('Invalid', 'metadata.name', name, LABEL_MSG))
+        elif rtype.path_segment_names:
+            errs += [FieldError('Invalid', 'metadata.name', name, msg) for msg in path_segment_errors(name)]
         else:
             if len(name) > 253:
                 errs.append(FieldError('Invalid', 'metadata.name', name, 'must be no more than 253 characters'))

@@ -16,6 +16,7 @@ AGE_DESC = ('CreationTimestamp is a timestamp representing the server time when 
             'to be set in happens-before order across separate operations. Clients may not set this value. It is represented '
             'in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: '
             'https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata')
+SECRETS_DESC = 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'
 DEFAULT_CR_COLUMNS = ({'name': 'Age', 'type': 'date', 'jsonPath': '.metadata.creationTimestamp', 'description': AGE_DESC},)
 
 
@@ -124,6 +125,22 @@ def _col(name, ctype='string', priority=0, desc='', fmt=''):
     return {'name': name, 'type': ctype, 'format': fmt, 'description': desc, 'priority': priority}
 
 
+BINDING_COLUMNS = [_col('Role', desc='RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.'),
+                   _col('Age', desc=AGE_DESC), _col('Users', priority=1, desc='Users in the roleBinding'),
+                   _col('Groups', priority=1, desc='Groups in the roleBinding'),
+                   _col('ServiceAccounts', priority=1, desc='ServiceAccounts in the roleBinding')]
+
+
+def _binding(obj):
+    ref, subjects = obj.get('roleRef') or {}, obj.get('subjects') or []
+    namespace = obj['metadata'].get('namespace', '')
+
+    def names(kind):
+        return ', '.join(s.get('name', '') if kind != 'ServiceAccount' else f'{s.get("namespace") or namespace}/{s.get("name", "")}'
+                         for s in subjects if s.get('kind') == kind)
+    return [f'{ref.get("kind", "")}/{ref.get("name", "")}', age(obj), names('User'), names('Group'), names('ServiceAccount')]
+
+
 BUILTIN_COLUMNS = {
     ('', 'namespaces'): ([_col('Status', desc='The status of the namespace'), _col('Age', desc=AGE_DESC)],
                          lambda o: [(o.get('status') or {}).get('phase', ''), age(o)]),
@@ -166,6 +183,14 @@ BUILTIN_COLUMNS = {
                               _deployment),
     ('apiextensions.k8s.io', 'customresourcedefinitions'): (
         [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
+    ('', 'serviceaccounts'): ([_col('Secrets', 'integer', desc=SECRETS_DESC), _col('Age', desc=AGE_DESC)],
+                              lambda o: [len(o.get('secrets') or ()), age(o)]),
+    ('rbac.authorization.k8s.io', 'roles'): (
+        [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
+    ('rbac.authorization.k8s.io', 'clusterroles'): (
+        [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
+    ('rbac.authorization.k8s.io', 'rolebindings'): (BINDING_COLUMNS, _binding),
+    ('rbac.authorization.k8s.io', 'clusterrolebindings'): (BINDING_COLUMNS, _binding),
 }
 
 
