@@ -43,6 +43,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sConflict
 
@@ -62,6 +63,8 @@ PBKDF2_KEY_LENGTH = 32
 ADMIN_USERNAME = _constants.ADMIN_USERNAME
 OWNER_WRITE_ATTEMPTS = 8
 DEFAULT_ATTEMPTS = 8
+# everestctl conflicts (a writer outside this collection): a pause of up to 0.05 s, doubling up to 2 s (full jitter)
+CONFLICT_BACKOFF = _retry.Backoff(0.05, 2.0, _retry.FULL_JITTER)
 
 PASSWORD_UNCHANGED = '<unchanged>'
 PASSWORD_CHANGED = '<changed>'
@@ -425,10 +428,6 @@ def _preview(runner, action, want):
     return None
 
 
-def _backoff(attempt, sleep, rng):
-    sleep(rng.uniform(0.0, min(2.0, 0.05 * (2 ** attempt))))
-
-
 def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
                      sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
@@ -536,7 +535,7 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
                 verify_want['update_password'] = 'always'
         except EverestctlError as exc:
             if exc.kind == 'conflict':
-                _backoff(attempt - 1, sleep, rng)
+                CONFLICT_BACKOFF.pause(attempt - 1, sleep, rng)
             elif exc.kind == 'already_exists' and decision.action == ACTION_CREATE:
                 pass
             elif exc.kind == 'not_found' and decision.action in (ACTION_DELETE, ACTION_SET_PASSWORD):

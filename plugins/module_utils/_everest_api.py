@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _retry, _trp
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     EverestError,
@@ -62,6 +62,8 @@ ACCOUNTS_DOC = "https://docs.percona.com/everest/administer/manage_users.html"
 RATE_LIMIT_ATTEMPTS = 10
 RETRY_AFTER_CAP = 30.0
 BACKOFF_BASE = 0.5
+# 429 without Retry-After, 5xx and connection failures of GETs: BACKOFF_BASE doubling up to RETRY_AFTER_CAP, times [0.5, 1)
+BACKOFF = _retry.Backoff(BACKOFF_BASE, RETRY_AFTER_CAP, _retry.EQUAL_JITTER, retry_after_cap=RETRY_AFTER_CAP)
 RBAC_DENIED = "insufficient permissions"
 # Kubernetes-style validation text, as Everest passes it on (EF 6.1): '<Kind> "<name>" is invalid: <field>: <reason>'
 # (several causes: 'is invalid: [<field>: <reason>, ...]').
@@ -201,13 +203,7 @@ class EverestClient:
 
     def _retry_delay(self, headers, attempt):
         """The server's Retry-After (capped), else BACKOFF_BASE * 2**(attempt-1), capped, times a jitter in [0.5, 1)."""
-        value = headers.get("retry-after")
-        if value:
-            try:
-                return min(max(float(value), 0.0), RETRY_AFTER_CAP)
-            except ValueError:
-                pass
-        return min(RETRY_AFTER_CAP, BACKOFF_BASE * (2 ** (attempt - 1))) * (0.5 + self._rng.random() / 2)
+        return BACKOFF.delay(attempt - 1, self._rng, retry_after=headers.get("retry-after"))
 
     def request(self, method, path, body=None, query=None, rbac=None, what=None, auth=True):
         """Send one call; returns the decoded JSON (None for an empty body). ``path`` starts with ``/v1``."""
@@ -456,21 +452,15 @@ def quantity_text(value):
 
 def wait_for(fetch, done, timeout, what, sleep=time.sleep, clock=time.monotonic, failed=None):
     """Poll ``fetch()`` until ``done(obj)``; raise TimeoutExceeded (details: last object) or EverestError when ``failed(obj)``."""
-    deadline = clock() + timeout
-    delay = 0.1
-    while True:
-        obj = fetch()
-        if done(obj):
-            return obj
-        if failed is not None:
-            reason = failed(obj)
-            if reason:
-                raise EverestError("%s failed: %s" % (what, reason))
-        if clock() >= deadline:
-            raise TimeoutExceeded("%s did not finish within %s s; raise wait_timeout or check the operator" % (what, timeout),
-                                  result=obj)
-        sleep(delay)
-        delay = min(delay * 2, 2.0)
+    def check(obj):
+        reason = failed(obj) if failed is not None else None
+        if reason:
+            raise EverestError("%s failed: %s" % (what, reason))
+
+    def timed_out(obj):
+        return TimeoutExceeded("%s did not finish within %s s; raise wait_timeout or check the operator" % (what, timeout), result=obj)
+
+    return _retry.poll(fetch, done, timeout, timed_out, check=check, max_interval=2.0, sleep=sleep, clock=clock)
 
 
 # --------------------------------------------------------------------------------------------- database clusters

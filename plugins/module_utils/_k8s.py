@@ -52,6 +52,7 @@ except ImportError as exc:  # pragma: no cover - depends on the controller
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _http
 from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     K8sAlreadyExists,
@@ -74,7 +75,10 @@ TRANSIENT_ATTEMPTS = 6
 TRANSIENT_BASE_DELAY = 0.2
 TRANSIENT_MAX_DELAY = 5.0
 RETRY_AFTER_CAP = 30.0
+TRANSIENT_BACKOFF = _retry.Backoff(TRANSIENT_BASE_DELAY, TRANSIENT_MAX_DELAY, _retry.EQUAL_JITTER, retry_after_cap=RETRY_AFTER_CAP)
 CONFLICT_ATTEMPTS = 8
+# read_modify_write: 409 Conflicts are retried after 0.05 s, doubling up to 2 s, times [0.5, 1.5)
+CONFLICT_BACKOFF = _retry.Backoff(0.05, 2.0, _retry.WIDE_JITTER)
 
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
@@ -519,16 +523,7 @@ class K8sClient:
             return self._transport.send(method, full, body=payload, headers=self._headers(content_type))
 
     def _backoff(self, attempt, retry_after):
-        delay = None
-        if retry_after:
-            try:
-                delay = min(float(retry_after), RETRY_AFTER_CAP)
-            except ValueError:
-                delay = None
-        if delay is None:
-            delay = min(TRANSIENT_MAX_DELAY, TRANSIENT_BASE_DELAY * (2 ** (attempt - 1)))
-            delay = delay * (0.5 + self._rng.random() / 2)
-        self._sleep(delay)
+        TRANSIENT_BACKOFF.pause(attempt - 1, self._sleep, self._rng, retry_after=retry_after)
 
     def _error(self, method, url_path, status, reason, data):
         api_reason, api_message, causes = reason, None, []
@@ -667,5 +662,5 @@ def read_modify_write(client, url_path, mutate, attempts=CONFLICT_ATTEMPTS, slee
                     "%s kept changing under us: %d conditional updates in a row were refused (409 Conflict); another writer "
                     "is updating it continuously; retry later" % (url_path, attempts),
                     status=exc.status, reason=exc.reason, api_message=exc.message, method="PUT", path=url_path)
-            sleep(min(2.0, 0.05 * (2 ** (attempt - 1))) * (0.5 + rng.random()))
+            CONFLICT_BACKOFF.pause(attempt - 1, sleep, rng)
     raise AssertionError("unreachable")  # pragma: no cover

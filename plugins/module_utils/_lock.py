@@ -35,6 +35,7 @@ import time
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sAlreadyExists,
@@ -50,6 +51,8 @@ DEFAULT_TIMEOUT = 300
 # make us take it from a live holder early, and one claiming a day cannot make a dead holder's Lease last a day.
 MAX_FOREIGN_DURATION = 120
 RENEW_ATTEMPTS = 3
+# A waiter polls the Lease after 0.04 s, doubling up to 1 s, times [0.5, 1.5), never past its deadline.
+ACQUIRE_BACKOFF = _retry.Backoff(0.02, 1.0, _retry.WIDE_JITTER)
 # The lock serialising writes to the Everest accounts Secret (one per Everest installation).
 ACCOUNTS_LEASE = _constants.ACCOUNTS_LEASE
 
@@ -218,8 +221,7 @@ class LeaseLock:
                     "lease %s) or raise the lock timeout" % values,
                     lease=self.name, namespace=self.namespace, holder=holder)
             attempt += 1
-            pause = min(1.0, 0.02 * (2 ** min(attempt, 6))) * (0.5 + self.rng.random())
-            self.sleep(max(0.0, min(pause, deadline - now)))
+            ACQUIRE_BACKOFF.pause(attempt, self.sleep, self.rng, deadline=deadline, now=now)
 
     def _took(self, obj, started):
         self._rv = obj['metadata']['resourceVersion']

@@ -30,6 +30,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
 MANAGED_BY_LABEL = _constants.MANAGED_BY_LABEL
@@ -65,6 +66,8 @@ DATABASE_CLUSTER_API = _constants.DBC_API_VERSION
 # namespace (~50 min). 3600 s stays above both, so our timeout never kills a command everestctl would still finish.
 DEFAULT_TIMEOUT = 3600
 DEFAULT_ATTEMPTS = 4
+# everestctl conflicts: a pause of up to 0.1 s, doubling up to 2 s (full jitter)
+CONFLICT_BACKOFF = _retry.Backoff(0.1, 2.0, _retry.FULL_JITTER)
 
 ACTION_NONE = 'none'
 ACTION_ADD = 'add'
@@ -495,7 +498,7 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
             result['cmd'] = outcome.cmd
         except EverestctlError as exc:
             if exc.kind == 'conflict':
-                sleep(rng.uniform(0.0, min(2.0, 0.1 * (2 ** attempt))))
+                CONFLICT_BACKOFF.pause(attempt, sleep, rng)
             elif exc.kind == 'already_exists' and decision.action == ACTION_ADD:
                 pass  # someone else added it meanwhile: re-read and decide again (maybe an update)
             elif exc.kind in ('namespace_missing',) and decision.action == ACTION_REMOVE:

@@ -51,7 +51,8 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
     HAS_YAML = False
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _k8s, _ownership, _quantity, _rbac, _trp_crd, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _k8s, _ownership, _quantity, _rbac, _retry, _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sAlreadyExists,
@@ -642,20 +643,19 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
         current = _k8s.read_modify_write(client, CRD_PATH, mutate)[1]
     if check_mode or crd_established(current):
         return changed, current
-    deadline = clock() + wait_timeout
-    delay = 0.1
-    while True:
-        accepted = _condition(current, 'NamesAccepted')
+
+    def names_accepted(obj):
+        accepted = _condition(obj, 'NamesAccepted')
         if accepted and accepted.get('status') == 'False':
             raise EverestError('CustomResourceDefinition %s: names not accepted: %s' % (_trp_crd.CRD_NAME, accepted.get('message')))
-        if clock() >= deadline:
-            raise TimeoutExceeded('CustomResourceDefinition %s is not Established after %ss; check the API server (kubectl get crd %s -o yaml) '
-                                  'or raise wait_timeout' % (_trp_crd.CRD_NAME, wait_timeout, _trp_crd.CRD_NAME))
-        sleep(delay)
-        delay = min(delay * 2, 1.0)
-        current = client.get(CRD_PATH)
-        if crd_established(current):
-            return changed, current
+
+    def timed_out(_obj):
+        return TimeoutExceeded('CustomResourceDefinition %s is not Established after %ss; check the API server (kubectl get crd %s -o yaml) '
+                               'or raise wait_timeout' % (_trp_crd.CRD_NAME, wait_timeout, _trp_crd.CRD_NAME))
+
+    current = _retry.poll(lambda: client.get(CRD_PATH), crd_established, wait_timeout, timed_out, check=names_accepted, first=current,
+                          max_interval=1.0, sleep=sleep, clock=clock)
+    return changed, current
 
 
 # ----------------------------------------------------------------------------------------------- usage
