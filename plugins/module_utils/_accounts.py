@@ -47,20 +47,17 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sConflict
 
-SYSTEM_NAMESPACE = _constants.SYSTEM_NAMESPACE
-ACCOUNTS_SECRET = _constants.ACCOUNTS_SECRET
-USERS_KEY = _constants.ACCOUNTS_KEY
 INSECURE_ANNOTATION_PREFIX = 'insecure-password/'
+SECRET = '%s/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)  # as messages name it
 # Same as _k8s.path('v1', 'secrets', SYSTEM_NAMESPACE, ACCOUNTS_SECRET) / path('v1', 'namespaces', name=SYSTEM_NAMESPACE)
-SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET)
-SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % SYSTEM_NAMESPACE
+SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)
+SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % _constants.SYSTEM_NAMESPACE
 NAMESPACES_PATH = '/api/v1/namespaces'
-RBAC_PATH = '/api/v1/namespaces/%s/configmaps/%s' % (SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
+RBAC_PATH = '/api/v1/namespaces/%s/configmaps/%s' % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
 PBKDF2_ITERATIONS = 4096
 PBKDF2_KEY_LENGTH = 32
 
-ADMIN_USERNAME = _constants.ADMIN_USERNAME
 OWNER_WRITE_ATTEMPTS = 8
 DEFAULT_ATTEMPTS = 8
 # everestctl conflicts (a writer outside this collection): a pause of up to 0.05 s, doubling up to 2 s (full jitter)
@@ -121,11 +118,11 @@ def parse_users_yaml(text):
         data = yaml.load(text, Loader=_UsersLoader)  # nosec - BaseLoader subclass: strings, maps, lists, binary only
     except yaml.YAMLError as exc:
         raise EverestError('Secret %s/%s: key %s is not valid YAML (%s)' % (
-            SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY, getattr(exc, 'problem', None) or type(exc).__name__))
+            _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET, _constants.ACCOUNTS_KEY, getattr(exc, 'problem', None) or type(exc).__name__))
     if data is None or data == '':
         return {}
     if not isinstance(data, dict):
-        raise EverestError('Secret %s/%s: key %s is not a map of accounts' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+        raise EverestError('Secret %s: key %s is not a map of accounts' % (SECRET, _constants.ACCOUNTS_KEY))
     users = {}
     for username, entry in data.items():
         entry = entry if isinstance(entry, dict) else {}
@@ -144,13 +141,13 @@ def parse_users_yaml(text):
 def parse_accounts_secret(secret):
     """Secret object (as the API returns it) -> {username: account}; ``plain`` flags insecure-password annotations."""
     data = (secret or {}).get('data') or {}
-    raw = data.get(USERS_KEY)
+    raw = data.get(_constants.ACCOUNTS_KEY)
     text = ''
     if raw:
         try:
             text = base64.b64decode(raw).decode('utf-8')
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise EverestError('Secret %s/%s: key %s is not valid base64 UTF-8 text' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+            raise EverestError('Secret %s: key %s is not valid base64 UTF-8 text' % (SECRET, _constants.ACCOUNTS_KEY))
     users = parse_users_yaml(text)
     annotations = ((secret or {}).get('metadata') or {}).get('annotations') or {}
     for username, account in users.items():
@@ -207,8 +204,8 @@ class AccountStore:
         if secret is None:
             raise EverestError(
                 'Secret %s/%s not found: Everest is not installed in this cluster (or the kubeconfig points at another '
-                'cluster); install Everest first' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
-                namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
+                'cluster); install Everest first' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
+                namespace=_constants.SYSTEM_NAMESPACE, secret=_constants.ACCOUNTS_SECRET)
         self.last = parse_accounts_secret(secret)
         self.secret_uid = (secret.get('metadata') or {}).get('uid') or None
         self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
@@ -253,7 +250,7 @@ class AccountStore:
             self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
             self.recorded_owners = _ownership.account_owners(secret)
             return True
-        raise EverestError("Secret %s/%s kept changing while the account owners were recorded; retry" % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET))
+        raise EverestError("Secret %s kept changing while the account owners were recorded; retry" % SECRET)
 
     def salt(self):
         if self._salt is None and self.salt_cache and self.secret_uid:
@@ -266,7 +263,7 @@ class AccountStore:
             uid = ((namespace or {}).get('metadata') or {}).get('uid')
             if not uid:
                 raise EverestError('Namespace %s not found (or has no uid): cannot compute Everest password hashes; '
-                                   'install Everest first' % SYSTEM_NAMESPACE, namespace=SYSTEM_NAMESPACE)
+                                   'install Everest first' % _constants.SYSTEM_NAMESPACE, namespace=_constants.SYSTEM_NAMESPACE)
             self._salt = uid
             if self.salt_cache and self.secret_uid:
                 _cache.store(SALT_CACHE_KIND, self.secret_uid, uid)
@@ -288,10 +285,10 @@ def validate_item(want):
         problem = _validation.check_tenant_name(want['tenant'])
         if problem:
             raise ValidationError("account '%s': %s" % (username, problem), username=username)
-        if username == ADMIN_USERNAME:
+        if username == _constants.ADMIN_USERNAME:
             raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'"
                                   % want['tenant'], username=username)
-    if want.get('state') == 'absent' and username == ADMIN_USERNAME and not want.get('allow_admin_removal'):
+    if want.get('state') == 'absent' and username == _constants.ADMIN_USERNAME and not want.get('allow_admin_removal'):
         raise ValidationError(
             "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; "
             "set allow_admin_removal=true if you really mean it", username=username)
@@ -521,7 +518,7 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
         if attempt == attempts:
             raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
                                "changing Secret %s/%s; serialise account changes and retry" % (
-                                   username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
+                                   username, attempts, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
                                username=username, attempts=attempts)
         attempt += 1
         result['attempts'] = attempt

@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _retry, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _retry, _trp, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     EverestError,
@@ -70,9 +70,6 @@ RBAC_DENIED = "insufficient permissions"
 K8S_INVALID_FIELD_RE = re.compile(r"is invalid: \[?([A-Za-z][\w.\[\]/-]*): ")
 TRANSIENT_ATTEMPTS = 4
 CONFLICT_ATTEMPTS = 6
-DBC_API_VERSION = "everest.percona.com/v1alpha1"
-NAME_RE = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?\Z")
-NAME_MAX = 22
 
 
 # --------------------------------------------------------------------------------------------- errors
@@ -426,9 +423,9 @@ def hide_secret_result(result, secret_keys, requested):
 
 
 def check_name(name, what):
-    if not isinstance(name, str) or not NAME_RE.match(name) or len(name) > NAME_MAX:
+    if not isinstance(name, str) or not _validation.OBJECT_NAME_RE.match(name) or len(name) > _validation.OBJECT_NAME_MAX_LENGTH:
         raise ValidationError("%s name %r is invalid: Everest requires an RFC 1035 name of at most %d characters (lowercase letters, "
-                              "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, NAME_MAX))
+                              "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, _validation.OBJECT_NAME_MAX_LENGTH))
 
 
 def same_quantity(a, b):

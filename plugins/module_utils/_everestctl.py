@@ -36,13 +36,11 @@ except (ImportError, OSError, AttributeError):  # not Linux (or no libc symbol):
 PR_SET_PDEATHSIG = 1
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
 MASK = "********"
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\r")
-ACTIONS = ("create", "read", "update", "delete", "*")
-# values passed as positional arguments of `settings rbac can` (EF §5.1): one token, no leading dash
-CAN_ARG_RE = re.compile(r"^[^\s,\"'#-][^\s,\"']*$")
 
 # Ordered: the first pattern found in stderr decides the kind.
 ERROR_KINDS = (
@@ -92,7 +90,7 @@ def _check(checker, value, what):
 
 
 def _check_can_arg(value, what):
-    if not isinstance(value, str) or not CAN_ARG_RE.match(value):
+    if not isinstance(value, str) or not _validation.RBAC_CAN_ARG_RE.match(value):
         raise ValidationError("%s %r is not a single policy term (no spaces, commas, quotes, '#' or leading '-')" % (what, value))
 
 
@@ -157,8 +155,8 @@ def _shape_rbac_validate(v):
 
 
 def _shape_rbac_can(v):
-    if v["action"] not in ACTIONS:
-        raise ValidationError("action %r is not one of %s" % (v["action"], ", ".join(ACTIONS)))
+    if v["action"] not in _constants.RBAC_ACTIONS:
+        raise ValidationError("action %r is not one of %s" % (v["action"], ", ".join(_constants.RBAC_ACTIONS)))
     _check_can_arg(v["subject"], "subject")
     _check_can_arg(v["resource"], "resource")
     _check_can_arg(v["object"], "object")

@@ -44,7 +44,6 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     K8sNotFound,
 )
 
-LEASE_API_VERSION = 'coordination.k8s.io/v1'
 DEFAULT_DURATION = 30
 DEFAULT_TIMEOUT = 300
 # A holder's leaseDurationSeconds is trusted only within [our own duration, this]: a foreign Lease claiming 1 s cannot
@@ -53,8 +52,6 @@ MAX_FOREIGN_DURATION = 120
 RENEW_ATTEMPTS = 3
 # A waiter polls the Lease after 0.04 s, doubling up to 1 s, times [0.5, 1.5), never past its deadline.
 ACQUIRE_BACKOFF = _retry.Backoff(0.02, 1.0, _retry.WIDE_JITTER)
-# The lock serialising writes to the Everest accounts Secret (one per Everest installation).
-ACCOUNTS_LEASE = _constants.ACCOUNTS_LEASE
 
 # Locks this process holds now (the module's signal handler releases them before it exits).
 HELD = set()
@@ -108,8 +105,8 @@ class LeaseLock:
         self._stop = threading.Event()
         self._thread = None
         self._lost = None
-        self.path = _k8s.path(LEASE_API_VERSION, 'leases', namespace, name)
-        self.collection = _k8s.path(LEASE_API_VERSION, 'leases', namespace)
+        self.path = _k8s.path(_constants.LEASE_API_VERSION, 'leases', namespace, name)
+        self.collection = _k8s.path(_constants.LEASE_API_VERSION, 'leases', namespace)
 
     # ---------------------------------------------------------------------------------- public
     @property
@@ -150,10 +147,10 @@ class LeaseLock:
                 'renewTime': stamp, 'leaseTransitions': transitions}
 
     def _body(self):
-        return {'apiVersion': LEASE_API_VERSION, 'kind': 'Lease',
+        return {'apiVersion': _constants.LEASE_API_VERSION, 'kind': 'Lease',
                 'metadata': {'name': self.name, 'namespace': self.namespace,
                              'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
-                             'annotations': {'virakcloud.everest/purpose': self.purpose} if self.purpose else {}},
+                             'annotations': {_constants.PURPOSE_ANNOTATION: self.purpose} if self.purpose else {}},
                 'spec': self._spec()}
 
     def acquire(self):

@@ -4,8 +4,8 @@
 """Everest database namespaces: observe (Kubernetes API) -> decide (pure) -> act (everestctl).
 
 Facts (EF §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
-= OLM Subscriptions in the namespace with the exact names in ``SUBSCRIPTIONS``; ``namespaces add/update`` can only
-add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
+= OLM Subscriptions in the namespace with the exact names in ``_constants.OPERATOR_SUBSCRIPTIONS``; ``namespaces
+add/update`` can only add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
 
 Reads (the issue: "Namespace, Subscriptions in it, DatabaseClusters in it"): for one namespace GET Namespace, then,
 only when it exists, LIST Subscriptions and LIST DatabaseClusters in it (a missing DatabaseCluster CRD, 404, counts as
@@ -33,32 +33,8 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _ownersh
 from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-MANAGED_BY_LABEL = _constants.MANAGED_BY_LABEL
-MANAGED_BY_VALUE = _constants.EVEREST_MANAGED_BY
-MANAGED_SELECTOR = '%s=%s' % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-NAME_LABEL = _constants.NAME_LABEL  # set by the API server on every Namespace (value = its name)
-TENANT_LABEL = _constants.TENANT_LABEL
-
-OPERATORS = ('mysql', 'postgresql', 'mongodb')
-# option name -> OLM Subscription name (EF §4.4 value keys pxc / postgresql / psmdb)
-SUBSCRIPTIONS = {
-    'mysql': 'percona-xtradb-cluster-operator',
-    'postgresql': 'percona-postgresql-operator',
-    'mongodb': 'percona-server-mongodb-operator',
-}
-SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in SUBSCRIPTIONS.items())
-# short names `namespaces list` shows (EF §4.7)
-SHORT_NAMES = {
-    'percona-xtradb-cluster-operator': 'pxc',
-    'percona-postgresql-operator': 'postgresql',
-    'percona-server-mongodb-operator': 'psmdb',
-}
-# namespaces `everestctl namespaces list` never shows (EF §4.7)
-LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm',
-                 'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
-
-SUBSCRIPTION_API = _constants.SUBSCRIPTION_API_VERSION
-DATABASE_CLUSTER_API = _constants.DBC_API_VERSION
+MANAGED_SELECTOR = '%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.EVEREST_MANAGED_BY)
+SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in _constants.OPERATOR_SUBSCRIPTIONS.items())
 
 # Seconds one everestctl namespace command may run. everestctl's own worst cases (EF §4.4, §4.6, §8.11): `add`/`update`
 # wait up to 600 s per operator CSV in the install hook (3 operators: 1800 s) plus the chart download; `remove --force`
@@ -81,14 +57,14 @@ def namespace_path(name=None):
 
 def subscriptions_path(namespace=None):
     if namespace:
-        return '/apis/%s/namespaces/%s/subscriptions' % (SUBSCRIPTION_API, namespace)
-    return '/apis/%s/subscriptions' % SUBSCRIPTION_API
+        return '/apis/%s/namespaces/%s/subscriptions' % (_constants.SUBSCRIPTION_API_VERSION, namespace)
+    return '/apis/%s/subscriptions' % _constants.SUBSCRIPTION_API_VERSION
 
 
 def database_clusters_path(namespace=None):
     if namespace:
-        return '/apis/%s/namespaces/%s/databaseclusters' % (DATABASE_CLUSTER_API, namespace)
-    return '/apis/%s/databaseclusters' % DATABASE_CLUSTER_API
+        return '/apis/%s/namespaces/%s/databaseclusters' % (_constants.DBC_API_VERSION, namespace)
+    return '/apis/%s/databaseclusters' % _constants.DBC_API_VERSION
 
 
 # ----------------------------------------------------------------------------------------------- observe
@@ -96,7 +72,7 @@ def database_clusters_path(namespace=None):
 def operators_from_subscriptions(subscriptions):
     """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, EF §4.5)."""
     names = set(((s.get('metadata') or {}).get('name')) for s in subscriptions or [])
-    return dict((op, SUBSCRIPTIONS[op] in names) for op in OPERATORS)
+    return dict((op, _constants.OPERATOR_SUBSCRIPTIONS[op] in names) for op in _constants.OPERATORS)
 
 
 def subscription_summary(subscriptions):
@@ -105,8 +81,9 @@ def subscription_summary(subscriptions):
     for sub in subscriptions or []:
         name = (sub.get('metadata') or {}).get('name')
         status = sub.get('status') or {}
-        rows.append({'name': name, 'operator': SUBSCRIPTION_TO_OPERATOR.get(name), 'short_name': SHORT_NAMES.get(name, name),
-                     'installed_csv': status.get('installedCSV'), 'state': status.get('state')})
+        rows.append({'name': name, 'operator': SUBSCRIPTION_TO_OPERATOR.get(name),
+                     'short_name': _constants.SUBSCRIPTION_SHORT_NAMES.get(name, name), 'installed_csv': status.get('installedCSV'),
+                     'state': status.get('state')})
     return sorted(rows, key=lambda r: r['name'] or '')
 
 
@@ -121,7 +98,7 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
     """The observed state of one namespace (pure). ``clusters`` None = DatabaseClusters not read."""
     if namespace_obj is None:
         return {'name': name, 'exists': False, 'managed': False, 'terminating': False, 'labels': {},
-                'operators': dict((op, False) for op in OPERATORS), 'subscriptions': [],
+                'operators': dict((op, False) for op in _constants.OPERATORS), 'subscriptions': [],
                 'database_clusters': [] if clusters is not None else None}
     meta = namespace_obj.get('metadata') or {}
     labels = meta.get('labels') or {}
@@ -129,7 +106,7 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
         'name': name,
         'exists': True,
         'resource_version': meta.get('resourceVersion'),
-        'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
+        'managed': labels.get(_constants.MANAGED_BY_LABEL) == _constants.EVEREST_MANAGED_BY,
         'terminating': is_terminating(namespace_obj),
         'labels': dict(labels),
         'operators': operators_from_subscriptions(subscriptions),
@@ -211,7 +188,7 @@ def list_managed(client, name=None):
         return [list_view(state)] if state['exists'] else []
     states = observe_many(client, with_clusters=True, managed_only=True)
     return [list_view(s) for n, s in sorted(states.items())
-            if s['managed'] and not s['terminating'] and n not in LIST_EXCLUDED]
+            if s['managed'] and not s['terminating'] and n not in _constants.NAMESPACES_LIST_HIDDEN]
 
 
 # ----------------------------------------------------------------------------------------------- decide
@@ -222,7 +199,7 @@ def normalize_operators(operators):
     alias = operators.pop('xtradb_cluster', None)
     if operators.get('mysql') is None and alias is not None:
         operators['mysql'] = alias
-    return dict((op, operators.get(op)) for op in OPERATORS)
+    return dict((op, operators.get(op)) for op in _constants.OPERATORS)
 
 
 def validate_item(want):
@@ -241,7 +218,7 @@ def validate_item(want):
             raise ValidationError("namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
                                   "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR), name=name)
     for key, value in sorted((want.get('labels') or {}).items()):
-        if key == MANAGED_BY_LABEL:
+        if key == _constants.MANAGED_BY_LABEL:
             raise ValidationError("namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); "
                                   "remove it from labels" % (name, key), name=name)
         error = _validation.check_label(key, value)
@@ -253,7 +230,7 @@ def wanted_labels(want):
     """The labels the namespace must carry: O(labels), plus the tenant label when the item names a tenant."""
     labels = dict(want.get('labels') or {})
     if want.get('tenant') is not None:
-        labels[TENANT_LABEL] = want['tenant']
+        labels[_constants.TENANT_LABEL] = want['tenant']
     return labels
 
 
@@ -272,12 +249,12 @@ def check_ownership(state, want):
     tenant's namespace silently."""
     if not state['exists']:
         return
-    owner = (state.get('labels') or {}).get(TENANT_LABEL)
-    how = 'label %s=%s' % (TENANT_LABEL, owner)
+    owner = (state.get('labels') or {}).get(_constants.TENANT_LABEL)
+    how = 'label %s=%s' % (_constants.TENANT_LABEL, owner)
     if want.get('state', 'present') == 'absent':
         _ownership.check_remove('namespace', state['name'], owner, want.get('tenant'), )
         return
-    claimant = wanted_labels(want).get(TENANT_LABEL)
+    claimant = wanted_labels(want).get(_constants.TENANT_LABEL)
     _ownership.check_take('namespace', state['name'], owner, claimant, want.get('takeover_from'), how=how)
 
 
@@ -317,7 +294,7 @@ def decide(state, want):
             return Decision(ACTION_NONE, error=(
                 "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
                 "or set force=true" % (name, len(clusters), ', '.join(clusters))), after=before)
-        gone = dict((op, False) for op in OPERATORS)
+        gone = dict((op, False) for op in _constants.OPERATORS)
         after = _after(bool(want.get('keep_namespace')), False, gone)
         return Decision(ACTION_REMOVE, after=after)
 
@@ -329,7 +306,7 @@ def decide(state, want):
                         after=before)
     if state['exists']:
         # also for a namespace to adopt: its existing Subscriptions survive an add with the flag false
-        removed = [op for op in OPERATORS if requested[op] is False and installed[op]]
+        removed = [op for op in _constants.OPERATORS if requested[op] is False and installed[op]]
         if removed:
             if not want.get('ignore_operator_removal'):
                 return Decision(ACTION_NONE, error=(
@@ -338,16 +315,16 @@ def decide(state, want):
                     "with a warning" % (name, ', '.join(removed))), after=before)
             warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)"
                             % (name, ', '.join(removed)))
-    flags = dict((op, bool(installed[op] or requested[op])) for op in OPERATORS)
+    flags = dict((op, bool(installed[op] or requested[op])) for op in _constants.OPERATORS)
     tenant = want.get('tenant')
     if not state['exists']:
-        flags = dict((op, bool(requested[op])) for op in OPERATORS)
+        flags = dict((op, bool(requested[op])) for op in _constants.OPERATORS)
         # a tenant's namespace is created with its tenant label first (an atomic claim: a second tenant racing for
         # the same name gets AlreadyExists and then sees the owner), then handed to everestctl with --take-ownership
         return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags),
                         take_ownership=tenant is not None, precreate=tenant is not None)
     if not state['managed']:
-        if tenant is not None and (state.get('labels') or {}).get(TENANT_LABEL) == tenant:
+        if tenant is not None and (state.get('labels') or {}).get(_constants.TENANT_LABEL) == tenant:
             # ours but not (or no longer) managed: an interrupted `namespaces add`, or a namespace kept at offboarding
             return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
         if not want.get('take_ownership'):
@@ -377,13 +354,13 @@ def predicted_view(state, decision, labels=None):
             view['database_clusters'] = 0 if after['exists'] else None
             view['labels'] = {}
             if after['exists']:  # --keep-namespace removes only Everest's label
-                view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != MANAGED_BY_LABEL)
+                view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != _constants.MANAGED_BY_LABEL)
         elif not state['exists']:
             # the API server labels every Namespace with its name; the chart's hook adds Everest's label
-            view['labels'] = {NAME_LABEL: state['name'], MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+            view['labels'] = {_constants.NAME_LABEL: state['name'], _constants.MANAGED_BY_LABEL: _constants.EVEREST_MANAGED_BY}
             view['database_clusters'] = 0  # a namespace everestctl creates holds no cluster yet
         else:  # add --take-ownership / update: the hook (re)sets Everest's label, other labels stay
-            view['labels'][MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+            view['labels'][_constants.MANAGED_BY_LABEL] = _constants.EVEREST_MANAGED_BY
     if labels:
         view['labels'].update(labels)
     return view

@@ -32,39 +32,14 @@ __metaclass__ = type
 
 import re
 
-# EF §5.5: the 13 resources and their scope.
-NAMESPACED = "namespaced"
-GLOBAL = "global"
-RESOURCES = {
-    "backup-storages": NAMESPACED,
-    "data-import-jobs": NAMESPACED,
-    "data-importers": GLOBAL,
-    "database-cluster-backups": NAMESPACED,
-    "database-cluster-credentials": NAMESPACED,
-    "database-cluster-restores": NAMESPACED,
-    "database-clusters": NAMESPACED,
-    "database-engines": NAMESPACED,
-    "enginefeatures/split-horizon-dns-configs": NAMESPACED,
-    "load-balancer-configs": GLOBAL,
-    "monitoring-instances": NAMESPACED,
-    "namespaces": GLOBAL,
-    "pod-scheduling-policies": GLOBAL,
-}
-GLOBAL_RESOURCES = tuple(sorted(name for name, scope in RESOURCES.items() if scope == GLOBAL))
-ACTIONS = ("create", "read", "update", "delete", "*")
-ADMIN_ROLE = "role:admin"
-ROLE_PREFIX = "role:"
-MAX_HIERARCHY_LEVEL = 10  # casbin default role manager
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-# EF §5.6 check 1, Go text kept verbatim: ``*-_`` is a RANGE (0x2A..0x5F), as in Go. Python's ``$`` also matches
-# before a trailing newline, so the pattern is only ever used with ``fullmatch`` (see ``term_ok``).
-TERM_PATTERN = r"^[/*-_:a-zA-Z0-9]+$"
-TERM_RE = re.compile(TERM_PATTERN)
+MAX_HIERARCHY_LEVEL = 10  # casbin default role manager
 
 BLOCK_PREFIX = "virakcloud.everest"
 BEGIN_MARK = "# BEGIN %s " % BLOCK_PREFIX
 END_MARK = "# END %s " % BLOCK_PREFIX
-BLOCK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,252}")
 # The first line of a tenant's block names its owner (a comment: Everest skips it), e.g. "# tenant=acme namespace=ns-acme".
 BLOCK_META_RE = re.compile(r"# tenant=([A-Za-z0-9][-A-Za-z0-9_.]{0,62}) namespace=([a-z][-a-z0-9]{0,62})\Z")
 
@@ -230,9 +205,9 @@ class Policy:
 def implicit_admin_rules():
     """EF §5.6: role:admin, <resource>, *, */* (namespaced) or * (global), for each of the 13 resources."""
     rules = []
-    for name in sorted(RESOURCES):
-        obj = "*" if RESOURCES[name] == GLOBAL else "*/*"
-        rules.append(Rule("p", (ADMIN_ROLE, name, "*", obj), implicit=True))
+    for name in sorted(_constants.RBAC_RESOURCES):
+        obj = "*" if _constants.RBAC_RESOURCES[name] == _constants.RBAC_GLOBAL else "*/*"
+        rules.append(Rule("p", (_constants.RBAC_ADMIN_ROLE, name, "*", obj), implicit=True))
     return rules
 
 
@@ -270,7 +245,7 @@ def parse_policy(text):
 
 
 def term_ok(term):
-    return TERM_RE.fullmatch(term) is not None
+    return _validation.RBAC_TERM_RE.fullmatch(term) is not None
 
 
 def _all_p_rules(policy):
@@ -308,11 +283,11 @@ def validate(policy, strict=True):
     roles = roles_of(policy)
     for rule in rules:
         subject = rule.values[0]
-        if subject.startswith(ROLE_PREFIX) and subject != ADMIN_ROLE and subject not in roles:
+        if subject.startswith(_constants.RBAC_ROLE_PREFIX) and subject != _constants.RBAC_ADMIN_ROLE and subject not in roles:
             errors.append(PolicyError("role", "role '%s' does not exist" % subject, line=rule.line, text=rule.text))
     for rule in rules:
         resource = rule.values[1]
-        if resource != "*" and resource not in RESOURCES:
+        if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             errors.append(PolicyError("resource", "unknown resource name '%s'" % resource, line=rule.line, text=rule.text))
     if strict:
         for rule in rules:
@@ -625,7 +600,7 @@ GLOB_METACHARS = ("*", "?", "[", "{", "\\")
 def can_object(resource, obj):
     """EF §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
     if obj in ("*", "all"):
-        return "" if resource in GLOBAL_RESOURCES else "/"
+        return "" if resource in _constants.RBAC_GLOBAL_RESOURCES else "/"
     return obj
 
 
@@ -709,7 +684,7 @@ class Enforcer:
         return None
 
     def can(self, subject, action, resource, obj):
-        if action not in ACTIONS:
+        if action not in _constants.RBAC_ACTIONS:
             raise ValueError("invalid action '%s'. Supported actions: create,read,update,delete,*" % action)
         return self.enforce(subject, resource, action, can_object(resource, obj))
 
@@ -724,8 +699,8 @@ ITEM_FIELDS_G = ("user", "role")
 def check_term(value, what):
     """Why a user-supplied field cannot go into a policy line, or None.
 
-    Stricter than Everest: the field must match TERM_RE (so no white space, no newline, no ``#``, no quotes of
-    any kind), and additionally ``,`` and ``"`` are refused explicitly although TERM_RE's ``*-_`` range admits
+    Stricter than Everest: the field must match the term rule (``_validation.RBAC_TERM_RE``: no white space, no newline,
+    no ``#``, no quotes of any kind), and additionally ``,`` and ``"`` are refused explicitly although its ``*-_`` range admits
     ``,``: a comma would end the CSV field and smuggle in another value (or, in a ``g`` line, another role) and a
     double quote would open a quoted CSV field; neither can be represented in a rendered line without quoting.
     """
@@ -739,7 +714,7 @@ def check_term(value, what):
     if value.startswith("#"):
         return "%s %r starts with '#', which would turn the line into a comment" % (what, value)
     if not term_ok(value):
-        bad = sorted(set(ch for ch in value if not TERM_RE.fullmatch(ch)))
+        bad = sorted(set(ch for ch in value if not _validation.RBAC_TERM_RE.fullmatch(ch)))
         return "%s %r contains characters Everest does not accept in a policy term (%s); allowed: letters, digits and %s" % (
             what, value, " ".join(repr(ch) for ch in bad), "* + - . / : ; < = > ? @ [ \\ ] ^ _")
     return None
@@ -800,7 +775,7 @@ def render_line(item):
 # Managed blocks
 
 def check_block_name(name):
-    if not isinstance(name, str) or not BLOCK_NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not _validation.RBAC_BLOCK_NAME_RE.fullmatch(name):
         return ("block name %r is not usable: 1-253 characters, letters, digits and . _ : @ + / -, starting with a letter "
                 "or digit" % (name,))
     return None
@@ -961,10 +936,10 @@ def apply_blocks(text, changes):
 
 def _known_action(action):
     """Whether a ``p`` action names (or, as a pattern, matches) at least one of Everest's actions."""
-    if action in ACTIONS:
+    if action in _constants.RBAC_ACTIONS:
         return True
     try:
-        return any(glob_match(action, known) for known in ACTIONS if known != "*")
+        return any(glob_match(action, known) for known in _constants.RBAC_ACTIONS if known != "*")
     except BadPattern:
         return False
 
@@ -999,7 +974,7 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
             if not own(target):
                 problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (
                     line, member, target, role, role))
-            elif member.startswith(ROLE_PREFIX):
+            elif member.startswith(_constants.RBAC_ROLE_PREFIX):
                 problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (
                     line, member, role))
             elif members is not None and member not in members:
@@ -1013,12 +988,12 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
         if not own(subject):
             problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (
                 line, subject, role, role))
-        if resource != "*" and resource not in RESOURCES:
+        if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             problems.append("%r names resource %r, which Everest does not know" % (line, resource))
         if not allow_unknown_actions and not _known_action(action):
             problems.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
-                            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(ACTIONS)))
-        if resource in GLOBAL_RESOURCES:
+                            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(_constants.RBAC_ACTIONS)))
+        if resource in _constants.RBAC_GLOBAL_RESOURCES:
             if resource != "namespaces" or obj != namespace:
                 problems.append("%r: global resource %s is shared by every tenant; a tenant may only be granted "
                                 "'namespaces' on its own namespace %r" % (line, resource, namespace))
@@ -1047,7 +1022,7 @@ def _glob_or_false(pattern, value):
 def _reaches(resource, pattern, namespace):
     """Whether object ``pattern`` of a rule on ``resource`` can match some object of ``namespace`` (conservative: a
     namespaced pattern whose first segment matches the namespace counts, whatever the rest of it)."""
-    if resource in GLOBAL_RESOURCES:
+    if resource in _constants.RBAC_GLOBAL_RESOURCES:
         return _glob_or_false(pattern, namespace)
     head = pattern.split("/", 1)[0]
     if head == "**":

@@ -44,7 +44,7 @@ def preset_lines(namespace, usernames, preset):
     role = _constants.tenant_role(namespace)
     out = []
     for resource, action in PRESETS[preset]:
-        obj = namespace if resource in _rbac.GLOBAL_RESOURCES else namespace + '/*'
+        obj = namespace if resource in _constants.RBAC_GLOBAL_RESOURCES else namespace + '/*'
         out.append('p, %s, %s, %s, %s' % (role, resource, action, obj))
     out.extend('g, %s, %s' % (user, role) for user in usernames)
     return out

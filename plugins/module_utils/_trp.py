@@ -40,7 +40,6 @@ __metaclass__ = type
 
 import copy
 import datetime
-import re
 import time
 from fractions import Fraction
 
@@ -64,52 +63,20 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 
 # ----------------------------------------------------------------------------------------------- constants
 
-TRP_API_VERSION = _trp_crd.API_VERSION
-TRP_KIND = _trp_crd.KIND
-TRP_PLURAL = _trp_crd.PLURAL
-DEFAULT_POLICY_NAME = 'resource-policy'
+CRD_PATH = _k8s.path(_constants.CRD_API_VERSION, 'customresourcedefinitions', name=_constants.TRP_CRD_NAME)
+CRD_COLLECTION_PATH = _k8s.path(_constants.CRD_API_VERSION, 'customresourcedefinitions')
+RBAC_PATH = _k8s.path('v1', 'configmaps', _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
-CRD_API_VERSION = 'apiextensions.k8s.io/v1'
-CRD_PATH = _k8s.path(CRD_API_VERSION, 'customresourcedefinitions', name=_trp_crd.CRD_NAME)
-CRD_COLLECTION_PATH = _k8s.path(CRD_API_VERSION, 'customresourcedefinitions')
-
-DBC_API_VERSION = 'everest.percona.com/v1alpha1'
-DBC_PLURAL = 'databaseclusters'
-QUOTA_RESOURCE = 'count/databaseclusters.everest.percona.com'
-SUBSCRIPTION_API_VERSION = 'operators.coreos.com/v1alpha1'
-
-LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by'
-MANAGED_BY = 'virakcloud.everest'
-LABEL_TENANT_NAMESPACE = 'virakcloud.everest/tenant-namespace'
-EVEREST_MANAGED_BY = 'everest'  # the label value everestctl puts on its namespaces (EF §4.3)
-
-SYSTEM_NAMESPACE = _validation.EVEREST_SYSTEM_NAMESPACE
-RBAC_CONFIGMAP = 'everest-rbac'
-RBAC_POLICY_KEY = 'policy.csv'
-RBAC_PATH = _k8s.path('v1', 'configmaps', SYSTEM_NAMESPACE, RBAC_CONFIGMAP)
-
-# Policy engine names (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table: every other
-# engine list below is derived from it (tests compare it with the CRD enum and with the modules' documented choices).
-POLICY_ENGINE_TO_TYPE = {'mysql': 'pxc', 'xtradb_cluster': 'pxc', 'postgresql': 'postgresql', 'mongodb': 'psmdb'}
-POLICY_ENGINES = tuple(sorted(POLICY_ENGINE_TO_TYPE))                                   # mongodb, mysql, postgresql, xtradb_cluster
-DB_ENGINE_TYPES = tuple(sorted(set(POLICY_ENGINE_TO_TYPE.values())))                    # postgresql, psmdb, pxc
-ENGINE_CHOICES = tuple(sorted(set(POLICY_ENGINES) | set(DB_ENGINE_TYPES)))              # what tenant_quota_check accepts
-# Subscription name -> short operator name (EF §4.4, §4.7)
-OPERATOR_SUBSCRIPTIONS = {
-    'percona-xtradb-cluster-operator': 'pxc',
-    'percona-server-mongodb-operator': 'psmdb',
-    'percona-postgresql-operator': 'postgresql',
-}
+POLICY_ENGINES = tuple(sorted(_constants.POLICY_ENGINE_TO_TYPE))                      # mongodb, mysql, postgresql, xtradb_cluster
+ENGINE_CHOICES = tuple(sorted(set(POLICY_ENGINES) | set(_constants.DB_ENGINE_TYPES)))  # what tenant_quota_check accepts
 
 LIMIT_KEYS = ('cpuCores', 'memoryBytes', 'maxClusters', 'maxDbUsers')
 INT64_MAX = 2 ** 63 - 1
 CONDITION_TYPE = 'WithinLimits'
-# RFC 1123 subdomain (Kubernetes object names)
-_SUBDOMAIN_RE = re.compile(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z')
 
 
 def trp_path(namespace=None, name=None, subresource=None):
-    return _k8s.path(TRP_API_VERSION, TRP_PLURAL, namespace, name, subresource)
+    return _k8s.path(_constants.TRP_API_VERSION, _constants.TRP_PLURAL, namespace, name, subresource)
 
 
 def quota_path(namespace=None, name=None):
@@ -118,14 +85,14 @@ def quota_path(namespace=None, name=None):
 
 def quota_name(policy_name):
     """Name of the ResourceQuota a policy manages: ``<policy name>-clusters``."""
-    return '%s-clusters' % policy_name
+    return policy_name + _constants.QUOTA_NAME_SUFFIX
 
 
 def engine_type(name):
     """DatabaseCluster engine type for a policy name or an engine type (``mysql`` -> ``pxc``), or None."""
-    if name in DB_ENGINE_TYPES:
+    if name in _constants.DB_ENGINE_TYPES:
         return name
-    return POLICY_ENGINE_TO_TYPE.get(name)
+    return _constants.POLICY_ENGINE_TO_TYPE.get(name)
 
 
 # ----------------------------------------------------------------------------------------------- normalisation
@@ -135,7 +102,7 @@ def _limit_int(value, what):
         raise ValidationError('%s must be an integer, got %r' % (what, value))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and re.match(r'[+-]?[0-9]+\Z', value.strip()):
+    if isinstance(value, str) and _validation.INTEGER_RE.match(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int):
         raise ValidationError('%s must be an integer, got %r' % (what, value))
@@ -253,14 +220,15 @@ def check_names(namespace, name):
     err = _validation.check_namespace(namespace)
     if err:
         raise ValidationError('namespace %r: %s' % (namespace, err))
-    if not isinstance(name, str) or len(name) > 253 - len('-clusters') or not _SUBDOMAIN_RE.match(name):
+    if not isinstance(name, str) or len(name) > _validation.DNS_SUBDOMAIN_MAX_LENGTH - len(_constants.QUOTA_NAME_SUFFIX) \
+            or not _validation.DNS_SUBDOMAIN_RE.match(name):
         raise ValidationError('name %r is not a valid Kubernetes object name (RFC 1123 subdomain, at most 244 characters)' % (name,))
 
 
 def normalize_item(item):
     """Validate one item (the single-form options) before any call. Returns a new dict with ``spec`` and ``labels``."""
     namespace = item.get('namespace')
-    name = item.get('name') or DEFAULT_POLICY_NAME
+    name = item.get('name') or _constants.DEFAULT_POLICY_NAME
     check_names(namespace, name)
     labels = item.get('labels') or {}
     if not isinstance(labels, dict):
@@ -292,8 +260,8 @@ def normalize_item(item):
 
 def managed_labels(namespace, extra=None):
     labels = dict(extra or {})
-    labels[LABEL_MANAGED_BY] = MANAGED_BY
-    labels[LABEL_TENANT_NAMESPACE] = namespace
+    labels[_constants.MANAGED_BY_LABEL] = _constants.MANAGED_BY
+    labels[_constants.TENANT_NAMESPACE_LABEL] = namespace
     return labels
 
 
@@ -301,7 +269,7 @@ def managed_labels(namespace, extra=None):
 
 def policy_body(namespace, name, spec, labels):
     return {
-        'apiVersion': TRP_API_VERSION, 'kind': TRP_KIND,
+        'apiVersion': _constants.TRP_API_VERSION, 'kind': _constants.TRP_KIND,
         'metadata': {'name': name, 'namespace': namespace, 'labels': dict(labels)},
         'spec': copy.deepcopy(spec),
     }
@@ -311,7 +279,7 @@ def quota_body(namespace, policy_name, max_clusters, labels):
     return {
         'apiVersion': 'v1', 'kind': 'ResourceQuota',
         'metadata': {'name': quota_name(policy_name), 'namespace': namespace, 'labels': dict(labels)},
-        'spec': {'hard': {QUOTA_RESOURCE: str(max_clusters)}},
+        'spec': {'hard': {_constants.DBC_COUNT_RESOURCE: str(max_clusters)}},
     }
 
 
@@ -325,7 +293,7 @@ def labels_missing(obj, labels):
 
 
 def is_managed(obj):
-    return _labels(obj).get(LABEL_MANAGED_BY) == MANAGED_BY
+    return _labels(obj).get(_constants.MANAGED_BY_LABEL) == _constants.MANAGED_BY
 
 
 def _hard_equal(observed_hard, desired_hard):
@@ -361,7 +329,7 @@ def observe_all(client):
     for obj in items:
         meta = obj.get('metadata') or {}
         policies[(meta.get('namespace'), meta.get('name'))] = obj
-    for obj in client.list(quota_path(), label_selector='%s=%s' % (LABEL_MANAGED_BY, MANAGED_BY))['items']:
+    for obj in client.list(quota_path(), label_selector='%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.MANAGED_BY))['items']:
         meta = obj.get('metadata') or {}
         quotas[(meta.get('namespace'), meta.get('name'))] = obj
 
@@ -495,7 +463,7 @@ def _check_written(written, spec, namespace, name):
     detail = ('dropped spec.limits.%s' % ', spec.limits.'.join(lost)) if lost else 'stored %r instead of %r' % (got, spec)
     raise EverestError(
         'TenantResourcePolicy %s/%s: the API server %s; the installed CRD %s is older than this collection\'s: run with '
-        'install_crd: true or apply files/crd-tenantresourcepolicy.yaml' % (namespace, name, detail, _trp_crd.CRD_NAME),
+        'install_crd: true or apply files/crd-tenantresourcepolicy.yaml' % (namespace, name, detail, _constants.TRP_CRD_NAME),
         stored_spec=got, desired_spec=spec)
 
 
@@ -626,7 +594,7 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
             # another run (a fork, an AWX job slice) created it between our GET and POST: continue from its state
             return ensure_crd(client, check_mode=check_mode, wait_timeout=wait_timeout, sleep=sleep, clock=clock)
         except K8sInvalid as exc:
-            raise EverestError(_invalid_message(exc, 'CustomResourceDefinition %s' % _trp_crd.CRD_NAME))
+            raise EverestError(_invalid_message(exc, 'CustomResourceDefinition %s' % _constants.TRP_CRD_NAME))
     elif not (contains(current.get('spec'), desired['spec']) and not labels_missing(current, desired['metadata']['labels'])):
         changed = True
         if check_mode:
@@ -647,11 +615,11 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
     def names_accepted(obj):
         accepted = _condition(obj, 'NamesAccepted')
         if accepted and accepted.get('status') == 'False':
-            raise EverestError('CustomResourceDefinition %s: names not accepted: %s' % (_trp_crd.CRD_NAME, accepted.get('message')))
+            raise EverestError('CustomResourceDefinition %s: names not accepted: %s' % (_constants.TRP_CRD_NAME, accepted.get('message')))
 
     def timed_out(_obj):
         return TimeoutExceeded('CustomResourceDefinition %s is not Established after %ss; check the API server (kubectl get crd %s -o yaml) '
-                               'or raise wait_timeout' % (_trp_crd.CRD_NAME, wait_timeout, _trp_crd.CRD_NAME))
+                               'or raise wait_timeout' % (_constants.TRP_CRD_NAME, wait_timeout, _constants.TRP_CRD_NAME))
 
     current = _retry.poll(lambda: client.get(CRD_PATH), crd_established, wait_timeout, timed_out, check=names_accepted, first=current,
                           max_interval=1.0, sleep=sleep, clock=clock)
@@ -709,7 +677,7 @@ def cluster_usage(dbc):
 def list_clusters(client, namespace=None):
     """DatabaseClusters of a namespace (or all); [] when the DatabaseCluster CRD is not installed."""
     try:
-        return client.list(_k8s.path(DBC_API_VERSION, DBC_PLURAL, namespace))['items']
+        return client.list(_k8s.path(_constants.DBC_API_VERSION, _constants.DBC_PLURAL, namespace))['items']
     except K8sNotFound:
         return []
 
@@ -727,13 +695,13 @@ def rbac_block(policy_csv, namespace):
     try:
         blocks = _rbac.get_blocks(policy_csv or '')
     except _rbac.BlockError as exc:
-        raise EverestError('ConfigMap %s/%s, key %s: %s' % (SYSTEM_NAMESPACE, RBAC_CONFIGMAP, RBAC_POLICY_KEY, exc))
+        raise EverestError('ConfigMap %s/%s, key %s: %s' % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP, _constants.RBAC_POLICY_KEY, exc))
     if namespace not in blocks:
         return False, []
     users = set()
     for line in blocks[namespace]:
         fields = [f.strip().strip('"') for f in line.strip().split(',')]
-        if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith(_rbac.ROLE_PREFIX):
+        if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith(_constants.RBAC_ROLE_PREFIX):
             users.add(fields[1])
     return True, sorted(users)
 
@@ -741,7 +709,7 @@ def rbac_block(policy_csv, namespace):
 def read_rbac_policy(client):
     """policy.csv text of everest-system/everest-rbac, or None when the ConfigMap does not exist."""
     obj = client.get_or_none(RBAC_PATH)
-    return None if obj is None else _configmap_text(obj, RBAC_POLICY_KEY)
+    return None if obj is None else _configmap_text(obj, _constants.RBAC_POLICY_KEY)
 
 
 def read_account_names(client):
@@ -810,7 +778,7 @@ def over_limits(limits, usage):
 def allowed_engine_text(engines):
     if not engines:
         return 'none (spec.selectors.engines is empty or missing, so the policy allows no engine)'
-    return ', '.join('%s (%s)' % (e, POLICY_ENGINE_TO_TYPE.get(e, '?')) for e in sorted(set(engines)))
+    return ', '.join('%s (%s)' % (e, _constants.POLICY_ENGINE_TO_TYPE.get(e, '?')) for e in sorted(set(engines)))
 
 
 def _fmt_cpu(frac):
@@ -861,7 +829,7 @@ def evaluate(namespace, policy, clusters, users, request):
         if resize and req_engine is not None and shape['engine'] and etype != shape['engine']:
             raise ValidationError('cluster %s/%s runs engine %s; a resize cannot change it to %s' % (
                 namespace, request['cluster_name'], shape['engine'], req_engine))
-        allowed_types = set(POLICY_ENGINE_TO_TYPE[e] for e in engines if e in POLICY_ENGINE_TO_TYPE)
+        allowed_types = set(_constants.POLICY_ENGINE_TO_TYPE[e] for e in engines if e in _constants.POLICY_ENGINE_TO_TYPE)
         if etype not in allowed_types:
             shown = req_engine if req_engine is not None else etype
             label = shown if shown == etype else '%s (%s)' % (shown, etype)
@@ -1045,8 +1013,8 @@ def tenant_report(policy, namespace_obj, subscriptions, clusters, policy_csv, ac
     limits = limits_view(policy.get('spec'))
     usage = namespace_usage(clusters, users)
     ns_labels = _labels(namespace_obj)
-    managed = namespace_obj is not None and ns_labels.get(LABEL_MANAGED_BY) == EVEREST_MANAGED_BY
-    operators = sorted(OPERATOR_SUBSCRIPTIONS.get((s.get('metadata') or {}).get('name'), (s.get('metadata') or {}).get('name'))
+    managed = namespace_obj is not None and ns_labels.get(_constants.MANAGED_BY_LABEL) == _constants.EVEREST_MANAGED_BY
+    operators = sorted(_constants.SUBSCRIPTION_SHORT_NAMES.get((s.get('metadata') or {}).get('name'), (s.get('metadata') or {}).get('name'))
                        for s in subscriptions)
     missing_accounts = sorted(u for u in users if accounts is not None and u not in accounts)
     over = over_limits(limits, usage)
@@ -1096,7 +1064,7 @@ def collect_tenants(client, namespace=None, policy_name=None):
             policies = []
         ns_obj = client.get_or_none(_k8s.path('v1', 'namespaces', name=namespace))
         namespaces = {namespace: ns_obj} if ns_obj is not None else {}
-        subs = {namespace: _list_or_empty(client, _k8s.path(SUBSCRIPTION_API_VERSION, 'subscriptions', namespace))}
+        subs = {namespace: _list_or_empty(client, _k8s.path(_constants.SUBSCRIPTION_API_VERSION, 'subscriptions', namespace))}
         clusters = {namespace: list_clusters(client, namespace)}
     else:
         try:
@@ -1104,7 +1072,7 @@ def collect_tenants(client, namespace=None, policy_name=None):
         except K8sNotFound:
             policies = []
         namespaces = dict(((o.get('metadata') or {}).get('name'), o) for o in client.list(_k8s.path('v1', 'namespaces'))['items'])
-        subs = _by_namespace(_list_or_empty(client, _k8s.path(SUBSCRIPTION_API_VERSION, 'subscriptions')))
+        subs = _by_namespace(_list_or_empty(client, _k8s.path(_constants.SUBSCRIPTION_API_VERSION, 'subscriptions')))
         clusters = _by_namespace(list_clusters(client))
     if policy_name is not None:
         policies = [p for p in policies if (p.get('metadata') or {}).get('name') == policy_name]

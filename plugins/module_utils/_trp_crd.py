@@ -11,13 +11,6 @@ tests/unit/plugins/module_utils/test_trp_crd.py fails when the two differ; after
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-CRD_NAME = 'tenantresourcepolicies.everest.local'
-GROUP = 'everest.local'
-VERSION = 'v1'
-API_VERSION = GROUP + '/' + VERSION
-KIND = 'TenantResourcePolicy'
-PLURAL = 'tenantresourcepolicies'
-
 CRD_YAML = '''---
 # TenantResourcePolicy: per-namespace limits for Percona Everest tenants (virakcloud.everest).
 # One source of truth: the tenant_resource_policy module installs exactly this document

@@ -21,7 +21,6 @@ import re
 from ansible_collections.virakcloud.everest.plugins.module_utils._constants import (
     EVEREST_NAMESPACES,
     RESERVED_NAMESPACE_PATTERNS,
-    SYSTEM_NAMESPACE,
 )
 
 # EF §2.2
@@ -35,11 +34,22 @@ OBJECT_NAME_PATTERN = NAMESPACE_PATTERN
 LABEL_VALUE_PATTERN = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])$'
 # Kubernetes label key: optional DNS-subdomain prefix (at most 253) and '/', then a name of at most 63 characters
 LABEL_NAME_PATTERN = r'^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$'
-LABEL_PREFIX_PATTERN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+# RFC 1123 DNS subdomain: label key prefixes and most Kubernetes object names (at most 253 characters)
+DNS_SUBDOMAIN_PATTERN = r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
 LABEL_NAME_MAX_LENGTH = 63
-LABEL_PREFIX_MAX_LENGTH = 253
+DNS_SUBDOMAIN_MAX_LENGTH = 253
 OBJECT_NAME_MAX_LENGTH = 22
 NAMESPACE_MAX_LENGTH = 63
+# A decimal integer written as text (limits given as strings)
+INTEGER_PATTERN = r'^[+-]?[0-9]+$'
+# Everest's RBAC term rule (reference §5.6 check 1), Go text kept verbatim: ``*-_`` is a RANGE (0x2A..0x5F), as in Go.
+# Only ever used with ``fullmatch`` (see _rbac.term_ok); the anchors are part of the verbatim text.
+RBAC_TERM_PATTERN = r"^[/*-_:a-zA-Z0-9]+$"
+RBAC_TERM_RE = re.compile(RBAC_TERM_PATTERN)
+# Names of the managed blocks of policy.csv (this collection's rule: no white space, no comma, no quote)
+RBAC_BLOCK_NAME_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,252}$'
+# Values passed as positional arguments of `settings rbac can` (reference §5.1): one token, no leading dash
+RBAC_CAN_ARG_PATTERN = r'^[^\s,"\'#-][^\s,"\']*$'
 
 
 def _compile(pattern):
@@ -54,10 +64,12 @@ NAMESPACE_RE = _compile(NAMESPACE_PATTERN)
 OBJECT_NAME_RE = _compile(OBJECT_NAME_PATTERN)
 LABEL_VALUE_RE = _compile(LABEL_VALUE_PATTERN)
 LABEL_NAME_RE = _compile(LABEL_NAME_PATTERN)
-LABEL_PREFIX_RE = _compile(LABEL_PREFIX_PATTERN)
+DNS_SUBDOMAIN_RE = _compile(DNS_SUBDOMAIN_PATTERN)
+INTEGER_RE = _compile(INTEGER_PATTERN)
+RBAC_BLOCK_NAME_RE = _compile(RBAC_BLOCK_NAME_PATTERN)
+RBAC_CAN_ARG_RE = re.compile(RBAC_CAN_ARG_PATTERN)  # used with match(), as it always was
 
 RESERVED_NAMESPACES = EVEREST_NAMESPACES  # what everestctl itself refuses (reference §4.3)
-EVEREST_SYSTEM_NAMESPACE = SYSTEM_NAMESPACE
 
 # Passwords travel in everestctl's argv (reference §8.3). Linux caps one argument at 128 KiB (MAX_ARG_STRLEN) and the
 # whole argv plus environment at ARG_MAX; Everest itself has no maximum. 4096 characters is far beyond any password
@@ -154,9 +166,9 @@ def check_label(key, value):
     if not _is_text(key) or not key:
         return 'label key %r must be a non-empty string' % (key,)
     prefix, sep, name = key.rpartition('/')
-    if sep and (not prefix or len(prefix) > LABEL_PREFIX_MAX_LENGTH or not LABEL_PREFIX_RE.match(prefix)):
+    if sep and (not prefix or len(prefix) > DNS_SUBDOMAIN_MAX_LENGTH or not DNS_SUBDOMAIN_RE.match(prefix)):
         return ("label key '%s': the prefix must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most %d "
-                "characters)" % (key, LABEL_PREFIX_MAX_LENGTH))
+                "characters)" % (key, DNS_SUBDOMAIN_MAX_LENGTH))
     if len(name) > LABEL_NAME_MAX_LENGTH or not LABEL_NAME_RE.match(name):
         return ("label key '%s': the name must be at most %d characters of letters, digits, '-', '_' and '.', starting and "
                 "ending with a letter or digit" % (key, LABEL_NAME_MAX_LENGTH))

@@ -255,7 +255,7 @@ results:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _lock
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _lock
 
 ITEM_SPEC = dict(
     username=dict(type='str', required=True),
@@ -331,7 +331,7 @@ def main():
         runner = LazyEverestctl(module)
         lock = None
         if module.params['cluster_lock']:
-            lock = _lock.LeaseLock(module.k8s, _accounts.SYSTEM_NAMESPACE, _lock.ACCOUNTS_LEASE, purpose='everest accounts',
+            lock = _lock.LeaseLock(module.k8s, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_LEASE, purpose='everest accounts',
                                    timeout=module.params['cluster_lock_timeout'], sticky=batch)
         if not batch:
             result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode, lock=lock)

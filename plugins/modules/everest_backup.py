@@ -81,6 +81,7 @@ backup:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
 
 FAILED_STATES = ('Failed', 'Error')
@@ -128,7 +129,7 @@ def main():
         else:
             if not p['cluster'] or not p['backup_storage_name']:
                 raise ValidationError('%s does not exist; taking it needs cluster and backup_storage_name' % what)
-            body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseClusterBackup', 'metadata': {'name': name, 'namespace': ns},
+            body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_BACKUP_KIND, 'metadata': {'name': name, 'namespace': ns},
                     'spec': {'dbClusterName': p['cluster'], 'backupStorageName': p['backup_storage_name']}}
             changed = True
             if module.check_mode:

@@ -238,12 +238,9 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _constan
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 
-SYSTEM_NS = 'everest-system'
-DEPLOYMENTS = ('everest-server', 'percona-everest')
-CRD_PATH = _k8s.path('apiextensions.k8s.io/v1', 'customresourcedefinitions', name=_trp_crd.CRD_NAME)
+CRD_PATH = _k8s.path(_constants.CRD_API_VERSION, 'customresourcedefinitions', name=_constants.TRP_CRD_NAME)
 
 FIXES = {
     'everestctl': 'install everestctl (https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH',
@@ -367,16 +364,16 @@ def gather(module):
         return facts, None
     try:
         deployment = None
-        for name in DEPLOYMENTS:
-            deployment = client.get_or_none(_k8s.path('apps/v1', 'deployments', SYSTEM_NS, name))
+        for name in _constants.SERVER_DEPLOYMENTS:
+            deployment = client.get_or_none(_k8s.path('apps/v1', 'deployments', _constants.SYSTEM_NAMESPACE, name))
             facts['cluster']['reachable'] = True
             if deployment is not None:
                 facts['everest'].update(installed=True, deployment=name, version=everest_version(deployment))
                 break
-        rbac = client.get_or_none(_k8s.path('v1', 'configmaps', SYSTEM_NS, 'everest-rbac'))
+        rbac = client.get_or_none(_k8s.path('v1', 'configmaps', _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
         if rbac is not None:
-            facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get('enabled') == 'true')
-        secret = client.get_or_none(_k8s.path('v1', 'secrets', SYSTEM_NS, 'everest-accounts'))
+            facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get(_constants.RBAC_ENABLED_KEY) == 'true')
+        secret = client.get_or_none(_k8s.path('v1', 'secrets', _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET))
         facts['accounts']['present'] = secret is not None
         objects = {'rbac': rbac, 'secret': secret, 'namespaces': []}
         crd = client.get_or_none(CRD_PATH)
@@ -391,7 +388,7 @@ def gather(module):
             labelled = [(n, (n.get('metadata') or {}).get('name')) for n in objects['namespaces']]
             if crd is not None:
                 try:
-                    items = client.list(_k8s.path(_trp_crd.API_VERSION, _trp_crd.PLURAL), label_selector=label)['items']
+                    items = client.list(_k8s.path(_constants.TRP_API_VERSION, _constants.TRP_PLURAL), label_selector=label)['items']
                 except K8sNotFound:
                     items = []
                 labelled.extend((item, (item.get('metadata') or {}).get('namespace')) for item in items)
@@ -443,7 +440,7 @@ def missing_items(facts, params):
     if not facts['accounts']['present']:
         add('accounts_secret', 'Secret everest-system/everest-accounts not found')
     if params['require_crd'] and not facts['crd']['established']:
-        add('crd', 'CustomResourceDefinition %s %s' % (_trp_crd.CRD_NAME, 'is not Established' if facts['crd']['present'] else 'not found'))
+        add('crd', 'CustomResourceDefinition %s %s' % (_constants.TRP_CRD_NAME, 'is not Established' if facts['crd']['present'] else 'not found'))
     return missing
 
 

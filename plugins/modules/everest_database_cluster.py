@@ -255,10 +255,11 @@ import copy
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
 
 QTY = dict(type='raw')
-ENGINE = dict(type=dict(type='str', choices=['pxc', 'postgresql', 'psmdb']), version=dict(type='str'), replicas=dict(type='int'),
+ENGINE = dict(type=dict(type='str', choices=list(_constants.DB_ENGINE_TYPES)), version=dict(type='str'), replicas=dict(type='int'),
               cpu=QTY, memory=QTY, storage_size=QTY, storage_class=dict(type='str'), config=dict(type='str'), cr_version=dict(type='str'))
 PROXY = dict(type=dict(type='str', choices=['haproxy', 'proxysql', 'pgbouncer', 'mongos']), replicas=dict(type='int'), cpu=QTY, memory=QTY,
              expose_type=dict(type='str', choices=['internal', 'external', 'ClusterIP', 'LoadBalancer', 'NodePort']),
@@ -281,7 +282,7 @@ ARGUMENT_SPEC = dict(
     wait=dict(type='bool', default=False),
     wait_timeout=dict(type='int', default=600),
     enforce_quota=dict(type='bool', default=True),
-    policy_name=dict(type='str', default='resource-policy'),
+    policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
 )
 
 
@@ -335,7 +336,7 @@ class Runner(object):
         spec = api.desired_spec(self.module.params, None)
         api.check_create_spec(spec, self.ns, self.name)
         self.check_quota(spec)
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster', 'metadata': {'name': self.name, 'namespace': self.ns}, 'spec': spec}
+        body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_KIND, 'metadata': {'name': self.name, 'namespace': self.ns}, 'spec': spec}
         diff = {'before': {}, 'after': spec}
         if self.module.check_mode:
             return True, body, diff
@@ -368,7 +369,7 @@ class Runner(object):
                 planned['spec'] = spec
                 return True, planned, diff
             meta = dict((k, v) for k, v in (current.get('metadata') or {}).items() if k != 'managedFields')
-            body = {'apiVersion': current.get('apiVersion', api.DBC_API_VERSION), 'kind': 'DatabaseCluster', 'metadata': meta, 'spec': spec}
+            body = {'apiVersion': current.get('apiVersion', _constants.DBC_API_VERSION), 'kind': _constants.DBC_KIND, 'metadata': meta, 'spec': spec}
             try:
                 updated = self.client.request('PUT', self.path, body, rbac=('database-clusters', 'update', self.obj), what=self.what)
             except api.EverestApiConflict:

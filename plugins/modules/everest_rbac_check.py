@@ -358,9 +358,6 @@ try:
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
-NAMESPACE = _constants.SYSTEM_NAMESPACE
-NAME = _constants.RBAC_CONFIGMAP
-TENANT_RESOURCES = list(_constants.TENANT_RESOURCES)
 
 ARGUMENT_SPEC = dict(
     tenants=dict(type="list", elements="dict", options=dict(
@@ -380,11 +377,11 @@ ARGUMENT_SPEC = dict(
         tenant=dict(type="str"),
         namespace=dict(type="str"),
     )),
-    tenant_resources=dict(type="list", elements="str", default=TENANT_RESOURCES),
+    tenant_resources=dict(type="list", elements="str", default=list(_constants.TENANT_RESOURCES)),
     tenant_actions=dict(type="list", elements="str", default=list(_constants.ISOLATION_ACTIONS)),
     checks=dict(type="list", elements="dict", options=dict(
         subject=dict(type="str", required=True),
-        action=dict(type="str", required=True, choices=list(_rbac.ACTIONS)),
+        action=dict(type="str", required=True, choices=list(_constants.RBAC_ACTIONS)),
         resource=dict(type="str", required=True),
         object=dict(type="str", required=True),
         expect=dict(type="str", choices=["allow", "deny"]),
@@ -403,8 +400,8 @@ def policy_from_file_text(text):
             doc = yaml.safe_load(text)
         except Exception:  # pylint: disable=broad-except
             doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get("policy.csv"), str):
-            return doc["data"]["policy.csv"]
+        if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get(_constants.RBAC_POLICY_KEY), str):
+            return doc["data"][_constants.RBAC_POLICY_KEY]
     return text
 
 
@@ -432,17 +429,18 @@ def load_source(module):
         except (IOError, OSError) as exc:
             raise EverestError("cannot read policy_file %s: %s" % (path, exc))
         return Source(policy_from_file_text(text), "file %s" % path)
-    obj = module.k8s.get_or_none(_k8s.path("v1", "configmaps", NAMESPACE, NAME))
+    obj = module.k8s.get_or_none(_k8s.path("v1", "configmaps", _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
     if obj is None:
         raise EverestError('configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
-                           'kubeconfig/context point at another cluster)' % (NAME, NAMESPACE))
+                           'kubeconfig/context point at another cluster)' % (_constants.RBAC_CONFIGMAP, _constants.SYSTEM_NAMESPACE))
     data = obj.get("data") or {}
-    label = "configmap %s/%s" % (NAMESPACE, NAME)
-    enabled = data.get("enabled")
-    if "policy.csv" not in data:
+    label = "configmap %s/%s" % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
+    enabled = data.get(_constants.RBAC_ENABLED_KEY)
+    if _constants.RBAC_POLICY_KEY not in data:
         return Source(None, label, enabled == "true", enabled,
-                      missing="policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
-    return Source(data["policy.csv"], label, enabled == "true", enabled)
+                      missing="policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (
+                          _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
+    return Source(data[_constants.RBAC_POLICY_KEY], label, enabled == "true", enabled)
 
 
 def overlay(text, blocks):
@@ -519,7 +517,7 @@ def evaluate(enforcer, checks, enforced):
 def _pair_checks(user, target, own, granted, resources, actions):
     """The checks of one (user, target tenant) pair: allow exactly what the preset grants in the own namespace."""
     for resource in resources:
-        obj = target["namespace"] if resource in _rbac.GLOBAL_RESOURCES else target["namespace"] + "/*"
+        obj = target["namespace"] if resource in _constants.RBAC_GLOBAL_RESOURCES else target["namespace"] + "/*"
         for action in actions:
             allowed = own and bool(granted.get(resource, set()) & set([action, "*"]))
             yield {"subject": user, "action": action, "resource": resource, "object": obj, "expect": "allow" if allowed else "deny"}
@@ -568,7 +566,7 @@ def table(rows):
 
 def cross_check(module, text, checks, results, enforcer):
     """Ask everestctl (--policy-file, enforcement on) for every check; returns the disagreements."""
-    fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+    fd, path = tempfile.mkstemp(prefix=_constants.RBAC_CONFIGMAP + "-", suffix=".csv")
     disagreements = []
     try:
         with os.fdopen(fd, "w") as handle:

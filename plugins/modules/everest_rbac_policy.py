@@ -348,13 +348,8 @@ try:
 except ImportError:  # pragma: no cover
     HAS_YAML = False
 
-NAMESPACE = "everest-system"
-NAME = "everest-rbac"
-POLICY_KEY = "policy.csv"
-ENABLED_KEY = "enabled"
-CHART_DEFAULT_POLICY = "g, admin, role:admin\n"  # EF §5.2
 CONFLICT_ATTEMPTS = 16
-DEFAULT_BACKUP_DIR = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".ansible", "backups", "everest-rbac")
+DEFAULT_BACKUP_DIR = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".ansible", "backups", _constants.RBAC_CONFIGMAP)
 
 ARGUMENT_SPEC = dict(
     block=dict(type="str"),
@@ -430,7 +425,7 @@ def _unknown_actions(lines):
         fields = [f.strip() for f in line.split(",")]
         if fields[0] == "p" and len(fields) == 5 and not _rbac._known_action(fields[3]):  # pylint: disable=protected-access
             out.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing (set "
-                       "allow_unknown_actions to write it anyway)" % (line, fields[3], ", ".join(_rbac.ACTIONS)))
+                       "allow_unknown_actions to write it anyway)" % (line, fields[3], ", ".join(_constants.RBAC_ACTIONS)))
     return out
 
 
@@ -621,7 +616,7 @@ class RbacPolicy:
         if not self.params["validate_with_everestctl"] or text in self.validated_by_everestctl:
             return
         try:
-            fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
+            fd, path = tempfile.mkstemp(prefix=_constants.RBAC_CONFIGMAP + "-", suffix=".csv")
         except (IOError, OSError) as exc:
             raise EverestError("cannot create a temporary file for everestctl settings rbac validate: %s; nothing was written "
                                "(check TMPDIR)" % exc)
@@ -686,19 +681,19 @@ class RbacPolicy:
 
     # -- ConfigMap target ------------------------------------------------------------------------------------
     def evaluate(self, data, outcome):
-        outcome.before = data.get(POLICY_KEY, "")
+        outcome.before = data.get(_constants.RBAC_POLICY_KEY, "")
         if not isinstance(outcome.before, str):
             outcome.before = ""
         outcome.after, outcome.errors, outcome.blocking = compute(outcome.before, self.changes)
-        outcome.enabled_before = data.get(ENABLED_KEY)
+        outcome.enabled_before = data.get(_constants.RBAC_ENABLED_KEY)
         outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
         return outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
 
     def run_configmap(self):
         client = self.module.k8s
-        path = _k8s.path("v1", "configmaps", NAMESPACE, NAME)
-        where = "%s/%s" % (NAMESPACE, NAME)
-        extra = {"header": "%s %s" % (where, POLICY_KEY), "where": where}
+        path = _k8s.path("v1", "configmaps", _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
+        where = "%s/%s" % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
+        extra = {"header": "%s %s" % (where, _constants.RBAC_POLICY_KEY), "where": where}
         outcome = Outcome()
         current = client.get_or_none(path)
         if current is None:
@@ -720,13 +715,13 @@ class RbacPolicy:
             self.check(attempt)
             self.everestctl_validate(attempt.after)
             if self.params["backup"]:
-                attempt.backup_file = self.backup(attempt.before, DEFAULT_BACKUP_DIR, "%s.%s" % (NAME, POLICY_KEY))
+                attempt.backup_file = self.backup(attempt.before, DEFAULT_BACKUP_DIR, "%s.%s" % (_constants.RBAC_CONFIGMAP, _constants.RBAC_POLICY_KEY))
             outcome.__dict__.update(attempt.__dict__)
             new = copy.deepcopy(obj)
             new_data = dict(data)
-            new_data[POLICY_KEY] = attempt.after
+            new_data[_constants.RBAC_POLICY_KEY] = attempt.after
             if attempt.enabled_after is not None:
-                new_data[ENABLED_KEY] = attempt.enabled_after
+                new_data[_constants.RBAC_ENABLED_KEY] = attempt.enabled_after
             new["data"] = new_data
             return new
 
@@ -746,26 +741,28 @@ class RbacPolicy:
 
     @staticmethod
     def cm_info(obj):
-        return {"namespace": NAMESPACE, "name": NAME, "resource_version": (obj.get("metadata") or {}).get("resourceVersion")}
+        return {"namespace": _constants.SYSTEM_NAMESPACE, "name": _constants.RBAC_CONFIGMAP,
+                "resource_version": (obj.get("metadata") or {}).get("resourceVersion")}
 
     def create_configmap(self, client, outcome, extra):
         if not self.params["create_configmap"]:
             raise EverestError(
                 "ConfigMap %s/%s does not exist: Everest is probably not installed in this cluster (or kubeconfig/context "
-                "point at another cluster); install Everest, or set create_configmap: true to create it" % (NAMESPACE, NAME))
-        data = {POLICY_KEY: CHART_DEFAULT_POLICY, ENABLED_KEY: "false"}
+                "point at another cluster); install Everest, or set create_configmap: true to create it" % (
+                    _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
+        data = {_constants.RBAC_POLICY_KEY: _constants.RBAC_CHART_DEFAULT_POLICY, _constants.RBAC_ENABLED_KEY: "false"}
         self.evaluate(data, outcome)
         outcome.before = ""
         outcome.enabled_before = None
         self.check(outcome)
-        extra["keys"] = {"configmap": {"namespace": NAMESPACE, "name": NAME, "resource_version": None}}
+        extra["keys"] = {"configmap": {"namespace": _constants.SYSTEM_NAMESPACE, "name": _constants.RBAC_CONFIGMAP, "resource_version": None}}
         self.everestctl_validate(outcome.after)
         if self.module.check_mode:
             return self.result(outcome, True, extra)
-        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": NAME, "namespace": NAMESPACE},
-                "data": {POLICY_KEY: outcome.after, ENABLED_KEY: outcome.enabled_after}}
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": _constants.RBAC_CONFIGMAP, "namespace": _constants.SYSTEM_NAMESPACE},
+                "data": {_constants.RBAC_POLICY_KEY: outcome.after, _constants.RBAC_ENABLED_KEY: outcome.enabled_after}}
         try:
-            created = client.create(_k8s.path("v1", "configmaps", NAMESPACE), body)
+            created = client.create(_k8s.path("v1", "configmaps", _constants.SYSTEM_NAMESPACE), body)
         except K8sAlreadyExists:
             return self.run_configmap()  # created by someone else meanwhile: edit it like any other
         extra["keys"] = {"configmap": self.cm_info(created)}
@@ -815,10 +812,10 @@ class RbacPolicy:
         if manifest is None and self.params["enabled"] is not None:
             raise EverestError("enabled needs the ConfigMap or a ConfigMap manifest; policy_file %s holds plain policy.csv text" % target)
         data = manifest["data"] if manifest is not None else {}
-        outcome.before = data[POLICY_KEY] if manifest is not None else raw_text
+        outcome.before = data[_constants.RBAC_POLICY_KEY] if manifest is not None else raw_text
         outcome.after, outcome.errors, outcome.blocking = compute(outcome.before, self.changes)
         if manifest is not None:
-            outcome.enabled_before = data.get(ENABLED_KEY)
+            outcome.enabled_before = data.get(_constants.RBAC_ENABLED_KEY)
             outcome.enabled_after = outcome.enabled_before if self.params["enabled"] is None else enabled_text(self.params["enabled"])
         self.check(outcome, cluster=False)
         changed = outcome.after != outcome.before or outcome.enabled_after != outcome.enabled_before
@@ -848,7 +845,7 @@ def _load_manifest(text):
         doc = yaml.safe_load(text)
     except Exception:  # pylint: disable=broad-except
         return None
-    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get(POLICY_KEY), str):
+    if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get(_constants.RBAC_POLICY_KEY), str):
         return doc
     return None
 
@@ -865,9 +862,9 @@ if HAS_YAML:
 
 def _dump_manifest(doc, policy_text, enabled):
     new = copy.deepcopy(doc)
-    new["data"][POLICY_KEY] = policy_text
+    new["data"][_constants.RBAC_POLICY_KEY] = policy_text
     if enabled is not None:
-        new["data"][ENABLED_KEY] = enabled
+        new["data"][_constants.RBAC_ENABLED_KEY] = enabled
     text = yaml.dump(new, Dumper=_BlockDumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
     if yaml.safe_load(text) != new:  # never write a manifest that does not read back to what we meant
         raise EverestError("cannot serialise the ConfigMap manifest faithfully; nothing was written")

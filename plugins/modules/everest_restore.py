@@ -106,6 +106,7 @@ import copy
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
 
 FAILED_STATES = ('Failed', 'Error')
@@ -145,7 +146,7 @@ def into_new_cluster(module, client):
             _result, warnings = api.enforce_quota(api.quota_k8s(module), ns, p['policy_name'], spec, cluster)
             for warning in warnings:
                 module.warn(warning)
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster', 'metadata': {'name': cluster, 'namespace': ns}, 'spec': spec}
+        body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_KIND, 'metadata': {'name': cluster, 'namespace': ns}, 'spec': spec}
         changed = True
         if module.check_mode:
             return True, {'database_cluster': body}
@@ -173,7 +174,7 @@ def into_existing(module, client):
             raise ValidationError('%s exists for cluster %r and backup %r; a restore cannot be changed (use another name)' % (
                 what, spec.get('dbClusterName'), (spec.get('dataSource') or {}).get('dbClusterBackupName')))
     else:
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseClusterRestore', 'metadata': {'name': name, 'namespace': ns},
+        body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_RESTORE_KIND, 'metadata': {'name': name, 'namespace': ns},
                 'spec': {'dbClusterName': p['cluster'], 'dataSource': {'dbClusterBackupName': p['backup_name']}}}
         changed = True
         if module.check_mode:
@@ -200,7 +201,7 @@ def main():
             wait=dict(type='bool', default=True),
             wait_timeout=dict(type='int', default=1800),
             enforce_quota=dict(type='bool', default=True),
-            policy_name=dict(type='str', default='resource-policy'),
+            policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
         )),
         supports_check_mode=True, k8s=True)
     client = None

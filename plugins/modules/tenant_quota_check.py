@@ -195,7 +195,7 @@ resize:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp
 
 REQUEST_KEYS = ('engine', 'replicas', 'cpu', 'memory', 'proxy_replicas', 'proxy_cpu', 'proxy_memory', 'cluster_name', 'db_users')
 RESULT_KEYS = ('allowed', 'violations', 'usage', 'requested', 'usage_after', 'limits', 'headroom', 'allowed_engines', 'resize')
@@ -205,7 +205,7 @@ def main():
     module = EverestModule(
         argument_spec=dict(
             namespace=dict(type='str', required=True),
-            policy_name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
+            policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
             engine=dict(type='str', choices=list(_trp.ENGINE_CHOICES)),
             replicas=dict(type='int'),
             cpu=dict(type='raw'),

@@ -254,7 +254,7 @@ results:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp
 
 ENGINES = list(_trp.POLICY_ENGINES)
 LIMITS_SPEC = dict(
@@ -265,7 +265,7 @@ LIMITS_SPEC = dict(
 )
 ITEM_SPEC = dict(
     namespace=dict(type='str', required=True),
-    name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
+    name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     limits=dict(type='dict', options=LIMITS_SPEC),
     allowed_engines=dict(type='list', elements='str', choices=ENGINES),
@@ -276,7 +276,7 @@ ITEM_SPEC = dict(
 )
 ARGUMENT_SPEC = dict(
     namespace=dict(type='str'),
-    name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
+    name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     limits=dict(type='dict', options=LIMITS_SPEC),
     allowed_engines=dict(type='list', elements='str', choices=ENGINES),

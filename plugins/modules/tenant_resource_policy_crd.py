@@ -104,14 +104,14 @@ crd:
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, K8sNotFound
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 
 def view(obj, desired):
     if obj is None:
-        return {'name': _trp_crd.CRD_NAME, 'present': False, 'up_to_date': False, 'established': False, 'resource_version': None}
+        return {'name': _constants.TRP_CRD_NAME, 'present': False, 'up_to_date': False, 'established': False, 'resource_version': None}
     return {
-        'name': _trp_crd.CRD_NAME,
+        'name': _constants.TRP_CRD_NAME,
         'present': True,
         'up_to_date': bool(_trp.contains(obj.get('spec'), desired['spec']) and not _trp.labels_missing(obj, desired['metadata']['labels'])),
         'established': _trp.crd_established(obj),
@@ -157,7 +157,7 @@ def absent(module, client, desired):
         if items:
             names = sorted('%s/%s' % (i['metadata'].get('namespace'), i['metadata']['name']) for i in items)
             raise EverestError('refusing to delete CustomResourceDefinition %s: %d TenantResourcePolicies would be deleted with it (%s); '
-                               'remove them first (offboard the tenants) or set force: true' % (_trp_crd.CRD_NAME, len(names), ', '.join(names)),
+                               'remove them first (offboard the tenants) or set force: true' % (_constants.TRP_CRD_NAME, len(names), ', '.join(names)),
                                policies=names)
     if not module.check_mode:
         client.delete(_trp.CRD_PATH)

@@ -12,10 +12,11 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _trp, _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / 'files' / 'crd-tenantresourcepolicy.yaml'
-CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/' + _trp_crd.CRD_NAME
+CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/' + _constants.TRP_CRD_NAME
 WRITE_VERBS = ('create', 'update', 'patch', 'delete')
 
 POLICY = {
@@ -40,13 +41,13 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
 
     proc = kubectl('apply', '-f', str(CRD_FILE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s created' % _trp_crd.CRD_NAME
+    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s created' % _constants.TRP_CRD_NAME
 
     # Established, read through the API (and through kubectl's jsonpath, as a person would check it)
     status, crd = raw('GET', CRD_PATH)
     assert status == 200 and _established(crd), crd.get('status')
     assert crd['metadata']['labels'] == {'app.kubernetes.io/managed-by': 'virakcloud.everest'}
-    proc = kubectl('get', 'crd', _trp_crd.CRD_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}')
+    proc = kubectl('get', 'crd', _constants.TRP_CRD_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}')
     assert proc.returncode == 0 and proc.stdout == 'True', proc.stderr
 
     # a policy created with kubectl (the seed's example object), listed by its short name with the printer columns
@@ -93,4 +94,4 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
     # and back: kubectl sees the CRD it applied unchanged
     proc = kubectl('apply', '-f', str(CRD_FILE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s unchanged' % _trp_crd.CRD_NAME
+    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s unchanged' % _constants.TRP_CRD_NAME

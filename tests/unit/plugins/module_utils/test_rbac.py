@@ -6,6 +6,8 @@ import pytest
 import yaml
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "rbac"
 
@@ -23,14 +25,14 @@ def first_error(text):
 # Constants
 
 def test_thirteen_resources_with_scope():
-    assert len(_rbac.RESOURCES) == 13
-    assert _rbac.GLOBAL_RESOURCES == ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies")
-    assert _rbac.RESOURCES["enginefeatures/split-horizon-dns-configs"] == _rbac.NAMESPACED
-    assert _rbac.ACTIONS == ("create", "read", "update", "delete", "*")
+    assert len(_constants.RBAC_RESOURCES) == 13
+    assert _constants.RBAC_GLOBAL_RESOURCES == ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies")
+    assert _constants.RBAC_RESOURCES["enginefeatures/split-horizon-dns-configs"] == _constants.RBAC_NAMESPACED
+    assert _constants.RBAC_ACTIONS == ("create", "read", "update", "delete", "*")
 
 
 def test_term_pattern_is_the_go_text_with_its_range():
-    assert _rbac.TERM_PATTERN == r"^[/*-_:a-zA-Z0-9]+$"
+    assert _validation.RBAC_TERM_PATTERN == r"^[/*-_:a-zA-Z0-9]+$"
     allowed = set("*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_abcdefghijklmnopqrstuvwxyz")
     for code in range(0x20, 0x7F):
         char = chr(code)
@@ -41,7 +43,7 @@ def test_term_pattern_is_the_go_text_with_its_range():
 
 def test_term_pattern_has_no_trailing_newline_loophole():
     # Python's `$` matches before a final newline; Go's does not
-    assert _rbac.TERM_RE.match("abc\n")
+    assert _validation.RBAC_TERM_RE.match("abc\n")
     assert not _rbac.term_ok("abc\n")
 
 

@@ -18,6 +18,7 @@ import re
 from hypothesis import assume, given, settings, strategies as st
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 SETTINGS = settings(derandomize=True, max_examples=600, deadline=None, database=None)
 
@@ -319,7 +320,7 @@ OBJ = ["*/*", "*", "ns-a/*", "ns-a", "ns-b/c1", "**", "ns-?/c1", "ns-[ab]/*", "n
 p_rule = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from(RES), st.sampled_from(ACT), st.sampled_from(OBJ))
 g_rule = st.tuples(st.sampled_from(SUBJECTS[:4]), st.sampled_from(["role:a", "role:b", "role:c", "role:admin"]))
 requests = st.tuples(st.sampled_from(SUBJECTS + ["role:admin", "carol"]), st.sampled_from(["create", "read", "update", "delete", "*"]),
-                     st.sampled_from(sorted(_rbac.RESOURCES) + ["*"]),
+                     st.sampled_from(sorted(_constants.RBAC_RESOURCES) + ["*"]),
                      st.sampled_from(["*", "all", "ns-a/c1", "ns-b/c1", "ns-a", "x", "ns-a/*", "ns-x/c2", "ns-/", "ns-b"]))
 
 
@@ -327,7 +328,7 @@ def naive_can(p_rules, g_rules, subject, action, resource, obj):
     if obj in ("*", "all"):
         obj = "" if resource in ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies") else "/"
     rules = list(p_rules)
-    for name, scope in sorted(_rbac.RESOURCES.items()):
+    for name, scope in sorted(_constants.RBAC_RESOURCES.items()):
         rules.append(("role:admin", name, "*", "*" if scope == "global" else "*/*"))
 
     def linked(name, target, depth):
@@ -357,7 +358,7 @@ def test_enforcer_agrees_with_naive_evaluator(p_rules, g_rules, reqs):
         assert got == naive_can(p_rules, g_rules, subject, action, resource, obj), (text, subject, action, resource, obj)
 
 
-p_rule_known_resource = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from([r for r in RES if r == "*" or r in _rbac.RESOURCES]),
+p_rule_known_resource = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from([r for r in RES if r == "*" or r in _constants.RBAC_RESOURCES]),
                                   st.sampled_from(ACT), st.sampled_from(OBJ))
 
 

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_trp_support import FakeClient  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (  # noqa: E402  pylint: disable=wrong-import-position
     EverestError, K8sConflict, TimeoutExceeded, ValidationError)
 
@@ -192,14 +193,14 @@ def test_cluster_quota_false_leaves_quota_alone():
     res = converge(client, [item(cluster_quota=False, limits={"cpu": 4, "memory": "16Gi", "max_clusters": 9, "max_db_users": 20})])[0]
     assert res["changed"] is True
     assert [c[0] for c in client.calls if c[0] != "get"] == ["update"]
-    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_trp.QUOTA_RESOURCE] == "3"
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_constants.DBC_COUNT_RESOURCE] == "3"
 
 
 def test_quota_value_compared_as_quantity():
     client = FakeClient()
     converge(client, [item()])
     quota = client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")
-    quota["spec"]["hard"][_trp.QUOTA_RESOURCE] = "3000m"
+    quota["spec"]["hard"][_constants.DBC_COUNT_RESOURCE] = "3000m"
     client.put_object(quota, "v1", "resourcequotas")
     assert converge(client, [item()])[0]["changed"] is False
 
@@ -255,7 +256,7 @@ def test_create_race_converges_the_object_someone_else_created():
     converge(client, [item(limits={"cpu": 1, "max_clusters": 9})])  # meanwhile someone else creates both
     policy = _trp.apply_plan(client, plan, sleep=lambda _s: None)
     assert policy["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20}
-    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_trp.QUOTA_RESOURCE] == "3"
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_constants.DBC_COUNT_RESOURCE] == "3"
 
 
 def test_missing_namespace_is_named_with_the_fix():

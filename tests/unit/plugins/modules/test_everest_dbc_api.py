@@ -8,10 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.modules import everest_database_cluster as mod
 from ansible_collections.virakcloud.everest.plugins.modules import everest_restore
 
-OBJ = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster',
+OBJ = {'apiVersion': _constants.DBC_API_VERSION, 'kind': 'DatabaseCluster',
        'metadata': {'name': 'pg', 'namespace': 'ns-a', 'resourceVersion': '10', 'managedFields': [{'x': 1}]},
        'spec': {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'}, 'storage': {'size': '5Gi'}}},
        'status': {'status': 'ready'}}

@@ -14,6 +14,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sConflict
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import CommandResult
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
@@ -353,7 +354,7 @@ def _brute_force_matrix(policy, tenants, resources, actions):
                 if own and not owner["grants"]:
                     continue
                 for resource in resources:
-                    obj = target["namespace"] if resource in _rbac.GLOBAL_RESOURCES else target["namespace"] + "/*"
+                    obj = target["namespace"] if resource in _constants.RBAC_GLOBAL_RESOURCES else target["namespace"] + "/*"
                     for action in actions:
                         index += 1
                         expect = own and bool(granted.get(resource, set()) & {action, "*"})
