@@ -156,6 +156,14 @@ def parse_accounts_secret(secret):
     return users
 
 
+def read_account_names(client):
+    """Set of Everest account names, or None when the accounts Secret does not exist."""
+    obj = client.get_or_none(SECRET_PATH)
+    if obj is None:
+        return None
+    return set(parse_accounts_secret(obj))
+
+
 # ----------------------------------------------------------------------------------------------- hashing
 
 def hash_password(password, salt):

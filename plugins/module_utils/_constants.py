@@ -110,6 +110,7 @@ QUOTA_NAME_SUFFIX = '-clusters'  # the ResourceQuota a policy manages is named <
 # Engine names of a policy (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table: every other
 # engine list of the policy code is derived from it (tests compare it with the CRD enum and the modules' choices).
 POLICY_ENGINE_TO_TYPE = {'mysql': 'pxc', 'xtradb_cluster': 'pxc', 'postgresql': 'postgresql', 'mongodb': 'psmdb'}
+POLICY_ENGINES = tuple(sorted(POLICY_ENGINE_TO_TYPE))  # mongodb, mysql, postgresql, xtradb_cluster
 
 # Namespaces no tenant may take or remove: Everest's own, Kubernetes' own (kube-*), and default. Patterns are
 # fnmatch-style; the role and the modules add their own configurable list.

@@ -12,7 +12,7 @@
 * ``api_client(module)``: the client from the ``everest_*`` options (one login per task only when no token
   is given; ``everest_session`` exists to log in once per play).
 * Database cluster helpers: desired spec from module options, comparison (quantities compared by value),
-  quota enforcement through ``_trp.evaluate`` (the function behind ``tenant_quota_check``, so the
+  quota enforcement through ``_quota.evaluate`` (the function behind ``tenant_quota_check``, so the
   messages are identical), conditional update with re-read on 409, waits.
 
 Secrets (password, token, keys, DB credentials) are never put into messages or details.
@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _retry, _trp, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _quota, _retry, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     EverestError,
@@ -585,19 +585,17 @@ def quota_request(spec, name):
 
 
 def enforce_quota(k8s, namespace, policy_name, spec, name):
-    """Run the check of ``tenant_quota_check`` (``_trp.evaluate`` on the same inputs).
+    """Run the check of ``tenant_quota_check`` (``_quota.evaluate`` on the same inputs).
 
     Returns ``(result or None, warnings)``; raises ``QuotaExceeded`` with the same message as tenant_quota_check
     (violations joined by ``; ``). No policy in the namespace: nothing to enforce (a warning says so).
     """
-    policy = k8s.get_or_none(_trp.trp_path(namespace, policy_name))
+    policy, clusters, users = _quota.read_inputs(k8s, namespace, policy_name)
     if policy is None:
         return None, ["no TenantResourcePolicy %r in namespace %s: the tenant quota was not enforced" % (policy_name, namespace)]
-    clusters = _trp.list_clusters(k8s, namespace)
-    users = _trp.rbac_block(_trp.read_rbac_policy(k8s), namespace)[1]
     request = quota_request(spec, name)
-    _trp.validate_request(request)
-    result = _trp.evaluate(namespace, policy, clusters, users, request)
+    _quota.validate_request(request)
+    result = _quota.evaluate(namespace, policy, clusters, users, request)
     if not result["allowed"]:
         raise QuotaExceeded("; ".join(result["violations"]), violations=result["violations"], usage=result["usage"],
                             requested=result["requested"], limits=result["limits"])

@@ -109,6 +109,25 @@ def path(api_version, plural, namespace=None, name=None, subresource=None):
     return "/".join(parts)
 
 
+def labels_of(obj):
+    """The labels of an object (``{}`` when it has none, or for None)."""
+    return ((obj or {}).get("metadata") or {}).get("labels") or {}
+
+
+def labels_missing(obj, labels):
+    """The entries of ``labels`` the object does not carry with the same value."""
+    have = labels_of(obj)
+    return dict((k, v) for k, v in labels.items() if have.get(k) != v)
+
+
+def list_items(client, url_path, label_selector=None):
+    """The items of a LIST; [] when the API does not exist (404: its CRD is not installed)."""
+    try:
+        return client.list(url_path, label_selector=label_selector).get("items") or []
+    except K8sNotFound:
+        return []
+
+
 def _b64decode(data):
     return base64.b64decode(data.encode("ascii") if not isinstance(data, bytes) else data)
 

@@ -25,10 +25,10 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     EverestctlError,
     K8sAlreadyExists,
     K8sConflict,
-    K8sNotFound,
     ValidationError,
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
@@ -115,17 +115,9 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
     }
 
 
-def _list_or_empty(client, path):
-    """LIST that treats a missing API (CRD not installed: 404) as an empty list."""
-    try:
-        return client.list(path).get('items') or []
-    except K8sNotFound:
-        return []
-
-
 def cluster_names(client, name):
     """Sorted names of the DatabaseClusters in namespace ``name`` (one LIST; no CRD = none)."""
-    return sorted((c.get('metadata') or {}).get('name') for c in _list_or_empty(client, database_clusters_path(name)))
+    return sorted((c.get('metadata') or {}).get('name') for c in _k8s.list_items(client, database_clusters_path(name)))
 
 
 def observe(client, name, with_clusters=False):
@@ -133,8 +125,8 @@ def observe(client, name, with_clusters=False):
     namespace_obj = client.get_or_none(namespace_path(name))
     if namespace_obj is None:
         return build_state(name, None, [], [] if with_clusters else None)
-    subscriptions = _list_or_empty(client, subscriptions_path(name))
-    clusters = _list_or_empty(client, database_clusters_path(name)) if with_clusters else None
+    subscriptions = _k8s.list_items(client, subscriptions_path(name))
+    clusters = _k8s.list_items(client, database_clusters_path(name)) if with_clusters else None
     return build_state(name, namespace_obj, subscriptions, clusters)
 
 
@@ -146,11 +138,11 @@ def observe_many(client, names=None, with_clusters=False, managed_only=False):
     namespaces = client.list(namespace_path(), label_selector=MANAGED_SELECTOR if managed_only and names is None else None)
     by_name = dict(((n.get('metadata') or {}).get('name'), n) for n in namespaces.get('items') or [])
     subs_by_ns = {}
-    for sub in _list_or_empty(client, subscriptions_path()):
+    for sub in _k8s.list_items(client, subscriptions_path()):
         subs_by_ns.setdefault((sub.get('metadata') or {}).get('namespace'), []).append(sub)
     clusters_by_ns = {}
     if with_clusters:
-        for cluster in _list_or_empty(client, database_clusters_path()):
+        for cluster in _k8s.list_items(client, database_clusters_path()):
             clusters_by_ns.setdefault((cluster.get('metadata') or {}).get('namespace'), []).append(cluster)
     wanted = list(names) if names is not None else sorted(by_name)
     states = {}

@@ -231,7 +231,7 @@ ready:
 import os
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError, K8sNotFound
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
@@ -239,8 +239,8 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 
-CRD_PATH = _k8s.path(_constants.CRD_API_VERSION, 'customresourcedefinitions', name=_constants.TRP_CRD_NAME)
 
 FIXES = {
     'everestctl': 'install everestctl (https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH',
@@ -273,13 +273,6 @@ def everest_version(deployment):
                 tag = tag[1:]
             return tag
     return None
-
-
-def crd_established(obj):
-    for cond in ((obj or {}).get('status') or {}).get('conditions') or []:
-        if cond.get('type') == 'Established':
-            return cond.get('status') == 'True'
-    return False
 
 
 VERSION_CACHE_KIND = 'everestctl-version'
@@ -376,9 +369,9 @@ def gather(module):
         secret = client.get_or_none(_k8s.path('v1', 'secrets', _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET))
         facts['accounts']['present'] = secret is not None
         objects = {'rbac': rbac, 'secret': secret, 'namespaces': []}
-        crd = client.get_or_none(CRD_PATH)
+        crd = client.get_or_none(_trp_crd.CRD_PATH)
         if crd is not None:
-            facts['crd'].update(present=True, established=crd_established(crd))
+            facts['crd'].update(present=True, established=_trp_crd.crd_established(crd))
         owners = None
         label = module.params.get('tenant_label') or (_constants.TENANT_LABEL if module.params['ownership'] else None)
         if label:
@@ -387,10 +380,7 @@ def gather(module):
             objects['namespaces'] = client.list(_k8s.path('v1', 'namespaces'), label_selector=label)['items']
             labelled = [(n, (n.get('metadata') or {}).get('name')) for n in objects['namespaces']]
             if crd is not None:
-                try:
-                    items = client.list(_k8s.path(_constants.TRP_API_VERSION, _constants.TRP_PLURAL), label_selector=label)['items']
-                except K8sNotFound:
-                    items = []
+                items = _k8s.list_items(client, _k8s.path(_constants.TRP_API_VERSION, _constants.TRP_PLURAL), label_selector=label)
                 labelled.extend((item, (item.get('metadata') or {}).get('namespace')) for item in items)
             for item, namespace in labelled:
                 value = ((item.get('metadata') or {}).get('labels') or {}).get(label)

@@ -254,9 +254,9 @@ results:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp_crd, _trp_policy
 
-ENGINES = list(_trp.POLICY_ENGINES)
+ENGINES = list(_constants.POLICY_ENGINES)
 LIMITS_SPEC = dict(
     cpu=dict(type='raw'),
     memory=dict(type='raw'),
@@ -312,7 +312,7 @@ def main():
     problems = []
     for raw in raw_items:
         try:
-            items.append(_trp.normalize_item(raw))
+            items.append(_trp_policy.normalize_item(raw))
         except EverestError as exc:
             if not batch:
                 module.fail_from(exc, changed=False)
@@ -329,8 +329,8 @@ def main():
     crd_changed = False
     try:
         if params['install_crd'] and any(i['state'] == 'present' for i in items):
-            crd_changed = _trp.ensure_crd(client, check_mode=module.check_mode, wait_timeout=params['wait_timeout'])[0]
-        results = _trp.converge_policies(client, items, check_mode=module.check_mode, batch=batch)
+            crd_changed = _trp_crd.ensure_crd(client, check_mode=module.check_mode, wait_timeout=params['wait_timeout'])[0]
+        results = _trp_policy.converge_policies(client, items, check_mode=module.check_mode, batch=batch)
     except EverestError as exc:
         module.fail_from(exc, changed=crd_changed)
 

@@ -11,8 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _quota
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_policy
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import TimeoutExceeded, ValidationError
 
 
@@ -354,13 +356,13 @@ def _dbc(name, replicas, cpu='1', memory='2Gi'):
 
 def test_quota_message_is_the_one_of_tenant_quota_check():
     clusters = [_dbc('pg-1', 2)]
-    k8s = FakeK8s({_trp.trp_path('ns-a', 'resource-policy'): _policy(),
+    k8s = FakeK8s({_trp_policy.trp_path('ns-a', 'resource-policy'): _policy(),
                    _k8s.path(_constants.DBC_API_VERSION, _constants.DBC_PLURAL, 'ns-a'): clusters})
     spec = api.desired_spec(params(type='postgresql', replicas=3, cpu=1, memory='2Gi', storage_size='1Gi'), None)
     with pytest.raises(api.QuotaExceeded) as info:
         api.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
     # what tenant_quota_check computes for the same request
-    expected = _trp.evaluate('ns-a', _policy(), clusters, [], {
+    expected = _quota.evaluate('ns-a', _policy(), clusters, [], {
         'engine': 'postgresql', 'replicas': 3, 'cpu': '1', 'memory': '2Gi', 'proxy_replicas': None, 'proxy_cpu': None,
         'proxy_memory': None, 'cluster_name': 'pg-2', 'db_users': 0})
     assert info.value.msg == '; '.join(expected['violations'])

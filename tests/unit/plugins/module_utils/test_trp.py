@@ -12,8 +12,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_trp_support import FakeClient  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp  # noqa: E402  pylint: disable=wrong-import-position
-from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _quota  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _tenant_report  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_policy  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (  # noqa: E402  pylint: disable=wrong-import-position
     EverestError, K8sConflict, TimeoutExceeded, ValidationError)
 
@@ -27,7 +30,7 @@ def item(**kw):
             "limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 20},
             "allowed_engines": ["postgresql", "mysql"], "labels": None}
     base.update(kw)
-    return _trp.normalize_item(base)
+    return _trp_policy.normalize_item(base)
 
 
 # ----------------------------------------------------------------------------------------------- normalisation
@@ -37,7 +40,7 @@ def item(**kw):
     ("1n", 1e-09), (0, 0),
 ])
 def test_cpu_normalisation(cpu, expected):
-    value = _trp.normalize_cpu(cpu)
+    value = _trp_policy.normalize_cpu(cpu)
     assert value == expected and type(value) is type(expected)  # pylint: disable=unidiomatic-typecheck
 
 
@@ -46,11 +49,11 @@ def test_cpu_normalisation(cpu, expected):
     ("1e3", 1000), ("0.5Ki", 512), ("1m", 1), ("512Mi", 536870912), ("1Ti", 2 ** 40), ("8Ei", 2 ** 63),
 ])
 def test_memory_normalisation(memory, expected):
-    if expected > _trp.INT64_MAX:
+    if expected > _trp_policy.INT64_MAX:
         with pytest.raises(ValidationError, match="too large"):
-            _trp.normalize_memory(memory)
+            _trp_policy.normalize_memory(memory)
         return
-    assert _trp.normalize_memory(memory) == expected
+    assert _trp_policy.normalize_memory(memory) == expected
 
 
 @pytest.mark.parametrize("limits, fragment", [
@@ -69,7 +72,7 @@ def test_memory_normalisation(memory, expected):
 ])
 def test_bad_limits_fail_before_any_call(limits, fragment):
     with pytest.raises(ValidationError) as err:
-        _trp.normalize_item({"namespace": "ns-a", "limits": limits})
+        _trp_policy.normalize_item({"namespace": "ns-a", "limits": limits})
     assert fragment in err.value.msg
 
 
@@ -85,7 +88,7 @@ def test_desired_spec_is_canonical():
     spec = item()["spec"]
     assert spec == {"limits": {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
                     "selectors": {"engines": ["mysql", "postgresql"]}}
-    assert _trp.canonical_spec({"limits": {"cpuCores": 4.0, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
+    assert _trp_policy.canonical_spec({"limits": {"cpuCores": 4.0, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
                                 "selectors": {"engines": ["postgresql", "mysql"]}}) == spec
 
 
@@ -95,7 +98,7 @@ def test_desired_spec_is_canonical():
 ])
 def test_names_checked(namespace, name, fragment):
     with pytest.raises(ValidationError, match=fragment):
-        _trp.check_names(namespace, name)
+        _trp_policy.check_names(namespace, name)
 
 
 def test_labels_merged_with_managed_labels():
@@ -107,7 +110,7 @@ def test_labels_merged_with_managed_labels():
 # ----------------------------------------------------------------------------------------------- converge
 
 def converge(client, items, check_mode=False, batch=False):
-    return _trp.converge_policies(client, items, check_mode=check_mode, batch=batch, sleep=lambda _s: None)
+    return _trp_policy.converge_policies(client, items, check_mode=check_mode, batch=batch, sleep=lambda _s: None)
 
 
 def test_create_then_idempotent_with_zero_writes():
@@ -126,7 +129,7 @@ def test_create_then_idempotent_with_zero_writes():
     client.calls.clear()
     same = {"namespace": "ns-alice", "allowed_engines": ["mysql", "postgresql", "mysql"],
             "limits": {"cpu": "4000m", "memory": 17179869184, "max_clusters": 3, "max_db_users": 20}}
-    again = converge(client, [_trp.normalize_item(same)])[0]
+    again = converge(client, [_trp_policy.normalize_item(same)])[0]
     assert again["changed"] is False
     assert client.writes() == []
     assert [c[0] for c in client.calls] == ["get", "get"]
@@ -252,9 +255,9 @@ def test_422_is_reported_with_the_field_path():
 
 def test_create_race_converges_the_object_someone_else_created():
     client = FakeClient()
-    plan = _trp.plan_item(item(), None, None)  # observed: nothing
+    plan = _trp_policy.plan_item(item(), None, None)  # observed: nothing
     converge(client, [item(limits={"cpu": 1, "max_clusters": 9})])  # meanwhile someone else creates both
-    policy = _trp.apply_plan(client, plan, sleep=lambda _s: None)
+    policy = _trp_policy.apply_plan(client, plan, sleep=lambda _s: None)
     assert policy["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20}
     assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_constants.DBC_COUNT_RESOURCE] == "3"
 
@@ -312,15 +315,15 @@ def test_crd_created_and_waited_for():
     client = FakeClient()
     _establish_after(client, 2)
     clock = Clock()
-    changed, crd = _trp.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)
-    assert changed is True and _trp.crd_established(crd)
+    changed, crd = _trp_crd.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)
+    assert changed is True and _trp_crd.crd_established(crd)
     assert client.count("create") == 1
     assert client.obj("apiextensions.k8s.io/v1", "customresourcedefinitions", None, "tenantresourcepolicies.everest.local")[
         "spec"]["names"]["shortNames"] == ["trp"]
     client.calls.clear()
-    changed = _trp.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)[0]
+    changed = _trp_crd.ensure_crd(client, wait_timeout=30, sleep=clock.sleep, clock=clock)[0]
     assert changed is False
-    assert client.calls == [("get", _trp.CRD_PATH)]
+    assert client.calls == [("get", _trp_crd.CRD_PATH)]
 
 
 def test_crd_created_concurrently_by_another_run_is_converged_not_failed():
@@ -334,30 +337,30 @@ def test_crd_created_concurrently_by_another_run_is_converged_not_failed():
         return original_create(path, body)           # ... so our own POST answers 409 AlreadyExists
 
     client.create = racing_create
-    changed, crd = _trp.ensure_crd(client, wait_timeout=30)
+    changed, crd = _trp_crd.ensure_crd(client, wait_timeout=30)
     assert changed is False  # we did not create it: the other run did
-    assert _trp.crd_established(crd)
+    assert _trp_crd.crd_established(crd)
 
 
 def test_crd_server_defaults_are_not_a_difference_but_a_changed_schema_is():
     client = FakeClient()
     _establish_after(client, 0)
-    _trp.ensure_crd(client)
-    crd = client.obj("apiextensions.k8s.io/v1", "customresourcedefinitions", None, _trp.CRD_PATH.rsplit("/", 1)[1])
+    _trp_crd.ensure_crd(client)
+    crd = client.obj("apiextensions.k8s.io/v1", "customresourcedefinitions", None, _trp_crd.CRD_PATH.rsplit("/", 1)[1])
     crd["spec"]["conversion"] = {"strategy": "None"}
     crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["limits"]["properties"].pop("maxDbUsers")
     client.put_object(crd, "apiextensions.k8s.io/v1", "customresourcedefinitions")
-    assert _trp.ensure_crd(client, check_mode=True)[0] is True
+    assert _trp_crd.ensure_crd(client, check_mode=True)[0] is True
     assert client.writes() == [c for c in client.writes() if c[0] == "create"]
-    changed, after = _trp.ensure_crd(client)
+    changed, after = _trp_crd.ensure_crd(client)
     assert changed is True
     assert "maxDbUsers" in after["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["limits"]["properties"]
-    assert _trp.ensure_crd(client)[0] is False
+    assert _trp_crd.ensure_crd(client)[0] is False
 
 
 def test_crd_check_mode_when_missing():
     client = FakeClient()
-    assert _trp.ensure_crd(client, check_mode=True) == (True, None)
+    assert _trp_crd.ensure_crd(client, check_mode=True) == (True, None)
     assert client.writes() == []
 
 
@@ -365,7 +368,7 @@ def test_crd_wait_times_out():
     client = FakeClient()
     clock = Clock()
     with pytest.raises(TimeoutExceeded, match="not Established after 5s"):
-        _trp.ensure_crd(client, wait_timeout=5, sleep=clock.sleep, clock=clock)
+        _trp_crd.ensure_crd(client, wait_timeout=5, sleep=clock.sleep, clock=clock)
 
 
 # ----------------------------------------------------------------------------------------------- usage
@@ -394,8 +397,8 @@ def dbc(name, engine="postgresql", replicas=1, cpu="1", memory="1Gi", proxy=None
     (dbc("a", engine="psmdb", replicas=3, cpu="1", memory="1Gi", sharding={"enabled": True, "shards": 2}), "6", 6 * 2 ** 30, False),
 ])
 def test_cluster_usage_rule(cluster, cpu, memory, warn):
-    use = _trp.cluster_usage(cluster)
-    assert use["cpu"] == _trp._quantity.parse(cpu)  # pylint: disable=protected-access
+    use = _quota.cluster_usage(cluster)
+    assert use["cpu"] == _quota._quantity.parse(cpu)  # pylint: disable=protected-access
     assert use["memory"] == memory
     assert bool(use["warnings"]) is warn
 
@@ -409,11 +412,11 @@ def rbac_csv(namespace="ns-alice", users=("alice",)):
 
 
 def test_rbac_block_users():
-    assert _trp.rbac_block(rbac_csv(users=("alice", "bob", "alice")), "ns-alice") == (True, ["alice", "bob"])
-    assert _trp.rbac_block(rbac_csv(), "ns-bob") == (False, [])
-    assert _trp.rbac_block(None, "ns-alice") == (False, [])
+    assert _quota.rbac_block(rbac_csv(users=("alice", "bob", "alice")), "ns-alice") == (True, ["alice", "bob"])
+    assert _quota.rbac_block(rbac_csv(), "ns-bob") == (False, [])
+    assert _quota.rbac_block(None, "ns-alice") == (False, [])
     with pytest.raises(EverestError, match="everest-rbac"):
-        _trp.rbac_block("# BEGIN virakcloud.everest ns-alice\ng, a, b\n", "ns-alice")
+        _quota.rbac_block("# BEGIN virakcloud.everest ns-alice\ng, a, b\n", "ns-alice")
 
 
 # ----------------------------------------------------------------------------------------------- enforcement
@@ -476,7 +479,7 @@ CLUSTERS = [dbc("pg1", replicas=1, cpu="1500m", memory="4Gi"), dbc("my1", engine
     (request(engine="mongodb", cpu=2, memory="8Gi", db_users=25), [], False, ["engine mongodb", "cpu 5.5 cores", "memory 20Gi", "db users 25"]),
 ])
 def test_quota_table(req, users, allowed, messages):
-    result = _trp.evaluate("ns-alice", policy(), CLUSTERS, users, req)
+    result = _quota.evaluate("ns-alice", policy(), CLUSTERS, users, req)
     assert result["allowed"] is allowed, result["violations"]
     assert len(result["violations"]) == len(messages)
     for message, violation in zip(messages, result["violations"]):
@@ -487,29 +490,29 @@ def test_clusters_limit_and_boundary():
     two = CLUSTERS
     three = CLUSTERS + [dbc("pg2", cpu="100m", memory="1Mi")]
     pol = policy(limits={"maxClusters": 3})
-    assert _trp.evaluate("ns-alice", pol, two, [], request(engine="postgresql"))["allowed"] is True
-    result = _trp.evaluate("ns-alice", pol, three, [], request(engine="postgresql"))
+    assert _quota.evaluate("ns-alice", pol, two, [], request(engine="postgresql"))["allowed"] is True
+    result = _quota.evaluate("ns-alice", pol, three, [], request(engine="postgresql"))
     assert result["violations"] == ["ns-alice: clusters 4 would exceed the limit of 3 (in use 3, requested 1)"]
     assert result["headroom"]["clusters"] == 0
-    zero = _trp.evaluate("ns-alice", policy(limits={"maxClusters": 0}), [], [], request(engine="postgresql"))
+    zero = _quota.evaluate("ns-alice", policy(limits={"maxClusters": 0}), [], [], request(engine="postgresql"))
     assert zero["allowed"] is False
 
 
 def test_resize_replaces_the_cluster_usage():
     # pg1 uses 1.5 cores; others use 2; limit 4 -> pg1 may grow to 2 cores but not to 2.5
-    ok = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu=2))
+    ok = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu=2))
     assert ok["allowed"] is True and ok["resize"] is True
     assert ok["requested"]["clusters"] == 1 and ok["usage_after"]["cpu_cores"] == 4 and ok["usage_after"]["clusters"] == 2
-    bad = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu="2.5"))
+    bad = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", cpu="2.5"))
     assert bad["violations"] == ["ns-alice: cpu 4.5 cores would exceed the limit of 4 (in use by other clusters 2, requested 2.5)"]
     # memory kept from the cluster when not given; replicas given -> 3 x 4Gi + 8Gi = 20Gi > 16Gi
-    mem = _trp.evaluate("ns-alice", policy(limits={"memoryBytes": 17179869184}), CLUSTERS, [], request(cluster_name="pg1", replicas=3))
+    mem = _quota.evaluate("ns-alice", policy(limits={"memoryBytes": 17179869184}), CLUSTERS, [], request(cluster_name="pg1", replicas=3))
     assert mem["allowed"] is False and "memory 20Gi" in mem["violations"][0]
     # a cluster_name that does not exist is a create
-    new = _trp.evaluate("ns-alice", policy(limits={"maxClusters": 2}), CLUSTERS, [], request(cluster_name="pg9", engine="postgresql"))
+    new = _quota.evaluate("ns-alice", policy(limits={"maxClusters": 2}), CLUSTERS, [], request(cluster_name="pg9", engine="postgresql"))
     assert new["resize"] is False and new["allowed"] is False
     with pytest.raises(ValidationError, match="cannot change it"):
-        _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", engine="pxc"))
+        _quota.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", engine="pxc"))
 
 
 def test_mistyped_resize_is_refused_not_answered():
@@ -517,16 +520,16 @@ def test_mistyped_resize_is_refused_not_answered():
     Before, nothing counted as requested and the answer was allowed: true."""
     pol = policy(limits={"maxClusters": 0, "cpuCores": 1})
     with pytest.raises(ValidationError) as err:
-        _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", replicas=3, cpu=8))
+        _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", replicas=3, cpu=8))
     assert err.value.msg == ("ns-alice: database cluster ns-alice/pg-typo does not exist, so there is nothing to resize; give engine "
                              "to check a new cluster of that name, or fix cluster_name")
     # with engine it is a new cluster and is answered (refused here by both limits)
-    new = _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", engine="postgresql", replicas=3, cpu=8))
+    new = _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg-typo", engine="postgresql", replicas=3, cpu=8))
     assert new["resize"] is False and new["allowed"] is False
     assert [v.split(": ")[1].split(" ")[0] for v in new["violations"]] == ["clusters", "cpu"]
     # an existing name is still a resize without engine; no cluster_name and no engine is still a users-only check
-    assert _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg1", cpu="1500m"))["resize"] is True
-    assert _trp.evaluate("ns-alice", pol, CLUSTERS, [], request(db_users=1))["requested"]["clusters"] == 0
+    assert _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg1", cpu="1500m"))["resize"] is True
+    assert _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(db_users=1))["requested"]["clusters"] == 0
 
 
 @pytest.mark.parametrize("limits, req, fragment", [
@@ -543,18 +546,18 @@ def test_mistyped_resize_is_refused_not_answered():
 ])
 def test_new_cluster_without_resources_for_a_limited_dimension_is_refused(limits, req, fragment):
     with pytest.raises(ValidationError) as err:
-        _trp.evaluate("ns-alice", policy(limits=limits), CLUSTERS, [], req)
+        _quota.evaluate("ns-alice", policy(limits=limits), CLUSTERS, [], req)
     assert fragment in err.value.msg
 
 
 def test_resources_not_needed_for_unlimited_dimensions_or_resizes():
     # the policy limits only the count: an engine-only check is complete
-    only_count = _trp.evaluate("ns-alice", policy(limits={"maxClusters": 3}), CLUSTERS, [], request(engine="postgresql"))
+    only_count = _quota.evaluate("ns-alice", policy(limits={"maxClusters": 3}), CLUSTERS, [], request(engine="postgresql"))
     assert only_count["allowed"] is True and only_count["requested"]["clusters"] == 1
     # cpu limited, memory not: cpu alone is enough
-    assert _trp.evaluate("ns-alice", policy(limits={"cpuCores": 4}), CLUSTERS, [], request(engine="postgresql", cpu="500m"))["allowed"] is True
+    assert _quota.evaluate("ns-alice", policy(limits={"cpuCores": 4}), CLUSTERS, [], request(engine="postgresql", cpu="500m"))["allowed"] is True
     # a resize keeps the cluster's current values for what is left out
-    resize = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", replicas=1))
+    resize = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], request(cluster_name="pg1", replicas=1))
     assert resize["resize"] is True and resize["requested"]["cpu_cores"] == 1.5
 
 
@@ -564,24 +567,24 @@ def test_everest_database_cluster_requests_still_pass_through_evaluate():
     from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api  # pylint: disable=import-outside-toplevel
     create_spec = {"engine": {"type": "postgresql", "replicas": 1, "resources": {"cpu": "500m", "memory": "1Gi"}, "storage": {"size": "1Gi"}}}
     req = _everest_api.quota_request(create_spec, "pg-new")
-    _trp.validate_request(req)
-    created = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], req)
+    _quota.validate_request(req)
+    created = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], req)
     assert created["allowed"] is True and created["resize"] is False and created["requested"]["clusters"] == 1
     resize_spec = copy.deepcopy(CLUSTERS[0]["spec"])
     resize_spec["engine"]["resources"]["cpu"] = "2"
-    resized = _trp.evaluate("ns-alice", policy(), CLUSTERS, [], _everest_api.quota_request(resize_spec, "pg1"))
+    resized = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], _everest_api.quota_request(resize_spec, "pg1"))
     assert resized["resize"] is True and resized["allowed"] is True
 
 
 def test_shrinking_while_over_is_allowed():
     over = [dbc("pg1", cpu=6, memory="1Gi")]
-    result = _trp.evaluate("ns-alice", policy(), over, [], request(cluster_name="pg1", cpu=5))
+    result = _quota.evaluate("ns-alice", policy(), over, [], request(cluster_name="pg1", cpu=5))
     assert result["allowed"] is True
     assert result["over_limits"] == ["cpu"] and result["headroom"]["cpu_cores"] == -2
 
 
 def test_usage_limits_headroom_views():
-    result = _trp.evaluate("ns-alice", policy(limits={"cpuCores": 4, "memoryBytes": 17179869184}), CLUSTERS, ["a", "b"], request())
+    result = _quota.evaluate("ns-alice", policy(limits={"cpuCores": 4, "memoryBytes": 17179869184}), CLUSTERS, ["a", "b"], request())
     assert result["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2 ** 30, "db_users": 2}
     assert result["limits"] == {"cpu_cores": 4, "memory_bytes": 17179869184, "max_clusters": None, "max_db_users": None}
     assert result["headroom"] == {"clusters": None, "cpu_cores": 0.5, "memory_bytes": 4 * 2 ** 30, "db_users": None}
@@ -600,22 +603,22 @@ def test_usage_limits_headroom_views():
 ])
 def test_request_validation(req, fragment):
     with pytest.raises(ValidationError) as err:
-        _trp.validate_request(req)
+        _quota.validate_request(req)
     assert fragment in err.value.msg
 
 
 def test_status_for_sets_condition_and_is_stable():
     pol = policy()
-    result = _trp.evaluate("ns-alice", pol, CLUSTERS, ["alice"], request())
-    status = _trp.status_for(pol, result, now="2026-01-01T00:00:00Z")
+    result = _quota.evaluate("ns-alice", pol, CLUSTERS, ["alice"], request())
+    status = _quota.status_for(pol, result, now="2026-01-01T00:00:00Z")
     assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2 ** 30, "dbUsers": 1}
     assert status["conditions"] == [{"type": "WithinLimits", "status": "True", "reason": "WithinLimits", "message": "usage is within every limit",
                                      "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 2}]
     assert status["observedGeneration"] == 2
     pol["status"] = copy.deepcopy(status)
-    assert _trp.status_for(pol, result, now="2026-02-02T00:00:00Z") is None
-    over = _trp.evaluate("ns-alice", pol, CLUSTERS + [dbc("big", cpu=8)], ["alice"], request())
-    new = _trp.status_for(pol, over, now="2026-03-03T00:00:00Z")
+    assert _quota.status_for(pol, result, now="2026-02-02T00:00:00Z") is None
+    over = _quota.evaluate("ns-alice", pol, CLUSTERS + [dbc("big", cpu=8)], ["alice"], request())
+    new = _quota.status_for(pol, over, now="2026-03-03T00:00:00Z")
     assert new["conditions"][0]["status"] == "False" and new["conditions"][0]["reason"] == "OverLimit"
     assert new["conditions"][0]["lastTransitionTime"] == "2026-03-03T00:00:00Z"
 
@@ -623,7 +626,7 @@ def test_status_for_sets_condition_and_is_stable():
 def test_write_status_patches_the_subresource():
     client = FakeClient()
     client.put_object(policy(), TRP_API, TRP)
-    _trp.write_status(client, policy(), {"usage": {"clusters": 1}})
+    _quota.write_status(client, policy(), {"usage": {"clusters": 1}})
     assert client.calls[-1][1].endswith("/tenantresourcepolicies/resource-policy/status")
     assert client.obj(TRP_API, TRP, "ns-alice", "resource-policy")["status"] == {"usage": {"clusters": 1}}
 
@@ -657,7 +660,7 @@ def seed_tenant_world(client):
 def test_collect_tenants_reports_drift():
     client = FakeClient()
     seed_tenant_world(client)
-    tenants = _trp.collect_tenants(client)
+    tenants = _tenant_report.collect_tenants(client)
     assert [c[0] for c in client.calls].count("get") == 2  # RBAC ConfigMap + accounts Secret; the rest are LISTs
     by_ns = dict((t["namespace"], t) for t in tenants)
     assert [t["namespace"] for t in tenants] == ["ns-alice", "ns-bob", "ns-gone"]
@@ -681,7 +684,7 @@ def test_collect_one_namespace_and_clean_tenant():
     seed_tenant_world(client)
     client.put_object({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "everest-rbac", "namespace": "everest-system"},
                        "data": {"policy.csv": rbac_csv(users=("alice",))}}, "v1", "configmaps")
-    tenants = _trp.collect_tenants(client, namespace="ns-alice")
+    tenants = _tenant_report.collect_tenants(client, namespace="ns-alice")
     assert len(tenants) == 1 and tenants[0]["drifted"] is False
     assert all(c[1].startswith(("/api/v1/namespaces/ns-alice", "/apis/everest.local/v1/namespaces/ns-alice",
                                 "/apis/operators.coreos.com/v1alpha1/namespaces/ns-alice", "/apis/everest.percona.com/v1alpha1/namespaces/ns-alice",
@@ -694,11 +697,11 @@ def test_collect_one_namespace_and_clean_tenant():
 def test_boundary_property_exact_fit_allowed_one_unit_more_refused(used_milli, spare_milli, used_bytes, spare_bytes):
     """For any usage and headroom: requesting exactly the headroom is allowed, one milli-core or one byte more is not."""
     clusters = [dbc("c1", cpu="%dm" % used_milli, memory=str(used_bytes))]
-    cpu_limit = _trp.normalize_cpu("%dm" % (used_milli + spare_milli))  # the JSON number the policy stores
+    cpu_limit = _trp_policy.normalize_cpu("%dm" % (used_milli + spare_milli))  # the JSON number the policy stores
     pol = policy(limits={"cpuCores": cpu_limit, "memoryBytes": used_bytes + spare_bytes})
-    fit = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % spare_milli, memory=str(spare_bytes)))
+    fit = _quota.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % spare_milli, memory=str(spare_bytes)))
     assert fit["allowed"] is True, fit["violations"]
-    cpu_over = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % (spare_milli + 1), memory="0"))
+    cpu_over = _quota.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="%dm" % (spare_milli + 1), memory="0"))
     assert [v.split(": ")[1].split(" ")[0] for v in cpu_over["violations"]] == ["cpu"]
-    mem_over = _trp.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="0", memory=str(spare_bytes + 1)))
+    mem_over = _quota.evaluate("ns-alice", pol, clusters, [], request(engine="postgresql", cpu="0", memory=str(spare_bytes + 1)))
     assert [v.split(": ")[1].split(" ")[0] for v in mem_over["violations"]] == ["memory"]

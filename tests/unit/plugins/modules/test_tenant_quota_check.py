@@ -129,7 +129,7 @@ def _doc_choices(module, *path):
 def test_documented_engine_choices_come_from_the_mapping_table():
     """ENGINE_CHOICES is derived from _constants.POLICY_ENGINE_TO_TYPE; the DOCUMENTATION list must match it (validate-modules
     compares DOCUMENTATION choices with the argument_spec ones)."""
-    from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _quota  # pylint: disable=import-outside-toplevel
     table = _constants.POLICY_ENGINE_TO_TYPE
-    assert set(_trp.ENGINE_CHOICES) == set(table) | set(table.values())
-    assert sorted(_doc_choices(tenant_quota_check, "engine")) == sorted(_trp.ENGINE_CHOICES)
+    assert set(_quota.ENGINE_CHOICES) == set(table) | set(table.values())
+    assert sorted(_doc_choices(tenant_quota_check, "engine")) == sorted(_quota.ENGINE_CHOICES)

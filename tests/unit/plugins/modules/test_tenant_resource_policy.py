@@ -126,11 +126,11 @@ def test_documented_engine_choices_match_the_mapping_table_and_the_crd():
     """allowed_engines (single and batch form) documents the policy engine names; they come from
     _constants.POLICY_ENGINE_TO_TYPE, which must also equal the CRD's spec.selectors.engines enum."""
     import yaml  # pylint: disable=import-outside-toplevel
-    from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp, _trp_crd  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp_crd  # pylint: disable=import-outside-toplevel
     options = yaml.safe_load(tenant_resource_policy.DOCUMENTATION)["options"]
-    assert sorted(options["allowed_engines"]["choices"]) == list(_trp.POLICY_ENGINES)
-    assert sorted(options["policies"]["suboptions"]["allowed_engines"]["choices"]) == list(_trp.POLICY_ENGINES)
-    assert tenant_resource_policy.ARGUMENT_SPEC["allowed_engines"]["choices"] == list(_trp.POLICY_ENGINES)
+    assert sorted(options["allowed_engines"]["choices"]) == list(_constants.POLICY_ENGINES)
+    assert sorted(options["policies"]["suboptions"]["allowed_engines"]["choices"]) == list(_constants.POLICY_ENGINES)
+    assert tenant_resource_policy.ARGUMENT_SPEC["allowed_engines"]["choices"] == list(_constants.POLICY_ENGINES)
     crd = yaml.safe_load(_trp_crd.CRD_YAML)
     enum = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["selectors"]["properties"]["engines"]["items"]["enum"]
-    assert sorted(enum) == list(_trp.POLICY_ENGINES) == sorted(_constants.POLICY_ENGINE_TO_TYPE)
+    assert sorted(enum) == list(_constants.POLICY_ENGINES) == sorted(_constants.POLICY_ENGINE_TO_TYPE)
