@@ -82,7 +82,8 @@ backup:
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 FAILED_STATES = ('Failed', 'Error')
 
@@ -93,7 +94,7 @@ def state_of(obj):
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
+        argument_spec=_everest_client.argument_spec(dict(
             namespace=dict(type='str', required=True),
             name=dict(type='str', required=True),
             cluster=dict(type='str'),
@@ -105,12 +106,12 @@ def main():
         supports_check_mode=True, k8s=False)
     p = module.params
     ns, name = p['namespace'], p['name']
-    path = api.ns_path(ns, 'database-cluster-backups', name)
+    path = _everest_client.ns_path(ns, 'database-cluster-backups', name)
     what = 'backup %s/%s' % (ns, name)
     client = None
     changed = False
     try:
-        client = api.api_client(module)
+        client = _everest_client.api_client(module)
         current = client.get_or_none(path, what=what, rbac=('database-cluster-backups', 'read', '%s/%s' % (ns, p['cluster'] or '<cluster>')))
         obj = current
         if p['state'] == 'absent':
@@ -134,11 +135,11 @@ def main():
             changed = True
             if module.check_mode:
                 module.exit_json(changed=True, backup=body)
-            obj = client.request('POST', api.ns_path(ns, 'database-cluster-backups'), body, what=what,
+            obj = client.request('POST', _everest_client.ns_path(ns, 'database-cluster-backups'), body, what=what,
                                  rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])))
         if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
             read = ('database-cluster-backups', 'read', '%s/%s' % (ns, (obj.get('spec') or {}).get('dbClusterName') or p['cluster']))
-            obj = api.wait_for(lambda: client.request('GET', path, what=what, rbac=read), lambda o: state_of(o) == 'Succeeded',
+            obj = _everest_objects.wait_for(lambda: client.request('GET', path, what=what, rbac=read), lambda o: state_of(o) == 'Succeeded',
                                p['wait_timeout'], 'waiting for %s' % what,
                                failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
                                if state_of(o) in FAILED_STATES else None)
@@ -147,7 +148,7 @@ def main():
     finally:
         if client is not None:
             client.close()
-    module.exit_json(changed=changed, backup=api.cluster_view(obj))
+    module.exit_json(changed=changed, backup=_everest_objects.object_view(obj))
 
 
 if __name__ == '__main__':

@@ -120,12 +120,13 @@ backup_storage:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
+        argument_spec=_everest_client.argument_spec(dict(
             namespace=dict(type='str', required=True),
             name=dict(type='str', required=True),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
@@ -146,15 +147,15 @@ def main():
     p = module.params
     client = None
     try:
-        api.check_name(p['name'], 'backup storage')
-        client = api.api_client(module)
+        _everest_objects.check_name(p['name'], 'backup storage')
+        client = _everest_client.api_client(module)
         desired = {'type': p['type'], 'bucketName': p['bucket_name'], 'url': p['url'], 'region': p['region'],
                    'description': p['description'], 'allowedNamespaces': p['allowed_namespaces'], 'verifyTLS': p['verify_tls'],
                    'forcePathStyle': p['force_path_style']}
         secrets = {}
         if p['access_key'] is not None:
             secrets = {'accessKey': p['access_key'], 'secretKey': p['secret_key']}
-        changed, obj, diff = api.converge_object(
+        changed, obj, diff = _everest_objects.converge_object(
             module, client, 'backup-storages', 'backup-storages', 'backup storage', desired, secrets,
             create_required=[('type', 'type'), ('bucket_name', 'bucketName')], immutable=[('type', 'type')])
     except EverestError as exc:

@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.virakcloud.everest.plugins.action import everest_database_cluster_info as info_action
 from ansible_collections.virakcloud.everest.plugins.action import everest_session as session_action
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.plugin_utils import _secret_result
 
 TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZTpsb2dpbiJ9.c2ln'
 CREDENTIALS = {'username': 'postgres', 'password': 'Db-pass-1', 'connection_url': 'postgres://postgres:Db-pass-1@pg:5432'}
@@ -72,7 +72,7 @@ def test_broken_module_output_is_withheld_but_the_failure_is_shown():
               'module_stdout': 'warning\n{"token": "%s"}' % TOKEN, 'module_stderr': ''}
     result = run(session_action.ActionModule, {}, broken)
     assert TOKEN not in json.dumps(result)
-    assert result['msg'].startswith('MODULE FAILURE') and result['module_stdout'] == api.WITHHELD_STDOUT
+    assert result['msg'].startswith('MODULE FAILURE') and result['module_stdout'] == _secret_result.WITHHELD_STDOUT
     assert '_ansible_no_log' not in result
 
 

@@ -10,7 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _database_cluster as dbc
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects as objects
+from ansible_collections.virakcloud.everest.plugins.plugin_utils import _secret_result
 from ansible_collections.virakcloud.everest.plugins.module_utils import _quota
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_policy
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
@@ -286,45 +289,45 @@ def params(**engine):
 
 
 def test_desired_spec_compares_quantities_by_value():
-    assert api.desired_spec(params(cpu=1, memory='2048Mi', storage_size='25Gi'), CURRENT) == CURRENT
-    changed = api.desired_spec(params(cpu='1500m', replicas=3), CURRENT)
+    assert dbc.desired_spec(params(cpu=1, memory='2048Mi', storage_size='25Gi'), CURRENT) == CURRENT
+    changed = dbc.desired_spec(params(cpu='1500m', replicas=3), CURRENT)
     assert changed['engine']['resources']['cpu'] == '1500m' and changed['engine']['replicas'] == 3
     assert changed['proxy'] == CURRENT['proxy'] and changed['backup'] == CURRENT['backup']   # untouched
-    created = api.desired_spec(params(type='pxc', cpu=2, memory='4Gi', storage_size=10), None)
+    created = dbc.desired_spec(params(type='pxc', cpu=2, memory='4Gi', storage_size=10), None)
     assert created['engine']['resources'] == {'cpu': '2', 'memory': '4Gi'}   # ints become strings
     assert created['engine']['storage'] == {'size': '10'}
 
 
 def test_update_checks():
     with pytest.raises(ValidationError, match='storage can only grow'):
-        api.check_update(CURRENT, api.desired_spec(params(storage_size='10Gi'), CURRENT), 'ns', 'pg')
+        dbc.check_update(CURRENT, dbc.desired_spec(params(storage_size='10Gi'), CURRENT), 'ns', 'pg')
     with pytest.raises(ValidationError, match='cannot be changed to pxc'):
-        api.check_update(CURRENT, api.desired_spec(params(type='pxc'), CURRENT), 'ns', 'pg')
-    api.check_update(CURRENT, api.desired_spec(params(storage_size='50Gi'), CURRENT), 'ns', 'pg')
+        dbc.check_update(CURRENT, dbc.desired_spec(params(type='pxc'), CURRENT), 'ns', 'pg')
+    dbc.check_update(CURRENT, dbc.desired_spec(params(storage_size='50Gi'), CURRENT), 'ns', 'pg')
     with pytest.raises(ValidationError, match='needs engine.cpu, engine.memory'):
-        api.check_create_spec(api.desired_spec(params(type='pxc', storage_size='1Gi'), None), 'ns', 'pg')
-    assert api.shape_changed(CURRENT, api.desired_spec(params(replicas=2), CURRENT))
-    assert not api.shape_changed(CURRENT, api.desired_spec(params(version='17.5'), CURRENT))
+        dbc.check_create_spec(dbc.desired_spec(params(type='pxc', storage_size='1Gi'), None), 'ns', 'pg')
+    assert dbc.shape_changed(CURRENT, dbc.desired_spec(params(replicas=2), CURRENT))
+    assert not dbc.shape_changed(CURRENT, dbc.desired_spec(params(version='17.5'), CURRENT))
 
 
 def test_cluster_shape_is_what_the_quota_depends_on():
-    assert api.cluster_shape(CURRENT) == api.cluster_shape(copy.deepcopy(CURRENT))
-    assert api.cluster_shape(CURRENT) != api.cluster_shape(api.desired_spec(params(cpu='2'), CURRENT))
-    assert api.cluster_shape(CURRENT) == api.cluster_shape(api.desired_spec(params(storage_size='50Gi'), CURRENT))
-    assert api.cluster_shape(None) == api.cluster_shape({})
+    assert dbc.cluster_shape(CURRENT) == dbc.cluster_shape(copy.deepcopy(CURRENT))
+    assert dbc.cluster_shape(CURRENT) != dbc.cluster_shape(dbc.desired_spec(params(cpu='2'), CURRENT))
+    assert dbc.cluster_shape(CURRENT) == dbc.cluster_shape(dbc.desired_spec(params(storage_size='50Gi'), CURRENT))
+    assert dbc.cluster_shape(None) == dbc.cluster_shape({})
 
 
 def test_check_name():
-    api.check_name('pg-alice', 'database cluster')
+    objects.check_name('pg-alice', 'database cluster')
     for bad in ('a' * 23, 'Pg', '1pg', 'pg-'):
         with pytest.raises(ValidationError):
-            api.check_name(bad, 'database cluster')
+            objects.check_name(bad, 'database cluster')
 
 
 def test_wait_for_times_out_with_the_last_object():
     ticks = iter(range(100))
     with pytest.raises(TimeoutExceeded) as info:
-        api.wait_for(lambda: {'status': {'status': 'creating'}}, api.cluster_ready, 5, 'waiting for x', sleep=lambda s: None,
+        objects.wait_for(lambda: {'status': {'status': 'creating'}}, dbc.cluster_ready, 5, 'waiting for x', sleep=lambda s: None,
                      clock=lambda: next(ticks))
     assert info.value.details['result'] == {'status': {'status': 'creating'}}
 
@@ -358,9 +361,9 @@ def test_quota_message_is_the_one_of_tenant_quota_check():
     clusters = [_dbc('pg-1', 2)]
     k8s = FakeK8s({_trp_policy.trp_path('ns-a', 'resource-policy'): _policy(),
                    _k8s.path(_constants.DBC_API_VERSION, _constants.DBC_PLURAL, 'ns-a'): clusters})
-    spec = api.desired_spec(params(type='postgresql', replicas=3, cpu=1, memory='2Gi', storage_size='1Gi'), None)
-    with pytest.raises(api.QuotaExceeded) as info:
-        api.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
+    spec = dbc.desired_spec(params(type='postgresql', replicas=3, cpu=1, memory='2Gi', storage_size='1Gi'), None)
+    with pytest.raises(dbc.QuotaExceeded) as info:
+        dbc.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
     # what tenant_quota_check computes for the same request
     expected = _quota.evaluate('ns-a', _policy(), clusters, [], {
         'engine': 'postgresql', 'replicas': 3, 'cpu': '1', 'memory': '2Gi', 'proxy_replicas': None, 'proxy_cpu': None,
@@ -368,13 +371,13 @@ def test_quota_message_is_the_one_of_tenant_quota_check():
     assert info.value.msg == '; '.join(expected['violations'])
     assert 'would exceed the limit of 4' in info.value.msg
     # within the limit: allowed, with usage
-    spec = api.desired_spec(params(type='postgresql', replicas=2, cpu=1, memory='2Gi', storage_size='1Gi'), None)
-    result, _warnings = api.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
+    spec = dbc.desired_spec(params(type='postgresql', replicas=2, cpu=1, memory='2Gi', storage_size='1Gi'), None)
+    result, _warnings = dbc.enforce_quota(k8s, 'ns-a', 'resource-policy', spec, 'pg-2')
     assert result['usage_after']['cpu_cores'] == 4
 
 
 def test_quota_without_policy_warns():
-    result, warnings = api.enforce_quota(FakeK8s({}), 'ns-a', 'resource-policy', {'engine': {'type': 'postgresql'}}, 'pg')
+    result, warnings = dbc.enforce_quota(FakeK8s({}), 'ns-a', 'resource-policy', {'engine': {'type': 'postgresql'}}, 'pg')
     assert result is None and 'not enforced' in warnings[0]
 
 
@@ -409,7 +412,7 @@ KEYS = {'accessKey': 'AK-secret', 'secretKey': 'SK-secret'}
 
 
 def converge(module, client, desired, secrets=None):
-    return api.converge_object(module, client, 'backup-storages', 'backup-storages', 'backup storage', desired,
+    return objects.converge_object(module, client, 'backup-storages', 'backup-storages', 'backup storage', desired,
                                KEYS if secrets is None else secrets, create_required=[('type', 'type'), ('bucket_name', 'bucketName')],
                                immutable=[('type', 'type')])
 
@@ -485,24 +488,24 @@ def test_quota_without_kubernetes_connection_says_how_to_fix(monkeypatch, tmp_pa
         def k8s(self):
             raise AssertionError('must not be reached')
 
-    with pytest.raises(api.ConnectionConfigError, match='enforce_quota: false'):
-        api.quota_k8s(NoK8sModule())
+    with pytest.raises(dbc.ConnectionConfigError, match='enforce_quota: false'):
+        dbc.quota_k8s(NoK8sModule())
 
 
 # ---------------------------------------------------------------------------------------------- secret results (action plugins)
 
 def test_hide_secret_result_hides_requested_and_secret_holding_successes():
-    assert api.hide_secret_result({'changed': False, 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
-    assert api.hide_secret_result({'changed': False, 'credentials': {}}, ('credentials',), False)['_ansible_no_log'] is True
-    assert api.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), True)['_ansible_no_log'] is True
-    assert '_ansible_no_log' not in api.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), False)
+    assert _secret_result.hide_secret_result({'changed': False, 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
+    assert _secret_result.hide_secret_result({'changed': False, 'credentials': {}}, ('credentials',), False)['_ansible_no_log'] is True
+    assert _secret_result.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), True)['_ansible_no_log'] is True
+    assert '_ansible_no_log' not in _secret_result.hide_secret_result({'changed': False, 'database_clusters': []}, ('credentials',), False)
 
 
 def test_hide_secret_result_keeps_failures_visible_but_never_raw_output():
     failed = {'failed': True, 'msg': "Everest refused the login of 'alice' (401 ...)", 'status': 401}
-    assert api.hide_secret_result(dict(failed), ('token',), True) == failed
+    assert _secret_result.hide_secret_result(dict(failed), ('token',), True) == failed
     broken = {'failed': True, 'msg': 'MODULE FAILURE', 'module_stdout': '{"token": "eyJ.x.y"} junk', 'module_stderr': 'trace', 'rc': 1}
-    out = api.hide_secret_result(dict(broken), ('token',), True)
+    out = _secret_result.hide_secret_result(dict(broken), ('token',), True)
     assert 'eyJ' not in json.dumps(out) and out['msg'] == 'MODULE FAILURE' and out['module_stderr'] == 'trace'
     assert '_ansible_no_log' not in out
-    assert api.hide_secret_result({'failed': True, 'msg': 'x', 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
+    assert _secret_result.hide_secret_result({'failed': True, 'msg': 'x', 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _k8s, _lock, _namespaces, _retry
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
 
 
 def _draws(seed, n):

@@ -562,17 +562,17 @@ def test_resources_not_needed_for_unlimited_dimensions_or_resizes():
 
 
 def test_everest_database_cluster_requests_still_pass_through_evaluate():
-    """everest_database_cluster's enforce_quota builds its request with _everest_api.quota_request: engine type and
+    """everest_database_cluster's enforce_quota builds its request with _database_cluster.quota_request: engine type and
     cluster name always set, cpu/memory from the spec. Creates (no such cluster) and resizes stay answerable."""
-    from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _database_cluster  # pylint: disable=import-outside-toplevel
     create_spec = {"engine": {"type": "postgresql", "replicas": 1, "resources": {"cpu": "500m", "memory": "1Gi"}, "storage": {"size": "1Gi"}}}
-    req = _everest_api.quota_request(create_spec, "pg-new")
+    req = _database_cluster.quota_request(create_spec, "pg-new")
     _quota.validate_request(req)
     created = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], req)
     assert created["allowed"] is True and created["resize"] is False and created["requested"]["clusters"] == 1
     resize_spec = copy.deepcopy(CLUSTERS[0]["spec"])
     resize_spec["engine"]["resources"]["cpu"] = "2"
-    resized = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], _everest_api.quota_request(resize_spec, "pg1"))
+    resized = _quota.evaluate("ns-alice", policy(), CLUSTERS, [], _database_cluster.quota_request(resize_spec, "pg1"))
     assert resized["resize"] is True and resized["allowed"] is True
 
 

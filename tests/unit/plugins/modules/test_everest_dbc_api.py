@@ -7,9 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _database_cluster as dbc
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
-from ansible_collections.virakcloud.everest.plugins.modules import everest_database_cluster as mod
 from ansible_collections.virakcloud.everest.plugins.modules import everest_restore
 
 OBJ = {'apiVersion': _constants.DBC_API_VERSION, 'kind': 'DatabaseCluster',
@@ -61,7 +61,7 @@ class FakeClient:
 
 def test_update_rereads_and_reapplies_on_conflict():
     client = FakeClient(conflicts=2)
-    runner = mod.Runner(FakeModule(replicas=3), client)
+    runner = dbc.Runner(FakeModule(replicas=3), client)
     changed, obj, diff = runner.update(client.get_or_none(runner.path))
     assert changed and obj['spec']['engine']['replicas'] == 3
     assert [p['metadata']['resourceVersion'] for p in client.puts] == ['10', '11', '12']
@@ -71,18 +71,18 @@ def test_update_rereads_and_reapplies_on_conflict():
 
 
 def test_update_gives_up_after_the_attempts():
-    client = FakeClient(conflicts=api.CONFLICT_ATTEMPTS)
-    runner = mod.Runner(FakeModule(replicas=3), client)
+    client = FakeClient(conflicts=dbc.CONFLICT_ATTEMPTS)
+    runner = dbc.Runner(FakeModule(replicas=3), client)
     with pytest.raises(api.EverestApiConflict):
         runner.update(client.get_or_none(runner.path))
-    assert len(client.puts) == api.CONFLICT_ATTEMPTS
+    assert len(client.puts) == dbc.CONFLICT_ATTEMPTS
 
 
 def test_no_change_and_check_mode():
     client = FakeClient()
-    runner = mod.Runner(FakeModule(replicas=1, cpu='1000m', memory='2048Mi'), client)
+    runner = dbc.Runner(FakeModule(replicas=1, cpu='1000m', memory='2048Mi'), client)
     assert runner.update(client.get_or_none(runner.path))[0] is False
-    runner = mod.Runner(FakeModule(check_mode=True, replicas=5), client)
+    runner = dbc.Runner(FakeModule(check_mode=True, replicas=5), client)
     changed, planned, diff = runner.update(client.get_or_none(runner.path))
     assert changed and planned['spec']['engine']['replicas'] == 5 and diff['after']['engine']['replicas'] == 5
     assert client.puts == []
@@ -90,7 +90,7 @@ def test_no_change_and_check_mode():
 
 def test_shrinking_storage_is_refused_before_any_call():
     client = FakeClient()
-    runner = mod.Runner(FakeModule(storage_size='1Gi'), client)
+    runner = dbc.Runner(FakeModule(storage_size='1Gi'), client)
     with pytest.raises(api.ValidationError, match='storage can only grow'):
         runner.update(client.get_or_none(runner.path))
     assert client.puts == []
@@ -105,7 +105,7 @@ def _scaled_to(replicas):
 def test_reread_that_already_matches_reports_no_change_and_writes_nothing():
     """Someone else made the same change between our read and our PUT: the 409 re-read matches, nothing is written."""
     client = FakeClient(conflicts=1, concurrent=_scaled_to(3))
-    runner = mod.Runner(FakeModule(replicas=3), client)
+    runner = dbc.Runner(FakeModule(replicas=3), client)
     changed, obj, diff = runner.update(client.get_or_none(runner.path))
     assert changed is False and diff is None
     assert len(client.puts) == 1                                   # only the refused PUT
@@ -114,7 +114,7 @@ def test_reread_that_already_matches_reports_no_change_and_writes_nothing():
 
 def test_diff_after_a_conflict_shows_what_this_task_changed():
     client = FakeClient(conflicts=1, concurrent=_scaled_to(2))
-    runner = mod.Runner(FakeModule(cpu='2'), client)
+    runner = dbc.Runner(FakeModule(cpu='2'), client)
     changed, obj, diff = runner.update(client.get_or_none(runner.path))
     assert changed and obj['spec']['engine'] == dict(OBJ['spec']['engine'], replicas=2, resources={'cpu': '2', 'memory': '2Gi'})
     assert diff['before']['engine']['replicas'] == 2 and diff['before']['engine']['resources']['cpu'] == '1'
@@ -131,12 +131,12 @@ def test_quota_is_checked_again_when_the_reread_changed_the_shape(monkeypatch, c
         calls.append(copy.deepcopy(spec['engine']))
         return None, []
 
-    monkeypatch.setattr(api, 'enforce_quota', fake_enforce)
-    monkeypatch.setattr(api, 'quota_k8s', lambda module: object())
+    monkeypatch.setattr(dbc, 'enforce_quota', fake_enforce)
+    monkeypatch.setattr(dbc, 'quota_k8s', lambda module: object())
     module = FakeModule(cpu='2')
     module.params['enforce_quota'] = True
     client = FakeClient(conflicts=1, concurrent=concurrent)
-    runner = mod.Runner(module, client)
+    runner = dbc.Runner(module, client)
     assert runner.update(client.get_or_none(runner.path))[0] is True
     assert len(calls) == checks
     assert calls[-1]['replicas'] == (2 if concurrent else 1) and calls[-1]['resources']['cpu'] == '2'
@@ -145,16 +145,16 @@ def test_quota_is_checked_again_when_the_reread_changed_the_shape(monkeypatch, c
 def test_quota_refusal_after_the_reread_writes_nothing(monkeypatch):
     def fake_enforce(k8s, ns, policy_name, spec, name):  # pylint: disable=unused-argument
         if spec['engine']['replicas'] > 1:
-            raise api.QuotaExceeded('ns-a: cpu 4 cores would exceed the limit of 3')
+            raise dbc.QuotaExceeded('ns-a: cpu 4 cores would exceed the limit of 3')
         return None, []
 
-    monkeypatch.setattr(api, 'enforce_quota', fake_enforce)
-    monkeypatch.setattr(api, 'quota_k8s', lambda module: object())
+    monkeypatch.setattr(dbc, 'enforce_quota', fake_enforce)
+    monkeypatch.setattr(dbc, 'quota_k8s', lambda module: object())
     module = FakeModule(cpu='2')
     module.params['enforce_quota'] = True
     client = FakeClient(conflicts=1, concurrent=_scaled_to(2))
-    runner = mod.Runner(module, client)
-    with pytest.raises(api.QuotaExceeded, match='limit of 3'):
+    runner = dbc.Runner(module, client)
+    with pytest.raises(dbc.QuotaExceeded, match='limit of 3'):
         runner.update(client.get_or_none(runner.path))
     assert len(client.puts) == 1                                   # the refused PUT only
 

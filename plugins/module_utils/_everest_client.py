@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Client of Everest's REST API (EF section 6, 7) and the shared logic of the day-2 modules.
+"""Client of Everest's REST API (EF section 6, 7): connection, session, errors, and the module glue of its options.
 
 * ``EverestClient``: JSON over ``http.client``; ``login()`` (``POST /v1/session``) or a given token;
   429 retried (bounded) after the server's ``Retry-After`` when there is one, else with a jittered exponential
@@ -9,13 +9,11 @@
   status mapped to a typed ``EverestApiError`` whose message names the object, the cause and the fix
   (403 names the RBAC permission, or says the account is disabled when the login itself is refused; 401 says
   when the token expired and how to get a new one; 400/422 name the field).
-* ``api_client(module)``: the client from the ``everest_*`` options (one login per task only when no token
-  is given; ``everest_session`` exists to log in once per play).
-* Database cluster helpers: desired spec from module options, comparison (quantities compared by value),
-  quota enforcement through ``_quota.evaluate`` (the function behind ``tenant_quota_check``, so the
-  messages are identical), conditional update with re-read on 409, waits.
+* ``argument_spec(spec)`` / ``api_client(module)``: the ``everest_*`` options and the client they describe (one
+  login per task only when no token is given; ``everest_session`` exists to log in once per play).
 
-Secrets (password, token, keys, DB credentials) are never put into messages or details.
+What the day-2 modules do with it: ``_everest_objects.py`` (objects with write-only secrets, waits) and
+``_database_cluster.py``. Secrets (password, token) are never put into messages or details.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -40,13 +38,8 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _quantity, _quota, _retry, _validation
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
-    ConnectionConfigError,
-    EverestError,
-    TimeoutExceeded,
-    ValidationError,
-)
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
 
 API_ARG_SPEC = {
     "everest_url": {"type": "str", "fallback": (env_fallback, ["EVEREST_URL"])},
@@ -69,10 +62,9 @@ RBAC_DENIED = "insufficient permissions"
 # (several causes: 'is invalid: [<field>: <reason>, ...]').
 K8S_INVALID_FIELD_RE = re.compile(r"is invalid: \[?([A-Za-z][\w.\[\]/-]*): ")
 TRANSIENT_ATTEMPTS = 4
-CONFLICT_ATTEMPTS = 6
 
 
-# --------------------------------------------------------------------------------------------- errors
+# -------------------------------------------------------------------------------------------------------- errors
 
 class EverestApiError(EverestError):
     """An error answer of the Everest API (or no answer). ``status`` is None for connection failures."""
@@ -132,7 +124,7 @@ def _utc(ts):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-# --------------------------------------------------------------------------------------------- client
+# -------------------------------------------------------------------------------------------------------- client
 
 class EverestClient:
     """JSON client of the Everest API. ``rbac=(resource, action, object)`` on a call makes 403 messages precise."""
@@ -370,7 +362,7 @@ def ns_path(namespace, collection, name=None, sub=None):
     return out
 
 
-# --------------------------------------------------------------------------------------------- module glue
+# --------------------------------------------------------------------------------------------------- module glue
 
 def argument_spec(spec):
     """A module's own options plus the everest_* connection options (copies)."""
@@ -394,307 +386,3 @@ def api_client(module, **kwargs):
         module.fail_from(exc, changed=False)
     module.no_log_values.add(client.token)
     return client
-
-
-WITHHELD_STDOUT = ("<withheld by virakcloud.everest: the module's raw output may hold a secret (session token or database "
-                   "credentials); run the task with ANSIBLE_DEBUG=1 on a trusted terminal to see it>")
-
-
-def hide_secret_result(result, secret_keys, requested):
-    """For the action plugins of modules whose result holds a secret (everest_session's token, the credentials of
-    everest_database_cluster_info): mark the result ``_ansible_no_log`` so no callback shows it, at any verbosity,
-    while the registered variable keeps the values.
-
-    ``requested``: the task asked for the secret (a login; ``credentials: true``). A successful result is hidden
-    when it was requested or holds one of ``secret_keys``. A failed result stays visible (the modules never put a
-    secret into a failure, so the message is safe and needed), unless it holds a secret key; a module's unparsed
-    raw output (``module_stdout``, when its JSON was broken) is withheld because it may be the secret result itself.
-    """
-    holds_secret = any(key in result for key in secret_keys)
-    if result.get("failed"):
-        if holds_secret:
-            result["_ansible_no_log"] = True
-        elif result.get("module_stdout"):
-            result["module_stdout"] = WITHHELD_STDOUT
-        return result
-    if requested or holds_secret:
-        result["_ansible_no_log"] = True
-    return result
-
-
-def check_name(name, what):
-    if not isinstance(name, str) or not _validation.OBJECT_NAME_RE.match(name) or len(name) > _validation.OBJECT_NAME_MAX_LENGTH:
-        raise ValidationError("%s name %r is invalid: Everest requires an RFC 1035 name of at most %d characters (lowercase letters, "
-                              "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, _validation.OBJECT_NAME_MAX_LENGTH))
-
-
-def same_quantity(a, b):
-    """True when two quantities are equal in value (``1`` == ``"1"`` == ``"1000m"``); falls back to string equality."""
-    if a is None or b is None:
-        return a is b
-    try:
-        return _quantity.parse(a) == _quantity.parse(b)
-    except (ValueError, TypeError):
-        return str(a) == str(b)
-
-
-def quantity_text(value):
-    """Everest refuses int64 resource values; send quantities as strings."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def wait_for(fetch, done, timeout, what, sleep=time.sleep, clock=time.monotonic, failed=None):
-    """Poll ``fetch()`` until ``done(obj)``; raise TimeoutExceeded (details: last object) or EverestError when ``failed(obj)``."""
-    def check(obj):
-        reason = failed(obj) if failed is not None else None
-        if reason:
-            raise EverestError("%s failed: %s" % (what, reason))
-
-    def timed_out(obj):
-        return TimeoutExceeded("%s did not finish within %s s; raise wait_timeout or check the operator" % (what, timeout), result=obj)
-
-    return _retry.poll(fetch, done, timeout, timed_out, check=check, max_interval=2.0, sleep=sleep, clock=clock)
-
-
-# --------------------------------------------------------------------------------------------- database clusters
-
-def _set(target, key, value):
-    if value is not None:
-        target[key] = value
-
-
-def desired_spec(params, current_spec=None):
-    """The spec to send: the current spec with every option that was given applied (None = keep).
-
-    Quantities equal in value to the current ones keep the current text, so ``cpu: 1`` vs ``"1"`` is no change.
-    """
-    spec = copy.deepcopy(current_spec or {})
-    engine_opt = params.get("engine") or {}
-    engine = spec.setdefault("engine", {})
-    _set(engine, "type", engine_opt.get("type"))
-    _set(engine, "version", engine_opt.get("version"))
-    _set(engine, "replicas", engine_opt.get("replicas"))
-    _set(engine, "config", engine_opt.get("config"))
-    _set(engine, "crVersion", engine_opt.get("cr_version"))
-    for key in ("cpu", "memory"):
-        if engine_opt.get(key) is not None:
-            res = engine.setdefault("resources", {})
-            if not same_quantity(res.get(key), engine_opt[key]):
-                res[key] = quantity_text(engine_opt[key])
-    storage = engine.setdefault("storage", {}) if (engine_opt.get("storage_size") is not None or engine_opt.get("storage_class")) \
-        else engine.get("storage")
-    if engine_opt.get("storage_size") is not None and not same_quantity(storage.get("size"), engine_opt["storage_size"]):
-        storage["size"] = quantity_text(engine_opt["storage_size"])
-    if engine_opt.get("storage_class"):
-        storage["class"] = engine_opt["storage_class"]
-    proxy_opt = params.get("proxy")
-    if proxy_opt:
-        proxy = spec.setdefault("proxy", {})
-        _set(proxy, "type", proxy_opt.get("type"))
-        _set(proxy, "replicas", proxy_opt.get("replicas"))
-        _set(proxy, "config", proxy_opt.get("config"))
-        for key in ("cpu", "memory"):
-            if proxy_opt.get(key) is not None:
-                res = proxy.setdefault("resources", {})
-                if not same_quantity(res.get(key), proxy_opt[key]):
-                    res[key] = quantity_text(proxy_opt[key])
-        if proxy_opt.get("expose_type") is not None or proxy_opt.get("ip_source_ranges") is not None:
-            expose = proxy.setdefault("expose", {})
-            _set(expose, "type", proxy_opt.get("expose_type"))
-            _set(expose, "ipSourceRanges", proxy_opt.get("ip_source_ranges"))
-    backup_opt = params.get("backup")
-    if backup_opt:
-        backup = spec.setdefault("backup", {})
-        _set(backup, "enabled", backup_opt.get("enabled"))
-        if backup_opt.get("schedules") is not None:
-            schedules = []
-            for item in backup_opt["schedules"]:
-                sched = {"name": item["name"], "enabled": item.get("enabled", True), "schedule": item["schedule"],
-                         "backupStorageName": item["backup_storage_name"]}
-                _set(sched, "retentionCopies", item.get("retention_copies"))
-                schedules.append(sched)
-            backup["schedules"] = schedules
-        pitr_opt = backup_opt.get("pitr")
-        if pitr_opt is not None:
-            pitr = backup.setdefault("pitr", {})
-            pitr["enabled"] = bool(pitr_opt.get("enabled"))
-            _set(pitr, "backupStorageName", pitr_opt.get("backup_storage_name"))
-            _set(pitr, "uploadIntervalSec", pitr_opt.get("upload_interval_sec"))
-    monitoring_opt = params.get("monitoring")
-    if monitoring_opt is not None:
-        monitoring = spec.setdefault("monitoring", {})
-        if monitoring_opt.get("monitoring_instance"):
-            monitoring["monitoringConfigName"] = monitoring_opt["monitoring_instance"]
-        elif monitoring_opt.get("monitoring_instance") == "":
-            monitoring.pop("monitoringConfigName", None)
-    return spec
-
-
-def check_create_spec(spec, namespace, name):
-    engine = spec.get("engine") or {}
-    values = (("engine.type", engine.get("type")), ("engine.storage_size", (engine.get("storage") or {}).get("size")),
-              ("engine.cpu", (engine.get("resources") or {}).get("cpu")), ("engine.memory", (engine.get("resources") or {}).get("memory")))
-    missing = [k for k, v in values if v is None]
-    if missing:
-        raise ValidationError("database cluster %s/%s does not exist; creating it needs %s" % (namespace, name, ", ".join(missing)))
-
-
-def check_update(current_spec, spec, namespace, name):
-    """Changes Everest refuses on update, reported before any call (storage only grows; the engine type stays)."""
-    cur_engine = current_spec.get("engine") or {}
-    new_engine = spec.get("engine") or {}
-    if cur_engine.get("type") and new_engine.get("type") != cur_engine.get("type"):
-        raise ValidationError("database cluster %s/%s runs engine %s; it cannot be changed to %s (create a new cluster and restore "
-                              "a backup into it)" % (namespace, name, cur_engine.get("type"), new_engine.get("type")))
-    old_size = (cur_engine.get("storage") or {}).get("size")
-    new_size = (new_engine.get("storage") or {}).get("size")
-    if old_size is not None and new_size is not None:
-        try:
-            shrink = _quantity.parse(new_size) < _quantity.parse(old_size)
-        except ValueError:
-            shrink = False
-        if shrink:
-            raise ValidationError("database cluster %s/%s: storage can only grow (current %s, requested %s); Everest refuses to "
-                                  "shrink volumes" % (namespace, name, old_size, new_size))
-
-
-def cluster_shape(spec):
-    """What the quota depends on: replicas and resources of the engine and the proxy."""
-    spec = spec or {}
-    keys = ("replicas", "resources")
-    engine, proxy = spec.get("engine") or {}, spec.get("proxy") or {}
-    return tuple(json.dumps(part.get(k), sort_keys=True) for part in (engine, proxy) for k in keys)
-
-
-def shape_changed(current_spec, spec):
-    return cluster_shape(current_spec) != cluster_shape(spec)
-
-
-def quota_request(spec, name):
-    engine = spec.get("engine") or {}
-    proxy = spec.get("proxy") or {}
-    res = engine.get("resources") or {}
-    pres = proxy.get("resources") or {}
-    return {"engine": engine.get("type"), "replicas": engine.get("replicas") or 1, "cpu": res.get("cpu"),
-            "memory": res.get("memory"), "proxy_replicas": proxy.get("replicas"), "proxy_cpu": pres.get("cpu"),
-            "proxy_memory": pres.get("memory"), "cluster_name": name, "db_users": 0}
-
-
-def enforce_quota(k8s, namespace, policy_name, spec, name):
-    """Run the check of ``tenant_quota_check`` (``_quota.evaluate`` on the same inputs).
-
-    Returns ``(result or None, warnings)``; raises ``QuotaExceeded`` with the same message as tenant_quota_check
-    (violations joined by ``; ``). No policy in the namespace: nothing to enforce (a warning says so).
-    """
-    policy, clusters, users = _quota.read_inputs(k8s, namespace, policy_name)
-    if policy is None:
-        return None, ["no TenantResourcePolicy %r in namespace %s: the tenant quota was not enforced" % (policy_name, namespace)]
-    request = quota_request(spec, name)
-    _quota.validate_request(request)
-    result = _quota.evaluate(namespace, policy, clusters, users, request)
-    if not result["allowed"]:
-        raise QuotaExceeded("; ".join(result["violations"]), violations=result["violations"], usage=result["usage"],
-                            requested=result["requested"], limits=result["limits"])
-    return result, list(result["warnings"])
-
-
-def quota_k8s(module):
-    """The module's Kubernetes client for the quota check, failing with a hint about enforce_quota when there is no connection."""
-    params = dict((name, module.params.get(name)) for name in _k8s.AUTH_OPTIONS)
-    try:
-        _k8s.load_config(params)
-    except ConnectionConfigError as exc:
-        raise ConnectionConfigError(
-            "enforce_quota reads the namespace's TenantResourcePolicy from Kubernetes, but: %s; configure the Kubernetes "
-            "connection (kubeconfig option, K8S_AUTH_KUBECONFIG) or set enforce_quota: false" % exc.msg)
-    return module.k8s
-
-
-class QuotaExceeded(EverestError):
-    """The tenant's TenantResourcePolicy would be exceeded."""
-
-
-def cluster_ready(obj):
-    return ((obj or {}).get("status") or {}).get("status") == "ready"
-
-
-def cluster_view(obj):
-    """The object without noise (managedFields)."""
-    obj = copy.deepcopy(obj or {})
-    (obj.get("metadata") or {}).pop("managedFields", None)
-    return obj
-
-
-# --------------------------------------------------------------------------------------------- backup storages, monitoring
-
-def _same(a, b):
-    if isinstance(a, list) and isinstance(b, list):
-        return sorted(a) == sorted(b)
-    if a in (None, "") and b in (None, ""):
-        return True
-    return a == b
-
-
-def converge_object(module, client, collection, resource, label, desired, secrets, create_required, immutable=(), create_extra=None):
-    """Create / PATCH / delete one per-namespace object of Everest's API that has write-only secrets.
-
-    ``desired``: API field -> value (None = not managed); ``secrets``: dict merged into the create body and, with
-    ``update_secrets: always``, into the PATCH (the API never returns them, so they cannot be compared).
-    Returns ``(changed, object view, diff)``; secrets appear in neither.
-    """
-    params = module.params
-    ns, name = params["namespace"], params["name"]
-    obj = "%s/%s" % (ns, name)
-    what = "%s %s" % (label, obj)
-    path = ns_path(ns, collection, name)
-    current = client.get_or_none(path, rbac=(resource, "read", obj), what=what)
-    if params["state"] == "absent":
-        if current is None:
-            return False, {}, None
-        if not module.check_mode:
-            try:
-                client.request("DELETE", path, rbac=(resource, "delete", obj), what=what)
-            except EverestApiNotFound:
-                return False, {}, None
-        return True, {}, {"before": current, "after": {}}
-    if current is None:
-        missing = [opt for opt, field in create_required if desired.get(field) is None and (create_extra or {}).get(field) is None]
-        if not secrets:
-            missing.append("the secret options")
-        if missing:
-            raise ValidationError("%s does not exist; creating it needs %s" % (what, ", ".join(missing)))
-        body = {"name": name}
-        body.update(create_extra or {})
-        body.update(dict((k, v) for k, v in desired.items() if v is not None))
-        after = dict((k, v) for k, v in body.items())
-        after["namespace"] = ns
-        body.update(secrets)
-        diff = {"before": {}, "after": after}
-        if module.check_mode:
-            return True, after, diff
-        created = client.request("POST", ns_path(ns, collection), body, rbac=(resource, "create", obj), what=what)
-        return True, created, diff
-    for field, option in immutable:
-        if desired.get(field) is not None and desired[field] != current.get(field):
-            raise ValidationError("%s has %s %r; it cannot be changed to %r (delete and re-create it)" % (
-                what, option, current.get(field), desired[field]))
-    patch = dict((k, v) for k, v in desired.items() if v is not None and k not in dict(immutable) and not _same(current.get(k), v))
-    push_secrets = bool(secrets) and params.get("update_secrets") == "always"
-    if not patch and not push_secrets:
-        return False, current, None
-    after = dict(current)
-    after.update(patch)
-    if push_secrets:
-        after["secrets_updated"] = True
-    diff = {"before": current, "after": after}
-    if module.check_mode:
-        return True, after, diff
-    body = dict(patch)
-    if push_secrets:
-        body.update(secrets)
-    updated = client.request("PATCH", path, body, rbac=(resource, "update", obj), what=what)
-    return True, updated, diff
