@@ -30,15 +30,15 @@ import ssl
 import time
 
 try:
-    from http.client import HTTPConnection, HTTPSConnection, HTTPException
+    from http.client import HTTPException
     from urllib.parse import quote, urlencode, urlsplit
 except ImportError:  # pragma: no cover - Python 2 is not supported
-    HTTPConnection = HTTPSConnection = HTTPException = None
+    HTTPException = None
     quote = urlencode = urlsplit = None
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
+from ansible_collections.virakcloud.everest.plugins.module_utils import _http, _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
 
 API_ARG_SPEC = {
@@ -49,6 +49,8 @@ API_ARG_SPEC = {
     "everest_validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["EVEREST_VALIDATE_CERTS"])},
     "everest_ca_cert": {"type": "path", "fallback": (env_fallback, ["EVEREST_CA_CERT"])},
     "everest_timeout": {"type": "int", "default": 30},
+    "everest_allow_http_credentials": {"type": "bool", "default": False,
+                                       "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
 }
 SESSION_HINT = "run virakcloud.everest.everest_session again (or give everest_username/everest_password) to get a new token"
 ACCOUNTS_DOC = "https://docs.percona.com/everest/administer/manage_users.html"
@@ -130,15 +132,11 @@ class EverestClient:
     """JSON client of the Everest API. ``rbac=(resource, action, object)`` on a call makes 403 messages precise."""
 
     def __init__(self, url, token=None, username=None, password=None, validate_certs=True, ca_cert=None, timeout=30,
-                 sleep=time.sleep, clock=time.time, rng=None):
+                 sleep=time.sleep, clock=time.time, rng=None, allow_http_credentials=False):
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("everest_url %r is not an http(s) URL, e.g. https://everest.example.com" % (url,))
         self.url = url.rstrip("/")
-        self._scheme = parts.scheme
-        self._host = parts.hostname
-        self._port = parts.port or (443 if parts.scheme == "https" else 80)
-        self._prefix = parts.path.rstrip("/")
         self.token = token
         self.username = username
         self.password = password
@@ -148,32 +146,22 @@ class EverestClient:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
-        self._conn = None
         self.logins = 0
         self.rate_limit_waits = []
+        self._transport = _http.Transport(self.url, what="the Everest API server %s" % self.url, timeout=timeout,
+                                          context=self._ssl_context, allow_http_credentials=allow_http_credentials,
+                                          option="everest_allow_http_credentials")
+        if token or (username and password is not None):
+            self._transport.check_credentials("the Everest credentials (session token or password)")
 
     # -- transport ---------------------------------------------------------------------------
-    def _connection(self):
-        if self._conn is None:
-            if self._scheme == "https":
-                if self.validate_certs:
-                    context = ssl.create_default_context(cafile=self.ca_cert)
-                else:
-                    context = ssl.create_default_context()
-                    context.check_hostname = False
-                    context.verify_mode = ssl.CERT_NONE
-                self._conn = HTTPSConnection(self._host, self._port, timeout=self.timeout, context=context)
-            else:
-                self._conn = HTTPConnection(self._host, self._port, timeout=self.timeout)
-        return self._conn
+    def _ssl_context(self):
+        # without verification a CA is not used (it used to be ignored, so it is not refused as it is for Kubernetes)
+        return _http.ssl_context(ca_file=self.ca_cert if self.validate_certs else None, insecure=not self.validate_certs,
+                                 what="the Everest API server %s" % self.url)
 
     def close(self):
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except Exception:  # pylint: disable=broad-except
-                pass
-            self._conn = None
+        self._transport.close()
 
     def _send(self, method, full, payload, token):
         headers = {"Accept": "application/json", "User-Agent": "virakcloud.everest"}
@@ -181,14 +169,8 @@ class EverestClient:
             headers["Content-Type"] = "application/json"
         if token:
             headers["Authorization"] = "Bearer " + token
-        conn = self._connection()
-        conn.request(method, full, body=payload, headers=headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        resp_headers = dict((k.lower(), v) for k, v in resp.getheaders())
-        if resp_headers.get("connection", "").lower() == "close":
-            self.close()
-        return resp.status, resp_headers, data
+        status, _reason, resp_headers, data = self._transport.send(method, full, body=payload, headers=headers)
+        return status, resp_headers, data
 
     def _retry_delay(self, headers, attempt):
         """The server's Retry-After (capped), else BACKOFF_BASE * 2**(attempt-1), capped, times a jitter in [0.5, 1)."""
@@ -196,7 +178,7 @@ class EverestClient:
 
     def request(self, method, path, body=None, query=None, rbac=None, what=None, auth=True):
         """Send one call; returns the decoded JSON (None for an empty body). ``path`` starts with ``/v1``."""
-        full = self._prefix + path
+        full = path
         if query:
             full += "?" + urlencode([(k, v) for k, v in query.items() if v is not None])
         payload = json.dumps(body).encode("utf-8") if body is not None else None
@@ -206,7 +188,7 @@ class EverestClient:
         waited = 0.0
         while True:
             attempt += 1
-            reused = self._conn is not None
+            reused = self._transport.connected
             try:
                 status, headers, data = self._send(method, full, payload, self.token if auth else None)
             except ssl.SSLError as exc:
@@ -371,15 +353,27 @@ def argument_spec(spec):
     return result
 
 
+def check_url(params):
+    if not params.get("everest_url"):
+        raise ValidationError("everest_url is required (or the EVEREST_URL environment variable)")
+
+
+def client_from_params(params, **overrides):
+    """EverestClient from the everest_* options (``overrides``: other constructor arguments, e.g. ``token=None``)."""
+    check_url(params)
+    kwargs = dict(token=params.get("everest_token"), username=params.get("everest_username"), password=params.get("everest_password"),
+                  validate_certs=params.get("everest_validate_certs"), ca_cert=params.get("everest_ca_cert"),
+                  timeout=params.get("everest_timeout"), allow_http_credentials=bool(params.get("everest_allow_http_credentials")))
+    kwargs.update(overrides)
+    return EverestClient(params.get("everest_url"), **kwargs)
+
+
 def api_client(module, **kwargs):
     """EverestClient from the module's everest_* options; logs in (once) when no token is given."""
     params = module.params
     try:
-        if not params.get("everest_url"):
-            raise ValidationError("everest_url is required (or the EVEREST_URL environment variable)")
-        client = EverestClient(params.get("everest_url"), token=params.get("everest_token"), username=params.get("everest_username"),
-                               password=params.get("everest_password"), validate_certs=params.get("everest_validate_certs"),
-                               ca_cert=params.get("everest_ca_cert"), timeout=params.get("everest_timeout") or 30, **kwargs)
+        kwargs.setdefault("timeout", params.get("everest_timeout") or 30)
+        client = client_from_params(params, **kwargs)
         if not client.token:
             client.login()
     except EverestError as exc:

@@ -106,7 +106,8 @@ class _ServerNameHTTPSConnection(HTTPSConnection):
 class Transport:
     """One server, one keep-alive connection, one exchange at a time. ``context`` builds the SSLContext lazily."""
 
-    def __init__(self, url, what="server", timeout=60, context=None, tls_server_name=None, allow_http_credentials=False):
+    def __init__(self, url, what="server", timeout=60, context=None, tls_server_name=None, allow_http_credentials=False,
+                 option="allow_http_credentials"):
         self.url = url
         self.what = what
         self.scheme, self.host, self.port, self.prefix = split_url(url, what)
@@ -114,6 +115,7 @@ class Transport:
         self._context_factory = context
         self.tls_server_name = tls_server_name
         self.allow_http_credentials = allow_http_credentials
+        self.option = option  # the module option that sets allow_http_credentials (named in the refusal)
         self._conn = None
         self.lock = threading.RLock()
 
@@ -123,8 +125,8 @@ class Transport:
             return
         raise ConnectionConfigError(
             "refusing to send %s to %s over plain http: anyone on the network path could read them. Use the server's https "
-            "address, or set allow_http_credentials: true (VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS=true) if the path is "
-            "protected otherwise (loopback addresses are always allowed)" % (kind, self.url))
+            "address, or set %s: true (VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS=true) if the path is "
+            "protected otherwise (loopback addresses are always allowed)" % (kind, self.url, self.option))
 
     def _connection(self):
         if self._conn is None:

@@ -111,14 +111,11 @@ def main():
         supports_check_mode=True, k8s=False)
     params = module.params
     try:
-        if not params.get('everest_url'):
-            raise ValidationError('everest_url is required (or the EVEREST_URL environment variable)')
+        _everest_client.check_url(params)
         if params['state'] == 'absent':
             if not params.get('everest_token'):
                 raise ValidationError('state=absent logs out everest_token; give the token to revoke')
-            client = _everest_client.EverestClient(params['everest_url'], token=params['everest_token'],
-                                                validate_certs=params['everest_validate_certs'], ca_cert=params['everest_ca_cert'],
-                                                timeout=params['everest_timeout'])
+            client = _everest_client.client_from_params(params, username=None, password=None)
             user = _everest_client.token_user(params['everest_token'])
             if module.check_mode:
                 module.exit_json(changed=True, username=user)
@@ -129,9 +126,7 @@ def main():
             module.exit_json(changed=True, username=user)
         if not params.get('everest_username') or params.get('everest_password') is None:
             raise ValidationError('logging in needs everest_username and everest_password')
-        client = _everest_client.EverestClient(params['everest_url'], username=params['everest_username'],
-                                            password=params['everest_password'], validate_certs=params['everest_validate_certs'],
-                                            ca_cert=params['everest_ca_cert'], timeout=params['everest_timeout'])
+        client = _everest_client.client_from_params(params, token=None)
         token = client.login()
     except EverestError as exc:
         module.fail_from(exc, changed=False)

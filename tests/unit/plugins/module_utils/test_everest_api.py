@@ -465,7 +465,7 @@ def test_stale_keepalive_connection_is_reopened_once(server):
     server.queue = [(200, {'a': 1}, {}), (201, {'b': 2}, {})]
     client = client_for(server)
     assert client.request('GET', '/v1/version') == {'a': 1}
-    client._conn.sock.close()  # pylint: disable=protected-access  # what an idle timeout on the server side looks like
+    client._transport._conn.sock.close()  # pylint: disable=protected-access  # what an idle timeout on the server side looks like
     assert client.request('POST', '/v1/namespaces/a/backup-storages', {'name': 'x'}) == {'b': 2}
     assert [r['method'] for r in server.requests] == ['GET', 'POST']
 
@@ -509,3 +509,34 @@ def test_hide_secret_result_keeps_failures_visible_but_never_raw_output():
     assert 'eyJ' not in json.dumps(out) and out['msg'] == 'MODULE FAILURE' and out['module_stderr'] == 'trace'
     assert '_ansible_no_log' not in out
     assert _secret_result.hide_secret_result({'failed': True, 'msg': 'x', 'token': 'T'}, ('token',), True)['_ansible_no_log'] is True
+
+
+# ---------------------------------------------------------------------------------------------- transport rule (_http.Transport)
+
+@pytest.mark.parametrize('url,kwargs,refused', [
+    ('http://everest.example.com', {'token': VALID}, True),
+    ('http://everest.example.com', {'username': 'alice', 'password': 'Secret-pw1'}, True),
+    ('http://everest.example.com', {'token': VALID, 'allow_http_credentials': True}, False),
+    ('http://everest.example.com', {}, False),                    # nothing to protect yet
+    ('http://127.0.0.1:8080', {'token': VALID}, False),           # loopback
+    ('http://localhost:8080', {'username': 'alice', 'password': 'Secret-pw1'}, False),
+    ('https://everest.example.com', {'token': VALID}, False),
+])
+def test_credentials_never_travel_over_plain_http_to_another_host(url, kwargs, refused):
+    if not refused:
+        api.EverestClient(url, **kwargs).close()
+        return
+    with pytest.raises(dbc.ConnectionConfigError) as info:
+        api.EverestClient(url, **kwargs)
+    msg = info.value.msg
+    assert 'refusing to send the Everest credentials' in msg and 'everest_allow_http_credentials: true' in msg
+    assert VALID not in msg and 'Secret-pw1' not in msg
+
+
+def test_allow_http_credentials_option_and_environment(monkeypatch):
+    spec = api.argument_spec({})['everest_allow_http_credentials']
+    assert spec['default'] is False and spec['fallback'][1] == ['VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS']
+    params = {'everest_url': 'http://everest.example.com', 'everest_token': VALID, 'everest_allow_http_credentials': True}
+    api.client_from_params(params).close()
+    with pytest.raises(dbc.ConnectionConfigError):
+        api.client_from_params(dict(params, everest_allow_http_credentials=False))
