@@ -43,6 +43,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
 from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sConflict
@@ -53,7 +54,6 @@ SECRET = '%s/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)  # 
 SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)
 SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % _constants.SYSTEM_NAMESPACE
 NAMESPACES_PATH = '/api/v1/namespaces'
-RBAC_PATH = '/api/v1/namespaces/%s/configmaps/%s' % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
 PBKDF2_ITERATIONS = 4096
 PBKDF2_KEY_LENGTH = 32
@@ -226,8 +226,7 @@ class AccountStore:
         if username in self.recorded_owners:
             return self.recorded_owners[username]
         if self._derived_owners is None:
-            rbac = self.client.get_or_none(RBAC_PATH)
-            text = ((rbac or {}).get('data') or {}).get(_constants.RBAC_POLICY_KEY) or ''
+            text = _rbac_store.read_policy_text(self.client) or ''
             try:
                 blocks = _rbac.get_blocks(text)
             except _rbac.BlockError:

@@ -28,12 +28,11 @@ __metaclass__ = type
 import datetime
 from fractions import Fraction
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _k8s, _quantity, _rbac, _trp_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _k8s, _quantity, _rbac, _rbac_store, _trp_policy
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
 
 ENGINE_CHOICES = tuple(sorted(set(_constants.POLICY_ENGINES) | set(_constants.DB_ENGINE_TYPES)))  # what tenant_quota_check accepts
 CONDITION_TYPE = 'WithinLimits'
-RBAC_PATH = _k8s.path('v1', 'configmaps', _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
 
 def engine_type(name):
@@ -96,10 +95,6 @@ def list_clusters(client, namespace=None):
     return _k8s.list_items(client, _k8s.path(_constants.DBC_API_VERSION, _constants.DBC_PLURAL, namespace))
 
 
-def _configmap_text(obj, key):
-    return (((obj or {}).get('data') or {}).get(key)) or ''
-
-
 def rbac_block(policy_csv, namespace):
     """(block found?, sorted users bound by ``g, <user>, <role>`` lines inside the tenant's block).
 
@@ -120,12 +115,6 @@ def rbac_block(policy_csv, namespace):
     return True, sorted(users)
 
 
-def read_rbac_policy(client):
-    """policy.csv text of everest-system/everest-rbac, or None when the ConfigMap does not exist."""
-    obj = client.get_or_none(RBAC_PATH)
-    return None if obj is None else _configmap_text(obj, _constants.RBAC_POLICY_KEY)
-
-
 def read_inputs(client, namespace, policy_name):
     """``(policy, clusters, users)`` for ``evaluate``: the namespace's TenantResourcePolicy (None when there is none; then
     nothing else is read), its DatabaseClusters and the users of the tenant's RBAC block."""
@@ -133,7 +122,7 @@ def read_inputs(client, namespace, policy_name):
     if policy is None:
         return None, [], []
     clusters = list_clusters(client, namespace)
-    users = rbac_block(read_rbac_policy(client), namespace)[1]
+    users = rbac_block(_rbac_store.read_policy_text(client), namespace)[1]
     return policy, clusters, users
 
 

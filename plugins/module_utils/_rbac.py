@@ -944,6 +944,14 @@ def _known_action(action):
         return False
 
 
+def unknown_action_problem(line, action):
+    """Why ``line`` grants nothing because ``action`` matches none of Everest's actions, or None."""
+    if _known_action(action):
+        return None
+    return ("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
+            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(_constants.RBAC_ACTIONS)))
+
+
 def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_actions=False):
     """Why the lines of a tenant's block would reach beyond the tenant (a list of texts; empty: they stay inside).
 
@@ -991,8 +999,7 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
         if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             problems.append("%r names resource %r, which Everest does not know" % (line, resource))
         if not allow_unknown_actions and not _known_action(action):
-            problems.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
-                            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(_constants.RBAC_ACTIONS)))
+            problems.append(unknown_action_problem(line, action))
         if resource in _constants.RBAC_GLOBAL_RESOURCES:
             if resource != "namespaces" or obj != namespace:
                 problems.append("%r: global resource %s is shared by every tenant; a tenant may only be granted "

@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _k8s, _quota, _trp_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _constants, _k8s, _quota, _rbac_store, _trp_policy
 
 
 def tenant_report(policy, namespace_obj, subscriptions, clusters, policy_csv, accounts):
@@ -69,7 +69,7 @@ def collect_tenants(client, namespace=None, policy_name=None):
         clusters = _by_namespace(_quota.list_clusters(client))
     if policy_name is not None:
         policies = [p for p in policies if (p.get('metadata') or {}).get('name') == policy_name]
-    policy_csv = _quota.read_rbac_policy(client) if policies else None
+    policy_csv = _rbac_store.read_policy_text(client) if policies else None
     accounts = _accounts.read_account_names(client) if policies else None
     reports = []
     for pol in sorted(policies, key=lambda p: ((p.get('metadata') or {}).get('namespace'), (p.get('metadata') or {}).get('name'))):

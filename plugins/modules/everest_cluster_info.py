@@ -238,6 +238,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _constan
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 
@@ -363,7 +364,7 @@ def gather(module):
             if deployment is not None:
                 facts['everest'].update(installed=True, deployment=name, version=everest_version(deployment))
                 break
-        rbac = client.get_or_none(_k8s.path('v1', 'configmaps', _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
+        rbac = _rbac_store.read_configmap(client)
         if rbac is not None:
             facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get(_constants.RBAC_ENABLED_KEY) == 'true')
         secret = client.get_or_none(_k8s.path('v1', 'secrets', _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET))

@@ -14,6 +14,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sConflict
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import CommandResult
@@ -154,8 +156,8 @@ def test_conflicts_are_bounded(client, capsys):
     fake.interleave = [other_writer] * 100
     result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
     assert result["failed"] is True and "kept changing" in result["msg"]
-    assert fake.puts == everest_rbac_policy.CONFLICT_ATTEMPTS
-    assert len(client["sleeps"]) == everest_rbac_policy.CONFLICT_ATTEMPTS - 1 and all(0 < s <= 3 for s in client["sleeps"])
+    assert fake.puts == _rbac_policy.CONFLICT_ATTEMPTS
+    assert len(client["sleeps"]) == _rbac_policy.CONFLICT_ATTEMPTS - 1 and all(0 < s <= 3 for s in client["sleeps"])
 
 
 def test_invalid_result_fails_without_put(client, capsys):
@@ -253,10 +255,10 @@ def test_check_module_bad_glob_reached(capsys):
 
 
 def test_policy_from_file_text():
-    assert everest_rbac_check.policy_from_file_text("p, a, namespaces, read, *\n") == "p, a, namespaces, read, *\n"
+    assert _rbac_store.policy_from_file_text("p, a, namespaces, read, *\n") == "p, a, namespaces, read, *\n"
     manifest = "kind: ConfigMap\ndata:\n  enabled: 'true'\n  policy.csv: |\n    g, admin, role:admin\n"
-    assert everest_rbac_check.policy_from_file_text(manifest) == "g, admin, role:admin\n"
-    assert everest_rbac_check.policy_from_file_text("data: [1]\n") == "data: [1]\n"
+    assert _rbac_store.policy_from_file_text(manifest) == "g, admin, role:admin\n"
+    assert _rbac_store.policy_from_file_text("data: [1]\n") == "data: [1]\n"
 
 
 def test_policy_file_through_a_symlink(tmp_path, capsys):
@@ -272,15 +274,15 @@ def test_policy_file_through_a_symlink(tmp_path, capsys):
 
 @pytest.mark.parametrize("policy_text", ["g, admin, role:admin\n", "g, admin, role:admin\r\n# trailing space \n", "", "p, a, namespaces, read, *"])
 def test_manifest_dump_reads_back(policy_text):
-    doc = everest_rbac_policy._load_manifest(  # pylint: disable=protected-access
+    doc = _rbac_store.load_manifest(
         "kind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  policy.csv: 'x'\n")
-    text = everest_rbac_policy._dump_manifest(doc, policy_text, "true")  # pylint: disable=protected-access
-    back = everest_rbac_policy._load_manifest(text)  # pylint: disable=protected-access
+    text = _rbac_store.dump_manifest(doc, policy_text, "true")
+    back = _rbac_store.load_manifest(text)
     assert back["data"] == {"policy.csv": policy_text, "enabled": "true"} and back["metadata"] == {"name": "everest-rbac"}
 
 
 def test_load_manifest_only_for_configmap_shapes():
-    load = everest_rbac_policy._load_manifest  # pylint: disable=protected-access
+    load = _rbac_store.load_manifest
     assert load("p, a, namespaces, read, *\n") is None
     assert load("# comment\ng, admin, role:admin\n") is None
     assert load("data:\n  other: 1\n") is None
