@@ -164,34 +164,3 @@ class LazyEverestctl:
             return self._module.everestctl.preview(shape, **values)
         return Everestctl('everestctl').preview(shape, **values)
 
-
-def batch_diff(results, header):
-    """One diff per item that has one (``before``/``after``), each headed by the object it is about (``header(result)``,
-    e.g. ``namespace ns-a``), so a batch's diff reads like the single form's, object by object."""
-    diffs = []
-    for result in results:
-        if 'before' in result or 'after' in result:
-            name = header(result)
-            diffs.append({'before': result.get('before', {}), 'after': result.get('after', {}),
-                          'before_header': '%s (before)' % name, 'after_header': '%s (after)' % name})
-    return diffs
-
-
-def exit_batch(module, results, key, noun, keep, header=None, changed=False, extra=None):
-    """Finish a batch-form run: ``results`` (each reduced to its non-null ``keep`` fields), ``changed`` if any item
-    changed, a diff per item (headed by ``header(result)``, default ``<noun> <key value>``), and one failure naming every
-    failed item (the others are still reported). ``changed``/``extra``: what the module changed besides the items, and
-    module-level keys to return."""
-    for result in results:
-        for warning in result.get('warnings') or []:
-            module.warn(warning)
-    public = [dict((k, v) for k, v in r.items() if k in keep and v is not None) for r in results]
-    output = dict(extra or {}, changed=changed or any(r.get('changed') for r in results), results=public)
-    if module._diff:
-        output['diff'] = batch_diff(results, header or (lambda r: '%s %s' % (noun, r[key])))
-    failed = [r for r in results if r.get('failed')]
-    if failed:
-        output['msg'] = '%d of %d %s(s) failed: %s' % (
-            len(failed), len(results), noun, '; '.join('%s: %s' % (r[key], r.get('msg')) for r in failed))
-        module.fail_json(**output)
-    module.exit_json(**output)

@@ -83,18 +83,15 @@ def _unknown_actions(lines):
     return out
 
 
-def requested_blocks(params):
-    """[Request] from the parameters; raises EverestError naming every bad item."""
-    keys = ("tenant", "namespace", "takeover_from")
-    if params.get("blocks") is not None:
-        items = [(b["block"], b["state"], b.get("policies") or [], "blocks[%d]" % i, dict((k, b.get(k)) for k in keys))
-                 for i, b in enumerate(params["blocks"])]
-    else:
-        items = [(params["block"], params["state"], params.get("policies") or [], "policies", dict((k, params.get(k)) for k in keys))]
+def requested_blocks(items, batch, allow_unknown_actions):
+    """[Request] from the task's block items (the list form when ``batch``); raises EverestError naming every bad item."""
     problems = []
     result = []
     seen = set()
-    for name, state, policies, where, meta in items:
+    for index, item in enumerate(items):
+        name, state, policies = item["block"], item["state"], item.get("policies") or []
+        where = "blocks[%d]" % index if batch else "policies"
+        meta = dict((k, item.get(k)) for k in ("tenant", "namespace", "takeover_from"))
         problem = _rbac.check_block_name(name)
         if problem:
             problems.append("%s: %s" % (where, problem))
@@ -117,7 +114,7 @@ def requested_blocks(params):
             if line not in lines:
                 lines.append(line)
         request = Request(name, state, lines, **meta)
-        problems.extend(_check_request(request, where, params.get("allow_unknown_actions")))
+        problems.extend(_check_request(request, where, allow_unknown_actions))
         result.append(request)
     if problems:
         raise EverestError("%d policy item(s) rejected before anything was read or written: %s" % (len(problems), "; ".join(problems)),
@@ -231,10 +228,13 @@ class Outcome:
 # the module
 
 class RbacPolicy:
-    def __init__(self, module):
+    """One run of everest_rbac_policy: ``items`` are its block items (``batch``: the ``blocks`` form was used)."""
+
+    def __init__(self, module, items, batch):
         self.module = module
         self.params = module.params
-        self.requested = requested_blocks(module.params)
+        self.batch = batch
+        self.requested = requested_blocks(items, batch, module.params.get("allow_unknown_actions"))
         self.changes = dict((r.name, r.content()) for r in self.requested)
         self._namespace_owners = None
         self.isolation_warnings = []
@@ -305,7 +305,7 @@ class RbacPolicy:
             "everestctl": bool(self.params["validate_with_everestctl"])}}
         for message in describe([e for e in outcome.errors if not any(e is b for b in outcome.blocking)], outcome.after, []):
             self.module.warn("RBAC policy: %s" % message)
-        if self.params.get("blocks") is not None:
+        if self.batch:
             before_blocks = _rbac.get_blocks(outcome.before or "")
             out["results"] = [{"block": r.name, "state": r.state, "policy": blocks.get(r.name, []),
                                "changed": before_blocks.get(r.name) != blocks.get(r.name)} for r in self.requested]

@@ -168,9 +168,9 @@ options:
         afterwards; in a Git checkout add it to C(.gitignore) (for example C(.*.lock)).
       - The new content is written to a temporary file C(.<name>.*.tmp) in the same directory, flushed to disk and
         moved over the target with Ansible's C(atomic_move), keeping its mode, its owner (when allowed) and its SELinux
-        context, so readers see either the old or the new policy, never a partial one. If any of these steps fails (disk full, permissions, ...) the task fails naming the
-        file and the cause, the temporary file is removed and the target is unchanged. A symbolic link is followed
-        (the file it points to is replaced, the link stays).
+        context, so readers see either the old or the new policy, never a partial one. If any of these steps fails
+        (disk full, permissions, ...) the task fails naming the file and the cause, the temporary file is removed and
+        the target is unchanged. A symbolic link is followed (the file it points to is replaced, the link stays).
       - Like C(everestctl --policy-file), the file may also be a YAML ConfigMap manifest with C(data.policy.csv); then
         that string is edited (and C(data.enabled) with O(enabled)) and the manifest is re-serialised, which keeps the
         data but not YAML comments or layout (a warning says so).
@@ -325,27 +325,22 @@ policy_file:
   type: str
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _rbac_policy
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
-ARGUMENT_SPEC = dict(
-    block=dict(type="str"),
+BLOCK_SPEC = dict(
+    block=dict(type="str", required=True),
     policies=dict(type="list", elements="raw", default=[]),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
     tenant=dict(type="str"),
     namespace=dict(type="str"),
     takeover_from=dict(type="str"),
-    blocks=dict(type="list", elements="dict", options=dict(
-        block=dict(type="str", required=True),
-        policies=dict(type="list", elements="raw", default=[]),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        tenant=dict(type="str"),
-        namespace=dict(type="str"),
-        takeover_from=dict(type="str"),
-    )),
+)
+FORM = _batch.BatchForm(BLOCK_SPEC, "blocks", "block", "block")
+ARGUMENT_SPEC = FORM.argument_spec(dict(
     isolation=dict(type="bool", default=True),
     allow_unknown_actions=dict(type="bool", default=False),
-    state=dict(type="str", choices=["present", "absent"], default="present"),
     enabled=dict(type="bool"),
     validate=dict(type="bool", default=True),
     validate_with_everestctl=dict(type="bool", default=False),
@@ -353,7 +348,7 @@ ARGUMENT_SPEC = dict(
     backup_dir=dict(type="path"),
     policy_file=dict(type="path"),
     create_configmap=dict(type="bool", default=False),
-)
+))
 
 
 def main():
@@ -363,10 +358,10 @@ def main():
         k8s=True,
         everestctl=True,
         mutually_exclusive=[("blocks", "block"), ("blocks", "policies")],
-        required_one_of=[("block", "blocks")],
+        required_one_of=FORM.required_one_of,
     )
     try:
-        engine = _rbac_policy.RbacPolicy(module)
+        engine = _rbac_policy.RbacPolicy(module, *FORM.items(module.params))
         if module.params["policy_file"]:
             result = engine.run_file()
         else:
