@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest local accounts: observe (Kubernetes Secret) -> decide (pure) -> act (everestctl).
 
-Storage facts (EF §3): Secret ``everest-system/everest-accounts``, data key ``users.yaml``, a YAML map
+Storage facts (reference §3): Secret ``everest-system/everest-accounts``, data key ``users.yaml``, a YAML map
 username -> ``{enabled, capabilities, passwordMtime, passwordHash}``. ``passwordHash`` is
 PBKDF2-HMAC-SHA256(password, salt=UID of Namespace ``everest-system``, 4096 iterations, 32 bytes), written
 by yaml.v2 as ``!!binary <base64>`` (or as a string in the rare valid-UTF-8 case). The Secret annotation
@@ -167,7 +167,7 @@ def read_account_names(client):
 # ----------------------------------------------------------------------------------------------- hashing
 
 def hash_password(password, salt):
-    """The 32 raw bytes Everest stores for ``password`` (EF §3)."""
+    """The 32 raw bytes Everest stores for ``password`` (reference §3)."""
     return hashlib.pbkdf2_hmac('sha256', _as_bytes(password), _as_bytes(salt), PBKDF2_ITERATIONS, PBKDF2_KEY_LENGTH)
 
 
@@ -280,7 +280,7 @@ class AccountStore:
 # ----------------------------------------------------------------------------------------------- decide
 
 def validate_item(want):
-    """Raise ValidationError for input Everest would refuse (username first, then password, EF §2.1)."""
+    """Raise ValidationError for input Everest would refuse (username first, then password, reference §2.1)."""
     username = want.get('username')
     error = _validation.check_username(username)
     if error:
@@ -437,7 +437,7 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
-    everestctl's read-modify-write of the Secret is not atomic and never retried (EF §3): a ``delete`` writes a map
+    everestctl's read-modify-write of the Secret is not atomic and never retried (reference §3): a ``delete`` writes a map
     computed from an earlier read, so it can silently resurrect or drop an account another writer changed in
     between, after that writer verified its own change. Hence writes happen only while holding ``lock`` (a
     cluster-wide Lease, see _lock.py; taken only when something must change, never in check mode), the state is

@@ -1,11 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Client of Everest's REST API (EF section 6, 7): connection, session, errors, and the module glue of its options.
+"""Client of Everest's REST API (reference §6, §7): connection, session, errors, and the module glue of its options.
 
 * ``EverestClient``: JSON over ``http.client``; ``login()`` (``POST /v1/session``) or a given token;
   429 retried (bounded) after the server's ``Retry-After`` when there is one, else with a jittered exponential
-  backoff (Everest's echo rate limiter sends none, EF 7); GET retried on 5xx/connection errors; every error
+  backoff (Everest's echo rate limiter sends none, reference §7); GET retried on 5xx/connection errors; every error
   status mapped to a typed ``EverestApiError`` whose message names the object, the cause and the fix
   (403 names the RBAC permission, or says the account is disabled when the login itself is refused; 401 says
   when the token expired and how to get a new one; 400/422 name the field).
@@ -60,7 +60,7 @@ BACKOFF_BASE = 0.5
 # 429 without Retry-After, 5xx and connection failures of GETs: BACKOFF_BASE doubling up to RETRY_AFTER_CAP, times [0.5, 1)
 BACKOFF = _retry.Backoff(BACKOFF_BASE, RETRY_AFTER_CAP, _retry.EQUAL_JITTER, retry_after_cap=RETRY_AFTER_CAP)
 RBAC_DENIED = "insufficient permissions"
-# Kubernetes-style validation text, as Everest passes it on (EF 6.1): '<Kind> "<name>" is invalid: <field>: <reason>'
+# Kubernetes-style validation text, as Everest passes it on (reference §6.1): '<Kind> "<name>" is invalid: <field>: <reason>'
 # (several causes: 'is invalid: [<field>: <reason>, ...]').
 K8S_INVALID_FIELD_RE = re.compile(r"is invalid: \[?([A-Za-z][\w.\[\]/-]*): ")
 TRANSIENT_ATTEMPTS = 4
@@ -281,7 +281,7 @@ class EverestClient:
         return EverestApiUnavailable("%s failed on the Everest side (%d %s)" % (what, status, text), **kwargs)
 
     def _login_forbidden_message(self, text):
-        """403 on POST /v1/session: the password was accepted, the account itself may not log in (EF 6.1); no RBAC rule helps."""
+        """403 on POST /v1/session: the password was accepted, the account itself may not log in (reference §6.1); no RBAC rule helps."""
         lowered = text.lower()
         if "disabled" in lowered:
             cause = "the account is disabled"

@@ -5,15 +5,15 @@
 
 * argv is built only from the declared command shapes in ``SHAPES`` (an allow-list); every value
   is validated before use; there is no shell and no string joining.
-* ``--kubeconfig`` is always passed (everestctl reads exactly one file, EF §1.2/§8.13).
+* ``--kubeconfig`` is always passed (everestctl reads exactly one file, reference §1.2/§8.13).
 * The process runs with stdin closed, in a new session (no controlling terminal, so a prompt
-  fails at once instead of blocking, EF §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
+  fails at once instead of blocking, reference §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
 * It never outlives the module: on Linux the kernel kills it when the module process dies (``PR_SET_PDEATHSIG``,
   set between fork and exec, which covers SIGKILL of the module); ``terminate_all()`` (the module's SIGTERM/SIGINT/
   SIGHUP handler) kills every running child's process group. Its password is in its argv, and an account write that
   goes on after the module lost its Lease could overlap another writer.
 * Secret values are replaced by ``********`` in everything returned, raised or logged.
-* Known stderr texts (EF §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
+* Known stderr texts (reference §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
   ``rc``/``stdout``/``stderr``/``cmd``.
 """
 
@@ -305,7 +305,7 @@ class Everestctl:
         env = dict(os.environ)
         env.update(self.env or {})
         env.update({"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C", "NO_COLOR": "1", "TERM": "dumb"})
-        for name in ("VERBOSE", "JSON", "PRETTY"):  # EF §1.2: a non-boolean value breaks envconfig
+        for name in ("VERBOSE", "JSON", "PRETTY"):  # reference §1.2: a non-boolean value breaks envconfig
             env.pop(name, None)
         started = time.time()
         fds = self._pass_fds() if callable(self._pass_fds) else self._pass_fds

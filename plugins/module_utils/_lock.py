@@ -4,7 +4,7 @@
 """A cluster-wide mutex on a ``coordination.k8s.io/v1`` Lease.
 
 Why: everestctl writes the accounts Secret with a non-atomic read-modify-write and ``accounts delete`` computes the
-new map from an earlier read than the one it writes onto (EF §3), so a delete silently resurrects or drops an account
+new map from an earlier read than the one it writes onto (reference §3), so a delete silently resurrects or drops an account
 another writer changed in between. A writer cannot detect that afterwards (its own read-back is already done), so
 account writes must not overlap at all. Every process of this collection that is about to run an account command
 takes this lock first: forks of one play, several plays, several AWX jobs on different controllers.

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest database namespaces: observe (Kubernetes API) -> decide (pure) -> act (everestctl).
 
-Facts (EF §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
+Facts (reference §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
 = OLM Subscriptions in the namespace with the exact names in ``_constants.OPERATOR_SUBSCRIPTIONS``; ``namespaces
-add/update`` can only add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
+add/update`` can only add operators (reference §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (reference §4.6).
 
 Reads (the issue: "Namespace, Subscriptions in it, DatabaseClusters in it"): for one namespace GET Namespace, then,
 only when it exists, LIST Subscriptions and LIST DatabaseClusters in it (a missing DatabaseCluster CRD, 404, counts as
@@ -36,7 +36,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _validat
 MANAGED_SELECTOR = '%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.EVEREST_MANAGED_BY)
 SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in _constants.OPERATOR_SUBSCRIPTIONS.items())
 
-# Seconds one everestctl namespace command may run. everestctl's own worst cases (EF §4.4, §4.6, §8.11): `add`/`update`
+# Seconds one everestctl namespace command may run. everestctl's own worst cases (reference §4.4, §4.6, §8.11): `add`/`update`
 # wait up to 600 s per operator CSV in the install hook (3 operators: 1800 s) plus the chart download; `remove --force`
 # waits up to 15 min each for database clusters, backup storages and monitoring instances, then up to 5 min for the
 # namespace (~50 min). 3600 s stays above both, so our timeout never kills a command everestctl would still finish.
@@ -70,7 +70,7 @@ def database_clusters_path(namespace=None):
 # ----------------------------------------------------------------------------------------------- observe
 
 def operators_from_subscriptions(subscriptions):
-    """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, EF §4.5)."""
+    """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, reference §4.5)."""
     names = set(((s.get('metadata') or {}).get('name')) for s in subscriptions or [])
     return dict((op, _constants.OPERATOR_SUBSCRIPTIONS[op] in names) for op in _constants.OPERATORS)
 
@@ -88,7 +88,7 @@ def subscription_summary(subscriptions):
 
 
 def is_terminating(namespace_obj):
-    """True when the Namespace is being deleted (phase Terminating or a deletionTimestamp): not Active (EF §4.7)."""
+    """True when the Namespace is being deleted (phase Terminating or a deletionTimestamp): not Active (reference §4.7)."""
     meta = (namespace_obj or {}).get('metadata') or {}
     phase = ((namespace_obj or {}).get('status') or {}).get('phase')
     return phase == 'Terminating' or bool(meta.get('deletionTimestamp'))
@@ -156,7 +156,7 @@ def list_view(state):
     """What `everestctl namespaces list` shows, from the API side (plus the cluster names).
 
     ``managed`` is the managed-by label (what everest_namespace manages by); the list's MANAGED column is
-    ``operators_installed`` (at least one Subscription of any name, EF §4.7)."""
+    ``operators_installed`` (at least one Subscription of any name, reference §4.7)."""
     clusters = state.get('database_clusters')
     subscriptions = list(state.get('subscriptions') or [])
     return {
@@ -195,7 +195,7 @@ def normalize_operators(operators):
 
 
 def validate_item(want):
-    """Input checks Everest would make, before any read (EF §4.3: reserved first, then RFC 1035)."""
+    """Input checks Everest would make, before any read (reference §4.3: reserved first, then RFC 1035)."""
     name = want.get('name')
     error = _validation.check_tenant_namespace(name, want.get('reserved_namespaces'))
     if error:

@@ -207,7 +207,7 @@ def evaluate(namespace, policy, clusters, users, request):
     Incomplete requests raise ``ValidationError`` instead of being answered (``check_new_cluster_request``):
     a ``cluster_name`` that names no cluster without ``engine`` (a mistyped resize would otherwise request
     nothing and pass), and a new cluster without ``cpu``/``memory`` when the policy limits that dimension
-    (it would otherwise count as 0 and pass any limit; Everest itself has no default for them, EF 6.4).
+    (it would otherwise count as 0 and pass any limit; Everest itself has no default for them, reference §6.4).
     """
     spec = _trp_policy.canonical_spec(policy.get('spec'))
     limits = _trp_policy.limits_view(policy.get('spec'))
@@ -287,7 +287,7 @@ def check_new_cluster_request(namespace, limits, request):
     * ``cluster_name`` given, no such cluster, no ``engine``: almost always a mistyped resize; answering it as
       "nothing requested" would let any shape through.
     * a new cluster (``engine`` given) without ``cpu`` (``memory``) while the policy limits CPU (memory): the
-      missing value would count as 0 and pass any limit. Everest requires both for every cluster (EF 6.4), so
+      missing value would count as 0 and pass any limit. Everest requires both for every cluster (reference §6.4), so
       there is no default to assume. When the policy does not limit a dimension its value is not needed.
     """
     name = request.get('cluster_name')

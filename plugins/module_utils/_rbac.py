@@ -3,21 +3,21 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest RBAC policy model: parser, validator, evaluator and managed blocks (pure: no Ansible, no I/O).
 
-Contract: ``everest-facts.md`` (EF) §5.
+Contract: ``docs/reference/everest.md`` §5.
 
-* Parser (EF §5.3): the text is split on ``\\n``; exactly empty lines and lines starting with ``#`` are skipped;
+* Parser (reference §5.3): the text is split on ``\\n``; exactly empty lines and lines starting with ``#`` are skipped;
   every other line is one CSV record read like Go's ``encoding/csv`` with ``TrimLeadingSpace`` (leading white
   space of each field removed, trailing kept, double quotes allowed) and then loaded like casbin's
   ``LoadPolicyArray`` (``p`` needs exactly 4 values, ``g`` at least 2, duplicates dropped).
-* Validator (EF §5.6): implicit ``role:admin`` rules are added after the file rules; then three passes over all
+* Validator (reference §5.6): implicit ``role:admin`` rules are added after the file rules; then three passes over all
   ``p`` rules, in Everest's order: terms, role existence, resource names. ``validate()`` returns every problem
   (the first one is the one Everest reports) plus, marked ``everest=False``, hazards Everest does not detect at
   validation time: malformed glob patterns. Everest loads such a policy, but doublestar returns ``ErrBadPattern``
   when a request is matched against the pattern and casbin's ``globMatch`` passes that error up, so such a request
-  gets an error instead of an answer (from casbin's and doublestar's source; EF §5.10 only lists the glob syntax).
+  gets an error instead of an answer (from casbin's and doublestar's source; reference §5.10 only lists the glob syntax).
   ``blocking_problems()`` tells which problems must stop a write: every Everest problem, and hazards only in the
   blocks being written.
-* Evaluator (EF §5.4, §5.7, §5.10): request ``(subject, resource, action, object)``; a rule matches when the
+* Evaluator (reference §5.4, §5.7, §5.10): request ``(subject, resource, action, object)``; a rule matches when the
   request subject is, or transitively (at most 10 hops, casbin's default role manager) belongs to, the rule's
   subject, and resource, action and object match the rule's values as doublestar v4 patterns (``glob_match`` is a
   port of ``doublestar.Match``; pycasbin's ``globMatch`` is wrong for this). The first matching rule in policy
@@ -81,7 +81,7 @@ class ItemError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Go encoding/csv, one record, Comma=',', TrimLeadingSpace=true, LazyQuotes=false (EF §5.3)
+# Go encoding/csv, one record, Comma=',', TrimLeadingSpace=true, LazyQuotes=false (reference §5.3)
 
 _GO_ASCII_SPACE = frozenset(u"\t\n\v\f\r \x85\xa0")
 
@@ -203,7 +203,7 @@ class Policy:
 
 
 def implicit_admin_rules():
-    """EF §5.6: role:admin, <resource>, *, */* (namespaced) or * (global), for each of the 13 resources."""
+    """reference §5.6: role:admin, <resource>, *, */* (namespaced) or * (global), for each of the 13 resources."""
     rules = []
     for name in sorted(_constants.RBAC_RESOURCES):
         obj = "*" if _constants.RBAC_RESOURCES[name] == _constants.RBAC_GLOBAL else "*/*"
@@ -212,7 +212,7 @@ def implicit_admin_rules():
 
 
 def parse_policy(text):
-    """Parse a policy text exactly as Everest loads it (EF §5.3). Returns a Policy; never raises.
+    """Parse a policy text exactly as Everest loads it (reference §5.3). Returns a Policy; never raises.
 
     Every load problem is recorded (Everest stops at the first one: ``policy.errors[0]``).
     """
@@ -263,7 +263,7 @@ def roles_of(policy):
 
 
 def validate(policy, strict=True):
-    """Validate a Policy (or text) like Everest (EF §5.6). Returns a list of PolicyError, Everest's first.
+    """Validate a Policy (or text) like Everest (reference §5.6). Returns a list of PolicyError, Everest's first.
 
     Load errors are returned alone (Everest never gets further). Otherwise the three passes run in Everest's order
     over all p rules (file rules first, then the implicit admin rules) and every failure is listed. With ``strict``
@@ -315,7 +315,7 @@ def blocking_problems(errors, text, blocks):
 
 
 def validate_output(errors):
-    """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (EF §5.8)."""
+    """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (reference §5.8)."""
     text = everest_error_text(errors)
     if text is None:
         return 0, u"\u2705 Valid\n\n"
@@ -323,7 +323,7 @@ def validate_output(errors):
 
 
 def everest_error_text(errors, command="validate"):
-    """The text everestctl prints for the first error (EF §5.6, §5.8); None when there is none."""
+    """The text everestctl prints for the first error (reference §5.6, §5.8); None when there is none."""
     errors = [e for e in errors if e.everest]
     if not errors:
         return None
@@ -598,7 +598,7 @@ GLOB_METACHARS = ("*", "?", "[", "{", "\\")
 
 
 def can_object(resource, obj):
-    """EF §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
+    """reference §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
     if obj in ("*", "all"):
         return "" if resource in _constants.RBAC_GLOBAL_RESOURCES else "/"
     return obj
@@ -607,7 +607,7 @@ def can_object(resource, obj):
 class Enforcer:
     """Everest's enforcer over a Policy (or text). Raises ValueError when the policy is invalid (like everestctl can).
 
-    ``can(subject, action, resource, object)`` -> the first matching Rule or None (EF §5.7 object rewriting applied).
+    ``can(subject, action, resource, object)`` -> the first matching Rule or None (reference §5.7 object rewriting applied).
     ``enforce(subject, resource, action, object)`` -> the same without rewriting (the raw casbin request).
     """
 

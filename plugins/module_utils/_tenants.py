@@ -22,7 +22,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _ownersh
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-# RBAC presets: the grants of a tenant's role on its own namespace (the order of the onboarding runbook's section 6).
+# RBAC presets: the grants of a tenant's role on its own namespace (namespace_admin: full use of it; read_only).
 PRESETS = {
     'namespace_admin': (
         ('namespaces', 'read'), ('database-engines', 'read'), ('database-clusters', '*'),
@@ -31,7 +31,6 @@ PRESETS = {
     ),
     'read_only': tuple((resource, 'read') for resource in _constants.TENANT_RESOURCES),
 }
-OPERATOR_KEYS = ('mysql', 'postgresql', 'mongodb')
 FIX = 'Fix the inventory and re-run.'
 
 
@@ -78,10 +77,10 @@ class Tenant:
         users = values.get('tenant_bootstrap_users') or []
         self.users = [u for u in users if isinstance(u, dict)]
         self.usernames = [u.get('username') for u in self.users]
-        self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in OPERATOR_KEYS)
+        self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in _constants.OPERATORS)
         self.limits = dict(values.get('tenant_bootstrap_limits') or {})
         engines = values.get('tenant_bootstrap_engines')
-        self.engines = list([k for k in OPERATOR_KEYS if self.operators[k]] if engines is None else engines)
+        self.engines = list([k for k in _constants.OPERATORS if self.operators[k]] if engines is None else engines)
         self.preset = values.get('tenant_bootstrap_rbac_preset') or 'namespace_admin'
         self.custom = values.get('tenant_bootstrap_rbac_policies') or []
         self.enable_rbac = bool(values.get('tenant_bootstrap_enable_rbac', True))
@@ -219,7 +218,7 @@ class Tenant:
 
     def summary(self):
         return {'tenant': self.name, 'state': self.state, 'namespace': self.namespace, 'users': list(self.usernames),
-                'operators': [k for k in OPERATOR_KEYS if self.operators[k]], 'engines': list(self.engines),
+                'operators': [k for k in _constants.OPERATORS if self.operators[k]], 'engines': list(self.engines),
                 'limits': dict(self.limits), 'rbac_preset': self.preset, 'rbac_enabled': self.enable_rbac,
                 'everest_url': self.everest_url, 'purge': self.purge,
                 'backup_storage': self.backup_storage.get('name') if self.backup_storage else None,

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The single source of Everest's input rules (EF §2.2, §4.3, §6.3).
+"""The single source of Everest's input rules (reference §2.2, §4.3, §6.3).
 
 Every ``check_*`` function returns ``None`` when the value is acceptable, else the error text Everest
 itself prints for that value (so a module fails with the same words everestctl would use, but before
@@ -23,12 +23,12 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._constants impo
     RESERVED_NAMESPACE_PATTERNS,
 )
 
-# EF §2.2
+# reference §2.2
 USERNAME_PATTERN = r'^[a-zA-Z0-9_]{3,}$'
 PASSWORD_PATTERN = r'^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$'
-# EF §4.3 (RFC 1035 label, max 63)
+# reference §4.3 (RFC 1035 label, max 63)
 NAMESPACE_PATTERN = r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'
-# EF §6.3 (RFC 1035 label; Everest's API limits object names to 22 characters)
+# reference §6.3 (RFC 1035 label; Everest's API limits object names to 22 characters)
 OBJECT_NAME_PATTERN = NAMESPACE_PATTERN
 # Kubernetes label value (tenant names label the objects the role creates); at most 63 characters.
 LABEL_VALUE_PATTERN = r'^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])$'
@@ -81,7 +81,7 @@ PASSWORD_LENGTH_ERROR = ('password is longer than %d characters; everestctl rece
 # this is a typo, not a plan (Kubernetes would accept up to 2^63-1).
 MAX_COUNT_LIMIT = 100000
 
-# Everest's error texts, verbatim (EF §2.2, §4.3)
+# Everest's error texts, verbatim (reference §2.2, §4.3)
 USERNAME_ERROR = 'username may contain only letters, numbers, underscores, and must be at least 3 characters long'
 PASSWORD_ERROR = ('password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), '
                   'and must be at least 6 characters long')
@@ -151,7 +151,7 @@ def is_reserved_namespace(value):
 
 
 def check_namespace(value):
-    """None, or Everest's error text: reserved names first, then RFC 1035 (EF §4.3 order)."""
+    """None, or Everest's error text: reserved names first, then RFC 1035 (reference §4.3 order)."""
     if not _is_text(value):
         return NAMESPACE_RFC1035_ERROR
     if value in RESERVED_NAMESPACES:
@@ -179,7 +179,7 @@ def check_label(key, value):
 
 
 def check_object_name(value):
-    """None, or an error for an Everest REST object name (RFC 1035, at most 22 characters; EF §6.3)."""
+    """None, or an error for an Everest REST object name (RFC 1035, at most 22 characters; reference §6.3)."""
     if not _is_text(value) or len(value) > OBJECT_NAME_MAX_LENGTH or not OBJECT_NAME_RE.match(value):
         return OBJECT_NAME_ERROR.format(value if _is_text(value) else repr(value))
     return None

@@ -194,7 +194,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: PostgreSQL cluster of seed 000, wait until ready
+- name: PostgreSQL cluster of tenant Alice, wait until ready
   virakcloud.everest.everest_database_cluster:
     everest_token: "{{ alice_session.token }}"
     namespace: ns-alice

@@ -405,7 +405,7 @@ def main():
         if matrix and module.params["cluster_tenants"]:
             module.params["tenants"] = _rbac_check.with_cluster_tenants(module.params["tenants"], src.text)
         source, rbac_enabled = src.label, src.rbac_enabled
-        # EF §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
+        # reference §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
         # a file or inline policy is always enforced (assume_enabled changes nothing there)
         enforced = rbac_enabled is not False or module.params["assume_enabled"]
         policy = _rbac.parse_policy(src.text or "")

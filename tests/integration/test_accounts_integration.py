@@ -25,7 +25,7 @@ SECRET = "/api/v1/namespaces/everest-system/secrets/everest-accounts"
 PLAYBOOK = "accounts/account.yml"
 INFO = "accounts/info.yml"
 HERE = Path(__file__).resolve().parent
-CONFLICT_TEXT = "the object has been modified"  # Kubernetes' 409 Conflict message, passed through by everestctl (EF §1.4)
+CONFLICT_TEXT = "the object has been modified"  # Kubernetes' 409 Conflict message, passed through by everestctl (reference §1.4)
 
 
 def raw_password_hash(secret, username):
@@ -110,7 +110,7 @@ class Sandbox:
         return self.get("/api/v1/namespaces/everest-system")["metadata"]["uid"]
 
     def emulator_verifies(self, username, password):
-        """Everest's verification (EF §3) done with the emulator's code: plain if annotated, else its hash."""
+        """Everest's verification (reference §3) done with the emulator's code: plain if annotated, else its hash."""
         users, annotations = self.users()
         stored = users[username]["passwordHash"]
         stored = stored if isinstance(stored, bytes) else str(stored).encode("utf-8", "surrogateescape")

@@ -1,4 +1,5 @@
-"""Seed 000 part B against the sandbox: the day-2 REST modules and the Everest REST API emulator.
+"""The example tenants' day 2 (Alice and Bob through the REST API) against the sandbox: the day-2 REST modules and the
+Everest REST API emulator.
 
 The bootstrap (part A) runs with this collection's modules (everest_namespace, everest_account,
 everest_rbac_policy, tenant_resource_policy); the check-mode test bootstraps directly through the Kubernetes API.

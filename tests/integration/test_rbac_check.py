@@ -1,5 +1,5 @@
 """Integration tests of everest_rbac_check, and a cross-check of _rbac against the sandbox's everestctl emulator
-(an independent implementation of EF §5) on generated policies and requests."""
+(an independent implementation of reference §5) on generated policies and requests."""
 
 import random
 import subprocess
@@ -90,7 +90,7 @@ def test_disabled_rbac_allows_everything_unless_assumed_enabled(ansible, sbx):
 
 
 def test_disabled_rbac_answers_yes_even_for_an_invalid_policy_like_everestctl(ansible, sbx):
-    """EF §5.2: `can` without --policy-file answers Yes while RBAC is disabled, without loading the policy."""
+    """reference §5.2: `can` without --policy-file answers Yes while RBAC is disabled, without loading the policy."""
     put_policy(sbx, (FIXTURES / "policy-4-bad.csv").read_text(), enabled="false")
     check = {"subject": "nobody", "action": "delete", "resource": "database-clusters", "object": "t01/db"}
     proc = everestctl(sbx, "settings", "rbac", "can", check["subject"], check["action"], check["resource"], check["object"])
@@ -154,7 +154,7 @@ def everestctl(sbx, *args):
 def test_validate_agrees_with_everestctl(sbx, name):
     proc = everestctl(sbx, "settings", "rbac", "validate", "--policy-file=%s" % (FIXTURES / name))
     errors = _rbac.validate((FIXTURES / name).read_text())
-    assert (proc.returncode, proc.stdout) == _rbac.validate_output(errors)  # EF §5.8, to the byte (✅ / ❌, prefixes)
+    assert (proc.returncode, proc.stdout) == _rbac.validate_output(errors)  # reference §5.8, to the byte (✅ / ❌, prefixes)
 
 
 def _random_case(rng):

@@ -359,7 +359,7 @@ def test_policy_file_configmap_manifest(ansible, sbx, tmp_path):
     assert "policy.csv: |" in target.read_text()  # still a reviewable literal block
     run = policy(ansible, block="t-a", policies=TA, policy_file=str(target), enabled=True)
     assert run.rc == 0 and run.result("RBAC policy")["changed"] is False
-    # everestctl reads the same file as a policy (EF §5.3)
+    # everestctl reads the same file as a policy (reference §5.3)
     check = ansible.playbook("rbac/check.yml", extra_vars={"check_policy_file": str(target), "check_checks": [
         {"subject": "alice", "action": "update", "resource": "database-clusters", "object": "t-a/db", "expect": "allow"}]})
     assert check.rc == 0, check.output[-2000:]

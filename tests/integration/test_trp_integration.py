@@ -172,7 +172,7 @@ def test_schema_validation_pruning_and_old_crds(ansible, api, sandbox):
     assert status == 422
     fields = sorted(c["field"] for c in body["details"]["causes"])
     assert fields == ["spec.limits.memoryBytes", "spec.selectors.engines[0]"]
-    # selectors is required by the schema (seed 001 2.2): a policy without it is refused, naming spec.selectors
+    # selectors is required by the schema (files/crd-tenantresourcepolicy.yaml): a policy without it is refused, naming spec.selectors
     status, body = api.call("POST", "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns), {
         "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "no-selectors"},
         "spec": {"limits": {"maxClusters": 1}}})

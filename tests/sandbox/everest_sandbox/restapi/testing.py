@@ -1,5 +1,5 @@
 """Test helpers for the Everest REST API emulator: start it on top of the ``sandbox`` fixture's Kubernetes API
-emulator, a manual clock, and a direct (Kubernetes API) bootstrap of the seed-000 tenants.
+emulator, a manual clock, and a direct (Kubernetes API) bootstrap of the example tenants (Alice and Bob).
 
 Import the fixtures into a test module with ``from everest_sandbox.restapi.testing import everest_api  # noqa: F401``.
 """
@@ -110,7 +110,7 @@ def add_namespace(kube: Kube, name: str):
 
 
 def bootstrap_seed000(sandbox, admin_password: str):
-    """Seed 000 part A done directly through the Kubernetes API (namespaces, accounts, RBAC)."""
+    """The example tenants' namespaces, accounts and RBAC, made directly through the Kubernetes API."""
     kube = kube_for(sandbox)
     add_namespace(kube, 'ns-alice')
     add_namespace(kube, 'ns-bob')

@@ -1,7 +1,7 @@
 """Unit tests of _accounts: parsing of Everest's accounts Secret, the hash, decisions and the converge loop.
 
 Only the boundaries are faked: the Kubernetes client (a dict of objects) and everestctl (a tiny in-memory
-implementation of EF §3 with scripted failures)."""
+implementation of reference §3 with scripted failures)."""
 
 import base64
 import copy
@@ -73,7 +73,7 @@ class Result:
 
 
 class FakeEverestctl:
-    """EF §3 semantics on FakeClient; ``script`` = list of error kinds to raise before doing anything,
+    """reference §3 semantics on FakeClient; ``script`` = list of error kinds to raise before doing anything,
     ``after`` = callables run after a successful write (to simulate a concurrent writer)."""
 
     def __init__(self, client, script=(), after=()):
@@ -423,7 +423,7 @@ def test_already_exists_race_then_password_compared():
 
 
 def test_lost_create_is_detected_and_redone():
-    # EF §3: a concurrent delete writes the map from its first read and drops our fresh account
+    # reference §3: a concurrent delete writes the map from its first read and drops our fresh account
     client = FakeClient({})
     runner = FakeEverestctl(client, after=[lambda c: c.users.pop("tenant")])
     result = converge(client, runner, username="tenant", password="tenant-pass")

@@ -114,7 +114,7 @@ class FixedRng:
 
 @pytest.mark.parametrize('draw', [0.0, 0.999999])
 def test_429_without_retry_after_backs_off_exponentially_with_a_cap(server, draw):
-    """Everest's rate limiter sends no Retry-After (EF 7): jittered exponential backoff, capped, bounded, then a clear error."""
+    """Everest's rate limiter sends no Retry-After (reference §7): jittered exponential backoff, capped, bounded, then a clear error."""
     server.queue = [(429, {'message': 'rate limit exceeded'}, {})] * api.RATE_LIMIT_ATTEMPTS
     client = client_for(server, rng=FixedRng(draw))
     with pytest.raises(api.EverestApiRateLimited) as info:

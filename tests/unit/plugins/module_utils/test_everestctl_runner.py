@@ -129,7 +129,7 @@ def test_bad_values_fail_before_running(fake, shape, values, needle):
 
 
 def test_runs_without_tty_with_closed_stdin_and_c_locale(fake, monkeypatch):
-    monkeypatch.setenv("VERBOSE", "not-a-bool")  # EF §1.2: would break envconfig; the runner drops it
+    monkeypatch.setenv("VERBOSE", "not-a-bool")  # reference §1.2: would break envconfig; the runner drops it
     runner(fake).run("accounts_delete", username="alice")
     call = fake.calls()[-1]
     assert call["has_tty"] is False

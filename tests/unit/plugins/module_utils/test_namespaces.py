@@ -78,7 +78,7 @@ class Result:
 
 
 class FakeEverestctl:
-    """EF §4 semantics on FakeCluster; ``script`` holds error kinds raised before acting."""
+    """reference §4 semantics on FakeCluster; ``script`` holds error kinds raised before acting."""
 
     def __init__(self, cluster, script=()):
         self.cluster = cluster
@@ -184,7 +184,7 @@ def test_list_managed_uses_three_calls_and_filters():
 
 
 def test_list_managed_drops_terminating_namespaces_like_namespaces_list():
-    """`everestctl namespaces list` shows Active namespaces only (EF §4.7)."""
+    """`everestctl namespaces list` shows Active namespaces only (reference §4.7)."""
     cluster = FakeCluster()
     cluster.add("a-db", operators=["mysql"])
     cluster.add("going-db", operators=["mysql"], terminating=True)

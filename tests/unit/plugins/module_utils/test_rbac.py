@@ -1,4 +1,4 @@
-"""Unit tests of plugins/module_utils/_rbac.py against everest-facts.md §5 (EF) and the RBAC doc examples (seed 003)."""
+"""Unit tests of plugins/module_utils/_rbac.py against reference §5 (docs/reference/everest.md) and the examples of Percona's RBAC documentation page."""
 
 import pathlib
 
@@ -48,16 +48,16 @@ def test_term_pattern_has_no_trailing_newline_loophole():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# EF §5.10 glob table and more doublestar v4 behaviour
+# reference §5.10 glob table and more doublestar v4 behaviour
 
 GLOB_CASES = [
-    # (name, pattern, expected) - first five rows are EF §5.10 verbatim
+    # (name, pattern, expected) - first five rows are reference §5.10 verbatim
     ("ns-a/c1", "*/*", True),
     ("/", "*/*", True),
     ("", "*", True),
     ("ns-a/c1", "*", False),
     ("ns-a/c1", "ns-a/*", True),
-    # EF §5.4: * does not cross /
+    # reference §5.4: * does not cross /
     ("enginefeatures/split-horizon-dns-configs", "*", False),
     ("enginefeatures/split-horizon-dns-configs", "enginefeatures/*", True),
     ("database-clusters", "*", True),
@@ -94,7 +94,7 @@ GLOB_CASES = [
     # alternatives (not reachable through Everest's term rule, but part of doublestar)
     ("ns-a/c1", "{ns-a,ns-b}/*", True),
     ("ns-c/c1", "{ns-a,ns-b}/*", False),
-    # literal * in the request is matched by * in the pattern (EF §5.7)
+    # literal * in the request is matched by * in the pattern (reference §5.7)
     ("dev/*", "dev/*", True),
     ("dev/*", "*/*", True),
     # doublestar's end-of-name rule (isZeroLengthPattern): once the name is used up, only "", "*", "**", "/**",
@@ -133,7 +133,7 @@ def test_bad_pattern_is_not_reached_when_an_earlier_part_already_failed_lazily()
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Parser (EF §5.3)
+# Parser (reference §5.3)
 
 def test_parser_skips_only_exact_empty_lines_and_hash_comments():
     policy = _rbac.parse_policy("\n# comment\n#\ng, admin, role:admin\n\n")
@@ -189,7 +189,7 @@ def test_crlf_file_loads_except_blank_crlf_lines():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Validator: EF §5.9 upstream test policies (reconstructed fixtures) and §5.6 rules
+# Validator: reference §5.9 upstream test policies (reconstructed fixtures) and §5.6 rules
 
 UPSTREAM = [
     ("policy-1-good.csv", None),
@@ -293,7 +293,7 @@ def test_implicit_admin_rules():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Evaluator: EF §5.9 can cases, §5.7 rewriting
+# Evaluator: reference §5.9 can cases, §5.7 rewriting
 
 POLICY1_CAN = [
     # admin create/read/update any DB cluster or backup `*` -> Yes
@@ -394,7 +394,7 @@ def test_bad_pattern_fails_evaluation_when_reached():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The documentation's examples (seed 003)
+# The documentation's examples (Percona's RBAC documentation page)
 
 DOC_EXAMPLES = yaml.safe_load(fixture_text("docs-examples.yml"))
 
@@ -414,7 +414,7 @@ def test_doc_examples(example):
     if "all_errors" in example:
         assert list(dict.fromkeys(e.message for e in errors)) == example["all_errors"]  # distinct, in report order
     if "everestctl_output" in example:
-        # what everestctl really prints (EF §5.8), and that the doc's rendering differs from it
+        # what everestctl really prints (reference §5.8), and that the doc's rendering differs from it
         assert _rbac.validate_output(errors) == (0 if example["error"] is None else 1, example["everestctl_output"])
         assert example.get("doc_output") != example["everestctl_output"]
     if example.get("can"):
@@ -423,7 +423,7 @@ def test_doc_examples(example):
             assert (enforcer.can(subject, action, resource, obj) is not None) is expected, (subject, action, resource, obj)
 
 
-UPSTREAM_TESTDATA = ["policy-1-good.csv"] + ["policy-%d-bad.csv" % n for n in range(2, 8)]  # EF §5.9, the complete list
+UPSTREAM_TESTDATA = ["policy-1-good.csv"] + ["policy-%d-bad.csv" % n for n in range(2, 8)]  # reference §5.9, the complete list
 
 
 def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
@@ -433,7 +433,7 @@ def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
     missing = [e for e in DOC_EXAMPLES if e.get("doc_file")]
     assert [e["doc_file"] for e in missing] == ["policy-bad.csv"] and "policy-bad.csv" not in UPSTREAM_TESTDATA
     assert any("policy-1-bad.csv" in name for name in by_name) and "policy-1-bad.csv" not in UPSTREAM_TESTDATA
-    # validate output: the doc's marks and single prefix vs everestctl's (EF §5.6, §5.8)
+    # validate output: the doc's marks and single prefix vs everestctl's (reference §5.6, §5.8)
     bad = missing[0]
     assert bad["doc_output"].startswith(u"\u00d7 Invalid\npolicy syntax error - unknown")
     assert bad["everestctl_output"] == (u"\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name "

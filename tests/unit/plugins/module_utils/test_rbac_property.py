@@ -5,9 +5,9 @@ translates each one into a regular expression segment by segment (``*`` -> ``[^/
 segment -> any number of segments, ``[..]`` / ``[^..]`` / ``[!..]`` -> a regex class, ``\\c`` -> the literal c) and
 evaluates the casbin model naively (recursive role expansion, every rule tried in order).
 
-Glob syntax per EF §5.4/§5.10 (doublestar v4: ``*``, ``**``, ``?``, ``[..]``, ``{a,b}``) and doublestar's match.go for
-the details the facts do not spell out: negation with ``^`` or ``!``, ranges, ``\\`` escapes, and that a class (even
-a negated one) is not stopped by ``/``. Note that Everest's term rule (EF §5.6) rejects ``{``, ``}`` and ``!``, so
+Glob syntax per reference §5.4/§5.10 (doublestar v4: ``*``, ``**``, ``?``, ``[..]``, ``{a,b}``) and doublestar's match.go for
+the details the reference does not spell out: negation with ``^`` or ``!``, ranges, ``\\`` escapes, and that a class (even
+a negated one) is not stopped by ``/``. Note that Everest's term rule (reference §5.6) rejects ``{``, ``}`` and ``!``, so
 alternatives and ``[!..]`` can never occur in a valid policy; they are tested at the glob level only, and the
 Enforcer test uses term-valid patterns (``[..]``, ``[^..]``, escapes).
 """
@@ -311,7 +311,7 @@ def test_brace_quirks_are_what_doublestar_does():
 # Enforcer vs a naive evaluator
 
 SUBJECTS = ["alice", "bob", "role:a", "role:b", "role:c"]
-# term-valid patterns only (EF §5.6: no "{", "}" or "!"): classes, [^..] negation, ranges and escapes included
+# term-valid patterns only (reference §5.6: no "{", "}" or "!"): classes, [^..] negation, ranges and escapes included
 RES = ["database-clusters", "namespaces", "*", "backup-storages", "enginefeatures/split-horizon-dns-configs", "database-[c]lusters",
        "[bn]a*"]
 ACT = ["read", "create", "*", "re*", "[cr]*", "[^r]*", "\\*"]

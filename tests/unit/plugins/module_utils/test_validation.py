@@ -1,4 +1,4 @@
-"""Unit tests of _validation: Everest's input rules (EF §2.2, §4.3, §6.3) and their error texts."""
+"""Unit tests of _validation: Everest's input rules (reference §2.2, §4.3, §6.3) and their error texts."""
 
 import re
 import string

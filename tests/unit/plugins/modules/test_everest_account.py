@@ -89,7 +89,7 @@ class FakeClient:
 
 
 class FakePopen:
-    """Plays everestctl: records argv; applies account changes to the FakeClient like EF §3."""
+    """Plays everestctl: records argv; applies account changes to the FakeClient like reference §3."""
     client = None
     argvs = []
     failures = []

@@ -193,7 +193,7 @@ class RecordingClient:
 
 
 def test_restore_reads_the_backup_with_its_rbac_permission():
-    """The backup GET passes the RBAC tuple, so a 403 names database-cluster-backups read (EF 6.1)."""
+    """The backup GET passes the RBAC tuple, so a 403 names database-cluster-backups read (reference §6.1)."""
     client = RecordingClient(missing=(api.ns_path('ns-alice', 'database-clusters', 'pg-copy'),))
     with pytest.raises(api.EverestApiForbidden):
         everest_restore.into_new_cluster(RestoreModule(), client)

@@ -524,7 +524,7 @@ CHECK = {"subject": "alice", "action": "delete", "resource": "database-clusters"
 
 @pytest.mark.parametrize("enabled", ["false", "", "True", None])
 def test_check_disabled_rbac_allows_everything_even_with_an_invalid_policy(client, capsys, enabled):
-    """EF §5.2: without --policy-file, `can` answers Yes when enabled is not "true", before loading the policy."""
+    """reference §5.2: without --policy-file, `can` answers Yes when enabled is not "true", before loading the policy."""
     client["client"] = fake = FakeClient("p, role:x, namespaces, read, *\nthis is a bad line\n", enabled="false")
     if enabled is None:
         del fake.obj["data"]["enabled"]
