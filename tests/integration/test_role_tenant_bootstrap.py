@@ -313,7 +313,7 @@ def test_check_mode_writes_nothing(ansible, cluster, tmp_path):
 
 
 def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp_path):
-    inventory = bootstrapped[0]
+    inventory = bootstrapped[0]  # noqa: F841  the bootstrapped inventory this test changes
     changed = copy.deepcopy(TENANTS)
     changed["alpha"]["tenant_bootstrap_limits"]["max_clusters"] = 5
     changed["alpha"]["tenant_bootstrap_users"] = changed["alpha"]["tenant_bootstrap_users"][:1]

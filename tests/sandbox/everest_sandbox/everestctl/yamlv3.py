@@ -143,7 +143,7 @@ def _analyze(text: str) -> dict:  # pylint: disable=too-many-branches
             flow = True
             block = block or followed_by_blank
         elif char == '#' and preceded_by_blank:
-            flow = block = True
+            flow = block = True  # noqa: F841  (yaml.v3 tracks flow indicators; only block matters here)
         if not _printable(char):
             special = True
         if char == ' ':

@@ -463,7 +463,7 @@ def test_delete_and_delete_not_found_race():
     assert again["changed"] is False and len(runner.runs) == 1
 
     client2 = FakeClient({"tenant": {"stored": go_hash("old-pass1")}})
-    runner2 = FakeEverestctl(client2, script=["not_found"])
+    runner2 = FakeEverestctl(client2, script=["not_found"])  # noqa: F841
     client2.users.pop("tenant")  # gone between our read and the command: read happens in converge first
     client2.users["tenant"] = {"stored": go_hash("old-pass1")}
 
