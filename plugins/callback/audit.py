@@ -152,6 +152,13 @@ def mask_cmd(cmd):
     return out
 
 
+def put_set(record, **values):
+    """Add the values that are set (not empty) to ``record``, in the order given."""
+    for key, value in values.items():
+        if value:
+            record[key] = value
+
+
 def mask_text(text):
     """Mask secret-looking assignments and flag values inside free text."""
     text = to_text(text, errors='surrogate_or_strict')
@@ -480,15 +487,7 @@ class CallbackModule(CallbackBase):
             if failed and data.get('msg'):
                 msg = mask_text(to_text(data.get('msg')))
                 record['msg'] = msg if len(msg) <= MAX_MSG else msg[:MAX_MSG] + '...'
-            summary = diff_summary(data.get('diff'))
-            if summary:
-                record['diff'] = summary
-            cmd = mask_cmd(data.get('cmd'))
-            if cmd:
-                record['cmd'] = cmd
-            items = self._items(data)
-            if items:
-                record['items'] = items
+            put_set(record, diff=diff_summary(data.get('diff')), cmd=mask_cmd(data.get('cmd')), items=self._items(data))
         return scrub(record)
 
     @staticmethod
@@ -503,12 +502,7 @@ class CallbackModule(CallbackBase):
             entry = identity_from(None, item)
             entry['changed'] = bool(item.get('changed'))
             entry['failed'] = bool(item.get('failed'))
-            cmd = mask_cmd(item.get('cmd'))
-            if cmd:
-                entry['cmd'] = cmd
-            summary = diff_summary(item.get('diff'))
-            if summary:
-                entry['diff'] = summary
+            put_set(entry, cmd=mask_cmd(item.get('cmd')), diff=diff_summary(item.get('diff')))
             items.append(entry)
             if len(items) >= MAX_ITEMS:
                 break

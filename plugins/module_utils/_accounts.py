@@ -66,10 +66,7 @@ CONFLICT_BACKOFF = _retry.Backoff(0.05, 2.0, _retry.FULL_JITTER)
 PASSWORD_UNCHANGED = '<unchanged>'
 PASSWORD_CHANGED = '<changed>'
 
-ACTION_NONE = 'none'
-ACTION_CREATE = 'create'
-ACTION_SET_PASSWORD = 'set_password'
-ACTION_DELETE = 'delete'
+ACTION_NONE, ACTION_CREATE, ACTION_SET_PASSWORD, ACTION_DELETE = 'none', 'create', 'set_password', 'delete'
 
 _TRUE_WORDS = ('y', 'yes', 'true', 'on')
 

@@ -7,7 +7,8 @@ A module that manages one object (``username: acme``) or several in one task (``
 options of one item once. ``BatchForm`` derives from it:
 
 * the single form: the item's options as module options (none required; ``inherited`` keys get their module default);
-* the list option: a list of dicts whose options are the item spec;
+* the list option: a list of dicts whose options are the item spec; ``module()``: the EverestModule taking one or the
+  other;
 * ``items(params)``: the items to converge, with the module's value for an ``inherited`` key an item leaves out and
   the ``shared`` module options copied into every item;
 * ``validate``: every item checked before the first call, all problems named in one failure;
@@ -22,22 +23,25 @@ __metaclass__ = type
 import copy
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
 
 class BatchForm:
     """``item_spec``: the options of one item; ``list_option``: the name of the list form; ``key``: the item option that
-    names the object; ``noun``: what an item is, in messages; ``inherited``: {item option: module default}."""
+    names the object; ``noun``: what an item is, in messages; ``module_options``: the options of the module itself;
+    ``inherited``: {item option: module default}; ``shared``: module options every item gets."""
 
-    def __init__(self, item_spec, list_option, key, noun, inherited=None, shared=()):
+    def __init__(self, item_spec, list_option, key, noun, module_options=None, inherited=None, shared=()):
         self.item_spec = item_spec
         self.list_option = list_option
         self.key = key
         self.noun = noun
+        self.module_options = dict(module_options or {})
         self.inherited = dict(inherited or {})
         self.shared = tuple(shared)
 
-    def argument_spec(self, module_options=None):
-        """The single-form options, the list option and ``module_options`` (deep copies)."""
+    def argument_spec(self):
+        """The single-form options, the list option and the module's own options (deep copies)."""
         spec = {}
         for name, option in self.item_spec.items():
             option = copy.deepcopy(option)
@@ -46,8 +50,15 @@ class BatchForm:
                 option['default'] = self.inherited[name]
             spec[name] = option
         spec[self.list_option] = dict(type='list', elements='dict', options=copy.deepcopy(self.item_spec))
-        spec.update(copy.deepcopy(module_options or {}))
+        spec.update(copy.deepcopy(self.module_options))
         return spec
+
+    def module(self, **kwargs):
+        """The EverestModule (check mode supported) whose options are ``argument_spec()``: the key option or the list option,
+        not both (``kwargs``: the other EverestModule arguments, which may replace these two rules)."""
+        kwargs.setdefault('mutually_exclusive', self.mutually_exclusive)
+        kwargs.setdefault('required_one_of', self.required_one_of)
+        return EverestModule(argument_spec=self.argument_spec(), supports_check_mode=True, **kwargs)
 
     @property
     def mutually_exclusive(self):

@@ -45,6 +45,15 @@ def _set(target, key, value):
         target[key] = value
 
 
+def _set_resources(part, options):
+    """``part.resources`` cpu and memory from the options; a value equal in quantity to the current one keeps its text."""
+    for key in ("cpu", "memory"):
+        if options.get(key) is not None:
+            res = part.setdefault("resources", {})
+            if not same_quantity(res.get(key), options[key]):
+                res[key] = quantity_text(options[key])
+
+
 def desired_spec(params, current_spec=None):
     """The spec to send: the current spec with every option that was given applied (None = keep).
 
@@ -58,11 +67,7 @@ def desired_spec(params, current_spec=None):
     _set(engine, "replicas", engine_opt.get("replicas"))
     _set(engine, "config", engine_opt.get("config"))
     _set(engine, "crVersion", engine_opt.get("cr_version"))
-    for key in ("cpu", "memory"):
-        if engine_opt.get(key) is not None:
-            res = engine.setdefault("resources", {})
-            if not same_quantity(res.get(key), engine_opt[key]):
-                res[key] = quantity_text(engine_opt[key])
+    _set_resources(engine, engine_opt)
     storage = engine.setdefault("storage", {}) if (engine_opt.get("storage_size") is not None or engine_opt.get("storage_class")) \
         else engine.get("storage")
     if engine_opt.get("storage_size") is not None and not same_quantity(storage.get("size"), engine_opt["storage_size"]):
@@ -75,11 +80,7 @@ def desired_spec(params, current_spec=None):
         _set(proxy, "type", proxy_opt.get("type"))
         _set(proxy, "replicas", proxy_opt.get("replicas"))
         _set(proxy, "config", proxy_opt.get("config"))
-        for key in ("cpu", "memory"):
-            if proxy_opt.get(key) is not None:
-                res = proxy.setdefault("resources", {})
-                if not same_quantity(res.get(key), proxy_opt[key]):
-                    res[key] = quantity_text(proxy_opt[key])
+        _set_resources(proxy, proxy_opt)
         if proxy_opt.get("expose_type") is not None or proxy_opt.get("ip_source_ranges") is not None:
             expose = proxy.setdefault("expose", {})
             _set(expose, "type", proxy_opt.get("expose_type"))

@@ -97,7 +97,4 @@ class EverestctlError(EverestError):
     def __init__(self, msg, kind="unknown", rc=None, stdout=None, stderr=None, cmd=None):
         super(EverestctlError, self).__init__(msg, rc=rc, stdout=stdout, stderr=stderr, cmd=cmd, error_kind=kind)
         self.kind = kind
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.cmd = cmd
+        self.rc, self.stdout, self.stderr, self.cmd = rc, stdout, stderr, cmd

@@ -73,11 +73,8 @@ class EverestApiError(EverestError):
 
     def __init__(self, msg, status=None, api_message=None, method=None, path=None, field=None):
         super(EverestApiError, self).__init__(msg, status=status, api_message=api_message, method=method, path=path, field=field)
-        self.status = status
-        self.api_message = api_message
-        self.method = method
-        self.path = path
-        self.field = field
+        self.status, self.api_message, self.field = status, api_message, field
+        self.method, self.path = method, path
 
 
 class EverestApiUnauthorized(EverestApiError):
@@ -137,12 +134,8 @@ class EverestClient:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("everest_url %r is not an http(s) URL, e.g. https://everest.example.com" % (url,))
         self.url = url.rstrip("/")
-        self.token = token
-        self.username = username
-        self.password = password
-        self.validate_certs = validate_certs
-        self.ca_cert = ca_cert
-        self.timeout = timeout
+        self.token, self.username, self.password = token, username, password
+        self.validate_certs, self.ca_cert, self.timeout = validate_certs, ca_cert, timeout
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -206,10 +199,8 @@ class EverestClient:
                 raise EverestApiUnavailable("cannot reach the Everest API at %s: %s; check everest_url and that the everest "
                                             "Service is reachable" % (self.url, exc), method=method, path=path)
             if 200 <= status < 300:
-                if not data:
-                    return None
                 try:
-                    return json.loads(data.decode("utf-8"))
+                    return _http.json_body(data)
                 except ValueError:
                     raise EverestApiError("Everest returned a non-JSON answer to %s %s" % (method, path), status=status,
                                           method=method, path=path)

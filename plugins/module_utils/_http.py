@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import ssl
 import threading
 
@@ -36,6 +37,11 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 
 CA_WITH_INSECURE = "specifying a root certificates file with the insecure flag is not allowed"
 LOOPBACK_NAMES = ("localhost",)
+
+
+def json_body(data):
+    """The JSON document of an answer's body, None for an empty body; ValueError when the body is not JSON."""
+    return json.loads(data.decode("utf-8")) if data else None
 
 
 def is_loopback(host):

@@ -514,10 +514,8 @@ class K8sClient:
                 self._backoff(attempt, None)
                 continue
             if 200 <= status < 300:
-                if not data:
-                    return None
                 try:
-                    return json.loads(data.decode("utf-8"))
+                    return _http.json_body(data)
                 except ValueError:
                     raise K8sApiError("the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path),
                                       status=status, method=method, path=url_path)

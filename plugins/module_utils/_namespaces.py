@@ -45,10 +45,7 @@ DEFAULT_ATTEMPTS = 4
 # everestctl conflicts: a pause of up to 0.1 s, doubling up to 2 s (full jitter)
 CONFLICT_BACKOFF = _retry.Backoff(0.1, 2.0, _retry.FULL_JITTER)
 
-ACTION_NONE = 'none'
-ACTION_ADD = 'add'
-ACTION_UPDATE = 'update'
-ACTION_REMOVE = 'remove'
+ACTION_NONE, ACTION_ADD, ACTION_UPDATE, ACTION_REMOVE = 'none', 'add', 'update', 'remove'
 
 
 def namespace_path(name=None):

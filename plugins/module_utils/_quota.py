@@ -347,15 +347,8 @@ def validate_request(request):
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValidationError('db_users must be a non-negative integer, got %r' % (value,))
     for key in ('cpu', 'proxy_cpu', 'memory', 'proxy_memory'):
-        value = request.get(key)
-        if value is None:
-            continue
-        try:
-            frac = _quantity.parse(value, key)
-        except _quantity.QuantityError as exc:
-            raise ValidationError(str(exc))
-        if frac < 0:
-            raise ValidationError('%s must not be negative, got %r' % (key, value))
+        if request.get(key) is not None:
+            _trp_policy.non_negative_quantity(request[key], key)
 
 
 # -------------------------------------------------------------------------------------------------------- status

@@ -393,27 +393,14 @@ def _index_unescaped(s, c):
     return -1
 
 
-def _index_matched_closing_alt(s):
+def _index_alt(s, comma):
+    """In the text after a ``{``: doublestar's indexMatchedClosingAlt (``comma`` false: the index of the ``}`` closing it)
+    or indexNextAlt (``comma`` true: the index of the next ``,`` at its own level, character classes skipped); -1 if none."""
     alts, i, n = 1, 0, len(s)
     while i < n:
         if s[i] == "\\":
             i += 1
-        elif s[i] == "{":
-            alts += 1
-        elif s[i] == "}":
-            alts -= 1
-            if alts == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _index_next_alt(s):
-    alts, i, n = 1, 0, len(s)
-    while i < n:
-        if s[i] == "\\":
-            i += 1
-        elif s[i] == "[":
+        elif s[i] == "[" and comma:
             i += 1
             while i < n:
                 if s[i] == "\\":
@@ -425,10 +412,20 @@ def _index_next_alt(s):
             alts += 1
         elif s[i] == "}":
             alts -= 1
-        elif s[i] == "," and alts == 1:
+            if alts == 0 and not comma:
+                return i
+        elif s[i] == "," and comma and alts == 1:
             return i
         i += 1
     return -1
+
+
+def _index_matched_closing_alt(s):
+    return _index_alt(s, comma=False)
+
+
+def _index_next_alt(s):
+    return _index_alt(s, comma=True)
 
 
 def _is_zero_length(pattern):

@@ -84,26 +84,25 @@ def _count_limit(value, what):
     return value
 
 
-def normalize_cpu(value, what='limits.cpu'):
-    """Cores as a JSON number (``'500m'`` -> 0.5, ``4.0`` -> 4). Raises ValidationError."""
+def non_negative_quantity(value, what):
+    """The exact value (a Fraction) of a Kubernetes quantity that must not be negative. Raises ValidationError."""
     try:
         frac = _quantity.parse(value, what)
     except _quantity.QuantityError as exc:
         raise ValidationError(str(exc))
     if frac < 0:
         raise ValidationError('%s must not be negative, got %r' % (what, value))
-    return _quantity.to_number(frac)
+    return frac
+
+
+def normalize_cpu(value, what='limits.cpu'):
+    """Cores as a JSON number (``'500m'`` -> 0.5, ``4.0`` -> 4). Raises ValidationError."""
+    return _quantity.to_number(non_negative_quantity(value, what))
 
 
 def normalize_memory(value, what='limits.memory'):
     """Integer bytes (``'16Gi'`` -> 17179869184, ``1.5`` -> 2). Raises ValidationError."""
-    try:
-        frac = _quantity.parse(value, what)
-    except _quantity.QuantityError as exc:
-        raise ValidationError(str(exc))
-    if frac < 0:
-        raise ValidationError('%s must not be negative, got %r' % (what, value))
-    result = _quantity.value_ceil(frac)
+    result = _quantity.value_ceil(non_negative_quantity(value, what))
     if result > INT64_MAX:
         raise ValidationError('%s is too large: %r is more than 2^63-1 bytes' % (what, value))
     return result

@@ -253,7 +253,7 @@ results:
   sample: [{username: acme_admin, changed: false, action: none, account: {username: acme_admin, exists: true}}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _batch, _constants, _lock
 
@@ -268,25 +268,18 @@ ITEM_SPEC = dict(
     take_ownership=dict(type='bool'),
 )
 # an item's ownership options default to the module's
-FORM = _batch.BatchForm(ITEM_SPEC, 'accounts', 'username', 'account', inherited={'tenant': None, 'takeover_from': None, 'take_ownership': False})
-ARGUMENT_SPEC = FORM.argument_spec(dict(
+FORM = _batch.BatchForm(ITEM_SPEC, 'accounts', 'username', 'account', module_options=dict(
     cluster_lock=dict(type='bool', default=True),
     cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
-))
+), inherited={'tenant': None, 'takeover_from': None, 'take_ownership': False})
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('username', 'changed', 'action', 'account', 'cmd', 'failed', 'msg', 'attempts')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        everestctl=True,
-        mutually_exclusive=FORM.mutually_exclusive,
-        required_one_of=FORM.required_one_of,
-    )
+    module = FORM.module(k8s=True, everestctl=True)
     items, batch = FORM.items(module.params)
     for item in items:
         if item.get('password'):

@@ -288,7 +288,7 @@ results:
   sample: [{name: acme-db, changed: false, action: none}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _namespaces
 
@@ -311,25 +311,18 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
 )
 # every item is checked against the module's reserved_namespaces
-FORM = _batch.BatchForm(ITEM_SPEC, 'namespaces', 'name', 'namespace', shared=('reserved_namespaces',))
-ARGUMENT_SPEC = FORM.argument_spec(dict(
+FORM = _batch.BatchForm(ITEM_SPEC, 'namespaces', 'name', 'namespace', shared=('reserved_namespaces',), module_options=dict(
     reserved_namespaces=dict(type='list', elements='str', default=[]),
     timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
 ))
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        everestctl=True,
-        mutually_exclusive=FORM.mutually_exclusive,
-        required_one_of=FORM.required_one_of,
-    )
+    module = FORM.module(k8s=True, everestctl=True)
     params = module.params
     items, batch = FORM.items(params)
     FORM.validate(module, items, batch, _namespaces.validate_item, 'namespace(s)')

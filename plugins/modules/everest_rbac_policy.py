@@ -327,7 +327,6 @@ policy_file:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _rbac_policy
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
 BLOCK_SPEC = dict(
     block=dict(type="str", required=True),
@@ -337,8 +336,7 @@ BLOCK_SPEC = dict(
     namespace=dict(type="str"),
     takeover_from=dict(type="str"),
 )
-FORM = _batch.BatchForm(BLOCK_SPEC, "blocks", "block", "block")
-ARGUMENT_SPEC = FORM.argument_spec(dict(
+FORM = _batch.BatchForm(BLOCK_SPEC, "blocks", "block", "block", module_options=dict(
     isolation=dict(type="bool", default=True),
     allow_unknown_actions=dict(type="bool", default=False),
     enabled=dict(type="bool"),
@@ -349,17 +347,11 @@ ARGUMENT_SPEC = FORM.argument_spec(dict(
     policy_file=dict(type="path"),
     create_configmap=dict(type="bool", default=False),
 ))
+ARGUMENT_SPEC = FORM.argument_spec()
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        everestctl=True,
-        mutually_exclusive=[("blocks", "block"), ("blocks", "policies")],
-        required_one_of=FORM.required_one_of,
-    )
+    module = FORM.module(k8s=True, everestctl=True, mutually_exclusive=[("blocks", "block"), ("blocks", "policies")])
     try:
         engine = _rbac_policy.RbacPolicy(module, *FORM.items(module.params))
         if module.params["policy_file"]:

@@ -252,7 +252,6 @@ results:
   sample: [{namespace: ns-alice, name: resource-policy, changed: false}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _constants, _trp_crd, _trp_policy
 
@@ -274,24 +273,18 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
     cluster_quota=dict(type='bool', default=True),
 )
-FORM = _batch.BatchForm(ITEM_SPEC, 'policies', 'namespace', 'policy')
-ARGUMENT_SPEC = FORM.argument_spec(dict(
+FORM = _batch.BatchForm(ITEM_SPEC, 'policies', 'namespace', 'policy', module_options=dict(
     install_crd=dict(type='bool', default=True),
     wait_timeout=dict(type='int', default=60),
 ))
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('namespace', 'name', 'changed', 'policy', 'resource_quota', 'failed', 'msg')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        mutually_exclusive=FORM.mutually_exclusive,
-        required_one_of=FORM.required_one_of,
-    )
+    module = FORM.module(k8s=True)
     params = module.params
     raw_items, batch = FORM.items(params)
 
