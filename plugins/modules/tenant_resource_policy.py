@@ -347,5 +347,6 @@ def main():
     exit_batch(module, results, 'namespace', 'policy', RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (
         r['namespace'], r['name']), changed=crd_changed, extra={'crd_changed': crd_changed})
 
+
 if __name__ == '__main__':
     main()
