@@ -283,8 +283,9 @@ def validate_item(want):
     if error:
         raise ValidationError("account %r: %s" % (username, error), username=username)
     if want.get('state', 'present') == 'present' and want.get('password') is not None:
-        if _validation.check_password(want['password']):
-            raise ValidationError("account '%s': %s" % (username, _validation.PASSWORD_ERROR), username=username)
+        error = _validation.check_password(want['password'])
+        if error:
+            raise ValidationError("account '%s': %s" % (username, error), username=username)
     if want.get('tenant') is not None:
         problem = _validation.check_tenant_name(want['tenant'])
         if problem:
@@ -328,8 +329,9 @@ def decide(account, want, matches):
     return Decision(ACTION_SET_PASSWORD, password_changes=True)
 
 
-def ownership(want, account, owner):
-    """(claim, release) for ``want`` given the observed account and its owner; raises OwnershipError (pure).
+def ownership(want, account, owner, recorded=None):
+    """(claim, release) for ``want`` given the observed account, its owner and the owner recorded in the Secret (the
+    owner may also be derived from an RBAC block); raises OwnershipError (pure).
 
     ``claim``: the tenant to record as owner before writing (None: nothing to record); ``release``: forget the record
     after the account is gone. Without ``tenant`` in ``want`` nothing is checked or recorded (plain module use)."""
@@ -339,7 +341,7 @@ def ownership(want, account, owner):
         return None, False
     if want.get('state', 'present') == 'absent':
         _ownership.check_remove('account', username, owner, tenant)
-        return None, owner == tenant
+        return None, recorded == tenant
     _ownership.check_take('account', username, owner, tenant, want.get('takeover_from'))
     if account is not None and owner is None and not want.get('take_ownership'):
         raise _ownership.OwnershipError(
@@ -347,7 +349,7 @@ def ownership(want, account, owner):
             "recorded owners); tenant '%s' may not take it silently. Set take_ownership: true (role variable "
             "tenant_bootstrap_take_ownership) to adopt it, or choose another username" % (username, tenant),
             owner=None, tenant=tenant, object_kind='account', object_name=username)
-    return (tenant if owner != tenant else None), False
+    return (tenant if recorded != tenant else None), False
 
 
 def account_view(username, account):
@@ -456,7 +458,7 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     if decision.error:
         raise ValidationError(decision.error, username=username)
     owner = store.owner_of(username) if want.get('tenant') is not None else None
-    claim, release = ownership(want, initial, owner)
+    claim, release = ownership(want, initial, owner, store.recorded_owners.get(username))
     result = {
         'username': username,
         'changed': decision.action != ACTION_NONE or claim is not None or (release and decision.action == ACTION_NONE),
@@ -511,7 +513,7 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
         if decision.error:
             raise ValidationError(decision.error, username=username)
     owner = store.owner_of(username) if tenant is not None else None
-    claim, release = ownership(want, current, owner)
+    claim, release = ownership(want, current, owner, store.recorded_owners.get(username))
     result['before'] = diff_view(current, False, owner if tenant is not None else _NO_OWNER)
     if claim is not None:
         if lock is not None:
@@ -564,7 +566,8 @@ def _pending_claims(store, wants, users):
         if want.get('tenant') is None or want.get('state', 'present') == 'absent':
             continue
         try:
-            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']))
+            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']),
+                                        store.recorded_owners.get(want['username']))
         except EverestError:
             continue
         if claim is not None:
@@ -591,7 +594,8 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
         for want in wants:
             if want['username'] in claims:
                 try:
-                    claim, _release = ownership(want, fresh.get(want['username']), store.owner_of(want['username']))
+                    claim, _release = ownership(want, fresh.get(want['username']), store.owner_of(want['username']),
+                                                store.recorded_owners.get(want['username']))
                 except EverestError:
                     continue  # the item fails on its own, with its message
                 if claim is not None:

@@ -118,8 +118,8 @@ RESERVED_NAMESPACE_PATTERNS = EVEREST_NAMESPACES + ('everest-*', 'kube-*', 'defa
 
 # Everest RBAC resources a tenant's role is checked on by the isolation proof (all namespaced ones tenants use, plus
 # the global "namespaces"); the role's presets grant a subset of them.
-TENANT_RESOURCES = ('namespaces', 'database-engines', 'database-clusters', 'database-cluster-backups',
-                    'database-cluster-restores', 'database-cluster-credentials', 'backup-storages', 'monitoring-instances')
+TENANT_RESOURCES = ('namespaces', 'database-engines', 'database-clusters', 'database-cluster-credentials',
+                    'database-cluster-backups', 'database-cluster-restores', 'backup-storages', 'monitoring-instances')
 ISOLATION_ACTIONS = ('read', 'create')
 TENANT_ROLE_PREFIX = 'role:tenant-'
 

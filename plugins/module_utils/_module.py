@@ -137,9 +137,9 @@ class EverestModule(AnsibleModule):
         _lock.release_all()
         self._close_client()
         _private_files.close_all()
+        stopped = " (%d everestctl process(es) stopped)" % killed if killed else ""
         self.fail_json(msg="interrupted by signal %d%s; nothing is left running. Re-run the task: every step reads the cluster "
-                           "first and resumes what was interrupted" % (signum, " (%d everestctl process(es) stopped)" % killed
-                                                                      if killed else ""))
+                           "first and resumes what was interrupted" % (signum, stopped))
 
     def _close_client(self):
         if self._k8s_client is not None:

@@ -1079,6 +1079,6 @@ def isolation_violations(text, resources, actions, limit=50):
 
 
 def violation_text(violation):
+    where = (" (line %d)" % violation["rule_line"]) if violation.get("rule_line") else " (implicit)"
     return ("user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant "
-            "%(target_tenant)s" % violation) + (" via rule '%s'%s" % (violation["rule"], (" (line %d)" % violation["rule_line"])
-                                                                        if violation.get("rule_line") else " (implicit)"))
+            "%(target_tenant)s" % violation) + " via rule '%s'%s" % (violation["rule"], where)

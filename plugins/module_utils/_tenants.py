@@ -29,7 +29,11 @@ PRESETS = {
         ('database-cluster-backups', '*'), ('database-cluster-restores', '*'), ('database-cluster-credentials', 'read'),
         ('backup-storages', '*'), ('monitoring-instances', '*'),
     ),
-    'read_only': tuple((resource, 'read') for resource in _constants.TENANT_RESOURCES),
+    'read_only': (
+        ('namespaces', 'read'), ('database-engines', 'read'), ('database-clusters', 'read'), ('database-cluster-backups', 'read'),
+        ('database-cluster-restores', 'read'), ('database-cluster-credentials', 'read'), ('backup-storages', 'read'),
+        ('monitoring-instances', 'read'),
+    ),
 }
 FIX = 'Fix the inventory and re-run.'
 
@@ -271,9 +275,9 @@ def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
     shared = clashes([t for t in tenants if not t.problems])
     for tenant in tenants:
         if tenant.name in shared:
+            values = (tenant.namespace, ', '.join(tenant.usernames), ', '.join(shared[tenant.name]))
             tenant.problems.append('it shares its namespace %s or a user (%s) with tenant(s) %s of this run; a namespace and an '
-                                   'Everest user belong to exactly one tenant.' % (tenant.namespace, ', '.join(tenant.usernames),
-                                                                                  ', '.join(shared[tenant.name])))
+                                   'Everest user belong to exactly one tenant.' % values)
         tenant.check_cluster(cluster)
     return [t.plan(secrets) for t in tenants]
 
@@ -352,8 +356,8 @@ SUMMARY_FORMAT = '%-14s %-15s %-20s %-24s %-26s %-22s %s'
 
 
 def _limits_text(limits):
-    return 'cpu=%s mem=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k)
-                                                       for k in ('cpu', 'memory', 'max_clusters', 'max_db_users'))
+    keys = ('cpu', 'memory', 'max_clusters', 'max_db_users')
+    return 'cpu=%s mem=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k) for k in keys)
 
 
 def summary_lines(rows, isolation):

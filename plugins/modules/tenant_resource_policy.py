@@ -312,5 +312,6 @@ def main():
                     changed=crd_changed, extra=extra)
 
 
+
 if __name__ == '__main__':
     main()

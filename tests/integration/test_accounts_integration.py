@@ -300,7 +300,7 @@ def test_batch_form(ansible, sbx):
     assert run.rc == 0 and res["changed"] is True
     assert [r["changed"] for r in res["results"]] == [True, True, False]
     assert len(sbx.calls()) == 2
-    assert set(res["diff"]["after"]) == {"batch_a", "batch_b", "admin"}
+    assert sorted(d["after_header"] for d in res["diff"]) == ["account admin (after)", "account batch_a (after)", "account batch_b (after)"]
     sbx.reset_stats()
     run = account(ansible, sbx, items=items)
     assert run.result("Account")["changed"] is False and sbx.calls() == []

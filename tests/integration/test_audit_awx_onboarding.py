@@ -52,13 +52,14 @@ def test_survey_onboarding_is_audited_without_secrets(ansible, clean_sandbox, tm
             "virakcloud.everest.tenant_resource_policy"} <= modules
     assert all(r["host"] == "initech" and r["awx_job_id"] == "901" and r["awx_user"] == "bob" for r in records)
     assert all(r["changed"] is True and r["failed"] is False for r in records)
-    namespace_line = next(r for r in records if r["module"] == "virakcloud.everest.everest_namespace")
-    assert namespace_line["name"] == "ns-initech" and "--operator.mysql=true" in namespace_line["cmd"]
+    # the role calls the batch forms in both modes: each record lists its items (name, masked cmd)
+    namespace_item = next(r for r in records if r["module"] == "virakcloud.everest.everest_namespace")["items"][0]
+    assert namespace_item["name"] == "ns-initech" and "--operator.mysql=true" in namespace_item["cmd"]
     account_line = next(r for r in records if r["module"] == "virakcloud.everest.everest_account")
     usernames = [account_line.get("username")] + [i.get("username") for i in account_line.get("items", [])]
     assert "initech" in usernames
     policy_line = next(r for r in records if r["module"] == "virakcloud.everest.tenant_resource_policy")
-    assert policy_line["namespace"] == "ns-initech"
+    assert [i["namespace"] for i in policy_line["items"]] == ["ns-initech"]
 
     # the same survey again: nothing changes, so nothing is audited
     again = ansible.playbook(PLAYBOOK, extra_vars=_survey(), env=env)

@@ -272,7 +272,7 @@ def test_batch_form(ansible, k8s):
     run = namespace(ansible, k8s, diff=True, items=items)
     res = run.result("Namespace")
     assert run.rc == 0 and [r["changed"] for r in res["results"]] == [True, True] and len(k8s.calls()) == 2
-    assert set(res["diff"]["after"]) == {"t1-db", "t2-db"}
+    assert [d["after_header"] for d in res["diff"]] == ["namespace t1-db (after)", "namespace t2-db (after)"]
     k8s.handle.reset_stats()
     run = namespace(ansible, k8s, items=items)
     assert run.result("Namespace")["changed"] is False and k8s.calls() == []
@@ -318,15 +318,22 @@ def test_namespace_labels(ansible, k8s):
     assert run.rc == 0 and run.result("Namespace")["changed"] is False
     assert k8s.calls() == [] and k8s.writes() == {}
 
-    # label-only drift (someone relabelled it, and added a foreign label): one PATCH, no everestctl, foreign label kept
+    # relabelled for another tenant: that is ownership, never overwritten without a handover (refused, nothing written)
     k8s.patch_labels("lab-db", {"virakcloud.everest/tenant": "bob", "team": "db"})
+    k8s.handle.reset_stats()
+    run = namespace(ansible, k8s, diff=True, name="lab-db", operators={"postgresql": True}, labels=tenant)
+    assert run.rc != 0 and "belongs to tenant 'bob'" in run.output and k8s.calls() == [] and k8s.writes() == {}
+    assert k8s.labels("lab-db")["virakcloud.everest/tenant"] == "bob"
+    k8s.patch_labels("lab-db", {"virakcloud.everest/tenant": "alice"})
+
+    # label-only drift (a foreign label added, one of ours changed): one PATCH, no everestctl, foreign label kept
+    k8s.patch_labels("lab-db", {"tier": "bronze"})
     k8s.handle.reset_stats()
     run = namespace(ansible, k8s, diff=True, name="lab-db", operators={"postgresql": True}, labels=tenant)
     res = run.result("Namespace")
     assert run.rc == 0 and res["changed"] is True and k8s.calls() == []
     assert k8s.writes() == {"patch": 1} and k8s.handle.stats()["by_resource"]["namespaces"]["patch"] == 1
-    assert res["diff"]["before"]["labels"]["virakcloud.everest/tenant"] == "bob"
-    assert res["diff"]["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
+    assert res["diff"]["before"]["labels"]["tier"] == "bronze" and res["diff"]["after"]["labels"]["tier"] == "gold"
     assert k8s.labels("lab-db") == dict(tenant, team="db", **{LABEL: "everest", NAME_LABEL: "lab-db"})
     assert res["namespace"]["labels"] == k8s.labels("lab-db")
 

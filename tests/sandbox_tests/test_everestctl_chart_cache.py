@@ -129,13 +129,13 @@ def _tgz(name: str) -> bytes:
         info = tarfile.TarInfo(name)
         info.size = 3
         tar.addfile(info, io.BytesIO(b'x: 1'[:3]))
-    return gzip.compress(raw.getvalue())
+    return gzip.compress(raw.getvalue(), mtime=0)
 
 
 @pytest.mark.parametrize('content, cause', [
     (b'not a gzip file', 'gzip: invalid header'),
-    (gzip.compress(b''), 'no files in chart archive'),
-    (gzip.compress(b'garbage' * 100), 'archive/tar: invalid tar header'),
+    (gzip.compress(b'', mtime=0), 'no files in chart archive'),
+    (gzip.compress(b'garbage' * 100, mtime=0), 'archive/tar: invalid tar header'),
     (_tgz('everest-db-namespace/values.yaml'), 'Chart.yaml file is missing'),
 ])
 def test_broken_cached_chart_fails_the_step(clean_sandbox, content, cause):

@@ -102,8 +102,8 @@ def test_runtime_error_follows_failure_policy(raw, setup):
     status, body = raw('POST', '/api/v1/namespaces/default/configmaps', cm('c1', y='1'))
     assert status == 422
     assert body['message'].endswith("denied request: expression 'object.data.x == 'ok'' resulted in error: no such key: x")
-    assert raw('PUT', f'{ADM}/validatingadmissionpolicies/p', dict(raw('GET', f'{ADM}/validatingadmissionpolicies/p')[1],
-                                                                     spec=dict(policy()['spec'], failurePolicy='Ignore')))[0] == 200
+    ignoring = dict(raw('GET', f'{ADM}/validatingadmissionpolicies/p')[1], spec=dict(policy()['spec'], failurePolicy='Ignore'))
+    assert raw('PUT', f'{ADM}/validatingadmissionpolicies/p', ignoring)[0] == 200
     assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('c1', y='1'))[0] == 201
 
 
@@ -167,8 +167,10 @@ def test_namespace_selector_and_match_conditions(raw, setup, make_ns):
 # ---------------------------------------------------------------------------------------------- the collection's policy
 
 def _docs(name):
+    """The objects of a shipped manifest (a v1 List's items, or the documents of the file)."""
     with open(os.path.join(REPO, 'files', name), encoding='utf-8') as handle:
-        return list(yaml.safe_load_all(handle))
+        docs = list(yaml.safe_load_all(handle))
+    return docs[0]['items'] if len(docs) == 1 and docs[0].get('kind') == 'List' else docs
 
 
 @pytest.fixture

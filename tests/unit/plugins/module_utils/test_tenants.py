@@ -135,8 +135,8 @@ def test_unknown_actions_have_an_opt_out():
 def test_clashes_between_the_tenants_of_a_run():
     inputs = [("a", values(tenant_bootstrap_namespace="ns-1", tenant_bootstrap_users=[{"username": "usr1", "password": PASSWORD}])),
               ("b", values(tenant_bootstrap_namespace="ns-1", tenant_bootstrap_users=[{"username": "usr2", "password": PASSWORD}])),
-              ("c", values(tenant_bootstrap_namespace="ns-3", tenant_bootstrap_users=[{"username": "usr2", "password": PASSWORD},
-                                                                                     {"username": "usr3", "password": PASSWORD}])),
+              ("c", values(tenant_bootstrap_namespace="ns-3", tenant_bootstrap_users=[
+                  {"username": "usr2", "password": PASSWORD}, {"username": "usr3", "password": PASSWORD}])),
               ("d", values(tenant_bootstrap_namespace="ns-4", tenant_bootstrap_users=[{"username": "usr4", "password": PASSWORD}]))]
     plans = dict((p["name"], p) for p in _tenants.plan_tenants(inputs))
     assert [n for n, p in sorted(plans.items()) if not p["valid"]] == ["a", "b", "c"]
@@ -194,8 +194,8 @@ def test_step_failures_and_changes_map_back_to_tenants():
 
 
 def test_summary_rows_say_would_change_in_check_mode():
-    plans = _tenants.plan_tenants([("a", values()), ("b", values(tenant_bootstrap_namespace="ns-b",
-                                                                  tenant_bootstrap_users=[{"username": "bbb", "password": PASSWORD}]))])
+    other = values(tenant_bootstrap_namespace="ns-b", tenant_bootstrap_users=[{"username": "bbb", "password": PASSWORD}])
+    plans = _tenants.plan_tenants([("a", values()), ("b", other)])
     rows = _tenants.summary_rows(plans, {}, {"a"}, check_mode=True)
     assert [r["status"] for r in rows] == ["would change", "ok"]
     lines = _tenants.summary_lines(rows, "proven")

@@ -233,7 +233,9 @@ def test_batch(world, capsys):
     assert result["changed"] is True
     assert [r["changed"] for r in result["results"]] == [False, True, False]
     assert len(FakePopen.argvs) == 1
-    assert set(result["diff"]["before"]) == {"tenant", "second", "tenant_gone"}
+    # one diff per item, headed by the object it is about
+    assert [d["before_header"] for d in result["diff"]] == ["account tenant (before)", "account second (before)",
+                                                            "account tenant_gone (before)"]
     assert "second-pw1" not in out and "tenant-pass1" not in out
 
 
