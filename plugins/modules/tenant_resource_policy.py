@@ -312,6 +312,5 @@ def main():
                     changed=crd_changed, extra=extra)
 
 
-
 if __name__ == '__main__':
     main()

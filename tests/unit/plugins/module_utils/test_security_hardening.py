@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _http, _k8s, _lock, _trp, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _http, _k8s, _lock, _trp_policy, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import ConnectionConfigError, ValidationError
 from everest_sandbox.kubeapi.server import tls_material
 
@@ -297,13 +297,13 @@ def test_a_huge_password_is_refused_before_anything_runs():
 ])
 def test_counts_have_a_sane_range(limits, expected):
     with pytest.raises(ValidationError) as err:
-        _trp.normalize_item({"namespace": "ns-a", "limits": limits})
+        _trp_policy.normalize_item({"namespace": "ns-a", "limits": limits})
     assert expected in err.value.msg
 
 
 def test_label_keys_use_the_kubernetes_rule_in_every_module():
     with pytest.raises(ValidationError) as err:
-        _trp.normalize_item({"namespace": "ns-a", "labels": {"a b": "x"}})
+        _trp_policy.normalize_item({"namespace": "ns-a", "labels": {"a b": "x"}})
     assert "label key 'a b'" in err.value.msg
 
 
