@@ -87,6 +87,9 @@ RBAC_ROLE_PREFIX = 'role:'
 # ------------------------------------------------------------------------------------------------------- Kubernetes
 CRD_API_VERSION = 'apiextensions.k8s.io/v1'
 LEASE_API_VERSION = 'coordination.k8s.io/v1'
+ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1'  # ValidatingAdmissionPolicy, GA in 1.30 (kubernetes reference §2)
+ADMISSION_POLICY_PLURAL = 'validatingadmissionpolicies'
+ADMISSION_BINDING_PLURAL = 'validatingadmissionpolicybindings'
 
 # ------------------------------------------------------------------------------------------------- this collection
 COLLECTION = 'virakcloud.everest'

@@ -120,6 +120,22 @@ def labels_missing(obj, labels):
     return dict((k, v) for k, v in labels.items() if have.get(k) != v)
 
 
+def contains(actual, wanted):
+    """True when every field of ``wanted`` is present with the same value in ``actual`` (server defaults ignored): the
+    object as the API server returns it still has everything we wrote."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(key in actual and contains(actual[key], value) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(actual) != len(wanted):
+            return False
+        return all(contains(a, w) for a, w in zip(actual, wanted))
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return actual is wanted
+    return actual == wanted
+
+
 def list_items(client, url_path, label_selector=None):
     """The items of a LIST; [] when the API does not exist (404: its CRD is not installed)."""
     try:

@@ -41,21 +41,6 @@ def crd_document():
     return yaml.safe_load(CRD_YAML)
 
 
-def contains(actual, wanted):
-    """True when every field of ``wanted`` is present with the same value in ``actual`` (server defaults ignored)."""
-    if isinstance(wanted, dict):
-        if not isinstance(actual, dict):
-            return False
-        return all(key in actual and contains(actual[key], value) for key, value in wanted.items())
-    if isinstance(wanted, list):
-        if not isinstance(actual, list) or len(actual) != len(wanted):
-            return False
-        return all(contains(a, w) for a, w in zip(actual, wanted))
-    if isinstance(wanted, bool) or isinstance(actual, bool):
-        return actual is wanted
-    return actual == wanted
-
-
 def _condition(obj, ctype):
     for cond in ((obj or {}).get('status') or {}).get('conditions') or []:
         if cond.get('type') == ctype:
@@ -94,13 +79,13 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
             return ensure_crd(client, check_mode=check_mode, wait_timeout=wait_timeout, sleep=sleep, clock=clock)
         except K8sInvalid as exc:
             raise EverestError(invalid_message(exc, 'CustomResourceDefinition %s' % _constants.TRP_CRD_NAME))
-    elif not (contains(current.get('spec'), desired['spec']) and not _k8s.labels_missing(current, desired['metadata']['labels'])):
+    elif not (_k8s.contains(current.get('spec'), desired['spec']) and not _k8s.labels_missing(current, desired['metadata']['labels'])):
         changed = True
         if check_mode:
             return True, current
 
         def mutate(obj):
-            if contains(obj.get('spec'), desired['spec']) and not _k8s.labels_missing(obj, desired['metadata']['labels']):
+            if _k8s.contains(obj.get('spec'), desired['spec']) and not _k8s.labels_missing(obj, desired['metadata']['labels']):
                 return None
             new = copy.deepcopy(obj)
             new.pop('status', None)

@@ -115,7 +115,7 @@ def view(obj, desired):
     return {
         'name': _constants.TRP_CRD_NAME,
         'present': True,
-        'up_to_date': bool(_trp_crd.contains(obj.get('spec'), desired['spec']) and not _k8s.labels_missing(obj, desired['metadata']['labels'])),
+        'up_to_date': bool(_k8s.contains(obj.get('spec'), desired['spec']) and not _k8s.labels_missing(obj, desired['metadata']['labels'])),
         'established': _trp_crd.crd_established(obj),
         'resource_version': (obj.get('metadata') or {}).get('resourceVersion'),
     }
