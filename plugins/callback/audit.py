@@ -87,6 +87,7 @@ import re
 
 try:
     import fcntl
+
     HAS_FCNTL = True
 except ImportError:  # pragma: no cover - Windows controllers are not supported by ansible-core anyway
     fcntl = None
@@ -110,7 +111,9 @@ SECRET_FLAGS = ('-p', '--password', '--new-password', '--token', '--api-key')
 # key=value / key: value / "key": "value" where the key looks like a secret
 SECRET_ASSIGN_RE = re.compile(
     r'''(?P<key>["']?[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|api[_-]?key|token|secret)[A-Za-z0-9_.-]*["']?\s*[=:]\s*)'''
-    r'''(?P<value>"[^"]*"|'[^']*'|[^\s,;}\]]+)''', re.IGNORECASE)
+    r'''(?P<value>"[^"]*"|'[^']*'|[^\s,;}\]]+)''',
+    re.IGNORECASE,
+)
 SECRET_FLAG_RE = re.compile(r'''(?P<flag>(?:^|(?<=\s))(?:-p|--password|--new-password|--token|--api-key)(?:\s+|=))(?P<value>"[^"]*"|'[^']*'|\S+)''')
 SAFE_IDENTITY_RE = re.compile(r'^[A-Za-z0-9_.:/@ -]{1,253}$')
 MAX_MSG = 500
@@ -375,8 +378,7 @@ class CallbackModule(CallbackBase):
     def _own_module_names():
         modules_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'modules')
         try:
-            return frozenset(os.path.splitext(name)[0] for name in os.listdir(modules_dir)
-                             if name.endswith('.py') and not name.startswith('_'))
+            return frozenset(os.path.splitext(name)[0] for name in os.listdir(modules_dir) if name.endswith('.py') and not name.startswith('_'))
         except OSError:
             return frozenset()
 
@@ -430,8 +432,7 @@ class CallbackModule(CallbackBase):
         return None
 
     def _awx_job_id(self):
-        for value in (os.environ.get('JOB_ID'), os.environ.get('AWX_JOB_ID'), self.extra_vars.get('awx_job_id'),
-                      self.extra_vars.get('tower_job_id')):
+        for value in (os.environ.get('JOB_ID'), os.environ.get('AWX_JOB_ID'), self.extra_vars.get('awx_job_id'), self.extra_vars.get('tower_job_id')):
             if value not in (None, ''):
                 return to_text(value)
         return None

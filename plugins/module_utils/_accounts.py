@@ -27,6 +27,7 @@ import time
 
 try:
     import yaml
+
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
@@ -114,8 +115,10 @@ def parse_users_yaml(text):
     try:
         data = yaml.load(text, Loader=_UsersLoader)  # nosec - BaseLoader subclass: strings, maps, lists, binary only
     except yaml.YAMLError as exc:
-        raise EverestError('Secret %s/%s: key %s is not valid YAML (%s)' % (
-            _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET, _constants.ACCOUNTS_KEY, getattr(exc, 'problem', None) or type(exc).__name__))
+        raise EverestError(
+            'Secret %s/%s: key %s is not valid YAML (%s)'
+            % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET, _constants.ACCOUNTS_KEY, getattr(exc, 'problem', None) or type(exc).__name__)
+        )
     if data is None or data == '':
         return {}
     if not isinstance(data, dict):
@@ -162,6 +165,7 @@ def read_account_names(client):
 
 
 # ----------------------------------------------------------------------------------------------- hashing
+
 
 def hash_password(password, salt):
     """The 32 raw bytes Everest stores for ``password`` (reference §3)."""
@@ -210,7 +214,9 @@ class AccountStore:
             raise EverestError(
                 'Secret %s/%s not found: Everest is not installed in this cluster (or the kubeconfig points at another '
                 'cluster); install Everest first' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
-                namespace=_constants.SYSTEM_NAMESPACE, secret=_constants.ACCOUNTS_SECRET)
+                namespace=_constants.SYSTEM_NAMESPACE,
+                secret=_constants.ACCOUNTS_SECRET,
+            )
         self.last = parse_accounts_secret(secret)
         self.secret_uid = (secret.get('metadata') or {}).get('uid') or None
         self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
@@ -244,8 +250,9 @@ class AccountStore:
                     owners[username] = tenant
             if owners == self.recorded_owners:
                 return False
-            patch = {'metadata': {'resourceVersion': self._secret_rv,
-                                  'annotations': {_constants.ACCOUNT_OWNERS_ANNOTATION: _ownership.owners_annotation(owners)}}}
+            patch = {
+                'metadata': {'resourceVersion': self._secret_rv, 'annotations': {_constants.ACCOUNT_OWNERS_ANNOTATION: _ownership.owners_annotation(owners)}}
+            }
             try:
                 secret = self.client.patch(SECRET_PATH, patch)
             except K8sConflict:
@@ -266,8 +273,10 @@ class AccountStore:
             namespace = self.client.get_or_none(SYSTEM_NAMESPACE_PATH)
             uid = ((namespace or {}).get('metadata') or {}).get('uid')
             if not uid:
-                raise EverestError('Namespace %s not found (or has no uid): cannot compute Everest password hashes; '
-                                   'install Everest first' % _constants.SYSTEM_NAMESPACE, namespace=_constants.SYSTEM_NAMESPACE)
+                raise EverestError(
+                    'Namespace %s not found (or has no uid): cannot compute Everest password hashes; install Everest first' % _constants.SYSTEM_NAMESPACE,
+                    namespace=_constants.SYSTEM_NAMESPACE,
+                )
             self._salt = uid
             if self.salt_cache and self.secret_uid:
                 _cache.store(SALT_CACHE_KIND, self.secret_uid, uid)
@@ -275,6 +284,7 @@ class AccountStore:
 
 
 # ----------------------------------------------------------------------------------------------- decide
+
 
 def validate_item(want):
     """Raise ValidationError for input Everest would refuse (username first, then password, reference §2.1)."""
@@ -291,12 +301,12 @@ def validate_item(want):
         if problem:
             raise ValidationError("account '%s': %s" % (username, problem), username=username)
         if username == _constants.ADMIN_USERNAME:
-            raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'"
-                                  % want['tenant'], username=username)
+            raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'" % want['tenant'], username=username)
     if want.get('state') == 'absent' and username == _constants.ADMIN_USERNAME and not want.get('allow_admin_removal'):
         raise ValidationError(
-            "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; "
-            "set allow_admin_removal=true if you really mean it", username=username)
+            "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; set allow_admin_removal=true if you really mean it",
+            username=username,
+        )
 
 
 class Decision:
@@ -319,8 +329,7 @@ def decide(account, want, matches):
     password = want.get('password')
     if account is None:
         if password is None:
-            return Decision(ACTION_NONE, error="account '%s' does not exist and no password was given; "
-                                               "set password to create it" % username)
+            return Decision(ACTION_NONE, error="account '%s' does not exist and no password was given; set password to create it" % username)
         return Decision(ACTION_CREATE, password_changes=True)
     if password is None or want.get('update_password', 'always') == 'on_create':
         return Decision(ACTION_NONE)
@@ -348,15 +357,18 @@ def ownership(want, account, owner, recorded=None):
             "account '%s' already exists and belongs to no tenant (it was created outside this collection, or before it "
             "recorded owners); tenant '%s' may not take it silently. Set take_ownership: true (role variable "
             "tenant_bootstrap_take_ownership) to adopt it, or choose another username" % (username, tenant),
-            owner=None, tenant=tenant, object_kind='account', object_name=username)
+            owner=None,
+            tenant=tenant,
+            object_kind='account',
+            object_name=username,
+        )
     return (tenant if recorded != tenant else None), False
 
 
 def account_view(username, account):
     """The public shape of an account (no hash, no password)."""
     if account is None:
-        return {'username': username, 'exists': False, 'enabled': None, 'capabilities': [],
-                'password_mtime': None, 'plain_text_password': None}
+        return {'username': username, 'exists': False, 'enabled': None, 'capabilities': [], 'password_mtime': None, 'plain_text_password': None}
     return {
         'username': username,
         'exists': True,
@@ -394,10 +406,12 @@ def _owner_after(want, owner, claim, release):
 
 
 def diff_view(account, password_changed, owner=_NO_OWNER):
-    view = {'exists': account is not None,
-            'enabled': account.get('enabled') if account is not None else None,
-            'capabilities': list(account.get('capabilities') or []) if account is not None else [],
-            'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED}
+    view = {
+        'exists': account is not None,
+        'enabled': account.get('enabled') if account is not None else None,
+        'capabilities': list(account.get('capabilities') or []) if account is not None else [],
+        'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED,
+    }
     if owner is not _NO_OWNER:
         view['tenant'] = owner
     return view
@@ -412,6 +426,7 @@ def predicted_diff_view(account, decision, owner=_NO_OWNER):
 
 
 # ----------------------------------------------------------------------------------------------- act
+
 
 def _run(runner, action, want):
     if action == ACTION_CREATE:
@@ -431,8 +446,9 @@ def _preview(runner, action, want):
     return None
 
 
-def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
-                     sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None):
+def converge_account(
+    store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None
+):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
@@ -477,8 +493,7 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     with lock if lock is not None else _NoLock():
         if on_lock is not None:
             on_lock()
-        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock,
-                      reread=lock is not None and not fresh)
+        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock, reread=lock is not None and not fresh)
 
 
 class _NoLock:
@@ -522,10 +537,12 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
     attempt = 0
     while decision.action != ACTION_NONE:
         if attempt == attempts:
-            raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
-                               "changing Secret %s/%s; serialise account changes and retry" % (
-                                   username, attempts, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
-                               username=username, attempts=attempts)
+            raise EverestError(
+                "account '%s': could not reach the wanted state after %d attempts; other writers keep "
+                "changing Secret %s/%s; serialise account changes and retry" % (username, attempts, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
+                username=username,
+                attempts=attempts,
+            )
         attempt += 1
         result['attempts'] = attempt
         try:
@@ -566,8 +583,7 @@ def _pending_claims(store, wants, users):
         if want.get('tenant') is None or want.get('state', 'present') == 'absent':
             continue
         try:
-            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']),
-                                        store.recorded_owners.get(want['username']))
+            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']), store.recorded_owners.get(want['username']))
         except EverestError:
             continue
         if claim is not None:
@@ -594,8 +610,9 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
         for want in wants:
             if want['username'] in claims:
                 try:
-                    claim, _release = ownership(want, fresh.get(want['username']), store.owner_of(want['username']),
-                                                store.recorded_owners.get(want['username']))
+                    claim, _release = ownership(
+                        want, fresh.get(want['username']), store.owner_of(want['username']), store.recorded_owners.get(want['username'])
+                    )
                 except EverestError:
                     continue  # the item fails on its own, with its message
                 if claim is not None:
@@ -611,9 +628,11 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
             # while this batch holds the lock, the last read-back is the state: no re-read before the next item
             fresh = lock is not None and lock.owned and store.last is not None
             try:
-                results.append(converge_account(store, runner, want, check_mode=check_mode,
-                                                users=store.last if fresh else users, lock=lock, fresh=fresh,
-                                                on_lock=claim_all, **kwargs))
+                results.append(
+                    converge_account(
+                        store, runner, want, check_mode=check_mode, users=store.last if fresh else users, lock=lock, fresh=fresh, on_lock=claim_all, **kwargs
+                    )
+                )
             except EverestError as exc:
                 item = {'username': want.get('username'), 'changed': False, 'failed': True}
                 item.update(exc.to_fail_kwargs())

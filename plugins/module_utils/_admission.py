@@ -104,7 +104,8 @@ def converge(client, state='present', check_mode=False):
             after = _desired_update(live, desired)
             if not check_mode:
                 _changed, after = _k8s.read_modify_write(
-                    client, path(plural, name), lambda obj: _desired_update(obj, desired) if _differs(obj, desired) else None)
+                    client, path(plural, name), lambda obj: _desired_update(obj, desired) if _differs(obj, desired) else None
+                )
         else:
             after = live
         result['after'][key] = (after or {}).get('spec')

@@ -98,8 +98,7 @@ class BatchForm:
                     module.fail_from(exc, **fail_extra)
                 problems.append(label(item, exc) if label else exc.msg)
         if problems:
-            module.fail_json(msg='%d of %d %s rejected before anything ran: %s' % (len(problems), len(items), plural, '; '.join(problems)),
-                             **fail_extra)
+            module.fail_json(msg='%d of %d %s rejected before anything ran: %s' % (len(problems), len(items), plural, '; '.join(problems)), **fail_extra)
         return checked
 
     def exit_single(self, module, result, keys, optional=(), changed=False, extra=None):
@@ -131,7 +130,11 @@ class BatchForm:
         failed = [r for r in results if r.get('failed')]
         if failed:
             output['msg'] = '%d of %d %s(s) failed: %s' % (
-                len(failed), len(results), self.noun, '; '.join('%s: %s' % (r[self.key], r.get('msg')) for r in failed))
+                len(failed),
+                len(results),
+                self.noun,
+                '; '.join('%s: %s' % (r[self.key], r.get('msg')) for r in failed),
+            )
             module.fail_json(**output)
         module.exit_json(**output)
 
@@ -143,6 +146,12 @@ def batch_diff(results, header):
     for result in results:
         if 'before' in result or 'after' in result:
             name = header(result)
-            diffs.append({'before': result.get('before', {}), 'after': result.get('after', {}),
-                          'before_header': '%s (before)' % name, 'after_header': '%s (after)' % name})
+            diffs.append(
+                {
+                    'before': result.get('before', {}),
+                    'after': result.get('after', {}),
+                    'before_header': '%s (before)' % name,
+                    'after_header': '%s (after)' % name,
+                }
+            )
     return diffs

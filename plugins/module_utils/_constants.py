@@ -58,8 +58,11 @@ SUBSCRIPTION_SHORT_NAMES = {
     'percona-server-mongodb-operator': 'psmdb',
 }
 # Namespaces `everestctl namespaces list` never shows (reference §4.7).
-NAMESPACES_LIST_HIDDEN = ('kube-system', 'kube-public', 'kube-node-lease') + EVEREST_NAMESPACES + (
-    'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
+NAMESPACES_LIST_HIDDEN = (
+    ('kube-system', 'kube-public', 'kube-node-lease')
+    + EVEREST_NAMESPACES
+    + ('gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
+)
 
 # Everest RBAC (reference §5.5, §5.6): the 13 resources and their scope, and the actions.
 RBAC_NAMESPACED = 'namespaced'
@@ -93,8 +96,8 @@ ADMISSION_BINDING_PLURAL = 'validatingadmissionpolicybindings'
 
 # ------------------------------------------------------------------------------------------------- this collection
 COLLECTION = 'virakcloud.everest'
-MANAGED_BY = COLLECTION                      # value of MANAGED_BY_LABEL on the objects this collection creates
-TENANT_LABEL = COLLECTION + '/tenant'        # names the tenant that owns an object (Namespace, policy, quotas)
+MANAGED_BY = COLLECTION  # value of MANAGED_BY_LABEL on the objects this collection creates
+TENANT_LABEL = COLLECTION + '/tenant'  # names the tenant that owns an object (Namespace, policy, quotas)
 TENANT_NAMESPACE_LABEL = COLLECTION + '/tenant-namespace'
 # Annotation of the accounts Secret: JSON map {username: tenant} of the accounts a tenant owns.
 ACCOUNT_OWNERS_ANNOTATION = COLLECTION + '/account-tenants'
@@ -121,8 +124,16 @@ RESERVED_NAMESPACE_PATTERNS = EVEREST_NAMESPACES + ('everest-*', 'kube-*', 'defa
 
 # Everest RBAC resources a tenant's role is checked on by the isolation proof (all namespaced ones tenants use, plus
 # the global "namespaces"); the role's presets grant a subset of them.
-TENANT_RESOURCES = ('namespaces', 'database-engines', 'database-clusters', 'database-cluster-credentials',
-                    'database-cluster-backups', 'database-cluster-restores', 'backup-storages', 'monitoring-instances')
+TENANT_RESOURCES = (
+    'namespaces',
+    'database-engines',
+    'database-clusters',
+    'database-cluster-credentials',
+    'database-cluster-backups',
+    'database-cluster-restores',
+    'backup-storages',
+    'monitoring-instances',
+)
 ISOLATION_ACTIONS = ('read', 'create')
 TENANT_ROLE_PREFIX = 'role:tenant-'
 

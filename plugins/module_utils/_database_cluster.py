@@ -21,6 +21,7 @@ CONFLICT_ATTEMPTS = 6
 
 # ---------------------------------------------------------------------------------------------------------- spec
 
+
 def same_quantity(a, b):
     """True when two quantities are equal in value (``1`` == ``"1"`` == ``"1000m"``); falls back to string equality."""
     if a is None or b is None:
@@ -68,8 +69,7 @@ def desired_spec(params, current_spec=None):
     _set(engine, "config", engine_opt.get("config"))
     _set(engine, "crVersion", engine_opt.get("cr_version"))
     _set_resources(engine, engine_opt)
-    storage = engine.setdefault("storage", {}) if (engine_opt.get("storage_size") is not None or engine_opt.get("storage_class")) \
-        else engine.get("storage")
+    storage = engine.setdefault("storage", {}) if (engine_opt.get("storage_size") is not None or engine_opt.get("storage_class")) else engine.get("storage")
     if engine_opt.get("storage_size") is not None and not same_quantity(storage.get("size"), engine_opt["storage_size"]):
         storage["size"] = quantity_text(engine_opt["storage_size"])
     if engine_opt.get("storage_class"):
@@ -92,8 +92,12 @@ def desired_spec(params, current_spec=None):
         if backup_opt.get("schedules") is not None:
             schedules = []
             for item in backup_opt["schedules"]:
-                sched = {"name": item["name"], "enabled": item.get("enabled", True), "schedule": item["schedule"],
-                         "backupStorageName": item["backup_storage_name"]}
+                sched = {
+                    "name": item["name"],
+                    "enabled": item.get("enabled", True),
+                    "schedule": item["schedule"],
+                    "backupStorageName": item["backup_storage_name"],
+                }
                 _set(sched, "retentionCopies", item.get("retention_copies"))
                 schedules.append(sched)
             backup["schedules"] = schedules
@@ -115,8 +119,12 @@ def desired_spec(params, current_spec=None):
 
 def check_create_spec(spec, namespace, name):
     engine = spec.get("engine") or {}
-    values = (("engine.type", engine.get("type")), ("engine.storage_size", (engine.get("storage") or {}).get("size")),
-              ("engine.cpu", (engine.get("resources") or {}).get("cpu")), ("engine.memory", (engine.get("resources") or {}).get("memory")))
+    values = (
+        ("engine.type", engine.get("type")),
+        ("engine.storage_size", (engine.get("storage") or {}).get("size")),
+        ("engine.cpu", (engine.get("resources") or {}).get("cpu")),
+        ("engine.memory", (engine.get("resources") or {}).get("memory")),
+    )
     missing = [k for k, v in values if v is None]
     if missing:
         raise ValidationError("database cluster %s/%s does not exist; creating it needs %s" % (namespace, name, ", ".join(missing)))
@@ -127,8 +135,10 @@ def check_update(current_spec, spec, namespace, name):
     cur_engine = current_spec.get("engine") or {}
     new_engine = spec.get("engine") or {}
     if cur_engine.get("type") and new_engine.get("type") != cur_engine.get("type"):
-        raise ValidationError("database cluster %s/%s runs engine %s; it cannot be changed to %s (create a new cluster and restore "
-                              "a backup into it)" % (namespace, name, cur_engine.get("type"), new_engine.get("type")))
+        raise ValidationError(
+            "database cluster %s/%s runs engine %s; it cannot be changed to %s (create a new cluster and restore "
+            "a backup into it)" % (namespace, name, cur_engine.get("type"), new_engine.get("type"))
+        )
     old_size = (cur_engine.get("storage") or {}).get("size")
     new_size = (new_engine.get("storage") or {}).get("size")
     if old_size is not None and new_size is not None:
@@ -137,8 +147,10 @@ def check_update(current_spec, spec, namespace, name):
         except ValueError:
             shrink = False
         if shrink:
-            raise ValidationError("database cluster %s/%s: storage can only grow (current %s, requested %s); Everest refuses to "
-                                  "shrink volumes" % (namespace, name, old_size, new_size))
+            raise ValidationError(
+                "database cluster %s/%s: storage can only grow (current %s, requested %s); Everest refuses to "
+                "shrink volumes" % (namespace, name, old_size, new_size)
+            )
 
 
 def cluster_shape(spec):
@@ -159,14 +171,23 @@ def cluster_ready(obj):
 
 # --------------------------------------------------------------------------------------------------------- quota
 
+
 def quota_request(spec, name):
     engine = spec.get("engine") or {}
     proxy = spec.get("proxy") or {}
     res = engine.get("resources") or {}
     pres = proxy.get("resources") or {}
-    return {"engine": engine.get("type"), "replicas": engine.get("replicas") or 1, "cpu": res.get("cpu"),
-            "memory": res.get("memory"), "proxy_replicas": proxy.get("replicas"), "proxy_cpu": pres.get("cpu"),
-            "proxy_memory": pres.get("memory"), "cluster_name": name, "db_users": 0}
+    return {
+        "engine": engine.get("type"),
+        "replicas": engine.get("replicas") or 1,
+        "cpu": res.get("cpu"),
+        "memory": res.get("memory"),
+        "proxy_replicas": proxy.get("replicas"),
+        "proxy_cpu": pres.get("cpu"),
+        "proxy_memory": pres.get("memory"),
+        "cluster_name": name,
+        "db_users": 0,
+    }
 
 
 def enforce_quota(k8s, namespace, policy_name, spec, name):
@@ -182,8 +203,9 @@ def enforce_quota(k8s, namespace, policy_name, spec, name):
     _quota.validate_request(request)
     result = _quota.evaluate(namespace, policy, clusters, users, request)
     if not result["allowed"]:
-        raise QuotaExceeded("; ".join(result["violations"]), violations=result["violations"], usage=result["usage"],
-                            requested=result["requested"], limits=result["limits"])
+        raise QuotaExceeded(
+            "; ".join(result["violations"]), violations=result["violations"], usage=result["usage"], requested=result["requested"], limits=result["limits"]
+        )
     return result, list(result["warnings"])
 
 
@@ -195,7 +217,8 @@ def quota_k8s(module):
     except ConnectionConfigError as exc:
         raise ConnectionConfigError(
             "enforce_quota reads the namespace's TenantResourcePolicy from Kubernetes, but: %s; configure the Kubernetes "
-            "connection (kubeconfig option, K8S_AUTH_KUBECONFIG) or set enforce_quota: false" % exc.msg)
+            "connection (kubeconfig option, K8S_AUTH_KUBECONFIG) or set enforce_quota: false" % exc.msg
+        )
     return module.k8s
 
 
@@ -204,6 +227,7 @@ class QuotaExceeded(EverestError):
 
 
 # ------------------------------------------------------------------------------------------------------ converge
+
 
 class Runner(object):
     """The converge of one DatabaseCluster for everest_database_cluster: absent, create, or a conditional update."""
@@ -235,8 +259,13 @@ class Runner(object):
     def wait_ready(self, obj):
         if not self.module.params['wait']:
             return obj
-        return _everest_objects.wait_for(self.get, cluster_ready, self.module.params['wait_timeout'], 'waiting for %s to be ready' % self.what,
-                            failed=lambda o: 'it no longer exists' if o is None else None)
+        return _everest_objects.wait_for(
+            self.get,
+            cluster_ready,
+            self.module.params['wait_timeout'],
+            'waiting for %s to be ready' % self.what,
+            failed=lambda o: 'it no longer exists' if o is None else None,
+        )
 
     def absent(self, current):
         params = self.module.params
@@ -261,8 +290,9 @@ class Runner(object):
         diff = {'before': {}, 'after': spec}
         if self.module.check_mode:
             return True, body, diff
-        created = self.client.request('POST', _everest_client.ns_path(self.ns, 'database-clusters'), body,
-                                      rbac=('database-clusters', 'create', self.obj), what=self.what)
+        created = self.client.request(
+            'POST', _everest_client.ns_path(self.ns, 'database-clusters'), body, rbac=('database-clusters', 'create', self.obj), what=self.what
+        )
         return True, self.wait_ready(created), diff
 
     def update(self, current):

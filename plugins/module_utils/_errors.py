@@ -45,8 +45,7 @@ class K8sApiError(EverestError):
     """The Kubernetes API answered with an error status (or could not be reached)."""
 
     def __init__(self, msg, status=None, reason=None, api_message=None, causes=None, method=None, path=None):
-        super(K8sApiError, self).__init__(
-            msg, status=status, reason=reason, api_message=api_message, causes=causes or None, method=method, path=path)
+        super(K8sApiError, self).__init__(msg, status=status, reason=reason, api_message=api_message, causes=causes or None, method=method, path=path)
         self.status = status
         self.reason = reason
         self.message = api_message

@@ -49,8 +49,7 @@ API_ARG_SPEC = {
     "everest_validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["EVEREST_VALIDATE_CERTS"])},
     "everest_ca_cert": {"type": "path", "fallback": (env_fallback, ["EVEREST_CA_CERT"])},
     "everest_timeout": {"type": "int", "default": 30},
-    "everest_allow_http_credentials": {"type": "bool", "default": False,
-                                       "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
+    "everest_allow_http_credentials": {"type": "bool", "default": False, "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
 }
 SESSION_HINT = "run virakcloud.everest.everest_session again (or give everest_username/everest_password) to get a new token"
 ACCOUNTS_DOC = "https://docs.percona.com/everest/administer/manage_users.html"
@@ -67,6 +66,7 @@ TRANSIENT_ATTEMPTS = 4
 
 
 # -------------------------------------------------------------------------------------------------------- errors
+
 
 class EverestApiError(EverestError):
     """An error answer of the Everest API (or no answer). ``status`` is None for connection failures."""
@@ -125,11 +125,24 @@ def _utc(ts):
 
 # -------------------------------------------------------------------------------------------------------- client
 
+
 class EverestClient:
     """JSON client of the Everest API. ``rbac=(resource, action, object)`` on a call makes 403 messages precise."""
 
-    def __init__(self, url, token=None, username=None, password=None, validate_certs=True, ca_cert=None, timeout=30,
-                 sleep=time.sleep, clock=time.time, rng=None, allow_http_credentials=False):
+    def __init__(
+        self,
+        url,
+        token=None,
+        username=None,
+        password=None,
+        validate_certs=True,
+        ca_cert=None,
+        timeout=30,
+        sleep=time.sleep,
+        clock=time.time,
+        rng=None,
+        allow_http_credentials=False,
+    ):
         parts = urlsplit(url or "")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValidationError("everest_url %r is not an http(s) URL, e.g. https://everest.example.com" % (url,))
@@ -141,17 +154,23 @@ class EverestClient:
         self._rng = rng or random.Random()
         self.logins = 0
         self.rate_limit_waits = []
-        self._transport = _http.Transport(self.url, what="the Everest API server %s" % self.url, timeout=timeout,
-                                          context=self._ssl_context, allow_http_credentials=allow_http_credentials,
-                                          option="everest_allow_http_credentials")
+        self._transport = _http.Transport(
+            self.url,
+            what="the Everest API server %s" % self.url,
+            timeout=timeout,
+            context=self._ssl_context,
+            allow_http_credentials=allow_http_credentials,
+            option="everest_allow_http_credentials",
+        )
         if token or (username and password is not None):
             self._transport.check_credentials("the Everest credentials (session token or password)")
 
     # -- transport ---------------------------------------------------------------------------
     def _ssl_context(self):
         # without verification a CA is not used (it used to be ignored, so it is not refused as it is for Kubernetes)
-        return _http.ssl_context(ca_file=self.ca_cert if self.validate_certs else None, insecure=not self.validate_certs,
-                                 what="the Everest API server %s" % self.url)
+        return _http.ssl_context(
+            ca_file=self.ca_cert if self.validate_certs else None, insecure=not self.validate_certs, what="the Everest API server %s" % self.url
+        )
 
     def close(self):
         self._transport.close()
@@ -188,7 +207,10 @@ class EverestClient:
                 self.close()
                 raise EverestApiUnavailable(
                     "TLS connection to Everest at %s failed: %s; set everest_ca_cert to the CA of the Everest certificate "
-                    "(or everest_validate_certs: false for a test installation)" % (self.url, exc), method=method, path=path)
+                    "(or everest_validate_certs: false for a test installation)" % (self.url, exc),
+                    method=method,
+                    path=path,
+                )
             except (socket.timeout, ConnectionError, HTTPException, OSError) as exc:
                 self.close()
                 if reused and not isinstance(exc, socket.timeout) and attempt == 1:
@@ -196,14 +218,16 @@ class EverestClient:
                 if method == "GET" and attempt < TRANSIENT_ATTEMPTS:
                     self._sleep(self._retry_delay({}, attempt))
                     continue
-                raise EverestApiUnavailable("cannot reach the Everest API at %s: %s; check everest_url and that the everest "
-                                            "Service is reachable" % (self.url, exc), method=method, path=path)
+                raise EverestApiUnavailable(
+                    "cannot reach the Everest API at %s: %s; check everest_url and that the everest Service is reachable" % (self.url, exc),
+                    method=method,
+                    path=path,
+                )
             if 200 <= status < 300:
                 try:
                     return _http.json_body(data)
                 except ValueError:
-                    raise EverestApiError("Everest returned a non-JSON answer to %s %s" % (method, path), status=status,
-                                          method=method, path=path)
+                    raise EverestApiError("Everest returned a non-JSON answer to %s %s" % (method, path), status=status, method=method, path=path)
             if status == 429 and attempt < RATE_LIMIT_ATTEMPTS:
                 delay = self._retry_delay(headers, attempt)
                 self.rate_limit_waits.append(delay)
@@ -237,12 +261,16 @@ class EverestClient:
                 return EverestApiForbidden(
                     "Kubernetes refused %s for Everest (403 %s): user '%s' passed Everest's RBAC, but a Kubernetes rule (for "
                     "example the namespace's ResourceQuota or an admission webhook) does not allow it; free or raise what the "
-                    "message names, no Everest RBAC line changes it" % (what, text, user), **kwargs)
+                    "message names, no Everest RBAC line changes it" % (what, text, user),
+                    **kwargs,
+                )
             if rbac:
                 resource, action, obj = rbac
-                msg = ("Everest refused to let user '%s' %s %s (403 %s): the RBAC policy (ConfigMap everest-system/everest-rbac) "
-                       "does not grant '%s' on resource '%s' for object '%s'; add a rule such as 'p, <user or role>, %s, %s, %s' "
-                       "for %s, or use a user who has it" % (user, action, what, text, action, resource, obj, resource, action, obj, user))
+                msg = (
+                    "Everest refused to let user '%s' %s %s (403 %s): the RBAC policy (ConfigMap everest-system/everest-rbac) "
+                    "does not grant '%s' on resource '%s' for object '%s'; add a rule such as 'p, <user or role>, %s, %s, %s' "
+                    "for %s, or use a user who has it" % (user, action, what, text, action, resource, obj, resource, action, obj, user)
+                )
             else:
                 msg = "Everest refused %s for user '%s' (403 %s): missing RBAC permission" % (what, user, text)
             return EverestApiForbidden(msg, **kwargs)
@@ -251,11 +279,12 @@ class EverestClient:
         if status == 409:
             return EverestApiConflict(
                 "%s: 409 Conflict (%s): it already exists, or it was changed by someone else since it was read "
-                "(stale metadata.resourceVersion)" % (what, text or "Conflict"), **kwargs)
+                "(stale metadata.resourceVersion)" % (what, text or "Conflict"),
+                **kwargs,
+            )
         if status in (400, 422):
             field = None
-            match = (re.search(r'Error at "([^"]+)"', text) or K8S_INVALID_FIELD_RE.search(text)
-                     or re.search(r"'([A-Za-z][\w.\[\]]*)'", text))
+            match = re.search(r'Error at "([^"]+)"', text) or K8S_INVALID_FIELD_RE.search(text) or re.search(r"'([A-Za-z][\w.\[\]]*)'", text)
             if match:
                 field = match.group(1)
             msg = "Everest refused %s (%d): %s" % (what, status, text)
@@ -267,8 +296,9 @@ class EverestClient:
             return EverestApiRateLimited(
                 "Everest kept answering 429 rate limit exceeded to %s: %d attempts over %.1f s (it limits requests per client IP, "
                 "/v1/session to 1 per second with a lockout after failed logins); reuse a token from "
-                "virakcloud.everest.everest_session instead of logging in per task, lower forks, or retry later" % (
-                    what, attempts, waited), **kwargs)
+                "virakcloud.everest.everest_session instead of logging in per task, lower forks, or retry later" % (what, attempts, waited),
+                **kwargs,
+            )
         return EverestApiUnavailable("%s failed on the Everest side (%d %s)" % (what, status, text), **kwargs)
 
     def _login_forbidden_message(self, text):
@@ -280,31 +310,36 @@ class EverestClient:
             cause = "the account lacks the 'login' capability"
         else:
             cause = "the account is disabled or lacks the 'login' capability"
-        return ("Everest refused the login of '%s' (403 %s): %s (fields enabled and capabilities of the account in Secret "
-                "everest-system/everest-accounts); this is not an RBAC permission, no policy line changes it. An Everest administrator "
-                "must enable the account with the 'login' capability; everestctl cannot change these fields, but deleting and "
-                "re-creating the account with virakcloud.everest.everest_account (state: absent, then present) gives an enabled "
-                "account with 'login' (see %s)" % (self.username or "?", text, cause, ACCOUNTS_DOC))
+        return (
+            "Everest refused the login of '%s' (403 %s): %s (fields enabled and capabilities of the account in Secret "
+            "everest-system/everest-accounts); this is not an RBAC permission, no policy line changes it. An Everest administrator "
+            "must enable the account with the 'login' capability; everestctl cannot change these fields, but deleting and "
+            "re-creating the account with virakcloud.everest.everest_account (state: absent, then present) gives an enabled "
+            "account with 'login' (see %s)" % (self.username or "?", text, cause, ACCOUNTS_DOC)
+        )
 
     def _unauthorized_message(self, text):
         if not self.token:
             return "Everest refused the login of '%s' (401 %s); check everest_username and everest_password" % (self.username, text)
         exp = token_claims(self.token).get("exp")
         if isinstance(exp, (int, float)) and exp <= self._clock():
-            return "the Everest session token of '%s' expired at %s (401 %s); %s" % (
-                token_user(self.token) or "?", _utc(exp), text, SESSION_HINT)
-        return ("Everest rejected the session token (401 %s): it is invalid, was revoked by a logout, or the server's JWT keys "
-                "changed; %s" % (text, SESSION_HINT))
+            return "the Everest session token of '%s' expired at %s (401 %s); %s" % (token_user(self.token) or "?", _utc(exp), text, SESSION_HINT)
+        return "Everest rejected the session token (401 %s): it is invalid, was revoked by a logout, or the server's JWT keys changed; %s" % (
+            text,
+            SESSION_HINT,
+        )
 
     # -- session -----------------------------------------------------------------------------
     def login(self):
         if not self.username or self.password is None:
-            raise ValidationError("no Everest credentials: give everest_token (from virakcloud.everest.everest_session), or "
-                                  "everest_username and everest_password")
+            raise ValidationError(
+                "no Everest credentials: give everest_token (from virakcloud.everest.everest_session), or everest_username and everest_password"
+            )
         saved, self.token = self.token, None
         try:
-            answer = self.request("POST", "/v1/session", {"username": self.username, "password": self.password},
-                                  what="login of '%s'" % self.username, auth=False)
+            answer = self.request(
+                "POST", "/v1/session", {"username": self.username, "password": self.password}, what="login of '%s'" % self.username, auth=False
+            )
         except EverestError:
             self.token = saved
             raise
@@ -337,6 +372,7 @@ def ns_path(namespace, collection, name=None, sub=None):
 
 # --------------------------------------------------------------------------------------------------- module glue
 
+
 def argument_spec(spec):
     """A module's own options plus the everest_* connection options (copies)."""
     result = copy.deepcopy(API_ARG_SPEC)
@@ -352,9 +388,15 @@ def check_url(params):
 def client_from_params(params, **overrides):
     """EverestClient from the everest_* options (``overrides``: other constructor arguments, e.g. ``token=None``)."""
     check_url(params)
-    kwargs = dict(token=params.get("everest_token"), username=params.get("everest_username"), password=params.get("everest_password"),
-                  validate_certs=params.get("everest_validate_certs"), ca_cert=params.get("everest_ca_cert"),
-                  timeout=params.get("everest_timeout"), allow_http_credentials=bool(params.get("everest_allow_http_credentials")))
+    kwargs = dict(
+        token=params.get("everest_token"),
+        username=params.get("everest_username"),
+        password=params.get("everest_password"),
+        validate_certs=params.get("everest_validate_certs"),
+        ca_cert=params.get("everest_ca_cert"),
+        timeout=params.get("everest_timeout"),
+        allow_http_credentials=bool(params.get("everest_allow_http_credentials")),
+    )
     kwargs.update(overrides)
     return EverestClient(params.get("everest_url"), **kwargs)
 

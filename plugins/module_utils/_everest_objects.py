@@ -17,8 +17,10 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 
 def check_name(name, what):
     if not isinstance(name, str) or not _validation.OBJECT_NAME_RE.match(name) or len(name) > _validation.OBJECT_NAME_MAX_LENGTH:
-        raise ValidationError("%s name %r is invalid: Everest requires an RFC 1035 name of at most %d characters (lowercase letters, "
-                              "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, _validation.OBJECT_NAME_MAX_LENGTH))
+        raise ValidationError(
+            "%s name %r is invalid: Everest requires an RFC 1035 name of at most %d characters (lowercase letters, "
+            "digits and '-', starting with a letter, ending with a letter or digit)" % (what, name, _validation.OBJECT_NAME_MAX_LENGTH)
+        )
 
 
 def object_view(obj):
@@ -30,6 +32,7 @@ def object_view(obj):
 
 def wait_for(fetch, done, timeout, what, sleep=time.sleep, clock=time.monotonic, failed=None):
     """Poll ``fetch()`` until ``done(obj)``; raise TimeoutExceeded (details: last object) or EverestError when ``failed(obj)``."""
+
     def check(obj):
         reason = failed(obj) if failed is not None else None
         if reason:
@@ -42,6 +45,7 @@ def wait_for(fetch, done, timeout, what, sleep=time.sleep, clock=time.monotonic,
 
 
 # ------------------------------------------------------------------------------- objects with write-only secrets
+
 
 def _same(a, b):
     if isinstance(a, list) and isinstance(b, list):
@@ -92,8 +96,7 @@ def converge_object(module, client, collection, resource, label, desired, secret
         return True, created, diff
     for field, option in immutable:
         if desired.get(field) is not None and desired[field] != current.get(field):
-            raise ValidationError("%s has %s %r; it cannot be changed to %r (delete and re-create it)" % (
-                what, option, current.get(field), desired[field]))
+            raise ValidationError("%s has %s %r; it cannot be changed to %r (delete and re-create it)" % (what, option, current.get(field), desired[field]))
     patch = dict((k, v) for k, v in desired.items() if v is not None and k not in dict(immutable) and not _same(current.get(k), v))
     push_secrets = bool(secrets) and params.get("update_secrets") == "always"
     if not patch and not push_secrets:

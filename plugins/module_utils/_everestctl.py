@@ -30,6 +30,7 @@ import time
 
 try:
     import ctypes
+
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork: the child only makes the call
 except (ImportError, OSError, AttributeError):  # not Linux (or no libc symbol): children rely on terminate_all()
     _PRCTL = None
@@ -85,8 +86,11 @@ def _bool(value):
 def _check(checker, value, what):
     problem = checker(value)
     if problem:
-        raise ValidationError("%s %r rejected before running everestctl: %s" % (what, value, problem)
-                              if what != "password" else "password rejected before running everestctl: %s" % problem)
+        raise ValidationError(
+            "%s %r rejected before running everestctl: %s" % (what, value, problem)
+            if what != "password"
+            else "password rejected before running everestctl: %s" % problem
+        )
 
 
 def _check_can_arg(value, what):
@@ -114,8 +118,7 @@ def _shape_accounts_delete(v):
 def _operator_flags(v):
     if not (v["mysql"] or v["postgresql"] or v["mongodb"]):
         raise ValidationError("namespace %r: at least one operator (mysql, postgresql, mongodb) must be enabled" % v["name"])
-    return ["--operator.mysql=" + _bool(v["mysql"]), "--operator.postgresql=" + _bool(v["postgresql"]),
-            "--operator.mongodb=" + _bool(v["mongodb"])]
+    return ["--operator.mysql=" + _bool(v["mysql"]), "--operator.postgresql=" + _bool(v["postgresql"]), "--operator.mongodb=" + _bool(v["mongodb"])]
 
 
 def _shape_namespaces_add(v):
@@ -242,7 +245,7 @@ def error_text(stderr):
             if line.startswith("Usage:"):
                 break
             continue
-        if line.startswith(u"\u274c"):
+        if line.startswith("\u274c"):
             line = line[1:].strip()
         lines.append(line)
     return " / ".join(lines)
@@ -311,12 +314,21 @@ class Everestctl:
         fds = self._pass_fds() if callable(self._pass_fds) else self._pass_fds
         parent = os.getpid()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env, start_new_session=True, close_fds=True, pass_fds=tuple(fds or ()),
-                                    preexec_fn=lambda: _die_with_parent(parent))
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=tuple(fds or ()),
+                preexec_fn=lambda: _die_with_parent(parent),
+            )
         except OSError as exc:
-            raise EverestctlError("cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc),
-                                  kind="not_runnable", cmd=masked)
+            raise EverestctlError(
+                "cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc), kind="not_runnable", cmd=masked
+            )
         with _RUNNING_LOCK:
             _RUNNING.add(proc)
         try:
@@ -332,8 +344,12 @@ class Everestctl:
             raise EverestctlError(
                 "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
                 "wait for operator installation)" % (timeout, " ".join(masked[1:3])),
-                kind="timeout", rc=124, stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
-                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets), cmd=masked)
+                kind="timeout",
+                rc=124,
+                stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
+                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets),
+                cmd=masked,
+            )
         _forget(proc)
         duration = time.time() - started
         self.calls.append(masked)

@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 try:
     import yaml
+
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the controller
@@ -87,8 +88,7 @@ PATCH_CONTENT_TYPES = {
 }
 
 # Connection option names, as in kubernetes.core (one table; the argspec lives in _module.py).
-AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key",
-                "allow_http_credentials")
+AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key", "allow_http_credentials")
 
 
 def path(api_version, plural, namespace=None, name=None, subresource=None):
@@ -158,18 +158,18 @@ class ClusterConfig:
         self.username = None
         self.password = None
         self.ca_file = None
-        self.ca_data = None          # bytes (PEM)
+        self.ca_data = None  # bytes (PEM)
         self.client_cert_file = None
         self.client_cert_data = None  # bytes (PEM)
         self.client_key_file = None
-        self.client_key_data = None   # bytes (PEM)
+        self.client_key_data = None  # bytes (PEM)
         self.insecure = False
         self.tls_server_name = None
         self.exec_config = None
-        self.source_file = None       # the single kubeconfig file this came from, unmodified
+        self.source_file = None  # the single kubeconfig file this came from, unmodified
         self.context_name = None
         self.allow_http_credentials = False
-        self.secrets = []             # values to hide from any output
+        self.secrets = []  # values to hide from any output
 
     def has_credentials(self):
         return bool(self.token or self.token_file or self.exec_config or (self.username and self.password is not None))
@@ -193,7 +193,8 @@ def _read_yaml_file(filename):
     except (IOError, OSError) as exc:
         raise ConnectionConfigError(
             "cannot read the kubeconfig file %s: %s; set the kubeconfig option (or K8S_AUTH_KUBECONFIG / KUBECONFIG) "
-            "to a readable file" % (filename, exc.strerror or exc))
+            "to a readable file" % (filename, exc.strerror or exc)
+        )
     except yaml.YAMLError as exc:
         raise ConnectionConfigError("the kubeconfig file %s is not valid YAML: %s" % (filename, exc))
     if data is None:
@@ -263,7 +264,8 @@ def load_config(params):
         if not _load_incluster(cfg):
             raise ConnectionConfigError(
                 "no Kubernetes connection configured: no kubeconfig found (~/.kube/config, KUBECONFIG) and not running in a "
-                "cluster; set the kubeconfig option (or K8S_AUTH_KUBECONFIG), or host and api_key")
+                "cluster; set the kubeconfig option (or K8S_AUTH_KUBECONFIG), or host and api_key"
+            )
     # explicit options override what the kubeconfig said
     if explicit_host:
         cfg.server = explicit_host
@@ -297,8 +299,7 @@ def _load_kubeconfig(cfg, files, context):
     merged = _merge_kubeconfigs(files)
     context_name = context or merged.get("current-context")
     if not context_name:
-        raise ConnectionConfigError(
-            "the kubeconfig (%s) has no current-context; set the context option" % ", ".join(files))
+        raise ConnectionConfigError("the kubeconfig (%s) has no current-context; set the context option" % ", ".join(files))
     ctx = _named(merged["contexts"], context_name, "context").get("context") or {}
     cluster_entry = _named(merged["clusters"], ctx.get("cluster"), "cluster")
     cluster = cluster_entry.get("cluster") or {}
@@ -344,7 +345,9 @@ def _token_from_kubernetes_library(cfg, files, context_name):
     except ImportError:
         raise MissingDependencyError(
             "the kubeconfig user of context '%s' uses an auth-provider, which needs the kubernetes Python library "
-            "(pip install kubernetes); alternatively use an exec credential plugin" % context_name, library="kubernetes")
+            "(pip install kubernetes); alternatively use an exec credential plugin" % context_name,
+            library="kubernetes",
+        )
     configuration = k8s_client.Configuration()
     try:
         k8s_config.load_kube_config(config_file=files[0], context=context_name, client_configuration=configuration)
@@ -378,11 +381,13 @@ def _exec_env(exec_config, command):
     if not isinstance(entries, list):
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s: env must be a list of {name, value}" % command)
     for index, item in enumerate(entries):
-        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and "=" not in item["name"]
-                and isinstance(item.get("value", ""), str)):
+        if not (
+            isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and "=" not in item["name"] and isinstance(item.get("value", ""), str)
+        ):
             raise ConnectionConfigError(
                 "the kubeconfig exec credential plugin %s: env entry %d must be a map with a non-empty string name (no '=') "
-                "and a string value" % (command, index))
+                "and a string value" % (command, index)
+            )
         env[item["name"]] = item.get("value", "")
     return env
 
@@ -397,17 +402,16 @@ def _run_exec_plugin(exec_config):
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s: args must be a list of strings" % command)
     env = _exec_env(exec_config, command)
     api_version = exec_config.get("apiVersion", "client.authentication.k8s.io/v1")
-    env["KUBERNETES_EXEC_INFO"] = json.dumps({
-        "apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
+    env["KUBERNETES_EXEC_INFO"] = json.dumps({"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
     argv = [command] + list(args)
     try:
-        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=120, check=False)
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s failed to run: %s" % (command, exc))
     if proc.returncode != 0:
-        raise ConnectionConfigError("the kubeconfig exec credential plugin %s exited with %d: %s"
-                                    % (command, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[:500]))
+        raise ConnectionConfigError(
+            "the kubeconfig exec credential plugin %s exited with %d: %s" % (command, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[:500])
+        )
     try:
         status = json.loads(proc.stdout.decode("utf-8"))["status"]
     except (ValueError, KeyError, TypeError):
@@ -429,10 +433,14 @@ class K8sClient:
         self._exec_status = None
         self._kubeconfig_path = None
         self.requests = {"get": 0, "list": 0, "create": 0, "update": 0, "patch": 0, "delete": 0}
-        self._transport = _http.Transport(config.server, what="the Kubernetes API server %s" % config.server,
-                                          timeout=request_timeout, context=self._ssl_context,
-                                          tls_server_name=config.tls_server_name,
-                                          allow_http_credentials=config.allow_http_credentials)
+        self._transport = _http.Transport(
+            config.server,
+            what="the Kubernetes API server %s" % config.server,
+            timeout=request_timeout,
+            context=self._ssl_context,
+            tls_server_name=config.tls_server_name,
+            allow_http_credentials=config.allow_http_credentials,
+        )
         if config.has_credentials():
             self._transport.check_credentials("the kubeconfig user's credentials (token, basic auth or exec plugin)")
 
@@ -473,8 +481,14 @@ class K8sClient:
             cert_file = self._tmpfile(cfg.client_cert_data, ".crt")
         if cfg.client_key_data:
             key_file = self._tmpfile(cfg.client_key_data, ".key")
-        return _http.ssl_context(ca_file=cfg.ca_file, ca_data=cfg.ca_data, insecure=cfg.insecure, cert_file=cert_file,
-                                 key_file=key_file, what="the Kubernetes API server %s" % cfg.server)
+        return _http.ssl_context(
+            ca_file=cfg.ca_file,
+            ca_data=cfg.ca_data,
+            insecure=cfg.insecure,
+            cert_file=cert_file,
+            key_file=key_file,
+            what="the Kubernetes API server %s" % cfg.server,
+        )
 
     def _exec_credentials(self):
         if self.config.exec_config and self._exec_status is None:
@@ -522,9 +536,9 @@ class K8sClient:
                 if isinstance(exc, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
                     raise ConnectionConfigError(
                         "TLS verification of %s failed: %s; set ca_cert to the cluster CA (or validate_certs: false for a test cluster)"
-                        % (self.config.server, exc))
-                err = K8sTransient("cannot reach the Kubernetes API at %s: %s" % (self.config.server, exc),
-                                   method=method, path=url_path)
+                        % (self.config.server, exc)
+                    )
+                err = K8sTransient("cannot reach the Kubernetes API at %s: %s" % (self.config.server, exc), method=method, path=url_path)
                 if attempt >= TRANSIENT_ATTEMPTS:
                     raise err
                 self._backoff(attempt, None)
@@ -533,8 +547,9 @@ class K8sClient:
                 try:
                     return _http.json_body(data)
                 except ValueError:
-                    raise K8sApiError("the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path),
-                                      status=status, method=method, path=url_path)
+                    raise K8sApiError(
+                        "the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path), status=status, method=method, path=url_path
+                    )
             if status == 401 and self.config.exec_config and not refreshed:
                 refreshed = True
                 self._exec_status = None
@@ -580,8 +595,10 @@ class K8sClient:
         if status == 403:
             return K8sForbidden(msg, **kwargs)
         if status == 401:
-            kwargs_msg = ("the Kubernetes API at %s rejected the credentials (401 Unauthorized); check the kubeconfig user, "
-                          "api_key or the token's expiry" % self.config.server)
+            kwargs_msg = (
+                "the Kubernetes API at %s rejected the credentials (401 Unauthorized); check the kubeconfig user, "
+                "api_key or the token's expiry" % self.config.server
+            )
             return K8sUnauthorized(kwargs_msg, **kwargs)
         if status == 415:
             return K8sUnsupportedMediaType(msg, **kwargs)
@@ -658,7 +675,9 @@ class K8sClient:
         if cfg.username and cfg.password is not None and not user:
             user.update({"username": cfg.username, "password": cfg.password})
         doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "everest",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "everest",
             "clusters": [{"name": "everest", "cluster": cluster}],
             "users": [{"name": "everest", "user": user}],
             "contexts": [{"name": "everest", "context": {"cluster": "everest", "user": "everest"}}],
@@ -694,6 +713,11 @@ def read_modify_write(client, url_path, mutate, attempts=CONFLICT_ATTEMPTS, slee
                 raise K8sConflict(
                     "%s kept changing under us: %d conditional updates in a row were refused (409 Conflict); another writer "
                     "is updating it continuously; retry later" % (url_path, attempts),
-                    status=exc.status, reason=exc.reason, api_message=exc.message, method="PUT", path=url_path)
+                    status=exc.status,
+                    reason=exc.reason,
+                    api_message=exc.message,
+                    method="PUT",
+                    path=url_path,
+                )
             CONFLICT_BACKOFF.pause(attempt - 1, sleep, rng)
     raise AssertionError("unreachable")  # pragma: no cover

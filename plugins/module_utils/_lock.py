@@ -82,8 +82,21 @@ class LeaseLock:
     it for the rest of the items); ``close()`` releases it.
     """
 
-    def __init__(self, client, namespace, name, identity=None, duration=DEFAULT_DURATION, timeout=DEFAULT_TIMEOUT,
-                 purpose='', clock=time.monotonic, sleep=time.sleep, rng=None, renew=True, sticky=False):
+    def __init__(
+        self,
+        client,
+        namespace,
+        name,
+        identity=None,
+        duration=DEFAULT_DURATION,
+        timeout=DEFAULT_TIMEOUT,
+        purpose='',
+        clock=time.monotonic,
+        sleep=time.sleep,
+        rng=None,
+        renew=True,
+        sticky=False,
+    ):
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -143,15 +156,26 @@ class LeaseLock:
     # ---------------------------------------------------------------------------------- protocol
     def _spec(self, transitions=0):
         stamp = _micro_time()
-        return {'holderIdentity': self.identity, 'leaseDurationSeconds': self.duration, 'acquireTime': stamp,
-                'renewTime': stamp, 'leaseTransitions': transitions}
+        return {
+            'holderIdentity': self.identity,
+            'leaseDurationSeconds': self.duration,
+            'acquireTime': stamp,
+            'renewTime': stamp,
+            'leaseTransitions': transitions,
+        }
 
     def _body(self):
-        return {'apiVersion': _constants.LEASE_API_VERSION, 'kind': 'Lease',
-                'metadata': {'name': self.name, 'namespace': self.namespace,
-                             'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
-                             'annotations': {_constants.PURPOSE_ANNOTATION: self.purpose} if self.purpose else {}},
-                'spec': self._spec()}
+        return {
+            'apiVersion': _constants.LEASE_API_VERSION,
+            'kind': 'Lease',
+            'metadata': {
+                'name': self.name,
+                'namespace': self.namespace,
+                'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
+                'annotations': {_constants.PURPOSE_ANNOTATION: self.purpose} if self.purpose else {},
+            },
+            'spec': self._spec(),
+        }
 
     def acquire(self):
         try:
@@ -161,7 +185,9 @@ class LeaseLock:
                 "cannot take Lease %s/%s (%s): the Kubernetes API refused it (403 Forbidden: %s). Grant the credentials get, "
                 "create, update and delete on leases (coordination.k8s.io) in namespace %s, or set cluster_lock: false and "
                 "serialise account changes yourself" % (self.namespace, self.name, self.purpose or 'lock', exc.msg, self.namespace),
-                lease=self.name, namespace=self.namespace)
+                lease=self.name,
+                namespace=self.namespace,
+            )
 
     def _foreign_duration(self, spec):
         try:
@@ -216,7 +242,10 @@ class LeaseLock:
                     "timed out after %ds waiting for Lease %s/%s (%s), held by %r; another run is changing the same "
                     "Everest installation. Wait for it, or, if that holder is gone, delete the Lease (kubectl -n %s delete "
                     "lease %s) or raise the lock timeout" % values,
-                    lease=self.name, namespace=self.namespace, holder=holder)
+                    lease=self.name,
+                    namespace=self.namespace,
+                    holder=holder,
+                )
             attempt += 1
             ACQUIRE_BACKOFF.pause(attempt, self.sleep, self.rng, deadline=deadline, now=now)
 
@@ -233,9 +262,12 @@ class LeaseLock:
             self._thread.start()
 
     def _mark_lost(self, holder):
-        self._lost = LockLost("Lease %s/%s was taken over by %r while this run held it; the account change may have "
-                              "overlapped another writer; re-run to verify" % (self.namespace, self.name, holder),
-                              lease=self.name, namespace=self.namespace)
+        self._lost = LockLost(
+            "Lease %s/%s was taken over by %r while this run held it; the account change may have "
+            "overlapped another writer; re-run to verify" % (self.namespace, self.name, holder),
+            lease=self.name,
+            namespace=self.namespace,
+        )
         self._rv = None
         HELD.discard(self)
 
@@ -267,8 +299,7 @@ class LeaseLock:
         self.check()
         with self._guard:
             if self._rv is None:
-                raise LockLost("Lease %s/%s is not held by this run" % (self.namespace, self.name),
-                               lease=self.name, namespace=self.namespace)
+                raise LockLost("Lease %s/%s is not held by this run" % (self.namespace, self.name), lease=self.name, namespace=self.namespace)
             current = self.client.get_or_none(self.path)
             spec = (current or {}).get('spec') or {}
             if current is None or spec.get('holderIdentity') != self.identity:
@@ -301,8 +332,7 @@ class LeaseLock:
             return
         for _attempt in range(RENEW_ATTEMPTS):
             try:
-                self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions',
-                                                    'preconditions': {'resourceVersion': rv}})
+                self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions', 'preconditions': {'resourceVersion': rv}})
                 return
             except K8sConflict:
                 current = self.client.get_or_none(self.path)

@@ -66,6 +66,7 @@ def database_clusters_path(namespace=None):
 
 # ----------------------------------------------------------------------------------------------- observe
 
+
 def operators_from_subscriptions(subscriptions):
     """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, reference §4.5)."""
     names = set(((s.get('metadata') or {}).get('name')) for s in subscriptions or [])
@@ -78,9 +79,15 @@ def subscription_summary(subscriptions):
     for sub in subscriptions or []:
         name = (sub.get('metadata') or {}).get('name')
         status = sub.get('status') or {}
-        rows.append({'name': name, 'operator': SUBSCRIPTION_TO_OPERATOR.get(name),
-                     'short_name': _constants.SUBSCRIPTION_SHORT_NAMES.get(name, name), 'installed_csv': status.get('installedCSV'),
-                     'state': status.get('state')})
+        rows.append(
+            {
+                'name': name,
+                'operator': SUBSCRIPTION_TO_OPERATOR.get(name),
+                'short_name': _constants.SUBSCRIPTION_SHORT_NAMES.get(name, name),
+                'installed_csv': status.get('installedCSV'),
+                'state': status.get('state'),
+            }
+        )
     return sorted(rows, key=lambda r: r['name'] or '')
 
 
@@ -94,9 +101,16 @@ def is_terminating(namespace_obj):
 def build_state(name, namespace_obj, subscriptions, clusters=None):
     """The observed state of one namespace (pure). ``clusters`` None = DatabaseClusters not read."""
     if namespace_obj is None:
-        return {'name': name, 'exists': False, 'managed': False, 'terminating': False, 'labels': {},
-                'operators': dict((op, False) for op in _constants.OPERATORS), 'subscriptions': [],
-                'database_clusters': [] if clusters is not None else None}
+        return {
+            'name': name,
+            'exists': False,
+            'managed': False,
+            'terminating': False,
+            'labels': {},
+            'operators': dict((op, False) for op in _constants.OPERATORS),
+            'subscriptions': [],
+            'database_clusters': [] if clusters is not None else None,
+        }
     meta = namespace_obj.get('metadata') or {}
     labels = meta.get('labels') or {}
     return {
@@ -144,8 +158,7 @@ def observe_many(client, names=None, with_clusters=False, managed_only=False):
     wanted = list(names) if names is not None else sorted(by_name)
     states = {}
     for name in wanted:
-        states[name] = build_state(name, by_name.get(name), subs_by_ns.get(name, []),
-                                   clusters_by_ns.get(name, []) if with_clusters else None)
+        states[name] = build_state(name, by_name.get(name), subs_by_ns.get(name, []), clusters_by_ns.get(name, []) if with_clusters else None)
     return states
 
 
@@ -176,11 +189,11 @@ def list_managed(client, name=None):
         state = observe(client, name, with_clusters=True)
         return [list_view(state)] if state['exists'] else []
     states = observe_many(client, with_clusters=True, managed_only=True)
-    return [list_view(s) for n, s in sorted(states.items())
-            if s['managed'] and not s['terminating'] and n not in _constants.NAMESPACES_LIST_HIDDEN]
+    return [list_view(s) for n, s in sorted(states.items()) if s['managed'] and not s['terminating'] and n not in _constants.NAMESPACES_LIST_HIDDEN]
 
 
 # ----------------------------------------------------------------------------------------------- decide
+
 
 def normalize_operators(operators):
     """Options dict -> {mysql, postgresql, mongodb: True/False/None}; ``xtradb_cluster`` is an alias of mysql."""
@@ -204,12 +217,16 @@ def validate_item(want):
     if want.get('state', 'present') == 'present':
         operators = normalize_operators(want.get('operators'))
         if not any(operators.values()):
-            raise ValidationError("namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
-                                  "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR), name=name)
+            raise ValidationError(
+                "namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
+                "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR),
+                name=name,
+            )
     for key, value in sorted((want.get('labels') or {}).items()):
         if key == _constants.MANAGED_BY_LABEL:
-            raise ValidationError("namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); "
-                                  "remove it from labels" % (name, key), name=name)
+            raise ValidationError(
+                "namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); remove it from labels" % (name, key), name=name
+            )
         error = _validation.check_label(key, value)
         if error:
             raise ValidationError("namespace '%s': %s; fix labels" % (name, error), name=name)
@@ -241,7 +258,12 @@ def check_ownership(state, want):
     owner = (state.get('labels') or {}).get(_constants.TENANT_LABEL)
     how = 'label %s=%s' % (_constants.TENANT_LABEL, owner)
     if want.get('state', 'present') == 'absent':
-        _ownership.check_remove('namespace', state['name'], owner, want.get('tenant'), )
+        _ownership.check_remove(
+            'namespace',
+            state['name'],
+            owner,
+            want.get('tenant'),
+        )
         return
     claimant = wanted_labels(want).get(_constants.TENANT_LABEL)
     _ownership.check_take('namespace', state['name'], owner, claimant, want.get('takeover_from'), how=how)
@@ -280,9 +302,14 @@ def decide(state, want):
             return Decision(ACTION_NONE, warnings=warnings, after=before)
         clusters = state.get('database_clusters') or []
         if clusters and not want.get('force'):
-            return Decision(ACTION_NONE, error=(
-                "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
-                "or set force=true" % (name, len(clusters), ', '.join(clusters))), after=before)
+            return Decision(
+                ACTION_NONE,
+                error=(
+                    "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
+                    "or set force=true" % (name, len(clusters), ', '.join(clusters))
+                ),
+                after=before,
+            )
         gone = dict((op, False) for op in _constants.OPERATORS)
         after = _after(bool(want.get('keep_namespace')), False, gone)
         return Decision(ACTION_REMOVE, after=after)
@@ -291,35 +318,44 @@ def decide(state, want):
     installed = state['operators']
     warnings = []
     if state['exists'] and state.get('terminating'):
-        return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name,
-                        after=before)
+        return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name, after=before)
     if state['exists']:
         # also for a namespace to adopt: its existing Subscriptions survive an add with the flag false
         removed = [op for op in _constants.OPERATORS if requested[op] is False and installed[op]]
         if removed:
             if not want.get('ignore_operator_removal'):
-                return Decision(ACTION_NONE, error=(
-                    "namespace '%s': operator(s) %s are installed but requested false; Everest cannot remove installed "
-                    "operators; set them to true (or leave them out), or set ignore_operator_removal=true to keep them "
-                    "with a warning" % (name, ', '.join(removed))), after=before)
-            warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)"
-                            % (name, ', '.join(removed)))
+                return Decision(
+                    ACTION_NONE,
+                    error=(
+                        "namespace '%s': operator(s) %s are installed but requested false; Everest cannot remove installed "
+                        "operators; set them to true (or leave them out), or set ignore_operator_removal=true to keep them "
+                        "with a warning" % (name, ', '.join(removed))
+                    ),
+                    after=before,
+                )
+            warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)" % (name, ', '.join(removed)))
     flags = dict((op, bool(installed[op] or requested[op])) for op in _constants.OPERATORS)
     tenant = want.get('tenant')
     if not state['exists']:
         flags = dict((op, bool(requested[op])) for op in _constants.OPERATORS)
         # a tenant's namespace is created with its tenant label first (an atomic claim: a second tenant racing for
         # the same name gets AlreadyExists and then sees the owner), then handed to everestctl with --take-ownership
-        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags),
-                        take_ownership=tenant is not None, precreate=tenant is not None)
+        return Decision(
+            ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags), take_ownership=tenant is not None, precreate=tenant is not None
+        )
     if not state['managed']:
         if tenant is not None and (state.get('labels') or {}).get(_constants.TENANT_LABEL) == tenant:
             # ours but not (or no longer) managed: an interrupted `namespaces add`, or a namespace kept at offboarding
             return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
         if not want.get('take_ownership'):
-            return Decision(ACTION_NONE, error=(
-                "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
-                "(its operators are installed into it)" % name), after=before)
+            return Decision(
+                ACTION_NONE,
+                error=(
+                    "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
+                    "(its operators are installed into it)" % name
+                ),
+                after=before,
+            )
         return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
     if flags == installed:
         return Decision(ACTION_NONE, warnings=warnings, after=before)
@@ -329,9 +365,14 @@ def decide(state, want):
 def namespace_view(state):
     """The returned ``namespace``; ``database_clusters`` is a count for an existing namespace, None for a missing one."""
     clusters = state.get('database_clusters')
-    return {'name': state['name'], 'exists': state['exists'], 'managed': state['managed'],
-            'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {}),
-            'database_clusters': len(clusters) if state['exists'] and clusters is not None else None}
+    return {
+        'name': state['name'],
+        'exists': state['exists'],
+        'managed': state['managed'],
+        'operators': dict(state['operators']),
+        'labels': dict(state.get('labels') or {}),
+        'database_clusters': len(clusters) if state['exists'] and clusters is not None else None,
+    }
 
 
 def predicted_view(state, decision, labels=None):
@@ -356,8 +397,7 @@ def predicted_view(state, decision, labels=None):
 
 
 def _snapshot(state):
-    return {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators']),
-            'labels': dict(state.get('labels') or {})}
+    return {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {})}
 
 
 def apply_labels(client, name, changes, resource_version=None):
@@ -380,6 +420,7 @@ def precreate(client, name, labels):
 
 # ----------------------------------------------------------------------------------------------- act
 
+
 def _argv_values(decision, want):
     if decision.action == ACTION_ADD:
         values = dict(decision.flags)
@@ -389,8 +430,7 @@ def _argv_values(decision, want):
         values = dict(decision.flags)
         values.update(name=want['name'])
         return 'namespaces_update', values
-    return 'namespaces_remove', {'name': want['name'], 'keep_namespace': bool(want.get('keep_namespace')),
-                                 'force': bool(want.get('force'))}
+    return 'namespaces_remove', {'name': want['name'], 'keep_namespace': bool(want.get('keep_namespace')), 'force': bool(want.get('force'))}
 
 
 def command_for(decision, want):
@@ -425,8 +465,7 @@ def _claim_labels(client, name, state, want, attempts=DEFAULT_ATTEMPTS):
     raise EverestError("namespace '%s': its labels kept changing while this task set them; retry" % name, name=name)
 
 
-def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT,
-                       attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
+def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
     """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
     rng = rng or random.Random()
     name = want['name']
@@ -435,8 +474,14 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
     elif state['exists'] and state.get('database_clusters') is None:
         state = dict(state, database_clusters=cluster_names(client, name))
     decision = _decide_checked(state, want)
-    result = {'name': name, 'changed': decision.action != ACTION_NONE, 'action': decision.action,
-              'before': _snapshot(state), 'cmd': None, 'warnings': list(decision.warnings)}
+    result = {
+        'name': name,
+        'changed': decision.action != ACTION_NONE,
+        'action': decision.action,
+        'before': _snapshot(state),
+        'cmd': None,
+        'warnings': list(decision.warnings),
+    }
     if decision.action == ACTION_NONE or check_mode:
         labels = label_changes(state, want)
         if labels and not check_mode:

@@ -44,6 +44,7 @@ def engine_type(name):
 
 # --------------------------------------------------------------------------------------------------------- usage
 
+
 def _fraction(value, what, warnings):
     if value is None:
         return Fraction(0)
@@ -77,8 +78,9 @@ def cluster_usage(dbc):
         replicas *= _count(sharding.get('shards'), 1)
     resources = engine.get('resources') or {}
     if resources.get('cpu') is None or resources.get('memory') is None:
-        warnings.append('DatabaseCluster %s has no engine resources.%s; counted as 0' % (
-            name, ' or '.join(k for k in ('cpu', 'memory') if resources.get(k) is None)))
+        warnings.append(
+            'DatabaseCluster %s has no engine resources.%s; counted as 0' % (name, ' or '.join(k for k in ('cpu', 'memory') if resources.get(k) is None))
+        )
     cpu = replicas * _fraction(resources.get('cpu'), 'DatabaseCluster %s engine cpu' % name, warnings)
     memory = replicas * _fraction(resources.get('memory'), 'DatabaseCluster %s engine memory' % name, warnings)
     proxy = spec.get('proxy') or {}
@@ -154,8 +156,10 @@ def usage_view(usage):
 
 def headroom_view(limits, usage):
     """limit - usage per limited dimension (negative when over), None when not limited."""
+
     def sub(limit, used):
         return None if limit is None else limit - used
+
     cpu = None if limits['cpu_cores'] is None else _quantity.to_number(_quantity.parse(limits['cpu_cores']) - usage['cpu'])
     return {
         'clusters': sub(limits['max_clusters'], usage['clusters']),
@@ -180,6 +184,7 @@ def over_limits(limits, usage):
 
 
 # ------------------------------------------------------------------------------------------------------ requests
+
 
 def allowed_engine_text(engines):
     if not engines:
@@ -233,14 +238,17 @@ def evaluate(namespace, policy, clusters, users, request):
         shape = _requested_shape(request, existing)
         etype = engine_type(req_engine) if req_engine is not None else shape['engine']
         if resize and req_engine is not None and shape['engine'] and etype != shape['engine']:
-            raise ValidationError('cluster %s/%s runs engine %s; a resize cannot change it to %s' % (
-                namespace, request['cluster_name'], shape['engine'], req_engine))
+            raise ValidationError(
+                'cluster %s/%s runs engine %s; a resize cannot change it to %s' % (namespace, request['cluster_name'], shape['engine'], req_engine)
+            )
         allowed_types = set(_constants.POLICY_ENGINE_TO_TYPE[e] for e in engines if e in _constants.POLICY_ENGINE_TO_TYPE)
         if etype not in allowed_types:
             shown = req_engine if req_engine is not None else etype
             label = shown if shown == etype else '%s (%s)' % (shown, etype)
-            violations.append('%s: engine %s is not allowed by TenantResourcePolicy %s/%s; allowed engines: %s' % (
-                namespace, label, namespace, policy['metadata']['name'], allowed_engine_text(engines)))
+            violations.append(
+                '%s: engine %s is not allowed by TenantResourcePolicy %s/%s; allowed engines: %s'
+                % (namespace, label, namespace, policy['metadata']['name'], allowed_engine_text(engines))
+            )
         req['clusters'] = 1  # a resize replaces the cluster's own count (``base`` excludes it)
         req['cpu'] = shape['cpu']
         req['memory'] = shape['memory']
@@ -261,8 +269,10 @@ def evaluate(namespace, policy, clusters, users, request):
             continue
         limit_frac = _quantity.parse(limit)
         if total > limit_frac and total > current[key] and req[key] > 0:
-            violations.append('%s: %s %s would exceed the limit of %s (%s %s, requested %s)' % (
-                namespace, label, fmt_total(total), fmt_part(limit_frac), in_use_label, fmt_part(used_base), fmt_part(req[key])))
+            violations.append(
+                '%s: %s %s would exceed the limit of %s (%s %s, requested %s)'
+                % (namespace, label, fmt_total(total), fmt_part(limit_frac), in_use_label, fmt_part(used_base), fmt_part(req[key]))
+            )
     return {
         'allowed': not violations,
         'violations': violations,
@@ -271,10 +281,18 @@ def evaluate(namespace, policy, clusters, users, request):
         'limits': limits,
         'allowed_engines': engines,
         'usage': usage_view(current),
-        'requested': {'clusters': req['clusters'], 'cpu_cores': _quantity.to_number(req['cpu']),
-                      'memory_bytes': _quantity.value_ceil(req['memory']), 'db_users': req['db_users']},
-        'usage_after': {'clusters': after['clusters'], 'cpu_cores': _quantity.to_number(after['cpu']),
-                        'memory_bytes': _quantity.value_ceil(after['memory']), 'db_users': after['db_users']},
+        'requested': {
+            'clusters': req['clusters'],
+            'cpu_cores': _quantity.to_number(req['cpu']),
+            'memory_bytes': _quantity.value_ceil(req['memory']),
+            'db_users': req['db_users'],
+        },
+        'usage_after': {
+            'clusters': after['clusters'],
+            'cpu_cores': _quantity.to_number(after['cpu']),
+            'memory_bytes': _quantity.value_ceil(after['memory']),
+            'db_users': after['db_users'],
+        },
         'headroom': headroom_view(limits, current),
         'within_limits': not over_limits(limits, current),
         'over_limits': over_limits(limits, current),
@@ -295,7 +313,8 @@ def check_new_cluster_request(namespace, limits, request):
         if name:
             raise ValidationError(
                 '%s: database cluster %s/%s does not exist, so there is nothing to resize; give engine to check a new cluster '
-                'of that name, or fix cluster_name' % (namespace, namespace, name))
+                'of that name, or fix cluster_name' % (namespace, namespace, name)
+            )
         return
     missing = []
     if limits['cpu_cores'] is not None and request.get('cpu') is None:
@@ -305,9 +324,10 @@ def check_new_cluster_request(namespace, limits, request):
     if missing:
         options = ' and '.join(m[0] for m in missing)
         what = 'a new cluster' if not name else 'new cluster %s/%s' % (namespace, name)
-        raise ValidationError('%s: %s %s required to check %s against %s; give %s (per engine replica; Everest requires cpu '
-                              'and memory for every cluster)' % (namespace, options, 'is' if len(missing) == 1 else 'are', what,
-                                                                 ' and '.join(m[1] for m in missing), options))
+        raise ValidationError(
+            '%s: %s %s required to check %s against %s; give %s (per engine replica; Everest requires cpu '
+            'and memory for every cluster)' % (namespace, options, 'is' if len(missing) == 1 else 'are', what, ' and '.join(m[1] for m in missing), options)
+        )
 
 
 def _requested_shape(request, existing):
@@ -320,6 +340,7 @@ def _requested_shape(request, existing):
 
     def pick(key, fallback):
         return request.get(key) if request.get(key) is not None else fallback
+
     replicas = pick('replicas', engine.get('replicas') if existing else 1)
     cpu = pick('cpu', eres.get('cpu'))
     memory = pick('memory', eres.get('memory'))
@@ -353,6 +374,7 @@ def validate_request(request):
 
 # -------------------------------------------------------------------------------------------------------- status
 
+
 def utcnow_text():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -374,13 +396,11 @@ def status_for(policy, result, now=None):
             others.append(cond)
     generation = (policy.get('metadata') or {}).get('generation')
     transition = old_cond.get('lastTransitionTime') if old_cond and old_cond.get('status') == cond_status else None
-    cond = {'type': CONDITION_TYPE, 'status': cond_status, 'reason': reason, 'message': message,
-            'lastTransitionTime': transition or now or utcnow_text()}
+    cond = {'type': CONDITION_TYPE, 'status': cond_status, 'reason': reason, 'message': message, 'lastTransitionTime': transition or now or utcnow_text()}
     if generation is not None:
         cond['observedGeneration'] = generation
     status = {
-        'usage': {'clusters': usage['clusters'], 'cpuCores': usage['cpu_cores'], 'memoryBytes': usage['memory_bytes'],
-                  'dbUsers': usage['db_users']},
+        'usage': {'clusters': usage['clusters'], 'cpuCores': usage['cpu_cores'], 'memoryBytes': usage['memory_bytes'], 'dbUsers': usage['db_users']},
         'conditions': others + [cond],
     }
     if generation is not None:

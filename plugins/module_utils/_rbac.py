@@ -83,7 +83,7 @@ class ItemError(ValueError):
 # ---------------------------------------------------------------------------------------------------------------
 # Go encoding/csv, one record, Comma=',', TrimLeadingSpace=true, LazyQuotes=false (reference §5.3)
 
-_GO_ASCII_SPACE = frozenset(u"\t\n\v\f\r \x85\xa0")
+_GO_ASCII_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
 
 
 def _go_isspace(ch):
@@ -163,6 +163,7 @@ def _go_list(values):
 # ---------------------------------------------------------------------------------------------------------------
 # Policy model
 
+
 class Rule:
     """One loaded ``p`` or ``g`` rule. ``values`` excludes the leading ``p``/``g``; ``line`` is 1-based or None."""
 
@@ -233,8 +234,14 @@ def parse_policy(text):
             continue
         ptype, values = tokens[0], tokens[1:]
         if (ptype == "p" and len(values) != 4) or (ptype == "g" and len(values) < 2):
-            errors.append(PolicyError("rule_size", "invalid policy rule size: expected %d, got %d, rule: %s" % (
-                4 if ptype == "p" else 2, len(values), _go_list(values)), line=number, text=line))
+            errors.append(
+                PolicyError(
+                    "rule_size",
+                    "invalid policy rule size: expected %d, got %d, rule: %s" % (4 if ptype == "p" else 2, len(values), _go_list(values)),
+                    line=number,
+                    text=line,
+                )
+            )
             continue
         key = ",".join(values)  # casbin's PolicyMap key (DefaultSep ",")
         if key in seen[ptype]:
@@ -298,8 +305,10 @@ def validate(policy, strict=True):
     return errors
 
 
-GLOB_HAZARD = ("malformed glob pattern '%s': Everest's validation accepts it, but a request matched against this rule gets an "
-               "error from Everest instead of an answer (doublestar ErrBadPattern, passed up by casbin's globMatch)")
+GLOB_HAZARD = (
+    "malformed glob pattern '%s': Everest's validation accepts it, but a request matched against this rule gets an "
+    "error from Everest instead of an answer (doublestar ErrBadPattern, passed up by casbin's globMatch)"
+)
 
 
 def blocking_problems(errors, text, blocks):
@@ -318,8 +327,8 @@ def validate_output(errors):
     """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (reference §5.8)."""
     text = everest_error_text(errors)
     if text is None:
-        return 0, u"\u2705 Valid\n\n"
-    return 1, u"\u274c Invalid\n" + text.replace("\n", " - ") + "\n"
+        return 0, "\u2705 Valid\n\n"
+    return 1, "\u274c Invalid\n" + text.replace("\n", " - ") + "\n"
 
 
 def everest_error_text(errors, command="validate"):
@@ -337,10 +346,11 @@ def everest_error_text(errors, command="validate"):
 # ---------------------------------------------------------------------------------------------------------------
 # doublestar v4 Match (github.com/bmatcuk/doublestar/v4 match.go), separator '/', validate=true.
 
+
 def _rune(s, i):
     if i < len(s):
         return s[i], 1
-    return u"\ufffd", 0
+    return "\ufffd", 0
 
 
 def validate_pattern(s):
@@ -442,10 +452,10 @@ def _is_zero_length(pattern):
             if comma == -1:
                 break
             comma += pat
-            if _is_zero_length(pattern[pat:comma] + pattern[closing + 1:]):
+            if _is_zero_length(pattern[pat:comma] + pattern[closing + 1 :]):
                 return True
             pat = comma + 1
-        return _is_zero_length(pattern[pat:closing] + pattern[closing + 1:])
+        return _is_zero_length(pattern[pat:closing] + pattern[closing + 1 :])
     if not validate_pattern(pattern):
         raise BadPattern(pattern)
     return False
@@ -540,12 +550,10 @@ def _match(pattern, name, ds_pat, ds_name, star_pat, star_name, pat, nam):  # no
                     if comma == -1:
                         break
                     comma += pat
-                    if _match(pattern[:before] + pattern[pat:comma] + pattern[closing + 1:], name,
-                              ds_pat, ds_name, star_pat, star_name, before, nam):
+                    if _match(pattern[:before] + pattern[pat:comma] + pattern[closing + 1 :], name, ds_pat, ds_name, star_pat, star_name, before, nam):
                         return True
                     pat = comma + 1
-                return _match(pattern[:before] + pattern[pat:closing] + pattern[closing + 1:], name,
-                              ds_pat, ds_name, star_pat, star_name, before, nam)
+                return _match(pattern[:before] + pattern[pat:closing] + pattern[closing + 1 :], name, ds_pat, ds_name, star_pat, star_name, before, nam)
             else:
                 if c == "\\":
                     pat += 1
@@ -713,7 +721,11 @@ def check_term(value, what):
     if not term_ok(value):
         bad = sorted(set(ch for ch in value if not _validation.RBAC_TERM_RE.fullmatch(ch)))
         return "%s %r contains characters Everest does not accept in a policy term (%s); allowed: letters, digits and %s" % (
-            what, value, " ".join(repr(ch) for ch in bad), "* + - . / : ; < = > ? @ [ \\ ] ^ _")
+            what,
+            value,
+            " ".join(repr(ch) for ch in bad),
+            "* + - . / : ; < = > ? @ [ \\ ] ^ _",
+        )
     return None
 
 
@@ -747,8 +759,7 @@ def render_line(item):
         elif keys == set(ITEM_FIELDS_G):
             fields, ptype, names = [item[k] for k in ITEM_FIELDS_G], "g", ITEM_FIELDS_G
         else:
-            raise ItemError("policy item %r must have exactly the keys subject, resource, action, object (a p rule) or "
-                            "user, role (a g rule)" % (item,))
+            raise ItemError("policy item %r must have exactly the keys subject, resource, action, object (a p rule) or user, role (a g rule)" % (item,))
     else:
         parts = _split_line(item)
         ptype, fields = parts[0], parts[1:]
@@ -759,8 +770,7 @@ def render_line(item):
         else:
             raise ItemError("policy line %r must start with 'p' or 'g'" % item)
         if len(fields) != len(names):
-            raise ItemError("policy line %r: a %s line needs exactly %d values (%s), got %d" % (
-                item, ptype, len(names), ", ".join(names), len(fields)))
+            raise ItemError("policy line %r: a %s line needs exactly %d values (%s), got %d" % (item, ptype, len(names), ", ".join(names), len(fields)))
     for value, what in zip(fields, names):
         problem = check_term(value, what)
         if problem:
@@ -771,10 +781,10 @@ def render_line(item):
 # ---------------------------------------------------------------------------------------------------------------
 # Managed blocks
 
+
 def check_block_name(name):
     if not isinstance(name, str) or not _validation.RBAC_BLOCK_NAME_RE.fullmatch(name):
-        return ("block name %r is not usable: 1-253 characters, letters, digits and . _ : @ + / -, starting with a letter "
-                "or digit" % (name,))
+        return "block name %r is not usable: 1-253 characters, letters, digits and . _ : @ + / -, starting with a letter or digit" % (name,)
     return None
 
 
@@ -784,9 +794,9 @@ def _marker(line):
     if body.endswith("\r"):
         body = body[:-1]
     if body.startswith(BEGIN_MARK):
-        return "begin", body[len(BEGIN_MARK):]
+        return "begin", body[len(BEGIN_MARK) :]
     if body.startswith(END_MARK):
-        return "end", body[len(END_MARK):]
+        return "end", body[len(END_MARK) :]
     return None
 
 
@@ -817,8 +827,7 @@ def _segments(text):
                     chunk = []
                 current = (marker[1], [line], [])
             else:
-                raise BlockError("line %d: '# END %s %s' without a matching BEGIN; fix the policy by hand" % (
-                    number, BLOCK_PREFIX, marker[1]))
+                raise BlockError("line %d: '# END %s %s' without a matching BEGIN; fix the policy by hand" % (number, BLOCK_PREFIX, marker[1]))
         else:
             name, raw, content = current
             raw.append(line)
@@ -931,6 +940,7 @@ def apply_blocks(text, changes):
 # ---------------------------------------------------------------------------------------------------------------
 # Tenant blocks: the escalation guard and the cross-tenant isolation proof
 
+
 def _known_action(action):
     """Whether a ``p`` action names (or, as a pattern, matches) at least one of Everest's actions."""
     if action in _constants.RBAC_ACTIONS:
@@ -945,8 +955,11 @@ def unknown_action_problem(line, action):
     """Why ``line`` grants nothing because ``action`` matches none of Everest's actions, or None."""
     if _known_action(action):
         return None
-    return ("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
-            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(_constants.RBAC_ACTIONS)))
+    return "%r names action %r, which matches none of Everest's actions (%s); it would grant nothing (set allow_unknown_actions to write it anyway)" % (
+        line,
+        action,
+        ", ".join(_constants.RBAC_ACTIONS),
+    )
 
 
 def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_actions=False):
@@ -961,6 +974,7 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
     * ``g`` lines bind members to the tenant's own roles only, never a role (``role:...``) as member, and, when
       ``members`` is given, only those members (the tenant's own users and SSO identities).
     """
+
     def own(name):
         return name == role or name.startswith(role + ":")
 
@@ -977,30 +991,28 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
         if ptype == "g" and len(values) >= 2:
             member, target = values[0], values[1]
             if not own(target):
-                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (
-                    line, member, target, role, role))
+                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (line, member, target, role, role))
             elif member.startswith(_constants.RBAC_ROLE_PREFIX):
-                problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (
-                    line, member, role))
+                problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (line, member, role))
             elif members is not None and member not in members:
-                problems.append("%r binds %r, which is not one of this tenant's users or SSO identities (%s)" % (
-                    line, member, ", ".join(members) or "none"))
+                problems.append("%r binds %r, which is not one of this tenant's users or SSO identities (%s)" % (line, member, ", ".join(members) or "none"))
             continue
         if ptype != "p" or len(values) != 4:
             problems.append("%r is not a p or g line" % line)
             continue
         subject, resource, action, obj = values
         if not own(subject):
-            problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (
-                line, subject, role, role))
+            problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (line, subject, role, role))
         if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             problems.append("%r names resource %r, which Everest does not know" % (line, resource))
         if not allow_unknown_actions and not _known_action(action):
             problems.append(unknown_action_problem(line, action))
         if resource in _constants.RBAC_GLOBAL_RESOURCES:
             if resource != "namespaces" or obj != namespace:
-                problems.append("%r: global resource %s is shared by every tenant; a tenant may only be granted "
-                                "'namespaces' on its own namespace %r" % (line, resource, namespace))
+                problems.append(
+                    "%r: global resource %s is shared by every tenant; a tenant may only be granted "
+                    "'namespaces' on its own namespace %r" % (line, resource, namespace)
+                )
         elif not obj.startswith(namespace + "/"):
             problems.append("%r: object %r is outside the tenant's namespace; use %s/<name> or %s/*" % (line, obj, namespace, namespace))
     return problems
@@ -1070,9 +1082,19 @@ def isolation_violations(text, resources, actions, limit=50):
                             if key in seen or not _reaches(resource, obj_pattern, target_ns):
                                 continue
                             seen.add(key)
-                            found.append({"tenant": tenant, "member": member, "target_tenant": owner_of_ns[target_ns],
-                                          "target_namespace": target_ns, "resource": resource, "action": hit_actions[0],
-                                          "object": obj_pattern, "rule": rule.render(), "rule_line": rule.line})
+                            found.append(
+                                {
+                                    "tenant": tenant,
+                                    "member": member,
+                                    "target_tenant": owner_of_ns[target_ns],
+                                    "target_namespace": target_ns,
+                                    "resource": resource,
+                                    "action": hit_actions[0],
+                                    "object": obj_pattern,
+                                    "rule": rule.render(),
+                                    "rule_line": rule.line,
+                                }
+                            )
                             if len(found) >= limit:
                                 return found
     return found
@@ -1080,5 +1102,6 @@ def isolation_violations(text, resources, actions, limit=50):
 
 def violation_text(violation):
     where = (" (line %d)" % violation["rule_line"]) if violation.get("rule_line") else " (implicit)"
-    return ("user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant "
-            "%(target_tenant)s" % violation) + " via rule '%s'%s" % (violation["rule"], where)
+    return (
+        "user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant %(target_tenant)s" % violation
+    ) + " via rule '%s'%s" % (violation["rule"], where)

@@ -43,14 +43,17 @@ def load_source(module):
         return Source(_rbac_store.read_policy_file(params["policy_file"]), "file %s" % params["policy_file"])
     obj = _rbac_store.read_configmap(module.k8s)
     if obj is None:
-        raise EverestError('configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
-                           'kubeconfig/context point at another cluster)' % (_constants.RBAC_CONFIGMAP, _constants.SYSTEM_NAMESPACE))
+        raise EverestError(
+            'configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
+            'kubeconfig/context point at another cluster)' % (_constants.RBAC_CONFIGMAP, _constants.SYSTEM_NAMESPACE)
+        )
     data = obj.get("data") or {}
     label = "configmap %s" % _rbac_store.CONFIGMAP
     enabled = data.get(_constants.RBAC_ENABLED_KEY)
     if _constants.RBAC_POLICY_KEY not in data:
-        return Source(None, label, enabled == "true", enabled,
-                      missing="policy.csv not found in ConfigMap %s; Everest cannot load its RBAC policy" % _rbac_store.CONFIGMAP)
+        return Source(
+            None, label, enabled == "true", enabled, missing="policy.csv not found in ConfigMap %s; Everest cannot load its RBAC policy" % _rbac_store.CONFIGMAP
+        )
     return Source(data[_constants.RBAC_POLICY_KEY], label, enabled == "true", enabled)
 
 
@@ -90,8 +93,15 @@ def with_cluster_tenants(tenants, text):
 def mismatch_message(m):
     """One line per mismatch, naming both tenants (the role prints these as they are)."""
     text = "tenant %s -> tenant %s: user %s %s %s %s on %s (expected %s)" % (
-        m.get("tenant"), m.get("target_tenant"), m["subject"], "CAN" if m["allowed"] else "CANNOT", m["action"], m["resource"],
-        m["object"], m["expect"])
+        m.get("tenant"),
+        m.get("target_tenant"),
+        m["subject"],
+        "CAN" if m["allowed"] else "CANNOT",
+        m["action"],
+        m["resource"],
+        m["object"],
+        m["expect"],
+    )
     if m.get("rule"):
         text += " via rule '%s'%s" % (m["rule"], (" (line %d)" % m["rule_line"]) if m.get("rule_line") else " (implicit)")
     return text
@@ -101,8 +111,10 @@ def _can(enforcer, check):
     try:
         return enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
     except _rbac.BadPattern as exc:
-        raise EverestError("the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
-                           "error, including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"]))
+        raise EverestError(
+            "the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
+            "error, including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"])
+        )
 
 
 def evaluate(enforcer, checks, enforced):
@@ -168,8 +180,10 @@ def evaluate_matrix(enforcer, enforced, params):
 
 def table(rows):
     headers = ["#", "SUBJECT", "ACTION", "RESOURCE", "OBJECT", "EXPECT", "GOT", "RULE"]
-    body = [[str(r["index"]), r["subject"], r["action"], r["resource"], r["object"], r["expect"] or "-",
-             "allow" if r["allowed"] else "deny", r["rule"] or "-"] for r in rows]
+    body = [
+        [str(r["index"]), r["subject"], r["action"], r["resource"], r["object"], r["expect"] or "-", "allow" if r["allowed"] else "deny", r["rule"] or "-"]
+        for r in rows
+    ]
     widths = [max([len(h)] + [len(row[i]) for row in body]) for i, h in enumerate(headers)]
     lines = ["  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip() for row in [headers] + body]
     return "\n".join(lines)
@@ -184,13 +198,21 @@ def cross_check(module, text, checks, results, enforcer):
             handle.write(text)
         for index, (check, result) in enumerate(zip(checks, results)):
             ours = _can(enforcer, check) is not None
-            answer = module.everestctl.run("rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"],
-                                           object=check["object"], policy_file=path)
+            answer = module.everestctl.run(
+                "rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"], object=check["object"], policy_file=path
+            )
             theirs = answer.stdout.strip().splitlines()[-1:] == ["Yes"]
             result["everestctl"] = theirs
             if theirs != ours:
-                disagreements.append({"index": index, "check": dict((k, check[k]) for k in ("subject", "action", "resource", "object")),
-                                      "module": ours, "everestctl": theirs, "cmd": answer.cmd})
+                disagreements.append(
+                    {
+                        "index": index,
+                        "check": dict((k, check[k]) for k in ("subject", "action", "resource", "object")),
+                        "module": ours,
+                        "everestctl": theirs,
+                        "cmd": answer.cmd,
+                    }
+                )
     finally:
         os.unlink(path)
     return disagreements

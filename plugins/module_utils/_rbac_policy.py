@@ -38,6 +38,7 @@ class PolicyInvalid(EverestError):
 # ---------------------------------------------------------------------------------------------------------------
 # pure helpers
 
+
 class Request:
     """One requested block: name, state, rendered lines (None for absent) and its tenant metadata."""
 
@@ -64,9 +65,12 @@ def _check_request(request, where, allow_unknown_actions):
             if problem:
                 problems.append("%s: %s" % (where, problem))
         if request.lines is not None and not problems:
-            problems.extend("%s: %s" % (where, p) for p in _rbac.tenant_scope_problems(
-                request.lines, _constants.tenant_role(request.namespace), request.namespace,
-                allow_unknown_actions=allow_unknown_actions))
+            problems.extend(
+                "%s: %s" % (where, p)
+                for p in _rbac.tenant_scope_problems(
+                    request.lines, _constants.tenant_role(request.namespace), request.namespace, allow_unknown_actions=allow_unknown_actions
+                )
+            )
     elif request.lines is not None and not allow_unknown_actions:
         problems.extend("%s: %s" % (where, p) for p in _unknown_actions(request.lines))
     return problems
@@ -117,8 +121,7 @@ def requested_blocks(items, batch, allow_unknown_actions):
         problems.extend(_check_request(request, where, allow_unknown_actions))
         result.append(request)
     if problems:
-        raise EverestError("%d policy item(s) rejected before anything was read or written: %s" % (len(problems), "; ".join(problems)),
-                           problems=problems)
+        raise EverestError("%d policy item(s) rejected before anything was read or written: %s" % (len(problems), "; ".join(problems)), problems=problems)
     return result
 
 
@@ -158,9 +161,11 @@ def check_isolation(before, after):
     added = [v for v in new if _violation_key(v) not in old]
     if added:
         texts = [_rbac.violation_text(v) for v in added]
-        raise IsolationBroken("writing this RBAC policy would break tenant isolation, nothing was written: %s%s" % (
-            texts[0], "" if len(texts) == 1 else " (and %d more, see isolation_violations)" % (len(texts) - 1)),
-            isolation_violations=texts)
+        raise IsolationBroken(
+            "writing this RBAC policy would break tenant isolation, nothing was written: %s%s"
+            % (texts[0], "" if len(texts) == 1 else " (and %d more, see isolation_violations)" % (len(texts) - 1)),
+            isolation_violations=texts,
+        )
     return [_rbac.violation_text(v) for v in new]
 
 
@@ -227,6 +232,7 @@ class Outcome:
 # ---------------------------------------------------------------------------------------------------------------
 # the module
 
+
 class RbacPolicy:
     """One run of everest_rbac_policy: ``items`` are its block items (``batch``: the ``blocks`` form was used)."""
 
@@ -261,10 +267,11 @@ class RbacPolicy:
     def _check_valid(self, outcome):
         if outcome.blocking and self.params["validate"]:
             blocking = describe(outcome.blocking, outcome.after, outcome.blocking)
-            raise PolicyInvalid("the resulting RBAC policy is invalid, nothing was written: %s" % blocking[0]
-                                + ("" if len(blocking) == 1 else " (and %d more problem(s), see validation.messages)" % (len(blocking) - 1)),
-                                validation={"ok": False, "messages": describe(outcome.errors, outcome.after, outcome.blocking),
-                                            "everestctl": False})
+            raise PolicyInvalid(
+                "the resulting RBAC policy is invalid, nothing was written: %s" % blocking[0]
+                + ("" if len(blocking) == 1 else " (and %d more problem(s), see validation.messages)" % (len(blocking) - 1)),
+                validation={"ok": False, "messages": describe(outcome.errors, outcome.after, outcome.blocking), "everestctl": False},
+            )
 
     def everestctl_validate(self, text):
         if not self.params["validate_with_everestctl"] or text in self.validated_by_everestctl:
@@ -272,17 +279,21 @@ class RbacPolicy:
         try:
             fd, path = tempfile.mkstemp(prefix=_constants.RBAC_CONFIGMAP + "-", suffix=".csv")
         except (IOError, OSError) as exc:
-            raise EverestError("cannot create a temporary file for everestctl settings rbac validate: %s; nothing was written "
-                               "(check TMPDIR)" % exc)
+            raise EverestError("cannot create a temporary file for everestctl settings rbac validate: %s; nothing was written (check TMPDIR)" % exc)
         try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(text)
             try:
                 self.module.everestctl.run("rbac_validate", policy_file=path)
             except EverestctlError as exc:
-                raise PolicyInvalid("everestctl says the resulting RBAC policy is invalid, nothing was written: %s" % exc.msg,
-                                    validation={"ok": False, "messages": [exc.msg], "everestctl": True},
-                                    rc=exc.rc, stdout=exc.stdout, stderr=exc.stderr, cmd=exc.cmd)
+                raise PolicyInvalid(
+                    "everestctl says the resulting RBAC policy is invalid, nothing was written: %s" % exc.msg,
+                    validation={"ok": False, "messages": [exc.msg], "everestctl": True},
+                    rc=exc.rc,
+                    stdout=exc.stdout,
+                    stderr=exc.stderr,
+                    cmd=exc.cmd,
+                )
         finally:
             os.unlink(path)
         self.validated_by_everestctl.add(text)
@@ -300,15 +311,22 @@ class RbacPolicy:
     # -- results ---------------------------------------------------------------------------------------------
     def result(self, outcome, changed, extra):
         blocks = _rbac.get_blocks(outcome.after)
-        out = {"changed": changed, "validation": {
-            "ok": not outcome.blocking, "messages": describe(outcome.errors, outcome.after, outcome.blocking),
-            "everestctl": bool(self.params["validate_with_everestctl"])}}
+        out = {
+            "changed": changed,
+            "validation": {
+                "ok": not outcome.blocking,
+                "messages": describe(outcome.errors, outcome.after, outcome.blocking),
+                "everestctl": bool(self.params["validate_with_everestctl"]),
+            },
+        }
         for message in describe([e for e in outcome.errors if not any(e is b for b in outcome.blocking)], outcome.after, []):
             self.module.warn("RBAC policy: %s" % message)
         if self.batch:
             before_blocks = _rbac.get_blocks(outcome.before or "")
-            out["results"] = [{"block": r.name, "state": r.state, "policy": blocks.get(r.name, []),
-                               "changed": before_blocks.get(r.name) != blocks.get(r.name)} for r in self.requested]
+            out["results"] = [
+                {"block": r.name, "state": r.state, "policy": blocks.get(r.name, []), "changed": before_blocks.get(r.name) != blocks.get(r.name)}
+                for r in self.requested
+            ]
         else:
             out["policy"] = blocks.get(self.requested[0].name, [])
         for warning in self.isolation_warnings:
@@ -317,11 +335,23 @@ class RbacPolicy:
         if outcome.backup_file:
             out["backup_file"] = outcome.backup_file
         if self.module._diff:  # pylint: disable=protected-access
-            diffs = [{"before": outcome.before or "", "after": outcome.after,
-                      "before_header": "%s (before)" % extra["header"], "after_header": "%s (after)" % extra["header"]}]
+            diffs = [
+                {
+                    "before": outcome.before or "",
+                    "after": outcome.after,
+                    "before_header": "%s (before)" % extra["header"],
+                    "after_header": "%s (after)" % extra["header"],
+                }
+            ]
             if outcome.enabled_before != outcome.enabled_after:
-                diffs.append({"before": "enabled: %s\n" % outcome.enabled_before, "after": "enabled: %s\n" % outcome.enabled_after,
-                              "before_header": "%s enabled (before)" % extra["where"], "after_header": "%s enabled (after)" % extra["where"]})
+                diffs.append(
+                    {
+                        "before": "enabled: %s\n" % outcome.enabled_before,
+                        "after": "enabled: %s\n" % outcome.enabled_after,
+                        "before_header": "%s enabled (before)" % extra["where"],
+                        "after_header": "%s enabled (after)" % extra["where"],
+                    }
+                )
             out["diff"] = diffs
         out.update(extra.get("keys", {}))
         return out
@@ -389,8 +419,9 @@ class RbacPolicy:
         if not self.params["create_configmap"]:
             raise EverestError(
                 "ConfigMap %s/%s does not exist: Everest is probably not installed in this cluster (or kubeconfig/context "
-                "point at another cluster); install Everest, or set create_configmap: true to create it" % (
-                    _constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP))
+                "point at another cluster); install Everest, or set create_configmap: true to create it"
+                % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
+            )
         data = {_constants.RBAC_POLICY_KEY: _constants.RBAC_CHART_DEFAULT_POLICY, _constants.RBAC_ENABLED_KEY: "false"}
         self.evaluate(data, outcome)
         outcome.before = ""
@@ -401,8 +432,7 @@ class RbacPolicy:
         if self.module.check_mode:
             return self.result(outcome, True, extra)
         try:
-            created = _rbac_store.create_configmap(client, {_constants.RBAC_POLICY_KEY: outcome.after,
-                                                            _constants.RBAC_ENABLED_KEY: outcome.enabled_after})
+            created = _rbac_store.create_configmap(client, {_constants.RBAC_POLICY_KEY: outcome.after, _constants.RBAC_ENABLED_KEY: outcome.enabled_after})
         except K8sAlreadyExists:
             return self.run_configmap()  # created by someone else meanwhile: edit it like any other
         extra["keys"] = {"configmap": _rbac_store.configmap_info(created)}
@@ -443,6 +473,7 @@ class RbacPolicy:
         except EverestError as exc:
             raise self.with_backup(exc)
         if manifest is not None:
-            self.module.warn("policy_file %s is a ConfigMap manifest and was re-serialised: its YAML comments and layout "
-                             "outside data.policy.csv are not preserved" % target)
+            self.module.warn(
+                "policy_file %s is a ConfigMap manifest and was re-serialised: its YAML comments and layout outside data.policy.csv are not preserved" % target
+            )
         return self.result(outcome, True, extra)

@@ -24,12 +24,14 @@ import tempfile
 
 try:
     import fcntl
+
     HAS_FCNTL = True
 except ImportError:  # pragma: no cover
     HAS_FCNTL = False
 
 try:
     import yaml
+
     HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     HAS_YAML = False
@@ -44,6 +46,7 @@ CONFIGMAPS_PATH = _k8s.path('v1', 'configmaps', _constants.SYSTEM_NAMESPACE)
 
 # ------------------------------------------------------------------------------------------------------- ConfigMap
 
+
 def read_configmap(client):
     """The ConfigMap, or None when it does not exist."""
     return client.get_or_none(CONFIGMAP_PATH)
@@ -57,14 +60,16 @@ def read_policy_text(client):
 
 def configmap_info(obj):
     """Namespace, name and resourceVersion of the ConfigMap (``obj`` None: not created yet)."""
-    return {'namespace': _constants.SYSTEM_NAMESPACE, 'name': _constants.RBAC_CONFIGMAP,
-            'resource_version': ((obj or {}).get('metadata') or {}).get('resourceVersion')}
+    return {
+        'namespace': _constants.SYSTEM_NAMESPACE,
+        'name': _constants.RBAC_CONFIGMAP,
+        'resource_version': ((obj or {}).get('metadata') or {}).get('resourceVersion'),
+    }
 
 
 def create_configmap(client, data):
     """Create the ConfigMap with ``data``; K8sAlreadyExists when someone else created it meanwhile."""
-    body = {'apiVersion': 'v1', 'kind': 'ConfigMap',
-            'metadata': {'name': _constants.RBAC_CONFIGMAP, 'namespace': _constants.SYSTEM_NAMESPACE}, 'data': data}
+    body = {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': _constants.RBAC_CONFIGMAP, 'namespace': _constants.SYSTEM_NAMESPACE}, 'data': data}
     return client.create(CONFIGMAPS_PATH, body)
 
 
@@ -91,6 +96,7 @@ def write_backup(text, directory, name):
 
 # ------------------------------------------------------------------------------------------- ConfigMap manifests
 
+
 def load_manifest(text):
     """The parsed document when ``text`` is a ConfigMap manifest with a string data.policy.csv (reference §5.3), else None."""
     if not HAS_YAML or text.lstrip().startswith(('p,', 'g,')):
@@ -111,6 +117,7 @@ def policy_from_file_text(text):
 
 
 if HAS_YAML:
+
     class _BlockDumper(yaml.SafeDumper):  # pylint: disable=too-many-ancestors
         """Multi-line strings (the policy) as literal blocks, so the manifest stays reviewable."""
 
@@ -133,6 +140,7 @@ def dump_manifest(doc, policy_text, enabled):
 
 
 # ----------------------------------------------------------------------------------------------------- local files
+
 
 def read_policy_file(path):
     """The policy in a local file, read only (everest_rbac_check): bytes that are not UTF-8 are replaced."""
@@ -162,8 +170,9 @@ class PolicyFile:
         try:
             lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except (IOError, OSError) as exc:
-            raise EverestError("policy_file %s: cannot create the lock file %s: %s; nothing was changed (the directory must be "
-                               "writable)" % (self.target, self.lock_path, exc))
+            raise EverestError(
+                "policy_file %s: cannot create the lock file %s: %s; nothing was changed (the directory must be writable)" % (self.target, self.lock_path, exc)
+            )
         try:
             if HAS_FCNTL:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX)
@@ -198,8 +207,9 @@ class PolicyFile:
                 shutil.move(path, moved)
                 path = moved
         except Exception as exc:  # pylint: disable=broad-except  # backup_local raises a bare Exception
-            raise EverestError("cannot write the backup %s: %s; fix backup_dir (nothing was written to the policy)"
-                               % (path or self.target, exc.__cause__ or exc))
+            raise EverestError(
+                "cannot write the backup %s: %s; fix backup_dir (nothing was written to the policy)" % (path or self.target, exc.__cause__ or exc)
+            )
         return path
 
     def replace(self, data):
@@ -229,8 +239,11 @@ class PolicyFile:
             self.module.atomic_move(tmp, self.target)
             tmp = None
         except Exception as exc:  # pylint: disable=broad-except  # atomic_move raises a bare Exception
-            raise EverestError("policy_file %s: cannot %s: %s; nothing was changed (the temporary file was removed, the policy file "
-                               "is as it was)" % (self.target, step, exc.__cause__ or exc), policy_file=self.target)
+            raise EverestError(
+                "policy_file %s: cannot %s: %s; nothing was changed (the temporary file was removed, the policy file "
+                "is as it was)" % (self.target, step, exc.__cause__ or exc),
+                policy_file=self.target,
+            )
         finally:
             if tmp is not None:
                 try:

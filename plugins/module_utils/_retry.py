@@ -65,8 +65,7 @@ class Backoff:
         return seconds
 
 
-def poll(fetch, done, timeout, on_timeout, check=None, first=_UNSET, interval=0.1, max_interval=2.0, sleep=time.sleep,
-         clock=time.monotonic):
+def poll(fetch, done, timeout, on_timeout, check=None, first=_UNSET, interval=0.1, max_interval=2.0, sleep=time.sleep, clock=time.monotonic):
     """Call ``fetch()`` until ``done(obj)``, sleeping ``interval`` seconds, doubled after each poll up to ``max_interval``.
 
     ``first``: an object already fetched (the first poll then makes no call). ``check(obj)`` may raise when the object

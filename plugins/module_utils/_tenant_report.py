@@ -20,8 +20,9 @@ def tenant_report(policy, namespace_obj, subscriptions, clusters, policy_csv, ac
     usage = _quota.namespace_usage(clusters, users)
     ns_labels = _k8s.labels_of(namespace_obj)
     managed = namespace_obj is not None and ns_labels.get(_constants.MANAGED_BY_LABEL) == _constants.EVEREST_MANAGED_BY
-    operators = sorted(_constants.SUBSCRIPTION_SHORT_NAMES.get((s.get('metadata') or {}).get('name'), (s.get('metadata') or {}).get('name'))
-                       for s in subscriptions)
+    operators = sorted(
+        _constants.SUBSCRIPTION_SHORT_NAMES.get((s.get('metadata') or {}).get('name'), (s.get('metadata') or {}).get('name')) for s in subscriptions
+    )
     missing_accounts = sorted(u for u in users if accounts is not None and u not in accounts)
     over = _quota.over_limits(limits, usage)
     drift = {

@@ -18,6 +18,7 @@ import time
 
 try:
     import yaml
+
     HAS_YAML = True
 except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
     yaml = None
@@ -56,8 +57,10 @@ def crd_established(obj):
 def invalid_message(exc, what):
     causes = ['%s: %s' % (c.get('field') or '<object>', c.get('message') or c.get('reason') or 'invalid') for c in exc.causes]
     detail = '; '.join(causes) if causes else (exc.message or exc.msg)
-    return ('the API server refused %s (422 Invalid): %s; the installed TenantResourcePolicy CRD may be older or stricter '
-            'than this collection\'s (install_crd: true updates it)' % (what, detail))
+    return (
+        'the API server refused %s (422 Invalid): %s; the installed TenantResourcePolicy CRD may be older or stricter '
+        'than this collection\'s (install_crd: true updates it)' % (what, detail)
+    )
 
 
 def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, clock=time.monotonic):
@@ -92,6 +95,7 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
             new['spec'] = copy.deepcopy(desired['spec'])
             new.setdefault('metadata', {}).setdefault('labels', {}).update(desired['metadata']['labels'])
             return new
+
         current = _k8s.read_modify_write(client, CRD_PATH, mutate)[1]
     if check_mode or crd_established(current):
         return changed, current
@@ -102,11 +106,14 @@ def ensure_crd(client, check_mode=False, wait_timeout=60, sleep=time.sleep, cloc
             raise EverestError('CustomResourceDefinition %s: names not accepted: %s' % (_constants.TRP_CRD_NAME, accepted.get('message')))
 
     def timed_out(_obj):
-        return TimeoutExceeded('CustomResourceDefinition %s is not Established after %ss; check the API server (kubectl get crd %s -o yaml) '
-                               'or raise wait_timeout' % (_constants.TRP_CRD_NAME, wait_timeout, _constants.TRP_CRD_NAME))
+        return TimeoutExceeded(
+            'CustomResourceDefinition %s is not Established after %ss; check the API server (kubectl get crd %s -o yaml) '
+            'or raise wait_timeout' % (_constants.TRP_CRD_NAME, wait_timeout, _constants.TRP_CRD_NAME)
+        )
 
-    current = _retry.poll(lambda: client.get(CRD_PATH), crd_established, wait_timeout, timed_out, check=names_accepted, first=current,
-                          max_interval=1.0, sleep=sleep, clock=clock)
+    current = _retry.poll(
+        lambda: client.get(CRD_PATH), crd_established, wait_timeout, timed_out, check=names_accepted, first=current, max_interval=1.0, sleep=sleep, clock=clock
+    )
     return changed, current
 
 

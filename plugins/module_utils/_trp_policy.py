@@ -41,7 +41,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 )
 
 LIMIT_KEYS = ('cpuCores', 'memoryBytes', 'maxClusters', 'maxDbUsers')
-INT64_MAX = 2 ** 63 - 1
+INT64_MAX = 2**63 - 1
 
 
 def trp_path(namespace=None, name=None, subresource=None):
@@ -58,6 +58,7 @@ def quota_name(policy_name):
 
 
 # ------------------------------------------------------------------------------------------------- normalisation
+
 
 def _limit_int(value, what):
     if isinstance(value, bool):
@@ -79,8 +80,9 @@ def _count_limit(value, what):
     """A count a tenant may be given (max_clusters, max_db_users): 0 to _validation.MAX_COUNT_LIMIT."""
     value = _limit_int(value, what)
     if value > _validation.MAX_COUNT_LIMIT:
-        raise ValidationError('%s is %d, more than the %d this collection accepts; a count that large is a typo, not a plan'
-                              % (what, value, _validation.MAX_COUNT_LIMIT))
+        raise ValidationError(
+            '%s is %d, more than the %d this collection accepts; a count that large is a typo, not a plan' % (what, value, _validation.MAX_COUNT_LIMIT)
+        )
     return value
 
 
@@ -181,8 +183,11 @@ def check_names(namespace, name):
     err = _validation.check_namespace(namespace)
     if err:
         raise ValidationError('namespace %r: %s' % (namespace, err))
-    if not isinstance(name, str) or len(name) > _validation.DNS_SUBDOMAIN_MAX_LENGTH - len(_constants.QUOTA_NAME_SUFFIX) \
-            or not _validation.DNS_SUBDOMAIN_RE.match(name):
+    if (
+        not isinstance(name, str)
+        or len(name) > _validation.DNS_SUBDOMAIN_MAX_LENGTH - len(_constants.QUOTA_NAME_SUFFIX)
+        or not _validation.DNS_SUBDOMAIN_RE.match(name)
+    ):
         raise ValidationError('name %r is not a valid Kubernetes object name (RFC 1123 subdomain, at most 244 characters)' % (name,))
 
 
@@ -208,8 +213,12 @@ def normalize_item(item):
     if state not in ('present', 'absent'):
         raise ValidationError('state must be present or absent, got %r' % (state,))
     result = {
-        'namespace': namespace, 'name': name, 'state': state, 'tenant': tenant,
-        'claimant': labels.get(_constants.TENANT_LABEL), 'takeover_from': item.get('takeover_from'),
+        'namespace': namespace,
+        'name': name,
+        'state': state,
+        'tenant': tenant,
+        'claimant': labels.get(_constants.TENANT_LABEL),
+        'takeover_from': item.get('takeover_from'),
         'cluster_quota': item.get('cluster_quota', True) is not False,
         'labels': managed_labels(namespace, labels),
         'spec': None,
@@ -228,9 +237,11 @@ def managed_labels(namespace, extra=None):
 
 # ------------------------------------------------------------------------------------------------------- objects
 
+
 def policy_body(namespace, name, spec, labels):
     return {
-        'apiVersion': _constants.TRP_API_VERSION, 'kind': _constants.TRP_KIND,
+        'apiVersion': _constants.TRP_API_VERSION,
+        'kind': _constants.TRP_KIND,
         'metadata': {'name': name, 'namespace': namespace, 'labels': dict(labels)},
         'spec': copy.deepcopy(spec),
     }
@@ -238,7 +249,8 @@ def policy_body(namespace, name, spec, labels):
 
 def quota_body(namespace, policy_name, max_clusters, labels):
     return {
-        'apiVersion': 'v1', 'kind': 'ResourceQuota',
+        'apiVersion': 'v1',
+        'kind': 'ResourceQuota',
         'metadata': {'name': quota_name(policy_name), 'namespace': namespace, 'labels': dict(labels)},
         'spec': {'hard': {_constants.DBC_COUNT_RESOURCE: str(max_clusters)}},
     }
@@ -263,6 +275,7 @@ def _hard_equal(observed_hard, desired_hard):
 
 # ------------------------------------------------------------------------------------------------------- observe
 
+
 def observe_one(client, namespace, name, cluster_quota=True):
     """(policy or None, quota or None) with two GETs (one when ``cluster_quota`` is false)."""
     policy = client.get_or_none(trp_path(namespace, name))
@@ -283,10 +296,12 @@ def observe_all(client):
 
     def lookup(namespace, name):
         return policies.get((namespace, name)), quotas.get((namespace, quota_name(name)))
+
     return lookup
 
 
 # ---------------------------------------------------------------------------------------------------------- plan
+
 
 class Plan(object):
     """What to write for one item. ``actions`` is a list of ``(verb, kind, body_or_None)``."""
@@ -314,8 +329,10 @@ class Plan(object):
             after['labels'] = dict(_k8s.labels_of(self.predicted_policy))
         if self.item['cluster_quota']:
             if self.observed_quota is not None:
-                before['resource_quota'] = {'name': self.observed_quota['metadata']['name'],
-                                            'hard': dict((self.observed_quota.get('spec') or {}).get('hard') or {})}
+                before['resource_quota'] = {
+                    'name': self.observed_quota['metadata']['name'],
+                    'hard': dict((self.observed_quota.get('spec') or {}).get('hard') or {}),
+                }
             quota = self._desired_quota()
             if quota is not None:
                 after['resource_quota'] = {'name': quota['metadata']['name'], 'hard': dict(quota['spec']['hard'])}
@@ -343,8 +360,7 @@ def check_ownership(item, policy, quota):
         if item['state'] == 'absent':
             _ownership.check_remove(kind, where, owner, item.get('tenant'))
         else:
-            _ownership.check_take(kind, where, owner, item.get('claimant'), item.get('takeover_from'),
-                                  how='label %s=%s' % (_constants.TENANT_LABEL, owner))
+            _ownership.check_take(kind, where, owner, item.get('claimant'), item.get('takeover_from'), how='label %s=%s' % (_constants.TENANT_LABEL, owner))
 
 
 def plan_item(item, policy, quota):
@@ -380,18 +396,17 @@ def plan_item(item, policy, quota):
                 plan.actions.append(('delete', 'quota', None))
         elif quota is None:
             plan.actions.append(('create', 'quota', desired_quota))
-        elif not _hard_equal((quota.get('spec') or {}).get('hard'), desired_quota['spec']['hard']) \
-                or _k8s.labels_missing(quota, item['labels']):
+        elif not _hard_equal((quota.get('spec') or {}).get('hard'), desired_quota['spec']['hard']) or _k8s.labels_missing(quota, item['labels']):
             plan.actions.append(('update', 'quota', desired_quota))
     return plan
 
 
 # --------------------------------------------------------------------------------------------------------- apply
 
+
 def _raise_invalid(exc, what):
     fields = [c.get('field') for c in exc.causes if c.get('field')]
-    raise EverestError(_trp_crd.invalid_message(exc, what), status=exc.status, reason=exc.reason, causes=exc.causes or None,
-                       fields=fields or None)
+    raise EverestError(_trp_crd.invalid_message(exc, what), status=exc.status, reason=exc.reason, causes=exc.causes or None, fields=fields or None)
 
 
 def _check_written(written, spec, namespace, name):
@@ -405,7 +420,9 @@ def _check_written(written, spec, namespace, name):
     raise EverestError(
         'TenantResourcePolicy %s/%s: the API server %s; the installed CRD %s is older than this collection\'s: run with '
         'install_crd: true or apply files/crd-tenantresourcepolicy.yaml' % (namespace, name, detail, _constants.TRP_CRD_NAME),
-        stored_spec=got, desired_spec=spec)
+        stored_spec=got,
+        desired_spec=spec,
+    )
 
 
 def apply_plan(client, plan, sleep=time.sleep):
@@ -432,9 +449,12 @@ def apply_plan(client, plan, sleep=time.sleep):
             except K8sNotFound as exc:
                 if verb != 'create':
                     raise
-                raise EverestError('%s cannot be created: namespace %s does not exist (%s); create the namespace first, for example with '
-                                   'virakcloud.everest.everest_namespace' % (what, namespace, exc.message or exc.msg),
-                                   status=exc.status, reason=exc.reason)
+                raise EverestError(
+                    '%s cannot be created: namespace %s does not exist (%s); create the namespace first, for example with '
+                    'virakcloud.everest.everest_namespace' % (what, namespace, exc.message or exc.msg),
+                    status=exc.status,
+                    reason=exc.reason,
+                )
             plan.applied += 1
             if verb != 'delete':
                 _check_written(result, item['spec'], namespace, name)
@@ -465,13 +485,13 @@ def _update_policy(client, item, sleep):
         new['spec'] = copy.deepcopy(item['spec'])
         new.setdefault('metadata', {}).setdefault('labels', {}).update(item['labels'])
         return new
+
     return _k8s.read_modify_write(client, trp_path(item['namespace'], item['name']), mutate, sleep=sleep)[1]
 
 
 def _update_quota(client, namespace, qname, body, sleep):
     def mutate(current):
-        if _hard_equal((current.get('spec') or {}).get('hard'), body['spec']['hard']) \
-                and not _k8s.labels_missing(current, body['metadata']['labels']):
+        if _hard_equal((current.get('spec') or {}).get('hard'), body['spec']['hard']) and not _k8s.labels_missing(current, body['metadata']['labels']):
             return None
         new = copy.deepcopy(current)
         new.pop('status', None)
@@ -479,10 +499,12 @@ def _update_quota(client, namespace, qname, body, sleep):
         new['spec']['hard'] = dict(body['spec']['hard'])
         new.setdefault('metadata', {}).setdefault('labels', {}).update(body['metadata']['labels'])
         return new
+
     _k8s.read_modify_write(client, quota_path(namespace, qname), mutate, sleep=sleep)
 
 
 # ------------------------------------------------------------------------------------------------------ converge
+
 
 def converge_policies(client, items, check_mode=False, batch=False, sleep=time.sleep):
     """observe -> plan -> apply for normalised items. Single form: two GETs per item; batch form: one TRP LIST and
@@ -497,8 +519,7 @@ def converge_policies(client, items, check_mode=False, batch=False, sleep=time.s
             if batch:
                 policy, quota = lookup(item['namespace'], item['name'])
             else:
-                policy, quota = observe_one(client, item['namespace'], item['name'],
-                                            cluster_quota=item['cluster_quota'] or item['state'] == 'absent')
+                policy, quota = observe_one(client, item['namespace'], item['name'], cluster_quota=item['cluster_quota'] or item['state'] == 'absent')
             plan = plan_item(item, policy, quota)
             diff = plan.diff()
             result.update(before=diff['before'], after=diff['after'])

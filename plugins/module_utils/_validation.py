@@ -75,24 +75,28 @@ RESERVED_NAMESPACES = EVEREST_NAMESPACES  # what everestctl itself refuses (refe
 # whole argv plus environment at ARG_MAX; Everest itself has no maximum. 4096 characters is far beyond any password
 # a person or a generator uses and far below what argv can carry, and it is checked before any lock is taken.
 PASSWORD_MAX_LENGTH = 4096
-PASSWORD_LENGTH_ERROR = ('password is longer than %d characters; everestctl receives it on its command line, so the '
-                         'collection caps its length' % PASSWORD_MAX_LENGTH)
+PASSWORD_LENGTH_ERROR = (
+    'password is longer than %d characters; everestctl receives it on its command line, so the collection caps its length' % PASSWORD_MAX_LENGTH
+)
 # The ResourceQuota and TenantResourcePolicy counts a tenant may be given (max_clusters, max_db_users): a count above
 # this is a typo, not a plan (Kubernetes would accept up to 2^63-1).
 MAX_COUNT_LIMIT = 100000
 
 # Everest's error texts, verbatim (reference §2.2, §4.3)
 USERNAME_ERROR = 'username may contain only letters, numbers, underscores, and must be at least 3 characters long'
-PASSWORD_ERROR = ('password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), '
-                  'and must be at least 6 characters long')
+PASSWORD_ERROR = 'password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), and must be at least 6 characters long'
 NAMESPACE_RESERVED_ERROR = "'{0}' namespace is reserved for Everest internals. Please specify another namespace"
-NAMESPACE_RFC1035_ERROR = ("'namespace name' is not RFC 1035 compatible. The name should contain only lowercase "
-                           "alphanumeric characters or '-', start with an alphabetic character, end with an "
-                           "alphanumeric character")
+NAMESPACE_RFC1035_ERROR = (
+    "'namespace name' is not RFC 1035 compatible. The name should contain only lowercase "
+    "alphanumeric characters or '-', start with an alphabetic character, end with an "
+    "alphanumeric character"
+)
 NAMESPACE_LIST_EMPTY_ERROR = 'namespace list is empty. Specify at least one namespace'
-OBJECT_NAME_ERROR = ("'{0}' is not RFC 1035 compatible or longer than 22 characters. The name should contain only "
-                     "lowercase alphanumeric characters or '-', start with an alphabetic character, end with an "
-                     "alphanumeric character")
+OBJECT_NAME_ERROR = (
+    "'{0}' is not RFC 1035 compatible or longer than 22 characters. The name should contain only "
+    "lowercase alphanumeric characters or '-', start with an alphabetic character, end with an "
+    "alphanumeric character"
+)
 NO_OPERATORS_ERROR = 'no operators selected for installation. Minimum one operator must be selected'
 
 
@@ -133,16 +137,17 @@ def check_tenant_namespace(name, extra=()):
         return error
     pattern = reserved_namespace_pattern(name, extra)
     if pattern:
-        return ("'%s' is a reserved namespace (matches '%s': Everest's and Kubernetes' own namespaces, default, and the "
-                "configured reserved_namespaces); no tenant may take it over or remove it" % (name, pattern))
+        return (
+            "'%s' is a reserved namespace (matches '%s': Everest's and Kubernetes' own namespaces, default, and the "
+            "configured reserved_namespaces); no tenant may take it over or remove it" % (name, pattern)
+        )
     return None
 
 
 def check_tenant_name(value):
     """None, or why ``value`` cannot name a tenant (it is the value of the tenant label on the tenant's objects)."""
     if not _is_text(value) or not value or len(value) > 63 or not LABEL_VALUE_RE.match(value):
-        return ("tenant name %r must be a Kubernetes label value: 1-63 letters, digits, '-', '_' or '.', starting and ending "
-                "with a letter or digit" % (value,))
+        return "tenant name %r must be a Kubernetes label value: 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit" % (value,)
     return None
 
 
@@ -167,14 +172,20 @@ def check_label(key, value):
         return 'label key %r must be a non-empty string' % (key,)
     prefix, sep, name = key.rpartition('/')
     if sep and (not prefix or len(prefix) > DNS_SUBDOMAIN_MAX_LENGTH or not DNS_SUBDOMAIN_RE.match(prefix)):
-        return ("label key '%s': the prefix must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most %d "
-                "characters)" % (key, DNS_SUBDOMAIN_MAX_LENGTH))
+        return "label key '%s': the prefix must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most %d characters)" % (
+            key,
+            DNS_SUBDOMAIN_MAX_LENGTH,
+        )
     if len(name) > LABEL_NAME_MAX_LENGTH or not LABEL_NAME_RE.match(name):
-        return ("label key '%s': the name must be at most %d characters of letters, digits, '-', '_' and '.', starting and "
-                "ending with a letter or digit" % (key, LABEL_NAME_MAX_LENGTH))
+        return "label key '%s': the name must be at most %d characters of letters, digits, '-', '_' and '.', starting and ending with a letter or digit" % (
+            key,
+            LABEL_NAME_MAX_LENGTH,
+        )
     if not _is_text(value) or (value and not LABEL_VALUE_RE.match(value)):
-        return ("label '%s': value %r must be empty or at most 63 characters of letters, digits, '-', '_' and '.', starting "
-                "and ending with a letter or digit" % (key, value))
+        return (
+            "label '%s': value %r must be empty or at most 63 characters of letters, digits, '-', '_' and '.', starting "
+            "and ending with a letter or digit" % (key, value)
+        )
     return None
 
 

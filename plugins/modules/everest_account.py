@@ -268,10 +268,17 @@ ITEM_SPEC = dict(
     take_ownership=dict(type='bool'),
 )
 # an item's ownership options default to the module's
-FORM = _batch.BatchForm(ITEM_SPEC, 'accounts', 'username', 'account', module_options=dict(
-    cluster_lock=dict(type='bool', default=True),
-    cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
-), inherited={'tenant': None, 'takeover_from': None, 'take_ownership': False})
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'accounts',
+    'username',
+    'account',
+    module_options=dict(
+        cluster_lock=dict(type='bool', default=True),
+        cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
+    ),
+    inherited={'tenant': None, 'takeover_from': None, 'take_ownership': False},
+)
 ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
@@ -290,8 +297,14 @@ def main():
         runner = LazyEverestctl(module)
         lock = None
         if module.params['cluster_lock']:
-            lock = _lock.LeaseLock(module.k8s, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_LEASE, purpose='everest accounts',
-                                   timeout=module.params['cluster_lock_timeout'], sticky=batch)
+            lock = _lock.LeaseLock(
+                module.k8s,
+                _constants.SYSTEM_NAMESPACE,
+                _constants.ACCOUNTS_LEASE,
+                purpose='everest accounts',
+                timeout=module.params['cluster_lock_timeout'],
+                sticky=batch,
+            )
         if not batch:
             result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode, lock=lock)
         else:

@@ -94,16 +94,20 @@ def state_of(obj):
 
 def main():
     module = EverestModule(
-        argument_spec=_everest_client.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            cluster=dict(type='str'),
-            backup_storage_name=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1800),
-        )),
-        supports_check_mode=True, k8s=False)
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str', required=True),
+                cluster=dict(type='str'),
+                backup_storage_name=dict(type='str'),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+                wait=dict(type='bool', default=True),
+                wait_timeout=dict(type='int', default=1800),
+            )
+        ),
+        supports_check_mode=True,
+        k8s=False,
+    )
     p = module.params
     ns, name = p['namespace'], p['name']
     path = _everest_client.ns_path(ns, 'database-cluster-backups', name)
@@ -130,19 +134,31 @@ def main():
         else:
             if not p['cluster'] or not p['backup_storage_name']:
                 raise ValidationError('%s does not exist; taking it needs cluster and backup_storage_name' % what)
-            body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_BACKUP_KIND, 'metadata': {'name': name, 'namespace': ns},
-                    'spec': {'dbClusterName': p['cluster'], 'backupStorageName': p['backup_storage_name']}}
+            body = {
+                'apiVersion': _constants.DBC_API_VERSION,
+                'kind': _constants.DBC_BACKUP_KIND,
+                'metadata': {'name': name, 'namespace': ns},
+                'spec': {'dbClusterName': p['cluster'], 'backupStorageName': p['backup_storage_name']},
+            }
             changed = True
             if module.check_mode:
                 module.exit_json(changed=True, backup=body)
-            obj = client.request('POST', _everest_client.ns_path(ns, 'database-cluster-backups'), body, what=what,
-                                 rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])))
+            obj = client.request(
+                'POST',
+                _everest_client.ns_path(ns, 'database-cluster-backups'),
+                body,
+                what=what,
+                rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])),
+            )
         if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
             read = ('database-cluster-backups', 'read', '%s/%s' % (ns, (obj.get('spec') or {}).get('dbClusterName') or p['cluster']))
-            obj = _everest_objects.wait_for(lambda: client.request('GET', path, what=what, rbac=read), lambda o: state_of(o) == 'Succeeded',
-                               p['wait_timeout'], 'waiting for %s' % what,
-                               failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
-                               if state_of(o) in FAILED_STATES else None)
+            obj = _everest_objects.wait_for(
+                lambda: client.request('GET', path, what=what, rbac=read),
+                lambda o: state_of(o) == 'Succeeded',
+                p['wait_timeout'],
+                'waiting for %s' % what,
+                failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '') if state_of(o) in FAILED_STATES else None,
+            )
     except EverestError as exc:
         module.fail_from(exc, changed=changed)
     finally:

@@ -248,7 +248,7 @@ FIXES = {
     'cluster': 'check kubeconfig/context (or K8S_AUTH_KUBECONFIG) and that the API server is reachable from the controller',
     'everest': 'install Everest in the cluster (everestctl install) or point kubeconfig/context at the cluster that has it',
     'rbac_configmap': 'the Everest Helm chart creates everest-system/everest-rbac at install; re-install or upgrade Everest, or create it '
-                      'with data {enabled: "false", policy.csv: "g, admin, role:admin"}',
+    'with data {enabled: "false", policy.csv: "g, admin, role:admin"}',
     'accounts_secret': 'the Everest Helm chart creates everest-system/everest-accounts at install; re-install or upgrade Everest',
     'crd': 'install it with virakcloud.everest.tenant_resource_policy_crd (or kubectl apply -f files/crd-tenantresourcepolicy.yaml)',
 }
@@ -343,10 +343,13 @@ def gather(module):
     facts['everestctl']['found'] = binary is not None
     facts['everestctl']['error'] = problem
     if binary is not None:
-        runner = Everestctl(binary, kubeconfig=client.kubeconfig_path if client is not None else None,
-                            pass_fds=client.private_fds if client is not None else (),
-                            timeout=module.params.get('everestctl_timeout') or 900,
-                            secrets=client.secrets if client is not None else ())
+        runner = Everestctl(
+            binary,
+            kubeconfig=client.kubeconfig_path if client is not None else None,
+            pass_fds=client.private_fds if client is not None else (),
+            timeout=module.params.get('everestctl_timeout') or 900,
+            secrets=client.secrets if client is not None else (),
+        )
         try:
             version, cached = cached_version(binary, runner, module.params['version_cache'])
             facts['everestctl']['version'] = version
@@ -409,8 +412,12 @@ def ownership_facts(objects):
     except _rbac.BlockError:
         blocks = {}
     existing = sorted(_accounts.parse_accounts_secret(objects['secret'])) if objects['secret'] is not None else []
-    return {'namespaces': namespaces, 'blocks': _ownership.block_owners(blocks, namespaces),
-            'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces), 'existing_accounts': existing}
+    return {
+        'namespaces': namespaces,
+        'blocks': _ownership.block_owners(blocks, namespaces),
+        'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces),
+        'existing_accounts': existing,
+    }
 
 
 def missing_items(facts, params):

@@ -259,14 +259,33 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _everest
 from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 QTY = dict(type='raw')
-ENGINE = dict(type=dict(type='str', choices=list(_constants.DB_ENGINE_TYPES)), version=dict(type='str'), replicas=dict(type='int'),
-              cpu=QTY, memory=QTY, storage_size=QTY, storage_class=dict(type='str'), config=dict(type='str'), cr_version=dict(type='str'))
-PROXY = dict(type=dict(type='str', choices=['haproxy', 'proxysql', 'pgbouncer', 'mongos']), replicas=dict(type='int'), cpu=QTY, memory=QTY,
-             expose_type=dict(type='str', choices=['internal', 'external', 'ClusterIP', 'LoadBalancer', 'NodePort']),
-             ip_source_ranges=dict(type='list', elements='str'), config=dict(type='str'))
-SCHEDULE = dict(name=dict(type='str', required=True), schedule=dict(type='str', required=True),
-                backup_storage_name=dict(type='str', required=True), enabled=dict(type='bool', default=True),
-                retention_copies=dict(type='int'))
+ENGINE = dict(
+    type=dict(type='str', choices=list(_constants.DB_ENGINE_TYPES)),
+    version=dict(type='str'),
+    replicas=dict(type='int'),
+    cpu=QTY,
+    memory=QTY,
+    storage_size=QTY,
+    storage_class=dict(type='str'),
+    config=dict(type='str'),
+    cr_version=dict(type='str'),
+)
+PROXY = dict(
+    type=dict(type='str', choices=['haproxy', 'proxysql', 'pgbouncer', 'mongos']),
+    replicas=dict(type='int'),
+    cpu=QTY,
+    memory=QTY,
+    expose_type=dict(type='str', choices=['internal', 'external', 'ClusterIP', 'LoadBalancer', 'NodePort']),
+    ip_source_ranges=dict(type='list', elements='str'),
+    config=dict(type='str'),
+)
+SCHEDULE = dict(
+    name=dict(type='str', required=True),
+    schedule=dict(type='str', required=True),
+    backup_storage_name=dict(type='str', required=True),
+    enabled=dict(type='bool', default=True),
+    retention_copies=dict(type='int'),
+)
 PITR = dict(enabled=dict(type='bool', required=True), backup_storage_name=dict(type='str'), upload_interval_sec=dict(type='int'))
 BACKUP = dict(enabled=dict(type='bool'), schedules=dict(type='list', elements='dict', options=SCHEDULE), pitr=dict(type='dict', options=PITR))
 

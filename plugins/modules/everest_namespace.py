@@ -311,10 +311,17 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
 )
 # every item is checked against the module's reserved_namespaces
-FORM = _batch.BatchForm(ITEM_SPEC, 'namespaces', 'name', 'namespace', shared=('reserved_namespaces',), module_options=dict(
-    reserved_namespaces=dict(type='list', elements='str', default=[]),
-    timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
-))
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'namespaces',
+    'name',
+    'namespace',
+    shared=('reserved_namespaces',),
+    module_options=dict(
+        reserved_namespaces=dict(type='list', elements='str', default=[]),
+        timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
+    ),
+)
 ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
@@ -330,11 +337,9 @@ def main():
     runner = LazyEverestctl(module)
     try:
         if not batch:
-            result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode,
-                                                    timeout=params['timeout'])
+            result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode, timeout=params['timeout'])
         else:
-            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode,
-                                                      timeout=params['timeout'])
+            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode, timeout=params['timeout'])
     except EverestError as exc:
         module.fail_from(exc)
 

@@ -350,32 +350,49 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
 ARGUMENT_SPEC = dict(
-    tenants=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        users=dict(type="list", elements="str", default=[]),
-        grants=dict(type="list", elements="dict", default=[], options=dict(
-            resource=dict(type="str", required=True),
-            action=dict(type="str", required=True),
-        )),
-    )),
+    tenants=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            users=dict(type="list", elements="str", default=[]),
+            grants=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    resource=dict(type="str", required=True),
+                    action=dict(type="str", required=True),
+                ),
+            ),
+        ),
+    ),
     cluster_tenants=dict(type="bool", default=False),
-    overlay_blocks=dict(type="list", elements="dict", options=dict(
-        block=dict(type="str", required=True),
-        policies=dict(type="list", elements="str", default=[]),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        tenant=dict(type="str"),
-        namespace=dict(type="str"),
-    )),
+    overlay_blocks=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            block=dict(type="str", required=True),
+            policies=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            tenant=dict(type="str"),
+            namespace=dict(type="str"),
+        ),
+    ),
     tenant_resources=dict(type="list", elements="str", default=list(_constants.TENANT_RESOURCES)),
     tenant_actions=dict(type="list", elements="str", default=list(_constants.ISOLATION_ACTIONS)),
-    checks=dict(type="list", elements="dict", options=dict(
-        subject=dict(type="str", required=True),
-        action=dict(type="str", required=True, choices=list(_constants.RBAC_ACTIONS)),
-        resource=dict(type="str", required=True),
-        object=dict(type="str", required=True),
-        expect=dict(type="str", choices=["allow", "deny"]),
-    )),
+    checks=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            subject=dict(type="str", required=True),
+            action=dict(type="str", required=True, choices=list(_constants.RBAC_ACTIONS)),
+            resource=dict(type="str", required=True),
+            object=dict(type="str", required=True),
+            expect=dict(type="str", choices=["allow", "deny"]),
+        ),
+    ),
     policy_file=dict(type="path"),
     policy=dict(type="str"),
     assume_enabled=dict(type="bool", default=False),
@@ -395,8 +412,9 @@ def main():
     checks = module.params["checks"] or []
     matrix = module.params["tenants"] is not None
     if matrix and module.params["cross_check_with_everestctl"]:
-        module.fail_json(msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); "
-                             "cross-check a sample with checks instead")
+        module.fail_json(
+            msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); cross-check a sample with checks instead"
+        )
     try:
         src = _rbac_check.load_source(module)
         if module.params["overlay_blocks"] and not src.missing:
@@ -416,14 +434,19 @@ def main():
         if enforced and src.missing:
             module.fail_json(msg=src.missing, validation=validation, source=source, rbac_enabled=rbac_enabled)
         if enforced and errors:
-            module.fail_json(msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s" % (
-                source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
-                validation=validation, source=source, rbac_enabled=rbac_enabled)
+            module.fail_json(
+                msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s"
+                % (source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
+                validation=validation,
+                source=source,
+                rbac_enabled=rbac_enabled,
+            )
         if not enforced and not validation["ok"]:
-            module.warn("RBAC is disabled in %s (enabled: %r), so Everest allows every request without loading the policy and every "
-                        "check is answered 'allowed'; but the policy is invalid and Everest will reject it once RBAC is enabled: %s" % (
-                            source, src.enabled_value,
-                            src.missing or _rbac.everest_error_text(errors, command="can").replace("\n", " - ")))
+            module.warn(
+                "RBAC is disabled in %s (enabled: %r), so Everest allows every request without loading the policy and every "
+                "check is answered 'allowed'; but the policy is invalid and Everest will reject it once RBAC is enabled: %s"
+                % (source, src.enabled_value, src.missing or _rbac.everest_error_text(errors, command="can").replace("\n", " - "))
+            )
         for hazard in hazards:
             module.warn("RBAC policy (%s): %s" % (source, hazard))
         enforcer = _rbac.Enforcer(policy, check=False)
@@ -439,29 +462,60 @@ def main():
             if validation["ok"]:
                 disagreements = _rbac_check.cross_check(module, src.text, checks, results, enforcer)
             else:
-                module.warn("cross_check_with_everestctl skipped: the policy is invalid, so everestctl settings rbac can --policy-file "
-                            "would answer every question with an error")
+                module.warn(
+                    "cross_check_with_everestctl skipped: the policy is invalid, so everestctl settings rbac can --policy-file "
+                    "would answer every question with an error"
+                )
     except EverestError as exc:
         module.fail_from(exc)
 
-    output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
-              "mismatches": mismatches, "checks_total": total, "validation": validation}
+    output = {
+        "changed": False,
+        "results": results,
+        "rbac_enabled": rbac_enabled,
+        "enforced": enforced,
+        "source": source,
+        "mismatches": mismatches,
+        "checks_total": total,
+        "validation": validation,
+    }
     if matrix:
         output["messages"] = [_rbac_check.mismatch_message(m) for m in mismatches]
         output["tenants_checked"] = len(module.params["tenants"])
     if disagreements:
         output["disagreements"] = disagreements
-        module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (
-            len(disagreements), total, "; ".join("#%d %s %s %s %s: module %s, everestctl %s" % (
-                d["index"], d["check"]["subject"], d["check"]["action"], d["check"]["resource"], d["check"]["object"],
-                "allow" if d["module"] else "deny", "allow" if d["everestctl"] else "deny") for d in disagreements)), **output)
+        module.fail_json(
+            msg="everestctl disagrees with this module on %d of %d check(s): %s"
+            % (
+                len(disagreements),
+                total,
+                "; ".join(
+                    "#%d %s %s %s %s: module %s, everestctl %s"
+                    % (
+                        d["index"],
+                        d["check"]["subject"],
+                        d["check"]["action"],
+                        d["check"]["resource"],
+                        d["check"]["object"],
+                        "allow" if d["module"] else "deny",
+                        "allow" if d["everestctl"] else "deny",
+                    )
+                    for d in disagreements
+                ),
+            ),
+            **output,
+        )
     if mismatches:
         hint = ""
         if not enforced:
-            hint = (" - RBAC is disabled in the ConfigMap, so Everest allows everything; enable it, or set assume_enabled: true "
-                    "to test the policy as if it were enabled")
-        module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s)%s:\n%s" % (
-            len(mismatches), total, source, hint, _rbac_check.table(mismatches)), **output)
+            hint = (
+                " - RBAC is disabled in the ConfigMap, so Everest allows everything; enable it, or set assume_enabled: true "
+                "to test the policy as if it were enabled"
+            )
+        module.fail_json(
+            msg="%d of %d RBAC check(s) did not get the expected answer (%s)%s:\n%s" % (len(mismatches), total, source, hint, _rbac_check.table(mismatches)),
+            **output,
+        )
     module.exit_json(**output)
 
 

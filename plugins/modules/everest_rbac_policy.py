@@ -336,17 +336,23 @@ BLOCK_SPEC = dict(
     namespace=dict(type="str"),
     takeover_from=dict(type="str"),
 )
-FORM = _batch.BatchForm(BLOCK_SPEC, "blocks", "block", "block", module_options=dict(
-    isolation=dict(type="bool", default=True),
-    allow_unknown_actions=dict(type="bool", default=False),
-    enabled=dict(type="bool"),
-    validate=dict(type="bool", default=True),
-    validate_with_everestctl=dict(type="bool", default=False),
-    backup=dict(type="bool", default=False),
-    backup_dir=dict(type="path"),
-    policy_file=dict(type="path"),
-    create_configmap=dict(type="bool", default=False),
-))
+FORM = _batch.BatchForm(
+    BLOCK_SPEC,
+    "blocks",
+    "block",
+    "block",
+    module_options=dict(
+        isolation=dict(type="bool", default=True),
+        allow_unknown_actions=dict(type="bool", default=False),
+        enabled=dict(type="bool"),
+        validate=dict(type="bool", default=True),
+        validate_with_everestctl=dict(type="bool", default=False),
+        backup=dict(type="bool", default=False),
+        backup_dir=dict(type="path"),
+        policy_file=dict(type="path"),
+        create_configmap=dict(type="bool", default=False),
+    ),
+)
 ARGUMENT_SPEC = FORM.argument_spec()
 
 

@@ -130,18 +130,25 @@ def into_new_cluster(module, client):
     if existing is not None:
         source = ((existing.get('spec') or {}).get('dataSource') or {}).get('dbClusterBackupName')
         if source != backup_name:
-            raise ValidationError('%s already exists and was not restored from backup %s; choose another cluster name, or restore '
-                                  'into it with new_cluster: false' % (what, backup_name))
+            raise ValidationError(
+                '%s already exists and was not restored from backup %s; choose another cluster name, or restore '
+                'into it with new_cluster: false' % (what, backup_name)
+            )
         obj = existing
     else:
         bwhat = 'backup %s/%s' % (ns, backup_name)
         # Everest checks 'database-cluster-backups read <ns>/<the backup's cluster>'; the cluster is only known once the
         # backup is read, so a refusal names the namespace-wide object (a rule for it is enough)
-        backup = client.request('GET', _everest_client.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat,
-                                rbac=('database-cluster-backups', 'read', '%s/*' % ns))
+        backup = client.request(
+            'GET', _everest_client.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat, rbac=('database-cluster-backups', 'read', '%s/*' % ns)
+        )
         src_name = (backup.get('spec') or {}).get('dbClusterName')
-        src = client.request('GET', _everest_client.ns_path(ns, 'database-clusters', src_name), what='source cluster %s/%s of %s' % (ns, src_name, bwhat),
-                             rbac=('database-clusters', 'read', '%s/%s' % (ns, src_name)))
+        src = client.request(
+            'GET',
+            _everest_client.ns_path(ns, 'database-clusters', src_name),
+            what='source cluster %s/%s of %s' % (ns, src_name, bwhat),
+            rbac=('database-clusters', 'read', '%s/%s' % (ns, src_name)),
+        )
         spec = dict((k, copy.deepcopy(v)) for k, v in (src.get('spec') or {}).items() if k in ('engine', 'proxy', 'monitoring'))
         spec['dataSource'] = {'dbClusterBackupName': backup_name}
         if p['enforce_quota']:
@@ -154,9 +161,12 @@ def into_new_cluster(module, client):
             return True, {'database_cluster': body}
         obj = client.request('POST', _everest_client.ns_path(ns, 'database-clusters'), body, what=what, rbac=('database-clusters', 'create', obj_name))
     if p['wait'] and not module.check_mode and not _database_cluster.cluster_ready(obj):
-        obj = _everest_objects.wait_for(lambda: client.request('GET', cpath, what=what, rbac=('database-clusters', 'read', obj_name)),
-                           _database_cluster.cluster_ready, p['wait_timeout'],
-                           'waiting for the restore into %s' % what)
+        obj = _everest_objects.wait_for(
+            lambda: client.request('GET', cpath, what=what, rbac=('database-clusters', 'read', obj_name)),
+            _database_cluster.cluster_ready,
+            p['wait_timeout'],
+            'waiting for the restore into %s' % what,
+        )
     return changed, {'database_cluster': _everest_objects.object_view(obj)}
 
 
@@ -173,39 +183,52 @@ def into_existing(module, client):
     if obj is not None:
         spec = obj.get('spec') or {}
         if spec.get('dbClusterName') != p['cluster'] or (spec.get('dataSource') or {}).get('dbClusterBackupName') != p['backup_name']:
-            raise ValidationError('%s exists for cluster %r and backup %r; a restore cannot be changed (use another name)' % (
-                what, spec.get('dbClusterName'), (spec.get('dataSource') or {}).get('dbClusterBackupName')))
+            raise ValidationError(
+                '%s exists for cluster %r and backup %r; a restore cannot be changed (use another name)'
+                % (what, spec.get('dbClusterName'), (spec.get('dataSource') or {}).get('dbClusterBackupName'))
+            )
     else:
-        body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_RESTORE_KIND, 'metadata': {'name': name, 'namespace': ns},
-                'spec': {'dbClusterName': p['cluster'], 'dataSource': {'dbClusterBackupName': p['backup_name']}}}
+        body = {
+            'apiVersion': _constants.DBC_API_VERSION,
+            'kind': _constants.DBC_RESTORE_KIND,
+            'metadata': {'name': name, 'namespace': ns},
+            'spec': {'dbClusterName': p['cluster'], 'dataSource': {'dbClusterBackupName': p['backup_name']}},
+        }
         changed = True
         if module.check_mode:
             return True, {'restore': body}
-        obj = client.request('POST', _everest_client.ns_path(ns, 'database-cluster-restores'), body, what=what,
-                             rbac=('database-cluster-restores', 'create', obj_name))
+        obj = client.request(
+            'POST', _everest_client.ns_path(ns, 'database-cluster-restores'), body, what=what, rbac=('database-cluster-restores', 'create', obj_name)
+        )
     if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
-        obj = _everest_objects.wait_for(lambda: client.request('GET', path, what=what, rbac=('database-cluster-restores', 'read', obj_name)),
-                           lambda o: state_of(o) == 'Succeeded', p['wait_timeout'],
-                           'waiting for %s' % what,
-                           failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
-                           if state_of(o) in FAILED_STATES else None)
+        obj = _everest_objects.wait_for(
+            lambda: client.request('GET', path, what=what, rbac=('database-cluster-restores', 'read', obj_name)),
+            lambda o: state_of(o) == 'Succeeded',
+            p['wait_timeout'],
+            'waiting for %s' % what,
+            failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '') if state_of(o) in FAILED_STATES else None,
+        )
     return changed, {'restore': _everest_objects.object_view(obj)}
 
 
 def main():
     module = EverestModule(
-        argument_spec=_everest_client.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str'),
-            backup_name=dict(type='str', required=True),
-            cluster=dict(type='str', required=True),
-            new_cluster=dict(type='bool', default=False),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1800),
-            enforce_quota=dict(type='bool', default=True),
-            policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
-        )),
-        supports_check_mode=True, k8s=True)
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str'),
+                backup_name=dict(type='str', required=True),
+                cluster=dict(type='str', required=True),
+                new_cluster=dict(type='bool', default=False),
+                wait=dict(type='bool', default=True),
+                wait_timeout=dict(type='int', default=1800),
+                enforce_quota=dict(type='bool', default=True),
+                policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
+            )
+        ),
+        supports_check_mode=True,
+        k8s=True,
+    )
     client = None
     try:
         client = _everest_client.api_client(module)

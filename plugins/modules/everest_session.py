@@ -108,7 +108,9 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _everest
 def main():
     module = EverestModule(
         argument_spec=_everest_client.argument_spec(dict(state=dict(type='str', choices=['present', 'absent'], default='present'))),
-        supports_check_mode=True, k8s=False)
+        supports_check_mode=True,
+        k8s=False,
+    )
     params = module.params
     try:
         _everest_client.check_url(params)
@@ -132,8 +134,12 @@ def main():
         module.fail_from(exc, changed=False)
     claims = _everest_client.token_claims(token)
     expires = claims.get('exp')
-    module.exit_json(changed=False, token=token, username=_everest_client.token_user(token) or params['everest_username'],
-                     expires_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires)) if isinstance(expires, (int, float)) else None)
+    module.exit_json(
+        changed=False,
+        token=token,
+        username=_everest_client.token_user(token) or params['everest_username'],
+        expires_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires)) if isinstance(expires, (int, float)) else None,
+    )
 
 
 if __name__ == '__main__':

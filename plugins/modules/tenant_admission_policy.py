@@ -109,9 +109,11 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _admissi
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
-UNSUPPORTED = ("the Kubernetes API server does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy "
-               "(GA in Kubernetes 1.30); upgrade the cluster to 1.30 or later, or set if_unsupported: warn to go on without "
-               "this layer (tenant limits are then enforced only where the collection is used)")
+UNSUPPORTED = (
+    "the Kubernetes API server does not serve admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy "
+    "(GA in Kubernetes 1.30); upgrade the cluster to 1.30 or later, or set if_unsupported: warn to go on without "
+    "this layer (tenant limits are then enforced only where the collection is used)"
+)
 
 
 def main():
@@ -133,21 +135,25 @@ def main():
                 module.warn(UNSUPPORTED)
             module.exit_json(changed=False, served=False, actions=[])
         if state == 'present' and not _admission.crd_established(client):
-            problem = ("the TenantResourcePolicy CRD is not established: the policy's parameters are TenantResourcePolicy "
-                       "objects, and with failurePolicy Fail an unknown parameter kind would refuse every DatabaseCluster "
-                       "write; install it first with virakcloud.everest.tenant_resource_policy_crd")
+            problem = (
+                "the TenantResourcePolicy CRD is not established: the policy's parameters are TenantResourcePolicy "
+                "objects, and with failurePolicy Fail an unknown parameter kind would refuse every DatabaseCluster "
+                "write; install it first with virakcloud.everest.tenant_resource_policy_crd"
+            )
             if not module.check_mode:
                 module.fail_json(msg=problem, served=True)
             module.warn(problem)
         result = _admission.converge(client, state=state, check_mode=module.check_mode)
     except EverestError as exc:
         module.fail_from(exc)
-    output = {'changed': result['changed'], 'served': True, 'actions': result['actions'],
-              'policy': result.get('policy'), 'binding': result.get('binding')}
+    output = {'changed': result['changed'], 'served': True, 'actions': result['actions'], 'policy': result.get('policy'), 'binding': result.get('binding')}
     if module._diff:
-        output['diff'] = {'before': result['before'], 'after': result['after'],
-                          'before_header': 'ValidatingAdmissionPolicy and binding (before)',
-                          'after_header': 'ValidatingAdmissionPolicy and binding (after)'}
+        output['diff'] = {
+            'before': result['before'],
+            'after': result['after'],
+            'before_header': 'ValidatingAdmissionPolicy and binding (before)',
+            'after_header': 'ValidatingAdmissionPolicy and binding (after)',
+        }
     module.exit_json(**output)
 
 

@@ -237,8 +237,11 @@ def main():
         if policy is None:
             module.fail_json(
                 msg='%s: no TenantResourcePolicy %r in namespace %s, so nothing can be checked; create it with '
-                    'virakcloud.everest.tenant_resource_policy (namespace: %s) or fix policy_name' % (namespace, name, namespace, namespace),
-                changed=False, allowed=False, violations=[])
+                'virakcloud.everest.tenant_resource_policy (namespace: %s) or fix policy_name' % (namespace, name, namespace, namespace),
+                changed=False,
+                allowed=False,
+                violations=[],
+            )
         result = _quota.evaluate(namespace, policy, clusters, users, request)
         if params['update_status'] and not module.check_mode:
             status = _quota.status_for(policy, result)

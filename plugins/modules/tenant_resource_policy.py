@@ -273,10 +273,16 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
     cluster_quota=dict(type='bool', default=True),
 )
-FORM = _batch.BatchForm(ITEM_SPEC, 'policies', 'namespace', 'policy', module_options=dict(
-    install_crd=dict(type='bool', default=True),
-    wait_timeout=dict(type='int', default=60),
-))
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'policies',
+    'namespace',
+    'policy',
+    module_options=dict(
+        install_crd=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=60),
+    ),
+)
 ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
@@ -289,8 +295,15 @@ def main():
     raw_items, batch = FORM.items(params)
 
     # Validate everything before the first call.
-    items = FORM.validate(module, raw_items, batch, _trp_policy.normalize_item, 'policies', changed=False,
-                          label=lambda raw, exc: '%s/%s: %s' % (raw.get('namespace'), raw.get('name'), exc.msg))
+    items = FORM.validate(
+        module,
+        raw_items,
+        batch,
+        _trp_policy.normalize_item,
+        'policies',
+        changed=False,
+        label=lambda raw, exc: '%s/%s: %s' % (raw.get('namespace'), raw.get('name'), exc.msg),
+    )
     keys = [(i['namespace'], i['name']) for i in items]
     duplicates = sorted(set('%s/%s' % k for k in keys if keys.count(k) > 1))
     if duplicates:
@@ -308,8 +321,9 @@ def main():
     extra = {'crd_changed': crd_changed}
     if not batch:
         FORM.exit_single(module, results[0], ('policy', 'resource_quota'), changed=crd_changed, extra=extra)
-    FORM.exit_batch(module, results, RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (r['namespace'], r['name']),
-                    changed=crd_changed, extra=extra)
+    FORM.exit_batch(
+        module, results, RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (r['namespace'], r['name']), changed=crd_changed, extra=extra
+    )
 
 
 if __name__ == '__main__':

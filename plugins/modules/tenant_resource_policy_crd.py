@@ -155,9 +155,11 @@ def absent(module, client, desired):
         items = _k8s.list_items(client, _trp_policy.trp_path())
         if items:
             names = sorted('%s/%s' % (i['metadata'].get('namespace'), i['metadata']['name']) for i in items)
-            raise EverestError('refusing to delete CustomResourceDefinition %s: %d TenantResourcePolicies would be deleted with it (%s); '
-                               'remove them first (offboard the tenants) or set force: true' % (_constants.TRP_CRD_NAME, len(names), ', '.join(names)),
-                               policies=names)
+            raise EverestError(
+                'refusing to delete CustomResourceDefinition %s: %d TenantResourcePolicies would be deleted with it (%s); '
+                'remove them first (offboard the tenants) or set force: true' % (_constants.TRP_CRD_NAME, len(names), ', '.join(names)),
+                policies=names,
+            )
     if not module.check_mode:
         client.delete(_trp_crd.CRD_PATH)
     return True, before, after

@@ -17,8 +17,10 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
-WITHHELD_STDOUT = ("<withheld by virakcloud.everest: the module's raw output may hold a secret (session token or database "
-                   "credentials); run the task with ANSIBLE_DEBUG=1 on a trusted terminal to see it>")
+WITHHELD_STDOUT = (
+    "<withheld by virakcloud.everest: the module's raw output may hold a secret (session token or database "
+    "credentials); run the task with ANSIBLE_DEBUG=1 on a trusted terminal to see it>"
+)
 
 
 def hide_secret_result(result, secret_keys, requested):

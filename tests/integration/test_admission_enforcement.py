@@ -15,19 +15,36 @@ pytestmark = pytest.mark.integration
 
 POLICY = "virakcloud-everest-tenant-resource-policy"
 TENANTS = {
-    "zed": {"tenant_bootstrap_password": "Zed@pass11", "tenant_bootstrap_operators": {"postgresql": True, "mongodb": True},
-            "tenant_bootstrap_engines": ["postgresql"],
-            "tenant_bootstrap_limits": {"cpu": 2, "memory": "4Gi", "max_clusters": 2, "max_db_users": 2}},
-    "yak": {"tenant_bootstrap_password": "Yak@pass22", "tenant_bootstrap_operators": {"postgresql": True, "mongodb": True},
-            "tenant_bootstrap_limits": {"cpu": 64, "memory": "256Gi", "max_clusters": 5}},
+    "zed": {
+        "tenant_bootstrap_password": "Zed@pass11",
+        "tenant_bootstrap_operators": {"postgresql": True, "mongodb": True},
+        "tenant_bootstrap_engines": ["postgresql"],
+        "tenant_bootstrap_limits": {"cpu": 2, "memory": "4Gi", "max_clusters": 2, "max_db_users": 2},
+    },
+    "yak": {
+        "tenant_bootstrap_password": "Yak@pass22",
+        "tenant_bootstrap_operators": {"postgresql": True, "mongodb": True},
+        "tenant_bootstrap_limits": {"cpu": 64, "memory": "256Gi", "max_clusters": 5},
+    },
 }
 
 
 def cluster_body(name, engine="postgresql", replicas=1, cpu="1", memory="1Gi"):
     resources = dict((k, v) for k, v in (("cpu", cpu), ("memory", memory)) if v is not None)
-    return {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster", "metadata": {"name": name},
-            "spec": {"engine": {"type": engine, "version": "17.4" if engine == "postgresql" else "7.0.12-7", "replicas": replicas,
-                                "resources": resources, "storage": {"size": "10Gi"}}}}
+    return {
+        "apiVersion": "everest.percona.com/v1alpha1",
+        "kind": "DatabaseCluster",
+        "metadata": {"name": name},
+        "spec": {
+            "engine": {
+                "type": engine,
+                "version": "17.4" if engine == "postgresql" else "7.0.12-7",
+                "replicas": replicas,
+                "resources": resources,
+                "storage": {"size": "10Gi"},
+            }
+        },
+    }
 
 
 @pytest.fixture
@@ -58,8 +75,7 @@ def test_a_tenant_cannot_bypass_its_policy_through_everest(onboarded):
     token = login(sandbox, "zed", "Zed@pass11")
     refusals = {
         "mongo": (cluster_body("mongo", engine="psmdb"), "ns-zed does not allow the psmdb engine"),
-        "huge": (cluster_body("huge", replicas=3, cpu="64", memory="512Gi"),
-                 "ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192"),
+        "huge": (cluster_body("huge", replicas=3, cpu="64", memory="512Gi"), "ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192"),
     }
     for name, (body, message) in refusals.items():
         status, answer = create(sandbox, token, "ns-zed", body)
@@ -109,9 +125,7 @@ def test_kubectl_sees_the_usual_denied_request_line(onboarded, tmp_path):
     body = dict(cluster_body("huge", replicas=3, cpu="64", memory="8Gi"), metadata={"name": "huge", "namespace": "ns-zed"})
     manifest = tmp_path / "huge.json"
     manifest.write_text(json.dumps(body))
-    proc = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "apply", "-f", str(manifest)], capture_output=True,
-                          text=True, timeout=120, check=False)
+    proc = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "apply", "-f", str(manifest)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode != 0
-    assert ("ValidatingAdmissionPolicy '%s' with binding '%s' denied request: ns-zed allows at most 2 CPU" % (POLICY, POLICY)
-            in proc.stderr), proc.stderr
+    assert "ValidatingAdmissionPolicy '%s' with binding '%s' denied request: ns-zed allows at most 2 CPU" % (POLICY, POLICY) in proc.stderr, proc.stderr
     assert Cluster(sandbox).get("/apis/everest.percona.com/v1alpha1/namespaces/ns-zed/databaseclusters/huge") is None

@@ -34,12 +34,23 @@ def state(cluster, namespaces):
         out[ns] = {
             "namespace": clean(cluster.namespace(ns)),
             "block": cluster.block(ns),
-            "objects": dict((plural, sorted((clean(i) for i in (cluster.get(
-                "/apis/%s/namespaces/%s/%s" % (group, ns, plural)) or {}).get("items", [])), key=lambda i: i["metadata"]["name"]))
-                for group, plural in (("everest.local/v1", "tenantresourcepolicies"), ("everest.percona.com/v1alpha1", "backupstorages"),
-                                      ("everest.percona.com/v1alpha1", "monitoringconfigs"))),
-            "quotas": sorted((clean(q) for q in (cluster.get("/api/v1/namespaces/%s/resourcequotas" % ns) or {}).get("items", [])),
-                             key=lambda q: q["metadata"]["name"]),
+            "objects": dict(
+                (
+                    plural,
+                    sorted(
+                        (clean(i) for i in (cluster.get("/apis/%s/namespaces/%s/%s" % (group, ns, plural)) or {}).get("items", [])),
+                        key=lambda i: i["metadata"]["name"],
+                    ),
+                )
+                for group, plural in (
+                    ("everest.local/v1", "tenantresourcepolicies"),
+                    ("everest.percona.com/v1alpha1", "backupstorages"),
+                    ("everest.percona.com/v1alpha1", "monitoringconfigs"),
+                )
+            ),
+            "quotas": sorted(
+                (clean(q) for q in (cluster.get("/api/v1/namespaces/%s/resourcequotas" % ns) or {}).get("items", [])), key=lambda q: q["metadata"]["name"]
+            ),
         }
     secret = cluster.get("/api/v1/namespaces/everest-system/secrets/everest-accounts")
     users = yaml.safe_load(base64.b64decode(secret["data"]["users.yaml"])) or {}
@@ -52,10 +63,12 @@ def state(cluster, namespaces):
 def with_controller(path):
     """The inventory plus the controller the fleet play runs on. Cluster-level settings (here the Everest API login the
     day-2 step uses) are the play host's variables in fleet mode, as the connection options are."""
-    text = path.read_text() + ("controller:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-                               "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
-                               "      tenant_bootstrap_everest_api_username: admin\n"
-                               "      tenant_bootstrap_everest_api_password: %s\n" % DEFAULT_ADMIN_PASSWORD)
+    text = path.read_text() + (
+        "controller:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+        "      tenant_bootstrap_everest_api_username: admin\n"
+        "      tenant_bootstrap_everest_api_password: %s\n" % DEFAULT_ADMIN_PASSWORD
+    )
     path.write_text(text)
     return path
 
@@ -68,6 +81,7 @@ def test_both_modes_leave_identical_state(ansible, clean_sandbox, tmp_path, tena
         namespaces = ["ns-%s" % name for name in DAY2_TENANTS]
     else:
         from test_role_fleet import localhost_inventory  # pylint: disable=import-outside-toplevel
+
         inventory = localhost_inventory(tmp_path, TENANTS)
         namespaces = ["ns-alpha", "ns-beta", "gamma-db"]
 

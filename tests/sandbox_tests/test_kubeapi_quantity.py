@@ -5,20 +5,53 @@ import pytest
 from everest_sandbox.kubeapi.quantity import ERR_FORMAT, ERR_SUFFIX, Quantity, QuantityError, add_lists, canonical
 
 
-@pytest.mark.parametrize('text, expected', [
-    ('0', '0'), ('1', '1'), ('1000', '1k'), ('1.5', '1500m'), ('0.1', '100m'), ('100m', '100m'), ('1Gi', '1Gi'),
-    ('1024Mi', '1Gi'), ('1.5Gi', '1536Mi'), ('0.5Gi', '512Mi'), ('0.5Ki', '512'), ('2G', '2G'), ('2000M', '2G'),
-    ('10000k', '10M'), ('0.2G', '200M'), ('0.0001', '100u'), ('0.1n', '1n'), ('1e3', '1e3'), ('12e6', '12e6'),
-    ('-1', '-1'), ('+1', '1'), (5, '5'), (1.5, '1500m'), ('99604Ki', '99604Ki'), ('1.3Gi', '1395864371200m'),
-])
+@pytest.mark.parametrize(
+    'text, expected',
+    [
+        ('0', '0'),
+        ('1', '1'),
+        ('1000', '1k'),
+        ('1.5', '1500m'),
+        ('0.1', '100m'),
+        ('100m', '100m'),
+        ('1Gi', '1Gi'),
+        ('1024Mi', '1Gi'),
+        ('1.5Gi', '1536Mi'),
+        ('0.5Gi', '512Mi'),
+        ('0.5Ki', '512'),
+        ('2G', '2G'),
+        ('2000M', '2G'),
+        ('10000k', '10M'),
+        ('0.2G', '200M'),
+        ('0.0001', '100u'),
+        ('0.1n', '1n'),
+        ('1e3', '1e3'),
+        ('12e6', '12e6'),
+        ('-1', '-1'),
+        ('+1', '1'),
+        (5, '5'),
+        (1.5, '1500m'),
+        ('99604Ki', '99604Ki'),
+        ('1.3Gi', '1395864371200m'),
+    ],
+)
 def test_canonical_form(text, expected):
     assert canonical(text) == expected
 
 
-@pytest.mark.parametrize('text, error', [
-    ('10Mo', ERR_FORMAT), ('1,3G', ERR_FORMAT), ('Mi', ERR_FORMAT), ('', ERR_FORMAT), ('three', ERR_FORMAT),
-    ('10Mm', ERR_SUFFIX), ('200K', ERR_SUFFIX), (True, ERR_FORMAT),
-])
+@pytest.mark.parametrize(
+    'text, error',
+    [
+        ('10Mo', ERR_FORMAT),
+        ('1,3G', ERR_FORMAT),
+        ('Mi', ERR_FORMAT),
+        ('', ERR_FORMAT),
+        ('three', ERR_FORMAT),
+        ('10Mm', ERR_SUFFIX),
+        ('200K', ERR_SUFFIX),
+        (True, ERR_FORMAT),
+    ],
+)
 def test_parse_errors(text, error):
     with pytest.raises(QuantityError) as info:
         Quantity.parse(text)
@@ -37,8 +70,10 @@ def test_sum_keeps_the_first_non_zero_format():
     assert str(Quantity.parse('200m') + Quantity.parse('200m')) == '400m'
     assert str(Quantity.parse('1Gi') + Quantity.parse('512Mi')) == '1536Mi'
     assert str(Quantity.parse('1G') + Quantity.parse('1Gi')) == '2073741824'
-    assert {k: str(v) for k, v in add_lists({'cpu': Quantity.parse('1')}, {'cpu': Quantity.parse('500m'), 'x': Quantity(2)}).items()} \
-        == {'cpu': '1500m', 'x': '2'}
+    assert {k: str(v) for k, v in add_lists({'cpu': Quantity.parse('1')}, {'cpu': Quantity.parse('500m'), 'x': Quantity(2)}).items()} == {
+        'cpu': '1500m',
+        'x': '2',
+    }
 
 
 def test_rounding_helpers():

@@ -21,10 +21,10 @@ CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/' + _constan
 WRITE_VERBS = ('create', 'update', 'patch', 'delete')
 
 POLICY = {
-    'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy',
+    'apiVersion': 'everest.local/v1',
+    'kind': 'TenantResourcePolicy',
     'metadata': {'name': 'resource-policy', 'namespace': 'ns-alice'},
-    'spec': {'limits': {'cpuCores': 4, 'memoryBytes': 17179869184, 'maxClusters': 3, 'maxDbUsers': 20},
-             'selectors': {'engines': ['postgresql', 'mysql']}},
+    'spec': {'limits': {'cpuCores': 4, 'memoryBytes': 17179869184, 'maxClusters': 3, 'maxDbUsers': 20}, 'selectors': {'engines': ['postgresql', 'mysql']}},
 }
 
 
@@ -85,8 +85,14 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
         # check mode says the same
         assert _trp_crd.ensure_crd(client, check_mode=True)[0] is False
         # and the policy kubectl wrote is what the module would write for the same options: no change either
-        item = _trp_policy.normalize_item({'namespace': 'ns-alice', 'limits': {'cpu': 4, 'memory': '16Gi', 'max_clusters': 3, 'max_db_users': 20},
-                                    'allowed_engines': ['postgresql', 'mysql'], 'cluster_quota': False})
+        item = _trp_policy.normalize_item(
+            {
+                'namespace': 'ns-alice',
+                'limits': {'cpu': 4, 'memory': '16Gi', 'max_clusters': 3, 'max_db_users': 20},
+                'allowed_engines': ['postgresql', 'mysql'],
+                'cluster_quota': False,
+            }
+        )
         policy = _trp_policy.observe_one(client, 'ns-alice', 'resource-policy', cluster_quota=False)[0]
         assert _trp_policy.canonical_spec(policy['spec']) == item['spec']
     finally:

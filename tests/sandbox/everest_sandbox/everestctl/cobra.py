@@ -230,11 +230,12 @@ def _unquote_usage(flg: Flag) -> tuple[str, str]:
     usage = flg.usage
     match = re.search(r'`([^`]*)`', usage)
     if match:
-        return match.group(1), usage[:match.start()] + match.group(1) + usage[match.end():]
+        return match.group(1), usage[: match.start()] + match.group(1) + usage[match.end() :]
     return flg.type_name(), usage
 
 
 # argument validators ---------------------------------------------------------------------------
+
 
 def no_args(cmd: 'Command', args: list[str]):
     if args:
@@ -245,6 +246,7 @@ def exact_args(num: int):
     def check(_cmd: 'Command', args: list[str]):
         if len(args) != num:
             raise CobraError(f'accepts {num} arg(s), received {len(args)}')
+
     return check
 
 
@@ -364,7 +366,7 @@ class Command:
                 pos += 2
                 continue
             if not arg.startswith('-') and arg == name:
-                return args[:pos] + args[pos + 1:]
+                return args[:pos] + args[pos + 1 :]
             pos += 1
         return args
 
@@ -388,8 +390,7 @@ class Command:
         if cmd.args is None:
             words = cmd.strip_flags(args)
             if cmd.commands and cmd.parent is None and words:
-                raise FindError(cmd, f'unknown command {go_quote(words[0])} for {go_quote(cmd.command_path())}'
-                                + cmd.suggestions(words[0]))
+                raise FindError(cmd, f'unknown command {go_quote(words[0])} for {go_quote(cmd.command_path())}' + cmd.suggestions(words[0]))
         return cmd, args
 
     def suggestions(self, typed: str) -> str:

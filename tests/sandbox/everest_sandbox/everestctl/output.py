@@ -214,9 +214,9 @@ class Terminal:
         if not data:
             return 'eof'
         byte = data[0]
-        if byte in (0x0d, 0x0a):
+        if byte in (0x0D, 0x0A):
             return 'enter'
-        if byte in (0x7f, 0x08):
+        if byte in (0x7F, 0x08):
             return 'backspace'
         if byte == 0x03:
             return 'ctrl+c'
@@ -224,17 +224,17 @@ class Terminal:
             return 'eof'
         if byte == 0x09:
             return 'tab'
-        if byte == 0x1b:
+        if byte == 0x1B:
             if not self._more():
                 return 'esc'
             seq = os.read(self.fd, 8)
             return {b'[A': 'up', b'OA': 'up', b'[B': 'down', b'OB': 'down'}.get(seq, 'other')
         if byte < 0x20:
             return 'other'
-        if byte >= 0x80:   # a UTF-8 sequence: read its continuation bytes
-            need = 1 if byte >= 0xc0 else 0
-            need += 1 if byte >= 0xe0 else 0
-            need += 1 if byte >= 0xf0 else 0
+        if byte >= 0x80:  # a UTF-8 sequence: read its continuation bytes
+            need = 1 if byte >= 0xC0 else 0
+            need += 1 if byte >= 0xE0 else 0
+            need += 1 if byte >= 0xF0 else 0
             while need and self._more(0.2):
                 data += os.read(self.fd, 1)
                 need -= 1

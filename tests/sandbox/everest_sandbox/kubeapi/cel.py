@@ -50,6 +50,7 @@ from . import resource_quantity as rq
 
 try:
     from cel_expr_python import cel as _cel
+
     HAS_CEL = True
 except ImportError:  # pragma: no cover - the sandbox pins cel-expr-python in test-requirements.txt
     _cel = None
@@ -60,11 +61,13 @@ RUNTIME_BUDGET = 10_000_000
 COST_EXCEEDED = 'operation cancelled: actual cost limit exceeded'
 _Q_PREFIX = b'\xffkubernetes.Quantity:'
 _MACROS = ('all', 'exists', 'exists_one', 'map', 'filter')
-_TOKEN = re.compile(r"""[rRbB]*'''.*?'''|[rRbB]*\"\"\".*?\"\"\"|[rRbB]*'(?:\\.|[^'\\])*'|[rRbB]*"(?:\\.|[^"\\])*"|"""
-                    r"""[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?|\?\.|&&|\|\||[=!<>]=|\S""", re.S)
+_TOKEN = re.compile(
+    r"""[rRbB]*'''.*?'''|[rRbB]*\"\"\".*?\"\"\"|[rRbB]*'(?:\\.|[^'\\])*'|[rRbB]*"(?:\\.|[^"\\])*"|"""
+    r"""[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?|\?\.|&&|\|\||[=!<>]=|\S""",
+    re.S,
+)
 _RESULT_TYPES = {'bool': ('BOOL',), 'string': ('STRING',), 'audit': ('STRING', 'NULL_TYPE', 'NULL'), 'any': None}
-_RESULT_TEXT = {'bool': 'must evaluate to bool', 'string': 'must evaluate to string',
-                'audit': 'must evaluate to one of [string null_type]'}
+_RESULT_TEXT = {'bool': 'must evaluate to bool', 'string': 'must evaluate to string', 'audit': 'must evaluate to one of [string null_type]'}
 
 
 class CompileError(Exception):
@@ -80,6 +83,7 @@ class EvalError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- evaluation context
+
 
 class _Context(threading.local):
     quantities: dict | None = None
@@ -114,7 +118,7 @@ def _q_in(key) -> rq.Quantity:
     known = (_CTX.quantities or {}).get(key)
     if known is not None:
         return known
-    value = Fraction(key[len(_Q_PREFIX):].decode())
+    value = Fraction(key[len(_Q_PREFIX) :].decode())
     scale = 0
     while value.denominator != 1:
         value *= 10
@@ -123,6 +127,7 @@ def _q_in(key) -> rq.Quantity:
 
 
 # ---------------------------------------------------------------------------------------------- library functions
+
 
 def _quantity(text):
     try:
@@ -159,6 +164,7 @@ def _extreme(name, pick):
             if pick(item, best):
                 best = item
         return best
+
     return run
 
 
@@ -192,7 +198,7 @@ def _substring(text, start, end=None):
 def _char_at(text, idx):
     if idx < 0 or idx > len(text):
         raise EvalError(f'index out of range: {idx}')
-    return text[idx:idx + 1]
+    return text[idx : idx + 1]
 
 
 def _split(text, sep, limit=-1):
@@ -200,7 +206,7 @@ def _split(text, sep, limit=-1):
         return []
     parts = text.split(sep, limit - 1) if limit > 0 else text.split(sep) if sep else list(text)
     if sep == '' and limit > 0:
-        parts = list(text[:limit - 1]) + ([text[limit - 1:]] if text[limit - 1:] else [])
+        parts = list(text[: limit - 1]) + ([text[limit - 1 :]] if text[limit - 1 :] else [])
     return parts
 
 
@@ -214,7 +220,7 @@ _FORMAT_VERB = re.compile(r'%(?:\.(\d+))?([sdfeExXob%])')
 def _format(template, args):
     out, pos, used = [], 0, 0
     for match in _FORMAT_VERB.finditer(template):
-        out.append(template[pos:match.start()])
+        out.append(template[pos : match.start()])
         pos = match.end()
         verb = match.group(2)
         if verb == '%':
@@ -267,6 +273,7 @@ def _find_all(text, regex, limit=-1):
 
 # ---------------------------------------------------------------------------------------------- declarations
 
+
 def _library():
     """[(name, overload id, param type names, result type name, member?, impl)] -- the one table both envs use."""
     q, cmp_types = 'Q', ('int', 'uint', 'double', 'bool', 'duration', 'timestamp', 'string', 'bytes')
@@ -289,13 +296,10 @@ def _library():
         ('indexOf', 'string_index_of_string', ('string', 'string'), 'int', True, _str_index),
         ('indexOf', 'string_index_of_string_int', ('string', 'string', 'int'), 'int', True, _str_index),
         ('lastIndexOf', 'string_last_index_of_string', ('string', 'string'), 'int', True, lambda s, x: _str_index(s, x, last=True)),
-        ('lastIndexOf', 'string_last_index_of_string_int', ('string', 'string', 'int'), 'int', True,
-         lambda s, x, i: _str_index(s, x, i, True)),
+        ('lastIndexOf', 'string_last_index_of_string_int', ('string', 'string', 'int'), 'int', True, lambda s, x, i: _str_index(s, x, i, True)),
         ('charAt', 'string_char_at_int', ('string', 'int'), 'string', True, _char_at),
-        ('lowerAscii', 'string_lower_ascii', ('string',), 'string', True,
-         lambda s: ''.join(c.lower() if c.isascii() else c for c in s)),
-        ('upperAscii', 'string_upper_ascii', ('string',), 'string', True,
-         lambda s: ''.join(c.upper() if c.isascii() else c for c in s)),
+        ('lowerAscii', 'string_lower_ascii', ('string',), 'string', True, lambda s: ''.join(c.lower() if c.isascii() else c for c in s)),
+        ('upperAscii', 'string_upper_ascii', ('string',), 'string', True, lambda s: ''.join(c.upper() if c.isascii() else c for c in s)),
         ('replace', 'string_replace_string_string', ('string', 'string', 'string'), 'string', True, _replace),
         ('replace', 'string_replace_string_string_int', ('string', 'string', 'string', 'int'), 'string', True, _replace),
         ('split', 'string_split_string', ('string', 'string'), 'list_string', True, _split),
@@ -312,13 +316,20 @@ def _library():
         ('findAll', 'string_find_all_string_int', ('string', 'string', 'int'), 'list_string', True, _find_all),
     ]
     for tname in cmp_types:
-        rows.append(('isSorted', f'list_{tname}_is_sorted_bool', (f'list_{tname}',), 'bool', True,
-                     lambda l: all(not a > b for a, b in zip(_compare(l), _compare(l[1:])))))
+        rows.append(
+            (
+                'isSorted',
+                f'list_{tname}_is_sorted_bool',
+                (f'list_{tname}',),
+                'bool',
+                True,
+                lambda l: all(not a > b for a, b in zip(_compare(l), _compare(l[1:]))),
+            )
+        )
         rows.append(('min', f'list_{tname}_min_{tname}', (f'list_{tname}',), tname, True, _extreme('min', lambda a, b: a < b)))
         rows.append(('max', f'list_{tname}_max_{tname}', (f'list_{tname}',), tname, True, _extreme('max', lambda a, b: a > b)))
     for tname, zero in (('int', 0), ('uint', 0), ('double', 0.0)):
-        rows.append(('sum', f'list_{tname}_sum_{tname}', (f'list_{tname}',), tname, True,
-                     lambda l, zero=zero: sum(l, zero)))
+        rows.append(('sum', f'list_{tname}_sum_{tname}', (f'list_{tname}',), tname, True, lambda l, zero=zero: sum(l, zero)))
     return rows
 
 
@@ -330,8 +341,17 @@ def _type(name: str, quantity_type):
         return cel_t.List(_type(name[5:], quantity_type))
     if name == 'list':
         return cel_t.List(cel_t.DYN)
-    return {'int': cel_t.INT, 'uint': cel_t.UINT, 'double': cel_t.DOUBLE, 'bool': cel_t.BOOL, 'string': cel_t.STRING,
-            'bytes': cel_t.BYTES, 'duration': cel_t.DURATION, 'timestamp': cel_t.TIMESTAMP, 'dyn': cel_t.DYN}[name]
+    return {
+        'int': cel_t.INT,
+        'uint': cel_t.UINT,
+        'double': cel_t.DOUBLE,
+        'bool': cel_t.BOOL,
+        'string': cel_t.STRING,
+        'bytes': cel_t.BYTES,
+        'duration': cel_t.DURATION,
+        'timestamp': cel_t.TIMESTAMP,
+        'dyn': cel_t.DYN,
+    }[name]
 
 
 _RUNTIME_KINDS = ('int', 'uint', 'double', 'bool', 'string', 'bytes', 'null', 'list', 'map', 'duration', 'timestamp')
@@ -348,11 +368,13 @@ def _runtime_type(name):
 
 def _wrap(impl):
     """Python exceptions from library code become CEL errors with the library's text (cel-cpp keeps the message)."""
+
     def call(*args):
         try:
             return impl(*args)
         except (TypeError, ValueError, OverflowError) as exc:
             raise EvalError(str(exc) or 'no such overload') from None
+
     return call
 
 
@@ -363,7 +385,7 @@ def _declarations(runtime: bool) -> list:
     seen = set()
     for name, oid, params, result, member, impl in _library():
         variants = [params]
-        if runtime:   # cel-cpp dispatches on run-time kinds: lists are lists, dyn is one overload per kind
+        if runtime:  # cel-cpp dispatches on run-time kinds: lists are lists, dyn is one overload per kind
             params = tuple('list' if p.startswith('list') else p for p in params)
             variants = [tuple(k if p == 'dyn' else p for p in params) for k in _RUNTIME_KINDS] if 'dyn' in params else [params]
         for variant in variants:
@@ -373,8 +395,7 @@ def _declarations(runtime: bool) -> list:
             suffix = '' if variant == params else '_' + '_'.join(variant)
             types = [(_runtime_type(p) if runtime else _type(p, quantity_type)) for p in variant]
             result_t = _runtime_type(result) if runtime and result != 'dyn' else _type(result, quantity_type)
-            by_name.setdefault(name, []).append(
-                _cel.Overload(oid + suffix, result_t, types, is_member=member, impl=_wrap(impl)))
+            by_name.setdefault(name, []).append(_cel.Overload(oid + suffix, result_t, types, is_member=member, impl=_wrap(impl)))
     return [_cel.FunctionDecl(name, overloads) for name, overloads in by_name.items()]
 
 
@@ -394,8 +415,7 @@ def _env(kind: str, has_params: bool, has_authorizer: bool):
                 raise CompileError('CEL is not available in this sandbox: install cel-expr-python (test-requirements.txt)')
             names = list(VARIABLES) + (['params'] if has_params else []) + (['authorizer'] if has_authorizer else [])
             config = _cel.NewEnvConfigFromYaml('extensions:\n  - name: optional\n')
-            _ENVS[key] = _cel.NewEnv(config=config, variables={n: _cel.Type.DYN for n in names},
-                                     functions=_declarations(kind == 'eval'))
+            _ENVS[key] = _cel.NewEnv(config=config, variables={n: _cel.Type.DYN for n in names}, functions=_declarations(kind == 'eval'))
         return _ENVS[key]
 
 
@@ -414,8 +434,8 @@ def _member_call(source: str, line: int, col: int, name: str) -> bool:
     lines = source.split('\n')
     if not 1 <= line <= len(lines):
         return False
-    before = lines[line - 1][:max(col - 1, 0)].rstrip()
-    return before.endswith(name) and before[:-len(name)].rstrip().endswith('.')
+    before = lines[line - 1][: max(col - 1, 0)].rstrip()
+    return before.endswith(name) and before[: -len(name)].rstrip().endswith('.')
 
 
 def _go_issues(source: str, text: str) -> str:
@@ -447,7 +467,7 @@ _UNDECLARED = re.compile(r"^ERROR: <input>:(\d+):(\d+): undeclared reference to 
 
 def _offset(source: str, line: int, col: int) -> int:
     lines = source.split('\n')
-    return sum(len(text) + 1 for text in lines[:line - 1]) + col - 1
+    return sum(len(text) + 1 for text in lines[: line - 1]) + col - 1
 
 
 def _split_types(text: str) -> list:
@@ -487,8 +507,7 @@ def _check_variable_refs(source: str, declared) -> list:
 class Program:
     """One compiled expression."""
 
-    def __init__(self, source: str, result: str = 'bool', has_params: bool = False, has_authorizer: bool = True,
-                 variables: tuple = ()):
+    def __init__(self, source: str, result: str = 'bool', has_params: bool = False, has_authorizer: bool = True, variables: tuple = ()):
         self.source = source
         self.result = result
         self.variables = tuple(variables)
@@ -558,6 +577,7 @@ def runtime_message(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- inputs
+
 
 def to_cel(value):
     """JSON data -> values cel-cpp accepts (integers outside int64 become doubles, as JSON decoding does in Go)."""

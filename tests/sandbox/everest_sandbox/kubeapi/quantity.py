@@ -36,8 +36,8 @@ _BIN_SUFFIX = {'Ki': 10, 'Mi': 20, 'Gi': 30, 'Ti': 40, 'Pi': 50, 'Ei': 60}
 _DEC_BY_EXP = {exp: suffix for suffix, exp in _DEC_SUFFIX.items()}
 _BIN_BY_POWER = {0: '', 1: 'Ki', 2: 'Mi', 3: 'Gi', 4: 'Ti', 5: 'Pi', 6: 'Ei'}
 _SUFFIX_CHARS = set('eEinumkKMGTP')
-_NANO = Fraction(1, 10 ** 9)
-_MAX_MILLI = (2 ** 63 - 1) // 1000
+_NANO = Fraction(1, 10**9)
+_MAX_MILLI = (2**63 - 1) // 1000
 
 
 class QuantityError(ValueError):
@@ -124,7 +124,7 @@ class Quantity:
         negative, number, suffix = _split(text)
         base, exponent, fmt = _interpret(suffix)
         if not any(c.isdigit() for c in number):
-            raise QuantityError(ERR_FORMAT)     # 'Mi', '-', '.': no number at all
+            raise QuantityError(ERR_FORMAT)  # 'Mi', '-', '.': no number at all
         value = Fraction(number) * (Fraction(base) ** exponent)
         value = _round_up_nano(-value if negative else value)
         if fmt == BINARY_SI and 0 < abs(value) < 1:
@@ -219,7 +219,7 @@ class Quantity:
         mantissa, times = _strip(abs(value.numerator), 10)
         exponent += times
         shift = exponent % 3
-        mantissa *= 10 ** shift
+        mantissa *= 10**shift
         exponent -= shift
         return (-mantissa if value < 0 else mantissa), exponent
 

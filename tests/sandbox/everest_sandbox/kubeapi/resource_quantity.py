@@ -25,8 +25,8 @@ NUMERIC = 'unable to parse numeric part of quantity'
 SUFFIX = "unable to parse quantity's suffix"
 
 DECIMAL_SI, BINARY_SI, DECIMAL_EXPONENT = 'DecimalSI', 'BinarySI', 'DecimalExponent'
-INT64_MAX = 2 ** 63 - 1
-INT64_MIN = -2 ** 63
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 NANO = -9
 MAX_INT64_FACTORS = 18
 _DEC_SUFFIX = {'n': -9, 'u': -6, 'm': -3, '': 0, 'k': 3, 'M': 6, 'G': 9, 'T': 12, 'P': 15, 'E': 18}
@@ -81,7 +81,7 @@ class Quantity:
         """(value, ok) like ``Quantity.AsInt64``: only int64 amounts with a non-negative scale convert."""
         if self.kind != 'int' or self.exp < 0:
             return 0, False
-        result = self.unscaled * 10 ** self.exp
+        result = self.unscaled * 10**self.exp
         return (result, True) if _in_int64(result) else (0, False)
 
     def approximate_float(self) -> float:
@@ -93,7 +93,7 @@ class Quantity:
         if self.exp == 0:
             return base
         try:
-            return base * (10.0 ** self.exp)
+            return base * (10.0**self.exp)
         except OverflowError:
             return math.copysign(math.inf, base) if base else 0.0
 
@@ -287,7 +287,7 @@ def _parse_slow(value, base, exponent, fmt):
         unscaled <<= exponent
     if unscaled != 0 and exp < NANO:
         factor = 10 ** (NANO - exp)
-        unscaled = -(-unscaled // factor)   # round up the magnitude
+        unscaled = -(-unscaled // factor)  # round up the magnitude
         exp = NANO
     elif unscaled != 0:
         unscaled *= 10 ** (exp - NANO)

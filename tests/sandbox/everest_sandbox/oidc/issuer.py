@@ -80,8 +80,7 @@ class OidcIssuer:  # pylint: disable=too-many-instance-attributes
 
         self._httpd = ThreadingHTTPServer(self._bind, Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, name='oidc-issuer',
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, name='oidc-issuer', daemon=True)
         self._thread.start()
         return self
 
@@ -214,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = self.owner.path
         if prefix and not path.startswith(prefix + '/'):
             return None
-        return path[len(prefix):]
+        return path[len(prefix) :]
 
     def _fault(self, key: str) -> bool:
         status = self.owner.faults.get(key)

@@ -35,8 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 _HASHES = {'256': hashes.SHA256, '384': hashes.SHA384, '512': hashes.SHA512}
 EC_SIZES = {'ES256': 32, 'ES384': 48, 'ES512': 66}
 EC_CURVES = {'P-256': ec.SECP256R1, 'P-384': ec.SECP384R1, 'P-521': ec.SECP521R1}
-ALGORITHMS = ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-              'ES256', 'ES384', 'ES512', 'EdDSA', 'none')
+ALGORITHMS = ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'none')
 _RAW_URL = re.compile(r'^[A-Za-z0-9_-]*$')
 
 
@@ -52,6 +51,7 @@ class UnusableKey:  # pylint: disable=too-few-public-methods
 
 
 # base64url ---------------------------------------------------------------------------------------
+
 
 def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
@@ -80,6 +80,7 @@ def _int(value) -> int:
 
 
 # sign / verify -----------------------------------------------------------------------------------
+
 
 def _family(alg: str) -> tuple[str, type | None]:
     if alg not in ALGORITHMS:
@@ -150,12 +151,18 @@ def encode(header: dict, claims: dict, key, alg: str | None = None) -> str:
 
 # JWK ---------------------------------------------------------------------------------------------
 
+
 def public_jwk(key: rsa.RSAPublicKey, kid: str, alg: str = 'RS256') -> dict:
     numbers = key.public_numbers()
     size = (numbers.n.bit_length() + 7) // 8
-    return {'kty': 'RSA', 'kid': kid, 'use': 'sig', 'alg': alg,
-            'n': b64url_encode(numbers.n.to_bytes(size, 'big')),
-            'e': b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, 'big'))}
+    return {
+        'kty': 'RSA',
+        'kid': kid,
+        'use': 'sig',
+        'alg': alg,
+        'n': b64url_encode(numbers.n.to_bytes(size, 'big')),
+        'e': b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, 'big')),
+    }
 
 
 def _require(jwk: dict, *names):

@@ -95,13 +95,11 @@ def set_accounts(kube: Kube, passwords: dict, plain: tuple = ('admin',)):
 
 
 def set_rbac(kube: Kube, policy: str, enabled: bool = True):
-    kube.merge_patch(kpath('v1', 'configmaps', 'everest-system', 'everest-rbac'),
-                     {'data': {'enabled': 'true' if enabled else 'false', 'policy.csv': policy}})
+    kube.merge_patch(kpath('v1', 'configmaps', 'everest-system', 'everest-rbac'), {'data': {'enabled': 'true' if enabled else 'false', 'policy.csv': policy}})
 
 
 def add_namespace(kube: Kube, name: str):
-    body = {'apiVersion': 'v1', 'kind': 'Namespace',
-            'metadata': {'name': name, 'labels': {'app.kubernetes.io/managed-by': 'everest'}}}
+    body = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name, 'labels': {'app.kubernetes.io/managed-by': 'everest'}}}
     try:
         kube.create(kpath('v1', 'namespaces'), body)
     except KubeError as exc:

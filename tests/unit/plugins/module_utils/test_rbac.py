@@ -24,6 +24,7 @@ def first_error(text):
 # ----------------------------------------------------------------------------------------------------------------
 # Constants
 
+
 def test_thirteen_resources_with_scope():
     assert len(_constants.RBAC_RESOURCES) == 13
     assert _constants.RBAC_GLOBAL_RESOURCES == ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies")
@@ -135,6 +136,7 @@ def test_bad_pattern_is_not_reached_when_an_earlier_part_already_failed_lazily()
 # ----------------------------------------------------------------------------------------------------------------
 # Parser (reference §5.3)
 
+
 def test_parser_skips_only_exact_empty_lines_and_hash_comments():
     policy = _rbac.parse_policy("\n# comment\n#\ng, admin, role:admin\n\n")
     assert policy.ok
@@ -142,22 +144,25 @@ def test_parser_skips_only_exact_empty_lines_and_hash_comments():
     assert policy.g_rules[0].line == 4
 
 
-@pytest.mark.parametrize("line,message", [
-    ("   ", "invalid policy line '   '"),
-    ("  # indented comment", "invalid policy line '  # indented comment'"),
-    ("\r", "EOF"),  # a blank CRLF line: Go's csv reader returns io.EOF
-    ("p", "invalid policy line 'p'"),
-    ("this is a bad policy", "invalid policy line 'this is a bad policy'"),
-    ("a, role:admin, database-clusters, *, */*", "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
-    ("P, role:admin, database-clusters, *, */*", "invalid policy line 'P, role:admin, database-clusters, *, */*'"),
-    ("p , a, b, c, d", "invalid policy line 'p , a, b, c, d'"),  # trailing space of the first field is kept
-    ("p, a, b, c", "invalid policy rule size: expected 4, got 3, rule: [a b c]"),
-    ("p, a, b, c, d, e", "invalid policy rule size: expected 4, got 5, rule: [a b c d e]"),
-    ("g, alice", "invalid policy rule size: expected 2, got 1, rule: [alice]"),
-    ('p, a"b, c, d, e', 'parse error on line 1, column 5: bare " in non-quoted-field'),
-    ('p, "abc, c, d, e', 'parse error on line 1, column 17: extraneous or missing " in quoted-field'),
-    ('p, "a"x, c, d, e', 'parse error on line 1, column 6: extraneous or missing " in quoted-field'),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("   ", "invalid policy line '   '"),
+        ("  # indented comment", "invalid policy line '  # indented comment'"),
+        ("\r", "EOF"),  # a blank CRLF line: Go's csv reader returns io.EOF
+        ("p", "invalid policy line 'p'"),
+        ("this is a bad policy", "invalid policy line 'this is a bad policy'"),
+        ("a, role:admin, database-clusters, *, */*", "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
+        ("P, role:admin, database-clusters, *, */*", "invalid policy line 'P, role:admin, database-clusters, *, */*'"),
+        ("p , a, b, c, d", "invalid policy line 'p , a, b, c, d'"),  # trailing space of the first field is kept
+        ("p, a, b, c", "invalid policy rule size: expected 4, got 3, rule: [a b c]"),
+        ("p, a, b, c, d, e", "invalid policy rule size: expected 4, got 5, rule: [a b c d e]"),
+        ("g, alice", "invalid policy rule size: expected 2, got 1, rule: [alice]"),
+        ('p, a"b, c, d, e', 'parse error on line 1, column 5: bare " in non-quoted-field'),
+        ('p, "abc, c, d, e', 'parse error on line 1, column 17: extraneous or missing " in quoted-field'),
+        ('p, "a"x, c, d, e', 'parse error on line 1, column 6: extraneous or missing " in quoted-field'),
+    ],
+)
 def test_parser_load_errors(line, message):
     policy = _rbac.parse_policy("g, admin, role:admin\n" + line + "\n")
     assert [e.message for e in policy.errors] == [message]
@@ -224,8 +229,7 @@ def test_everest_error_text_wrapping():
 
 
 def test_check_order_terms_then_roles_then_resources():
-    text = ("p, role:ghost, bogus-resource, read, */*\n"
-            "p, alice, database-clusters, read, bad term\n")
+    text = "p, role:ghost, bogus-resource, read, */*\np, alice, database-clusters, read, bad term\n"
     errors = _rbac.validate(text)
     assert [e.rule for e in errors] == ["term", "role", "resource"]
     assert [e.line for e in errors] == [2, 1, 1]
@@ -264,15 +268,17 @@ def test_strict_glob_hazard_is_reported_but_not_as_everest():
     assert [(e.rule, e.everest) for e in errors] == [("glob", False)]
     assert "error from Everest instead of an answer" in errors[0].message
     assert _rbac.everest_error_text(errors) is None
-    assert _rbac.validate_output(errors) == (0, u"\u2705 Valid\n\n")  # Everest's validation accepts it
+    assert _rbac.validate_output(errors) == (0, "\u2705 Valid\n\n")  # Everest's validation accepts it
     assert _rbac.validate(text, strict=False) == []
 
 
 def test_blocking_problems_hazards_only_in_the_written_blocks():
-    text = ("g, admin, role:admin\n"
-            "p, ops, namespaces, read, [\n"                                             # foreign hazard (line 2)
-            + _rbac.render_block("t-a", ["p, a, database-clusters, read, t-a/[x"])     # hazard in t-a (line 4)
-            + _rbac.render_block("t-b", ["p, b, database-clusters, read, t-b/x\\"]))   # hazard in t-b (line 7)
+    text = (
+        "g, admin, role:admin\n"
+        "p, ops, namespaces, read, [\n"  # foreign hazard (line 2)
+        + _rbac.render_block("t-a", ["p, a, database-clusters, read, t-a/[x"])  # hazard in t-a (line 4)
+        + _rbac.render_block("t-b", ["p, b, database-clusters, read, t-b/x\\"])
+    )  # hazard in t-b (line 7)
     errors = _rbac.validate(text)
     assert [(e.rule, e.line) for e in errors] == [("glob", 2), ("glob", 4), ("glob", 7)]
     assert _rbac.blocking_problems(errors, text, []) == []
@@ -336,8 +342,9 @@ def test_object_rewriting():
 
 
 def test_every_object_needs_a_full_wildcard_rule():
-    enforcer = _rbac.Enforcer("p, u, database-clusters, read, ns-a/*\np, u, namespaces, read, ns-a\n"
-                              "p, v, database-clusters, read, **\np, v, namespaces, read, *\n")
+    enforcer = _rbac.Enforcer(
+        "p, u, database-clusters, read, ns-a/*\np, u, namespaces, read, ns-a\np, v, database-clusters, read, **\np, v, namespaces, read, *\n"
+    )
     assert enforcer.can("u", "read", "database-clusters", "ns-a/c1")
     assert not enforcer.can("u", "read", "database-clusters", "*")
     assert not enforcer.can("u", "read", "namespaces", "all")
@@ -435,13 +442,12 @@ def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
     assert any("policy-1-bad.csv" in name for name in by_name) and "policy-1-bad.csv" not in UPSTREAM_TESTDATA
     # validate output: the doc's marks and single prefix vs everestctl's (reference §5.6, §5.8)
     bad = missing[0]
-    assert bad["doc_output"].startswith(u"\u00d7 Invalid\npolicy syntax error - unknown")
-    assert bad["everestctl_output"] == (u"\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name "
-                                        "'non-existent-resource'\n")
-    valid = [e for e in DOC_EXAMPLES if e.get("doc_output", "").startswith(u"\u2713")]
-    assert len(valid) == 1 and valid[0]["everestctl_output"] == u"\u2705 Valid\n\n"
+    assert bad["doc_output"].startswith("\u00d7 Invalid\npolicy syntax error - unknown")
+    assert bad["everestctl_output"] == ("\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name 'non-existent-resource'\n")
+    valid = [e for e in DOC_EXAMPLES if e.get("doc_output", "").startswith("\u2713")]
+    assert len(valid) == 1 and valid[0]["everestctl_output"] == "\u2705 Valid\n\n"
     load = _rbac.validate(fixture_text("policy-2-bad.csv"))
-    assert _rbac.validate_output(load) == (1, u"\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")
+    assert _rbac.validate_output(load) == (1, "\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")
     # "adminrole:role" (doc typo) has none of role:admin's implicit rules
     typo = next(e for e in DOC_EXAMPLES if "adminrole:role" in e["name"])
     enforcer = _rbac.Enforcer(typo["policy"])
@@ -463,13 +469,17 @@ def test_doc_examples_cover_the_invalid_ones():
 # ----------------------------------------------------------------------------------------------------------------
 # Items and injection safety
 
-@pytest.mark.parametrize("item,line", [
-    ({"subject": "role:t-a", "resource": "database-clusters", "action": "*", "object": "t-a/*"}, "p, role:t-a, database-clusters, *, t-a/*"),
-    ({"user": "alice", "role": "role:t-a"}, "g, alice, role:t-a"),
-    ("p,role:t-a,namespaces,read,t-a", "p, role:t-a, namespaces, read, t-a"),
-    ("  g ,  alice , role:t-a  ", "g, alice, role:t-a"),
-    ({"user": "alice", "role": "role:t-a", "extra": None}, "g, alice, role:t-a"),
-])
+
+@pytest.mark.parametrize(
+    "item,line",
+    [
+        ({"subject": "role:t-a", "resource": "database-clusters", "action": "*", "object": "t-a/*"}, "p, role:t-a, database-clusters, *, t-a/*"),
+        ({"user": "alice", "role": "role:t-a"}, "g, alice, role:t-a"),
+        ("p,role:t-a,namespaces,read,t-a", "p, role:t-a, namespaces, read, t-a"),
+        ("  g ,  alice , role:t-a  ", "g, alice, role:t-a"),
+        ({"user": "alice", "role": "role:t-a", "extra": None}, "g, alice, role:t-a"),
+    ],
+)
 def test_render_line(item, line):
     assert _rbac.render_line(item) == line
     assert _rbac.check_item(item) == []
@@ -511,8 +521,7 @@ def test_injection_attempts_are_rejected(item):
 
 
 def test_rejection_messages_name_the_field_and_reason():
-    assert "object 'x,y' contains a comma" in _rbac.check_item(
-        {"subject": "a", "resource": "namespaces", "action": "read", "object": "x,y"})[0]
+    assert "object 'x,y' contains a comma" in _rbac.check_item({"subject": "a", "resource": "namespaces", "action": "read", "object": "x,y"})[0]
     assert "subject" in _rbac.check_item({"subject": "a\nb", "resource": "namespaces", "action": "read", "object": "x"})[0]
     assert "newline" in _rbac.check_item({"subject": "a\nb", "resource": "namespaces", "action": "read", "object": "x"})[0]
 
@@ -543,7 +552,7 @@ def test_add_block_to_text_without_final_newline():
 def test_add_replace_remove_keep_foreign_bytes():
     text = FOREIGN + block("t-b", "g, b, role:t-b") + "tail line\n"
     added = _rbac.apply_blocks(text, {"t-a": ["g, a, role:t-a"]})
-    assert added.startswith(text) and added[len(text):] == block("t-a", "g, a, role:t-a")
+    assert added.startswith(text) and added[len(text) :] == block("t-a", "g, a, role:t-a")
     replaced = _rbac.apply_blocks(added, {"t-b": ["g, b2, role:t-b", "g, b3, role:t-b"]})
     assert replaced == FOREIGN + block("t-b", "g, b2, role:t-b", "g, b3, role:t-b") + "tail line\n" + block("t-a", "g, a, role:t-a")
     removed = _rbac.apply_blocks(replaced, {"t-b": None, "t-a": None})
@@ -571,12 +580,15 @@ def test_markers_with_crlf_are_recognised():
     assert _rbac.apply_blocks(text, {"a": None}) == "keep\r\n"
 
 
-@pytest.mark.parametrize("text,match", [
-    ("# BEGIN virakcloud.everest a\ng, x, y\n", "has no"),
-    ("# END virakcloud.everest a\n", "without a matching BEGIN"),
-    ("# BEGIN virakcloud.everest a\n# BEGIN virakcloud.everest b\n# END virakcloud.everest b\n# END virakcloud.everest a\n", "not closed"),
-    (block("a") + block("a"), "appears twice"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("# BEGIN virakcloud.everest a\ng, x, y\n", "has no"),
+        ("# END virakcloud.everest a\n", "without a matching BEGIN"),
+        ("# BEGIN virakcloud.everest a\n# BEGIN virakcloud.everest b\n# END virakcloud.everest b\n# END virakcloud.everest a\n", "not closed"),
+        (block("a") + block("a"), "appears twice"),
+    ],
+)
 def test_broken_markers_refuse_to_edit(text, match):
     with pytest.raises(_rbac.BlockError, match=match):
         _rbac.apply_blocks(text, {"z": ["g, q, role:z"]})

@@ -30,11 +30,11 @@ class Replay:
 
 OLD_FORMULAS = [
     # (policy, retry index -> old delay from one draw r)
-    (_k8s.TRANSIENT_BACKOFF, lambda n, r: min(5.0, 0.2 * (2 ** n)) * (0.5 + r / 2)),
-    (_k8s.CONFLICT_BACKOFF, lambda n, r: min(2.0, 0.05 * (2 ** n)) * (0.5 + r)),
-    (_everest_client.BACKOFF, lambda n, r: min(30.0, 0.5 * (2 ** n)) * (0.5 + r / 2)),
-    (_accounts.CONFLICT_BACKOFF, lambda n, r: 0.0 + (min(2.0, 0.05 * (2 ** n)) - 0.0) * r),   # rng.uniform(0, x)
-    (_namespaces.CONFLICT_BACKOFF, lambda n, r: 0.0 + (min(2.0, 0.1 * (2 ** n)) - 0.0) * r),
+    (_k8s.TRANSIENT_BACKOFF, lambda n, r: min(5.0, 0.2 * (2**n)) * (0.5 + r / 2)),
+    (_k8s.CONFLICT_BACKOFF, lambda n, r: min(2.0, 0.05 * (2**n)) * (0.5 + r)),
+    (_everest_client.BACKOFF, lambda n, r: min(30.0, 0.5 * (2**n)) * (0.5 + r / 2)),
+    (_accounts.CONFLICT_BACKOFF, lambda n, r: 0.0 + (min(2.0, 0.05 * (2**n)) - 0.0) * r),  # rng.uniform(0, x)
+    (_namespaces.CONFLICT_BACKOFF, lambda n, r: 0.0 + (min(2.0, 0.1 * (2**n)) - 0.0) * r),
     (_lock.ACQUIRE_BACKOFF, lambda n, r: min(1.0, 0.02 * (2 ** min(n, 6))) * (0.5 + r)),
 ]
 
@@ -72,8 +72,7 @@ def test_huge_retry_index_does_not_overflow():
 def test_poll_doubles_the_interval_up_to_its_maximum_and_returns_the_object():
     clock = Clock()
     values = iter(range(10))
-    assert _retry.poll(lambda: next(values), lambda v: v == 6, 100, RuntimeError, sleep=clock.sleep, clock=clock,
-                       max_interval=1.0) == 6
+    assert _retry.poll(lambda: next(values), lambda v: v == 6, 100, RuntimeError, sleep=clock.sleep, clock=clock, max_interval=1.0) == 6
     assert clock.sleeps == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
 
 

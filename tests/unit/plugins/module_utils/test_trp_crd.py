@@ -21,7 +21,8 @@ PY_FILE = ROOT / "plugins" / "module_utils" / "_trp_crd.py"
 
 def test_python_copy_equals_yaml_file():
     assert _trp_crd.CRD_YAML == YAML_FILE.read_text(encoding="utf-8"), (
-        "plugins/module_utils/_trp_crd.py is out of date; run: python tests/unit/plugins/module_utils/test_trp_crd.py --write")
+        "plugins/module_utils/_trp_crd.py is out of date; run: python tests/unit/plugins/module_utils/test_trp_crd.py --write"
+    )
 
 
 def test_constants_match_document():
@@ -60,7 +61,7 @@ def _write():
     text = YAML_FILE.read_text(encoding="utf-8")
     assert "'''" not in text and "\\" not in text
     source = PY_FILE.read_text(encoding="utf-8")
-    head = source[:source.index("CRD_YAML = '''")]
+    head = source[: source.index("CRD_YAML = '''")]
     PY_FILE.write_text(head + "CRD_YAML = '''" + text + "'''\n", encoding="utf-8")
     print("wrote", PY_FILE)
 

@@ -12,18 +12,32 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _databas
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.modules import everest_restore
 
-OBJ = {'apiVersion': _constants.DBC_API_VERSION, 'kind': 'DatabaseCluster',
-       'metadata': {'name': 'pg', 'namespace': 'ns-a', 'resourceVersion': '10', 'managedFields': [{'x': 1}]},
-       'spec': {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'}, 'storage': {'size': '5Gi'}}},
-       'status': {'status': 'ready'}}
+OBJ = {
+    'apiVersion': _constants.DBC_API_VERSION,
+    'kind': 'DatabaseCluster',
+    'metadata': {'name': 'pg', 'namespace': 'ns-a', 'resourceVersion': '10', 'managedFields': [{'x': 1}]},
+    'spec': {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'}, 'storage': {'size': '5Gi'}}},
+    'status': {'status': 'ready'},
+}
 
 
 class FakeModule:
     def __init__(self, check_mode=False, **engine):
         self.check_mode = check_mode
-        self.params = {'namespace': 'ns-a', 'name': 'pg', 'engine': engine, 'proxy': None, 'backup': None, 'monitoring': None,
-                       'enforce_quota': False, 'policy_name': 'resource-policy', 'wait': False, 'wait_timeout': 5,
-                       'cleanup_backup_storage': False, 'state': 'present'}
+        self.params = {
+            'namespace': 'ns-a',
+            'name': 'pg',
+            'engine': engine,
+            'proxy': None,
+            'backup': None,
+            'monitoring': None,
+            'enforce_quota': False,
+            'policy_name': 'resource-policy',
+            'wait': False,
+            'wait_timeout': 5,
+            'cleanup_backup_storage': False,
+            'state': 'present',
+        }
         self.warnings = []
 
     def warn(self, text):
@@ -50,7 +64,7 @@ class FakeClient:
             if self.conflicts:
                 self.conflicts -= 1
                 self.obj['metadata']['resourceVersion'] = str(int(self.obj['metadata']['resourceVersion']) + 1)
-                self.obj['metadata'].setdefault('labels', {})['touched'] = 'yes'   # someone else's change
+                self.obj['metadata'].setdefault('labels', {})['touched'] = 'yes'  # someone else's change
                 if self.concurrent is not None:
                     self.concurrent(self.obj)
             raise api.EverestApiConflict('409', status=409)
@@ -65,7 +79,7 @@ def test_update_rereads_and_reapplies_on_conflict():
     changed, obj, diff = runner.update(client.get_or_none(runner.path))
     assert changed and obj['spec']['engine']['replicas'] == 3
     assert [p['metadata']['resourceVersion'] for p in client.puts] == ['10', '11', '12']
-    assert obj['metadata']['labels'] == {'touched': 'yes'}          # the concurrent change survives
+    assert obj['metadata']['labels'] == {'touched': 'yes'}  # the concurrent change survives
     assert 'managedFields' not in client.puts[0]['metadata'] and 'status' not in client.puts[0]
     assert diff == {'before': OBJ['spec'], 'after': obj['spec']}
 
@@ -99,6 +113,7 @@ def test_shrinking_storage_is_refused_before_any_call():
 def _scaled_to(replicas):
     def change(obj):
         obj['spec']['engine']['replicas'] = replicas
+
     return change
 
 
@@ -108,7 +123,7 @@ def test_reread_that_already_matches_reports_no_change_and_writes_nothing():
     runner = dbc.Runner(FakeModule(replicas=3), client)
     changed, obj, diff = runner.update(client.get_or_none(runner.path))
     assert changed is False and diff is None
-    assert len(client.puts) == 1                                   # only the refused PUT
+    assert len(client.puts) == 1  # only the refused PUT
     assert obj['spec']['engine']['replicas'] == 3 and obj['metadata']['resourceVersion'] == '11'
 
 
@@ -120,10 +135,13 @@ def test_diff_after_a_conflict_shows_what_this_task_changed():
     assert diff['before']['engine']['replicas'] == 2 and diff['before']['engine']['resources']['cpu'] == '1'
 
 
-@pytest.mark.parametrize('concurrent,checks', [
-    (None, 1),                 # the re-read has the same shape: the first check still holds
-    (_scaled_to(2), 2),        # someone scaled meanwhile: the usage changed, check again
-])
+@pytest.mark.parametrize(
+    'concurrent,checks',
+    [
+        (None, 1),  # the re-read has the same shape: the first check still holds
+        (_scaled_to(2), 2),  # someone scaled meanwhile: the usage changed, check again
+    ],
+)
 def test_quota_is_checked_again_when_the_reread_changed_the_shape(monkeypatch, concurrent, checks):
     calls = []
 
@@ -156,17 +174,30 @@ def test_quota_refusal_after_the_reread_writes_nothing(monkeypatch):
     runner = dbc.Runner(module, client)
     with pytest.raises(dbc.QuotaExceeded, match='limit of 3'):
         runner.update(client.get_or_none(runner.path))
-    assert len(client.puts) == 1                                   # the refused PUT only
+    assert len(client.puts) == 1  # the refused PUT only
 
 
 # ---------------------------------------------------------------------------------------------- everest_restore
+
 
 class RestoreModule:
     check_mode = False
 
     def __init__(self, **params):
-        self.params = dict({'namespace': 'ns-alice', 'name': None, 'backup_name': 'b1', 'cluster': 'pg-copy', 'new_cluster': True,
-                            'wait': False, 'wait_timeout': 5, 'enforce_quota': False, 'policy_name': 'resource-policy'}, **params)
+        self.params = dict(
+            {
+                'namespace': 'ns-alice',
+                'name': None,
+                'backup_name': 'b1',
+                'cluster': 'pg-copy',
+                'new_cluster': True,
+                'wait': False,
+                'wait_timeout': 5,
+                'enforce_quota': False,
+                'policy_name': 'resource-policy',
+            },
+            **params,
+        )
 
     def warn(self, text):
         raise AssertionError(text)
