@@ -15,7 +15,7 @@ from test_lease_lock import Clock  # a manual clock whose sleep() advances it
 
 def _draws(seed, n):
     rng = random.Random(seed)
-    return [rng.random() for _ in range(n)]
+    return [rng.random() for dummy in range(n)]
 
 
 class Replay:
@@ -95,5 +95,5 @@ def test_poll_first_object_makes_no_call_and_check_can_stop_it():
 def test_poll_times_out_with_the_last_object():
     clock = Clock()
     with pytest.raises(LookupError) as info:
-        _retry.poll(lambda: {'n': clock.now}, lambda v: False, 1.0, lambda obj: LookupError(obj), sleep=clock.sleep, clock=clock)
+        _retry.poll(lambda: {'n': clock.now}, lambda v: False, 1.0, LookupError, sleep=clock.sleep, clock=clock)
     assert info.value.args[0] == {'n': clock.now} and clock.now >= 1001.0  # the clock starts at 1000
