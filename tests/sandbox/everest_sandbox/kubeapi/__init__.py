@@ -52,7 +52,7 @@ What it does
   and create-time validation (CEL compile errors with cel-go's texts), enforcement in the admission chain before
   ResourceQuota (``vap.py``: matching, params, matchConditions, variables, messages, Deny/Warn/Audit, failurePolicy,
   reasons and codes), CEL with the Kubernetes quantity/lists/strings/regex libraries (``cel.py``,
-  ``resource_quantity.py``; cost is estimated, see ``cel.py``).
+  ``quantity.py``; cost is estimated, see ``cel.py``).
 * ``/_sandbox/{stats,stats/reset,faults,reset,audit,reconcile,access,access/reset}`` (``system:masters`` only):
   request counters (also ``by_user``), seeded fault injection, reset to seed, audit annotations written by
   ValidatingAdmissionPolicies, run the operator simulation now, and the access log (``access.py``: per user, the
