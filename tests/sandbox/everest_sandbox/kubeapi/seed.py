@@ -156,8 +156,13 @@ def crds() -> list:
     ]
 
 
-def accounts_yaml(admin_password: str) -> str:
-    return f'admin:\n  enabled: true\n  capabilities:\n  - login\n  passwordHash: {admin_password}\n'
+def accounts_yaml(users: dict) -> str:
+    """``users.yaml`` as the chart writes it: per user (sorted) enabled, the login capability and ``passwordHash``
+    (the text as given: a plain password, or ``!!binary <base64>`` for a PBKDF2 hash)."""
+    lines = []
+    for name in sorted(users):
+        lines += [f'{name}:', '  enabled: true', '  capabilities:', '  - login', f'  passwordHash: {users[name]}']
+    return '\n'.join(lines) + '\n'
 
 
 def objects(admin_password: str) -> list:
@@ -183,7 +188,7 @@ def objects(admin_password: str) -> list:
             'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
             'metadata': {'name': 'everest-accounts', 'namespace': 'everest-system',
                          'annotations': dict(KEEP, **{'insecure-password/admin': 'true'})},
-            'data': {'users.yaml': base64.b64encode(accounts_yaml(admin_password).encode()).decode()},
+            'data': {'users.yaml': base64.b64encode(accounts_yaml({'admin': admin_password}).encode()).decode()},
         },
         {
             'apiVersion': 'v1', 'kind': 'ConfigMap',
