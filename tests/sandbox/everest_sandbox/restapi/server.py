@@ -62,12 +62,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from ..everestctl import rbac as rbac_eval
+from ..serving import ThreadedHTTPServing
 from . import authz, settings as settings_mod, tokens, validation
 from .oidc import NoKey, OidcRuntime, StartupError
 from .kube import Kube, KubeError, path as kpath
@@ -136,7 +137,7 @@ def _trim_webhook_prefix(message: str) -> str:
     return message
 
 
-class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
+class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """See the module docstring. Limits and delays are constructor arguments; ``clock`` returns seconds."""
 
     def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
@@ -161,8 +162,6 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self._lock = threading.Lock()
         self.stats = self._zero_stats()
         self._bind = (host, port)
-        self._httpd = None
-        self._thread = None
         self.routes = self._routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -200,23 +199,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         class Handler(_Handler):
             api = server
 
-        self._httpd = ThreadingHTTPServer(self._bind, Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.02}, name='everest-restapi',
-                                        daemon=True)
-        self._thread.start()
+        self._serve(self._bind, Handler, 'everest-restapi', 0.02)
         return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f'http://{host}:{port}'
+        return self._base_url()
 
     # ------------------------------------------------------------------ routing
     def _routes(self):
