@@ -19,7 +19,7 @@ What it does
   cluster-admin, admin/edit/view, system:discovery, system:basic-user, system:public-info-viewer) is seeded and every
   namespace gets a ``default`` ServiceAccount. SelfSubjectAccessReview, SubjectAccessReview, SelfSubjectRulesReview
   and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work. ``pods/<n>/log``
-  answers an empty log once a ``pods`` resource is registered (``podlog.py``).
+  answers an empty log after the container checks (``podlog.py``; ``pods/log`` is in discovery).
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
