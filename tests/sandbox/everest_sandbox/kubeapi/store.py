@@ -117,6 +117,10 @@ class Store:
         self._local.warnings = []
         return self._local.warnings
 
+    def recorded_warnings(self) -> list:
+        """The warnings collected so far for the calling thread's request."""
+        return list(getattr(self._local, 'warnings', None) or [])
+
     def warn(self, *texts):
         bucket = getattr(self._local, 'warnings', None)
         if bucket is not None:
