@@ -278,3 +278,14 @@ def test_token_request_bound_to_a_pod(kubectl, service_account, raw, clean_sandb
     result = kubectl('--kubeconfig', config, 'auth', 'whoami')
     assert result.returncode == 1 and 'error: You must be logged in to the server (Unauthorized)' in result.stderr
     assert bot.kubectl('auth', 'whoami', '-o', 'name').returncode == 0, 'the unbound token of the same account still works'
+
+
+def test_pods_need_an_existing_service_account(kubectl, raw, make_ns):
+    make_ns('t1')
+    result = kubectl('apply', '-n', 't1', '-f', '-', stdin=pod_manifest('web', service_account='runner'))
+    assert result.stderr == ('Error from server (Forbidden): error when creating "STDIN": pods "web" is forbidden: error looking up '
+                             'service account t1/runner: serviceaccount "runner" not found\n')
+    assert raw('POST', '/api/v1/namespaces/t1/serviceaccounts', {'metadata': {'name': 'runner'}})[0] == 201
+    assert kubectl('apply', '-n', 't1', '-f', '-', stdin=pod_manifest('web', service_account='runner')).returncode == 0
+    status, body = raw('POST', '/api/v1/namespaces/t1/pods', {'metadata': {'name': 'plain'}, 'spec': {'containers': [{'name': 'c', 'image': 'x'}]}})
+    assert (status, body['spec']['serviceAccountName']) == (201, 'default')

@@ -41,7 +41,8 @@ What it does
   defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
 * Admission chain (``admission.py``; mutating plugins before validating ones, object validation in between):
   LimitRanger (``limitranger.py``: container defaults, the ``kubernetes.io/limit-ranger`` annotation, min/max/ratio
-  for containers, pods and PVCs) and ResourceQuota (``quota.py``: object counts incl. legacy names, pod compute
+  for containers, pods and PVCs), ServiceAccount (``serviceaccount_admission.py``: a pod's ServiceAccount must exist),
+  ValidatingAdmissionPolicy (below) and ResourceQuota (``quota.py``: object counts incl. legacy names, pod compute
   resources, PVC storage incl. per storage class, scopes, ``must specify``/``status unknown``/``exceeded quota``
   texts, 403); the quota controller keeps ``status.hard``/``status.used`` current; checks and writes under one lock.
 * Operator simulation (``operators.py``, ``operator_pods.py``): every DatabaseCluster becomes the pods and PVCs its
