@@ -1,7 +1,7 @@
 """A small cobra/pflag look-alike: command tree, flag parsing, help and usage texts.
 
 Only what everestctl needs is implemented, but the texts and the order of checks follow
-spf13/cobra v1.10 and spf13/pflag (see EF §1.1-§1.4 and §7).
+spf13/cobra v1.10 and spf13/pflag (see reference §1.1-§1.4 and §7).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Everest REST API emulator (EF section 6 and 7).
+"""The Everest REST API emulator (reference §6 and §7).
 
 ``EverestApiServer(kube_url, kube_token, ...)`` serves ``/v1`` on 127.0.0.1:<random port> and acts like the
 Everest server: a Kubernetes client of the API emulator (HTTP + bearer token) reading and writing the objects
@@ -12,7 +12,7 @@ Emulated:
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
   doubling lockout (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
   SSO): it then gets 401 ``Invalid token``.
-* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
+* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; reference §7 names
   only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
   proxy in front of Everest might, for tests of clients that honour it.
 * Session tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
