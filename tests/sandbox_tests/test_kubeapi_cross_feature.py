@@ -168,8 +168,8 @@ def test_operator_pods_pass_admission_as_the_statefulset_controller(service_acco
     assert [c['metadata']['name'] for c in raw('GET', '/api/v1/namespaces/t1/persistentvolumeclaims')[1]['items']] == ['datadir-db-pxc-0']
     assert raw('GET', '/api/v1/namespaces/t1/resourcequotas/q')[1]['status']['used'] == {
         'requests.cpu': '1240m', 'persistentvolumeclaims': '1', 'count/pods': '2'}
-    status, body = raw('POST', '/api/v1/namespaces/t1/pods', {'metadata': {'name': 'manual'},
-                                                             'spec': {'containers': [{'name': 'c', 'image': 'x'}]}})
+    manual = {'metadata': {'name': 'manual'}, 'spec': {'containers': [{'name': 'c', 'image': 'x'}]}}
+    status, body = raw('POST', '/api/v1/namespaces/t1/pods', manual)
     assert (status, body['message']) == (422, "pods \"manual\" is forbidden: ValidatingAdmissionPolicy 'by-controller' with binding "
                                               "'by-controller' denied request: created by sandbox-admin")
     audit = [e for e in raw('GET', '/_sandbox/audit')[1]['items'] if e['resource'] == 'pods']

@@ -102,8 +102,8 @@ def test_runtime_error_follows_failure_policy(raw, setup):
     status, body = raw('POST', '/api/v1/namespaces/default/configmaps', cm('c1', y='1'))
     assert status == 422
     assert body['message'].endswith("denied request: expression 'object.data.x == 'ok'' resulted in error: no such key: x")
-    assert raw('PUT', f'{ADM}/validatingadmissionpolicies/p', dict(raw('GET', f'{ADM}/validatingadmissionpolicies/p')[1],
-                                                                     spec=dict(policy()['spec'], failurePolicy='Ignore')))[0] == 200
+    current = raw('GET', f'{ADM}/validatingadmissionpolicies/p')[1]
+    assert raw('PUT', f'{ADM}/validatingadmissionpolicies/p', dict(current, spec=dict(policy()['spec'], failurePolicy='Ignore')))[0] == 200
     assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('c1', y='1'))[0] == 201
 
 
