@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `accounts` (EF §2, §3) and the invocation log."""
+"""everestctl emulator against the sandbox: `accounts` (reference §2, §3) and the invocation log."""
 
 from __future__ import annotations
 
@@ -221,7 +221,7 @@ def test_call_log_records_masked_invocations(clean_sandbox, args):
     (('accounts', 'list',), 1, 0),
 ])
 def test_request_pattern_reads_secret_twice(clean_sandbox, args, secret_gets, secret_updates):
-    """EF §3: a read to check, a second read to merge into, one plain Update (no retry, no patch)."""
+    """Reference §3: a read to check, a second read to merge into, one plain Update (no retry, no patch)."""
     sb = clean_sandbox
     sb.reset_stats()
     assert ectl(sb, *args).returncode == 0

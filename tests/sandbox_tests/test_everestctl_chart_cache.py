@@ -137,7 +137,7 @@ def _tgz(name: str) -> bytes:
     (gzip.compress(b'', mtime=0), 'no files in chart archive'),
     (gzip.compress(b'garbage' * 100, mtime=0), 'archive/tar: invalid tar header'),
     (_tgz('everest-db-namespace/values.yaml'), 'Chart.yaml file is missing'),
-])
+], ids=['not-gzip', 'empty', 'not-tar', 'no-chart-yaml'])   # stable ids: pytest-xdist workers must collect the same names
 def test_broken_cached_chart_fails_the_step(clean_sandbox, content, cause):
     sb = clean_sandbox
     sb.chart_cache_dir.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `namespaces` (EF §4) and `version` (EF §7)."""
+"""everestctl emulator against the sandbox: `namespaces` (reference §4) and `version` (reference §7)."""
 
 from __future__ import annotations
 

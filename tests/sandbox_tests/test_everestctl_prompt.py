@@ -1,4 +1,4 @@
-"""Interactive prompts of the everestctl emulator on a pseudo-terminal (EF §1.5, §2.1, §4.2).
+"""Interactive prompts of the everestctl emulator on a pseudo-terminal (reference §1.5, §2.1, §4.2).
 
 With a terminal the real CLI blocks until the user answers: bubbletea reads stdin when it is a terminal, else
 ``/dev/tty`` (the controlling terminal) even when stdin is redirected. Without either it fails at once (the tests
@@ -47,7 +47,7 @@ def test_create_prompts_on_the_terminal_and_waits(pty_run, clean_sandbox):
 
 
 def test_prompt_uses_dev_tty_when_stdin_is_redirected(pty_run, clean_sandbox):
-    """EF §1.5: with a controlling terminal the CLI blocks even if stdin is not a terminal."""
+    """Reference §1.5: with a controlling terminal the CLI blocks even if stdin is not a terminal."""
     term = pty_run('accounts', 'set-password', '-u', 'admin', stdin_tty=False, ctty=True)
     term.read_until('❓ Provide a new password: ')
     assert term.waiting()

@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `settings rbac validate|can` with the live ConfigMap (EF §5)."""
+"""everestctl emulator against the sandbox: `settings rbac validate|can` with the live ConfigMap (reference §5)."""
 
 from __future__ import annotations
 

@@ -208,7 +208,7 @@ def test_database_cluster_schema(raw, make_ns):
                     'proxy': {'type': 'haproxy', 'expose': {'type': 'internal'}}, 'backup': {'enabled': False, 'x': 1}}
     status, created = raw('POST', DBC.format(ns='x'), body)
     assert status == 201, created
-    assert created['spec']['backup'] == {'enabled': False}, 'spec.backup is typed (EF 6.4): unknown fields are pruned'
+    assert created['spec']['backup'] == {'enabled': False}, 'spec.backup is typed (reference §6.4): unknown fields are pruned'
 
 
 DBC_BASE = {'engine': {'type': 'pxc', 'replicas': 3, 'storage': {'size': '25Gi'}, 'resources': {'cpu': '1', 'memory': '2Gi'}}}
@@ -264,8 +264,8 @@ def test_database_cluster_typed_fields(raw, make_ns, spec, causes):
 
 
 def test_database_cluster_typed_fields_accept_and_prune(raw, make_ns):
-    """Every field of EF 6.4 is accepted as documented; unknown fields inside typed objects are pruned, while the
-    parts the facts leave open (dataSource, other engineFeatures, claims items) keep whatever they are given."""
+    """Every field of reference §6.4 is accepted as documented; unknown fields inside typed objects are pruned, while the
+    parts the reference leaves open (dataSource, other engineFeatures, claims items) keep whatever they are given."""
     make_ns('x')
     backup = {'enabled': True, 'x': 1,
               'schedules': [dict(SCHEDULE, retentionCopies=3, y=2), dict(SCHEDULE, name='weekly', enabled=False)],

@@ -1,4 +1,4 @@
-"""Fidelity tests of the Everest REST API emulator (EF section 6, 7) with a manual clock (no sleeps)."""
+"""Fidelity tests of the Everest REST API emulator (reference §6, §7) with a manual clock (no sleeps)."""
 
 import base64
 import copy
@@ -105,7 +105,7 @@ def test_session_rate_limit_default_one_per_second(api):
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 200
     status, body, headers = rt.call(api.url, 'POST', '/v1/session', creds)
     assert (status, body) == (429, {'message': 'rate limit exceeded'})
-    assert 'retry-after' not in headers     # like Everest: echo's rate limiter sends no Retry-After (EF 7)
+    assert 'retry-after' not in headers     # like Everest: echo's rate limiter sends no Retry-After (reference §7)
     api.manual_clock.advance(0.5)
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 429
     api.manual_clock.advance(1.0)
@@ -235,7 +235,7 @@ def test_cluster_schema_errors_are_400(api):
     (None, {'backupStorageName': 'alice-s3'}, '/spec/backup/pitr": property "enabled"'),
 ])
 def test_backup_schema_required_fields_are_400(api, schedule, pitr, field):
-    """EF 6.4: every schedule field but retentionCopies, and pitr.enabled, are required by the OpenAPI schema."""
+    """Reference §6.4: every schedule field but retentionCopies, and pitr.enabled, are required by the OpenAPI schema."""
     body = _pg()
     body['spec']['backup'] = {'enabled': True}
     if schedule is not None:

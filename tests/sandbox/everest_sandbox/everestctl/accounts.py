@@ -1,4 +1,4 @@
-"""`everestctl accounts ...` (EF §2, §3)."""
+"""`everestctl accounts ...` (reference §2, §3)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def validate_password(password: str):
 
 
 def hash_password(password: str, salt: str) -> bytes:
-    """PBKDF2-HMAC-SHA256, salt = UID of Namespace everest-system, 4096 iterations, 32 bytes (EF §3)."""
+    """PBKDF2-HMAC-SHA256, salt = UID of Namespace everest-system, 4096 iterations, 32 bytes (reference §3)."""
     return hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt.encode('utf-8'), 4096, 32)
 
 
@@ -48,7 +48,7 @@ def _kube_call(func, *args):
 
 
 class Store:
-    """Accounts Secret access with the exact read/write pattern of EF §3 (no retry)."""
+    """Accounts Secret access with the exact read/write pattern of reference §3 (no retry)."""
 
     def __init__(self, client: kube.Client):
         self.client = client

@@ -110,7 +110,7 @@ def _reset_jwt(ctx: Ctx, _cmd, _args):
     try:
         accounts.reset_jwt_keys(ctx)
     except Failure as exc:
-        if ctx.pretty:  # EF §2.3: the error goes to a no-op logger in pretty mode
+        if ctx.pretty:  # reference §2.3: the error goes to a no-op logger in pretty mode
             raise Failure(exc.msg, silent=True) from None
         raise
 

@@ -1,4 +1,4 @@
-"""`everestctl namespaces add|update|remove|list` (EF §4)."""
+"""`everestctl namespaces add|update|remove|list` (reference §4)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ OPERATORS = {
     'postgresql': ('percona-postgresql-operator', 'stable-v2', 'postgresql', '2.6.0'),
 }
 SHORT_BY_SUB = {v[0]: v[2] for v in OPERATORS.values()}
-# the operators prompt of add/update (EF §1.5): MySQL, MongoDB, PostgreSQL, all pre-selected
+# the operators prompt of add/update (reference §1.5): MySQL, MongoDB, PostgreSQL, all pre-selected
 OPERATOR_CHOICES = (('pxc', 'MySQL'), ('psmdb', 'MongoDB'), ('postgresql', 'PostgreSQL'))
 
 ERR_EMPTY = 'namespace list is empty. Specify at least one namespace'
@@ -52,7 +52,7 @@ def _call(func, *args, **kwargs):
 
 
 def parse_names(arg: str) -> list[str]:
-    """Split on `,`, trim, drop empty items and duplicates (order kept), then validate (EF §4.3)."""
+    """Split on `,`, trim, drop empty items and duplicates (order kept), then validate (reference §4.3)."""
     names: list[str] = []
     for item in arg.split(','):
         item = item.strip()

@@ -36,6 +36,7 @@ import ssl
 import urllib.parse
 
 from . import deployment, kube, yamlv3
+from .cobra import go_quote
 from .output import Ctx, Failure, prompt
 
 SYSTEM_NS = 'everest-system'
@@ -57,24 +58,6 @@ _HOST_OK = set(_ALNUM + "-._~!$&'()*+,;=:[]<>\"%")
 
 
 # validation ----------------------------------------------------------------------------------------------
-
-def go_quote(text: str) -> str:
-    """Go ``strconv.Quote``."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append('\\' + char)
-        elif char in '\a\b\f\n\r\t\v':
-            out.append('\\' + 'abfnrtv'['\a\b\f\n\r\t\v'.index(char)])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f'\\x{code:02x}')
-        elif not char.isprintable() and char != ' ':
-            out.append(f'\\u{code:04x}' if code <= 0xFFFF else f'\\U{code:08x}')
-        else:
-            out.append(char)
-    return '"' + ''.join(out) + '"'
-
 
 def _scheme(raw: str) -> tuple:
     """net/url getScheme."""

@@ -1,4 +1,4 @@
-"""Output streams, pretty lines and a zap-like logger (EF §1.3)."""
+"""Output streams, pretty lines and a zap-like logger (reference §1.3)."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def go_errno_text(exc: OSError) -> str:
 
 
 class Terminal:
-    """The keyboard of a bubbletea program (EF §1.5): stdin when it is a terminal, else ``/dev/tty``; in raw mode.
+    """The keyboard of a bubbletea program (reference §1.5): stdin when it is a terminal, else ``/dev/tty``; in raw mode.
 
     With neither (no controlling terminal and stdin not a terminal) opening fails at once with the real CLI's
     ``could not open a new TTY: open /dev/tty: ...`` error. Keys come back as one-character strings or the names
@@ -243,10 +243,10 @@ class Terminal:
 
 
 def prompt(text: str, io: IO | None = None, secret: bool = False) -> str:
-    """A text input (EF §1.5): blocks on the terminal until Enter; Esc/Ctrl+C -> ``user interrupted``.
+    """A text input (reference §1.5): blocks on the terminal until Enter; Esc/Ctrl+C -> ``user interrupted``.
 
     The prompt and the echo (``*`` per character for secrets, as bubbletea's password mode) go to stdout, as
-    bubbletea renders to stdout. Without a terminal this fails at once (EF §8.2)."""
+    bubbletea renders to stdout. Without a terminal this fails at once (reference §8.2)."""
     io = io or IO()
     value = ''
     with Terminal() as term:

@@ -1,4 +1,4 @@
-"""RBAC policy engine of the emulator (EF §5), independent of plugins/module_utils/_rbac.py.
+"""RBAC policy engine of the emulator (reference §5), independent of plugins/module_utils/_rbac.py.
 
 Glob semantics follow doublestar v4 (used by casbin's globMatch) through a translation to Python regexes.
 """
@@ -27,7 +27,7 @@ class PolicyLoadError(Exception):
 
 
 class PolicyCheckError(Exception):
-    """One of the three validation checks of EF §5.6 failed (detail text)."""
+    """One of the three validation checks of reference §5.6 failed (detail text)."""
 
 
 class BadPattern(Exception):
@@ -283,7 +283,7 @@ def go_slice(values) -> str:
 # policy ------------------------------------------------------------------------------------------
 
 def policy_from_file_text(text: str) -> str:
-    """A --policy-file: ConfigMap YAML with data."policy.csv", else the raw text (EF §5.3)."""
+    """A --policy-file: ConfigMap YAML with data."policy.csv", else the raw text (reference §5.3)."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -322,7 +322,7 @@ class Policy:
                 self.p_rules.append(rule)
 
     def check(self):
-        """EF §5.6 checks 1-3, in order; raises PolicyCheckError(detail)."""
+        """Reference §5.6 checks 1-3, in order; raises PolicyCheckError(detail)."""
         for rule in self.p_rules:
             for term in rule:
                 if not TERM_RE.match(term):
@@ -368,7 +368,7 @@ def enforcer(text: str) -> Policy:
 
 
 def request_object(resource: str, obj: str) -> str:
-    """EF §5.7: `*`/`all` -> `/` (namespaced) or `` (global)."""
+    """Reference §5.7: `*`/`all` -> `/` (namespaced) or `` (global)."""
     if obj in ('*', 'all'):
         return '' if resource in GLOBAL_RESOURCES else '/'
     return obj

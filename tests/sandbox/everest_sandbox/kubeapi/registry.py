@@ -58,7 +58,7 @@ class ResourceType:
             entry['shortNames'] = list(self.short_names)
         if self.categories:
             entry['categories'] = list(self.categories)
-        out = [entry]
+        out = []
         if self.status:
             out.append({'name': self.plural + '/status', 'singularName': '', 'namespaced': self.namespaced,
                         'kind': self.kind, 'verbs': ['get', 'patch', 'update']})
@@ -68,7 +68,7 @@ class ResourceType:
         for sub in self.subresources:
             out.append(dict({'name': f'{self.plural}/{sub["subresource"]}', 'singularName': '', 'namespaced': self.namespaced},
                             **{k: v for k, v in sub.items() if k != 'subresource'}))
-        return out
+        return [entry] + sorted(out, key=lambda item: item['name'])    # subresources in name order, as upstream lists them
 
 
 BUILTINS = (
@@ -77,7 +77,8 @@ BUILTINS = (
     ResourceType('', 'v1', 'configmaps', 'configmap', 'ConfigMap', True, ('cm',)),
     ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
     ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),
-    ResourceType('', 'v1', 'pods', 'pod', 'Pod', True, ('po',), ('all',), status=True),
+    ResourceType('', 'v1', 'pods', 'pod', 'Pod', True, ('po',), ('all',), status=True,
+                 subresources=({'subresource': 'log', 'kind': 'Pod', 'verbs': ['get']},)),
     ResourceType('', 'v1', 'persistentvolumeclaims', 'persistentvolumeclaim', 'PersistentVolumeClaim', True, ('pvc',), status=True),
     ResourceType('', 'v1', 'limitranges', 'limitrange', 'LimitRange', True, ('limits',)),
     ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True, scale=True),

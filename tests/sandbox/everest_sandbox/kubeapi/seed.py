@@ -1,4 +1,4 @@
-"""Pre-seeded cluster state: a cluster with Everest 1.10.0 installed (EF section 3, 4.4 and 5.2).
+"""Pre-seeded cluster state: a cluster with Everest 1.10.0 installed (reference §3, §4.4 and §5.2).
 
 Plain data; ``objects(admin_password)`` returns the manifests in creation order (CRDs first).
 """
@@ -22,13 +22,13 @@ _STR_LIST = {'type': 'array', 'items': {'type': 'string'}}
 _RESOURCES = {'type': 'object', 'properties': {'cpu': _QTY, 'memory': _QTY}}
 _QTY_MAP = {'type': 'object', 'additionalProperties': _QTY}
 
-# EF §6.4 lists the fields of spec.backup, spec.monitoring.resources, engineFeatures.psmdb and the proxy replicas
-# minimum: those are typed (unknown fields pruned, required ones enforced). Where the facts are silent the schema keeps
+# Reference §6.4 lists the fields of spec.backup, spec.monitoring.resources, engineFeatures.psmdb and the proxy replicas
+# minimum: those are typed (unknown fields pruned, required ones enforced). Where the reference is silent the schema keeps
 # x-kubernetes-preserve-unknown-fields: spec.dataSource (only "dataSource{...}"), the rest of spec.engineFeatures and
 # of engineFeatures.psmdb, and the items of monitoring.resources.claims.
 BACKUP_SCHEDULE = {
     'type': 'object',
-    'required': ['name', 'enabled', 'schedule', 'backupStorageName'],   # all but retentionCopies (EF §6.4)
+    'required': ['name', 'enabled', 'schedule', 'backupStorageName'],   # all but retentionCopies (reference §6.4)
     'properties': {'name': _STR, 'enabled': _BOOL, 'schedule': _STR, 'backupStorageName': _STR,
                    'retentionCopies': {'type': 'integer', 'format': 'int32'}},
 }
@@ -84,7 +84,7 @@ DATABASECLUSTER_SPEC = {
         'monitoring': {'type': 'object', 'properties': {'monitoringConfigName': _STR, 'resources': MONITORING_RESOURCES}},
         'paused': _BOOL,
         'allowUnsafeConfiguration': _BOOL,
-        'dataSource': _FREE,   # EF §6.4 says only "dataSource{...}"
+        'dataSource': _FREE,   # reference §6.4 says only "dataSource{...}"
         'podSchedulingPolicyName': _STR,
         'engineFeatures': ENGINE_FEATURES,
         'sharding': {'type': 'object', 'properties': {
@@ -156,8 +156,13 @@ def crds() -> list:
     ]
 
 
-def accounts_yaml(admin_password: str) -> str:
-    return f'admin:\n  enabled: true\n  capabilities:\n  - login\n  passwordHash: {admin_password}\n'
+def accounts_yaml(users: dict) -> str:
+    """``users.yaml`` as the chart writes it: per user (sorted) enabled, the login capability and ``passwordHash``
+    (the text as given: a plain password, or ``!!binary <base64>`` for a PBKDF2 hash)."""
+    lines = []
+    for name in sorted(users):
+        lines += [f'{name}:', '  enabled: true', '  capabilities:', '  - login', f'  passwordHash: {users[name]}']
+    return '\n'.join(lines) + '\n'
 
 
 def objects(admin_password: str) -> list:
@@ -183,7 +188,7 @@ def objects(admin_password: str) -> list:
             'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
             'metadata': {'name': 'everest-accounts', 'namespace': 'everest-system',
                          'annotations': dict(KEEP, **{'insecure-password/admin': 'true'})},
-            'data': {'users.yaml': base64.b64encode(accounts_yaml(admin_password).encode()).decode()},
+            'data': {'users.yaml': base64.b64encode(accounts_yaml({'admin': admin_password}).encode()).decode()},
         },
         {
             'apiVersion': 'v1', 'kind': 'ConfigMap',

@@ -33,6 +33,7 @@ from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
 from .schema import process_custom_resource
 from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
+from .serviceaccount_admission import ServiceAccount
 from .vap import ValidatingAdmissionPolicy
 from .vap_objects import KEYS as VAP_KEYS, prepare as prepare_vap_object
 
@@ -106,7 +107,7 @@ class Store:
         self.rv = 0
         self.data: dict = {}
         self._local = threading.local()
-        self.admission = Chain([LimitRanger(), quota.ResourceQuota()])
+        self.admission = Chain([LimitRanger(), ServiceAccount(), quota.ResourceQuota()])
         self.vap = ValidatingAdmissionPolicy()   # validating phase, before ResourceQuota (kube's plugin order)
         self.admission.register(self.vap, before='ResourceQuota')
         self.watchers: list = []
@@ -116,6 +117,10 @@ class Store:
         """Start collecting API warnings (``Warning: 299`` headers) for the calling thread; returns the list."""
         self._local.warnings = []
         return self._local.warnings
+
+    def recorded_warnings(self) -> list:
+        """The warnings collected so far for the calling thread's request."""
+        return list(getattr(self._local, 'warnings', None) or [])
 
     def warn(self, *texts):
         bucket = getattr(self._local, 'warnings', None)

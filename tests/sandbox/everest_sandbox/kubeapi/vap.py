@@ -38,6 +38,7 @@ import uuid
 
 from . import cel
 from .errors import ApiError
+from .selectors import selector_matches
 from .vap_objects import BINDINGS, POLICIES
 
 VALIDATION_FAILURE = 'validation.policy.admission.k8s.io/validation_failure'
@@ -59,27 +60,7 @@ class Decision:  # pylint: disable=too-few-public-methods
         self.index = index
 
 
-# ---------------------------------------------------------------------------------------------- selectors and rules
-
-def selector_matches(selector, labels) -> bool:
-    """A structured LabelSelector (matchLabels + matchExpressions); an empty selector matches everything."""
-    selector = selector or {}
-    labels = labels or {}
-    for key, value in (selector.get('matchLabels') or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get('matchExpressions') or []:
-        key, operator, values = expr.get('key'), expr.get('operator'), expr.get('values') or []
-        if operator == 'In' and labels.get(key) not in values:
-            return False
-        if operator == 'NotIn' and key in labels and labels[key] in values:
-            return False
-        if operator == 'Exists' and key not in labels:
-            return False
-        if operator == 'DoesNotExist' and key in labels:
-            return False
-    return True
-
+# ---------------------------------------------------------------------------------------------- rules
 
 def _rule_matches(rule, attrs, equivalent: bool) -> bool:
     rtype = attrs.rtype

@@ -1,4 +1,4 @@
-"""Per-client-IP rate limits of the Everest server (EF section 7), with an injectable clock.
+"""Per-client-IP rate limits of the Everest server (reference §7), with an injectable clock.
 
 * ``TokenBucket``: ``rate`` requests per second with ``burst`` (golang.org/x/time/rate semantics: a refused
   request takes no token).

@@ -1,4 +1,4 @@
-"""The Everest REST API emulator (EF section 6 and 7).
+"""The Everest REST API emulator (reference §6 and §7).
 
 ``EverestApiServer(kube_url, kube_token, ...)`` serves ``/v1`` on 127.0.0.1:<random port> and acts like the
 Everest server: a Kubernetes client of the API emulator (HTTP + bearer token) reading and writing the objects
@@ -12,7 +12,7 @@ Emulated:
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
   doubling lockout (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
   SSO): it then gets 401 ``Invalid token``.
-* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
+* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; reference §7 names
   only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
   proxy in front of Everest might, for tests of clients that honour it.
 * Session tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
@@ -62,12 +62,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from ..everestctl import rbac as rbac_eval
+from ..serving import ThreadedHTTPServing
 from . import authz, settings as settings_mod, tokens, validation
 from .oidc import NoKey, OidcRuntime, StartupError
 from .kube import Kube, KubeError, path as kpath
@@ -136,7 +137,7 @@ def _trim_webhook_prefix(message: str) -> str:
     return message
 
 
-class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
+class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """See the module docstring. Limits and delays are constructor arguments; ``clock`` returns seconds."""
 
     def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
@@ -161,8 +162,6 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self._lock = threading.Lock()
         self.stats = self._zero_stats()
         self._bind = (host, port)
-        self._httpd = None
-        self._thread = None
         self.routes = self._routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -200,23 +199,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         class Handler(_Handler):
             api = server
 
-        self._httpd = ThreadingHTTPServer(self._bind, Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.02}, name='everest-restapi',
-                                        daemon=True)
-        self._thread.start()
+        self._serve(self._bind, Handler, 'everest-restapi', 0.02)
         return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f'http://{host}:{port}'
+        return self._base_url()
 
     # ------------------------------------------------------------------ routing
     def _routes(self):

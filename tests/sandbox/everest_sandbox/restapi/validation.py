@@ -1,6 +1,6 @@
-"""Server-side validations of the Everest API (EF 6.3, 6.4).
+"""Server-side validations of the Everest API (reference §6.3, §6.4).
 
-The rules are those of the facts file; the message texts follow Everest's validation style
+The rules are those of the reference (``docs/reference/everest.md`` §6.3, §6.4); the message texts follow Everest's validation style
 (``invalid request`` + newline + detail is added by the server) but are reconstructed, not copied.
 """
 
@@ -142,7 +142,7 @@ def _backup(backup):
     if not isinstance(schedules, list):
         raise SchemaError('Error at "/spec/backup/schedules": value must be an array')
     for index, sched in enumerate(schedules):
-        # the OpenAPI schema requires every schedule field but retentionCopies (EF 6.4): a missing one is a 400 of the
+        # the OpenAPI schema requires every schedule field but retentionCopies (reference §6.4): a missing one is a 400 of the
         # schema check, before Everest's own validation
         if not isinstance(sched, dict):
             raise SchemaError(f'Error at "/spec/backup/schedules/{index}": value must be an object')
