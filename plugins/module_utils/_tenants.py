@@ -336,7 +336,7 @@ def step_failures(result, plans, step):
     for item in result['results']:
         if not item.get('failed'):
             continue
-        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        key = item.get(STEP_KEYS[step][0])
         tenant = owner.get(key)
         if tenant is None:
             continue
@@ -359,7 +359,7 @@ def step_changed(result, plans, step):
         return [plan['name'] for plan in plans] if result.get('changed') and len(plans) == 1 else []
     changed = set()
     for item in result['results']:
-        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        key = item.get(STEP_KEYS[step][0])
         if item.get('changed') and key in owner:
             changed.add(owner[key])
     return sorted(changed)

@@ -348,4 +348,5 @@ def test_admission_chain_order():
     for before in ('ResourceQuota', 'ObjectCountQuota'):
         chain = Store().admission
         chain.register(Policy(), before=before)
-        assert [type(p).__name__ for p in chain.plugins] == ['LimitRanger', 'ValidatingAdmissionPolicy', 'Policy', 'ResourceQuota']
+        order = ['LimitRanger', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'Policy', 'ResourceQuota']
+        assert [type(p).__name__ for p in chain.plugins] == order

@@ -39,20 +39,21 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
-def go_quote(value: str) -> str:
-    """Go %q for simple strings (enough for flag values and command names)."""
+def go_quote(text: str) -> str:
+    """Go ``strconv.Quote`` (``%q`` of a string)."""
     out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append('\\' + ch)
-        elif ch == '\n':
-            out.append('\\n')
-        elif ch == '\t':
-            out.append('\\t')
-        elif ord(ch) < 0x20:
-            out.append(f'\\x{ord(ch):02x}')
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append('\\' + char)
+        elif char in '\a\b\f\n\r\t\v':
+            out.append('\\' + 'abfnrtv'['\a\b\f\n\r\t\v'.index(char)])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f'\\x{code:02x}')
+        elif not char.isprintable() and char != ' ':
+            out.append(f'\\u{code:04x}' if code <= 0xFFFF else f'\\U{code:08x}')
         else:
-            out.append(ch)
+            out.append(char)
     return '"' + ''.join(out) + '"'
 
 

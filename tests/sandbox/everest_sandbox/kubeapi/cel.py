@@ -19,7 +19,7 @@ Each expression is compiled twice:
   value (so ``==`` compares values, ``quantity('200M') == quantity('0.2G')``); the Go representation, which
   ``asInteger``/``isInteger`` depend on, is kept per evaluation context (``evaluation()``), keyed by that value.
 
-Kubernetes libraries provided (k8s.io/apiserver/pkg/cel/library): quantity (``resource_quantity.py`` is the port
+Kubernetes libraries provided (k8s.io/apiserver/pkg/cel/library): quantity (``quantity.py`` is the port
 of Go's ``resource.Quantity``), lists (``isSorted``, ``sum``, ``min``, ``max``, ``indexOf``, ``lastIndexOf``),
 regex (``find``, ``findAll``; Python ``re`` standing in for RE2), the strings extension (``charAt``,
 ``indexOf``, ``lastIndexOf``, ``lowerAscii``, ``upperAscii``, ``replace``, ``split``, ``substring``, ``trim``,
@@ -46,7 +46,7 @@ import re
 import threading
 from fractions import Fraction
 
-from . import resource_quantity as rq
+from . import quantity as qty
 
 try:
     from cel_expr_python import cel as _cel
@@ -103,7 +103,7 @@ def evaluation():
         _CTX.quantities = previous
 
 
-def _q_out(quantity: rq.Quantity) -> bytes:
+def _q_out(quantity: qty.Quantity) -> bytes:
     value = quantity.value
     key = _Q_PREFIX + f'{value.numerator}/{value.denominator}'.encode()
     if _CTX.quantities is not None:
@@ -111,7 +111,7 @@ def _q_out(quantity: rq.Quantity) -> bytes:
     return key
 
 
-def _q_in(key) -> rq.Quantity:
+def _q_in(key) -> qty.Quantity:
     if not isinstance(key, (bytes, bytearray)) or not key.startswith(_Q_PREFIX):
         raise EvalError('no such overload')
     key = bytes(key)
@@ -123,7 +123,7 @@ def _q_in(key) -> rq.Quantity:
     while value.denominator != 1:
         value *= 10
         scale -= 1
-    return rq.Quantity('dec', int(value), scale, rq.DECIMAL_SI)
+    return qty.Quantity(int(value), scale, qty.DECIMAL_SI, qty.DEC)
 
 
 # ---------------------------------------------------------------------------------------------- library functions
@@ -131,15 +131,15 @@ def _q_in(key) -> rq.Quantity:
 
 def _quantity(text):
     try:
-        return _q_out(rq.parse(text))
-    except rq.QuantityError as exc:
+        return _q_out(qty.parse(text))
+    except qty.QuantityError as exc:
         raise EvalError(str(exc)) from None
 
 
 def _is_quantity(text):
     try:
-        rq.parse(text)
-    except rq.QuantityError:
+        qty.parse(text)
+    except qty.QuantityError:
         return False
     return True
 
@@ -288,9 +288,9 @@ def _library():
         ('asInteger', 'quantity_get_int', (q,), 'int', True, _as_integer),
         ('isInteger', 'quantity_is_integer', (q,), 'bool', True, lambda a: _q_in(a).as_int64()[1]),
         ('add', 'quantity_add', (q, q), q, True, lambda a, b: _q_out(_q_in(a).add(_q_in(b)))),
-        ('add', 'quantity_add_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).add(rq.from_int(b)))),
+        ('add', 'quantity_add_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).add(qty.from_int(b)))),
         ('sub', 'quantity_sub', (q, q), q, True, lambda a, b: _q_out(_q_in(a).sub(_q_in(b)))),
-        ('sub', 'quantity_sub_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).sub(rq.from_int(b)))),
+        ('sub', 'quantity_sub_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).sub(qty.from_int(b)))),
         ('indexOf', 'list_a_index_of_int', ('list', 'dyn'), 'int', True, _index_of),
         ('lastIndexOf', 'list_a_last_index_of_int', ('list', 'dyn'), 'int', True, lambda l, x: _index_of(l, x, True)),
         ('indexOf', 'string_index_of_string', ('string', 'string'), 'int', True, _str_index),
@@ -585,7 +585,7 @@ def to_cel(value):
         return {str(k): to_cel(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_cel(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not rq.INT64_MIN <= value <= rq.INT64_MAX:
+    if isinstance(value, int) and not isinstance(value, bool) and not qty.INT64_MIN <= value <= qty.INT64_MAX:
         return float(value)
     return value
 

@@ -117,7 +117,7 @@ def canonicalize(key: tuple, kind: str, obj: dict):
         for items in _lists_at(obj, path):
             for name, raw in list(items.items()):
                 try:
-                    items[name] = str(Quantity.parse(raw))
+                    items[name] = str(Quantity.decode(raw))
                 except QuantityError as exc:
                     raise E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: {exc}') from None
 

@@ -162,3 +162,9 @@ def label_selector_requirements(selector: dict | None) -> list | None:
             raise bad_request(f'{expr.get("operator")!r} is not a valid label selector operator')
         reqs.append((op, expr.get('key', ''), set(expr.get('values') or ()) if op in ('in', 'notin') else None))
     return reqs
+
+
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """A structured LabelSelector against ``labels``; an absent or empty selector matches everything (what the
+    admission-policy matchers see: their selectors default to ``{}``)."""
+    return labels_match(label_selector_requirements(selector or {}), labels)

@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import traceback
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -55,6 +56,7 @@ VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
 FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
 WRITE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
 HTML_ESCAPES = str.maketrans({'&': '&amp;', '<': '&lt;', '>': '&gt;'})
+MAX_WARNING_RUNES, MAX_WARNING_ITEM_RUNES = 4096, 256
 WATCH_UNSUPPORTED = 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
 
 
@@ -361,7 +363,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header('Cache-Control', 'no-cache, private')
             self.send_header('Content-Length', str(len(data)))
             for key, value in headers.items():
-                self.send_header(key, value)
+                for item in (value if isinstance(value, list) else [value]):
+                    self.send_header(key, item)
             self.end_headers()
             if self.command != 'HEAD':
                 self.wfile.write(data)
@@ -369,6 +372,18 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+def warning_headers(texts) -> list:
+    """``Warning`` header values as kube-apiserver's warning recorder writes them (``endpoints/filters/warning.go``,
+    ``util/net.NewWarningHeader``): one header per distinct text, ``299 - "<text>"`` with only ``"`` and ``\\``
+    escaped; a text with control characters is dropped; past 4096 runes in total every text is cut to 256 runes.
+    The UTF-8 bytes go out as they are (Python's header writer takes latin-1 text, hence the round trip)."""
+    items = [t for t in dict.fromkeys(texts) if t and not any(unicodedata.category(c) == 'Cc' for c in t)]
+    if sum(len(t) for t in items) > MAX_WARNING_RUNES:
+        items = [t[:MAX_WARNING_ITEM_RUNES] for t in items]
+    quoted = ('299 - "' + t.replace('\\', '\\\\').replace('"', '\\"') + '"' for t in items)
+    return [q.encode('utf-8').decode('latin-1') for q in quoted]
 
 
 def _query(qs: dict, key: str, default=None):
@@ -607,9 +622,12 @@ class KubeApiServer:
             if method in WRITE_METHODS and route.kind == 'resource' and _query(query, 'dryRun') != 'All':
                 controllers.after_write(self.store, method, route, code, payload)
             if warnings:
-                extra = dict(extra, Warning=', '.join('299 - ' + json.dumps(w) for w in warnings))
+                extra = dict(extra, Warning=warning_headers(warnings))
             return code, payload, extra
         except E.ApiError as err:
+            recorded = self.store.recorded_warnings()
+            if recorded and 'Warning' not in err.headers:    # the recorder wrote them before the error
+                return err.code, err.status(), dict(err.headers, Warning=warning_headers(recorded))
             return err.code, err.status(), dict(err.headers)
 
     @staticmethod
@@ -638,7 +656,7 @@ class KubeApiServer:
             # shows only its generic 405 text for failed watches (it never decodes the Status body there) but prints
             # every `Warning: 299` header, so kubectl says why: "Warning: watch is not supported by the sandbox ...".
             err = E.method_not_allowed(WATCH_UNSUPPORTED)
-            err.headers = dict(err.headers, Warning='299 - ' + json.dumps(WATCH_UNSUPPORTED))
+            err.headers = dict(err.headers, Warning=warning_headers([WATCH_UNSUPPORTED]))
             raise err
         if route.kind != 'resource':
             if route.group or route.version:

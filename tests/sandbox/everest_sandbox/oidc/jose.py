@@ -1,4 +1,5 @@
-"""JOSE pieces shared by the test OIDC issuer and the Everest REST API emulator: base64url, JWK sets, JWS.
+"""JOSE pieces shared by the test OIDC issuer, the Everest REST API emulator and the Kubernetes API emulator's
+ServiceAccount tokens (``kubeapi/tokens.py``): base64url, JWK sets, JWS.
 
 Verification follows golang-jwt v5 (the library Everest verifies tokens with, ``golang-jwt/jwt/v5``
 ``hmac.go``/``rsa.go``/``rsa_pss.go``/``ecdsa.go``/``ed25519.go``/``none.go``): the ``alg`` of the token header
@@ -141,10 +142,11 @@ def verify(alg: str, key, data: bytes, signature: bytes) -> bool:
     return False
 
 
-def encode(header: dict, claims: dict, key, alg: str | None = None) -> str:
-    """A compact JWS ``header.claims.signature`` signed with ``alg`` (default: the header's; ``none``: no signature)."""
+def encode(header: dict, claims: dict, key, alg: str | None = None, sort_keys: bool = False) -> str:
+    """A compact JWS ``header.claims.signature`` signed with ``alg`` (default: the header's; ``none``: no signature);
+    ``sort_keys`` sorts the claims' keys at every level (Go's encoding of maps)."""
     head = b64url_encode(json.dumps(header, separators=(',', ':')).encode())
-    body = b64url_encode(json.dumps(claims, separators=(',', ':')).encode())
+    body = b64url_encode(json.dumps(claims, separators=(',', ':'), sort_keys=sort_keys).encode())
     signing_input = f'{head}.{body}'.encode('ascii')
     return f'{head}.{body}.{b64url_encode(sign(alg or header.get("alg"), key, signing_input))}'
 

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..kubeapi.seed import accounts_yaml
 from .kube import Kube, KubeError, path as kpath
 from .server import EverestApiServer
 
@@ -67,14 +68,6 @@ def kube_for(sandbox) -> Kube:
     return Kube(sandbox.url, sandbox.token)
 
 
-def _yaml_users(users: dict) -> str:
-    lines = []
-    for name in sorted(users):
-        lines += [f'{name}:', '  enabled: true', '  capabilities:', '  - login']
-        lines.append(f'  passwordHash: {users[name]}')
-    return '\n'.join(lines) + '\n'
-
-
 def set_accounts(kube: Kube, passwords: dict, plain: tuple = ('admin',)):
     """Rewrite the accounts Secret: PBKDF2 hashes (``!!binary``) except for the names in ``plain``."""
     secret_path = kpath('v1', 'secrets', 'everest-system', 'everest-accounts')
@@ -90,7 +83,7 @@ def set_accounts(kube: Kube, passwords: dict, plain: tuple = ('admin',)):
             digest = hashlib.pbkdf2_hmac('sha256', password.encode(), salt, 4096, 32)
             users[name] = '!!binary ' + base64.b64encode(digest).decode()
     secret['metadata']['annotations'] = annotations
-    secret['data'] = {'users.yaml': base64.b64encode(_yaml_users(users).encode()).decode()}
+    secret['data'] = {'users.yaml': base64.b64encode(accounts_yaml(users).encode()).decode()}
     kube.replace(secret_path, secret)
 
 
