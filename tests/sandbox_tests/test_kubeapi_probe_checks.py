@@ -20,6 +20,7 @@ FORMAT_WRONG = "quantities must match the regular expression '^([+-]?[0-9.]+)([e
 def k8s(clean_sandbox):
     """The official Python client on the TLS kubeconfig kubectl uses (the admin identity)."""
     from kubernetes import config  # pylint: disable=import-outside-toplevel
+
     api = config.new_client_from_config(config_file=clean_sandbox.kubectl_kubeconfig)
     try:
         yield api
@@ -31,6 +32,7 @@ def k8s(clean_sandbox):
 def ns(k8s):
     """A fresh namespace ``probe`` (created through the Python client)."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     client.CoreV1Api(k8s).create_namespace({'metadata': {'name': 'probe'}})
     return 'probe'
 
@@ -38,6 +40,7 @@ def ns(k8s):
 def api_error(call, *args, **kwargs):
     """(status, Status body) of a call that must fail with an ApiException."""
     from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
     with pytest.raises(ApiException) as info:
         call(*args, **kwargs)
     return info.value.status, json.loads(info.value.body)
@@ -45,6 +48,7 @@ def api_error(call, *args, **kwargs):
 
 def apis(k8s):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     return client.CoreV1Api(k8s), client.AdmissionregistrationV1Api(k8s), client.CustomObjectsApi(k8s)
 
 
@@ -89,6 +93,7 @@ def wait_denied(k8s, namespace, sentinel):
     """Poll until the sentinel ConfigMap is refused (a real server's informers take a moment)."""
     core = apis(k8s)[0]
     from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
     for _attempt in range(50):
         try:
             core.create_namespaced_config_map(namespace, sentinel, dry_run='All')
@@ -101,16 +106,21 @@ def wait_denied(k8s, namespace, sentinel):
 def test_vap_deny_text_code_details_fallback_and_update(k8s, ns, kubectl):
     """vap: exact deny text + 422 + details; fallback message; UPDATE validated."""
     core = apis(k8s)[0]
-    install(k8s, vap('p', [{'expression': "object.data.x == 'ok'", 'messageExpression': "'x must be ok, not ' + object.data.x"},
-                           {'expression': "!has(object.data.y)"}]), vapb('b', 'p'))
+    install(
+        k8s,
+        vap('p', [{'expression': "object.data.x == 'ok'", 'messageExpression': "'x must be ok, not ' + object.data.x"}, {'expression': "!has(object.data.y)"}]),
+        vapb('b', 'p'),
+    )
     wait_denied(k8s, ns, cm('sentinel', x='no'))
     status, body = api_error(core.create_namespaced_config_map, ns, cm('c1', x='bad'))
     text = "ValidatingAdmissionPolicy 'p' with binding 'b' denied request: x must be ok, not bad"
     assert (status, body['reason'], body['code'], body['message']) == (422, 'Invalid', 422, f'configmaps "c1" is forbidden: {text}')
     assert body['details'] == {'name': 'c1', 'kind': 'configmaps', 'causes': [{'message': text}]}
     status, body = api_error(core.create_namespaced_config_map, ns, cm('c1', x='ok', y='1'))
-    assert body['message'] == "configmaps \"c1\" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: " \
-                              'failed expression: !has(object.data.y)'
+    assert (
+        body['message'] == "configmaps \"c1\" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: "
+        'failed expression: !has(object.data.y)'
+    )
     core.create_namespaced_config_map(ns, cm('c1', x='ok'))
     status, body = api_error(core.replace_namespaced_config_map, 'c1', ns, cm('c1', x='worse'))
     assert (status, body['message']) == (422, f'configmaps "c1" is forbidden: {text.replace("bad", "worse")}')
@@ -120,8 +130,13 @@ def test_vap_deny_text_code_details_fallback_and_update(k8s, ns, kubectl):
 
 def test_vap_warn_header_and_silent_audit(k8s, ns, kubectl, clean_sandbox):
     """vap: Warn header; Audit silent."""
-    install(k8s, vap('warned', [{'expression': "object.data.x == 'ok'", 'message': 'x should be ok'}]), vapb('warned', actions=('Warn',)),
-            vap('audited', [{'expression': "object.data.x == 'ok'"}]), vapb('audited', actions=('Audit',)))
+    install(
+        k8s,
+        vap('warned', [{'expression': "object.data.x == 'ok'", 'message': 'x should be ok'}]),
+        vapb('warned', actions=('Warn',)),
+        vap('audited', [{'expression': "object.data.x == 'ok'"}]),
+        vapb('audited', actions=('Audit',)),
+    )
     result = kubectl('create', 'configmap', 'c1', '-n', ns, '--from-literal=x=bad')
     assert result.returncode == 0, result.stderr
     assert result.stderr == "Warning: Validation failed for ValidatingAdmissionPolicy 'warned' with binding 'warned': x should be ok\n"
@@ -159,25 +174,35 @@ def test_vap_namespaced_params_missing_params_and_selector_and(k8s, kubectl):
     core.create_namespaced_config_map('t1', {'metadata': {'name': 'strict', 'labels': {'limit': 'yes'}}, 'data': {'max': '1'}})
     core.create_namespaced_config_map('t2', {'metadata': {'name': 'limits'}, 'data': {'max': '5'}})
     rule = dict(CM_RULE, operations=['CREATE'])
-    check = [{'expression': "!has(object.data.n) || int(object.data.n) <= int(params.data.max)",
-              'messageExpression': "'n is at most ' + params.data.max + ' (' + params.metadata.name + ', ' + params.kind + ')'"}]
-    install(k8s, vap('by-name', check, paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'}, matchConstraints={'resourceRules': [rule]}),
-            vapb('by-name', paramRef={'name': 'limits', 'parameterNotFoundAction': 'Deny'}))
+    check = [
+        {
+            'expression': "!has(object.data.n) || int(object.data.n) <= int(params.data.max)",
+            'messageExpression': "'n is at most ' + params.data.max + ' (' + params.metadata.name + ', ' + params.kind + ')'",
+        }
+    ]
+    install(
+        k8s,
+        vap('by-name', check, paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'}, matchConstraints={'resourceRules': [rule]}),
+        vapb('by-name', paramRef={'name': 'limits', 'parameterNotFoundAction': 'Deny'}),
+    )
     wait_denied(k8s, 't1', cm('sentinel', n='9'))
     status, body = api_error(core.create_namespaced_config_map, 't1', cm('c', n='4'))
     assert body['message'].endswith("denied request: n is at most 3 (limits, ConfigMap)")
-    core.create_namespaced_config_map('t2', cm('c', n='4'))                                   # t2's own params: max 5
-    status, body = api_error(core.create_namespaced_config_map, 't3', cm('c', n='1'))         # t3 has none: Deny
-    assert (status, body['message']) == (422, "configmaps \"c\" is forbidden: ValidatingAdmissionPolicy 'by-name' with binding "
-                                              "'by-name' denied request: failed to configure binding: no params found for policy "
-                                              'binding with `Deny` parameterNotFoundAction')
+    core.create_namespaced_config_map('t2', cm('c', n='4'))  # t2's own params: max 5
+    status, body = api_error(core.create_namespaced_config_map, 't3', cm('c', n='1'))  # t3 has none: Deny
+    assert (status, body['message']) == (
+        422,
+        "configmaps \"c\" is forbidden: ValidatingAdmissionPolicy 'by-name' with binding "
+        "'by-name' denied request: failed to configure binding: no params found for policy "
+        'binding with `Deny` parameterNotFoundAction',
+    )
     apis(k8s)[1].delete_validating_admission_policy_binding('by-name')
     install(k8s, vapb('by-label', 'by-name', paramRef={'selector': {'matchLabels': {'limit': 'yes'}}, 'parameterNotFoundAction': 'Allow'}))
     wait_denied(k8s, 't1', cm('sentinel', n='9'))
-    status, body = api_error(core.create_namespaced_config_map, 't1', cm('d', n='2'))        # limits allows 2, strict does not
+    status, body = api_error(core.create_namespaced_config_map, 't1', cm('d', n='2'))  # limits allows 2, strict does not
     assert body['message'].endswith("with binding 'by-label' denied request: n is at most 1 (strict, ConfigMap)")
-    core.create_namespaced_config_map('t3', cm('d', n='99'))                                  # nothing selected + Allow: admitted
-    core.create_namespaced_config_map('t2', cm('d', n='99'))                                  # t2's params carry no label
+    core.create_namespaced_config_map('t3', cm('d', n='99'))  # nothing selected + Allow: admitted
+    core.create_namespaced_config_map('t2', cm('d', n='99'))  # t2's params carry no label
 
 
 def test_vap_runtime_errors_and_reason_forbidden(k8s, ns, kubectl):
@@ -186,45 +211,66 @@ def test_vap_runtime_errors_and_reason_forbidden(k8s, ns, kubectl):
     install(k8s, vap('strict', [{'expression': "object.data.x == 'ok'"}]), vapb('strict'))
     wait_denied(k8s, ns, cm('sentinel', x='no'))
     status, body = api_error(core.create_namespaced_config_map, ns, cm('c1', y='1'))
-    assert (status, body['message']) == (422, "configmaps \"c1\" is forbidden: ValidatingAdmissionPolicy 'strict' with binding 'strict' "
-                                              "denied request: expression 'object.data.x == 'ok'' resulted in error: no such key: x")
+    assert (status, body['message']) == (
+        422,
+        "configmaps \"c1\" is forbidden: ValidatingAdmissionPolicy 'strict' with binding 'strict' "
+        "denied request: expression 'object.data.x == 'ok'' resulted in error: no such key: x",
+    )
     adm.patch_validating_admission_policy('strict', {'spec': {'failurePolicy': 'Ignore'}})
     core.create_namespaced_config_map(ns, cm('c1', y='1'))
     assert kubectl('create', 'configmap', 'c2', '-n', ns, '--from-literal=x=no').returncode == 1, 'a false result still denies'
-    install(k8s, vap('forbid', [{'expression': "!has(object.data.secret)", 'reason': 'Forbidden', 'message': 'no secrets here'}]),
-            vapb('forbid'))
+    install(k8s, vap('forbid', [{'expression': "!has(object.data.secret)", 'reason': 'Forbidden', 'message': 'no secrets here'}]), vapb('forbid'))
     status, body = api_error(core.create_namespaced_config_map, ns, cm('c3', x='ok', secret='1'))
     assert (status, body['reason'], body['code']) == (403, 'Forbidden', 403)
     result = kubectl('create', 'configmap', 'c4', '-n', ns, '--from-literal=x=ok', '--from-literal=secret=1')
-    assert result.stderr == ("error: failed to create configmap: configmaps \"c4\" is forbidden: ValidatingAdmissionPolicy 'forbid' with "
-                             "binding 'forbid' denied request: no secrets here\n")
+    assert result.stderr == (
+        "error: failed to create configmap: configmaps \"c4\" is forbidden: ValidatingAdmissionPolicy 'forbid' with "
+        "binding 'forbid' denied request: no secrets here\n"
+    )
 
 
-@pytest.mark.parametrize('obj, message', [
-    (vap('p', [{'expression': "quantity('1').isGreaterThan('2')"}]),
-     'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: spec.validations[0].expression: Invalid value: '
-     "\"quantity('1').isGreaterThan('2')\": compilation failed: ERROR: <input>:1:28: found no matching overload for 'isGreaterThan' "
-     "applied to 'kubernetes.Quantity.(string)'\n | quantity('1').isGreaterThan('2')\n | ...........................^"),
-    (vap('p', []),
-     'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: [spec.validations: Required value: validations or '
-     'auditAnnotations must contain at least one item, spec.auditAnnotations: Required value: validations or auditAnnotations must '
-     'contain at least one item]'),
-    (vap('p', [{'expression': 'true', 'message': 'two\nlines'}]),
-     'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: spec.validations[0].message: Invalid value: '
-     '"two\\nlines": message must not contain line breaks'),
-    (vapb('b', 'p', actions=()),
-     'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.validationActions: Required value: at least '
-     'one validation action is required'),
-    (vapb('b', 'p', actions=('Deny', 'Warn')),
-     'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.validationActions: Invalid value: '
-     '[]admissionregistration.ValidationAction{"Deny", "Warn"}: must not contain both Deny and Warn (repeating the same validation '
-     'failure information in the API response and headers serves no purpose)'),
-    (vapb('b', 'p', paramRef={'name': 'x', 'selector': {}, 'parameterNotFoundAction': 'Allow'}),
-     'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: [spec.paramRef.name: Forbidden: name and selector '
-     'are mutually exclusive, spec.paramRef.selector: Forbidden: name and selector are mutually exclusive]'),
-    (vapb('b', 'p', paramRef={'name': 'x'}),
-     'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.paramRef.parameterNotFoundAction: Required value'),
-])
+@pytest.mark.parametrize(
+    'obj, message',
+    [
+        (
+            vap('p', [{'expression': "quantity('1').isGreaterThan('2')"}]),
+            'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: spec.validations[0].expression: Invalid value: '
+            "\"quantity('1').isGreaterThan('2')\": compilation failed: ERROR: <input>:1:28: found no matching overload for 'isGreaterThan' "
+            "applied to 'kubernetes.Quantity.(string)'\n | quantity('1').isGreaterThan('2')\n | ...........................^",
+        ),
+        (
+            vap('p', []),
+            'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: [spec.validations: Required value: validations or '
+            'auditAnnotations must contain at least one item, spec.auditAnnotations: Required value: validations or auditAnnotations must '
+            'contain at least one item]',
+        ),
+        (
+            vap('p', [{'expression': 'true', 'message': 'two\nlines'}]),
+            'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: spec.validations[0].message: Invalid value: '
+            '"two\\nlines": message must not contain line breaks',
+        ),
+        (
+            vapb('b', 'p', actions=()),
+            'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.validationActions: Required value: at least '
+            'one validation action is required',
+        ),
+        (
+            vapb('b', 'p', actions=('Deny', 'Warn')),
+            'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.validationActions: Invalid value: '
+            '[]admissionregistration.ValidationAction{"Deny", "Warn"}: must not contain both Deny and Warn (repeating the same validation '
+            'failure information in the API response and headers serves no purpose)',
+        ),
+        (
+            vapb('b', 'p', paramRef={'name': 'x', 'selector': {}, 'parameterNotFoundAction': 'Allow'}),
+            'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: [spec.paramRef.name: Forbidden: name and selector '
+            'are mutually exclusive, spec.paramRef.selector: Forbidden: name and selector are mutually exclusive]',
+        ),
+        (
+            vapb('b', 'p', paramRef={'name': 'x'}),
+            'ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io "b" is invalid: spec.paramRef.parameterNotFoundAction: Required value',
+        ),
+    ],
+)
 def test_vap_create_time_422s(k8s, obj, message):
     """vap: create-time 422s."""
     adm = apis(k8s)[1]
@@ -259,22 +305,23 @@ def test_cel_quantity_expressions_through_a_warn_binding(k8s, ns, kubectl):
     install(k8s, vap('q', validations), vapb('q', actions=('Warn',)))
     result = kubectl('create', 'configmap', 'c1', '-n', ns)
     assert result.returncode == 0, result.stderr
-    expected = [f"Warning: Validation failed for ValidatingAdmissionPolicy 'q' with binding 'q': failed expression: !({e})"
-                for e in QUANTITY_EXPRESSIONS]
+    expected = [f"Warning: Validation failed for ValidatingAdmissionPolicy 'q' with binding 'q': failed expression: !({e})" for e in QUANTITY_EXPRESSIONS]
     assert result.stderr.splitlines() == expected
 
 
 def test_cel_quantity_runtime_and_compile_errors(k8s, ns, kubectl):
     """cel_quantity: two runtime errors; one compile error."""
-    install(k8s, vap('qerr', [{'expression': "quantity('10Mo').isInteger()"},
-                              {'expression': "quantity('9999999999999999999999999999999999999G').asInteger() > 0"}]),
-            vapb('qerr', actions=('Warn',)))
+    install(
+        k8s,
+        vap('qerr', [{'expression': "quantity('10Mo').isInteger()"}, {'expression': "quantity('9999999999999999999999999999999999999G').asInteger() > 0"}]),
+        vapb('qerr', actions=('Warn',)),
+    )
     result = kubectl('create', 'configmap', 'c1', '-n', ns)
     prefix = "Warning: Validation failed for ValidatingAdmissionPolicy 'qerr' with binding 'qerr': "
     assert result.stderr.splitlines() == [
         f"{prefix}expression 'quantity('10Mo').isInteger()' resulted in error: {FORMAT_WRONG}",
-        f"{prefix}expression 'quantity('9999999999999999999999999999999999999G').asInteger() > 0' resulted in error: "
-        'cannot convert value to integer']
+        f"{prefix}expression 'quantity('9999999999999999999999999999999999999G').asInteger() > 0' resulted in error: cannot convert value to integer",
+    ]
     status, body = api_error(apis(k8s)[1].create_validating_admission_policy, vap('bad', [{'expression': "quantity('1').add('2') > 0"}]))
     assert status == 422 and "found no matching overload for 'add' applied to 'kubernetes.Quantity.(string)'" in body['message']
 
@@ -286,13 +333,21 @@ def quota(name, hard):
 
 def pod(name, requests=None, limits=None, containers=('c',)):
     resources = {k: v for k, v in (('requests', requests), ('limits', limits)) if v}
-    return {'apiVersion': 'v1', 'kind': 'Pod', 'metadata': {'name': name},
-            'spec': {'containers': [{'name': c, 'image': 'nginx:1.27', 'resources': resources} for c in containers]}}
+    return {
+        'apiVersion': 'v1',
+        'kind': 'Pod',
+        'metadata': {'name': name},
+        'spec': {'containers': [{'name': c, 'image': 'nginx:1.27', 'resources': resources} for c in containers]},
+    }
 
 
 def pvc(name, storage):
-    return {'apiVersion': 'v1', 'kind': 'PersistentVolumeClaim', 'metadata': {'name': name},
-            'spec': {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': storage}}}}
+    return {
+        'apiVersion': 'v1',
+        'kind': 'PersistentVolumeClaim',
+        'metadata': {'name': name},
+        'spec': {'accessModes': ['ReadWriteOnce'], 'resources': {'requests': {'storage': storage}}},
+    }
 
 
 def quota_used(k8s, namespace, name='q'):
@@ -305,14 +360,19 @@ def test_quota_status_init_counts_alias_exceeded_text_and_decrement(k8s, ns):
     created = core.create_namespaced_resource_quota(ns, quota('q', {'configmaps': '2', 'count/configmaps': '5', 'requests.cpu': '1'}))
     read = raw_json(core.read_namespaced_resource_quota, 'q', ns)
     assert created.metadata.name == 'q'
-    assert read['status'] == {'hard': {'configmaps': '2', 'count/configmaps': '5', 'requests.cpu': '1'},
-                              'used': {'configmaps': '0', 'count/configmaps': '0', 'requests.cpu': '0'}}
+    assert read['status'] == {
+        'hard': {'configmaps': '2', 'count/configmaps': '5', 'requests.cpu': '1'},
+        'used': {'configmaps': '0', 'count/configmaps': '0', 'requests.cpu': '0'},
+    }
     for name in ('a', 'b'):
         core.create_namespaced_config_map(ns, cm(name))
     assert quota_used(k8s, ns) == {'configmaps': '2', 'count/configmaps': '2', 'requests.cpu': '0'}
     status, body = api_error(core.create_namespaced_config_map, ns, cm('c'))
-    assert (status, body['reason'], body['message']) == (403, 'Forbidden', 'configmaps "c" is forbidden: exceeded quota: q, requested: '
-                                                                           'configmaps=1, used: configmaps=2, limited: configmaps=2')
+    assert (status, body['reason'], body['message']) == (
+        403,
+        'Forbidden',
+        'configmaps "c" is forbidden: exceeded quota: q, requested: configmaps=1, used: configmaps=2, limited: configmaps=2',
+    )
     assert body['details'] == {'name': 'c', 'kind': 'configmaps'}
     core.delete_namespaced_config_map('a', ns)
     assert quota_used(k8s, ns) == {'configmaps': '1', 'count/configmaps': '1', 'requests.cpu': '0'}
@@ -322,54 +382,91 @@ def test_quota_status_init_counts_alias_exceeded_text_and_decrement(k8s, ns):
 def test_quota_deployments_and_crd_counts(k8s, ns, kubectl):
     """quota: count/deployments.apps; count/<crd>."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
-    crd = {'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition', 'metadata': {'name': 'gadgets.probe.example'},
-           'spec': {'group': 'probe.example', 'scope': 'Namespaced', 'names': {'plural': 'gadgets', 'singular': 'gadget', 'kind': 'Gadget'},
-                    'versions': [{'name': 'v1', 'served': True, 'storage': True,
-                                  'schema': {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}}]}}
+
+    crd = {
+        'apiVersion': 'apiextensions.k8s.io/v1',
+        'kind': 'CustomResourceDefinition',
+        'metadata': {'name': 'gadgets.probe.example'},
+        'spec': {
+            'group': 'probe.example',
+            'scope': 'Namespaced',
+            'names': {'plural': 'gadgets', 'singular': 'gadget', 'kind': 'Gadget'},
+            'versions': [
+                {'name': 'v1', 'served': True, 'storage': True, 'schema': {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}}
+            ],
+        },
+    }
     client.ApiextensionsV1Api(k8s).create_custom_resource_definition(crd)
     core, _adm, custom = apis(k8s)
     core.create_namespaced_resource_quota(ns, quota('q', {'count/deployments.apps': '1', 'count/gadgets.probe.example': '1'}))
     apps = client.AppsV1Api(k8s)
-    deploy = {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'metadata': {'name': 'd1'},
-              'spec': {'selector': {'matchLabels': {'a': 'b'}},
-                       'template': {'metadata': {'labels': {'a': 'b'}}, 'spec': {'containers': [{'name': 'c', 'image': 'x'}]}}}}
+    deploy = {
+        'apiVersion': 'apps/v1',
+        'kind': 'Deployment',
+        'metadata': {'name': 'd1'},
+        'spec': {
+            'selector': {'matchLabels': {'a': 'b'}},
+            'template': {'metadata': {'labels': {'a': 'b'}}, 'spec': {'containers': [{'name': 'c', 'image': 'x'}]}},
+        },
+    }
     apps.create_namespaced_deployment(ns, deploy)
     deploy['metadata']['name'] = 'd2'
     status, body = api_error(apps.create_namespaced_deployment, ns, deploy)
     assert (status, body['message'], body['details']) == (
-        403, 'deployments.apps "d2" is forbidden: exceeded quota: q, requested: count/deployments.apps=1, used: count/deployments.apps=1, '
-             'limited: count/deployments.apps=1', {'name': 'd2', 'group': 'apps', 'kind': 'deployments'})
+        403,
+        'deployments.apps "d2" is forbidden: exceeded quota: q, requested: count/deployments.apps=1, used: count/deployments.apps=1, '
+        'limited: count/deployments.apps=1',
+        {'name': 'd2', 'group': 'apps', 'kind': 'deployments'},
+    )
     gadget = {'apiVersion': 'probe.example/v1', 'kind': 'Gadget', 'metadata': {'name': 'g1'}}
     custom.create_namespaced_custom_object('probe.example', 'v1', ns, 'gadgets', gadget)
     result = kubectl('create', '-n', ns, '-f', '-', stdin=json.dumps(dict(gadget, metadata={'name': 'g2'})))
-    assert result.stderr == ('Error from server (Forbidden): error when creating "STDIN": gadgets.probe.example "g2" is forbidden: exceeded '
-                             'quota: q, requested: count/gadgets.probe.example=1, used: count/gadgets.probe.example=1, limited: '
-                             'count/gadgets.probe.example=1\n')
+    assert result.stderr == (
+        'Error from server (Forbidden): error when creating "STDIN": gadgets.probe.example "g2" is forbidden: exceeded '
+        'quota: q, requested: count/gadgets.probe.example=1, used: count/gadgets.probe.example=1, limited: '
+        'count/gadgets.probe.example=1\n'
+    )
     assert quota_used(k8s, ns) == {'count/deployments.apps': '1', 'count/gadgets.probe.example': '1'}
 
 
 def test_quota_pod_must_specify_charge_multi_key_limits_only_and_pods(k8s, ns, kubectl):
     """quota: pod must-specify; pod charge; multi-key exceeded; limits-only pod; `pods`."""
     core = apis(k8s)[0]
-    core.create_namespaced_resource_quota(ns, quota('q', {'requests.cpu': '500m', 'requests.memory': '256Mi', 'limits.memory': '1Gi',
-                                                          'pods': '3'}))
+    core.create_namespaced_resource_quota(ns, quota('q', {'requests.cpu': '500m', 'requests.memory': '256Mi', 'limits.memory': '1Gi', 'pods': '3'}))
     status, body = api_error(core.create_namespaced_pod, ns, pod('p0', containers=('b', 'a')))
-    assert (status, body['message']) == (403, 'pods "p0" is forbidden: failed quota: q: must specify limits.memory for: a,b; '
-                                              'requests.cpu for: a,b; requests.memory for: a,b')
+    assert (status, body['message']) == (
+        403,
+        'pods "p0" is forbidden: failed quota: q: must specify limits.memory for: a,b; requests.cpu for: a,b; requests.memory for: a,b',
+    )
     core.create_namespaced_pod(ns, pod('p1', requests={'cpu': '200m', 'memory': '64Mi'}, limits={'memory': '64Mi'}))
     assert quota_used(k8s, ns) == {'requests.cpu': '200m', 'requests.memory': '64Mi', 'limits.memory': '64Mi', 'pods': '1'}
     status, body = api_error(core.create_namespaced_pod, ns, pod('p2', requests={'cpu': '400m', 'memory': '300Mi'}, limits={'memory': '300Mi'}))
-    assert body['message'] == ('pods "p2" is forbidden: exceeded quota: q, requested: requests.cpu=400m,requests.memory=300Mi, '
-                               'used: requests.cpu=200m,requests.memory=64Mi, limited: requests.cpu=500m,requests.memory=256Mi')
-    created = core.create_namespaced_pod(ns, pod('p3', limits={'cpu': '100m', 'memory': '32Mi'}))     # limits only
+    assert body['message'] == (
+        'pods "p2" is forbidden: exceeded quota: q, requested: requests.cpu=400m,requests.memory=300Mi, '
+        'used: requests.cpu=200m,requests.memory=64Mi, limited: requests.cpu=500m,requests.memory=256Mi'
+    )
+    created = core.create_namespaced_pod(ns, pod('p3', limits={'cpu': '100m', 'memory': '32Mi'}))  # limits only
     assert created.spec.containers[0].resources.requests == {'cpu': '100m', 'memory': '32Mi'}
     assert quota_used(k8s, ns) == {'requests.cpu': '300m', 'requests.memory': '96Mi', 'limits.memory': '96Mi', 'pods': '2'}
     core.create_namespaced_pod(ns, pod('p4', requests={'cpu': '10m', 'memory': '1Mi'}, limits={'memory': '1Mi'}))
-    result = kubectl('run', 'p5', '-n', ns, '--image=nginx:1.27', '--overrides',
-                     json.dumps({'spec': {'containers': [{'name': 'p5', 'image': 'nginx:1.27', 'resources': {
-                         'requests': {'cpu': '10m', 'memory': '1Mi'}, 'limits': {'memory': '1Mi'}}}]}}))
-    assert result.stderr == ('Error from server (Forbidden): pods "p5" is forbidden: exceeded quota: q, requested: pods=1, used: pods=3, '
-                             'limited: pods=3\n')
+    result = kubectl(
+        'run',
+        'p5',
+        '-n',
+        ns,
+        '--image=nginx:1.27',
+        '--overrides',
+        json.dumps(
+            {
+                'spec': {
+                    'containers': [
+                        {'name': 'p5', 'image': 'nginx:1.27', 'resources': {'requests': {'cpu': '10m', 'memory': '1Mi'}, 'limits': {'memory': '1Mi'}}}
+                    ]
+                }
+            }
+        ),
+    )
+    assert result.stderr == ('Error from server (Forbidden): pods "p5" is forbidden: exceeded quota: q, requested: pods=1, used: pods=3, limited: pods=3\n')
 
 
 def test_quota_pvc_storage_and_count(k8s, ns):
@@ -378,12 +475,17 @@ def test_quota_pvc_storage_and_count(k8s, ns):
     core.create_namespaced_resource_quota(ns, quota('q', {'requests.storage': '5Gi', 'persistentvolumeclaims': '2'}))
     core.create_namespaced_persistent_volume_claim(ns, pvc('d1', '3Gi'))
     status, body = api_error(core.create_namespaced_persistent_volume_claim, ns, pvc('d2', '3Gi'))
-    assert (status, body['message']) == (403, 'persistentvolumeclaims "d2" is forbidden: exceeded quota: q, requested: '
-                                              'requests.storage=3Gi, used: requests.storage=3Gi, limited: requests.storage=5Gi')
+    assert (status, body['message']) == (
+        403,
+        'persistentvolumeclaims "d2" is forbidden: exceeded quota: q, requested: '
+        'requests.storage=3Gi, used: requests.storage=3Gi, limited: requests.storage=5Gi',
+    )
     core.create_namespaced_persistent_volume_claim(ns, pvc('d2', '1Gi'))
     status, body = api_error(core.create_namespaced_persistent_volume_claim, ns, pvc('d3', '1Mi'))
-    assert body['message'] == ('persistentvolumeclaims "d3" is forbidden: exceeded quota: q, requested: persistentvolumeclaims=1, used: '
-                               'persistentvolumeclaims=2, limited: persistentvolumeclaims=2')
+    assert body['message'] == (
+        'persistentvolumeclaims "d3" is forbidden: exceeded quota: q, requested: persistentvolumeclaims=1, used: '
+        'persistentvolumeclaims=2, limited: persistentvolumeclaims=2'
+    )
     assert quota_used(k8s, ns) == {'requests.storage': '4Gi', 'persistentvolumeclaims': '2'}
 
 
@@ -392,12 +494,14 @@ def limit_range(*items):
     return {'apiVersion': 'v1', 'kind': 'LimitRange', 'metadata': {'name': 'lr'}, 'spec': {'limits': list(items)}}
 
 
-@pytest.mark.parametrize('item, defaulted', [
-    ({'type': 'Container', 'default': {'cpu': '300m'}}, {'default': {'cpu': '300m'}, 'defaultRequest': {'cpu': '300m'}}),
-    ({'type': 'Container', 'max': {'memory': '1Gi'}}, {'max': {'memory': '1Gi'}, 'default': {'memory': '1Gi'},
-                                                       'defaultRequest': {'memory': '1Gi'}}),
-    ({'type': 'Container', 'min': {'cpu': '0.1'}}, {'min': {'cpu': '100m'}, 'defaultRequest': {'cpu': '100m'}}),
-])
+@pytest.mark.parametrize(
+    'item, defaulted',
+    [
+        ({'type': 'Container', 'default': {'cpu': '300m'}}, {'default': {'cpu': '300m'}, 'defaultRequest': {'cpu': '300m'}}),
+        ({'type': 'Container', 'max': {'memory': '1Gi'}}, {'max': {'memory': '1Gi'}, 'default': {'memory': '1Gi'}, 'defaultRequest': {'memory': '1Gi'}}),
+        ({'type': 'Container', 'min': {'cpu': '0.1'}}, {'min': {'cpu': '100m'}, 'defaultRequest': {'cpu': '100m'}}),
+    ],
+)
 def test_limitrange_defaulting(k8s, ns, kubectl, item, defaulted):
     """limitrange: defaulting of default/max/min."""
     apis(k8s)[0].create_namespaced_limit_range(ns, limit_range(item))
@@ -409,18 +513,19 @@ def test_limitrange_pod_defaults_annotation_limit_only_cpu_and_quota(k8s, ns, ku
     """limitrange: pod defaults + annotation; limit-only cpu; quota sees defaults."""
     core = apis(k8s)[0]
     core.create_namespaced_resource_quota(ns, quota('q', {'requests.cpu': '2', 'limits.memory': '1Gi'}))
-    core.create_namespaced_limit_range(ns, limit_range({'type': 'Container', 'default': {'cpu': '400m', 'memory': '128Mi'},
-                                                        'defaultRequest': {'cpu': '100m', 'memory': '64Mi'}}))
+    core.create_namespaced_limit_range(
+        ns, limit_range({'type': 'Container', 'default': {'cpu': '400m', 'memory': '128Mi'}, 'defaultRequest': {'cpu': '100m', 'memory': '64Mi'}})
+    )
     created = raw_json(core.create_namespaced_pod, ns, pod('p1'))
     assert created['metadata']['annotations']['kubernetes.io/limit-ranger'] == (
-        'LimitRanger plugin set: cpu, memory request for container c; cpu, memory limit for container c')
-    assert created['spec']['containers'][0]['resources'] == {'limits': {'cpu': '400m', 'memory': '128Mi'},
-                                                             'requests': {'cpu': '100m', 'memory': '64Mi'}}
+        'LimitRanger plugin set: cpu, memory request for container c; cpu, memory limit for container c'
+    )
+    assert created['spec']['containers'][0]['resources'] == {'limits': {'cpu': '400m', 'memory': '128Mi'}, 'requests': {'cpu': '100m', 'memory': '64Mi'}}
     created = raw_json(core.create_namespaced_pod, ns, pod('p2', limits={'cpu': '250m'}))
-    assert created['spec']['containers'][0]['resources'] == {'limits': {'cpu': '250m', 'memory': '128Mi'},
-                                                             'requests': {'cpu': '250m', 'memory': '64Mi'}}
+    assert created['spec']['containers'][0]['resources'] == {'limits': {'cpu': '250m', 'memory': '128Mi'}, 'requests': {'cpu': '250m', 'memory': '64Mi'}}
     assert created['metadata']['annotations']['kubernetes.io/limit-ranger'] == (
-        'LimitRanger plugin set: memory request for container c; memory limit for container c')
+        'LimitRanger plugin set: memory request for container c; memory limit for container c'
+    )
     result = kubectl('describe', 'quota', 'q', '-n', ns)
     rows = [line.split() for line in result.stdout.splitlines()]
     assert ['requests.cpu', '350m', '2'] in rows and ['limits.memory', '256Mi', '1Gi'] in rows
@@ -431,28 +536,46 @@ def test_limitrange_min_max_and_aggregated_messages(k8s, ns, kubectl):
     core = apis(k8s)[0]
     core.create_namespaced_limit_range(ns, limit_range({'type': 'Container', 'min': {'cpu': '100m'}, 'max': {'cpu': '1', 'memory': '1Gi'}}))
     status, body = api_error(core.create_namespaced_pod, ns, pod('p1', requests={'cpu': '50m'}, limits={'cpu': '500m', 'memory': '512Mi'}))
-    assert (status, body['reason'], body['message']) == (403, 'Forbidden', 'pods "p1" is forbidden: minimum cpu usage per Container is '
-                                                                           '100m, but request is 50m')
+    assert (status, body['reason'], body['message']) == (
+        403,
+        'Forbidden',
+        'pods "p1" is forbidden: minimum cpu usage per Container is 100m, but request is 50m',
+    )
     status, body = api_error(core.create_namespaced_pod, ns, pod('p1', limits={'cpu': '2', 'memory': '512Mi'}))
     assert body['message'] == 'pods "p1" is forbidden: maximum cpu usage per Container is 1, but limit is 2'
-    result = kubectl('run', 'p1', '-n', ns, '--image=nginx:1.27', '--overrides', json.dumps({'spec': {'containers': [
-        {'name': 'p1', 'image': 'nginx:1.27', 'resources': {'requests': {'cpu': '10m'}, 'limits': {'cpu': '3', 'memory': '2Gi'}}}]}}))
-    assert result.stderr == ('Error from server (Forbidden): pods "p1" is forbidden: [minimum cpu usage per Container is 100m, but request '
-                             'is 10m, maximum cpu usage per Container is 1, but limit is 3, maximum memory usage per Container is 1Gi, '
-                             'but limit is 2Gi]\n')
+    result = kubectl(
+        'run',
+        'p1',
+        '-n',
+        ns,
+        '--image=nginx:1.27',
+        '--overrides',
+        json.dumps(
+            {
+                'spec': {
+                    'containers': [{'name': 'p1', 'image': 'nginx:1.27', 'resources': {'requests': {'cpu': '10m'}, 'limits': {'cpu': '3', 'memory': '2Gi'}}}]
+                }
+            }
+        ),
+    )
+    assert result.stderr == (
+        'Error from server (Forbidden): pods "p1" is forbidden: [minimum cpu usage per Container is 100m, but request '
+        'is 10m, maximum cpu usage per Container is 1, but limit is 3, maximum memory usage per Container is 1Gi, '
+        'but limit is 2Gi]\n'
+    )
 
 
 def test_limitrange_pvc_min_max(k8s, ns):
     """limitrange: PVC min/max."""
     core = apis(k8s)[0]
-    core.create_namespaced_limit_range(ns, limit_range({'type': 'PersistentVolumeClaim', 'min': {'storage': '1Gi'},
-                                                        'max': {'storage': '10Gi'}}))
+    core.create_namespaced_limit_range(ns, limit_range({'type': 'PersistentVolumeClaim', 'min': {'storage': '1Gi'}, 'max': {'storage': '10Gi'}}))
     status, body = api_error(core.create_namespaced_persistent_volume_claim, ns, pvc('d1', '500Mi'))
-    assert (status, body['message']) == (403, 'persistentvolumeclaims "d1" is forbidden: minimum storage usage per PersistentVolumeClaim '
-                                              'is 1Gi, but request is 500Mi')
+    assert (status, body['message']) == (
+        403,
+        'persistentvolumeclaims "d1" is forbidden: minimum storage usage per PersistentVolumeClaim is 1Gi, but request is 500Mi',
+    )
     status, body = api_error(core.create_namespaced_persistent_volume_claim, ns, pvc('d1', '11Gi'))
-    assert body['message'] == ('persistentvolumeclaims "d1" is forbidden: maximum storage usage per PersistentVolumeClaim is 10Gi, '
-                               'but request is 11Gi')
+    assert body['message'] == ('persistentvolumeclaims "d1" is forbidden: maximum storage usage per PersistentVolumeClaim is 10Gi, but request is 11Gi')
     core.create_namespaced_persistent_volume_claim(ns, pvc('d1', '10Gi'))
 
 
@@ -464,6 +587,7 @@ def denial(user, verb, resource, group='', namespace=None):
 
 def rbac_api(k8s):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     return client.RbacAuthorizationV1Api(k8s)
 
 
@@ -473,8 +597,13 @@ def role(name, rules, namespace=None, kind='Role', **extra):
 
 
 def role_binding(name, role_kind, role_name, subjects, kind='RoleBinding'):
-    return {'apiVersion': f'{G}/v1', 'kind': kind, 'metadata': {'name': name},
-            'roleRef': {'apiGroup': G, 'kind': role_kind, 'name': role_name}, 'subjects': subjects}
+    return {
+        'apiVersion': f'{G}/v1',
+        'kind': kind,
+        'metadata': {'name': name},
+        'roleRef': {'apiGroup': G, 'kind': role_kind, 'name': role_name},
+        'subjects': subjects,
+    }
 
 
 def rule(verbs, resources, groups=('',), names=None):
@@ -501,9 +630,9 @@ def test_rbac_forbidden_texts_and_kubectl_output(service_account):
     result = bot.kubectl('get', 'namespaces')
     assert result.stderr == f'Error from server (Forbidden): namespaces is forbidden: {denial(user, "list", "namespaces")}\n'
     result = bot.kubectl('get', 'deployments.apps', '-n', 'team-a')
-    assert result.stderr == ('Error from server (Forbidden): deployments.apps is forbidden: '
-                             f'{denial(user, "list", "deployments", "apps", "team-a")}\n')
+    assert result.stderr == (f'Error from server (Forbidden): deployments.apps is forbidden: {denial(user, "list", "deployments", "apps", "team-a")}\n')
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     api = bot.client()
     try:
         core = client.CoreV1Api(api)
@@ -522,9 +651,9 @@ def test_rbac_group_subjects_and_discovery(service_account, k8s, kubectl):
     assert bot.kubectl('api-resources', '--api-group=apps', '-o', 'name').stdout.splitlines() == ['deployments.apps']
     assert 'v1' in bot.kubectl('api-versions').stdout.split()
     rbac_api(k8s).create_cluster_role(role('ns-reader', [rule(['list'], ['namespaces'])], kind='ClusterRole'))
-    rbac_api(k8s).create_cluster_role_binding(role_binding('team-a-ns', 'ClusterRole', 'ns-reader',
-                                                           [{'kind': 'Group', 'name': 'system:serviceaccounts:team-a'}],
-                                                           kind='ClusterRoleBinding'))
+    rbac_api(k8s).create_cluster_role_binding(
+        role_binding('team-a-ns', 'ClusterRole', 'ns-reader', [{'kind': 'Group', 'name': 'system:serviceaccounts:team-a'}], kind='ClusterRoleBinding')
+    )
     assert bot.kubectl('get', 'namespaces', '-o', 'name').returncode == 0
     result = kubectl('get', 'namespaces', '--as', 'alice', '--as-group', 'devs')
     assert result.stderr == f'Error from server (Forbidden): namespaces is forbidden: {denial("alice", "list", "namespaces")}\n'
@@ -534,14 +663,20 @@ def test_rbac_role_clusterrole_and_binding_scopes(service_account, k8s):
     """rbac: Role/ClusterRole/bindings scope."""
     bot = service_account('team-a')
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     client.CoreV1Api(k8s).create_namespace({'metadata': {'name': 'team-b'}})
     rbac = rbac_api(k8s)
     rbac.create_namespaced_role('team-a', role('cm', [rule(['list'], ['configmaps'])]))
     rbac.create_namespaced_role_binding('team-a', role_binding('cm', 'Role', 'cm', sa()))
     rbac.create_cluster_role(role('secret-lister', [rule(['list'], ['secrets'])], kind='ClusterRole'))
     rbac.create_namespaced_role_binding('team-b', role_binding('secrets', 'ClusterRole', 'secret-lister', sa()))
-    checks = [(('get', 'configmaps', '-n', 'team-a'), 0), (('get', 'configmaps', '-n', 'team-b'), 1),
-              (('get', 'secrets', '-n', 'team-b'), 0), (('get', 'secrets', '-n', 'team-a'), 1), (('get', 'secrets', '-A'), 1)]
+    checks = [
+        (('get', 'configmaps', '-n', 'team-a'), 0),
+        (('get', 'configmaps', '-n', 'team-b'), 1),
+        (('get', 'secrets', '-n', 'team-b'), 0),
+        (('get', 'secrets', '-n', 'team-a'), 1),
+        (('get', 'secrets', '-A'), 1),
+    ]
     for args, code in checks:
         assert bot.kubectl(*args).returncode == code, args
     rbac.create_cluster_role_binding(role_binding('secrets', 'ClusterRole', 'secret-lister', sa(), kind='ClusterRoleBinding'))
@@ -553,24 +688,24 @@ def test_rbac_resource_names_field_selector_and_pod_log(service_account, k8s, ku
     """rbac: resourceNames incl. fieldSelector; pods/log."""
     bot = service_account('team-a')
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     core = client.CoreV1Api(k8s)
     for name in ('mine', 'other'):
         core.create_namespaced_config_map('team-a', cm(name))
     rbac = rbac_api(k8s)
-    rbac.create_namespaced_role('team-a', role('one', [rule(['get', 'list', 'watch'], ['configmaps'], names=['mine']),
-                                                       rule(['get'], ['pods'])]))
+    rbac.create_namespaced_role('team-a', role('one', [rule(['get', 'list', 'watch'], ['configmaps'], names=['mine']), rule(['get'], ['pods'])]))
     rbac.create_namespaced_role_binding('team-a', role_binding('one', 'Role', 'one', sa()))
     assert bot.kubectl('get', 'configmap', 'mine', '-n', 'team-a', '-o', 'name').stdout == 'configmap/mine\n'
     result = bot.kubectl('get', 'configmap', 'other', '-n', 'team-a')
-    assert result.stderr == ('Error from server (Forbidden): configmaps "other" is forbidden: '
-                             f'{denial(bot.username, "get", "configmaps", namespace="team-a")}\n')
+    assert result.stderr == (
+        f'Error from server (Forbidden): configmaps "other" is forbidden: {denial(bot.username, "get", "configmaps", namespace="team-a")}\n'
+    )
     assert bot.kubectl('get', 'configmaps', '-n', 'team-a').returncode == 1
     result = bot.kubectl('get', 'configmaps', '-n', 'team-a', '--field-selector', 'metadata.name=mine', '-o', 'name')
     assert (result.returncode, result.stdout) == (0, 'configmap/mine\n'), result.stderr
     kubectl('run', 'web', '-n', 'team-a', '--image=nginx:1.27')
     result = bot.kubectl('logs', 'web', '-n', 'team-a')
-    assert result.stderr == ('Error from server (Forbidden): pods "web" is forbidden: '
-                             f'{denial(bot.username, "get", "pods/log", namespace="team-a")}\n')
+    assert result.stderr == (f'Error from server (Forbidden): pods "web" is forbidden: {denial(bot.username, "get", "pods/log", namespace="team-a")}\n')
     rbac.create_namespaced_role('team-a', role('logs', [rule(['get'], ['pods/log'])]))
     rbac.create_namespaced_role_binding('team-a', role_binding('logs', 'Role', 'logs', sa()))
     assert bot.kubectl('logs', 'web', '-n', 'team-a').returncode == 0
@@ -579,8 +714,14 @@ def test_rbac_resource_names_field_selector_and_pod_log(service_account, k8s, ku
 def test_rbac_aggregation(k8s, kubectl):
     """rbac: aggregation."""
     rbac = rbac_api(k8s)
-    rbac.create_cluster_role(role('gadget-view', [rule(['get', 'list'], ['gadgets'], ['probe.example'])], kind='ClusterRole',
-                                  metadata={'name': 'gadget-view', 'labels': {f'{G}/aggregate-to-view': 'true'}}))
+    rbac.create_cluster_role(
+        role(
+            'gadget-view',
+            [rule(['get', 'list'], ['gadgets'], ['probe.example'])],
+            kind='ClusterRole',
+            metadata={'name': 'gadget-view', 'labels': {f'{G}/aggregate-to-view': 'true'}},
+        )
+    )
     rbac.create_cluster_role(role('agg', [], kind='ClusterRole', aggregationRule={'clusterRoleSelectors': [{'matchLabels': {'x': 'y'}}]}))
     rbac.create_cluster_role(role('part', [rule(['get'], ['configmaps'])], kind='ClusterRole', metadata={'name': 'part', 'labels': {'x': 'y'}}))
     for _attempt in range(50):
@@ -603,17 +744,22 @@ def test_rbac_escalation_missing_role_and_role_ref_immutable(service_account, k8
     assert result.stderr == (
         f'Error from server (Forbidden): roles.rbac.authorization.k8s.io "killer" is forbidden: user "{bot.username}" (groups='
         '["system:serviceaccounts" "system:serviceaccounts:team-a" "system:authenticated"]) is attempting to grant RBAC permissions not '
-        'currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}\n')
+        'currently held:\n{APIGroups:[""], Resources:["pods"], Verbs:["delete"]}\n'
+    )
     rbac.create_namespaced_role_binding('team-a', role_binding('ghost', 'Role', 'ghost', sa()))
     result = bot.kubectl('get', 'secrets', '-n', 'team-a')
-    assert result.stderr == ('Error from server (Forbidden): secrets is forbidden: '
-                             f'{denial(bot.username, "list", "secrets", namespace="team-a")}: RBAC: role.rbac.authorization.k8s.io '
-                             '"ghost" not found\n')
+    assert result.stderr == (
+        'Error from server (Forbidden): secrets is forbidden: '
+        f'{denial(bot.username, "list", "secrets", namespace="team-a")}: RBAC: role.rbac.authorization.k8s.io '
+        '"ghost" not found\n'
+    )
     binding = json.loads(kubectl('get', 'rolebinding', 'ghost', '-n', 'team-a', '-o', 'json').stdout)
     binding['roleRef']['name'] = 'writer'
     result = kubectl('replace', '-f', '-', stdin=json.dumps(binding))
-    assert result.stderr == ('The RoleBinding "ghost" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", '
-                             'Kind:"Role", Name:"writer"}: cannot change roleRef\n')
+    assert result.stderr == (
+        'The RoleBinding "ghost" is invalid: roleRef: Invalid value: rbac.RoleRef{APIGroup:"rbac.authorization.k8s.io", '
+        'Kind:"Role", Name:"writer"}: cannot change roleRef\n'
+    )
 
 
 def test_rbac_can_i_and_ssar_reason(service_account, k8s):
@@ -627,11 +773,14 @@ def test_rbac_can_i_and_ssar_reason(service_account, k8s):
     result = bot.kubectl('auth', 'can-i', 'list', 'pods', '-n', 'team-a')
     assert (result.returncode, result.stdout) == (0, 'yes\n')
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     api = bot.client()
     try:
-        review = client.AuthorizationV1Api(api).create_self_subject_access_review(client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(
-                namespace='team-a', verb='list', resource='pods'))))
+        review = client.AuthorizationV1Api(api).create_self_subject_access_review(
+            client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=client.V1ResourceAttributes(namespace='team-a', verb='list', resource='pods'))
+            )
+        )
     finally:
         api.close()
     assert review.status.allowed is True
@@ -650,6 +799,7 @@ def jwt_claims(token):
 @pytest.fixture
 def robot(k8s):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     core = client.CoreV1Api(k8s)
     core.create_namespace({'metadata': {'name': 'tok'}})
     return core.create_namespaced_service_account('tok', {'metadata': {'name': 'robot'}})
@@ -667,8 +817,10 @@ def test_token_claims_duration_audience_and_errors(robot, kubectl):
     claims = jwt_claims(result.stdout.strip())
     assert (claims['exp'] - claims['iat'], claims['aud']) == (900, ['vault', ISSUER])
     result = kubectl('create', 'token', 'robot', '-n', 'tok', '--duration=9m59s')
-    assert result.stderr == ('error: failed to create token: TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: '
-                             'Invalid value: 599: may not specify a duration less than 10 minutes\n')
+    assert result.stderr == (
+        'error: failed to create token: TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: '
+        'Invalid value: 599: may not specify a duration less than 10 minutes\n'
+    )
     result = kubectl('create', 'token', 'nobody', '-n', 'tok')
     assert result.stderr == 'error: failed to create token: serviceaccounts "nobody" not found\n'
 
@@ -676,21 +828,23 @@ def test_token_claims_duration_audience_and_errors(robot, kubectl):
 def test_token_response_shape_garbage_and_revocation(robot, k8s, clean_sandbox, tmp_path, kubectl):
     """tokenrequest: API response shape; 401 for garbage; SA deletion revokes."""
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     core = client.CoreV1Api(k8s)
-    response = raw_json(core.create_namespaced_service_account_token, 'robot', 'tok',
-                        {'apiVersion': 'authentication.k8s.io/v1', 'kind': 'TokenRequest', 'spec': {}})
+    response = raw_json(
+        core.create_namespaced_service_account_token, 'robot', 'tok', {'apiVersion': 'authentication.k8s.io/v1', 'kind': 'TokenRequest', 'spec': {}}
+    )
     assert (response['kind'], response['apiVersion']) == ('TokenRequest', 'authentication.k8s.io/v1')
     assert response['spec'] == {'audiences': [ISSUER], 'expirationSeconds': 3600, 'boundObjectRef': None}
     assert set(response['status']) == {'token', 'expirationTimestamp'}
     token = response['status']['token']
     assert jwt_claims(token)['exp'] == calendar.timegm(time.strptime(response['status']['expirationTimestamp'], '%Y-%m-%dT%H:%M:%SZ'))
     good = clean_sandbox.kubeconfig_for(token, tmp_path / 'good.yaml', tls=True)
-    assert kubectl('--kubeconfig', good, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}').stdout == \
-        'system:serviceaccount:tok:robot'
+    assert kubectl('--kubeconfig', good, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}').stdout == 'system:serviceaccount:tok:robot'
     garbage = clean_sandbox.kubeconfig_for('garbage', tmp_path / 'garbage.yaml', tls=True)
     result = kubectl('--kubeconfig', garbage, 'get', 'namespaces')
     assert (result.returncode, result.stderr) == (1, 'error: You must be logged in to the server (Unauthorized)\n')
     from kubernetes import config  # pylint: disable=import-outside-toplevel
+
     api = config.new_client_from_config(config_file=garbage)
     try:
         status, body = api_error(client.CoreV1Api(api).list_namespace)
@@ -706,18 +860,29 @@ def test_token_response_shape_garbage_and_revocation(robot, k8s, clean_sandbox, 
 def test_warnings_are_separate_headers_kept_on_a_refusal_and_cut_when_long(k8s, ns, kubectl):
     """One ``Warning`` header per text, written even when another binding then denies; past 4096 runes in total each
     text is cut to 256."""
-    install(k8s, vap('warned', [{'expression': "object.data.x == 'ok'", 'message': 'x should be ok'},
-                                {'expression': "!has(object.data.y)", 'message': 'y is "deprecated" \\ gone'}]),
-            vapb('warned', actions=('Warn',)))
+    install(
+        k8s,
+        vap(
+            'warned',
+            [
+                {'expression': "object.data.x == 'ok'", 'message': 'x should be ok'},
+                {'expression': "!has(object.data.y)", 'message': 'y is "deprecated" \\ gone'},
+            ],
+        ),
+        vapb('warned', actions=('Warn',)),
+    )
     response = apis(k8s)[0].create_namespaced_config_map(ns, cm('c1', x='bad', y='1'), _preload_content=False)
     assert warnings_of(response) == [
         '299 - "Validation failed for ValidatingAdmissionPolicy \'warned\' with binding \'warned\': x should be ok"',
-        '299 - "Validation failed for ValidatingAdmissionPolicy \'warned\' with binding \'warned\': y is \\"deprecated\\" \\\\ gone"']
+        '299 - "Validation failed for ValidatingAdmissionPolicy \'warned\' with binding \'warned\': y is \\"deprecated\\" \\\\ gone"',
+    ]
     install(k8s, vap('denied', [{'expression': "!has(object.data.z)", 'message': 'no z'}]), vapb('denied'))
     result = kubectl('create', 'configmap', 'c2', '-n', ns, '--from-literal=x=bad', '--from-literal=z=1')
-    assert result.stderr == ("Warning: Validation failed for ValidatingAdmissionPolicy 'warned' with binding 'warned': x should be ok\n"
-                             "error: failed to create configmap: configmaps \"c2\" is forbidden: ValidatingAdmissionPolicy 'denied' with "
-                             "binding 'denied' denied request: no z\n")
+    assert result.stderr == (
+        "Warning: Validation failed for ValidatingAdmissionPolicy 'warned' with binding 'warned': x should be ok\n"
+        "error: failed to create configmap: configmaps \"c2\" is forbidden: ValidatingAdmissionPolicy 'denied' with "
+        "binding 'denied' denied request: no z\n"
+    )
     apis(k8s)[1].delete_validating_admission_policy_binding('denied')
     long = [{'expression': 'false', 'message': f'{index:02d} ' + 'w' * 600} for index in range(8)]
     install(k8s, vap('long', long), vapb('long', actions=('Warn',)))

@@ -16,8 +16,7 @@ class ThreadedHTTPServing:
         httpd = ThreadingHTTPServer(bind, handler_class)
         httpd.daemon_threads = True
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': poll_interval}, name=name,
-                                        daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={'poll_interval': poll_interval}, name=name, daemon=True)
         self._thread.start()
 
     def stop(self):

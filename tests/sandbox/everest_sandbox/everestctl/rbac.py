@@ -12,9 +12,18 @@ from typing import NamedTuple
 import yaml
 
 RESOURCES = (
-    'backup-storages', 'data-import-jobs', 'data-importers', 'database-cluster-backups',
-    'database-cluster-credentials', 'database-cluster-restores', 'database-clusters', 'database-engines',
-    'enginefeatures/split-horizon-dns-configs', 'load-balancer-configs', 'monitoring-instances', 'namespaces',
+    'backup-storages',
+    'data-import-jobs',
+    'data-importers',
+    'database-cluster-backups',
+    'database-cluster-credentials',
+    'database-cluster-restores',
+    'database-clusters',
+    'database-engines',
+    'enginefeatures/split-horizon-dns-configs',
+    'load-balancer-configs',
+    'monitoring-instances',
+    'namespaces',
     'pod-scheduling-policies',
 )
 GLOBAL_RESOURCES = ('data-importers', 'load-balancer-configs', 'namespaces', 'pod-scheduling-policies')
@@ -43,11 +52,12 @@ class BadPattern(Exception):
 # * once the name is used up, what is left of the pattern must be syntactically zero-length
 #   (isZeroLengthPattern: ``, `*`, `**`, `/**`, `**/`, `/**/`, or an alternative group leading to one).
 
+
 class _Tok(NamedTuple):
     start: int
     end: int
-    rx: str         # regex of the token
-    rx_plus: str    # regex of the token when it consumes the last character of the name
+    rx: str  # regex of the token
+    rx_plus: str  # regex of the token when it consumes the last character of the name
     brace: bool = False
 
 
@@ -111,7 +121,7 @@ def _split_alternatives(body: str) -> list[str]:
     while i < len(body):
         ch = body[i]
         if ch == '\\' and i + 1 < len(body):
-            cur.append(body[i:i + 2])
+            cur.append(body[i : i + 2])
             i += 2
             continue
         if ch == '{':
@@ -156,7 +166,7 @@ def _tokens(pattern: str) -> list[_Tok]:
             tok, seg = _Tok(i, i + 1, '[^/]', '[^/]'), False
         elif ch == '[':
             end = _class_end(pattern, i)
-            rx = _translate_class(pattern[i + 1:end])
+            rx = _translate_class(pattern[i + 1 : end])
             tok, seg = _Tok(i, end + 1, rx, rx), False
         elif ch == '{':
             end = _brace_end(pattern, i)
@@ -183,7 +193,7 @@ def _zero_length(pattern: str) -> bool:
         end = _brace_end(pattern, 0)
         if end < 0:
             return False
-        return any(_zero_length(alt + pattern[end + 1:]) for alt in _split_alternatives(pattern[1:end]))
+        return any(_zero_length(alt + pattern[end + 1 :]) for alt in _split_alternatives(pattern[1:end]))
     return False
 
 
@@ -205,13 +215,13 @@ def _match(name: str, prefix_rx: str, rest: str, depth: int) -> bool:
     prefix = prefix_rx
     for tok in toks[:brace]:
         # the name ends with this token: the rest of the pattern must be zero-length
-        if _zero_length(rest[tok.end:]) and _fullmatch(prefix + tok.rx_plus, name):
+        if _zero_length(rest[tok.end :]) and _fullmatch(prefix + tok.rx_plus, name):
             return True
         prefix += tok.rx
     if brace < len(toks):
         tok = toks[brace]
-        for alt in _split_alternatives(rest[tok.start + 1:tok.end - 1]):
-            if _match(name, prefix, alt + rest[tok.end:], depth + 1):
+        for alt in _split_alternatives(rest[tok.start + 1 : tok.end - 1]):
+            if _match(name, prefix, alt + rest[tok.end :], depth + 1):
                 return True
     return False
 
@@ -229,6 +239,7 @@ def glob_match(name: str, pattern: str) -> bool:
 
 
 # CSV ---------------------------------------------------------------------------------------------
+
 
 def csv_record(line: str) -> list[str] | None:
     """Go encoding/csv Read of one line: comma, TrimLeadingSpace, no LazyQuotes. None for no record."""
@@ -281,6 +292,7 @@ def go_slice(values) -> str:
 
 
 # policy ------------------------------------------------------------------------------------------
+
 
 def policy_from_file_text(text: str) -> str:
     """A --policy-file: ConfigMap YAML with data."policy.csv", else the raw text (reference §5.3)."""

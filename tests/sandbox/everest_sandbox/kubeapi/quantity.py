@@ -31,14 +31,14 @@ import math
 from fractions import Fraction
 
 DECIMAL_SI, BINARY_SI, DECIMAL_EXPONENT = 'DecimalSI', 'BinarySI', 'DecimalExponent'
-INT, DEC = 'int', 'dec'            # int64Amount / inf.Dec
+INT, DEC = 'int', 'dec'  # int64Amount / inf.Dec
 
 ERR_FORMAT = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 ERR_NUMERIC = 'unable to parse numeric part of quantity'
 ERR_SUFFIX = "unable to parse quantity's suffix"
 
-INT64_MAX = 2 ** 63 - 1
-INT64_MIN = -2 ** 63
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 NANO = -9
 MAX_INT64_FACTORS = 18
 _MAX_MILLI = INT64_MAX // 1000
@@ -134,7 +134,7 @@ class Quantity:
         """(value, ok) as ``AsInt64``: only an int64 amount with a non-negative scale that fits converts."""
         if self.kind != INT or self.exp < 0:
             return 0, False
-        result = self.unscaled * 10 ** self.exp
+        result = self.unscaled * 10**self.exp
         return (result, True) if _in_int64(result) else (0, False)
 
     def approximate_float(self) -> float:
@@ -146,7 +146,7 @@ class Quantity:
         if self.exp == 0:
             return base
         try:
-            return base * (10.0 ** self.exp)
+            return base * (10.0**self.exp)
         except OverflowError:
             return math.copysign(math.inf, base) if base else 0.0
 
@@ -161,14 +161,14 @@ class Quantity:
     def _scaled(self, scale: int) -> int:
         shift = self.exp - scale
         if shift >= 0:
-            return self.unscaled * 10 ** shift
-        return _away_from_zero(self.unscaled, 10 ** -shift)
+            return self.unscaled * 10**shift
+        return _away_from_zero(self.unscaled, 10**-shift)
 
     def round_up(self) -> 'Quantity':
         """``RoundUp(0)``: whole units, away from zero (what ResourceQuota charges for storage)."""
         if self.exp >= 0:
             return self
-        return Quantity(_away_from_zero(self.unscaled, 10 ** -self.exp), 0, self.fmt, self.kind)
+        return Quantity(_away_from_zero(self.unscaled, 10**-self.exp), 0, self.fmt, self.kind)
 
     @staticmethod
     def comparable(*quantities) -> list:
@@ -342,9 +342,9 @@ def _parse_text(text: str) -> Quantity:
         raise QuantityError(ERR_SUFFIX)
     number = _number_part(text)
     if not number:
-        raise QuantityError(ERR_FORMAT)         # 'Mi': no number at all
+        raise QuantityError(ERR_FORMAT)  # 'Mi': no number at all
     if not set(number) & _DIGITS:
-        raise QuantityError(ERR_NUMERIC)        # '.', '-.Ki'
+        raise QuantityError(ERR_NUMERIC)  # '.', '-.Ki'
     base, exponent, fmt = found
     fast = _parse_fast(positive, num, denom, base, exponent, fmt)
     if fast is not None:
@@ -392,7 +392,7 @@ def _parse_slow(value, base, exponent, fmt):
     elif unscaled != 0:
         unscaled *= 10 ** (exp - NANO)
     exp = NANO
-    amount = Fraction(unscaled, 10 ** -NANO)
+    amount = Fraction(unscaled, 10**-NANO)
     if fmt == BINARY_SI and amount > INT64_MAX:
         unscaled, exp = INT64_MAX, 0
     if fmt == BINARY_SI and 0 < amount < 1:

@@ -363,7 +363,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header('Cache-Control', 'no-cache, private')
             self.send_header('Content-Length', str(len(data)))
             for key, value in headers.items():
-                for item in (value if isinstance(value, list) else [value]):
+                for item in value if isinstance(value, list) else [value]:
                     self.send_header(key, item)
             self.end_headers()
             if self.command != 'HEAD':
@@ -626,7 +626,7 @@ class KubeApiServer:
             return code, payload, extra
         except E.ApiError as err:
             recorded = self.store.recorded_warnings()
-            if recorded and 'Warning' not in err.headers:    # the recorder wrote them before the error
+            if recorded and 'Warning' not in err.headers:  # the recorder wrote them before the error
                 return err.code, err.status(), dict(err.headers, Warning=warning_headers(recorded))
             return err.code, err.status(), dict(err.headers)
 

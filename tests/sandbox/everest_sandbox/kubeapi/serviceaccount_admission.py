@@ -33,5 +33,6 @@ class ServiceAccount:
         spec['serviceAccountName'] = name
         if name == 'default' or (attrs.namespace, name) in store.data.get(('', 'serviceaccounts'), {}):
             return
-        raise E.forbidden(attrs.rtype.group, attrs.rtype.plural, attrs.name,
-                          f'error looking up service account {attrs.namespace}/{name}: serviceaccount "{name}" not found')
+        raise E.forbidden(
+            attrs.rtype.group, attrs.rtype.plural, attrs.name, f'error looking up service account {attrs.namespace}/{name}: serviceaccount "{name}" not found'
+        )

@@ -45,6 +45,7 @@ def rfc3339(epoch: float) -> str:
 def _jose():
     """The sandbox's JOSE helpers (``oidc/jose.py``), imported on first use: they load ``cryptography``."""
     from ..oidc import jose  # pylint: disable=import-outside-toplevel
+
     return jose
 
 
@@ -62,9 +63,9 @@ class TokenIssuer:
             if self._key is None:
                 from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
                 from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+
                 self._key = ec.generate_private_key(ec.SECP256R1())
-                der = self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
+                der = self._key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
                 self._kid = _jose().b64url_encode(hashlib.sha256(der).digest())
             return self._key
 
@@ -121,33 +122,39 @@ def _bound_object(store, namespace: str, sa_name: str, ref: dict) -> tuple:
     if kind == 'Pod':
         spec = obj.get('spec') or {}
         if (spec.get('serviceAccountName') or 'default') != sa_name:
-            raise E.bad_request(f'cannot bind token for serviceaccount {E.go_value(sa_name)} to pod running with different '
-                                'serviceaccount name.')
+            raise E.bad_request(f'cannot bind token for serviceaccount {E.go_value(sa_name)} to pod running with different serviceaccount name.')
         if spec.get('nodeName'):
             node = store.raw('', 'nodes', '', spec['nodeName'])
             extra['node'] = {'name': spec['nodeName'], **({'uid': node['metadata']['uid']} if node else {})}
     uid = obj['metadata']['uid']
     if ref.get('uid') and ref['uid'] != uid:
-        raise E.conflict('', kind, name, f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. '
-                         'The object might have been deleted and then recreated')
+        raise E.conflict(
+            '',
+            kind,
+            name,
+            f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. The object might have been deleted and then recreated',
+        )
     return kind.lower(), {'name': name, 'uid': uid}, extra
 
 
 def _spec(body) -> dict:
     if not isinstance(body, dict):
-        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
-                            'into Go value of type struct')
+        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal into Go value of type struct')
     if body.get('kind') not in (None, '', KIND) or body.get('apiVersion') not in (None, '', f'{GROUP}/{VERSION}'):
         raise E.bad_request(f'the kind in the data ({body.get("kind")}) does not match the expected kind ({KIND})')
     spec = body.get('spec') if isinstance(body.get('spec'), dict) else {}
     seconds = spec.get('expirationSeconds')
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
-        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
-                            f'{type(seconds).__name__} into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64')
+        raise E.bad_request(
+            'TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
+            f'{type(seconds).__name__} into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64'
+        )
     ref = spec.get('boundObjectRef')
-    return {'audiences': [str(a) for a in spec.get('audiences') or ()],
-            'expirationSeconds': DEFAULT_EXPIRATION_SECONDS if seconds is None else seconds,
-            'boundObjectRef': ref if isinstance(ref, dict) else None}
+    return {
+        'audiences': [str(a) for a in spec.get('audiences') or ()],
+        'expirationSeconds': DEFAULT_EXPIRATION_SECONDS if seconds is None else seconds,
+        'boundObjectRef': ref if isinstance(ref, dict) else None,
+    }
 
 
 def _check_metadata(body: dict, namespace: str, name: str):
@@ -179,8 +186,20 @@ def create_token(store, issuer: TokenIssuer, namespace: str, name: str, body) ->
         key, ref, extra = _bound_object(store, namespace, name, spec['boundObjectRef'])
         private[key] = ref
         private.update(extra)
-    claims = {'iss': ISSUER, 'sub': f'system:serviceaccount:{namespace}:{name}', 'aud': spec['audiences'], 'iat': now,
-              'nbf': now, 'exp': now + seconds, 'jti': str(uuid.uuid4()), 'kubernetes.io': private}
-    return {'kind': KIND, 'apiVersion': f'{GROUP}/{VERSION}',
-            'metadata': {'name': name, 'namespace': namespace, 'creationTimestamp': rfc3339(now)},
-            'spec': spec, 'status': {'token': issuer.sign(claims), 'expirationTimestamp': rfc3339(now + seconds)}}
+    claims = {
+        'iss': ISSUER,
+        'sub': f'system:serviceaccount:{namespace}:{name}',
+        'aud': spec['audiences'],
+        'iat': now,
+        'nbf': now,
+        'exp': now + seconds,
+        'jti': str(uuid.uuid4()),
+        'kubernetes.io': private,
+    }
+    return {
+        'kind': KIND,
+        'apiVersion': f'{GROUP}/{VERSION}',
+        'metadata': {'name': name, 'namespace': namespace, 'creationTimestamp': rfc3339(now)},
+        'spec': spec,
+        'status': {'token': issuer.sign(claims), 'expirationTimestamp': rfc3339(now + seconds)},
+    }

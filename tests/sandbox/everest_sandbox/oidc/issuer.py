@@ -202,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = self.owner.path
         if prefix and not path.startswith(prefix + '/'):
             return None
-        return path[len(prefix):]
+        return path[len(prefix) :]
 
     def _fault(self, key: str) -> bool:
         status = self.owner.faults.get(key)

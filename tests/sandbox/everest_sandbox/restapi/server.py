@@ -119,31 +119,47 @@ class Request:
         self.body = body
         self.ip = ip
         self.headers = headers
-        self.auth_values = list(auth_values)   # every Authorization header value, in order
+        self.auth_values = list(auth_values)  # every Authorization header value, in order
         self.user: authz.User | None = None
         self.claims = None
-        self.token_key = None                  # the token's blocklist entry
+        self.token_key = None  # the token's blocklist entry
         self.params: dict = {}
 
 
-EVEREST_WEBHOOK_PREFIXES = tuple(f'admission webhook "{w}-v1alpha1.everest.percona.com" denied the request: '
-                                 for w in ('vloadbalancerconfig', 'vmonitoringconfig', 'vdatabasecluster'))
+EVEREST_WEBHOOK_PREFIXES = tuple(
+    f'admission webhook "{w}-v1alpha1.everest.percona.com" denied the request: ' for w in ('vloadbalancerconfig', 'vmonitoringconfig', 'vdatabasecluster')
+)
 
 
 def _trim_webhook_prefix(message: str) -> str:
     for prefix in EVEREST_WEBHOOK_PREFIXES:
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     return message
 
 
 class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """See the module docstring. Limits and delays are constructor arguments; ``clock`` returns seconds."""
 
-    def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
-                 token_ttl: float = 24 * 3600, session_rate: float = 1.0, session_burst: int = 1, lockout_base: float = 0.02,
-                 api_rate: float | None = 100.0, api_burst: int | None = None, host: str = '127.0.0.1', port: int = 0,
-                 retry_after: bool = False, oidc_timeout: float = 10.0):
+    def __init__(
+        self,
+        kube_url: str,
+        kube_token: str,
+        *,
+        clock=time.time,
+        ready_delay: float = 0.2,
+        job_delay: float | None = None,
+        token_ttl: float = 24 * 3600,
+        session_rate: float = 1.0,
+        session_burst: int = 1,
+        lockout_base: float = 0.02,
+        api_rate: float | None = 100.0,
+        api_burst: int | None = None,
+        host: str = '127.0.0.1',
+        port: int = 0,
+        retry_after: bool = False,
+        oidc_timeout: float = 10.0,
+    ):
         self.kube = Kube(kube_url, kube_token)
         self.clock = clock
         self.ready_delay = ready_delay
@@ -154,8 +170,8 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         self.api_limiter = TokenBucket(api_rate, api_burst or int(api_rate), clock) if api_rate else None
         self.retry_after = retry_after
         self.blocklist: set = set()
-        self.first_seen: dict = {}      # (kind, ns, name, uid) -> time
-        self.changed_at: dict = {}      # (ns, name, uid) -> time of the last spec change
+        self.first_seen: dict = {}  # (kind, ns, name, uid) -> time
+        self.changed_at: dict = {}  # (ns, name, uid) -> time of the last spec change
         self.generated_secrets: list = []  # database passwords made up here (tests check they never leak)
         self.oidc = OidcRuntime(self.kube, clock, oidc_timeout)
         self.log_lines: deque = deque(maxlen=1000)
@@ -389,8 +405,14 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
             raise error
         self.session_limiter.succeeded(req.ip)
         now = self.clock()
-        claims = {'iss': 'everest', 'sub': f"{body['username']}:login", 'iat': int(now), 'nbf': int(now),
-                  'exp': int(now + self.token_ttl), 'jti': str(uuid.uuid4())}
+        claims = {
+            'iss': 'everest',
+            'sub': f"{body['username']}:login",
+            'iat': int(now),
+            'nbf': int(now),
+            'exp': int(now + self.token_ttl),
+            'jti': str(uuid.uuid4()),
+        }
         self._count('logins')
         return 200, {'token': tokens.encode_session(claims, self.secret)}, {}
 
@@ -483,7 +505,7 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         try:
             return self.kube.replace(self._p(plural, meta['namespace'], meta['name'], 'status'), body)
         except KubeError:
-            return body     # a concurrent writer won; the next read computes the status again
+            return body  # a concurrent writer won; the next read computes the status again
 
     # ------------------------------------------------------------------ database clusters
     def _cluster_status(self, obj):
@@ -509,10 +531,16 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
             # the operator simulation (kubeapi/operators.py) could not create pods/PVCs: keep its state and message
             status.update({'hostname': host, 'port': PORTS.get(etype, 0), 'crVersion': engine.get('crVersion') or '1.0.0'})
             return status
-        status.update({'status': state, 'hostname': host, 'port': PORTS.get(etype, 0),
-                       'size': replicas + (proxy.get('replicas') or 0 if proxy else 0),
-                       'ready': (replicas + (proxy.get('replicas') or 0 if proxy else 0)) if state == 'ready' else 0,
-                       'crVersion': engine.get('crVersion') or '1.0.0'})
+        status.update(
+            {
+                'status': state,
+                'hostname': host,
+                'port': PORTS.get(etype, 0),
+                'size': replicas + (proxy.get('replicas') or 0 if proxy else 0),
+                'ready': (replicas + (proxy.get('replicas') or 0 if proxy else 0)) if state == 'ready' else 0,
+                'crVersion': engine.get('crVersion') or '1.0.0',
+            }
+        )
         return status
 
     def _refresh_cluster(self, obj):
@@ -525,8 +553,7 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('databaseclusters', ns))
-        out = [self._refresh_cluster(i) for i in items
-               if self.can(req.user, 'database-clusters', 'read', f"{ns}/{i['metadata']['name']}", policy)]
+        out = [self._refresh_cluster(i) for i in items if self.can(req.user, 'database-clusters', 'read', f"{ns}/{i['metadata']['name']}", policy)]
         return 200, {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterList', 'metadata': {}, 'items': out}, {}
 
     @staticmethod
@@ -593,10 +620,13 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
             data = {'user': 'postgres', 'password': password}
         else:
             data = {'root': password}
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
-                  'metadata': {'name': f'everest-secrets-{name}', 'namespace': ns,
-                               'labels': {'app.kubernetes.io/managed-by': 'everest', 'clusterName': name}},
-                  'data': {k: _b64(v) for k, v in data.items()}}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': f'everest-secrets-{name}', 'namespace': ns, 'labels': {'app.kubernetes.io/managed-by': 'everest', 'clusterName': name}},
+            'data': {k: _b64(v) for k, v in data.items()},
+        }
         try:
             self.kube.create(kpath('v1', 'secrets', ns), secret)
         except KubeError as exc:
@@ -682,10 +712,18 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
     @staticmethod
     def _storage_view(obj):
         spec = obj.get('spec') or {}
-        out = {'name': obj['metadata']['name'], 'namespace': obj['metadata']['namespace'], 'type': spec.get('type'),
-               'bucketName': spec.get('bucket'), 'url': spec.get('endpointURL', ''), 'region': spec.get('region', ''),
-               'description': spec.get('description', ''), 'verifyTLS': spec.get('verifyTLS', True),
-               'forcePathStyle': spec.get('forcePathStyle', False), 'allowedNamespaces': spec.get('allowedNamespaces') or []}
+        out = {
+            'name': obj['metadata']['name'],
+            'namespace': obj['metadata']['namespace'],
+            'type': spec.get('type'),
+            'bucketName': spec.get('bucket'),
+            'url': spec.get('endpointURL', ''),
+            'region': spec.get('region', ''),
+            'description': spec.get('description', ''),
+            'verifyTLS': spec.get('verifyTLS', True),
+            'forcePathStyle': spec.get('forcePathStyle', False),
+            'allowedNamespaces': spec.get('allowedNamespaces') or [],
+        }
         return out
 
     def _validate(self, func, body, create):
@@ -700,8 +738,7 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('backupstorages', ns))
-        return 200, [self._storage_view(i) for i in items
-                     if self.can(req.user, 'backup-storages', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
+        return 200, [self._storage_view(i) for i in items if self.can(req.user, 'backup-storages', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
 
     def create_storage(self, req):
         ns, body = req.params['ns'], req.body
@@ -710,17 +747,29 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         self._validate(validation.backup_storage, body, True)
         if self.kube.get_or_none(self._p('backupstorages', ns, name)) is not None:
             raise ApiError(409, f"backup storage '{name}' already exists")
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': name, 'namespace': ns},
-                  'data': {'AWS_ACCESS_KEY_ID': _b64(body['accessKey']), 'AWS_SECRET_ACCESS_KEY': _b64(body['secretKey'])}}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': name, 'namespace': ns},
+            'data': {'AWS_ACCESS_KEY_ID': _b64(body['accessKey']), 'AWS_SECRET_ACCESS_KEY': _b64(body['secretKey'])},
+        }
         spath = kpath('v1', 'secrets', ns, name)
         if self.kube.get_or_none(spath) is None:
             self._k(self.kube.create, kpath('v1', 'secrets', ns), secret)
         else:
             self._k(self.kube.merge_patch, spath, {'data': secret['data']})
-        spec = {'type': body['type'], 'bucket': body['bucketName'], 'credentialsSecretName': name,
-                'region': body.get('region', ''), 'endpointURL': body.get('url', ''), 'description': body.get('description', ''),
-                'verifyTLS': body.get('verifyTLS', True), 'forcePathStyle': body.get('forcePathStyle', False),
-                'allowedNamespaces': body.get('allowedNamespaces') or []}
+        spec = {
+            'type': body['type'],
+            'bucket': body['bucketName'],
+            'credentialsSecretName': name,
+            'region': body.get('region', ''),
+            'endpointURL': body.get('url', ''),
+            'description': body.get('description', ''),
+            'verifyTLS': body.get('verifyTLS', True),
+            'forcePathStyle': body.get('forcePathStyle', False),
+            'allowedNamespaces': body.get('allowedNamespaces') or [],
+        }
         obj = {'apiVersion': GROUP_VERSION, 'kind': 'BackupStorage', 'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
         created = self._k(self.kube.create, self._p('backupstorages', ns), obj)
         return 201, self._storage_view(created), {}
@@ -735,8 +784,15 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         self._require(req, 'backup-storages', 'update', f'{ns}/{name}')
         self._validate(validation.backup_storage, body, False)
         obj = self._k(self.kube.get, self._p('backupstorages', ns, name))
-        mapping = {'bucketName': 'bucket', 'url': 'endpointURL', 'region': 'region', 'description': 'description',
-                   'verifyTLS': 'verifyTLS', 'forcePathStyle': 'forcePathStyle', 'allowedNamespaces': 'allowedNamespaces'}
+        mapping = {
+            'bucketName': 'bucket',
+            'url': 'endpointURL',
+            'region': 'region',
+            'description': 'description',
+            'verifyTLS': 'verifyTLS',
+            'forcePathStyle': 'forcePathStyle',
+            'allowedNamespaces': 'allowedNamespaces',
+        }
         for key, field in mapping.items():
             if key in body:
                 obj['spec'][field] = body[key]
@@ -768,9 +824,14 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
     @staticmethod
     def _monitoring_view(obj):
         spec = obj.get('spec') or {}
-        return {'name': obj['metadata']['name'], 'namespace': obj['metadata']['namespace'], 'type': spec.get('type'),
-                'url': (spec.get('pmm') or {}).get('url', ''), 'allowedNamespaces': spec.get('allowedNamespaces') or [],
-                'verifyTLS': spec.get('verifyTLS', True)}
+        return {
+            'name': obj['metadata']['name'],
+            'namespace': obj['metadata']['namespace'],
+            'type': spec.get('type'),
+            'url': (spec.get('pmm') or {}).get('url', ''),
+            'allowedNamespaces': spec.get('allowedNamespaces') or [],
+            'verifyTLS': spec.get('verifyTLS', True),
+        }
 
     @staticmethod
     def _pmm_secret(pmm):
@@ -782,8 +843,7 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('monitoringconfigs', ns))
-        return 200, [self._monitoring_view(i) for i in items
-                     if self.can(req.user, 'monitoring-instances', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
+        return 200, [self._monitoring_view(i) for i in items if self.can(req.user, 'monitoring-instances', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
 
     def create_monitoring(self, req):
         ns, body = req.params['ns'], req.body
@@ -793,12 +853,22 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         if self.kube.get_or_none(self._p('monitoringconfigs', ns, name)) is not None:
             raise ApiError(409, f"monitoring instance '{name}' already exists")
         secret_name = f'{name}-pmm'
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': secret_name, 'namespace': ns},
-                  'data': self._pmm_secret(body['pmm'])}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': secret_name, 'namespace': ns},
+            'data': self._pmm_secret(body['pmm']),
+        }
         self.kube.delete(kpath('v1', 'secrets', ns, secret_name))
         self._k(self.kube.create, kpath('v1', 'secrets', ns), secret)
-        spec = {'type': 'pmm', 'credentialsSecretName': secret_name, 'pmm': {'url': body['url']},
-                'allowedNamespaces': body.get('allowedNamespaces') or [], 'verifyTLS': body.get('verifyTLS', True)}
+        spec = {
+            'type': 'pmm',
+            'credentialsSecretName': secret_name,
+            'pmm': {'url': body['url']},
+            'allowedNamespaces': body.get('allowedNamespaces') or [],
+            'verifyTLS': body.get('verifyTLS', True),
+        }
         obj = {'apiVersion': GROUP_VERSION, 'kind': 'MonitoringConfig', 'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
         created = self._k(self.kube.create, self._p('monitoringconfigs', ns), obj)
         return 200, self._monitoring_view(created), {}
@@ -846,9 +916,12 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
     def _backup_status(self, obj):
         born, done = self._job_state('backup', obj)
         spec = obj.get('spec') or {}
-        status = {'state': 'Succeeded' if done else 'Starting', 'created': _rfc3339(born),
-                  'destination': f"s3://{spec.get('backupStorageName')}/{spec.get('dbClusterName')}/{obj['metadata']['name']}",
-                  'inUse': False}
+        status = {
+            'state': 'Succeeded' if done else 'Starting',
+            'created': _rfc3339(born),
+            'destination': f"s3://{spec.get('backupStorageName')}/{spec.get('dbClusterName')}/{obj['metadata']['name']}",
+            'inUse': False,
+        }
         if done:
             status['completed'] = _rfc3339(born + self.job_delay)
         return status
@@ -890,9 +963,12 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
         if self.kube.get_or_none(self._p('databaseclusters', ns, cluster)) is None:
             raise _invalid(f"database cluster '{cluster}' does not exist in namespace '{ns}'")
         self._storage_exists(ns, storage)
-        obj = {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterBackup',
-               'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
-               'spec': {'dbClusterName': cluster, 'backupStorageName': storage}}
+        obj = {
+            'apiVersion': GROUP_VERSION,
+            'kind': 'DatabaseClusterBackup',
+            'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
+            'spec': {'dbClusterName': cluster, 'backupStorageName': storage},
+        }
         created = self._k(self.kube.create, self._p('databaseclusterbackups', ns), obj)
         return 200, self._refresh_backup(created), {}
 
@@ -927,9 +1003,12 @@ class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instanc
                 raise _invalid(f"backup '{source['dbClusterBackupName']}' does not exist in namespace '{ns}'")
             if self._backup_status(backup)['state'] != 'Succeeded':
                 raise _invalid(f"backup '{source['dbClusterBackupName']}' has not succeeded yet")
-        obj = {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterRestore',
-               'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
-               'spec': {'dbClusterName': cluster, 'dataSource': source}}
+        obj = {
+            'apiVersion': GROUP_VERSION,
+            'kind': 'DatabaseClusterRestore',
+            'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
+            'spec': {'dbClusterName': cluster, 'dataSource': source},
+        }
         created = self._k(self.kube.create, self._p('databaseclusterrestores', ns), obj)
         return 201, self._refresh_restore(created), {}
 
@@ -973,8 +1052,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, {'message': 'request body has an error: failed to decode request body: invalid JSON'}, {})
             return
-        req = Request(self.command, parts.path.rstrip('/') or '/', parse_qs(parts.query), body, self.client_address[0], headers,
-                      self.headers.get_all('Authorization') or [])
+        req = Request(
+            self.command,
+            parts.path.rstrip('/') or '/',
+            parse_qs(parts.query),
+            body,
+            self.client_address[0],
+            headers,
+            self.headers.get_all('Authorization') or [],
+        )
         try:
             status, payload, extra = self.api.dispatch(req)
         except tokens.HandlerPanic as exc:

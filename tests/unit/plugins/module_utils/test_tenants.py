@@ -234,8 +234,12 @@ def test_step_failures_and_changes_map_back_to_tenants():
     assert _tenants.step_failures(result, plans, "namespace") == {"b": "tenant b: boom"}
     assert _tenants.step_changed(result, plans, "namespace") == ["a"]
     # policy results carry the policy's name too: they map by namespace
-    policies = {"results": [{"namespace": "ns-a", "name": "resource-policy", "changed": True},
-                            {"namespace": "ns-b", "name": "resource-policy", "failed": True, "msg": "no"}]}
+    policies = {
+        "results": [
+            {"namespace": "ns-a", "name": "resource-policy", "changed": True},
+            {"namespace": "ns-b", "name": "resource-policy", "failed": True, "msg": "no"},
+        ]
+    }
     assert _tenants.step_changed(policies, plans, "policy") == ["a"]
     assert _tenants.step_failures(policies, plans, "policy") == {"b": "tenant b: no"}
     accounts = {"results": [{"username": "usrb", "failed": True, "msg": "no"}]}
