@@ -23,6 +23,7 @@ __metaclass__ = type
 
 import os
 import re
+import selectors
 import signal
 import subprocess
 import threading
@@ -36,7 +37,7 @@ except (ImportError, OSError, AttributeError):  # not Linux (or no libc symbol):
     _PRCTL = None
 PR_SET_PDEATHSIG = 1
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, ValidationError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
@@ -268,6 +269,176 @@ class CommandResult:
         return {"rc": self.rc, "stdout": self.stdout, "stderr": self.stderr, "cmd": self.cmd}
 
 
+class Running:
+    """One everestctl process started by ``Everestctl.start``; ``finish`` turns its output into the result."""
+
+    def __init__(self, runner, proc, masked, secrets, timeout, started):
+        self.runner = runner
+        self.proc = proc
+        self.cmd = masked
+        self.secrets = secrets
+        self.timeout = timeout
+        self.started = started
+        self.deadline = started + timeout
+
+    def kill(self):
+        """SIGKILL to its whole process group (everestctl and anything it started)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def finish(self, out, err, timed_out=False, check=True):
+        """The ``CommandResult`` of the ended process (``out``/``err``: its raw output), or the ``EverestctlError``
+        for a timeout or (with ``check``) a non-zero exit. Forgets the process (``terminate_all`` no longer sees it)."""
+        if self.proc.returncode is None:
+            self.proc.wait()
+        _forget(self.proc)
+        self.runner.calls.append(self.cmd)
+        stdout = mask(strip_ansi(out.decode("utf-8", "replace")), self.secrets)
+        stderr = mask(strip_ansi(err.decode("utf-8", "replace")), self.secrets)
+        if timed_out:
+            raise EverestctlError(
+                "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
+                "wait for operator installation)" % (self.timeout, " ".join(self.cmd[1:3])),
+                kind="timeout",
+                rc=124,
+                stdout=stdout,
+                stderr=stderr,
+                cmd=self.cmd,
+            )
+        returncode = self.proc.returncode
+        result = CommandResult(returncode, stdout, stderr, self.cmd, time.time() - self.started)
+        if check and returncode != 0:
+            kind = classify(stderr)
+            text = error_text(stderr) or error_text(stdout) or "no error text"
+            msg = "everestctl %s failed (rc=%d): %s" % (" ".join(self.cmd[1:3]), returncode, text)
+            if kind in HINTS:
+                msg += "; " + HINTS[kind]
+            raise EverestctlError(msg, kind=kind, rc=returncode, stdout=stdout, stderr=stderr, cmd=self.cmd)
+        return result
+
+
+class _Slot:
+    """A command of a ``Pool`` in progress: its process and the output read so far."""
+
+    def __init__(self, key, running):
+        self.key = key
+        self.running = running
+        self.output = {running.proc.stdout.fileno(): bytearray(), running.proc.stderr.fileno(): bytearray()}
+        self.open = set(self.output)
+
+    def read(self, fd, blocking=True):
+        """Read what is there; False once the pipe is at its end."""
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return not blocking
+        except OSError:
+            data = b""
+        if data:
+            self.output[fd].extend(data)
+            return True
+        self.open.discard(fd)
+        return False
+
+    def result(self, timed_out=False):
+        proc = self.running.proc
+        out, err = bytes(self.output[proc.stdout.fileno()]), bytes(self.output[proc.stderr.fileno()])
+        proc.stdout.close()
+        proc.stderr.close()
+        try:
+            return self.running.finish(out, err, timed_out=timed_out)
+        except EverestError as exc:
+            return exc
+
+
+class Pool:
+    """Up to ``size`` everestctl commands at once (``size`` may change between calls), for batches of independent
+    objects (namespaces).
+
+    No helper thread: every process is started by ``submit``/``next_done`` in the calling thread (the module's main
+    thread, which ``PR_SET_PDEATHSIG`` needs), and their pipes are read there through one selector; each command keeps
+    its own timeout. Every process is in the module's registry, so ``terminate_all`` (the signal handler) stops them.
+
+        pool = runner.pool(4)
+        pool.submit("ns-a", "namespaces_add", timeout=600, name="ns-a", ...)
+        while pool.busy():
+            key, outcome = pool.next_done()   # a CommandResult, or the EverestError of that command
+    """
+
+    def __init__(self, runner, size, poll_interval=0.2):
+        self.runner = runner
+        self.size = max(1, int(size))
+        self.poll_interval = poll_interval
+        self.peak = 0  # the most commands that ran at once
+        self._queue = []  # (key, shape, timeout, values) not started yet, in submission order
+        self._slots = []
+        self._done = []  # (key, outcome) ended but not handed out yet
+        self._selector = selectors.DefaultSelector()
+
+    def submit(self, key, shape, timeout=None, **values):
+        """Queue a command; it starts as soon as a slot is free (maybe at once)."""
+        self._queue.append((key, shape, timeout, values))
+        self._fill()
+
+    def busy(self):
+        return bool(self._queue or self._slots or self._done)
+
+    def _fill(self):
+        while self._queue and len(self._slots) < self.size:
+            key, shape, timeout, values = self._queue.pop(0)
+            try:
+                running = self.runner.start(shape, timeout=timeout, **values)
+            except EverestError as exc:  # values refused, binary missing: the outcome of that command
+                self._done.append((key, exc))
+                continue
+            slot = _Slot(key, running)
+            for fd in slot.open:
+                self._selector.register(fd, selectors.EVENT_READ, slot)
+            self._slots.append(slot)
+            self.peak = max(self.peak, len(self._slots))
+
+    def _close(self, slot, timed_out=False):
+        for fd in slot.output:
+            try:
+                self._selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+        self._slots.remove(slot)
+        self._done.append((slot.key, slot.result(timed_out=timed_out)))
+
+    def _kill(self, slot):
+        """Timeout: kill the process group, keep what it wrote, report the timeout."""
+        slot.running.kill()
+        slot.running.proc.wait()
+        for fd in list(slot.open):
+            os.set_blocking(fd, False)
+            while slot.read(fd, blocking=False) and fd in slot.open:
+                pass
+        self._close(slot, timed_out=True)
+
+    def next_done(self):
+        """Wait for the next command to end (starting queued ones as slots free): ``(key, CommandResult or
+        EverestError)``. Only while ``busy()``."""
+        while not self._done:
+            if self._slots:
+                # a process whose pipes are closed is about to exit: look again soon rather than after poll_interval
+                wait = min(self.poll_interval, 0.01) if any(not slot.open for slot in self._slots) else self.poll_interval
+                for selected, _events in self._selector.select(wait):
+                    slot = selected.data
+                    if not slot.read(selected.fd):
+                        self._selector.unregister(selected.fd)
+                now = time.time()
+                for slot in list(self._slots):
+                    if not slot.open and slot.running.proc.poll() is not None:
+                        self._close(slot)
+                    elif now > slot.running.deadline:
+                        self._kill(slot)
+            self._fill()
+        return self._done.pop(0)
+
+
 class Everestctl:
     """Runs declared everestctl command shapes. ``kubeconfig`` is a path or a callable returning one."""
 
@@ -302,7 +473,12 @@ class Everestctl:
         """The masked argv that ``run`` would execute (for check mode)."""
         return self.build(shape, values)[1]
 
-    def run(self, shape, timeout=None, check=True, **values):
+    def start(self, shape, timeout=None, **values):
+        """Start one command and return its ``Running`` process at once (``run`` waits for it, ``Pool`` runs several).
+
+        Call it from the thread that is to own the child (the module's main thread): the kernel ties
+        ``PR_SET_PDEATHSIG`` to the thread that forked, so a child forked by a short-lived thread would be killed when
+        that thread ends."""
         argv, masked, secrets = self.build(shape, values)
         timeout = timeout or self.timeout
         env = dict(os.environ)
@@ -331,39 +507,22 @@ class Everestctl:
             )
         with _RUNNING_LOCK:
             _RUNNING.add(proc)
+        return Running(self, proc, masked, secrets, timeout, started)
+
+    def run(self, shape, timeout=None, check=True, **values):
+        """Run one command to its end: its ``CommandResult``, or ``EverestctlError`` (non-zero exit with ``check``, timeout)."""
+        running = self.start(shape, timeout=timeout, **values)
         try:
-            out, err = proc.communicate(timeout=timeout)
+            out, err = running.proc.communicate(timeout=running.timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            out, err = proc.communicate()
-            self.calls.append(masked)
-            _forget(proc)
-            raise EverestctlError(
-                "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
-                "wait for operator installation)" % (timeout, " ".join(masked[1:3])),
-                kind="timeout",
-                rc=124,
-                stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
-                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets),
-                cmd=masked,
-            )
-        _forget(proc)
-        duration = time.time() - started
-        self.calls.append(masked)
-        stdout = mask(strip_ansi(out.decode("utf-8", "replace")), secrets)
-        stderr = mask(strip_ansi(err.decode("utf-8", "replace")), secrets)
-        result = CommandResult(proc.returncode, stdout, stderr, masked, duration)
-        if check and proc.returncode != 0:
-            kind = classify(stderr)
-            text = error_text(stderr) or error_text(stdout) or "no error text"
-            msg = "everestctl %s failed (rc=%d): %s" % (" ".join(masked[1:3]), proc.returncode, text)
-            if kind in HINTS:
-                msg += "; " + HINTS[kind]
-            raise EverestctlError(msg, kind=kind, rc=proc.returncode, stdout=stdout, stderr=stderr, cmd=masked)
-        return result
+            running.kill()
+            out, err = running.proc.communicate()
+            return running.finish(out, err, timed_out=True, check=check)
+        return running.finish(out, err, check=check)
+
+    def pool(self, size):
+        """A ``Pool`` running up to ``size`` of this runner's commands at once."""
+        return Pool(self, size)
 
     def version(self):
         """Client version string (e.g. 'v1.10.0') from `everestctl version --client-only`."""
