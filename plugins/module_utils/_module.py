@@ -165,6 +165,10 @@ class LazyEverestctl:
     def run(self, shape, **values):
         return self._module.everestctl.run(shape, **values)
 
+    def pool(self, size):
+        """A ``Pool`` of the module's runner (created now: the batch has commands to run)."""
+        return self._module.everestctl.pool(size)
+
     def preview(self, shape, **values):
         if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
             return self._module.everestctl.preview(shape, **values)

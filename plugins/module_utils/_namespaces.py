@@ -42,6 +42,8 @@ SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in _constants.OPERATOR_SUB
 # namespace (~50 min). 3600 s stays above both, so our timeout never kills a command everestctl would still finish.
 DEFAULT_TIMEOUT = 3600
 DEFAULT_ATTEMPTS = 4
+# everestctl namespace commands of a batch running at once (everest_namespace's parallelism)
+DEFAULT_PARALLELISM = 4
 # everestctl conflicts: a pause of up to 0.1 s, doubling up to 2 s (full jitter)
 CONFLICT_BACKOFF = _retry.Backoff(0.1, 2.0, _retry.FULL_JITTER)
 
@@ -465,9 +467,11 @@ def _claim_labels(client, name, state, want, attempts=DEFAULT_ATTEMPTS):
     raise EverestError("namespace '%s': its labels kept changing while this task set them; retry" % name, name=name)
 
 
-def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
-    """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
-    rng = rng or random.Random()
+def _steps(client, want, state, check_mode, attempts, sleep, rng):
+    """One namespace brought to ``want``, as a generator: it yields each everestctl command it needs as
+    ``(shape, values)`` and is sent that command's ``CommandResult`` (or has its ``EverestctlError`` thrown in); it
+    returns the result dict. ``converge_namespace`` runs the commands one by one, ``converge_namespaces`` several
+    namespaces' commands at once; the decisions, retries and reads are the same."""
     name = want['name']
     if state is None:
         state = observe(client, name, with_clusters=True)
@@ -491,9 +495,7 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
         result['after'] = dict(decision.after, labels=dict(view['labels']))
         result['labels_changed'] = sorted(labels)
         result['changed'] = result['changed'] or bool(labels)
-        command = command_for(decision, want)
-        if check_mode and command:
-            result['cmd'] = runner.preview(command[0], **command[1])
+        result['preview'] = command_for(decision, want) if check_mode else None
         return result
 
     performed = []
@@ -502,9 +504,8 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
             state = observe(client, name, with_clusters=True)  # created meanwhile: whose is it?
             decision = _decide_checked(state, want)
             continue
-        shape, values = command_for(decision, want)
         try:
-            outcome = runner.run(shape, timeout=timeout, **values)
+            outcome = yield command_for(decision, want)
             performed.append(decision.action)
             result['cmd'] = outcome.cmd
         except EverestctlError as exc:
@@ -533,16 +534,122 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
     return result
 
 
-def converge_namespaces(client, runner, wants, check_mode=False, **kwargs):
-    """Batch form: one Namespace LIST + one Subscription LIST + one DatabaseCluster LIST serve every item."""
-    names = [w['name'] for w in wants]
-    states = observe_many(client, names, with_clusters=True)
-    results = []
-    for want in wants:
+def _finish(result, runner):
+    """The result of a finished generator: in check mode the masked command it would have run."""
+    command = result.pop('preview', None)
+    if command:
+        result['cmd'] = runner.preview(command[0], **command[1])
+    return result
+
+
+def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
+    """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
+    steps = _steps(client, want, state, check_mode, attempts, sleep, rng or random.Random())
+    try:
+        command = next(steps)
+        while True:
+            try:
+                outcome = runner.run(command[0], timeout=timeout, **command[1])
+            except EverestctlError as exc:
+                command = steps.throw(exc)
+            else:
+                command = steps.send(outcome)
+    except StopIteration as stop:
+        return _finish(stop.value, runner)
+
+
+# commands that load the Helm chart of everest-db-namespace (reference §4.4: the chart cache)
+CHART_SHAPES = ('namespaces_add', 'namespaces_update')
+
+
+class _Serial:
+    """The ``Pool`` interface over a runner that has only ``run`` (tests' fakes): one command at a time, in order."""
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.size = 1
+        self.peak = 0
+        self._queue = []
+
+    def submit(self, key, shape, timeout=None, **values):
+        self._queue.append((key, shape, timeout, values))
+
+    def busy(self):
+        return bool(self._queue)
+
+    def next_done(self):
+        key, shape, timeout, values = self._queue.pop(0)
+        self.peak = 1
         try:
-            results.append(converge_namespace(client, runner, want, check_mode=check_mode, state=states[want['name']], **kwargs))
+            return key, self.runner.run(shape, timeout=timeout, **values)
         except EverestError as exc:
-            item = {'name': want['name'], 'changed': False, 'failed': True}
-            item.update(exc.to_fail_kwargs())
-            results.append(item)
+            return key, exc
+
+
+def _item_failure(want, exc):
+    item = {'name': want['name'], 'changed': False, 'failed': True}
+    item.update(exc.to_fail_kwargs())
+    return item
+
+
+def converge_namespaces(client, runner, wants, check_mode=False, parallelism=1, timeout=DEFAULT_TIMEOUT, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
+    """Batch form: one Namespace LIST + one Subscription LIST + one DatabaseCluster LIST serve every item, and up to
+    ``parallelism`` everestctl commands run at once (``runner.pool``; a runner without one runs them one by one).
+
+    The Helm chart cache (reference §4.4: ``<user cache dir>/everestctl/everest-db-namespace-<version>.tgz``, written
+    by whichever process misses it, with no lock) is warmed by the batch's first ``add``/``update``, which runs alone;
+    the others wait until one such command has succeeded, then run ``parallelism`` at a time (they find the chart in
+    the cache). ``remove`` uses no chart and never waits. An item that fails (or times out) is reported; the others go
+    on. Returns one result per item, in order."""
+    rng = rng or random.Random()
+    states = observe_many(client, [w['name'] for w in wants], with_clusters=True)
+    pools = []  # made with the first command: a batch with nothing to run needs no everestctl
+    results = [None] * len(wants)
+    steps = {}
+    held = []  # chart commands waiting for the chart cache to be warm
+    cache = {'warm': False, 'warming': None}
+
+    def submit(index, command):
+        shape, values = command
+        if shape in CHART_SHAPES and not cache['warm']:
+            if cache['warming'] is not None:
+                held.append((index, command))
+                return
+            cache['warming'] = index
+        if not pools:
+            pools.append(runner.pool(parallelism) if hasattr(runner, 'pool') else _Serial(runner))
+        pools[0].submit(index, shape, timeout, **values)
+
+    def advance(index, step):
+        """Run the item's generator to its next command (submitted) or its end (the result)."""
+        try:
+            try:
+                command = step(steps[index])
+            except StopIteration as stop:
+                results[index] = _finish(stop.value, runner)
+                return
+            submit(index, command)
+        except EverestError as exc:
+            results[index] = _item_failure(wants[index], exc)
+
+    for index, want in enumerate(wants):
+        steps[index] = _steps(client, want, states[want['name']], check_mode, attempts, sleep, rng)
+        advance(index, next)
+    while pools and pools[0].busy():
+        index, outcome = pools[0].next_done()
+        if index == cache['warming']:
+            cache['warming'] = None
+            cache['warm'] = not isinstance(outcome, EverestError)
+            if cache['warm']:
+                for waiting in held:
+                    pools[0].submit(waiting[0], waiting[1][0], timeout, **waiting[1][1])
+                del held[:]
+            elif held:
+                submit(*held.pop(0))
+        if isinstance(outcome, EverestctlError):
+            advance(index, lambda gen, exc=outcome: gen.throw(exc))
+        elif isinstance(outcome, EverestError):
+            results[index] = _item_failure(wants[index], outcome)
+        else:
+            advance(index, lambda gen, res=outcome: gen.send(res))
     return results

@@ -118,6 +118,23 @@ options:
         that also stops the module's own reads.
     type: int
     default: 3600
+  parallelism:
+    description:
+      - With O(namespaces), how many everestctl namespace commands may run at the same time. On a real cluster a
+        C(namespaces add) takes minutes (it waits for every operator to be installed), so a batch of new namespaces
+        takes about the number of items divided by this value times one add.
+      - Every command keeps its own O(timeout); one that fails or times out is reported for its item and the others go
+        on (the next run resumes it: a namespace this module creates for a O(tenant) carries the tenant label).
+      - The Helm chart that C(namespaces add) and C(update) install is cached by everestctl in one file
+        (C(~/.cache/everestctl/everest-db-namespace-<version>.tgz), or under E(XDG_CACHE_HOME)) that every process
+        downloads when it is missing, with no lock. So the batch's first add or update runs alone and fills the cache;
+        the others start once one has succeeded. C(namespaces remove) needs no chart and is never held back.
+      - Each command is a separate everestctl process on the host that runs the module (tens of MB each for the real
+        binary). The cluster does the rest of the work (Helm hook Jobs, OLM installing operators), so raise this only
+        as far as the cluster can install that many operators at once.
+      - Ignored by the single form (O(name)).
+    type: int
+    default: 4
   namespaces:
     description:
       - Several namespaces in one task. One Namespace LIST, one Subscription LIST and one DatabaseCluster LIST serve all of
@@ -231,6 +248,20 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
 
+- name: Many tenant namespaces, eight everestctl processes at a time
+  virakcloud.everest.everest_namespace:
+    namespaces:
+      - name: ns-alice
+        tenant: alice
+        operators:
+          postgresql: true
+      - name: ns-bob
+        tenant: bob
+        operators:
+          mysql: true
+          postgresql: true
+    parallelism: 8
+
 - name: Remove the tenant namespace but keep the Kubernetes namespace
   virakcloud.everest.everest_namespace:
     name: acme-db
@@ -320,6 +351,7 @@ FORM = _batch.BatchForm(
     module_options=dict(
         reserved_namespaces=dict(type='list', elements='str', default=[]),
         timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
+        parallelism=dict(type='int', default=_namespaces.DEFAULT_PARALLELISM),
     ),
 )
 ARGUMENT_SPEC = FORM.argument_spec()
@@ -333,13 +365,17 @@ def main():
     params = module.params
     items, batch = FORM.items(params)
     FORM.validate(module, items, batch, _namespaces.validate_item, 'namespace(s)')
+    if params['parallelism'] < 1:
+        module.fail_json(msg='parallelism must be at least 1, got %d' % params['parallelism'])
 
     runner = LazyEverestctl(module)
     try:
         if not batch:
             result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode, timeout=params['timeout'])
         else:
-            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode, timeout=params['timeout'])
+            results = _namespaces.converge_namespaces(
+                module.k8s, runner, items, check_mode=module.check_mode, timeout=params['timeout'], parallelism=params['parallelism']
+            )
     except EverestError as exc:
         module.fail_from(exc)
 
