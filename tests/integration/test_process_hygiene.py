@@ -147,3 +147,42 @@ def test_a_killed_account_write_gives_the_lease_back_or_lets_it_expire(clean_san
     result = json.loads(out)
     assert again.returncode == 0 and result["account"]["exists"] is True, (out, err)
     assert sandbox.request("GET", LEASE)[0] == 404
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_parallel_batch_leaves_nothing_running_and_resumes(clean_sandbox, tmp_path, sig):
+    """Fleet mode's namespace step (the batch form, several adds at once): killed while three adds run, every one of
+    them dies with the module (PR_SET_PDEATHSIG is set by the thread that forks them, the module's main thread), and
+    the next run resumes every interrupted add (each namespace was claimed with its tenant's label first)."""
+    sandbox = clean_sandbox
+    # an existing namespace gets an operator added: its update is the batch's first chart command and warms the chart
+    # cache alone (fast: only adds are slowed down); then the adds start, three at a time, and stay in the model's sleep
+    first, _tmp = start_module(sandbox, tmp_path, "everest_namespace", {"name": "ns-upd", "operators": {"mysql": True}}, {})
+    assert first.wait(timeout=DEADLINE) == 0
+    items = [{"name": "ns-upd", "operators": {"mysql": True, "postgresql": True}}]
+    items += [{"name": "ns-k%d" % i, "operators": {"postgresql": True}, "tenant": "k%d" % i} for i in range(5)]
+    args = {"namespaces": items, "parallelism": 3}
+    proc, tmpdir = start_module(sandbox, tmp_path, "everest_namespace", args, {"EVEREST_SANDBOX_LATENCY_NS_ADD_BASE_S": "600"})
+
+    def three_adds():
+        pids = [pid for pid in children_of(proc.pid) if "namespaces add" in cmdline(pid)]
+        return pids if len(pids) == 3 else None
+
+    children = wait_for(three_adds, "three everestctl namespaces add running at once")
+    proc.send_signal(sig)
+    out, _err = proc.communicate(timeout=DEADLINE)
+    for child in children:
+        assert_clean(tmpdir, child)
+    if sig == signal.SIGTERM:
+        result = json.loads(out)
+        assert result["failed"] and "interrupted by signal 15 (3 everestctl process(es) stopped)" in result["msg"]
+    for i in range(5):  # every tenant namespace was claimed before its add ran; none is managed yet
+        status, namespace = sandbox.request("GET", "/api/v1/namespaces/ns-k%d" % i)
+        assert status == 200 and namespace["metadata"]["labels"]["virakcloud.everest/tenant"] == "k%d" % i
+        assert "app.kubernetes.io/managed-by" not in namespace["metadata"]["labels"]
+    again, _tmp = start_module(sandbox, tmp_path, "everest_namespace", args, {})
+    out, err = again.communicate(timeout=DEADLINE)
+    result = json.loads(out)
+    assert again.returncode == 0, (out, err)
+    assert [(r["name"], r["action"]) for r in result["results"]] == [("ns-upd", "none")] + [("ns-k%d" % i, "add") for i in range(5)]
+    assert all(r["namespace"]["managed"] for r in result["results"])
