@@ -24,6 +24,7 @@ Usage: BENCH_TENANTS=50 BENCH_FORKS=5 BENCH_GROWTH=10,50,200 BENCH_PRESETS=names
 """
 
 import json
+import math
 import os
 import resource
 import subprocess
@@ -38,6 +39,7 @@ SANDBOX_PATH = REPO / "tests" / "sandbox"
 sys.path.insert(0, str(SANDBOX_PATH))
 
 from everest_sandbox import latency  # noqa: E402  pylint: disable=wrong-import-position
+from everest_sandbox.everestctl.testing import max_concurrency  # noqa: E402  pylint: disable=wrong-import-position
 from everest_sandbox.launcher import SandboxHandle  # noqa: E402  pylint: disable=wrong-import-position
 
 VERBS = ("get", "list", "create", "update", "patch", "delete")
@@ -71,7 +73,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def _process_tree_rss_kb(pid):
-    """Sum of VmRSS of pid and all its descendants (Linux /proc)."""
+    """(VmRSS sum of pid and all its descendants, the part of it that is everestctl processes, how many everestctl
+    processes there are) in kB (Linux /proc)."""
     children = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -82,18 +85,30 @@ def _process_tree_rss_kb(pid):
             children.setdefault(int(fields[1]), []).append(int(entry))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    total, everestctl, count, todo = 0, 0, 0, [pid]
     while todo:
         current = todo.pop()
         todo.extend(children.get(current, []))
         try:
+            with open("/proc/%d/cmdline" % current, "rb") as handle:
+                is_everestctl = _is_everestctl(handle.read())
             with open("/proc/%d/status" % current, encoding="utf-8") as handle:
                 for line in handle:
                     if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
+                        kb = int(line.split()[1])
+                        total += kb
+                        if is_everestctl:
+                            everestctl += kb
+                            count += 1
         except OSError:
             continue
-    return total
+    return total, everestctl, count
+
+
+def _is_everestctl(cmdline):
+    """An everestctl process: the binary itself, or the sandbox's emulator (python .../bin/everestctl ...)."""
+    argv = cmdline.split(b"\0")[:2]
+    return any(Path(arg.decode("utf-8", "replace")).name == "everestctl" for arg in argv)
 
 
 def _cpu_seconds(pid):
@@ -109,16 +124,22 @@ def _children_cpu_seconds():
 
 
 def run_measured(argv, env, cwd, sample_s=0.1):
-    """Run a command; return (returncode, wall s, peak RSS MB of its process tree, CPU s of the tree, output)."""
+    """Run a command; return (returncode, wall s, peaks, CPU s of the tree, output). ``peaks``: ``rss_mb`` (the whole
+    process tree), ``controller_rss_mb`` (the tree without everestctl processes: ansible-playbook, its workers, the
+    modules), ``everestctl_rss_mb`` and ``everestctl_procs`` (the most everestctl processes seen at one sample)."""
     cpu_before = _children_cpu_seconds()
     started = time.monotonic()
     with subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL) as proc:
-        peak = [0]
+        peak = {"rss": 0, "controller": 0, "everestctl": 0, "procs": 0}
         done = threading.Event()
 
         def sample():
             while not done.is_set():
-                peak[0] = max(peak[0], _process_tree_rss_kb(proc.pid))
+                total, everestctl, count = _process_tree_rss_kb(proc.pid)
+                peak["rss"] = max(peak["rss"], total)
+                peak["controller"] = max(peak["controller"], total - everestctl)
+                peak["everestctl"] = max(peak["everestctl"], everestctl)
+                peak["procs"] = max(peak["procs"], count)
                 done.wait(sample_s)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -127,15 +148,22 @@ def run_measured(argv, env, cwd, sample_s=0.1):
         wall = time.monotonic() - started
         done.set()
         sampler.join()
-    return proc.returncode, wall, peak[0] / 1024.0, _children_cpu_seconds() - cpu_before, out.decode("utf-8", "replace")
+    peaks = {
+        "rss_mb": round(peak["rss"] / 1024.0, 1),
+        "controller_rss_mb": round(peak["controller"] / 1024.0, 1),
+        "everestctl_rss_mb": round(peak["everestctl"] / 1024.0, 1),
+        "everestctl_procs": peak["procs"],
+    }
+    return proc.returncode, wall, peaks, _children_cpu_seconds() - cpu_before, out.decode("utf-8", "replace")
 
 
 class Sandbox:
     """A private sandbox server process (python -m everest_sandbox serve) and the handle to talk to it."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, extra_env=None):
         self.dir = Path(directory)
         env = dict(os.environ)
+        env.update(extra_env or {})
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SANDBOX_PATH), env.get("PYTHONPATH", "")) if p)
         proc = subprocess.run(
             [sys.executable, "-m", "everest_sandbox", "start", "--dir", str(self.dir)],
@@ -185,14 +213,15 @@ def tenant_name(index):
     return "t%04d" % index
 
 
-def write_inventory(path, tenants, preset="namespace_admin"):
-    """N tenants like the example inventory: one user each, postgresql (+ mysql for every second tenant)."""
+def write_inventory(path, tenants, preset="namespace_admin", two_operators=False):
+    """N tenants like the example inventory: one user each, postgresql (+ mysql for every second tenant, or for every
+    tenant with ``two_operators``)."""
     hosts = {}
     for i in range(tenants):
         name = tenant_name(i)
         hosts[name] = {
             "tenant_bootstrap_users": [{"username": "%s_user" % name, "password": "Bench-%04d-pass" % i}],
-            "tenant_bootstrap_operators": {"postgresql": True, "mysql": i % 2 == 0, "mongodb": False},
+            "tenant_bootstrap_operators": {"postgresql": True, "mysql": two_operators or i % 2 == 0, "mongodb": False},
             "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 5},
             "tenant_bootstrap_rbac_preset": preset,
         }
@@ -299,8 +328,9 @@ def phase(sandbox, tmp, tenants, argv, label):
     sandbox.reset_stats()
     calls_before = sandbox.call_count()
     sandbox_cpu_before = sandbox.cpu_seconds()
+    started_mono = time.monotonic()
     load = os.getloadavg()[0]
-    rc, wall, rss, cpu, out = run_measured(argv, ansible_env(sandbox, tmp, results_file), str(REPO))
+    rc, wall, peaks, cpu, out = run_measured(argv, ansible_env(sandbox, tmp, results_file), str(REPO))
     (tmp / ("%s.log" % label)).write_text(out, encoding="utf-8")
     if rc != 0:
         sys.stderr.write(out[-6000:])
@@ -313,17 +343,62 @@ def phase(sandbox, tmp, tenants, argv, label):
         "ratio_to_floor": None,
         "everestctl_calls": sandbox.call_count() - calls_before,
         "api_requests": {verb: int(by_verb.get(verb, 0)) for verb in VERBS},
-        "peak_rss_mb": round(rss, 1),
+        "peak_rss_mb": peaks["rss_mb"],
     }
     details = {
+        "peaks": peaks,
         "load_1m_before": round(load, 2),
         "ansible_cpu_s": round(cpu, 2),
         "sandbox_cpu_s": round(sandbox.cpu_seconds() - sandbox_cpu_before, 2),
         "api_discovery": int(by_verb.get("discovery", 0)),
         "api_by_resource": {res: {v: n for v, n in counts.items() if n} for res, counts in stats.get("by_resource", {}).items()},
         "executions": count_executions(results_file, tenants),
+        "calls": call_stats(sandbox.handle.calls()[calls_before:], started_mono),
     }
     return result, details
+
+
+def _median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
+def call_stats(calls, started_mono):
+    """What the everestctl call log says about one run: commands, how many ran at once, the Helm chart cache, when the
+    namespace adds and the account writes ran (seconds after the run started), and what one account write cost early
+    and late in the run (duration minus the latency model's sleep: the emulator's own time)."""
+
+    def span(selected):
+        if not selected:
+            return None
+        return {
+            "first_start_s": round(min(c["mono_start"] for c in selected) - started_mono, 2),
+            "last_end_s": round(max(c["mono_end"] for c in selected) - started_mono, 2),
+            "latency_s_each": round(_median([c.get("latency_s", 0.0) for c in selected]), 4),
+        }
+
+    by_command = {}
+    for call in calls:
+        key = " ".join(call["argv"][:2])
+        by_command[key] = by_command.get(key, 0) + 1
+    adds = [c for c in calls if c["argv"][:2] == ["namespaces", "add"]]
+    accounts = sorted((c for c in calls if c["argv"][:2] == ["accounts", "create"]), key=lambda c: c["mono_start"])
+    net = [c["duration_s"] - c.get("latency_s", 0.0) for c in accounts]
+    return {
+        "by_command": by_command,
+        "failed": sum(1 for c in calls if c["rc"] != 0),
+        "max_concurrency": max_concurrency(calls) if calls else 0,
+        "max_concurrent_adds": max_concurrency(adds) if adds else 0,
+        "chart_downloads": sum(1 for c in calls if c.get("chart_cache") == "downloaded"),
+        "chart_cache_race": any(c.get("chart_cache_race") for c in calls),
+        "namespaces_add": span(adds),
+        "accounts_create": span(accounts),
+        "accounts_create_own_s": {
+            "first_50_median": round(_median(net[:50]), 4) if net else None,
+            "last_50_median": round(_median(net[-50:]), 4) if net else None,
+            "accounts_in_secret_at_the_end": len(accounts),
+        },
+    }
 
 
 def playbook_argv(inventory, forks, playbook, *extra):
@@ -556,6 +631,204 @@ def run_fleet(output, forks, out_path):
     out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+# --------------------------------------------------------------------------------------------------- speed (#17)
+# Converge under the sandbox's realistic latency model: every slow operation (namespace add per operator, chart
+# download, account command, ...) scaled by BENCH_SPEED_SCALE so a run takes minutes, the Kubernetes API round trip
+# kept at its real value (it is paid per request, mostly by the modules one after another). The wall time at real
+# scale is then projected by adding back the scaled-away part of the sleeps on the run's critical path.
+
+
+def _ints(name, default):
+    return [int(x) for x in os.environ.get(name, default).split(",") if x.strip() and int(x) > 0]
+
+
+def speed_env(scale):
+    """The latency variables of the speed runs."""
+    real_api = latency.PROFILES["realistic"]["kube_api_s"]
+    return {
+        latency.PROFILE_ENV: "realistic",
+        latency.SCALE_ENV: repr(scale),
+        latency.env_name("kube_api_s"): repr(real_api / scale),  # the scale applies to every knob: this one stays real
+    }
+
+
+def projection(real, tenants, calls, wall, scale, parallelism=None, forks=None, operators=2):
+    """Projected wall time at real scale, with its arithmetic. ``real``: the realistic profile's seconds; ``calls``:
+    the run's call_stats. Fleet mode (``parallelism``): the batch's first add runs alone (it fills the chart cache),
+    then the others in rounds of ``parallelism``; the accounts run in the background meanwhile, and only the part of
+    them that would outlast the namespaces counts. Per-tenant mode (``forks``): hosts run the namespace task ``forks``
+    at a time (their first round all download the chart), then the accounts one after another under the Lease. The
+    measured wall already holds ``scale`` times these sleeps, so (1 - scale) times them is added; the sandbox's own
+    costs (emulator processes started in Python, on 2 cores) stay in it, which errs on the slow side."""
+    add = real["ns_add_base_s"] + operators * real["ns_add_per_operator_s"]
+    if parallelism:
+        rounds = 1 + math.ceil((tenants - 1) / float(parallelism))
+        how = "chart %.0f s + (1 + ceil((%d - 1) / %d) = %d rounds) x %.0f s per add" % (real["chart_download_s"], tenants, parallelism, rounds, add)
+    else:
+        rounds = math.ceil(tenants / float(forks))
+        how = "chart %.0f s + (ceil(%d / %d forks) = %d rounds) x %.0f s per add" % (real["chart_download_s"], tenants, forks, rounds, add)
+    namespaces_real = real["chart_download_s"] + rounds * add
+    accounts_sleep = tenants * real["accounts_s"]
+    added = (1 - scale) * namespaces_real
+    out = {
+        "add_real_s": add,
+        "rounds": rounds,
+        "namespace_sleep_real_s": round(namespaces_real, 1),
+        "namespace_sleep_formula": how,
+        "accounts_sleep_real_s": round(accounts_sleep, 1),
+    }
+    ns_span, acc_span = calls.get("namespaces_add"), calls.get("accounts_create")
+    if parallelism:
+        # both started at about the same time; the run waits for the later of the two
+        ns_real = (ns_span["last_end_s"] - ns_span["first_start_s"] if ns_span else 0) + added
+        acc_real = (acc_span["last_end_s"] - acc_span["first_start_s"] if acc_span else 0) + (1 - scale) * accounts_sleep
+        extra = max(0.0, acc_real - ns_real)
+        out["accounts_outlast_namespaces_s"] = round(extra, 1)
+        added += extra
+        out["formula"] = "measured %.1f s + (1 - %g) x %.0f s (namespace sleeps) + %.1f s (accounts beyond the namespaces)" % (
+            wall,
+            scale,
+            namespaces_real,
+            extra,
+        )
+    else:
+        added += (1 - scale) * accounts_sleep
+        out["formula"] = "measured %.1f s + (1 - %g) x (%.0f s namespace sleeps + %.0f s account sleeps)" % (wall, scale, namespaces_real, accounts_sleep)
+    out["projected_wall_s"] = round(wall + added, 1)
+    out["projected_wall_min"] = round((wall + added) / 60.0, 1)
+    out["serial_adds_real_s"] = round(real["chart_download_s"] + tenants * add, 1)
+    return out
+
+
+def speed_run(tenants, env, scale, parallelism=None, forks=5, noop=False):
+    """One converge under the scaled model (fleet mode with ``parallelism``, else per-tenant mode with ``forks``); with
+    ``noop`` also the no-op and check runs, with the API latency on (as launched) and off."""
+    tmp = Path(tempfile.mkdtemp(prefix="everest-bench-speed-"))
+    sandbox = Sandbox(tmp / "sandbox", extra_env=env)
+    try:
+        inventory = tmp / "inventory.json"
+        write_inventory(inventory, tenants, two_operators=True)
+        if parallelism:
+            argv = playbook_argv(inventory, forks, REPO / "playbooks" / "bootstrap_fleet.yml", "-e", "tenant_bootstrap_fleet_parallelism=%d" % parallelism)
+        else:
+            argv = playbook_argv(inventory, forks, REPO / "playbooks" / "bootstrap.yml")
+        phases, details = {}, {}
+        phases["converge"], details["converge"] = phase(sandbox, tmp, tenants, argv, "converge")
+        real = latency.PROFILES["realistic"]
+        result = {
+            "tenants": tenants,
+            "mode": "fleet" if parallelism else "per_tenant",
+            "parallelism": parallelism,
+            "forks": forks,
+            "phases": phases,
+            "details": details,
+            "work_dir": str(tmp),
+            "projection": projection(
+                real, tenants, details["converge"]["calls"], phases["converge"]["wall_s"], scale, parallelism, None if parallelism else forks
+            ),
+        }
+        if noop:
+            for label in ("noop", "check"):
+                extra = ["--check", "--diff"] if label == "check" else []
+                phases[label + "_latency_on"], details[label + "_latency_on"] = phase(sandbox, tmp, tenants, argv + extra, label + "-on")
+            sandbox.handle.faults(latency_ms=0)
+            for label in ("noop", "check"):
+                extra = ["--check", "--diff"] if label == "check" else []
+                phases[label + "_latency_off"], details[label + "_latency_off"] = phase(sandbox, tmp, tenants, argv + extra, label + "-off")
+        return result
+    finally:
+        sandbox.stop()
+
+
+def speed_row(run):
+    conv = run["phases"]["converge"]
+    calls = run["details"]["converge"]["calls"]
+    peaks = run["details"]["converge"]["peaks"]
+    return "| %s | %d | %s | %.1f | %d | %d | %d | %.0f | %.0f | %.1f |" % (
+        run["mode"],
+        run["tenants"],
+        ("parallelism %d" % run["parallelism"]) if run["parallelism"] else ("forks %d" % run["forks"]),
+        conv["wall_s"],
+        conv["everestctl_calls"],
+        calls["max_concurrent_adds"],
+        peaks["everestctl_procs"],
+        peaks["controller_rss_mb"],
+        peaks["rss_mb"],
+        run["projection"]["projected_wall_min"],
+    )
+
+
+def run_speed(output, out_path):
+    """The issue #17 measurements (BENCH_SPEED=0 skips them)."""
+    if os.environ.get("BENCH_SPEED", "1") == "0":
+        return
+    scale = float(os.environ.get("BENCH_SPEED_SCALE", "0.01"))
+    env = speed_env(scale)
+    model = latency.from_env(env)
+    fleet_sizes = _ints("BENCH_SPEED_FLEET", "100,1000")
+    parallelisms = _ints("BENCH_SPEED_PARALLELISM", "4,50")
+    per_tenant_sizes = _ints("BENCH_SPEED_PER_TENANT", "100")
+    forks_list = _ints("BENCH_SPEED_FORKS", "5,20")
+    speed = {
+        "scale": scale,
+        "latency_model": model.describe(),
+        "fleet": [],
+        "per_tenant": [],
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    output["speed"] = speed
+    print("\n## converge under the realistic latency model x %g (API round trip real)\n" % scale)
+    print("| mode | tenants | | wall s | everestctl | adds at once | everestctl procs | controller MB | tree MB | projected min |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n in fleet_sizes:
+        for i, par in enumerate(parallelisms):
+            run = speed_run(n, env, scale, parallelism=par, noop=i == len(parallelisms) - 1)
+            speed["fleet"].append(run)
+            print(speed_row(run))
+            out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for n in per_tenant_sizes:
+        for forks in forks_list:
+            run = speed_run(n, env, scale, forks=forks)
+            speed["per_tenant"].append(run)
+            print(speed_row(run))
+            out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    speed["targets"] = speed_targets(speed)
+    print("speed targets: %s" % json.dumps(speed["targets"]))
+    out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def speed_targets(speed):
+    """The issue's targets: 1,000 new tenants projected under 45 min in fleet mode (best parallelism measured), no-op
+    and check under 60 s with 0 writes and reads independent of N, latency on and off."""
+    out = {}
+    biggest = [r for r in speed["fleet"] if r["tenants"] == max(x["tenants"] for x in speed["fleet"])] if speed["fleet"] else []
+    if biggest:
+        best = min(biggest, key=lambda r: r["projection"]["projected_wall_s"])
+        out["fleet_%d_projected_lt_45min" % best["tenants"]] = {
+            "value_min": best["projection"]["projected_wall_min"],
+            "parallelism": best["parallelism"],
+            "serial_adds_h": round(best["projection"]["serial_adds_real_s"] / 3600.0, 1),
+            "met": best["projection"]["projected_wall_s"] < 45 * 60,
+        }
+    reads = {}
+    for run in speed["fleet"]:
+        for name, p in run["phases"].items():
+            if name == "converge":
+                continue
+            writes = sum(p["api_requests"][v] for v in WRITE_VERBS)
+            key = "%s_%d" % (name, run["tenants"])
+            out[key] = {
+                "wall_s": p["wall_s"],
+                "writes": writes,
+                "everestctl": p["everestctl_calls"],
+                "reads": p["api_requests"]["get"] + p["api_requests"]["list"],
+                "met": p["wall_s"] < 60 and writes == 0 and p["everestctl_calls"] == 0,
+            }
+            reads.setdefault(name, set()).add(out[key]["reads"])
+    out["reads_independent_of_n"] = {name: sorted(values) for name, values in reads.items()}
+    return out
+
+
 def latency_model():
     """The latency model the sandboxes of this run use (what the launcher will read from the same environment)."""
     try:
@@ -564,7 +837,19 @@ def latency_model():
         raise SystemExit("bench: %s" % exc) from None
 
 
+QUICK = {
+    "BENCH_TENANTS": "10",
+    "BENCH_PRESETS": "namespace_admin",
+    "BENCH_FLEET_TENANTS": "100",
+    "BENCH_SPEED_FLEET": "100",
+    "BENCH_SPEED_PER_TENANT": "20",
+}
+
+
 def main():
+    if os.environ.get("BENCH_QUICK") == "1":  # a few minutes: every suite at small sizes (variables set explicitly win)
+        for name, value in QUICK.items():
+            os.environ.setdefault(name, value)
     model = latency_model()
     tenants = int(os.environ.get("BENCH_TENANTS", "50"))
     forks = int(os.environ.get("BENCH_FORKS", "5"))
@@ -578,6 +863,7 @@ def main():
         output = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
         output["fleet_latency_model"] = model
         run_fleet(output, forks, out_path)
+        run_speed(output, out_path)
         print("\nwrote %s" % out_path)
         return
     result = bench(tenants, forks)
@@ -615,6 +901,7 @@ def main():
             print("growth %d tenants: %s" % (n, json.dumps(row)))
             out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     run_fleet(output, forks, out_path)
+    run_speed(output, out_path)
     print("\nwrote %s" % out_path)
 
 
