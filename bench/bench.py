@@ -777,6 +777,8 @@ def run_speed(output, out_path):
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     output["speed"] = speed
+    speed["accounts_yaml_cost"] = accounts_yaml_cost()
+    print("accounts create, users.yaml work per call: %s" % json.dumps(speed["accounts_yaml_cost"]))
     print("\n## converge under the realistic latency model x %g (API round trip real)\n" % scale)
     print("| mode | tenants | | wall s | everestctl | adds at once | everestctl procs | controller MB | tree MB | projected min |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -826,6 +828,32 @@ def speed_targets(speed):
             }
             reads.setdefault(name, set()).add(out[key]["reads"])
     out["reads_independent_of_n"] = {name: sorted(values) for name, values in reads.items()}
+    return out
+
+
+def accounts_yaml_cost(sizes=(1, 100, 1000), repeat=3):
+    """What one emulated ``accounts create`` spends on users.yaml (two parses and one dump) with N users in the Secret:
+    the libyaml path the emulator uses and the pure-Python path it had before (same bytes; best of ``repeat``, ms)."""
+    from everest_sandbox.everestctl import yamlv2  # pylint: disable=import-outside-toplevel
+
+    out = {}
+    for n in sizes:
+        users = {
+            "u%04d" % i: {"enabled": True, "capabilities": ["login"], "passwordMtime": "2026-01-01T00:00:00Z", "passwordHash": b"\x01" * 32} for i in range(n)
+        }
+        text = yamlv2.dump_users(users)
+        row = {"bytes": len(text)}
+        for label, loader, fast in (("libyaml_ms", yamlv2.FastLoader, True), ("pure_python_ms", yamlv2.PureLoader, False)):
+            best = None
+            for _ in range(repeat):
+                started = time.perf_counter()
+                yamlv2.load_users(text, loader=loader)
+                yamlv2.load_users(text, loader=loader)
+                same = yamlv2.dump_users(users, fast=fast) == text
+                best = min(best or 1e9, time.perf_counter() - started)
+            row[label] = round(best * 1000, 2)
+            row["same_bytes"] = row.get("same_bytes", True) and same
+        out[str(n)] = row
     return out
 
 
