@@ -124,7 +124,7 @@ options:
         C(namespaces add) takes minutes (it waits for every operator to be installed), so a batch of new namespaces
         takes about the number of items divided by this value times one add.
       - Every command keeps its own O(timeout); one that fails or times out is reported for its item and the others go
-        on (the next run resumes it: a namespace this module creates for a O(tenant) carries the tenant label).
+        on. The next run resumes it, since a namespace this module creates for a O(tenant) carries the tenant label.
       - The Helm chart that C(namespaces add) and C(update) install is cached by everestctl in one file
         (C(~/.cache/everestctl/everest-db-namespace-<version>.tgz), or under E(XDG_CACHE_HOME)) that every process
         downloads when it is missing, with no lock. So the batch's first add or update runs alone and fills the cache;

@@ -5,6 +5,7 @@ Boundaries faked: the Kubernetes client (``_k8s.client_from_params``) and the ev
 
 import copy
 import json
+import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -58,10 +59,30 @@ class FakePopen:
     argvs = []
     timeouts = []
 
+    pid = 4194304  # above Linux's pid_max: no real process has it
+
     def __init__(self, argv, **kwargs):
         FakePopen.argvs.append(list(argv))
         self.returncode, self._err = 0, b""
-        c, sub, name = FakePopen.client, argv[2], argv[3]
+        self._apply(FakePopen.client, argv)
+        # pipes like subprocess.PIPE, for the batch form's pool (it reads them through a selector)
+        self.stdout, self.stderr = self._pipe(b""), self._pipe(self._err)
+
+    @staticmethod
+    def _pipe(data):
+        read_fd, write_fd = os.pipe()
+        os.write(write_fd, data)
+        os.close(write_fd)
+        return os.fdopen(read_fd, "rb")
+
+    def poll(self):
+        return self.returncode
+
+    def wait(self, timeout=None):
+        return self.returncode
+
+    def _apply(self, c, argv):
+        sub, name = argv[2], argv[3]
         if sub in ("add", "update"):
             unmanaged = name in c.namespaces and c.namespaces[name]["metadata"]["labels"].get(LABEL) != "everest"
             if unmanaged and sub == "add" and "--take-ownership" not in argv:
@@ -83,7 +104,10 @@ class FakePopen:
 
     def communicate(self, timeout=None):
         FakePopen.timeouts.append(timeout)
-        return b"", self._err
+        out, err = self.stdout.read(), self.stderr.read()
+        self.stdout.close()
+        self.stderr.close()
+        return out, err
 
 
 @pytest.fixture
