@@ -114,7 +114,9 @@ class LeaseLock:
         self.waited = 0.0
         self.takeovers = 0
         self._rv = None
-        self._guard = threading.Lock()
+        # re-entrant: the module's signal handler runs in the thread it interrupted, maybe inside verify()/renew(), and
+        # release_all() must not then wait forever on a guard its own thread holds
+        self._guard = threading.RLock()
         self._stop = threading.Event()
         self._thread = None
         self._lost = None

@@ -2,6 +2,7 @@
 
 import copy
 import random
+import threading
 
 import pytest
 
@@ -214,6 +215,26 @@ def test_renewer_thread_stops_on_release():
         assert lock._thread is not None and lock._thread.is_alive()
         thread = lock._thread
     assert not thread.is_alive() and lock._thread is None and api.obj is None
+
+
+def test_signal_handler_releases_while_its_thread_holds_the_guard():
+    """A signal handler runs in the thread it interrupted: when that thread was inside verify() (holding the guard, e.g.
+    in a retry pause of its GET), release_all() still gives the Lease back instead of waiting on itself forever."""
+    api, clock = FakeApi(), Clock()
+    api.close_connection = lambda: None
+    lock = make(api, clock, "me")
+    lock.__enter__()
+    done = []
+
+    def interrupted():
+        with lock._guard:  # what verify() holds around its GET
+            _lock.release_all()
+        done.append(True)
+
+    worker = threading.Thread(target=interrupted, daemon=True)
+    worker.start()
+    worker.join(30)  # only a deadlock can take this long
+    assert done and api.obj is None and lock not in _lock.HELD
 
 
 def test_micro_time_format():
