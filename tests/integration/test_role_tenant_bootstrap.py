@@ -469,7 +469,7 @@ def test_concurrent_runs_with_conflicts_are_safe(ansible, cluster, tmp_path):
     finally:
         cluster.sandbox.clear_faults()
     for key, run in results.items():
-        assert run.rc == 0, (key, run.output[-4000:])
+        assert run.rc == 0, (key, run.failures(), run.stdout[-4000:])
     # nobody lost anybody's lines or accounts
     for ns in NAMESPACES.values():
         assert cluster.block(ns), ns
