@@ -27,7 +27,11 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_st
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sAlreadyExists
 
-CONFLICT_ATTEMPTS = 16
+# Every tenant's block lives in one ConfigMap, and each attempt holds a window (GET, validation by everestctl, PUT)
+# in which any other writer's PUT makes ours conflict. Of N writers at least one wins each round, so the last of N
+# may need N attempts: per-tenant mode with forks 20 lost 16 in a row. 64 covers forks up to about 50 with margin;
+# the backoff (0.05 s doubling to 2 s, jittered) spreads the rounds, so the worst case stays around two minutes.
+CONFLICT_ATTEMPTS = 64
 DEFAULT_BACKUP_DIR = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), ".ansible", "backups", _constants.RBAC_CONFIGMAP)
 
 
