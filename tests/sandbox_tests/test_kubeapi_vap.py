@@ -287,8 +287,7 @@ def test_tenant_policy_storage_counts_every_volume(tenants):
     # sharded MongoDB: shards x nodes plus the config servers; decimal units stay decimal
     sharding = {'enabled': True, 'shards': 2, 'configServer': {'replicas': 3}}
     assert _denied(raw, dbc('mg', 'ns-a', 'psmdb', storage='200G', sharding=sharding)) == (
-        'ns-a allows at most 1T of storage for all its clusters; this cluster asks for 1800G in 9 volumes of 200G '
-        '(TenantResourcePolicy ns-a/resource-policy)'
+        'ns-a allows at most 1T of storage for all its clusters; this cluster asks for 1800G in 9 volumes of 200G (TenantResourcePolicy ns-a/resource-policy)'
     )
     assert raw('POST', f'{DBC}/namespaces/ns-a/databaseclusters', dbc('mg', 'ns-a', 'psmdb', storage='100G', sharding=sharding))[0] == 201
     # growing a volume past the limit is refused like any spec update
