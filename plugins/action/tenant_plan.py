@@ -37,6 +37,7 @@ INPUTS = (
     'tenant_bootstrap_update_password',
     'tenant_bootstrap_operators',
     'tenant_bootstrap_limits',
+    'tenant_bootstrap_quota_headroom',
     'tenant_bootstrap_engines',
     'tenant_bootstrap_rbac_preset',
     'tenant_bootstrap_rbac_policies',

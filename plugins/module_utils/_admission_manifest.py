@@ -14,17 +14,20 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 MANIFEST = '''---
-# Tenant limits enforced by the API server itself (virakcloud.everest, issue #15).
+# Tenant limits enforced by the API server itself (virakcloud.everest, issues #15 and #16).
 #
 # A ValidatingAdmissionPolicy whose parameters are the TenantResourcePolicy (everest.local/v1) of the namespace
 # of each DatabaseCluster, and ONE binding for every tenant. It refuses, on CREATE and on UPDATE of the spec:
 #   (a) an engine the namespace's policy does not allow (mysql/xtradb_cluster = pxc, postgresql, mongodb = psmdb);
-#   (c) a cluster without engine cpu (memory) while the policy limits CPU (memory);
-#   (b) a cluster whose own CPU or memory is above the namespace's limit (the API server sees one object at a
-#       time: the sum over all clusters is what tenant_quota_check enforces).
+#   (c) a cluster without engine cpu (memory, storage size) while the policy limits CPU (memory, storage);
+#   (b) a cluster whose own CPU, memory or storage is above the namespace's limit (the API server sees one object
+#       at a time: the sum over all clusters is what the tenant's ResourceQuotas and tenant_quota_check enforce).
 # Usage is counted as tenant_quota_check counts it (plugins/module_utils/_quota.py, cluster_usage):
 #   engine.replicas (1 when absent) x engine.resources, times sharding.shards when sharding is enabled,
-#   plus proxy.replicas (default: engine.replicas) x proxy.resources when spec.proxy.resources is set.
+#   plus proxy.replicas (default: engine.replicas) x proxy.resources when spec.proxy.resources is set;
+#   storage = volumes x engine.storage.size, volumes = the nodes, plus the config servers of a sharded MongoDB
+#   cluster (sharding.configServer.replicas, default engine.replicas), plus 1 (the backup repository) for PostgreSQL.
+# Memory and storage are shown in the largest unit that divides them exactly (4Gi, 4G, 1536Mi), else in bytes.
 # The expressions and the counting rule are explained in docs/dev/admission-policy.md.
 # Needs Kubernetes 1.30+ (admissionregistration.k8s.io/v1) and the TenantResourcePolicy CRD installed first
 # (files/crd-tenantresourcepolicy.yaml): see failurePolicy below.
@@ -80,13 +83,28 @@ items:
           expression: "'cpu' in variables.engineResources && isQuantity(string(variables.engineResources.cpu))"
         - name: hasMemory
           expression: "'memory' in variables.engineResources && isQuantity(string(variables.engineResources.memory))"
+        - name: hasStorage
+          expression: >-
+            has(object.spec.engine.storage) && has(object.spec.engine.storage.size) &&
+            isQuantity(string(object.spec.engine.storage.size))
         - name: engineReplicas
           expression: "has(object.spec.engine.replicas) ? int(object.spec.engine.replicas) : 1"
+        - name: sharded
+          expression: "has(object.spec.sharding) && has(object.spec.sharding.enabled) && object.spec.sharding.enabled"
         - name: nodes
           expression: >-
-            variables.engineReplicas * (has(object.spec.sharding) && has(object.spec.sharding.enabled) &&
-            object.spec.sharding.enabled && has(object.spec.sharding.shards) && int(object.spec.sharding.shards) > 0
-            ? int(object.spec.sharding.shards) : 1)
+            variables.engineReplicas * (variables.sharded && has(object.spec.sharding.shards) &&
+            int(object.spec.sharding.shards) > 0 ? int(object.spec.sharding.shards) : 1)
+        # every volume of the engine's storage size: the nodes, the config servers of a sharded MongoDB cluster, the
+        # pgBackRest repository of a PostgreSQL cluster
+        - name: volumes
+          expression: >-
+            variables.nodes +
+            (variables.engineType == 'psmdb' && variables.sharded ?
+            (has(object.spec.sharding.configServer) && has(object.spec.sharding.configServer.replicas) &&
+            int(object.spec.sharding.configServer.replicas) > 0 ? int(object.spec.sharding.configServer.replicas) :
+            variables.engineReplicas) : 0) +
+            (variables.engineType == 'postgresql' ? 1 : 0)
         - name: proxyResources
           expression: "has(object.spec.proxy) && has(object.spec.proxy.resources) ? object.spec.proxy.resources : {}"
         - name: proxyReplicas
@@ -107,10 +125,34 @@ items:
             int(quantity(string(variables.engineResources.memory)).asApproximateFloat() + 0.5) : 0) +
             variables.proxyReplicas * ('memory' in variables.proxyResources && isQuantity(string(variables.proxyResources.memory)) ?
             int(quantity(string(variables.proxyResources.memory)).asApproximateFloat() + 0.5) : 0)
+        - name: volumeBytes
+          expression: "variables.hasStorage ? int(quantity(string(object.spec.engine.storage.size)).asApproximateFloat() + 0.5) : 0"
+        - name: storageBytes
+          expression: "variables.volumes * variables.volumeBytes"
         - name: cpuLimitNano
           expression: "'cpuCores' in variables.limits ? int(double(variables.limits.cpuCores) * 1e9 + 0.5) : -1"
         - name: memoryLimit
           expression: "'memoryBytes' in variables.limits ? int(variables.limits.memoryBytes) : -1"
+        - name: storageLimit
+          expression: "'storageBytes' in variables.limits ? int(variables.limits.storageBytes) : -1"
+        # [memory limit, memory asked, storage limit, storage asked, one volume] as text, in the first unit that
+        # divides exactly (the order of _quantity.BYTE_UNITS: Ei..Mi, E..M, Ki), else '<n> bytes'
+        - name: byteTexts
+          expression: >-
+            [variables.memoryLimit, variables.memoryBytes, variables.storageLimit, variables.storageBytes, variables.volumeBytes]
+            .map(b, b < 0 ? '-' : b == 0 ? '0' :
+            b % 1152921504606846976 == 0 ? string(b / 1152921504606846976) + 'Ei' :
+            b % 1125899906842624 == 0 ? string(b / 1125899906842624) + 'Pi' :
+            b % 1099511627776 == 0 ? string(b / 1099511627776) + 'Ti' :
+            b % 1073741824 == 0 ? string(b / 1073741824) + 'Gi' :
+            b % 1048576 == 0 ? string(b / 1048576) + 'Mi' :
+            b % 1000000000000000000 == 0 ? string(b / 1000000000000000000) + 'E' :
+            b % 1000000000000000 == 0 ? string(b / 1000000000000000) + 'P' :
+            b % 1000000000000 == 0 ? string(b / 1000000000000) + 'T' :
+            b % 1000000000 == 0 ? string(b / 1000000000) + 'G' :
+            b % 1000000 == 0 ? string(b / 1000000) + 'M' :
+            b % 1024 == 0 ? string(b / 1024) + 'Ki' :
+            string(b) + ' bytes')
       validations:
         - expression: "variables.engineType in variables.allowedTypes"
           messageExpression: >-
@@ -122,8 +164,12 @@ items:
             ' CPU for all its clusters (' + variables.policyName + '); this cluster must set spec.engine.resources.cpu'
         - expression: "variables.memoryLimit < 0 || variables.hasMemory"
           messageExpression: >-
-            variables.ns + ' allows at most ' + string(variables.memoryLimit) +
-            ' bytes of memory for all its clusters (' + variables.policyName + '); this cluster must set spec.engine.resources.memory'
+            variables.ns + ' allows at most ' + variables.byteTexts[0] +
+            ' of memory for all its clusters (' + variables.policyName + '); this cluster must set spec.engine.resources.memory'
+        - expression: "variables.storageLimit < 0 || variables.hasStorage"
+          messageExpression: >-
+            variables.ns + ' allows at most ' + variables.byteTexts[2] +
+            ' of storage for all its clusters (' + variables.policyName + '); this cluster must set spec.engine.storage.size'
         - expression: "variables.cpuLimitNano < 0 || variables.cpuNano <= variables.cpuLimitNano"
           messageExpression: >-
             variables.ns + ' allows at most ' + string(double(variables.cpuLimitNano) / 1e9) +
@@ -131,8 +177,14 @@ items:
             ' (' + variables.policyName + ')'
         - expression: "variables.memoryLimit < 0 || variables.memoryBytes <= variables.memoryLimit"
           messageExpression: >-
-            variables.ns + ' allows at most ' + string(variables.memoryLimit) +
-            ' bytes of memory for all its clusters; this cluster asks for ' + string(variables.memoryBytes) +
+            variables.ns + ' allows at most ' + variables.byteTexts[0] +
+            ' of memory for all its clusters; this cluster asks for ' + variables.byteTexts[1] +
+            ' (' + variables.policyName + ')'
+        - expression: "variables.storageLimit < 0 || variables.storageBytes <= variables.storageLimit"
+          messageExpression: >-
+            variables.ns + ' allows at most ' + variables.byteTexts[2] +
+            ' of storage for all its clusters; this cluster asks for ' + variables.byteTexts[3] + ' in ' +
+            string(variables.volumes) + (variables.volumes == 1 ? ' volume' : ' volumes') + ' of ' + variables.byteTexts[4] +
             ' (' + variables.policyName + ')'
   - apiVersion: admissionregistration.k8s.io/v1
     kind: ValidatingAdmissionPolicyBinding

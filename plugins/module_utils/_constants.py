@@ -113,6 +113,12 @@ TRP_PLURAL = 'tenantresourcepolicies'
 TRP_CRD_NAME = TRP_PLURAL + '.' + TRP_GROUP
 DEFAULT_POLICY_NAME = 'resource-policy'
 QUOTA_NAME_SUFFIX = '-clusters'  # the ResourceQuota a policy manages is named <policy name>-clusters
+# The other objects a policy implies in its namespace (_tenant_quotas.py): <policy name><suffix>.
+COMPUTE_QUOTA_SUFFIX = '-compute'  # ResourceQuota: requests.cpu, requests.memory (policy + headroom)
+STORAGE_QUOTA_SUFFIX = '-storage'  # ResourceQuota: requests.storage, persistentvolumeclaims
+LIMIT_RANGE_SUFFIX = '-defaults'  # LimitRange: the requests of containers that state none
+# On the compute quota: how its hard values were derived (JSON: the headroom per cluster and the clusters it covers).
+HEADROOM_ANNOTATION = COLLECTION + '/quota-headroom'
 # Engine names of a policy (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table: every other
 # engine list of the policy code is derived from it (tests compare it with the CRD enum and the modules' choices).
 POLICY_ENGINE_TO_TYPE = {'mysql': 'pxc', 'xtradb_cluster': 'pxc', 'postgresql': 'postgresql', 'mongodb': 'psmdb'}

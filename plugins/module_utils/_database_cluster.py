@@ -154,11 +154,12 @@ def check_update(current_spec, spec, namespace, name):
 
 
 def cluster_shape(spec):
-    """What the quota depends on: replicas and resources of the engine and the proxy."""
+    """What the quota depends on: replicas and resources of the engine and the proxy, and the engine's storage."""
     spec = spec or {}
     keys = ("replicas", "resources")
     engine, proxy = spec.get("engine") or {}, spec.get("proxy") or {}
-    return tuple(json.dumps(part.get(k), sort_keys=True) for part in (engine, proxy) for k in keys)
+    parts = [json.dumps(part.get(k), sort_keys=True) for part in (engine, proxy) for k in keys]
+    return tuple(parts + [json.dumps((engine.get("storage") or {}).get("size"))])
 
 
 def shape_changed(current_spec, spec):
@@ -182,6 +183,7 @@ def quota_request(spec, name):
         "replicas": engine.get("replicas") or 1,
         "cpu": res.get("cpu"),
         "memory": res.get("memory"),
+        "storage": (engine.get("storage") or {}).get("size"),
         "proxy_replicas": proxy.get("replicas"),
         "proxy_cpu": pres.get("cpu"),
         "proxy_memory": pres.get("memory"),

@@ -154,13 +154,42 @@ def format_cores(fraction):
     return text
 
 
+# The order in which format_bytes tries units: binary down to Mi, decimal down to M, then Ki. The tenant admission
+# policy formats bytes with the same chain (files/tenant-policy-admission.yaml, variable byteTexts), so both speak alike.
+BYTE_UNITS = (
+    ('Ei', 2**60),
+    ('Pi', 2**50),
+    ('Ti', 2**40),
+    ('Gi', 2**30),
+    ('Mi', 2**20),
+    ('E', 10**18),
+    ('P', 10**15),
+    ('T', 10**12),
+    ('G', 10**9),
+    ('M', 10**6),
+    ('Ki', 2**10),
+)
+
+
 def format_bytes(value):
-    """Human memory text: the largest binary suffix that divides exactly (``16Gi``), else plain bytes."""
+    """Human memory or storage text, exact: the first unit of ``BYTE_UNITS`` that divides the value (``16Gi``, ``4G``,
+    ``1536Mi``, ``2500M``), else plain bytes. So a value a tenant wrote as ``4Gi`` or ``4G`` reads back as written."""
     value = int(value)
     if value == 0:
         return '0'
-    for suffix in ('Ei', 'Pi', 'Ti', 'Gi', 'Mi', 'Ki'):
-        unit = _BINARY[suffix]
+    for suffix, unit in BYTE_UNITS:
         if value % unit == 0:
             return '%d%s' % (value // unit, suffix)
     return str(value)
+
+
+def format_cpu(fraction):
+    """A CPU quantity as Kubernetes writes it: whole cores (``3``), else millicores (``3700m``), else nano cores
+    rounded up (``1n``)."""
+    frac = round_up_nano(fraction)
+    if frac.denominator == 1:
+        return str(frac.numerator)
+    milli = frac * 1000
+    if milli.denominator == 1:
+        return '%dm' % milli.numerator
+    return '%dn' % (frac * 10**9).numerator

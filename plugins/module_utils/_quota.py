@@ -11,6 +11,12 @@ the engine replicas); a missing engine ``replicas`` counts as 1; missing engine 
 produce a warning; config servers of sharded MongoDB clusters are not counted. Clusters are counted as
 DatabaseCluster objects; DB users are the users bound (``g, <user>, <role>``) in the tenant's RBAC block.
 
+Storage rule (``cluster_usage``, the same in the admission policy and the storage ResourceQuota it matches):
+``volumes x engine.storage.size``, where ``volumes`` counts every PersistentVolumeClaim the operators create with
+that size: one per node (``engine.replicas x sharding.shards``), plus the config servers of a sharded MongoDB cluster
+(``sharding.configServer.replicas``, default the engine replicas), plus the pgBackRest repository volume of a
+PostgreSQL cluster (``repo1``, always created). A missing size counts as 0.
+
 Request rule (``evaluate``, shared by tenant_quota_check and everest_database_cluster's enforce_quota): a
 request is refused as incomplete, not answered, when ``cluster_name`` names no existing cluster and no ``engine``
 is given, or when a new cluster leaves out ``cpu``/``memory`` while the policy limits that dimension; replicas
@@ -65,7 +71,8 @@ def _count(value, default):
 def cluster_usage(dbc):
     """Usage of one DatabaseCluster by the module's rule (see the file docstring).
 
-    Returns ``{'name', 'engine', 'cpu' (Fraction cores), 'memory' (Fraction bytes), 'warnings'}``.
+    Returns ``{'name', 'engine', 'cpu' (Fraction cores), 'memory' (Fraction bytes), 'storage' (Fraction bytes),
+    'volumes', 'warnings'}``.
     """
     meta = dbc.get('metadata') or {}
     spec = dbc.get('spec') or {}
@@ -76,6 +83,12 @@ def cluster_usage(dbc):
     sharding = spec.get('sharding') or {}
     if sharding.get('enabled') and _count(sharding.get('shards'), 0) > 0:
         replicas *= _count(sharding.get('shards'), 1)
+    volumes = replicas
+    if engine.get('type') == 'psmdb' and sharding.get('enabled'):
+        volumes += _count((sharding.get('configServer') or {}).get('replicas'), 0) or _count(engine.get('replicas'), 1)
+    if engine.get('type') == 'postgresql':
+        volumes += 1  # the pgBackRest repository (repo1), a PVC of the engine's storage size
+    storage = volumes * _fraction((engine.get('storage') or {}).get('size'), 'DatabaseCluster %s storage size' % name, warnings)
     resources = engine.get('resources') or {}
     if resources.get('cpu') is None or resources.get('memory') is None:
         warnings.append(
@@ -89,7 +102,7 @@ def cluster_usage(dbc):
         preplicas = _count(proxy.get('replicas'), _count(engine.get('replicas'), 1))
         cpu += preplicas * _fraction(presources.get('cpu'), 'DatabaseCluster %s proxy cpu' % name, warnings)
         memory += preplicas * _fraction(presources.get('memory'), 'DatabaseCluster %s proxy memory' % name, warnings)
-    return {'name': meta.get('name'), 'engine': engine.get('type'), 'cpu': cpu, 'memory': memory, 'warnings': warnings}
+    return {'name': meta.get('name'), 'engine': engine.get('type'), 'cpu': cpu, 'memory': memory, 'storage': storage, 'volumes': volumes, 'warnings': warnings}
 
 
 def list_clusters(client, namespace=None):
@@ -132,6 +145,7 @@ def namespace_usage(clusters, users, exclude=None):
     """Totals over ``clusters`` (DatabaseCluster objects) except the one named ``exclude``."""
     cpu = Fraction(0)
     memory = Fraction(0)
+    storage = Fraction(0)
     count = 0
     warnings = []
     for dbc in clusters:
@@ -141,8 +155,9 @@ def namespace_usage(clusters, users, exclude=None):
         count += 1
         cpu += use['cpu']
         memory += use['memory']
+        storage += use['storage']
         warnings.extend(use['warnings'])
-    return {'clusters': count, 'cpu': cpu, 'memory': memory, 'db_users': len(users or ()), 'warnings': warnings}
+    return {'clusters': count, 'cpu': cpu, 'memory': memory, 'storage': storage, 'db_users': len(users or ()), 'warnings': warnings}
 
 
 def usage_view(usage):
@@ -150,6 +165,7 @@ def usage_view(usage):
         'clusters': usage['clusters'],
         'cpu_cores': _quantity.to_number(usage['cpu']),
         'memory_bytes': _quantity.value_ceil(usage['memory']),
+        'storage_bytes': _quantity.value_ceil(usage['storage']),
         'db_users': usage['db_users'],
     }
 
@@ -165,6 +181,7 @@ def headroom_view(limits, usage):
         'clusters': sub(limits['max_clusters'], usage['clusters']),
         'cpu_cores': cpu,
         'memory_bytes': None if limits['memory_bytes'] is None else limits['memory_bytes'] - _quantity.value_ceil(usage['memory']),
+        'storage_bytes': None if limits['storage_bytes'] is None else limits['storage_bytes'] - _quantity.value_ceil(usage['storage']),
         'db_users': sub(limits['max_db_users'], usage['db_users']),
     }
 
@@ -178,6 +195,8 @@ def over_limits(limits, usage):
         over.append('cpu')
     if limits['memory_bytes'] is not None and usage['memory'] > limits['memory_bytes']:
         over.append('memory')
+    if limits['storage_bytes'] is not None and usage['storage'] > limits['storage_bytes']:
+        over.append('storage')
     if limits['max_db_users'] is not None and usage['db_users'] > limits['max_db_users']:
         over.append('db_users')
     return over
@@ -203,7 +222,7 @@ def _fmt_mem(frac):
 def evaluate(namespace, policy, clusters, users, request):
     """Decide a request against a policy. Pure.
 
-    ``request``: ``{'engine', 'replicas', 'cpu', 'memory', 'proxy_replicas', 'proxy_cpu', 'proxy_memory',
+    ``request``: ``{'engine', 'replicas', 'cpu', 'memory', 'storage', 'proxy_replicas', 'proxy_cpu', 'proxy_memory',
     'cluster_name', 'db_users'}`` as given (quantities unparsed, None when absent). A cluster request is
     present when ``engine`` is given, or when ``cluster_name`` names an existing cluster (a resize).
     A limit is violated when the request increases that dimension and the new total is above the limit;
@@ -233,10 +252,11 @@ def evaluate(namespace, policy, clusters, users, request):
     cluster_request = req_engine is not None or resize
     if not resize:
         check_new_cluster_request(namespace, limits, request)
-    req = {'clusters': 0, 'cpu': Fraction(0), 'memory': Fraction(0), 'db_users': int(request.get('db_users') or 0)}
+    req = {'clusters': 0, 'cpu': Fraction(0), 'memory': Fraction(0), 'storage': Fraction(0), 'db_users': int(request.get('db_users') or 0)}
     if cluster_request:
-        shape = _requested_shape(request, existing)
-        etype = engine_type(req_engine) if req_engine is not None else shape['engine']
+        etype = engine_type(req_engine) if req_engine is not None else None
+        shape = _requested_shape(request, existing, etype)
+        etype = etype or shape['engine']
         if resize and req_engine is not None and shape['engine'] and etype != shape['engine']:
             raise ValidationError(
                 'cluster %s/%s runs engine %s; a resize cannot change it to %s' % (namespace, request['cluster_name'], shape['engine'], req_engine)
@@ -252,12 +272,14 @@ def evaluate(namespace, policy, clusters, users, request):
         req['clusters'] = 1  # a resize replaces the cluster's own count (``base`` excludes it)
         req['cpu'] = shape['cpu']
         req['memory'] = shape['memory']
+        req['storage'] = shape['storage']
 
     in_use_label = 'in use by other clusters' if resize else 'in use'
     checks = (
         ('clusters', 'clusters', limits['max_clusters'], str, str),
         ('cpu', 'cpu', limits['cpu_cores'], _fmt_cpu, _quantity.format_cores),
         ('memory', 'memory', limits['memory_bytes'], _fmt_mem, _fmt_mem),
+        ('storage', 'storage', limits['storage_bytes'], _fmt_mem, _fmt_mem),
         ('db_users', 'db users', limits['max_db_users'], str, str),
     )
     after = {}
@@ -285,12 +307,14 @@ def evaluate(namespace, policy, clusters, users, request):
             'clusters': req['clusters'],
             'cpu_cores': _quantity.to_number(req['cpu']),
             'memory_bytes': _quantity.value_ceil(req['memory']),
+            'storage_bytes': _quantity.value_ceil(req['storage']),
             'db_users': req['db_users'],
         },
         'usage_after': {
             'clusters': after['clusters'],
             'cpu_cores': _quantity.to_number(after['cpu']),
             'memory_bytes': _quantity.value_ceil(after['memory']),
+            'storage_bytes': _quantity.value_ceil(after['storage']),
             'db_users': after['db_users'],
         },
         'headroom': headroom_view(limits, current),
@@ -304,9 +328,10 @@ def check_new_cluster_request(namespace, limits, request):
 
     * ``cluster_name`` given, no such cluster, no ``engine``: almost always a mistyped resize; answering it as
       "nothing requested" would let any shape through.
-    * a new cluster (``engine`` given) without ``cpu`` (``memory``) while the policy limits CPU (memory): the
-      missing value would count as 0 and pass any limit. Everest requires both for every cluster (reference §6.4), so
-      there is no default to assume. When the policy does not limit a dimension its value is not needed.
+    * a new cluster (``engine`` given) without ``cpu`` (``memory``, ``storage``) while the policy limits CPU (memory,
+      storage): the missing value would count as 0 and pass any limit. Everest requires them for every cluster
+      (reference §6.4), so there is no default to assume. When the policy does not limit a dimension its value is not
+      needed.
     """
     name = request.get('cluster_name')
     if request.get('engine') is None:
@@ -321,17 +346,21 @@ def check_new_cluster_request(namespace, limits, request):
         missing.append(('cpu', 'the cpu limit of %s' % _quantity.format_cores(_quantity.parse(limits['cpu_cores']))))
     if limits['memory_bytes'] is not None and request.get('memory') is None:
         missing.append(('memory', 'the memory limit of %s' % _fmt_mem(limits['memory_bytes'])))
+    if limits['storage_bytes'] is not None and request.get('storage') is None:
+        missing.append(('storage', 'the storage limit of %s' % _fmt_mem(limits['storage_bytes'])))
     if missing:
         options = ' and '.join(m[0] for m in missing)
         what = 'a new cluster' if not name else 'new cluster %s/%s' % (namespace, name)
+        verb = 'is' if len(missing) == 1 else 'are'
         raise ValidationError(
-            '%s: %s %s required to check %s against %s; give %s (per engine replica; Everest requires cpu '
-            'and memory for every cluster)' % (namespace, options, 'is' if len(missing) == 1 else 'are', what, ' and '.join(m[1] for m in missing), options)
+            '%s: %s %s required to check %s against %s; give %s (cpu and memory per engine replica, storage per volume; '
+            'Everest requires all three for every cluster)' % (namespace, options, verb, what, ' and '.join(m[1] for m in missing), options)
         )
 
 
-def _requested_shape(request, existing):
-    """cpu/memory of the requested cluster shape; unspecified values fall back to the existing cluster (resize)."""
+def _requested_shape(request, existing, etype=None):
+    """cpu/memory/storage of the requested cluster shape; unspecified values fall back to the existing cluster
+    (resize). ``etype``: the requested engine type (a new cluster), else the existing cluster's."""
     spec = (existing or {}).get('spec') or {}
     engine = spec.get('engine') or {}
     proxy = spec.get('proxy') or {}
@@ -344,16 +373,18 @@ def _requested_shape(request, existing):
     replicas = pick('replicas', engine.get('replicas') if existing else 1)
     cpu = pick('cpu', eres.get('cpu'))
     memory = pick('memory', eres.get('memory'))
+    storage = pick('storage', (engine.get('storage') or {}).get('size'))
     preplicas = pick('proxy_replicas', proxy.get('replicas') if pres else None)
     pcpu = pick('proxy_cpu', pres.get('cpu'))
     pmemory = pick('proxy_memory', pres.get('memory'))
-    shape = {'spec': {'engine': {'type': engine.get('type'), 'replicas': replicas, 'resources': {'cpu': cpu, 'memory': memory}}}}
+    shape_engine = {'type': etype or engine.get('type'), 'replicas': replicas, 'resources': {'cpu': cpu, 'memory': memory}, 'storage': {'size': storage}}
+    shape = {'spec': {'engine': shape_engine}}
     if pcpu is not None or pmemory is not None:
         shape['spec']['proxy'] = {'replicas': preplicas, 'resources': {'cpu': pcpu, 'memory': pmemory}}
     if existing and (spec.get('sharding') or {}).get('enabled'):
         shape['spec']['sharding'] = spec['sharding']
     use = cluster_usage(shape)
-    return {'engine': engine.get('type'), 'cpu': use['cpu'], 'memory': use['memory']}
+    return {'engine': engine.get('type'), 'cpu': use['cpu'], 'memory': use['memory'], 'storage': use['storage']}
 
 
 def validate_request(request):
@@ -367,7 +398,7 @@ def validate_request(request):
     value = request.get('db_users')
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
         raise ValidationError('db_users must be a non-negative integer, got %r' % (value,))
-    for key in ('cpu', 'proxy_cpu', 'memory', 'proxy_memory'):
+    for key in ('cpu', 'proxy_cpu', 'memory', 'proxy_memory', 'storage'):
         if request.get(key) is not None:
             _trp_policy.non_negative_quantity(request[key], key)
 
@@ -400,7 +431,13 @@ def status_for(policy, result, now=None):
     if generation is not None:
         cond['observedGeneration'] = generation
     status = {
-        'usage': {'clusters': usage['clusters'], 'cpuCores': usage['cpu_cores'], 'memoryBytes': usage['memory_bytes'], 'dbUsers': usage['db_users']},
+        'usage': {
+            'clusters': usage['clusters'],
+            'cpuCores': usage['cpu_cores'],
+            'memoryBytes': usage['memory_bytes'],
+            'storageBytes': usage['storage_bytes'],
+            'dbUsers': usage['db_users'],
+        },
         'conditions': others + [cond],
     }
     if generation is not None:

@@ -93,6 +93,7 @@ class Tenant:
         self.usernames = [u.get('username') for u in self.users]
         self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in _constants.OPERATORS)
         self.limits = dict(values.get('tenant_bootstrap_limits') or {})
+        self.quota_headroom = dict((k, v) for k, v in (values.get('tenant_bootstrap_quota_headroom') or {}).items() if v is not None)
         engines = values.get('tenant_bootstrap_engines')
         self.engines = list([k for k in _constants.OPERATORS if self.operators[k]] if engines is None else engines)
         self.preset = values.get('tenant_bootstrap_rbac_preset') or 'namespace_admin'
@@ -217,6 +218,8 @@ class Tenant:
             )
             items['rbac'] = dict({'block': self.namespace, 'namespace': self.namespace, 'policies': list(self.rbac_lines)}, **dict(own, **handover))
             items['policy'] = dict({'namespace': self.namespace, 'limits': dict(self.limits), 'allowed_engines': list(self.engines)}, **dict(own, **handover))
+            if self.quota_headroom:
+                items['policy']['quota_headroom'] = dict(self.quota_headroom)
             items['isolation'] = {'name': self.name, 'namespace': self.namespace, 'users': list(self.usernames), 'grants': grants(self.preset)}
             items['accounts'] = [
                 dict(
@@ -394,8 +397,8 @@ SUMMARY_FORMAT = '%-14s %-15s %-20s %-24s %-26s %-22s %s'
 
 
 def _limits_text(limits):
-    keys = ('cpu', 'memory', 'max_clusters', 'max_db_users')
-    return 'cpu=%s mem=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k) for k in keys)
+    keys = ('cpu', 'memory', 'storage', 'max_clusters', 'max_db_users')
+    return 'cpu=%s mem=%s storage=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k) for k in keys)
 
 
 def summary_lines(rows, isolation):

@@ -185,6 +185,13 @@ spec:
                       format: int64
                       minimum: 0
                       description: Memory in bytes for all database clusters of the namespace.
+                    storageBytes:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                      description: >-
+                        Storage in bytes for all database clusters of the namespace: every volume the operators
+                        create (one per node, the config servers of sharded MongoDB, the PostgreSQL backup repository).
                     maxClusters:
                       type: integer
                       minimum: 0
@@ -225,6 +232,10 @@ spec:
                       type: number
                       minimum: 0
                     memoryBytes:
+                      type: integer
+                      format: int64
+                      minimum: 0
+                    storageBytes:
                       type: integer
                       format: int64
                       minimum: 0

@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TenantResourcePolicy (TRP) and the ResourceQuota it manages: desired state, observation, plan and apply.
+"""TenantResourcePolicy (TRP) and the objects it implies in its namespace (count, compute and storage
+ResourceQuotas, the LimitRange: ``_tenant_quotas.py``): desired state, observation, plan and apply.
 
 Structure (so one policy and a batch of policies share everything):
 
 * ``normalize_item`` validates one item of module options before any call (quantities, negatives, names);
-* ``observe_one`` / ``observe_all`` fetch the TRP and the managed ResourceQuota (GET/GET, or one LIST each);
+* ``observe_one`` / ``observe_all`` fetch the TRP and its quotas and LimitRange (a GET and a LIST of each kind in the
+  namespace, or one LIST per kind for a whole batch);
 * ``plan_item`` compares desired and observed state (pure) and says what to write;
 * ``apply_plan`` performs the writes (conditional PUT with conflict retry, create, delete);
 * ``converge_policies`` runs the three for a list of items.
@@ -15,7 +17,8 @@ Canonical spec form (what we write and what we compare):
 
 * ``limits.cpuCores``: number of cores, an int when integral (``4``), else a float (``0.5`` for ``500m``);
   never finer than nano cores;
-* ``limits.memoryBytes``: integer bytes, fractional bytes rounded up (``1.5`` -> 2, like ``Quantity.Value()``);
+* ``limits.memoryBytes``, ``limits.storageBytes``: integer bytes, fractional bytes rounded up (``1.5`` -> 2, like
+  ``Quantity.Value()``);
 * ``limits.maxClusters`` / ``limits.maxDbUsers``: integers;
 * a limit that is not given is absent (not enforced);
 * ``selectors.engines``: sorted and de-duplicated (the order carries no meaning, so one order is written
@@ -31,7 +34,7 @@ __metaclass__ = type
 import copy
 import time
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _k8s, _ownership, _quantity, _trp_crd, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _k8s, _ownership, _quantity, _tenant_quotas, _trp_crd, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sAlreadyExists,
@@ -40,7 +43,14 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     ValidationError,
 )
 
-LIMIT_KEYS = ('cpuCores', 'memoryBytes', 'maxClusters', 'maxDbUsers')
+LIMIT_KEYS = ('cpuCores', 'memoryBytes', 'storageBytes', 'maxClusters', 'maxDbUsers')
+LIMIT_OPTIONS = ('cpu', 'memory', 'storage', 'max_clusters', 'max_db_users')
+LAYER_OPTIONS = {
+    _tenant_quotas.COUNT: 'cluster_quota',
+    _tenant_quotas.COMPUTE: 'compute_quota',
+    _tenant_quotas.STORAGE: 'storage_quota',
+    _tenant_quotas.LIMIT_RANGE: 'compute_quota',
+}
 INT64_MAX = 2**63 - 1
 
 
@@ -53,8 +63,8 @@ def quota_path(namespace=None, name=None):
 
 
 def quota_name(policy_name):
-    """Name of the ResourceQuota a policy manages: ``<policy name>-clusters``."""
-    return policy_name + _constants.QUOTA_NAME_SUFFIX
+    """Name of the count ResourceQuota a policy manages: ``<policy name>-clusters``."""
+    return _tenant_quotas.object_name(_tenant_quotas.COUNT, policy_name)
 
 
 # ------------------------------------------------------------------------------------------------- normalisation
@@ -110,6 +120,11 @@ def normalize_memory(value, what='limits.memory'):
     return result
 
 
+def normalize_storage(value, what='limits.storage'):
+    """Integer bytes, as for memory (``'100Gi'`` -> 107374182400). Raises ValidationError."""
+    return normalize_memory(value, what)
+
+
 def normalize_engines(engines, what='allowed_engines'):
     if engines is None:
         return list(_constants.POLICY_ENGINES)
@@ -122,16 +137,18 @@ def normalize_engines(engines, what='allowed_engines'):
 
 
 def desired_spec(limits, engines):
-    """Canonical spec from module options ``limits`` (cpu, memory, max_clusters, max_db_users) and ``allowed_engines``."""
+    """Canonical spec from module options ``limits`` (cpu, memory, storage, max_clusters, max_db_users) and ``allowed_engines``."""
     limits = limits or {}
-    unknown = sorted(set(limits) - set(('cpu', 'memory', 'max_clusters', 'max_db_users')))
+    unknown = sorted(set(limits) - set(LIMIT_OPTIONS))
     if unknown:
-        raise ValidationError('limits: unknown key(s) %s; use cpu, memory, max_clusters, max_db_users' % ', '.join(unknown))
+        raise ValidationError('limits: unknown key(s) %s; use %s' % (', '.join(unknown), ', '.join(LIMIT_OPTIONS)))
     out = {}
     if limits.get('cpu') is not None:
         out['cpuCores'] = normalize_cpu(limits['cpu'])
     if limits.get('memory') is not None:
         out['memoryBytes'] = normalize_memory(limits['memory'])
+    if limits.get('storage') is not None:
+        out['storageBytes'] = normalize_storage(limits['storage'])
     if limits.get('max_clusters') is not None:
         out['maxClusters'] = _count_limit(limits['max_clusters'], 'limits.max_clusters')
     if limits.get('max_db_users') is not None:
@@ -152,7 +169,7 @@ def canonical_spec(spec):
         try:
             if key == 'cpuCores':
                 out[key] = normalize_cpu(value)
-            elif key == 'memoryBytes':
+            elif key in ('memoryBytes', 'storageBytes'):
                 out[key] = normalize_memory(value)
             else:
                 out[key] = _limit_int(value, key)
@@ -174,6 +191,7 @@ def limits_view(spec):
     return {
         'cpu_cores': limits.get('cpuCores'),
         'memory_bytes': limits.get('memoryBytes'),
+        'storage_bytes': limits.get('storageBytes'),
         'max_clusters': limits.get('maxClusters'),
         'max_db_users': limits.get('maxDbUsers'),
     }
@@ -220,12 +238,21 @@ def normalize_item(item):
         'claimant': labels.get(_constants.TENANT_LABEL),
         'takeover_from': item.get('takeover_from'),
         'cluster_quota': item.get('cluster_quota', True) is not False,
+        'compute_quota': item.get('compute_quota', True) is not False,
+        'storage_quota': item.get('storage_quota', True) is not False,
         'labels': managed_labels(namespace, labels),
         'spec': None,
+        'settings': _tenant_quotas.normalize_settings(item.get('quota_headroom'), item.get('default_requests')),
     }
     if state == 'present':
         result['spec'] = desired_spec(item.get('limits'), item.get('allowed_engines'))
     return result
+
+
+def managed_layers(item):
+    """The layers an item manages: those whose option is on; every layer when the item removes the policy (only
+    objects this collection labelled are then deleted)."""
+    return [layer for layer in _tenant_quotas.LAYERS if item['state'] == 'absent' or item[LAYER_OPTIONS[layer]]]
 
 
 def managed_labels(namespace, extra=None):
@@ -247,55 +274,57 @@ def policy_body(namespace, name, spec, labels):
     }
 
 
-def quota_body(namespace, policy_name, max_clusters, labels):
-    return {
-        'apiVersion': 'v1',
-        'kind': 'ResourceQuota',
-        'metadata': {'name': quota_name(policy_name), 'namespace': namespace, 'labels': dict(labels)},
-        'spec': {'hard': {_constants.DBC_COUNT_RESOURCE: str(max_clusters)}},
-    }
-
-
 def is_managed(obj):
     return _k8s.labels_of(obj).get(_constants.MANAGED_BY_LABEL) == _constants.MANAGED_BY
 
 
-def _hard_equal(observed_hard, desired_hard):
-    observed_hard = observed_hard or {}
-    if set(observed_hard) != set(desired_hard):
-        return False
-    for key, value in desired_hard.items():
-        try:
-            if _quantity.parse(observed_hard[key]) != _quantity.parse(value):
-                return False
-        except _quantity.QuantityError:
-            return False
-    return True
+def desired_layer(item, layer):
+    """The object ``layer`` should be for this item (None: the policy does not call for it, or the item removes it)."""
+    if item['state'] != 'present':
+        return None
+    return _tenant_quotas.desired(layer, item['namespace'], item['name'], item['spec'], item['labels'], item['settings'])
 
 
 # ------------------------------------------------------------------------------------------------------- observe
 
 
-def observe_one(client, namespace, name, cluster_quota=True):
-    """(policy or None, quota or None) with two GETs (one when ``cluster_quota`` is false)."""
+def _by_layer(objects, policy_name):
+    """{layer: object} of the objects named after ``policy_name`` (``objects``: {(kind, name): object})."""
+    out = {}
+    for layer in _tenant_quotas.LAYERS:
+        obj = objects.get((_tenant_quotas.KIND[layer], _tenant_quotas.object_name(layer, policy_name)))
+        if obj is not None:
+            out[layer] = obj
+    return out
+
+
+def observe_one(client, namespace, name, layers=_tenant_quotas.LAYERS):
+    """(policy or None, {layer: object}): one GET of the policy and one LIST in the namespace of each kind ``layers``
+    need (ResourceQuotas, LimitRanges); none when ``layers`` is empty."""
     policy = client.get_or_none(trp_path(namespace, name))
-    quota = client.get_or_none(quota_path(namespace, quota_name(name))) if cluster_quota else None
-    return policy, quota
+    objects = {}
+    for kind in sorted(set(_tenant_quotas.KIND[layer] for layer in layers)):
+        for obj in client.list(_tenant_quotas.path(kind, namespace))['items']:
+            objects[(kind, obj['metadata']['name'])] = obj
+    return policy, dict((k, v) for k, v in _by_layer(objects, name).items() if k in layers)
 
 
 def observe_all(client):
-    """One LIST of every TRP and one label-selected LIST of our ResourceQuotas; returns a lookup function."""
+    """One LIST of every TRP and one label-selected LIST each of our ResourceQuotas and LimitRanges, whatever the number
+    of items; returns a lookup function ``(namespace, name) -> (policy, {layer: object})``."""
+    selector = '%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.MANAGED_BY)
     policies = {}
-    quotas = {}
+    objects = {}
     for obj in _k8s.list_items(client, trp_path()):  # [] while the CRD is not installed
         meta = obj.get('metadata') or {}
         policies[(meta.get('namespace'), meta.get('name'))] = obj
-    for obj in client.list(quota_path(), label_selector='%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.MANAGED_BY))['items']:
-        meta = obj.get('metadata') or {}
-        quotas[(meta.get('namespace'), meta.get('name'))] = obj
+    for kind in sorted(set(_tenant_quotas.KIND.values())):
+        for obj in client.list(_tenant_quotas.path(kind), label_selector=selector)['items']:
+            meta = obj.get('metadata') or {}
+            objects.setdefault(meta.get('namespace'), {})[(kind, meta.get('name'))] = obj
 
     def lookup(namespace, name):
-        return policies.get((namespace, name)), quotas.get((namespace, quota_name(name)))
+        return policies.get((namespace, name)), _by_layer(objects.get(namespace, {}), name)
 
     return lookup
 
@@ -304,12 +333,13 @@ def observe_all(client):
 
 
 class Plan(object):
-    """What to write for one item. ``actions`` is a list of ``(verb, kind, body_or_None)``."""
+    """What to write for one item. ``actions`` is a list of ``(verb, kind, body_or_None)``; ``kind`` is ``policy`` or
+    a layer of ``_tenant_quotas.LAYERS``."""
 
-    def __init__(self, item, policy, quota):
+    def __init__(self, item, policy, objects):
         self.item = item
         self.observed_policy = policy
-        self.observed_quota = quota
+        self.observed = dict(objects or {})
         self.actions = []
         self.applied = 0
         self.predicted_policy = None
@@ -317,6 +347,20 @@ class Plan(object):
     @property
     def changed(self):
         return bool(self.actions)
+
+    @property
+    def observed_quota(self):
+        return self.observed.get(_tenant_quotas.COUNT)
+
+    def layer_after(self, layer):
+        """The layer's object after the plan (the desired one, the observed one, or None)."""
+        if layer not in managed_layers(self.item):
+            return self.observed.get(layer)
+        wanted = desired_layer(self.item, layer)
+        if wanted is not None:
+            return wanted
+        current = self.observed.get(layer)
+        return current if current is not None and not is_managed(current) else None
 
     def diff(self):
         before = {}
@@ -327,32 +371,30 @@ class Plan(object):
         if self.predicted_policy is not None:
             after['spec'] = canonical_spec(self.predicted_policy.get('spec'))
             after['labels'] = dict(_k8s.labels_of(self.predicted_policy))
-        if self.item['cluster_quota']:
-            if self.observed_quota is not None:
-                before['resource_quota'] = {
-                    'name': self.observed_quota['metadata']['name'],
-                    'hard': dict((self.observed_quota.get('spec') or {}).get('hard') or {}),
-                }
-            quota = self._desired_quota()
-            if quota is not None:
-                after['resource_quota'] = {'name': quota['metadata']['name'], 'hard': dict(quota['spec']['hard'])}
-            elif self.observed_quota is not None and not is_managed(self.observed_quota):
-                after['resource_quota'] = before['resource_quota']
+        for layer in managed_layers(self.item):
+            key = RESULT_KEYS[layer]
+            if self.observed.get(layer) is not None:
+                before[key] = _tenant_quotas.view(layer, self.observed[layer])
+            obj = self.layer_after(layer)
+            if obj is not None:
+                after[key] = _tenant_quotas.view(layer, obj)
         return {'before': before, 'after': after}
 
-    def _desired_quota(self):
-        item = self.item
-        if item['state'] != 'present' or not item['cluster_quota']:
-            return None
-        max_clusters = item['spec']['limits'].get('maxClusters')
-        if max_clusters is None:
-            return None
-        return quota_body(item['namespace'], item['name'], max_clusters, item['labels'])
+
+# the result (and diff) key of each layer; the count quota keeps its historical name
+RESULT_KEYS = {
+    _tenant_quotas.COUNT: 'resource_quota',
+    _tenant_quotas.COMPUTE: 'compute_quota',
+    _tenant_quotas.STORAGE: 'storage_quota',
+    _tenant_quotas.LIMIT_RANGE: 'limit_range',
+}
 
 
-def check_ownership(item, policy, quota):
-    """Raise OwnershipError when the item would take or remove another tenant's policy or quota (their tenant label)."""
-    for kind, obj in (('TenantResourcePolicy', policy), ('ResourceQuota', quota)):
+def check_ownership(item, policy, objects):
+    """Raise OwnershipError when the item would take or remove another tenant's policy, quota or LimitRange (their
+    tenant label)."""
+    pairs = [('TenantResourcePolicy', policy)] + [(_tenant_quotas.KIND[layer], (objects or {}).get(layer)) for layer in _tenant_quotas.LAYERS]
+    for kind, obj in pairs:
         if obj is None:
             continue
         owner = _ownership.label_owner(obj)
@@ -363,15 +405,18 @@ def check_ownership(item, policy, quota):
             _ownership.check_take(kind, where, owner, item.get('claimant'), item.get('takeover_from'), how='label %s=%s' % (_constants.TENANT_LABEL, owner))
 
 
-def plan_item(item, policy, quota):
-    """Pure: compare one normalised item with the observed policy and quota."""
-    check_ownership(item, policy, quota)
-    plan = Plan(item, policy, quota)
+def plan_item(item, policy, objects):
+    """Pure: compare one normalised item with the observed policy and its observed layers ({layer: object})."""
+    objects = dict(objects or {})
+    managed = managed_layers(item)
+    check_ownership(item, policy, dict((k, v) for k, v in objects.items() if k in managed))
+    plan = Plan(item, policy, objects)
     if item['state'] == 'absent':
         if policy is not None:
             plan.actions.append(('delete', 'policy', None))
-        if quota is not None and is_managed(quota):
-            plan.actions.append(('delete', 'quota', None))
+        for layer in _tenant_quotas.DELETE_ORDER:
+            if objects.get(layer) is not None and is_managed(objects[layer]):
+                plan.actions.append(('delete', layer, None))
         return plan
 
     spec = item['spec']
@@ -389,15 +434,20 @@ def plan_item(item, policy, quota):
         else:
             plan.predicted_policy = policy
 
-    if item['cluster_quota']:
-        desired_quota = plan._desired_quota()  # pylint: disable=protected-access
-        if desired_quota is None:
-            if quota is not None and is_managed(quota):
-                plan.actions.append(('delete', 'quota', None))
-        elif quota is None:
-            plan.actions.append(('create', 'quota', desired_quota))
-        elif not _hard_equal((quota.get('spec') or {}).get('hard'), desired_quota['spec']['hard']) or _k8s.labels_missing(quota, item['labels']):
-            plan.actions.append(('update', 'quota', desired_quota))
+    wanted = dict((layer, desired_layer(item, layer)) for layer in managed)
+    # removals first (quotas before the LimitRange), then creations and updates (the LimitRange before the quotas)
+    for layer in _tenant_quotas.DELETE_ORDER:
+        current = objects.get(layer)
+        if layer in managed and wanted[layer] is None and current is not None and is_managed(current):
+            plan.actions.append(('delete', layer, None))
+    for layer in _tenant_quotas.CREATE_ORDER:
+        if layer not in managed or wanted[layer] is None:
+            continue
+        current = objects.get(layer)
+        if current is None:
+            plan.actions.append(('create', layer, wanted[layer]))
+        elif not _tenant_quotas.up_to_date(layer, current, wanted[layer]):
+            plan.actions.append(('update', layer, wanted[layer]))
     return plan
 
 
@@ -459,21 +509,27 @@ def apply_plan(client, plan, sleep=time.sleep):
             if verb != 'delete':
                 _check_written(result, item['spec'], namespace, name)
         else:
-            qname = quota_name(name)
-            try:
-                if verb == 'create':
-                    try:
-                        client.create(quota_path(namespace), body)
-                    except K8sAlreadyExists:
-                        _update_quota(client, namespace, qname, body, sleep)
-                elif verb == 'update':
-                    _update_quota(client, namespace, qname, body, sleep)
-                else:
-                    client.delete(quota_path(namespace, qname))
-            except K8sInvalid as exc:
-                _raise_invalid(exc, 'ResourceQuota %s/%s' % (namespace, qname))
+            _apply_layer(client, kind, verb, body, namespace, _tenant_quotas.object_name(kind, name), sleep)
             plan.applied += 1
     return result
+
+
+def _apply_layer(client, layer, verb, body, namespace, obj_name, sleep):
+    try:
+        if verb == 'create':
+            try:
+                client.create(_tenant_quotas.path(layer, namespace), body)
+            except K8sAlreadyExists:  # created since we looked (or not labelled ours, so not listed): converge it
+                _update_layer(client, layer, namespace, obj_name, body, sleep)
+        elif verb == 'update':
+            _update_layer(client, layer, namespace, obj_name, body, sleep)
+        else:
+            try:
+                client.delete(_tenant_quotas.path(layer, namespace, obj_name))
+            except K8sNotFound:
+                pass  # removed since we looked
+    except K8sInvalid as exc:
+        _raise_invalid(exc, '%s %s/%s' % (_tenant_quotas.KIND[layer], namespace, obj_name))
 
 
 def _update_policy(client, item, sleep):
@@ -489,27 +545,19 @@ def _update_policy(client, item, sleep):
     return _k8s.read_modify_write(client, trp_path(item['namespace'], item['name']), mutate, sleep=sleep)[1]
 
 
-def _update_quota(client, namespace, qname, body, sleep):
-    def mutate(current):
-        if _hard_equal((current.get('spec') or {}).get('hard'), body['spec']['hard']) and not _k8s.labels_missing(current, body['metadata']['labels']):
-            return None
-        new = copy.deepcopy(current)
-        new.pop('status', None)
-        new['spec'] = dict(new.get('spec') or {})
-        new['spec']['hard'] = dict(body['spec']['hard'])
-        new.setdefault('metadata', {}).setdefault('labels', {}).update(body['metadata']['labels'])
-        return new
-
-    _k8s.read_modify_write(client, quota_path(namespace, qname), mutate, sleep=sleep)
+def _update_layer(client, layer, namespace, obj_name, body, sleep):
+    _k8s.read_modify_write(client, _tenant_quotas.path(layer, namespace, obj_name), lambda current: _tenant_quotas.updated(layer, current, body), sleep=sleep)
 
 
 # ------------------------------------------------------------------------------------------------------ converge
 
 
 def converge_policies(client, items, check_mode=False, batch=False, sleep=time.sleep):
-    """observe -> plan -> apply for normalised items. Single form: two GETs per item; batch form: one TRP LIST and
-    one ResourceQuota LIST for all items. In batch form a failing item is reported in its result and the others go on.
-    Returns a list of results ``{namespace, name, changed, policy, resource_quota, before, after[, failed, msg]}``."""
+    """observe -> plan -> apply for normalised items. Single form: a GET of the policy and a LIST in its namespace of
+    each kind of object it manages; batch form: one LIST per kind (TRPs, ResourceQuotas, LimitRanges) for all items. In
+    batch form a failing item is reported in its result and the others go on. Returns a list of results
+    ``{namespace, name, changed, policy, resource_quota, compute_quota, storage_quota, limit_range, before, after[,
+    warnings, failed, msg]}``."""
     lookup = observe_all(client) if batch else None
     results = []
     for item in items:
@@ -517,10 +565,10 @@ def converge_policies(client, items, check_mode=False, batch=False, sleep=time.s
         plan = None
         try:
             if batch:
-                policy, quota = lookup(item['namespace'], item['name'])
+                policy, objects = lookup(item['namespace'], item['name'])
             else:
-                policy, quota = observe_one(client, item['namespace'], item['name'], cluster_quota=item['cluster_quota'] or item['state'] == 'absent')
-            plan = plan_item(item, policy, quota)
+                policy, objects = observe_one(client, item['namespace'], item['name'], managed_layers(item))
+            plan = plan_item(item, policy, objects)
             diff = plan.diff()
             result.update(before=diff['before'], after=diff['after'])
             if plan.changed and not check_mode:
@@ -529,7 +577,8 @@ def converge_policies(client, items, check_mode=False, batch=False, sleep=time.s
             else:
                 result['changed'] = plan.changed
                 result['policy'] = plan.predicted_policy
-            result['resource_quota'] = diff['after'].get('resource_quota')
+            for key in RESULT_KEYS.values():
+                result[key] = diff['after'].get(key)
         except EverestError as exc:
             if not batch:
                 raise

@@ -25,13 +25,18 @@ description:
     MongoDB clusters are not counted. Clusters are counted as DatabaseCluster objects. DB users are the users bound by
     C(g, <user>, <role>) lines inside the block C(# BEGIN virakcloud.everest <namespace>) ... C(# END virakcloud.everest <namespace>)
     of C(policy.csv) in ConfigMap C(everest-system/everest-rbac)."
+  - "Storage is counted per DatabaseCluster as C(volumes x spec.engine.storage.size), where C(volumes) counts every
+    PersistentVolumeClaim the operators create of that size: one per node (C(replicas) x C(sharding.shards) when sharding
+    is enabled), plus the config servers of a sharded MongoDB cluster (C(sharding.configServer.replicas), default the
+    engine replicas), plus one for the pgBackRest repository of a PostgreSQL cluster. The same rule sizes the admission
+    policy's check and agrees with the tenant's C(requests.storage) ResourceQuota, which charges exactly those volumes."
   - A limit fails only when the request increases that dimension and the new total is above the limit, so shrinking a
     cluster of a namespace that is already over a limit is allowed.
   - "Incomplete requests fail instead of being answered (the task fails with RV(allowed=false) and a message naming what is
     missing, before any write): O(cluster_name) naming no existing cluster without O(engine) (a mistyped resize would
-    otherwise request nothing and pass); and a new cluster without O(cpu) (O(memory)) while the policy limits CPU (memory).
-    Everest requires C(cpu) and C(memory) for every cluster and has no default for them, so a missing value is not
-    assumed to be 0; when the policy does not limit a dimension, its value is not needed."
+    otherwise request nothing and pass); and a new cluster without O(cpu) (O(memory), O(storage)) while the policy limits
+    CPU (memory, storage). Everest requires C(cpu), C(memory) and a storage size for every cluster and has no default for
+    them, so a missing value is not assumed to be 0; when the policy does not limit a dimension, its value is not needed."
   - "Engines are read from the policy literally: a policy without C(spec.selectors.engines) (for example a hand-written
     C(selectors: {})) or with an empty list allows no engine. M(virakcloud.everest.tenant_resource_policy) writes all four
     engine names when its O(virakcloud.everest.tenant_resource_policy#module:allowed_engines) is left out, so only
@@ -78,6 +83,12 @@ options:
         the current value is kept when it is left out.
       - Quantities as for O(cpu) (the same degenerate forms are refused).
     type: raw
+  storage:
+    description:
+      - Storage per volume (C(spec.engine.storage.size)), bytes or a quantity (V(10Gi), V(100G)). The cluster asks for it
+        once per volume (see the storage rule above; a new cluster is not sharded).
+      - For a new cluster, required when the policy limits storage; for a resize, the current size is kept when it is left out.
+    type: raw
   proxy_replicas:
     description:
       - Proxy replicas, at least 1 (counted only when O(proxy_cpu) or O(proxy_memory) is set). Default the engine replicas.
@@ -121,14 +132,16 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: May ns-alice create a 3-node PostgreSQL cluster with 1 core and 2Gi per node?
-  # cpu and memory are needed for a new cluster when the policy limits them
+- name: May ns-alice create a 3-node PostgreSQL cluster with 1 core, 2Gi and 20Gi of storage per node?
+  # cpu, memory and storage are needed for a new cluster when the policy limits them; this one asks 4 x 20Gi
+  # of storage (3 nodes and the backup repository)
   virakcloud.everest.tenant_quota_check:
     namespace: ns-alice
     engine: postgresql
     replicas: 3
     cpu: 1
     memory: 2Gi
+    storage: 20Gi
 
 - name: Resize cluster pg1 to 2 cores per node (its current usage is replaced)
   virakcloud.everest.tenant_quota_check:
@@ -159,27 +172,27 @@ usage:
   description: Current usage of the namespace.
   returned: when the policy exists
   type: dict
-  sample: {clusters: 2, cpu_cores: 3.5, memory_bytes: 8589934592, db_users: 4}
+  sample: {clusters: 2, cpu_cores: 3.5, memory_bytes: 8589934592, storage_bytes: 85899345920, db_users: 4}
 requested:
   description: What the request adds (for a resize, the new shape of the cluster).
   returned: when the policy exists
   type: dict
-  sample: {clusters: 1, cpu_cores: 1, memory_bytes: 2147483648, db_users: 0}
+  sample: {clusters: 1, cpu_cores: 1, memory_bytes: 2147483648, storage_bytes: 42949672960, db_users: 0}
 usage_after:
   description: Usage if the request is carried out.
   returned: when the policy exists
   type: dict
-  sample: {clusters: 3, cpu_cores: 4.5, memory_bytes: 10737418240, db_users: 4}
+  sample: {clusters: 3, cpu_cores: 4.5, memory_bytes: 10737418240, storage_bytes: 128849018880, db_users: 4}
 limits:
   description: The policy's limits (null = not enforced).
   returned: when the policy exists
   type: dict
-  sample: {cpu_cores: 4, memory_bytes: 17179869184, max_clusters: 3, max_db_users: 20}
+  sample: {cpu_cores: 4, memory_bytes: 17179869184, storage_bytes: 214748364800, max_clusters: 3, max_db_users: 20}
 headroom:
   description: Limit minus current usage per limited dimension (negative when over, null when not limited).
   returned: when the policy exists
   type: dict
-  sample: {clusters: 1, cpu_cores: 0.5, memory_bytes: 8589934592, db_users: 16}
+  sample: {clusters: 1, cpu_cores: 0.5, memory_bytes: 8589934592, storage_bytes: 128849018880, db_users: 16}
 allowed_engines:
   description: The policy's engine names.
   returned: when the policy exists
@@ -197,7 +210,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._module import 
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _quota, _trp_policy
 
-REQUEST_KEYS = ('engine', 'replicas', 'cpu', 'memory', 'proxy_replicas', 'proxy_cpu', 'proxy_memory', 'cluster_name', 'db_users')
+REQUEST_KEYS = ('engine', 'replicas', 'cpu', 'memory', 'storage', 'proxy_replicas', 'proxy_cpu', 'proxy_memory', 'cluster_name', 'db_users')
 RESULT_KEYS = ('allowed', 'violations', 'usage', 'requested', 'usage_after', 'limits', 'headroom', 'allowed_engines', 'resize')
 
 
@@ -210,6 +223,7 @@ def main():
             replicas=dict(type='int'),
             cpu=dict(type='raw'),
             memory=dict(type='raw'),
+            storage=dict(type='raw'),
             proxy_replicas=dict(type='int'),
             proxy_cpu=dict(type='raw'),
             proxy_memory=dict(type='raw'),

@@ -1,8 +1,13 @@
 """Integration test of tenant_info: tenants broken by hand are reported with the right drift flags."""
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from test_trp_integration import Api, run_policy
+
+ADMISSION = Path(__file__).resolve().parents[2] / "files" / "tenant-policy-admission.yaml"
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +29,16 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
     try:
         for ns, spec in tenants.items():
             api.namespace(ns, managed=spec["managed"])
-        items = [{"namespace": ns, "limits": {"cpu": 1, "max_clusters": 2}, "allowed_engines": ["postgresql"], "cluster_quota": False} for ns in tenants]
-        run = run_policy(ansible, policies=items)[0]
-        assert run.rc == 0, run.output
+        # clusters from before the policy (the admission policy would refuse "big" now)
         assert api.cluster("tinfo-over", "big", cpu=2, memory="1Gi")[0] == 201
         assert api.cluster("tinfo-ok", "small", cpu="500m", memory="1Gi")[0] == 201
+        items = [{"namespace": ns, "limits": {"cpu": 1, "max_clusters": 2}, "allowed_engines": ["postgresql"]} for ns in tenants]
+        items[-1]["quota_headroom"] = {"cpu": 0}  # tinfo-over: a compute quota of 1 CPU, below what its pods already request
+        run = run_policy(ansible, policies=items)[0]
+        assert run.rc == 0, run.output
+        for doc in yaml.safe_load(ADMISSION.read_text())["items"]:
+            plural = "validatingadmissionpolicies" if doc["kind"] == "ValidatingAdmissionPolicy" else "validatingadmissionpolicybindings"
+            assert api.call("POST", "/apis/admissionregistration.k8s.io/v1/" + plural, doc)[0] == 201
         original = api.get("/api/v1/namespaces/everest-system/configmaps/everest-rbac")
         for ns, spec in tenants.items():
             if spec["users"] is not None:
@@ -42,12 +52,25 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
         assert set(tenants) <= set(by_ns)
 
         ok = by_ns["tinfo-ok"]
-        assert ok["managed"] is True and ok["drifted"] is False
+        assert ok["managed"] is True and ok["drifted"] is False, ok["drift"]
         assert ok["users"] == ["admin"]
-        assert ok["limits"] == {"cpu_cores": 1, "memory_bytes": None, "max_clusters": 2, "max_db_users": None}
-        assert ok["usage"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 2**30, "db_users": 1}
-        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": None, "db_users": None}
+        assert ok["limits"] == {"cpu_cores": 1, "memory_bytes": None, "storage_bytes": None, "max_clusters": 2, "max_db_users": None}
+        assert ok["usage"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 2**30, "storage_bytes": 2 * 2**30, "db_users": 1}
+        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": None, "storage_bytes": None, "db_users": None}
         assert ok["allowed_engines"] == ["postgresql"]
+        # every layer the policy calls for is in force, with the usage Kubernetes counts: the pods of "small" (PostgreSQL
+        # 500m, PgBouncer 205m; its sidecars request nothing: they were created before the LimitRange)
+        layers = ok["layers"]
+        assert dict((k, (v["required"], v["in_force"])) for k, v in layers.items()) == {
+            "admission_policy": (True, True),
+            "count_quota": (True, True),
+            "compute_quota": (True, True),
+            "storage_quota": (False, False),
+            "limit_range": (True, True),
+        }
+        assert layers["count_quota"]["used"] == {"count/databaseclusters.everest.percona.com": "1"}
+        assert layers["compute_quota"]["used"] == {"requests.cpu": "705m"} and layers["compute_quota"]["over"] == []
+        assert layers["limit_range"]["default_requests"] == {"cpu": "50m", "memory": "64Mi"}
 
         unmanaged = by_ns["tinfo-unmanaged"]["drift"]
         assert unmanaged["namespace_not_managed"] is True and unmanaged["rbac_block_missing"] is True
@@ -59,6 +82,13 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
 
         over = by_ns["tinfo-over"]
         assert over["drift"]["over_limits"] == ["cpu"] and over["headroom"]["cpu_cores"] == -1 and over["drifted"] is True
+        assert over["drift"]["quota_over"] == ["resource-policy-compute requests.cpu"] and over["drift"]["layers_missing"] == []
+        assert over["layers"]["compute_quota"]["hard"] == {"requests.cpu": "1"} and over["layers"]["compute_quota"]["used"] == {"requests.cpu": "2205m"}
+
+        # a layer removed by hand is flagged
+        assert api.call("DELETE", "/api/v1/namespaces/tinfo-ok/limitranges/resource-policy-defaults")[0] == 200
+        run = ansible.playbook("trp/info.yml", extra_vars={"info_namespace": "tinfo-ok"})
+        assert run.result("Tenants")["tenants"][0]["drift"]["layers_missing"] == ["limit_range"]
 
         run = ansible.playbook("trp/info.yml", extra_vars={"info_namespace": "tinfo-ghost"})
         assert run.rc == 0, run.output

@@ -119,19 +119,28 @@ def test_policy_lifecycle_check_mode_idempotence_diff_and_absent(ansible, api, s
     }
     assert api.quota(ns)["spec"]["hard"] == {QUOTA_KEY: "3"}
     assert res["policy"]["metadata"]["uid"] == stored["metadata"]["uid"]
+    # the compute quota (policy + 3 x the PXC reference headroom with PMM medium) and the LimitRange; no storage limit
+    compute = api.quota(ns, "resource-policy-compute")
+    assert compute["spec"]["hard"] == {"requests.cpu": "9154m", "requests.memory": "21229Mi"}
+    assert compute["status"]["hard"] == compute["spec"]["hard"] and compute["status"]["used"] == {"requests.cpu": "0", "requests.memory": "0"}
+    assert compute["metadata"]["labels"]["virakcloud.everest/tenant"] == "life"
+    assert api.get("/api/v1/namespaces/%s/limitranges/resource-policy-defaults" % ns)["spec"]["limits"] == [
+        {"type": "Container", "defaultRequest": {"cpu": "50m", "memory": "64Mi"}}
+    ]
+    assert api.quota(ns, "resource-policy-storage") is None and res["storage_quota"] is None
 
-    # same values written differently: no change, no write, three reads (CRD, policy, quota)
+    # same values written differently: no change, no write; reads: the CRD and the policy, one LIST of quotas and of LimitRanges
     sandbox.reset_stats()
     same = {"cpu": "4000m", "memory": 17179869184, "max_clusters": 3, "max_db_users": 20}
     run, res = run_policy(ansible, namespace=ns, limits=same, engines=["mysql", "postgresql", "mysql"], labels={"virakcloud.everest/tenant": "life"})
     assert run.rc == 0, run.output
     assert res["changed"] is False
     assert api.writes() == {}
-    assert sandbox.stats()["by_verb"]["get"] == 3
+    assert (sandbox.stats()["by_verb"]["get"], sandbox.stats()["by_verb"]["list"]) == (2, 2)
     assert api.policy(ns)["metadata"]["resourceVersion"] == stored["metadata"]["resourceVersion"]
 
-    # a change, in check mode then for real, with a diff
-    bigger = dict(LIMITS, cpu="4500m", max_clusters=5)
+    # a change, in check mode then for real, with a diff: the quotas follow the limits
+    bigger = dict(LIMITS, cpu="4500m", max_clusters=5, storage="100Gi")
     sandbox.reset_stats()
     run, res = run_policy(ansible, check=True, diff=True, namespace=ns, limits=bigger, engines=["postgresql"])
     assert run.rc == 0 and res["changed"] is True
@@ -139,16 +148,35 @@ def test_policy_lifecycle_check_mode_idempotence_diff_and_absent(ansible, api, s
     assert res["diff"]["before"]["spec"]["limits"]["cpuCores"] == 4
     assert res["diff"]["after"]["spec"]["limits"]["cpuCores"] == 4.5
     assert res["diff"]["after"]["resource_quota"]["hard"] == {QUOTA_KEY: "5"}
+    # the diff names each object; quantities in units (PostgreSQL only now: 1249m and 1336Mi per cluster, 5 clusters)
+    assert res["diff"]["before"]["compute_quota"]["name"] == "resource-policy-compute"
+    assert res["diff"]["before"]["compute_quota"]["hard"] == {"requests.cpu": "9154m", "requests.memory": "21229Mi"}
+    assert res["diff"]["after"]["compute_quota"] == {
+        "name": "resource-policy-compute",
+        "hard": {"requests.cpu": "10745m", "requests.memory": "23064Mi"},
+        "headroom": {"cpu": "1249m", "memory": "1336Mi", "volumes": 4, "clusters": 5},
+    }
+    assert "storage_quota" not in res["diff"]["before"]
+    assert res["diff"]["after"]["storage_quota"] == {"name": "resource-policy-storage", "hard": {"requests.storage": "100Gi", "persistentvolumeclaims": "20"}}
     run, res = run_policy(ansible, diff=True, namespace=ns, limits=bigger, engines=["postgresql"])
     assert run.rc == 0 and res["changed"] is True
     assert api.policy(ns)["spec"]["limits"]["cpuCores"] == 4.5
+    assert api.policy(ns)["spec"]["limits"]["storageBytes"] == 100 * 2**30
     assert api.policy(ns)["spec"]["selectors"]["engines"] == ["postgresql"]
     assert api.quota(ns)["spec"]["hard"] == {QUOTA_KEY: "5"}
+    assert api.quota(ns, "resource-policy-compute")["spec"]["hard"] == {"requests.cpu": "10745m", "requests.memory": "23064Mi"}
+    assert api.quota(ns, "resource-policy-storage")["status"]["hard"] == {"requests.storage": "100Gi", "persistentvolumeclaims": "20"}
     assert "virakcloud.everest/tenant" in api.policy(ns)["metadata"]["labels"]  # labels set by others are kept
+    sandbox.reset_stats()
+    run, res = run_policy(ansible, namespace=ns, limits=bigger, engines=["postgresql"])
+    assert run.rc == 0 and res["changed"] is False and api.writes() == {}
 
+    # state absent removes the policy, its quotas and its LimitRange, then is a no-op
     run, res = run_policy(ansible, namespace=ns, state="absent")
     assert run.rc == 0 and res["changed"] is True
     assert api.policy(ns) is None and api.quota(ns) is None
+    assert api.get("/api/v1/namespaces/%s/resourcequotas" % ns)["items"] == []
+    assert api.get("/api/v1/namespaces/%s/limitranges" % ns)["items"] == []
     assert api.get(CRD) is not None
     run, res = run_policy(ansible, namespace=ns, state="absent")
     assert run.rc == 0 and res["changed"] is False
@@ -298,7 +326,7 @@ def test_batch_form(ansible, api, sandbox):
     run, res = run_policy(ansible, policies=policies[:2])
     assert run.rc == 0 and res["changed"] is False
     by_verb = sandbox.stats()["by_verb"]
-    assert (by_verb["get"], by_verb["list"]) == (1, 2)
+    assert (by_verb["get"], by_verb["list"]) == (1, 3)  # the CRD; one LIST each of policies, quotas, LimitRanges
     assert api.writes() == {}
 
 
@@ -354,8 +382,8 @@ def test_quota_check_table(ansible, api):
             "memory-exact-exp": [],
             "memory-exact-k": [],
             "memory-exact-e": [],
-            "memory-over-decimal": ["%s: memory 17884901888 would exceed the limit of 16Gi (in use 12Gi, requested 5000000000)" % ns],
-            "memory-over-m": ["%s: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295000000)" % ns],
+            "memory-over-decimal": ["%s: memory 17884901888 would exceed the limit of 16Gi (in use 12Gi, requested 5G)" % ns],
+            "memory-over-m": ["%s: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295M)" % ns],
             "memory-over-ti": ["%s: memory 268Gi would exceed the limit of 16Gi (in use 12Gi, requested 256Gi)" % ns],
             "memory-over-proxy": ["%s: memory 16385Mi would exceed the limit of 16Gi (in use 12Gi, requested 4097Mi)" % ns],
             "users-exact": [],
@@ -372,8 +400,8 @@ def test_quota_check_table(ansible, api):
             for message, got in zip(messages, res["violations"]):
                 assert message in got, (key, got)
         ok = results["cpu-exact"]
-        assert ok["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "db_users": 1}
-        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 4 * 2**30, "db_users": 1}
+        assert ok["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "storage_bytes": 3 * 2**30, "db_users": 1}
+        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 4 * 2**30, "storage_bytes": None, "db_users": 1}
         assert results["resize-ok"]["resize"] is True and results["resize-ok"]["usage_after"]["clusters"] == 2
 
         # a namespace without a policy fails with the fix; update_status records usage and a condition
@@ -389,7 +417,7 @@ def test_quota_check_table(ansible, api):
         assert "tenant_resource_policy" in results["nopolicy"]["msg"]
         assert results["status"]["changed"] is True
         status = api.policy(ns)["status"]
-        assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2**30, "dbUsers": 1}
+        assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2**30, "storageBytes": 3 * 2**30, "dbUsers": 1}
         assert [(c["type"], c["status"]) for c in status["conditions"]] == [("WithinLimits", "True")]
         run = ansible.playbook(CHECKS, extra_vars={"checks": [{"id": "status", "namespace": ns, "update_status": True}]})
         assert run.result("Quota check")["results"][0]["changed"] is False, run.result("Quota check")["results"][0]

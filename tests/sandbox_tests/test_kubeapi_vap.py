@@ -210,24 +210,24 @@ def tenants(raw, make_ns):
     assert raw('POST', f'{ADM}/validatingadmissionpolicybindings', vapb)[0] == 201
     for ns in ('ns-zed', 'ns-a', 'ns-free'):
         make_ns(ns)
-    for ns, cpu, memory, engines in (('ns-zed', 2, 4 * 2**30, ['postgresql', 'mysql']), ('ns-a', 64, 2**40, ['mongodb'])):
+    for ns, cpu, memory, storage, engines in (('ns-zed', 2, 4 * 2**30, 100 * 2**30, ['postgresql', 'mysql']), ('ns-a', 64, 2**40, 10**12, ['mongodb'])):
         trp = {
             'apiVersion': 'everest.local/v1',
             'kind': 'TenantResourcePolicy',
             'metadata': {'name': 'resource-policy', 'namespace': ns},
-            'spec': {'limits': {'cpuCores': cpu, 'memoryBytes': memory}, 'selectors': {'engines': engines}},
+            'spec': {'limits': {'cpuCores': cpu, 'memoryBytes': memory, 'storageBytes': storage}, 'selectors': {'engines': engines}},
         }
         assert raw('POST', f'{TRP}/namespaces/{ns}/tenantresourcepolicies', trp)[0] == 201
     return raw
 
 
-def dbc(name, ns, etype='postgresql', replicas=3, cpu='500m', memory='1Gi', **spec):
+def dbc(name, ns, etype='postgresql', replicas=3, cpu='500m', memory='1Gi', storage='10Gi', **spec):
     resources = {k: v for k, v in (('cpu', cpu), ('memory', memory)) if v is not None}
     body = {
         'apiVersion': 'everest.percona.com/v1alpha1',
         'kind': 'DatabaseCluster',
         'metadata': {'name': name, 'namespace': ns},
-        'spec': {'engine': {'type': etype, 'replicas': replicas, 'resources': resources, 'storage': {'size': '10Gi'}}},
+        'spec': {'engine': {'type': etype, 'replicas': replicas, 'resources': resources, 'storage': {'size': storage}}},
     }
     body['spec'].update(spec)
     return body
@@ -254,8 +254,13 @@ def test_tenant_policy_refusals(tenants):
         _denied(raw, dbc('big', 'ns-zed', cpu=64))
         == 'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192 (TenantResourcePolicy ns-zed/resource-policy)'
     )
+    # memory in the units a tenant writes: binary or decimal, whichever divides exactly
     assert _denied(raw, dbc('mem', 'ns-zed', memory='2Gi')) == (
-        'ns-zed allows at most 4294967296 bytes of memory for all its clusters; this cluster asks for 6442450944 (TenantResourcePolicy ns-zed/resource-policy)'
+        'ns-zed allows at most 4Gi of memory for all its clusters; this cluster asks for 6Gi (TenantResourcePolicy ns-zed/resource-policy)'
+    )
+    assert _denied(raw, dbc('mem', 'ns-zed', memory='2G')).startswith('ns-zed allows at most 4Gi of memory for all its clusters; this cluster asks for 6G ')
+    assert _denied(raw, dbc('mem', 'ns-zed', memory='1500000001')).startswith(
+        'ns-zed allows at most 4Gi of memory for all its clusters; this cluster asks for 4500000003 bytes '
     )
     assert _denied(raw, dbc('nocpu', 'ns-zed', cpu=None)) == (
         'ns-zed allows at most 2 CPU for all its clusters (TenantResourcePolicy ns-zed/resource-policy); this cluster must set spec.engine.resources.cpu'
@@ -264,6 +269,52 @@ def test_tenant_policy_refusals(tenants):
     assert _denied(raw, dbc('proxy', 'ns-zed', 'pxc', proxy=proxy)).startswith(
         'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 2.1 '
     )  # 3 x 500m + 2 x 300m
+
+
+def test_tenant_policy_storage_counts_every_volume(tenants):
+    raw = tenants
+    # PostgreSQL: one volume per node plus the backup repository
+    assert _denied(raw, dbc('pg', 'ns-zed', storage='30Gi')) == (
+        'ns-zed allows at most 100Gi of storage for all its clusters; this cluster asks for 120Gi in 4 volumes of 30Gi '
+        '(TenantResourcePolicy ns-zed/resource-policy)'
+    )
+    assert raw('POST', f'{DBC}/namespaces/ns-zed/databaseclusters', dbc('pg', 'ns-zed', storage='25Gi'))[0] == 201  # 100Gi: the limit exactly
+    # PXC: one volume per node
+    assert raw('POST', f'{DBC}/namespaces/ns-zed/databaseclusters', dbc('my', 'ns-zed', 'pxc', storage='30Gi'))[0] == 201
+    assert _denied(raw, dbc('one', 'ns-zed', 'pxc', replicas=1, storage='101Gi')).endswith(
+        'this cluster asks for 101Gi in 1 volume of 101Gi (TenantResourcePolicy ns-zed/resource-policy)'
+    )
+    # sharded MongoDB: shards x nodes plus the config servers; decimal units stay decimal
+    sharding = {'enabled': True, 'shards': 2, 'configServer': {'replicas': 3}}
+    assert _denied(raw, dbc('mg', 'ns-a', 'psmdb', storage='200G', sharding=sharding)) == (
+        'ns-a allows at most 1T of storage for all its clusters; this cluster asks for 1800G in 9 volumes of 200G (TenantResourcePolicy ns-a/resource-policy)'
+    )
+    assert raw('POST', f'{DBC}/namespaces/ns-a/databaseclusters', dbc('mg', 'ns-a', 'psmdb', storage='100G', sharding=sharding))[0] == 201
+    # growing a volume past the limit is refused like any spec update
+    status, body = raw('GET', f'{DBC}/namespaces/ns-zed/databaseclusters/my')
+    body['spec']['engine']['storage']['size'] = '40Gi'
+    status, out = raw('PUT', f'{DBC}/namespaces/ns-zed/databaseclusters/my', body)
+    assert status == 422 and 'this cluster asks for 120Gi in 3 volumes of 40Gi' in out['message'], out
+
+
+def test_tenant_policy_byte_texts_match_the_collection(tenants):
+    """The policy's byte formatting (variable byteTexts) and _quantity.format_bytes are one rule written twice."""
+    del tenants
+    import sys  # pylint: disable=import-outside-toplevel
+
+    from everest_sandbox.kubeapi import cel  # pylint: disable=import-outside-toplevel
+
+    sys.path.insert(0, os.path.join(REPO, '.venv', 'collections'))
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _quantity  # pylint: disable=import-outside-toplevel
+
+    vap = _docs('tenant-policy-admission.yaml')[0]
+    source = next(v['expression'] for v in vap['spec']['variables'] if v['name'] == 'byteTexts')
+    head = source[: source.index(']') + 1]
+    program = cel.Program(source.replace(head, 'object.values'), result='any')
+    values = [1, 1000, 1024, 10**6, 2**20, 1536 * 2**20, 4 * 10**9, 4 * 2**30, 2500 * 10**6, 99604 * 1024, 10**12, 2**40, 3 * 2**60, 123456789]
+    with cel.evaluation():
+        texts = program.evaluate(cel.to_cel({'object': {'values': values}}))[0]
+    assert list(texts) == [_quantity.format_bytes(v) + ('' if _quantity.format_bytes(v) != str(v) else ' bytes') for v in values]
 
 
 def test_tenant_policy_admits_within_limits_and_checks_scale_up(tenants):

@@ -93,7 +93,7 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
                 'cluster_quota': False,
             }
         )
-        policy = _trp_policy.observe_one(client, 'ns-alice', 'resource-policy', cluster_quota=False)[0]
+        policy = _trp_policy.observe_one(client, 'ns-alice', 'resource-policy', layers=())[0]
         assert _trp_policy.canonical_spec(policy['spec']) == item['spec']
     finally:
         client.close()

@@ -335,7 +335,7 @@ def test_update_checks():
 def test_cluster_shape_is_what_the_quota_depends_on():
     assert dbc.cluster_shape(CURRENT) == dbc.cluster_shape(copy.deepcopy(CURRENT))
     assert dbc.cluster_shape(CURRENT) != dbc.cluster_shape(dbc.desired_spec(params(cpu='2'), CURRENT))
-    assert dbc.cluster_shape(CURRENT) == dbc.cluster_shape(dbc.desired_spec(params(storage_size='50Gi'), CURRENT))
+    assert dbc.cluster_shape(CURRENT) != dbc.cluster_shape(dbc.desired_spec(params(storage_size="50Gi"), CURRENT))  # storage counts too
     assert dbc.cluster_shape(None) == dbc.cluster_shape({})
 
 

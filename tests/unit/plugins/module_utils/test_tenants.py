@@ -259,3 +259,17 @@ def test_role_constants_equal_the_module_utils_ones():
     """The role keeps two copies (the tenant label for docs and the password rule for rotate_passwords.yml)."""
     assert ROLE_VARS["tenant_bootstrap__tenant_label"] == _constants.TENANT_LABEL
     assert ROLE_VARS["tenant_bootstrap__password_re"] == _validation.PASSWORD_PATTERN.replace("{6,}", "{6,%d}" % _validation.PASSWORD_MAX_LENGTH)
+
+
+def test_storage_limit_and_quota_headroom_reach_the_policy_item():
+    p = plan(
+        tenant_bootstrap_limits={"cpu": 2, "memory": "4Gi", "storage": "50Gi", "max_clusters": 2},
+        tenant_bootstrap_quota_headroom={"cpu": "300m", "memory": None},
+    )
+    assert p["valid"], p["problem"]
+    assert p["steps"]["policy"]["limits"]["storage"] == "50Gi"
+    assert p["steps"]["policy"]["quota_headroom"] == {"cpu": "300m"}
+    assert "quota_headroom" not in plan()["steps"]["policy"]  # empty: the module derives it
+    assert "storage=50Gi" in _tenants.summary_lines(_tenants.summary_rows([p], {}, [], False), "skipped")[1]
+    bad = plan(tenant_bootstrap_quota_headroom={"pods": 3})
+    assert not bad["valid"] and "tenant_bootstrap_quota_headroom.pods" in bad["problem"]

@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from test_trp_support import FakeClient  # noqa: E402  pylint: disable=wrong-import-position
 
+from ansible_collections.virakcloud.everest.plugins.module_utils import _admission  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.virakcloud.everest.plugins.module_utils import _quota  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.virakcloud.everest.plugins.module_utils import _tenant_report  # noqa: E402  pylint: disable=wrong-import-position
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd  # noqa: E402  pylint: disable=wrong-import-position
@@ -171,7 +172,13 @@ def test_create_then_idempotent_with_zero_writes():
     client = FakeClient()
     res = converge(client, [item()])[0]
     assert res["changed"] is True
-    assert [c[0] for c in client.writes()] == ["create", "create"]
+    # the policy, then the LimitRange before the quotas (no storage limit: no storage quota)
+    assert [(c[0], c[1].rsplit("/", 1)[-1]) for c in client.writes()] == [
+        ("create", "tenantresourcepolicies"),
+        ("create", "limitranges"),
+        ("create", "resourcequotas"),
+        ("create", "resourcequotas"),
+    ]
     stored = client.obj(TRP_API, TRP, "ns-alice", "resource-policy")
     assert stored["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20}
     assert stored["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "virakcloud.everest"
@@ -189,7 +196,7 @@ def test_create_then_idempotent_with_zero_writes():
     again = converge(client, [_trp_policy.normalize_item(same)])[0]
     assert again["changed"] is False
     assert client.writes() == []
-    assert [c[0] for c in client.calls] == ["get", "get"]
+    assert [c[0] for c in client.calls] == ["get", "list", "list"]  # the policy; the namespace's LimitRanges and quotas
 
 
 def test_check_mode_writes_nothing_and_predicts():
@@ -257,9 +264,9 @@ def test_cluster_quota_false_leaves_quota_alone():
     client = FakeClient()
     converge(client, [item()])
     client.calls.clear()
-    res = converge(client, [item(cluster_quota=False, limits={"cpu": 4, "memory": "16Gi", "max_clusters": 9, "max_db_users": 20})])[0]
+    res = converge(client, [item(cluster_quota=False, compute_quota=False, limits={"cpu": 4, "memory": "16Gi", "max_clusters": 9, "max_db_users": 20})])[0]
     assert res["changed"] is True
-    assert [c[0] for c in client.calls if c[0] != "get"] == ["update"]
+    assert [c[0] for c in client.writes()] == ["update"]
     assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")["spec"]["hard"][_constants.DBC_COUNT_RESOURCE] == "3"
 
 
@@ -507,7 +514,7 @@ def policy(limits=None, engines=("postgresql", "mysql"), namespace="ns-alice"):
 
 
 def request(**kw):
-    base = dict.fromkeys(("engine", "replicas", "cpu", "memory", "proxy_replicas", "proxy_cpu", "proxy_memory", "cluster_name"))
+    base = dict.fromkeys(("engine", "replicas", "cpu", "memory", "storage", "proxy_replicas", "proxy_cpu", "proxy_memory", "cluster_name"))
     base["db_users"] = 0
     base.update(kw)
     return base
@@ -557,7 +564,7 @@ CLUSTERS = [dbc("pg1", replicas=1, cpu="1500m", memory="4Gi"), dbc("my1", engine
             request(engine="postgresql", cpu="100m", memory="4295M"),
             [],
             False,
-            ["ns-alice: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295000000)"],
+            ["ns-alice: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295M)"],
         ),
         (request(engine="postgresql", cpu="100m", memory="0.25Ti"), [], False, ["memory 268Gi would exceed the limit of 16Gi (in use 12Gi, requested 256Gi)"]),
         (request(engine="postgresql", cpu="100m", memory="1Pi"), [], False, ["memory 1048588Gi would exceed the limit of 16Gi (in use 12Gi, requested 1Pi)"]),
@@ -632,8 +639,13 @@ def test_mistyped_resize_is_refused_not_answered():
         (
             {"cpuCores": 4},
             request(engine="postgresql", replicas=3),
-            "ns-alice: cpu is required to check a new cluster against the cpu limit of 4; give cpu (per engine replica; "
-            "Everest requires cpu and memory for every cluster)",
+            "ns-alice: cpu is required to check a new cluster against the cpu limit of 4; give cpu (cpu and memory per engine "
+            "replica, storage per volume; Everest requires all three for every cluster)",
+        ),
+        (
+            {"storageBytes": 100 * 2**30},
+            request(engine="postgresql", cpu=1, memory="1Gi"),
+            "ns-alice: storage is required to check a new cluster against the storage limit of 100Gi; give storage",
         ),
         (
             {"memoryBytes": 17179869184},
@@ -683,6 +695,44 @@ def test_everest_database_cluster_requests_still_pass_through_evaluate():
     assert resized["resize"] is True and resized["allowed"] is True
 
 
+@pytest.mark.parametrize(
+    "engine, replicas, size, sharding, volumes, storage",
+    [
+        ("pxc", 3, "10Gi", None, 3, 30 * 2**30),
+        ("postgresql", 3, "10Gi", None, 4, 40 * 2**30),  # + the pgBackRest repo
+        ("postgresql", None, "10G", None, 2, 20 * 10**9),
+        ("psmdb", 3, "10Gi", None, 3, 30 * 2**30),
+        # sharded: shards x nodes, plus the config servers (their own count, else the engine replicas)
+        ("psmdb", 3, "10Gi", {"enabled": True, "shards": 2, "configServer": {"replicas": 1}}, 7, 70 * 2**30),
+        ("psmdb", 3, "10Gi", {"enabled": True, "shards": 2}, 9, 90 * 2**30),
+        ("psmdb", 3, "10Gi", {"enabled": False, "shards": 2}, 3, 30 * 2**30),
+        ("pxc", 1, None, None, 1, 0),
+    ],
+)
+def test_storage_rule_counts_every_volume(engine, replicas, size, sharding, volumes, storage):
+    cluster = dbc("db", engine=engine, replicas=replicas)
+    cluster["spec"]["engine"]["storage"] = {"size": size} if size else {}
+    if sharding:
+        cluster["spec"]["sharding"] = sharding
+    use = _quota.cluster_usage(cluster)
+    assert (use["volumes"], use["storage"]) == (volumes, storage)
+
+
+def test_storage_limit_refuses_the_sum_and_needs_a_size():
+    pol = policy(limits={"storageBytes": 10 * 2**30})
+    # CLUSTERS hold 3Gi (pg1: 2 volumes of 1Gi, my1: 1); a 2-node PostgreSQL of 2Gi needs 3 volumes = 6Gi
+    ok = _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(engine="postgresql", replicas=2, storage="2Gi"))
+    assert ok["allowed"] is True and ok["requested"]["storage_bytes"] == 6 * 2**30 and ok["usage_after"]["storage_bytes"] == 9 * 2**30
+    refused = _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(engine="postgresql", replicas=2, storage="3Gi"))
+    assert refused["violations"] == ["ns-alice: storage 12Gi would exceed the limit of 10Gi (in use 3Gi, requested 9Gi)"]
+    # a resize keeps the engine type and the other values: pg1 grown to 4Gi per volume = 8Gi, with my1 = 9Gi
+    grown = _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg1", storage="4Gi"))
+    assert grown["allowed"] is True and grown["requested"]["storage_bytes"] == 8 * 2**30
+    assert _quota.evaluate("ns-alice", pol, CLUSTERS, [], request(cluster_name="pg1", storage="5Gi"))["allowed"] is False
+    with pytest.raises(ValidationError):
+        _quota.validate_request(request(storage="10 GB"))
+
+
 def test_shrinking_while_over_is_allowed():
     over = [dbc("pg1", cpu=6, memory="1Gi")]
     result = _quota.evaluate("ns-alice", policy(), over, [], request(cluster_name="pg1", cpu=5))
@@ -692,9 +742,9 @@ def test_shrinking_while_over_is_allowed():
 
 def test_usage_limits_headroom_views():
     result = _quota.evaluate("ns-alice", policy(limits={"cpuCores": 4, "memoryBytes": 17179869184}), CLUSTERS, ["a", "b"], request())
-    assert result["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "db_users": 2}
-    assert result["limits"] == {"cpu_cores": 4, "memory_bytes": 17179869184, "max_clusters": None, "max_db_users": None}
-    assert result["headroom"] == {"clusters": None, "cpu_cores": 0.5, "memory_bytes": 4 * 2**30, "db_users": None}
+    assert result["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "storage_bytes": 3 * 2**30, "db_users": 2}
+    assert result["limits"] == {"cpu_cores": 4, "memory_bytes": 17179869184, "storage_bytes": None, "max_clusters": None, "max_db_users": None}
+    assert result["headroom"] == {"clusters": None, "cpu_cores": 0.5, "memory_bytes": 4 * 2**30, "storage_bytes": None, "db_users": None}
     assert result["allowed"] is True
 
 
@@ -721,7 +771,7 @@ def test_status_for_sets_condition_and_is_stable():
     pol = policy()
     result = _quota.evaluate("ns-alice", pol, CLUSTERS, ["alice"], request())
     status = _quota.status_for(pol, result, now="2026-01-01T00:00:00Z")
-    assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2**30, "dbUsers": 1}
+    assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2**30, "storageBytes": 3 * 2**30, "dbUsers": 1}
     assert status["conditions"] == [
         {
             "type": "WithinLimits",
@@ -803,13 +853,14 @@ def test_collect_tenants_reports_drift():
     client = FakeClient()
     seed_tenant_world(client)
     tenants = _tenant_report.collect_tenants(client)
-    assert [c[0] for c in client.calls].count("get") == 2  # RBAC ConfigMap + accounts Secret; the rest are LISTs
+    # RBAC ConfigMap, accounts Secret, admission policy and binding; the rest are LISTs (one per kind)
+    assert [c[0] for c in client.calls].count("get") == 4
     by_ns = dict((t["namespace"], t) for t in tenants)
     assert [t["namespace"] for t in tenants] == ["ns-alice", "ns-bob", "ns-gone"]
     alice = by_ns["ns-alice"]
     assert alice["managed"] is True and alice["operators"] == ["postgresql", "pxc"]
     assert alice["users"] == ["alice", "ghost"]
-    assert alice["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "db_users": 2}
+    assert alice["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "storage_bytes": 3 * 2**30, "db_users": 2}
     assert alice["headroom"]["clusters"] == 1
     assert alice["drift"] == {
         "namespace_missing": False,
@@ -817,7 +868,11 @@ def test_collect_tenants_reports_drift():
         "rbac_block_missing": False,
         "missing_accounts": ["ghost"],
         "over_limits": [],
+        # nothing enforces the policy in the cluster: no admission policy, no quota, no LimitRange (no storage limit)
+        "layers_missing": ["admission_policy", "count_quota", "compute_quota", "limit_range"],
+        "quota_over": [],
     }
+    assert alice["layers"]["storage_quota"] == {"required": False, "in_force": False, "name": None, "hard": {}, "used": {}, "over": []}
     assert alice["drifted"] is True
     bob = by_ns["ns-bob"]
     assert bob["drift"]["namespace_not_managed"] is True and bob["drift"]["rbac_block_missing"] is True
@@ -826,9 +881,22 @@ def test_collect_tenants_reports_drift():
     assert gone["drift"]["namespace_missing"] is True and gone["drift"]["rbac_block_missing"] is False and gone["users"] == []
 
 
+def enforce(client, namespace="ns-alice", used=None):
+    """The layers of a tenant as Kubernetes would have them: the quotas and LimitRange tenant_resource_policy writes (with
+    the status the quota controller adds) and the admission policy with its binding."""
+    converge(client, [item(namespace=namespace, limits={"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 20})])
+    for key, obj in list(client.objects.items()):
+        if key[1] == "resourcequotas" and key[2] == namespace:
+            hard = obj["spec"]["hard"]
+            obj["status"] = {"hard": dict(hard), "used": dict((k, (used or {}).get(k, "0")) for k in hard)}
+    for doc, plural in zip(_admission.documents(), ("validatingadmissionpolicies", "validatingadmissionpolicybindings")):
+        client.put_object(copy.deepcopy(doc), "admissionregistration.k8s.io/v1", plural)
+
+
 def test_collect_one_namespace_and_clean_tenant():
     client = FakeClient()
     seed_tenant_world(client)
+    enforce(client)
     client.put_object(
         {
             "apiVersion": "v1",
@@ -839,8 +907,9 @@ def test_collect_one_namespace_and_clean_tenant():
         "v1",
         "configmaps",
     )
+    client.calls.clear()
     tenants = _tenant_report.collect_tenants(client, namespace="ns-alice")
-    assert len(tenants) == 1 and tenants[0]["drifted"] is False
+    assert len(tenants) == 1 and tenants[0]["drifted"] is False, tenants[0]["drift"]
     assert all(
         c[1].startswith(
             (
@@ -849,10 +918,35 @@ def test_collect_one_namespace_and_clean_tenant():
                 "/apis/operators.coreos.com/v1alpha1/namespaces/ns-alice",
                 "/apis/everest.percona.com/v1alpha1/namespaces/ns-alice",
                 "/api/v1/namespaces/everest-system",
+                "/apis/admissionregistration.k8s.io/v1/",
             )
         )
         for c in client.calls
     )
+    layers = tenants[0]["layers"]
+    assert sorted(layers) == ["admission_policy", "compute_quota", "count_quota", "limit_range", "storage_quota"]
+    assert all(layer["in_force"] is layer["required"] for layer in layers.values())
+    assert layers["compute_quota"]["hard"] == {"requests.cpu": "9154m", "requests.memory": "21229Mi"}
+    assert layers["compute_quota"]["headroom"] == {"cpu": "1718m", "memory": "1615Mi", "volumes": 4, "clusters": 3}
+    assert layers["limit_range"]["default_requests"] == {"cpu": "50m", "memory": "64Mi"}
+
+
+def test_layers_flag_a_missing_layer_a_quota_without_status_and_usage_over_hard():
+    client = FakeClient()
+    seed_tenant_world(client)
+    enforce(client, used={"requests.cpu": "9200m", "count/databaseclusters.everest.percona.com": "2"})
+    client.objects.pop(("v1", "limitranges", "ns-alice", "resource-policy-defaults"))
+    quota = client.objects[("v1", "resourcequotas", "ns-alice", "resource-policy-clusters")]
+    quota.pop("status")  # the quota controller has not seen it yet: Kubernetes does not enforce it
+    alice = _tenant_report.collect_tenants(client, namespace="ns-alice")[0]
+    assert alice["drift"]["layers_missing"] == ["count_quota", "limit_range"]
+    assert alice["drift"]["quota_over"] == ["resource-policy-compute requests.cpu"]
+    assert alice["layers"]["compute_quota"]["used"]["requests.cpu"] == "9200m" and alice["layers"]["compute_quota"]["over"] == ["requests.cpu"]
+    assert alice["drifted"] is True
+    # the binding without Deny does not enforce anything
+    binding = client.objects[("admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings", None, "virakcloud-everest-tenant-resource-policy")]
+    binding["spec"]["validationActions"] = ["Audit"]
+    assert "admission_policy" in _tenant_report.collect_tenants(client, namespace="ns-alice")[0]["drift"]["layers_missing"]
 
 
 @settings(max_examples=150, derandomize=True, deadline=None)

@@ -45,13 +45,13 @@ def test_schema_is_the_seed_contract_plus_status():
     assert sorted(spec["required"]) == ["limits", "selectors"]
     limits = spec["properties"]["limits"]["properties"]
     assert limits["cpuCores"]["type"] == "number"
-    for key in ("memoryBytes", "maxClusters", "maxDbUsers"):
+    for key in ("memoryBytes", "storageBytes", "maxClusters", "maxDbUsers"):
         assert limits[key]["type"] == "integer"
-    for key in ("cpuCores", "memoryBytes", "maxClusters", "maxDbUsers"):
+    for key in ("cpuCores", "memoryBytes", "storageBytes", "maxClusters", "maxDbUsers"):
         assert limits[key]["minimum"] == 0
     engines = spec["properties"]["selectors"]["properties"]["engines"]
     assert engines["items"]["enum"] == ["postgresql", "mysql", "mongodb", "xtradb_cluster"]
-    assert sorted(props["status"]["properties"]["usage"]["properties"]) == ["clusters", "cpuCores", "dbUsers", "memoryBytes"]
+    assert sorted(props["status"]["properties"]["usage"]["properties"]) == ["clusters", "cpuCores", "dbUsers", "memoryBytes", "storageBytes"]
     assert "conditions" in props["status"]["properties"] and "observedGeneration" in props["status"]["properties"]
     columns = {c["name"]: c["jsonPath"] for c in version["additionalPrinterColumns"]}
     assert columns == {"Max Clusters": ".spec.limits.maxClusters", "Engines": ".spec.selectors.engines", "Age": ".metadata.creationTimestamp"}

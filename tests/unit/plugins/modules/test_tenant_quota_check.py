@@ -65,8 +65,9 @@ def test_allowed_request_returns_usage_and_headroom(monkeypatch, capsys):
     client = world()
     failed, res = run(client, monkeypatch, capsys, {"engine": "postgresql", "cpu": "500m", "memory": "8Gi"})
     assert not failed and res["allowed"] is True and res["changed"] is False
-    assert res["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 8 * 2**30, "db_users": 1}
-    assert res["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 8 * 2**30, "db_users": 1}
+    # storage: two PostgreSQL clusters of one node and 1Gi, each with its backup repository volume
+    assert res["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 8 * 2**30, "storage_bytes": 4 * 2**30, "db_users": 1}
+    assert res["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 8 * 2**30, "storage_bytes": None, "db_users": 1}
     assert res["usage_after"]["cpu_cores"] == 4
     assert client.writes() == []
     assert [c[0] for c in client.calls] == ["get", "list", "get"]
@@ -116,7 +117,7 @@ def test_update_status_writes_once_and_not_in_check_mode(monkeypatch, capsys):
     failed, res = run(client, monkeypatch, capsys, {"update_status": True})
     assert not failed and res["changed"] is True
     status = client.obj(TRP_API, "tenantresourcepolicies", "ns-alice", "resource-policy")["status"]
-    assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 8 * 2**30, "dbUsers": 1}
+    assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 8 * 2**30, "storageBytes": 4 * 2**30, "dbUsers": 1}
     assert status["conditions"][0]["type"] == "WithinLimits" and status["conditions"][0]["status"] == "True"
     before = copy.deepcopy(client.writes())
     failed, res = run(client, monkeypatch, capsys, {"update_status": True})

@@ -63,8 +63,49 @@ def test_create_rerun_check_and_diff(client, monkeypatch, capsys):
     failed, res = run(client, monkeypatch, capsys, diff=True)
     assert not failed and res["changed"] is False and res["crd_changed"] is False
     assert client.writes() == []
-    assert len(client.calls) == 3  # CRD GET + TRP GET + ResourceQuota GET
+    assert [c[0] for c in client.calls] == ["get", "get", "list", "list"]  # CRD, TRP; the namespace's LimitRanges and quotas
     assert res["diff"]["before"] == res["diff"]["after"]
+
+
+def test_compute_storage_quotas_and_limit_range(client, monkeypatch, capsys):
+    """The layers a policy implies: the numbers are the policy's plus the headroom (pg + mysql allowed, 16Gi: PMM medium,
+    the PXC reference cluster is the largest: 1718m and 1615Mi per cluster), or the headroom given."""
+    args = dict(ARGS, limits=dict(ARGS["limits"], storage="200Gi"))
+    failed, res = run(client, monkeypatch, capsys, args=args)
+    assert not failed and res["changed"] is True
+    assert res["compute_quota"] == {
+        "name": "resource-policy-compute",
+        "hard": {"requests.cpu": "9154m", "requests.memory": "21229Mi"},  # 4 + 3 x 1718m; 16Gi + 3 x 1615Mi
+        "headroom": {"cpu": "1718m", "memory": "1615Mi", "volumes": 4, "clusters": 3},
+    }
+    assert res["storage_quota"] == {"name": "resource-policy-storage", "hard": {"requests.storage": "200Gi", "persistentvolumeclaims": "12"}}
+    assert res["limit_range"] == {"name": "resource-policy-defaults", "limits": [{"type": "Container", "defaultRequest": {"cpu": "50m", "memory": "64Mi"}}]}
+    quota = client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-compute")
+    assert quota["metadata"]["labels"]["virakcloud.everest/tenant"] == "alice"
+    assert quota["metadata"]["annotations"]["virakcloud.everest/quota-headroom"] == '{"clusters":3,"cpu":"1718m","memory":"1615Mi","volumes":4}'
+
+    # the headroom given (and the default requests) replace the derived ones; check mode writes nothing, diff names the objects
+    changed = dict(args, quota_headroom={"cpu": "500m", "memory": "1Gi", "volumes": 2}, default_requests={"cpu": "0.1"})
+    client.calls.clear()
+    failed, res = run(client, monkeypatch, capsys, args=changed, check=True, diff=True)
+    assert not failed and res["changed"] is True and client.writes() == []
+    assert res["diff"]["before"]["compute_quota"]["hard"] == {"requests.cpu": "9154m", "requests.memory": "21229Mi"}
+    assert res["diff"]["after"]["compute_quota"]["hard"] == {"requests.cpu": "5500m", "requests.memory": "19Gi"}
+    assert res["diff"]["after"]["storage_quota"]["hard"]["persistentvolumeclaims"] == "6"
+    assert res["diff"]["after"]["limit_range"]["limits"][0]["defaultRequest"] == {"cpu": "100m", "memory": "64Mi"}
+    failed, res = run(client, monkeypatch, capsys, args=changed)
+    assert not failed and res["changed"] is True
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-compute")["spec"]["hard"] == {"requests.cpu": "5500m", "requests.memory": "19Gi"}
+    failed, res = run(client, monkeypatch, capsys, args=changed)
+    assert not failed and res["changed"] is False
+
+    # without cpu and memory limits the compute quota and the LimitRange go; without storage the storage quota
+    failed, res = run(client, monkeypatch, capsys, args=dict(ARGS, limits={"max_clusters": 3}))
+    assert not failed and res["changed"] is True
+    assert res["compute_quota"] is None and res["storage_quota"] is None and res["limit_range"] is None
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-compute") is None
+    assert client.obj("v1", "limitranges", "ns-alice", "resource-policy-defaults") is None
+    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters") is not None
 
 
 def test_diff_shows_the_change(client, monkeypatch, capsys):
@@ -105,7 +146,12 @@ def test_absent(client, monkeypatch, capsys):
     failed, res = run(client, monkeypatch, capsys, args={"namespace": "ns-alice", "state": "absent"})
     assert not failed and res["changed"] is True and res["policy"] is None
     assert client.obj(TRP_API, "tenantresourcepolicies", "ns-alice", "resource-policy") is None
-    assert client.obj("v1", "resourcequotas", "ns-alice", "resource-policy-clusters") is None
+    for plural, name in (
+        ("resourcequotas", "resource-policy-clusters"),
+        ("resourcequotas", "resource-policy-compute"),
+        ("limitranges", "resource-policy-defaults"),
+    ):
+        assert client.obj("v1", plural, "ns-alice", name) is None, name
     assert client.obj(CRD_API, "customresourcedefinitions", None, CRD_NAME) is not None
     failed, res = run(client, monkeypatch, capsys, args={"namespace": "ns-alice", "state": "absent"})
     assert not failed and res["changed"] is False
@@ -124,7 +170,7 @@ def test_batch_form(client, monkeypatch, capsys):
     client.calls.clear()
     failed, res = run(client, monkeypatch, capsys, args=args)
     assert not failed and res["changed"] is False
-    assert [c[0] for c in client.calls] == ["get", "list", "list"]
+    assert [c[0] for c in client.calls] == ["get", "list", "list", "list"]  # CRD; TRPs, LimitRanges, quotas: one LIST each for all items
 
 
 def test_batch_rejects_bad_items_before_anything(client, monkeypatch, capsys):
