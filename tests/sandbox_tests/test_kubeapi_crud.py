@@ -35,7 +35,7 @@ def test_seeded_everest_installation(raw):
     assert dep['status']['readyReplicas'] == 1
     status, nss = raw('GET', '/api/v1/namespaces')
     names = {n['metadata']['name']: n for n in nss['items']}
-    assert set(names) == {'default', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm'}
+    assert set(names) == {'default', 'kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm'}
     assert all(re.fullmatch(r'[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}', n['metadata']['uid']) for n in names.values())
 
 

@@ -96,6 +96,8 @@ def test_kubectl_get_namespaces(kubectl):
         'namespace/everest-monitoring',
         'namespace/everest-olm',
         'namespace/everest-system',
+        'namespace/kube-node-lease',
+        'namespace/kube-public',
         'namespace/kube-system',
     ]
     proc = kubectl('get', 'ns')
