@@ -131,8 +131,8 @@ def run_job(pdd, playbook):
     proc = subprocess.run([str(BIN / "ansible-runner"), "run", str(pdd), "-p", playbook, "--ident", "job"],
                           capture_output=True, text=True, timeout=900, check=False)
     artifacts = pdd / "artifacts" / "job"
-    events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"),
-                                                         key=lambda p: int(p.name.split("-", 1)[0]))]
+    paths = sorted((artifacts / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
+    events = [json.loads(p.read_text()) for p in paths]
     stats = [e for e in events if e.get("event") == "playbook_on_stats"]
     return {"rc": int((artifacts / "rc").read_text()), "status": (artifacts / "status").read_text(),
             "stdout": (artifacts / "stdout").read_text(), "events": events,
@@ -200,9 +200,9 @@ def test_sliced_jobs_then_an_unsliced_check_run_as_awx_runs_them(ansible, clean_
 
     # the unsliced drift report: job type check, diff, the read-only identity through the bearer-token credential
     clean_sandbox.reset_stats()
-    check = private_data_dir(root, "drift", project, export, 1, 1, dict(bearer_token_injection(clean_sandbox.url, identities["readonly"]),
-                                                                     **everestctl),
-                             dict(job_vars, awx_job_id=10), "--ask-vault-pass --check --diff -f 5", tmp_path)
+    readonly = dict(bearer_token_injection(clean_sandbox.url, identities["readonly"]), **everestctl)
+    check = private_data_dir(root, "drift", project, export, 1, 1, readonly, dict(job_vars, awx_job_id=10),
+                             "--ask-vault-pass --check --diff -f 5", tmp_path)
     drift = run_job(check, "playbooks/bootstrap.yml")
     assert drift["rc"] == 0, drift["stdout"][-4000:]
     assert drift["stats"]["changed"] == {} and sorted(drift["stats"]["ok"]) == sorted(TENANTS)
@@ -210,9 +210,7 @@ def test_sliced_jobs_then_an_unsliced_check_run_as_awx_runs_them(ansible, clean_
     assert not any(by_verb.get(v) for v in ("create", "update", "patch", "delete")), by_verb
 
     # the unsliced isolation job, read-only, no vault
-    proof = private_data_dir(root, "isolation", project, export, 1, 1, dict(bearer_token_injection(clean_sandbox.url, identities["readonly"]),
-                                                                         **everestctl),
-                             {"awx_job_id": 11}, "-f 5", tmp_path)
+    proof = private_data_dir(root, "isolation", project, export, 1, 1, readonly, {"awx_job_id": 11}, "-f 5", tmp_path)
     isolation = run_job(proof, "playbooks/isolation.yml")
     assert isolation["rc"] == 0, isolation["stdout"][-4000:]
     assert "checks over 6 tenants: 6 of the inventory" in isolation["stdout"]

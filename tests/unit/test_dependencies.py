@@ -59,9 +59,12 @@ def test_execution_environment_metadata_names_kubernetes_only_for_legacy_auth():
     assert ee["dependencies"]["python"] == "requirements.txt"
 
 
+def _b64json(data):
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
 def _jwt(claims):
-    part = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
-    return "%s.%s.sig" % (part({"alg": "RS256", "typ": "JWT"}), part(claims))
+    return "%s.%s.sig" % (_b64json({"alg": "RS256", "typ": "JWT"}), _b64json(claims))
 
 
 def _auth_provider_kubeconfig(tmp_path, id_token):
