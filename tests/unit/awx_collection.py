@@ -10,6 +10,8 @@ aliases included, without an AWX server. The results are kept in fixtures/awx/ar
 
 import hashlib
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -46,19 +48,26 @@ except Captured as exc:
 
 
 def install(python=sys.executable):
-    """Path containing ``ansible_collections/awx/awx`` (downloaded and extracted once); raises on failure."""
+    """Path containing ``ansible_collections/awx/awx`` (downloaded and extracted once); raises on failure. Safe when
+    several test processes (xdist workers) ask at once: each works in its own directory, the first rename wins."""
     root = AWX_OUTPUT / "collections"
     if (root / "ansible_collections" / "awx" / "awx" / "MANIFEST.json").exists():
         return root
-    dist = AWX_OUTPUT / "dist"
-    dist.mkdir(parents=True, exist_ok=True)
+    work = AWX_OUTPUT / ("tmp-%d" % os.getpid())
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "dist").mkdir(parents=True)
     subprocess.run([python, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", ANSIBLE_PACKAGE,
-                    "-d", str(dist)], check=True, capture_output=True, timeout=600)
-    (wheel,) = sorted(dist.glob("ansible-*.whl"))
+                    "-d", str(work / "dist")], check=True, capture_output=True, timeout=600)
+    (wheel,) = sorted((work / "dist").glob("ansible-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
             if name.startswith("ansible_collections/awx/awx/"):
-                archive.extract(name, root)
+                archive.extract(name, work / "collections")
+    try:
+        os.rename(str(work / "collections"), str(root))
+    except OSError:  # another process was first
+        pass
+    shutil.rmtree(work, ignore_errors=True)
     return root
 
 
