@@ -65,9 +65,11 @@ def install(python=sys.executable):
                 archive.extract(name, work / "collections")
     try:
         os.rename(str(work / "collections"), str(root))
-    except OSError:  # another process was first
+    except OSError:  # another process was first (or a stale partial copy is in the way: then fail loudly below)
         pass
     shutil.rmtree(work, ignore_errors=True)
+    if not (root / "ansible_collections" / "awx" / "awx" / "MANIFEST.json").exists():
+        raise RuntimeError("awx.awx not installed in %s (remove it and retry)" % root)
     return root
 
 
