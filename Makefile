@@ -7,15 +7,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SANDBOX_DIR ?= .sandbox
 PYTEST_ARGS ?= -q -n 2 --durations=15
+RUFF_PATHS := plugins tests bench
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv test pytest units sandbox-tests integration molecule lint sanity build changelog \
+.PHONY: help venv test pytest units sandbox-tests integration molecule lint format sanity build changelog \
         sandbox-start sandbox-stop sandbox-status demo bench clean
 
 help:
 	@echo "make demo            bootstrap example tenants into a local sandbox (idempotency and check mode shown)"
 	@echo "make test            the whole test suite: pytest (units, sandbox, integration), molecule, lint, sanity, build"
 	@echo "make units | sandbox-tests | integration | molecule | lint | sanity | build"
+	@echo "make format          apply ruff's formatter (make lint checks it)"
 	@echo "make sandbox-start | sandbox-stop | sandbox-status   (writes $(SANDBOX_DIR)/env)"
 	@echo "make bench           benchmarks against the sandbox (bench/results/latest.json)"
 
@@ -55,8 +57,14 @@ molecule: venv
 	    $(CURDIR)/$(VENV)/bin/molecule test --all; \
 	else echo "molecule: no scenario yet"; fi
 
+# Python: ruff's formatter and linter (ruff.toml), then ansible-lint for the role, playbooks and metadata.
 lint: venv
+	$(VENV)/bin/ruff format --check $(RUFF_PATHS)
+	$(VENV)/bin/ruff check $(RUFF_PATHS)
 	ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/$(VENV)/collections $(VENV)/bin/ansible-lint
+
+format: venv
+	$(VENV)/bin/ruff format $(RUFF_PATHS)
 
 sanity: venv
 	PY=$(CURDIR)/$(PY) tests/sanity/run.sh

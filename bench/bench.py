@@ -49,8 +49,23 @@ ONE_MIB = 1024 * 1024
 NON_MODULE_ACTIONS = frozenset(
     prefix + name
     for prefix in ("", "ansible.builtin.", "ansible.legacy.")
-    for name in ("set_fact", "debug", "assert", "fail", "meta", "include_tasks", "import_tasks", "include_role", "import_role",
-                 "include_vars", "validate_argument_spec", "group_by", "add_host", "set_stats", "pause")
+    for name in (
+        "set_fact",
+        "debug",
+        "assert",
+        "fail",
+        "meta",
+        "include_tasks",
+        "import_tasks",
+        "include_role",
+        "import_role",
+        "include_vars",
+        "validate_argument_spec",
+        "group_by",
+        "add_host",
+        "set_stats",
+        "pause",
+    )
 ) | frozenset(["virakcloud.everest.tenant_plan"])  # an action plugin: runs on the controller, transfers no module
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -122,8 +137,14 @@ class Sandbox:
         self.dir = Path(directory)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SANDBOX_PATH), env.get("PYTHONPATH", "")) if p)
-        proc = subprocess.run([sys.executable, "-m", "everest_sandbox", "start", "--dir", str(self.dir)], env=env, cwd=str(REPO),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-m", "everest_sandbox", "start", "--dir", str(self.dir)],
+            env=env,
+            cwd=str(REPO),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
         if proc.returncode != 0:
             raise SystemExit("could not start the sandbox: %s" % proc.stdout.decode("utf-8", "replace"))
         self._env = env
@@ -150,8 +171,14 @@ class Sandbox:
         return body.get("data", {}).get("policy.csv", "")
 
     def stop(self):
-        subprocess.run([sys.executable, "-m", "everest_sandbox", "stop", "--dir", str(self.dir)], env=self._env, cwd=str(REPO),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "everest_sandbox", "stop", "--dir", str(self.dir)],
+            env=self._env,
+            cwd=str(REPO),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
 
 
 def tenant_name(index):
@@ -170,9 +197,15 @@ def write_inventory(path, tenants, preset="namespace_admin"):
             "tenant_bootstrap_rbac_preset": preset,
         }
     group_vars = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    doc = {"all": {"children": {"everest_tenants": {"hosts": hosts, "vars": group_vars},
-                                # the host the fleet play (bootstrap_fleet.yml, hosts: localhost) runs on
-                                "controller": {"hosts": {"localhost": dict(group_vars)}}}}}
+    doc = {
+        "all": {
+            "children": {
+                "everest_tenants": {"hosts": hosts, "vars": group_vars},
+                # the host the fleet play (bootstrap_fleet.yml, hosts: localhost) runs on
+                "controller": {"hosts": {"localhost": dict(group_vars)}},
+            }
+        }
+    }
     path.write_text(json.dumps(doc), encoding="utf-8")
 
 
@@ -208,20 +241,22 @@ FLEET_FLOOR_PLAYBOOK = """---
 def ansible_env(sandbox, tmp, results_file):
     env = dict(os.environ)
     env.update(sandbox.env)
-    env.update({
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
-        "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callback_plugins"),
-        "ANSIBLE_CALLBACKS_ENABLED": "record",
-        "EVEREST_TEST_RESULTS": str(results_file),
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
-        "ANSIBLE_HOME": str(tmp / "ansible-home"),
-        "PATH": "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")),
-    })
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
+            "ANSIBLE_CALLBACK_PLUGINS": str(REPO / "tests" / "integration" / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "record",
+            "EVEREST_TEST_RESULTS": str(results_file),
+            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_LOCALHOST_WARNING": "false",
+            "ANSIBLE_LOCAL_TEMP": str(tmp / "ansible-local"),
+            "ANSIBLE_HOME": str(tmp / "ansible-home"),
+            "PATH": "%s:%s" % (Path(sys.executable).parent, os.environ.get("PATH", "")),
+        }
+    )
     return env
 
 
@@ -241,7 +276,7 @@ def count_executions(results_file, tenants):
             loop = result.get("results")
             if isinstance(loop, list) and loop and all(isinstance(item, dict) and "ansible_loop_var" in item for item in loop):
                 n = sum(1 for item in loop if not item.get("skipped"))
-            else:   # not a loop ("results" of e.g. everest_rbac_check is the module's own return value)
+            else:  # not a loop ("results" of e.g. everest_rbac_check is the module's own return value)
                 n = 1
             per_host[host] = per_host.get(host, 0) + n
             key = "%s (%s)" % (task["name"], task["action"])
@@ -249,8 +284,13 @@ def count_executions(results_file, tenants):
     total = sum(per_host.values())
     # every tenant runs the same per-tenant steps; what the minimum host runs is per host, the rest is run_once
     floor_per_host = min(per_host.get(tenant_name(i), 0) for i in range(tenants)) if tenants else 0
-    return {"total": total, "per_host": floor_per_host, "run_once": total - floor_per_host * tenants,
-            "by_task": by_task, "controller_task_results": controller_tasks}
+    return {
+        "total": total,
+        "per_host": floor_per_host,
+        "run_once": total - floor_per_host * tenants,
+        "by_task": by_task,
+        "controller_task_results": controller_tasks,
+    }
 
 
 def phase(sandbox, tmp, tenants, argv, label):
@@ -315,11 +355,21 @@ def bench(tenants, forks, preset="namespace_admin", phases_wanted=PHASES):
             for name in phases:
                 phases[name]["ratio_to_floor"] = round(phases[name]["wall_s"] / phases["floor"]["wall_s"], 3)
         added = len(policy_after.encode("utf-8")) - len(policy_before.encode("utf-8"))
-        return {"tenants": tenants, "forks": forks, "phases": phases, "details": details, "preset": preset, "work_dir": str(tmp),
-                "policy_csv": {"preset": preset, "bytes_before": len(policy_before.encode("utf-8")),
-                               "bytes_after_converge": len(policy_after.encode("utf-8")),
-                               "bytes_per_tenant": round(added / float(tenants), 1),
-                               "sample_block": _first_block(policy_after)}}
+        return {
+            "tenants": tenants,
+            "forks": forks,
+            "phases": phases,
+            "details": details,
+            "preset": preset,
+            "work_dir": str(tmp),
+            "policy_csv": {
+                "preset": preset,
+                "bytes_before": len(policy_before.encode("utf-8")),
+                "bytes_after_converge": len(policy_after.encode("utf-8")),
+                "bytes_per_tenant": round(added / float(tenants), 1),
+                "sample_block": _first_block(policy_after),
+            },
+        }
     finally:
         sandbox.stop()
 
@@ -348,13 +398,23 @@ def bench_fleet(tenants, forks):
             phases[name]["ratio_to_floor"] = round(phases[name]["wall_s"] / phases["floor"]["wall_s"], 3)
         size = len(policy_after.encode("utf-8"))
         conv = phases["converge"]
-        return {"tenants": tenants, "forks": forks, "playbook": "virakcloud.everest.bootstrap_fleet", "phases": phases,
-                "details": details, "work_dir": str(tmp),
-                "module_executions": {name: details[name]["executions"]["total"] for name in ("converge", "noop", "check")},
-                "converge_everestctl_calls_per_s": round(conv["everestctl_calls"] / conv["wall_s"], 2),
-                "policy_csv": {"bytes": size, "bytes_before": len(policy_before.encode("utf-8")),
-                               "configmap_limit_bytes": ONE_MIB, "headroom_bytes": ONE_MIB - size,
-                               "fraction_of_limit": round(size / float(ONE_MIB), 3)}}
+        return {
+            "tenants": tenants,
+            "forks": forks,
+            "playbook": "virakcloud.everest.bootstrap_fleet",
+            "phases": phases,
+            "details": details,
+            "work_dir": str(tmp),
+            "module_executions": {name: details[name]["executions"]["total"] for name in ("converge", "noop", "check")},
+            "converge_everestctl_calls_per_s": round(conv["everestctl_calls"] / conv["wall_s"], 2),
+            "policy_csv": {
+                "bytes": size,
+                "bytes_before": len(policy_before.encode("utf-8")),
+                "configmap_limit_bytes": ONE_MIB,
+                "headroom_bytes": ONE_MIB - size,
+                "fraction_of_limit": round(size / float(ONE_MIB), 3),
+            },
+        }
     finally:
         sandbox.stop()
 
@@ -368,8 +428,11 @@ def fleet_targets(result):
         out["%s_wall_lt_60s" % name] = {"value": p["wall_s"], "met": p["wall_s"] < 60}
         out["%s_zero_writes" % name] = {"value": writes, "met": writes == 0}
         out["%s_zero_everestctl" % name] = {"value": p["everestctl_calls"], "met": p["everestctl_calls"] == 0}
-        out["%s_api_reads" % name] = {"value": p["api_requests"]["get"] + p["api_requests"]["list"],
-                                      "met": None, "note": "compare reads_by_size across N: constant means independent of N"}
+        out["%s_api_reads" % name] = {
+            "value": p["api_requests"]["get"] + p["api_requests"]["list"],
+            "met": None,
+            "note": "compare reads_by_size across N: constant means independent of N",
+        }
     return out
 
 
@@ -381,15 +444,26 @@ def _first_block(policy):
 
 
 def table(result):
-    lines = ["| phase | wall s | s/tenant | x floor | everestctl | get | list | create | update | patch | delete | peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| phase | wall s | s/tenant | x floor | everestctl | get | list | create | update | patch | delete | peak RSS MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for name in PHASES:
         if name not in result["phases"]:
             continue
         p = result["phases"][name]
-        lines.append("| %s | %.2f | %.3f | %s | %d | %s | %.0f |" % (
-            name, p["wall_s"], p["per_tenant_s"], "-" if p["ratio_to_floor"] is None else "%.2f" % p["ratio_to_floor"],
-            p["everestctl_calls"], " | ".join(str(p["api_requests"][v]) for v in VERBS), p["peak_rss_mb"]))
+        lines.append(
+            "| %s | %.2f | %.3f | %s | %d | %s | %.0f |"
+            % (
+                name,
+                p["wall_s"],
+                p["per_tenant_s"],
+                "-" if p["ratio_to_floor"] is None else "%.2f" % p["ratio_to_floor"],
+                p["everestctl_calls"],
+                " | ".join(str(p["api_requests"][v]) for v in VERBS),
+                p["peak_rss_mb"],
+            )
+        )
     return "\n".join(lines)
 
 
@@ -416,14 +490,18 @@ def growth_row(r):
     row = {"tenants": r["tenants"]}
     for name in r["phases"]:
         p = r["phases"][name]
-        row[name] = {"wall_s": p["wall_s"], "per_tenant_s": p["per_tenant_s"], "ratio_to_floor": p["ratio_to_floor"],
-                     "api_requests_per_tenant": round(sum(p["api_requests"].values()) / n, 2),
-                     "api_writes_per_tenant": round(sum(p["api_requests"][v] for v in WRITE_VERBS) / n, 2),
-                     "everestctl_calls_per_tenant": round(p["everestctl_calls"] / n, 2),
-                     "peak_rss_mb": p["peak_rss_mb"],
-                     "load_1m_before": r["details"][name]["load_1m_before"],
-                     "sandbox_cpu_s": r["details"][name]["sandbox_cpu_s"],
-                     "ansible_cpu_s": r["details"][name]["ansible_cpu_s"]}
+        row[name] = {
+            "wall_s": p["wall_s"],
+            "per_tenant_s": p["per_tenant_s"],
+            "ratio_to_floor": p["ratio_to_floor"],
+            "api_requests_per_tenant": round(sum(p["api_requests"].values()) / n, 2),
+            "api_writes_per_tenant": round(sum(p["api_requests"][v] for v in WRITE_VERBS) / n, 2),
+            "everestctl_calls_per_tenant": round(p["everestctl_calls"] / n, 2),
+            "peak_rss_mb": p["peak_rss_mb"],
+            "load_1m_before": r["details"][name]["load_1m_before"],
+            "sandbox_cpu_s": r["details"][name]["sandbox_cpu_s"],
+            "ansible_cpu_s": r["details"][name]["ansible_cpu_s"],
+        }
     return row
 
 
@@ -433,9 +511,14 @@ def policy_analysis(samples):
     for preset, sample in samples.items():
         per = sample["bytes_per_tenant"]
         base = sample["bytes_before"]
-        out[preset] = {"bytes_per_tenant": per, "seed_bytes": base, "configmap_limit_bytes": ONE_MIB,
-                       "tenants_at_limit": int((ONE_MIB - base) // per) if per > 0 else None,
-                       "measured_with_tenants": sample["tenants"], "sample_block": sample["sample_block"]}
+        out[preset] = {
+            "bytes_per_tenant": per,
+            "seed_bytes": base,
+            "configmap_limit_bytes": ONE_MIB,
+            "tenants_at_limit": int((ONE_MIB - base) // per) if per > 0 else None,
+            "measured_with_tenants": sample["tenants"],
+            "sample_block": sample["sample_block"],
+        }
     return out
 
 
@@ -451,18 +534,24 @@ def run_fleet(output, forks, out_path):
         print(table(fleet))
         series.append(fleet)
     biggest = series[-1]
-    output["fleet"] = dict(biggest, targets=fleet_targets(biggest),
-                           reads_by_size={str(f["tenants"]): {name: f["phases"][name]["api_requests"]["get"]
-                                                              + f["phases"][name]["api_requests"]["list"]
-                                                              for name in ("noop", "check")} for f in series})
+    output["fleet"] = dict(
+        biggest,
+        targets=fleet_targets(biggest),
+        reads_by_size={
+            str(f["tenants"]): {name: f["phases"][name]["api_requests"]["get"] + f["phases"][name]["api_requests"]["list"] for name in ("noop", "check")}
+            for f in series
+        },
+    )
     per_tenant = output.get("phases", {}).get("noop")
     if per_tenant:
         # the per-tenant mode at the fleet's size, extrapolated linearly from its own measurement (not run: too slow)
         output["fleet"]["per_tenant_mode_extrapolated"] = {
-            "from_tenants": output.get("tenants"), "to_tenants": biggest["tenants"],
+            "from_tenants": output.get("tenants"),
+            "to_tenants": biggest["tenants"],
             "noop_wall_s": round(per_tenant["per_tenant_s"] * biggest["tenants"], 1),
             "converge_wall_s": round(output["phases"]["converge"]["per_tenant_s"] * biggest["tenants"], 1),
-            "note": "linear extrapolation of the per-tenant mode's measured s/tenant; not measured at this size"}
+            "note": "linear extrapolation of the per-tenant mode's measured s/tenant; not measured at this size",
+        }
     print("fleet targets: %s" % json.dumps(output["fleet"]["targets"]))
     out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -494,9 +583,16 @@ def main():
     result = bench(tenants, forks)
     print("\n## %d tenants, forks %d\n" % (tenants, forks))
     print(table(result))
-    output = {"tenants": tenants, "forks": forks, "phases": result["phases"], "details": result["details"],
-              "targets": targets(result), "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "cpus": os.cpu_count(), "latency_model": model}
+    output = {
+        "tenants": tenants,
+        "forks": forks,
+        "phases": result["phases"],
+        "details": result["details"],
+        "targets": targets(result),
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpus": os.cpu_count(),
+        "latency_model": model,
+    }
     print("\ntargets: %s" % json.dumps(output["targets"]))
     samples = {"namespace_admin": dict(result["policy_csv"], tenants=tenants)}
     for preset in presets:
@@ -504,8 +600,10 @@ def main():
             sample_n = min(tenants, 10)
             samples[preset] = dict(bench(sample_n, forks, preset=preset, phases_wanted=("converge",))["policy_csv"], tenants=sample_n)
     output["policy_csv"] = policy_analysis(samples)
-    print("policy.csv: %s" % json.dumps({k: {"bytes_per_tenant": v["bytes_per_tenant"], "tenants_at_limit": v["tenants_at_limit"]}
-                                         for k, v in output["policy_csv"].items()}))
+    print(
+        "policy.csv: %s"
+        % json.dumps({k: {"bytes_per_tenant": v["bytes_per_tenant"], "tenants_at_limit": v["tenants_at_limit"]} for k, v in output["policy_csv"].items()})
+    )
     out_path.write_text(json.dumps(output, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if growth:
         # written after each size, so a long series leaves its finished part behind

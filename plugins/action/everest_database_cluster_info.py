@@ -15,7 +15,6 @@ from ansible_collections.virakcloud.everest.plugins.plugin_utils._secret_result 
 
 
 class ActionModule(SecretResultAction):
-
     SECRET_KEYS = ('credentials',)
 
     def secret_requested(self):

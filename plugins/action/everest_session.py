@@ -12,7 +12,6 @@ from ansible_collections.virakcloud.everest.plugins.plugin_utils._secret_result 
 
 
 class ActionModule(SecretResultAction):
-
     SECRET_KEYS = ('token',)
 
     def secret_requested(self):

@@ -30,12 +30,28 @@ except ImportError:  # pragma: no cover - PyYAML ships with ansible-core
 from ansible_collections.virakcloud.everest.plugins.module_utils import _tenants
 
 # The role inputs a tenant is made of (everything else in the host's variables is ignored).
-INPUTS = ('tenant_bootstrap_state', 'tenant_bootstrap_namespace', 'tenant_bootstrap_users', 'tenant_bootstrap_update_password',
-          'tenant_bootstrap_operators', 'tenant_bootstrap_limits', 'tenant_bootstrap_engines', 'tenant_bootstrap_rbac_preset',
-          'tenant_bootstrap_rbac_policies', 'tenant_bootstrap_enable_rbac', 'tenant_bootstrap_purge', 'tenant_bootstrap_force',
-          'tenant_bootstrap_take_ownership', 'tenant_bootstrap_takeover_from', 'tenant_bootstrap_reserved_namespaces',
-          'tenant_bootstrap_allow_unknown_rbac_actions', 'tenant_bootstrap_everest_url', 'tenant_bootstrap_password',
-          'tenant_bootstrap_backup_storage', 'tenant_bootstrap_monitoring')
+INPUTS = (
+    'tenant_bootstrap_state',
+    'tenant_bootstrap_namespace',
+    'tenant_bootstrap_users',
+    'tenant_bootstrap_update_password',
+    'tenant_bootstrap_operators',
+    'tenant_bootstrap_limits',
+    'tenant_bootstrap_engines',
+    'tenant_bootstrap_rbac_preset',
+    'tenant_bootstrap_rbac_policies',
+    'tenant_bootstrap_enable_rbac',
+    'tenant_bootstrap_purge',
+    'tenant_bootstrap_force',
+    'tenant_bootstrap_take_ownership',
+    'tenant_bootstrap_takeover_from',
+    'tenant_bootstrap_reserved_namespaces',
+    'tenant_bootstrap_allow_unknown_rbac_actions',
+    'tenant_bootstrap_everest_url',
+    'tenant_bootstrap_password',
+    'tenant_bootstrap_backup_storage',
+    'tenant_bootstrap_monitoring',
+)
 # Where the role's constants live: the role must be the caller (its argument spec validates the inputs).
 ROLE_MARKER = 'tenant_bootstrap__tenant_label'
 

@@ -87,6 +87,7 @@ import re
 
 try:
     import fcntl
+
     HAS_FCNTL = True
 except ImportError:  # pragma: no cover - Windows controllers are not supported by ansible-core anyway
     fcntl = None
@@ -110,7 +111,9 @@ SECRET_FLAGS = ('-p', '--password', '--new-password', '--token', '--api-key')
 # key=value / key: value / "key": "value" where the key looks like a secret
 SECRET_ASSIGN_RE = re.compile(
     r'''(?P<key>["']?[A-Za-z0-9_.-]*(?:pass(?:word|wd)?|api[_-]?key|token|secret)[A-Za-z0-9_.-]*["']?\s*[=:]\s*)'''
-    r'''(?P<value>"[^"]*"|'[^']*'|[^\s,;}\]]+)''', re.IGNORECASE)
+    r'''(?P<value>"[^"]*"|'[^']*'|[^\s,;}\]]+)''',
+    re.IGNORECASE,
+)
 SECRET_FLAG_RE = re.compile(r'''(?P<flag>(?:^|(?<=\s))(?:-p|--password|--new-password|--token|--api-key)(?:\s+|=))(?P<value>"[^"]*"|'[^']*'|\S+)''')
 SAFE_IDENTITY_RE = re.compile(r'^[A-Za-z0-9_.:/@ -]{1,253}$')
 MAX_MSG = 500
@@ -150,6 +153,13 @@ def mask_cmd(cmd):
             continue
         out.append(mask_text(arg))
     return out
+
+
+def put_set(record, **values):
+    """Add the values that are set (not empty) to ``record``, in the order given."""
+    for key, value in values.items():
+        if value:
+            record[key] = value
 
 
 def mask_text(text):
@@ -368,8 +378,7 @@ class CallbackModule(CallbackBase):
     def _own_module_names():
         modules_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'modules')
         try:
-            return frozenset(os.path.splitext(name)[0] for name in os.listdir(modules_dir)
-                             if name.endswith('.py') and not name.startswith('_'))
+            return frozenset(os.path.splitext(name)[0] for name in os.listdir(modules_dir) if name.endswith('.py') and not name.startswith('_'))
         except OSError:
             return frozenset()
 
@@ -423,8 +432,7 @@ class CallbackModule(CallbackBase):
         return None
 
     def _awx_job_id(self):
-        for value in (os.environ.get('JOB_ID'), os.environ.get('AWX_JOB_ID'), self.extra_vars.get('awx_job_id'),
-                      self.extra_vars.get('tower_job_id')):
+        for value in (os.environ.get('JOB_ID'), os.environ.get('AWX_JOB_ID'), self.extra_vars.get('awx_job_id'), self.extra_vars.get('tower_job_id')):
             if value not in (None, ''):
                 return to_text(value)
         return None
@@ -480,15 +488,7 @@ class CallbackModule(CallbackBase):
             if failed and data.get('msg'):
                 msg = mask_text(to_text(data.get('msg')))
                 record['msg'] = msg if len(msg) <= MAX_MSG else msg[:MAX_MSG] + '...'
-            summary = diff_summary(data.get('diff'))
-            if summary:
-                record['diff'] = summary
-            cmd = mask_cmd(data.get('cmd'))
-            if cmd:
-                record['cmd'] = cmd
-            items = self._items(data)
-            if items:
-                record['items'] = items
+            put_set(record, diff=diff_summary(data.get('diff')), cmd=mask_cmd(data.get('cmd')), items=self._items(data))
         return scrub(record)
 
     @staticmethod
@@ -503,12 +503,7 @@ class CallbackModule(CallbackBase):
             entry = identity_from(None, item)
             entry['changed'] = bool(item.get('changed'))
             entry['failed'] = bool(item.get('failed'))
-            cmd = mask_cmd(item.get('cmd'))
-            if cmd:
-                entry['cmd'] = cmd
-            summary = diff_summary(item.get('diff'))
-            if summary:
-                entry['diff'] = summary
+            put_set(entry, cmd=mask_cmd(item.get('cmd')), diff=diff_summary(item.get('diff')))
             items.append(entry)
             if len(items) >= MAX_ITEMS:
                 break

@@ -52,6 +52,16 @@ options:
       - Timeout in seconds of one HTTP request to Everest (not of a wait).
     type: int
     default: 30
+  everest_allow_http_credentials:
+    description:
+      - Credentials (the session token, or the password of a login) are never sent to O(everest_url) over plain
+        C(http), except to a loopback address (V(localhost), V(127.0.0.1), V(::1)); such a task fails with a message
+        instead. Set V(true) to allow it anyway, for a network path that is protected otherwise.
+      - Named with the C(everest_) prefix because the modules that also talk to Kubernetes have their own
+        C(allow_http_credentials) for the Kubernetes API.
+      - Can also be set with the E(VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS) environment variable.
+    type: bool
+    default: false
 notes:
   - Answers C(429 rate limit exceeded) are retried, up to 10 attempts in all. Everest's rate limiter sends no
     C(Retry-After) header, so the module waits with a jittered exponential backoff (0.25 to 0.5 s, doubling each time,

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest local accounts: observe (Kubernetes Secret) -> decide (pure) -> act (everestctl).
 
-Storage facts (EF §3): Secret ``everest-system/everest-accounts``, data key ``users.yaml``, a YAML map
+Storage facts (reference §3): Secret ``everest-system/everest-accounts``, data key ``users.yaml``, a YAML map
 username -> ``{enabled, capabilities, passwordMtime, passwordHash}``. ``passwordHash`` is
 PBKDF2-HMAC-SHA256(password, salt=UID of Namespace ``everest-system``, 4096 iterations, 32 bytes), written
 by yaml.v2 as ``!!binary <base64>`` (or as a string in the rare valid-UTF-8 case). The Secret annotation
@@ -27,6 +27,7 @@ import time
 
 try:
     import yaml
+
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 except ImportError as _exc:  # pragma: no cover - PyYAML ships with ansible-core
@@ -43,33 +44,30 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sConflict
 
-SYSTEM_NAMESPACE = _constants.SYSTEM_NAMESPACE
-ACCOUNTS_SECRET = _constants.ACCOUNTS_SECRET
-USERS_KEY = _constants.ACCOUNTS_KEY
 INSECURE_ANNOTATION_PREFIX = 'insecure-password/'
+SECRET = '%s/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)  # as messages name it
 # Same as _k8s.path('v1', 'secrets', SYSTEM_NAMESPACE, ACCOUNTS_SECRET) / path('v1', 'namespaces', name=SYSTEM_NAMESPACE)
-SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET)
-SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % SYSTEM_NAMESPACE
+SECRET_PATH = '/api/v1/namespaces/%s/secrets/%s' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET)
+SYSTEM_NAMESPACE_PATH = '/api/v1/namespaces/%s' % _constants.SYSTEM_NAMESPACE
 NAMESPACES_PATH = '/api/v1/namespaces'
-RBAC_PATH = '/api/v1/namespaces/%s/configmaps/%s' % (SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP)
 
 PBKDF2_ITERATIONS = 4096
 PBKDF2_KEY_LENGTH = 32
 
-ADMIN_USERNAME = _constants.ADMIN_USERNAME
 OWNER_WRITE_ATTEMPTS = 8
 DEFAULT_ATTEMPTS = 8
+# everestctl conflicts (a writer outside this collection): a pause of up to 0.05 s, doubling up to 2 s (full jitter)
+CONFLICT_BACKOFF = _retry.Backoff(0.05, 2.0, _retry.FULL_JITTER)
 
 PASSWORD_UNCHANGED = '<unchanged>'
 PASSWORD_CHANGED = '<changed>'
 
-ACTION_NONE = 'none'
-ACTION_CREATE = 'create'
-ACTION_SET_PASSWORD = 'set_password'
-ACTION_DELETE = 'delete'
+ACTION_NONE, ACTION_CREATE, ACTION_SET_PASSWORD, ACTION_DELETE = 'none', 'create', 'set_password', 'delete'
 
 _TRUE_WORDS = ('y', 'yes', 'true', 'on')
 
@@ -117,12 +115,14 @@ def parse_users_yaml(text):
     try:
         data = yaml.load(text, Loader=_UsersLoader)  # nosec - BaseLoader subclass: strings, maps, lists, binary only
     except yaml.YAMLError as exc:
-        raise EverestError('Secret %s/%s: key %s is not valid YAML (%s)' % (
-            SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY, getattr(exc, 'problem', None) or type(exc).__name__))
+        raise EverestError(
+            'Secret %s/%s: key %s is not valid YAML (%s)'
+            % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET, _constants.ACCOUNTS_KEY, getattr(exc, 'problem', None) or type(exc).__name__)
+        )
     if data is None or data == '':
         return {}
     if not isinstance(data, dict):
-        raise EverestError('Secret %s/%s: key %s is not a map of accounts' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+        raise EverestError('Secret %s: key %s is not a map of accounts' % (SECRET, _constants.ACCOUNTS_KEY))
     users = {}
     for username, entry in data.items():
         entry = entry if isinstance(entry, dict) else {}
@@ -141,13 +141,13 @@ def parse_users_yaml(text):
 def parse_accounts_secret(secret):
     """Secret object (as the API returns it) -> {username: account}; ``plain`` flags insecure-password annotations."""
     data = (secret or {}).get('data') or {}
-    raw = data.get(USERS_KEY)
+    raw = data.get(_constants.ACCOUNTS_KEY)
     text = ''
     if raw:
         try:
             text = base64.b64decode(raw).decode('utf-8')
         except (binascii.Error, ValueError, UnicodeDecodeError):
-            raise EverestError('Secret %s/%s: key %s is not valid base64 UTF-8 text' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET, USERS_KEY))
+            raise EverestError('Secret %s: key %s is not valid base64 UTF-8 text' % (SECRET, _constants.ACCOUNTS_KEY))
     users = parse_users_yaml(text)
     annotations = ((secret or {}).get('metadata') or {}).get('annotations') or {}
     for username, account in users.items():
@@ -156,10 +156,19 @@ def parse_accounts_secret(secret):
     return users
 
 
+def read_account_names(client):
+    """Set of Everest account names, or None when the accounts Secret does not exist."""
+    obj = client.get_or_none(SECRET_PATH)
+    if obj is None:
+        return None
+    return set(parse_accounts_secret(obj))
+
+
 # ----------------------------------------------------------------------------------------------- hashing
 
+
 def hash_password(password, salt):
-    """The 32 raw bytes Everest stores for ``password`` (EF §3)."""
+    """The 32 raw bytes Everest stores for ``password`` (reference §3)."""
     return hashlib.pbkdf2_hmac('sha256', _as_bytes(password), _as_bytes(salt), PBKDF2_ITERATIONS, PBKDF2_KEY_LENGTH)
 
 
@@ -204,8 +213,10 @@ class AccountStore:
         if secret is None:
             raise EverestError(
                 'Secret %s/%s not found: Everest is not installed in this cluster (or the kubeconfig points at another '
-                'cluster); install Everest first' % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
-                namespace=SYSTEM_NAMESPACE, secret=ACCOUNTS_SECRET)
+                'cluster); install Everest first' % (_constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
+                namespace=_constants.SYSTEM_NAMESPACE,
+                secret=_constants.ACCOUNTS_SECRET,
+            )
         self.last = parse_accounts_secret(secret)
         self.secret_uid = (secret.get('metadata') or {}).get('uid') or None
         self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
@@ -218,8 +229,7 @@ class AccountStore:
         if username in self.recorded_owners:
             return self.recorded_owners[username]
         if self._derived_owners is None:
-            rbac = self.client.get_or_none(RBAC_PATH)
-            text = ((rbac or {}).get('data') or {}).get(_constants.RBAC_POLICY_KEY) or ''
+            text = _rbac_store.read_policy_text(self.client) or ''
             try:
                 blocks = _rbac.get_blocks(text)
             except _rbac.BlockError:
@@ -240,8 +250,9 @@ class AccountStore:
                     owners[username] = tenant
             if owners == self.recorded_owners:
                 return False
-            patch = {'metadata': {'resourceVersion': self._secret_rv,
-                                  'annotations': {_constants.ACCOUNT_OWNERS_ANNOTATION: _ownership.owners_annotation(owners)}}}
+            patch = {
+                'metadata': {'resourceVersion': self._secret_rv, 'annotations': {_constants.ACCOUNT_OWNERS_ANNOTATION: _ownership.owners_annotation(owners)}}
+            }
             try:
                 secret = self.client.patch(SECRET_PATH, patch)
             except K8sConflict:
@@ -250,7 +261,7 @@ class AccountStore:
             self._secret_rv = (secret.get('metadata') or {}).get('resourceVersion')
             self.recorded_owners = _ownership.account_owners(secret)
             return True
-        raise EverestError("Secret %s/%s kept changing while the account owners were recorded; retry" % (SYSTEM_NAMESPACE, ACCOUNTS_SECRET))
+        raise EverestError("Secret %s kept changing while the account owners were recorded; retry" % SECRET)
 
     def salt(self):
         if self._salt is None and self.salt_cache and self.secret_uid:
@@ -262,8 +273,10 @@ class AccountStore:
             namespace = self.client.get_or_none(SYSTEM_NAMESPACE_PATH)
             uid = ((namespace or {}).get('metadata') or {}).get('uid')
             if not uid:
-                raise EverestError('Namespace %s not found (or has no uid): cannot compute Everest password hashes; '
-                                   'install Everest first' % SYSTEM_NAMESPACE, namespace=SYSTEM_NAMESPACE)
+                raise EverestError(
+                    'Namespace %s not found (or has no uid): cannot compute Everest password hashes; install Everest first' % _constants.SYSTEM_NAMESPACE,
+                    namespace=_constants.SYSTEM_NAMESPACE,
+                )
             self._salt = uid
             if self.salt_cache and self.secret_uid:
                 _cache.store(SALT_CACHE_KIND, self.secret_uid, uid)
@@ -272,8 +285,9 @@ class AccountStore:
 
 # ----------------------------------------------------------------------------------------------- decide
 
+
 def validate_item(want):
-    """Raise ValidationError for input Everest would refuse (username first, then password, EF §2.1)."""
+    """Raise ValidationError for input Everest would refuse (username first, then password, reference §2.1)."""
     username = want.get('username')
     error = _validation.check_username(username)
     if error:
@@ -286,13 +300,13 @@ def validate_item(want):
         problem = _validation.check_tenant_name(want['tenant'])
         if problem:
             raise ValidationError("account '%s': %s" % (username, problem), username=username)
-        if username == ADMIN_USERNAME:
-            raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'"
-                                  % want['tenant'], username=username)
-    if want.get('state') == 'absent' and username == ADMIN_USERNAME and not want.get('allow_admin_removal'):
+        if username == _constants.ADMIN_USERNAME:
+            raise ValidationError("account 'admin' is Everest's own administrator account; it cannot belong to tenant '%s'" % want['tenant'], username=username)
+    if want.get('state') == 'absent' and username == _constants.ADMIN_USERNAME and not want.get('allow_admin_removal'):
         raise ValidationError(
-            "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; "
-            "set allow_admin_removal=true if you really mean it", username=username)
+            "account 'admin': refusing to delete the admin account, it would lock operators out of Everest; set allow_admin_removal=true if you really mean it",
+            username=username,
+        )
 
 
 class Decision:
@@ -315,8 +329,7 @@ def decide(account, want, matches):
     password = want.get('password')
     if account is None:
         if password is None:
-            return Decision(ACTION_NONE, error="account '%s' does not exist and no password was given; "
-                                               "set password to create it" % username)
+            return Decision(ACTION_NONE, error="account '%s' does not exist and no password was given; set password to create it" % username)
         return Decision(ACTION_CREATE, password_changes=True)
     if password is None or want.get('update_password', 'always') == 'on_create':
         return Decision(ACTION_NONE)
@@ -344,15 +357,18 @@ def ownership(want, account, owner, recorded=None):
             "account '%s' already exists and belongs to no tenant (it was created outside this collection, or before it "
             "recorded owners); tenant '%s' may not take it silently. Set take_ownership: true (role variable "
             "tenant_bootstrap_take_ownership) to adopt it, or choose another username" % (username, tenant),
-            owner=None, tenant=tenant, object_kind='account', object_name=username)
+            owner=None,
+            tenant=tenant,
+            object_kind='account',
+            object_name=username,
+        )
     return (tenant if recorded != tenant else None), False
 
 
 def account_view(username, account):
     """The public shape of an account (no hash, no password)."""
     if account is None:
-        return {'username': username, 'exists': False, 'enabled': None, 'capabilities': [],
-                'password_mtime': None, 'plain_text_password': None}
+        return {'username': username, 'exists': False, 'enabled': None, 'capabilities': [], 'password_mtime': None, 'plain_text_password': None}
     return {
         'username': username,
         'exists': True,
@@ -390,10 +406,12 @@ def _owner_after(want, owner, claim, release):
 
 
 def diff_view(account, password_changed, owner=_NO_OWNER):
-    view = {'exists': account is not None,
-            'enabled': account.get('enabled') if account is not None else None,
-            'capabilities': list(account.get('capabilities') or []) if account is not None else [],
-            'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED}
+    view = {
+        'exists': account is not None,
+        'enabled': account.get('enabled') if account is not None else None,
+        'capabilities': list(account.get('capabilities') or []) if account is not None else [],
+        'password': PASSWORD_CHANGED if password_changed else PASSWORD_UNCHANGED,
+    }
     if owner is not _NO_OWNER:
         view['tenant'] = owner
     return view
@@ -408,6 +426,7 @@ def predicted_diff_view(account, decision, owner=_NO_OWNER):
 
 
 # ----------------------------------------------------------------------------------------------- act
+
 
 def _run(runner, action, want):
     if action == ACTION_CREATE:
@@ -427,16 +446,13 @@ def _preview(runner, action, want):
     return None
 
 
-def _backoff(attempt, sleep, rng):
-    sleep(rng.uniform(0.0, min(2.0, 0.05 * (2 ** attempt))))
-
-
-def converge_account(store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS,
-                     sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None):
+def converge_account(
+    store, runner, want, check_mode=False, users=None, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None, lock=None, fresh=False, on_lock=None
+):
     """Bring one account to ``want``; returns a result dict (``changed``, ``action``, ``account``, ``before``,
     ``after``, ``cmd``, ``attempts``). ``users`` is a shared snapshot from ``store.read()`` (read here if None).
 
-    everestctl's read-modify-write of the Secret is not atomic and never retried (EF §3): a ``delete`` writes a map
+    everestctl's read-modify-write of the Secret is not atomic and never retried (reference §3): a ``delete`` writes a map
     computed from an earlier read, so it can silently resurrect or drop an account another writer changed in
     between, after that writer verified its own change. Hence writes happen only while holding ``lock`` (a
     cluster-wide Lease, see _lock.py; taken only when something must change, never in check mode), the state is
@@ -477,8 +493,7 @@ def converge_account(store, runner, want, check_mode=False, users=None, attempts
     with lock if lock is not None else _NoLock():
         if on_lock is not None:
             on_lock()
-        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock,
-                      reread=lock is not None and not fresh)
+        return _write(store, runner, want, result, decision, initial, matches, attempts, sleep, rng, lock, reread=lock is not None and not fresh)
 
 
 class _NoLock:
@@ -522,10 +537,12 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
     attempt = 0
     while decision.action != ACTION_NONE:
         if attempt == attempts:
-            raise EverestError("account '%s': could not reach the wanted state after %d attempts; other writers keep "
-                               "changing Secret %s/%s; serialise account changes and retry" % (
-                                   username, attempts, SYSTEM_NAMESPACE, ACCOUNTS_SECRET),
-                               username=username, attempts=attempts)
+            raise EverestError(
+                "account '%s': could not reach the wanted state after %d attempts; other writers keep "
+                "changing Secret %s/%s; serialise account changes and retry" % (username, attempts, _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET),
+                username=username,
+                attempts=attempts,
+            )
         attempt += 1
         result['attempts'] = attempt
         try:
@@ -538,7 +555,7 @@ def _write(store, runner, want, result, decision, current, matches, attempts, sl
                 verify_want['update_password'] = 'always'
         except EverestctlError as exc:
             if exc.kind == 'conflict':
-                _backoff(attempt - 1, sleep, rng)
+                CONFLICT_BACKOFF.pause(attempt - 1, sleep, rng)
             elif exc.kind == 'already_exists' and decision.action == ACTION_CREATE:
                 pass
             elif exc.kind == 'not_found' and decision.action in (ACTION_DELETE, ACTION_SET_PASSWORD):
@@ -566,8 +583,7 @@ def _pending_claims(store, wants, users):
         if want.get('tenant') is None or want.get('state', 'present') == 'absent':
             continue
         try:
-            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']),
-                                        store.recorded_owners.get(want['username']))
+            claim, _release = ownership(want, users.get(want['username']), store.owner_of(want['username']), store.recorded_owners.get(want['username']))
         except EverestError:
             continue
         if claim is not None:
@@ -594,8 +610,9 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
         for want in wants:
             if want['username'] in claims:
                 try:
-                    claim, _release = ownership(want, fresh.get(want['username']), store.owner_of(want['username']),
-                                                store.recorded_owners.get(want['username']))
+                    claim, _release = ownership(
+                        want, fresh.get(want['username']), store.owner_of(want['username']), store.recorded_owners.get(want['username'])
+                    )
                 except EverestError:
                     continue  # the item fails on its own, with its message
                 if claim is not None:
@@ -611,9 +628,11 @@ def converge_accounts(store, runner, wants, check_mode=False, lock=None, **kwarg
             # while this batch holds the lock, the last read-back is the state: no re-read before the next item
             fresh = lock is not None and lock.owned and store.last is not None
             try:
-                results.append(converge_account(store, runner, want, check_mode=check_mode,
-                                                users=store.last if fresh else users, lock=lock, fresh=fresh,
-                                                on_lock=claim_all, **kwargs))
+                results.append(
+                    converge_account(
+                        store, runner, want, check_mode=check_mode, users=store.last if fresh else users, lock=lock, fresh=fresh, on_lock=claim_all, **kwargs
+                    )
+                )
             except EverestError as exc:
                 item = {'username': want.get('username'), 'changed': False, 'failed': True}
                 item.update(exc.to_fail_kwargs())

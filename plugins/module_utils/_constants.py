@@ -36,20 +36,87 @@ NAME_LABEL = 'kubernetes.io/metadata.name'
 # DatabaseCluster and friends (reference §6.4).
 DBC_API_VERSION = 'everest.percona.com/v1alpha1'
 DBC_KIND = 'DatabaseCluster'
+DBC_BACKUP_KIND = 'DatabaseClusterBackup'
+DBC_RESTORE_KIND = 'DatabaseClusterRestore'
 DBC_PLURAL = 'databaseclusters'
 DBC_RESOURCE = DBC_PLURAL + '.everest.percona.com'
+DBC_COUNT_RESOURCE = 'count/' + DBC_RESOURCE  # the ResourceQuota key that counts DatabaseClusters
+DB_ENGINE_TYPES = ('pxc', 'postgresql', 'psmdb')  # spec.engine.type
 
-# OLM Subscriptions of the database operators (reference §4.4).
+# OLM Subscriptions of the database operators (reference §4.4, §4.5, §4.7): the option name of each operator, the
+# Subscription everestctl creates for it, and the short name `namespaces list` shows.
 SUBSCRIPTION_API_VERSION = 'operators.coreos.com/v1alpha1'
+OPERATORS = ('mysql', 'postgresql', 'mongodb')
+OPERATOR_SUBSCRIPTIONS = {
+    'mysql': 'percona-xtradb-cluster-operator',
+    'postgresql': 'percona-postgresql-operator',
+    'mongodb': 'percona-server-mongodb-operator',
+}
+SUBSCRIPTION_SHORT_NAMES = {
+    'percona-xtradb-cluster-operator': 'pxc',
+    'percona-postgresql-operator': 'postgresql',
+    'percona-server-mongodb-operator': 'psmdb',
+}
+# Namespaces `everestctl namespaces list` never shows (reference §4.7).
+NAMESPACES_LIST_HIDDEN = (
+    ('kube-system', 'kube-public', 'kube-node-lease')
+    + EVEREST_NAMESPACES
+    + ('gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
+)
+
+# Everest RBAC (reference §5.5, §5.6): the 13 resources and their scope, and the actions.
+RBAC_NAMESPACED = 'namespaced'
+RBAC_GLOBAL = 'global'
+RBAC_RESOURCES = {
+    'backup-storages': RBAC_NAMESPACED,
+    'data-import-jobs': RBAC_NAMESPACED,
+    'data-importers': RBAC_GLOBAL,
+    'database-cluster-backups': RBAC_NAMESPACED,
+    'database-cluster-credentials': RBAC_NAMESPACED,
+    'database-cluster-restores': RBAC_NAMESPACED,
+    'database-clusters': RBAC_NAMESPACED,
+    'database-engines': RBAC_NAMESPACED,
+    'enginefeatures/split-horizon-dns-configs': RBAC_NAMESPACED,
+    'load-balancer-configs': RBAC_GLOBAL,
+    'monitoring-instances': RBAC_NAMESPACED,
+    'namespaces': RBAC_GLOBAL,
+    'pod-scheduling-policies': RBAC_GLOBAL,
+}
+RBAC_GLOBAL_RESOURCES = tuple(sorted(name for name, scope in RBAC_RESOURCES.items() if scope == RBAC_GLOBAL))
+RBAC_ACTIONS = ('create', 'read', 'update', 'delete', '*')
+RBAC_ADMIN_ROLE = 'role:admin'
+RBAC_ROLE_PREFIX = 'role:'
+
+# ------------------------------------------------------------------------------------------------------- Kubernetes
+CRD_API_VERSION = 'apiextensions.k8s.io/v1'
+LEASE_API_VERSION = 'coordination.k8s.io/v1'
+ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1'  # ValidatingAdmissionPolicy, GA in 1.30 (kubernetes reference §2)
+ADMISSION_POLICY_PLURAL = 'validatingadmissionpolicies'
+ADMISSION_BINDING_PLURAL = 'validatingadmissionpolicybindings'
 
 # ------------------------------------------------------------------------------------------------- this collection
 COLLECTION = 'virakcloud.everest'
-MANAGED_BY = COLLECTION                      # value of MANAGED_BY_LABEL on the objects this collection creates
-TENANT_LABEL = COLLECTION + '/tenant'        # names the tenant that owns an object (Namespace, policy, quotas)
+MANAGED_BY = COLLECTION  # value of MANAGED_BY_LABEL on the objects this collection creates
+TENANT_LABEL = COLLECTION + '/tenant'  # names the tenant that owns an object (Namespace, policy, quotas)
 TENANT_NAMESPACE_LABEL = COLLECTION + '/tenant-namespace'
 # Annotation of the accounts Secret: JSON map {username: tenant} of the accounts a tenant owns.
 ACCOUNT_OWNERS_ANNOTATION = COLLECTION + '/account-tenants'
 ACCOUNTS_LEASE = 'virakcloud-everest-accounts'
+PURPOSE_ANNOTATION = COLLECTION + '/purpose'  # on the Leases of this collection: what the lock serialises
+
+# The TenantResourcePolicy CRD of this collection (files/crd-tenantresourcepolicy.yaml, mirrored in _trp_crd.py).
+TRP_GROUP = 'everest.local'
+TRP_VERSION = 'v1'
+TRP_API_VERSION = TRP_GROUP + '/' + TRP_VERSION
+TRP_KIND = 'TenantResourcePolicy'
+TRP_PLURAL = 'tenantresourcepolicies'
+TRP_CRD_NAME = TRP_PLURAL + '.' + TRP_GROUP
+DEFAULT_POLICY_NAME = 'resource-policy'
+QUOTA_NAME_SUFFIX = '-clusters'  # the ResourceQuota a policy manages is named <policy name>-clusters
+# Engine names of a policy (the CRD enum) -> DatabaseCluster spec.engine.type. The one mapping table: every other
+# engine list of the policy code is derived from it (tests compare it with the CRD enum and the modules' choices).
+POLICY_ENGINE_TO_TYPE = {'mysql': 'pxc', 'xtradb_cluster': 'pxc', 'postgresql': 'postgresql', 'mongodb': 'psmdb'}
+POLICY_ENGINES = tuple(sorted(POLICY_ENGINE_TO_TYPE))  # mongodb, mysql, postgresql, xtradb_cluster
 
 # Namespaces no tenant may take or remove: Everest's own, Kubernetes' own (kube-*), and default. Patterns are
 # fnmatch-style; the role and the modules add their own configurable list.
@@ -57,8 +124,16 @@ RESERVED_NAMESPACE_PATTERNS = EVEREST_NAMESPACES + ('everest-*', 'kube-*', 'defa
 
 # Everest RBAC resources a tenant's role is checked on by the isolation proof (all namespaced ones tenants use, plus
 # the global "namespaces"); the role's presets grant a subset of them.
-TENANT_RESOURCES = ('namespaces', 'database-engines', 'database-clusters', 'database-cluster-credentials',
-                    'database-cluster-backups', 'database-cluster-restores', 'backup-storages', 'monitoring-instances')
+TENANT_RESOURCES = (
+    'namespaces',
+    'database-engines',
+    'database-clusters',
+    'database-cluster-credentials',
+    'database-cluster-backups',
+    'database-cluster-restores',
+    'backup-storages',
+    'monitoring-instances',
+)
 ISOLATION_ACTIONS = ('read', 'create')
 TENANT_ROLE_PREFIX = 'role:tenant-'
 

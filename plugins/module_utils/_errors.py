@@ -45,8 +45,7 @@ class K8sApiError(EverestError):
     """The Kubernetes API answered with an error status (or could not be reached)."""
 
     def __init__(self, msg, status=None, reason=None, api_message=None, causes=None, method=None, path=None):
-        super(K8sApiError, self).__init__(
-            msg, status=status, reason=reason, api_message=api_message, causes=causes or None, method=method, path=path)
+        super(K8sApiError, self).__init__(msg, status=status, reason=reason, api_message=api_message, causes=causes or None, method=method, path=path)
         self.status = status
         self.reason = reason
         self.message = api_message
@@ -97,7 +96,4 @@ class EverestctlError(EverestError):
     def __init__(self, msg, kind="unknown", rc=None, stdout=None, stderr=None, cmd=None):
         super(EverestctlError, self).__init__(msg, rc=rc, stdout=stdout, stderr=stderr, cmd=cmd, error_kind=kind)
         self.kind = kind
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.cmd = cmd
+        self.rc, self.stdout, self.stderr, self.cmd = rc, stdout, stderr, cmd

@@ -5,15 +5,15 @@
 
 * argv is built only from the declared command shapes in ``SHAPES`` (an allow-list); every value
   is validated before use; there is no shell and no string joining.
-* ``--kubeconfig`` is always passed (everestctl reads exactly one file, EF §1.2/§8.13).
+* ``--kubeconfig`` is always passed (everestctl reads exactly one file, reference §1.2/§8.13).
 * The process runs with stdin closed, in a new session (no controlling terminal, so a prompt
-  fails at once instead of blocking, EF §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
+  fails at once instead of blocking, reference §1.5/§8.2), with ``LC_ALL=C`` and a timeout.
 * It never outlives the module: on Linux the kernel kills it when the module process dies (``PR_SET_PDEATHSIG``,
   set between fork and exec, which covers SIGKILL of the module); ``terminate_all()`` (the module's SIGTERM/SIGINT/
   SIGHUP handler) kills every running child's process group. Its password is in its argv, and an account write that
   goes on after the module lost its Lease could overlap another writer.
 * Secret values are replaced by ``********`` in everything returned, raised or logged.
-* Known stderr texts (EF §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
+* Known stderr texts (reference §2-§5) map to typed ``EverestctlError`` kinds; anything else keeps
   ``rc``/``stdout``/``stderr``/``cmd``.
 """
 
@@ -30,19 +30,18 @@ import time
 
 try:
     import ctypes
+
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # resolved before any fork: the child only makes the call
 except (ImportError, OSError, AttributeError):  # not Linux (or no libc symbol): children rely on terminate_all()
     _PRCTL = None
 PR_SET_PDEATHSIG = 1
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestctlError, ValidationError
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
 MASK = "********"
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\r")
-ACTIONS = ("create", "read", "update", "delete", "*")
-# values passed as positional arguments of `settings rbac can` (EF §5.1): one token, no leading dash
-CAN_ARG_RE = re.compile(r"^[^\s,\"'#-][^\s,\"']*$")
 
 # Ordered: the first pattern found in stderr decides the kind.
 ERROR_KINDS = (
@@ -87,12 +86,15 @@ def _bool(value):
 def _check(checker, value, what):
     problem = checker(value)
     if problem:
-        raise ValidationError("%s %r rejected before running everestctl: %s" % (what, value, problem)
-                              if what != "password" else "password rejected before running everestctl: %s" % problem)
+        raise ValidationError(
+            "%s %r rejected before running everestctl: %s" % (what, value, problem)
+            if what != "password"
+            else "password rejected before running everestctl: %s" % problem
+        )
 
 
 def _check_can_arg(value, what):
-    if not isinstance(value, str) or not CAN_ARG_RE.match(value):
+    if not isinstance(value, str) or not _validation.RBAC_CAN_ARG_RE.match(value):
         raise ValidationError("%s %r is not a single policy term (no spaces, commas, quotes, '#' or leading '-')" % (what, value))
 
 
@@ -116,8 +118,7 @@ def _shape_accounts_delete(v):
 def _operator_flags(v):
     if not (v["mysql"] or v["postgresql"] or v["mongodb"]):
         raise ValidationError("namespace %r: at least one operator (mysql, postgresql, mongodb) must be enabled" % v["name"])
-    return ["--operator.mysql=" + _bool(v["mysql"]), "--operator.postgresql=" + _bool(v["postgresql"]),
-            "--operator.mongodb=" + _bool(v["mongodb"])]
+    return ["--operator.mysql=" + _bool(v["mysql"]), "--operator.postgresql=" + _bool(v["postgresql"]), "--operator.mongodb=" + _bool(v["mongodb"])]
 
 
 def _shape_namespaces_add(v):
@@ -157,8 +158,8 @@ def _shape_rbac_validate(v):
 
 
 def _shape_rbac_can(v):
-    if v["action"] not in ACTIONS:
-        raise ValidationError("action %r is not one of %s" % (v["action"], ", ".join(ACTIONS)))
+    if v["action"] not in _constants.RBAC_ACTIONS:
+        raise ValidationError("action %r is not one of %s" % (v["action"], ", ".join(_constants.RBAC_ACTIONS)))
     _check_can_arg(v["subject"], "subject")
     _check_can_arg(v["resource"], "resource")
     _check_can_arg(v["object"], "object")
@@ -244,7 +245,7 @@ def error_text(stderr):
             if line.startswith("Usage:"):
                 break
             continue
-        if line.startswith(u"\u274c"):
+        if line.startswith("\u274c"):
             line = line[1:].strip()
         lines.append(line)
     return " / ".join(lines)
@@ -307,18 +308,27 @@ class Everestctl:
         env = dict(os.environ)
         env.update(self.env or {})
         env.update({"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C", "NO_COLOR": "1", "TERM": "dumb"})
-        for name in ("VERBOSE", "JSON", "PRETTY"):  # EF §1.2: a non-boolean value breaks envconfig
+        for name in ("VERBOSE", "JSON", "PRETTY"):  # reference §1.2: a non-boolean value breaks envconfig
             env.pop(name, None)
         started = time.time()
         fds = self._pass_fds() if callable(self._pass_fds) else self._pass_fds
         parent = os.getpid()
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env, start_new_session=True, close_fds=True, pass_fds=tuple(fds or ()),
-                                    preexec_fn=lambda: _die_with_parent(parent))
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=tuple(fds or ()),
+                preexec_fn=lambda: _die_with_parent(parent),
+            )
         except OSError as exc:
-            raise EverestctlError("cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc),
-                                  kind="not_runnable", cmd=masked)
+            raise EverestctlError(
+                "cannot run everestctl (%s): %s; check everestctl_path / EVERESTCTL_PATH" % (self.binary, exc), kind="not_runnable", cmd=masked
+            )
         with _RUNNING_LOCK:
             _RUNNING.add(proc)
         try:
@@ -334,8 +344,12 @@ class Everestctl:
             raise EverestctlError(
                 "timed out after %d s while running '%s'; raise the timeout option if the cluster is slow (namespace operations "
                 "wait for operator installation)" % (timeout, " ".join(masked[1:3])),
-                kind="timeout", rc=124, stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
-                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets), cmd=masked)
+                kind="timeout",
+                rc=124,
+                stdout=mask(strip_ansi(out.decode("utf-8", "replace")), secrets),
+                stderr=mask(strip_ansi(err.decode("utf-8", "replace")), secrets),
+                cmd=masked,
+            )
         _forget(proc)
         duration = time.time() - started
         self.calls.append(masked)

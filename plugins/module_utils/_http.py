@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import ssl
 import threading
 
@@ -36,6 +37,11 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
 
 CA_WITH_INSECURE = "specifying a root certificates file with the insecure flag is not allowed"
 LOOPBACK_NAMES = ("localhost",)
+
+
+def json_body(data):
+    """The JSON document of an answer's body, None for an empty body; ValueError when the body is not JSON."""
+    return json.loads(data.decode("utf-8")) if data else None
 
 
 def is_loopback(host):
@@ -66,7 +72,8 @@ def check_ca_insecure(ca_file, ca_data, insecure, what="server"):
     if insecure and (ca_file or ca_data):
         raise ConnectionConfigError(
             "%s: %s (the kubeconfig or the options give a CA, certificate-authority(-data) or ca_cert, and also skip "
-            "verification, insecure-skip-tls-verify or validate_certs: false); remove one of the two" % (what, CA_WITH_INSECURE))
+            "verification, insecure-skip-tls-verify or validate_certs: false); remove one of the two" % (what, CA_WITH_INSECURE)
+        )
 
 
 def ssl_context(ca_file=None, ca_data=None, insecure=False, cert_file=None, key_file=None, what="server"):
@@ -106,7 +113,7 @@ class _ServerNameHTTPSConnection(HTTPSConnection):
 class Transport:
     """One server, one keep-alive connection, one exchange at a time. ``context`` builds the SSLContext lazily."""
 
-    def __init__(self, url, what="server", timeout=60, context=None, tls_server_name=None, allow_http_credentials=False):
+    def __init__(self, url, what="server", timeout=60, context=None, tls_server_name=None, allow_http_credentials=False, option="allow_http_credentials"):
         self.url = url
         self.what = what
         self.scheme, self.host, self.port, self.prefix = split_url(url, what)
@@ -114,6 +121,7 @@ class Transport:
         self._context_factory = context
         self.tls_server_name = tls_server_name
         self.allow_http_credentials = allow_http_credentials
+        self.option = option  # the module option that sets allow_http_credentials (named in the refusal)
         self._conn = None
         self.lock = threading.RLock()
 
@@ -123,16 +131,16 @@ class Transport:
             return
         raise ConnectionConfigError(
             "refusing to send %s to %s over plain http: anyone on the network path could read them. Use the server's https "
-            "address, or set allow_http_credentials: true (VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS=true) if the path is "
-            "protected otherwise (loopback addresses are always allowed)" % (kind, self.url))
+            "address, or set %s: true (VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS=true) if the path is "
+            "protected otherwise (loopback addresses are always allowed)" % (kind, self.url, self.option)
+        )
 
     def _connection(self):
         if self._conn is None:
             if self.scheme == "https":
                 context = self._context_factory() if self._context_factory else ssl_context(what=self.what)
                 if self.tls_server_name:
-                    self._conn = _ServerNameHTTPSConnection(self.host, self.port, self.tls_server_name, timeout=self.timeout,
-                                                            context=context)
+                    self._conn = _ServerNameHTTPSConnection(self.host, self.port, self.tls_server_name, timeout=self.timeout, context=context)
                 else:
                     self._conn = HTTPSConnection(self.host, self.port, timeout=self.timeout, context=context)
             else:

@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported
 
 try:
     import yaml
+
     HAS_YAML = True
     YAML_IMPORT_ERROR = None
 except ImportError as exc:  # pragma: no cover - depends on the controller
@@ -52,6 +53,7 @@ except ImportError as exc:  # pragma: no cover - depends on the controller
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _http
 from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     ConnectionConfigError,
     K8sAlreadyExists,
@@ -74,7 +76,10 @@ TRANSIENT_ATTEMPTS = 6
 TRANSIENT_BASE_DELAY = 0.2
 TRANSIENT_MAX_DELAY = 5.0
 RETRY_AFTER_CAP = 30.0
+TRANSIENT_BACKOFF = _retry.Backoff(TRANSIENT_BASE_DELAY, TRANSIENT_MAX_DELAY, _retry.EQUAL_JITTER, retry_after_cap=RETRY_AFTER_CAP)
 CONFLICT_ATTEMPTS = 8
+# read_modify_write: 409 Conflicts are retried after 0.05 s, doubling up to 2 s, times [0.5, 1.5)
+CONFLICT_BACKOFF = _retry.Backoff(0.05, 2.0, _retry.WIDE_JITTER)
 
 PATCH_CONTENT_TYPES = {
     "merge": "application/merge-patch+json",
@@ -83,8 +88,7 @@ PATCH_CONTENT_TYPES = {
 }
 
 # Connection option names, as in kubernetes.core (one table; the argspec lives in _module.py).
-AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key",
-                "allow_http_credentials")
+AUTH_OPTIONS = ("kubeconfig", "context", "host", "api_key", "validate_certs", "ca_cert", "client_cert", "client_key", "allow_http_credentials")
 
 
 def path(api_version, plural, namespace=None, name=None, subresource=None):
@@ -105,6 +109,41 @@ def path(api_version, plural, namespace=None, name=None, subresource=None):
     return "/".join(parts)
 
 
+def labels_of(obj):
+    """The labels of an object (``{}`` when it has none, or for None)."""
+    return ((obj or {}).get("metadata") or {}).get("labels") or {}
+
+
+def labels_missing(obj, labels):
+    """The entries of ``labels`` the object does not carry with the same value."""
+    have = labels_of(obj)
+    return dict((k, v) for k, v in labels.items() if have.get(k) != v)
+
+
+def contains(actual, wanted):
+    """True when every field of ``wanted`` is present with the same value in ``actual`` (server defaults ignored): the
+    object as the API server returns it still has everything we wrote."""
+    if isinstance(wanted, dict):
+        if not isinstance(actual, dict):
+            return False
+        return all(key in actual and contains(actual[key], value) for key, value in wanted.items())
+    if isinstance(wanted, list):
+        if not isinstance(actual, list) or len(actual) != len(wanted):
+            return False
+        return all(contains(a, w) for a, w in zip(actual, wanted))
+    if isinstance(wanted, bool) or isinstance(actual, bool):
+        return actual is wanted
+    return actual == wanted
+
+
+def list_items(client, url_path, label_selector=None):
+    """The items of a LIST; [] when the API does not exist (404: its CRD is not installed)."""
+    try:
+        return client.list(url_path, label_selector=label_selector).get("items") or []
+    except K8sNotFound:
+        return []
+
+
 def _b64decode(data):
     return base64.b64decode(data.encode("ascii") if not isinstance(data, bytes) else data)
 
@@ -119,18 +158,18 @@ class ClusterConfig:
         self.username = None
         self.password = None
         self.ca_file = None
-        self.ca_data = None          # bytes (PEM)
+        self.ca_data = None  # bytes (PEM)
         self.client_cert_file = None
         self.client_cert_data = None  # bytes (PEM)
         self.client_key_file = None
-        self.client_key_data = None   # bytes (PEM)
+        self.client_key_data = None  # bytes (PEM)
         self.insecure = False
         self.tls_server_name = None
         self.exec_config = None
-        self.source_file = None       # the single kubeconfig file this came from, unmodified
+        self.source_file = None  # the single kubeconfig file this came from, unmodified
         self.context_name = None
         self.allow_http_credentials = False
-        self.secrets = []             # values to hide from any output
+        self.secrets = []  # values to hide from any output
 
     def has_credentials(self):
         return bool(self.token or self.token_file or self.exec_config or (self.username and self.password is not None))
@@ -154,7 +193,8 @@ def _read_yaml_file(filename):
     except (IOError, OSError) as exc:
         raise ConnectionConfigError(
             "cannot read the kubeconfig file %s: %s; set the kubeconfig option (or K8S_AUTH_KUBECONFIG / KUBECONFIG) "
-            "to a readable file" % (filename, exc.strerror or exc))
+            "to a readable file" % (filename, exc.strerror or exc)
+        )
     except yaml.YAMLError as exc:
         raise ConnectionConfigError("the kubeconfig file %s is not valid YAML: %s" % (filename, exc))
     if data is None:
@@ -224,7 +264,8 @@ def load_config(params):
         if not _load_incluster(cfg):
             raise ConnectionConfigError(
                 "no Kubernetes connection configured: no kubeconfig found (~/.kube/config, KUBECONFIG) and not running in a "
-                "cluster; set the kubeconfig option (or K8S_AUTH_KUBECONFIG), or host and api_key")
+                "cluster; set the kubeconfig option (or K8S_AUTH_KUBECONFIG), or host and api_key"
+            )
     # explicit options override what the kubeconfig said
     if explicit_host:
         cfg.server = explicit_host
@@ -258,8 +299,7 @@ def _load_kubeconfig(cfg, files, context):
     merged = _merge_kubeconfigs(files)
     context_name = context or merged.get("current-context")
     if not context_name:
-        raise ConnectionConfigError(
-            "the kubeconfig (%s) has no current-context; set the context option" % ", ".join(files))
+        raise ConnectionConfigError("the kubeconfig (%s) has no current-context; set the context option" % ", ".join(files))
     ctx = _named(merged["contexts"], context_name, "context").get("context") or {}
     cluster_entry = _named(merged["clusters"], ctx.get("cluster"), "cluster")
     cluster = cluster_entry.get("cluster") or {}
@@ -305,7 +345,9 @@ def _token_from_kubernetes_library(cfg, files, context_name):
     except ImportError:
         raise MissingDependencyError(
             "the kubeconfig user of context '%s' uses an auth-provider, which needs the kubernetes Python library "
-            "(pip install kubernetes); alternatively use an exec credential plugin" % context_name, library="kubernetes")
+            "(pip install kubernetes); alternatively use an exec credential plugin" % context_name,
+            library="kubernetes",
+        )
     configuration = k8s_client.Configuration()
     try:
         k8s_config.load_kube_config(config_file=files[0], context=context_name, client_configuration=configuration)
@@ -339,11 +381,13 @@ def _exec_env(exec_config, command):
     if not isinstance(entries, list):
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s: env must be a list of {name, value}" % command)
     for index, item in enumerate(entries):
-        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and "=" not in item["name"]
-                and isinstance(item.get("value", ""), str)):
+        if not (
+            isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"] and "=" not in item["name"] and isinstance(item.get("value", ""), str)
+        ):
             raise ConnectionConfigError(
                 "the kubeconfig exec credential plugin %s: env entry %d must be a map with a non-empty string name (no '=') "
-                "and a string value" % (command, index))
+                "and a string value" % (command, index)
+            )
         env[item["name"]] = item.get("value", "")
     return env
 
@@ -358,17 +402,16 @@ def _run_exec_plugin(exec_config):
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s: args must be a list of strings" % command)
     env = _exec_env(exec_config, command)
     api_version = exec_config.get("apiVersion", "client.authentication.k8s.io/v1")
-    env["KUBERNETES_EXEC_INFO"] = json.dumps({
-        "apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
+    env["KUBERNETES_EXEC_INFO"] = json.dumps({"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
     argv = [command] + list(args)
     try:
-        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=120, check=False)
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConnectionConfigError("the kubeconfig exec credential plugin %s failed to run: %s" % (command, exc))
     if proc.returncode != 0:
-        raise ConnectionConfigError("the kubeconfig exec credential plugin %s exited with %d: %s"
-                                    % (command, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[:500]))
+        raise ConnectionConfigError(
+            "the kubeconfig exec credential plugin %s exited with %d: %s" % (command, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()[:500])
+        )
     try:
         status = json.loads(proc.stdout.decode("utf-8"))["status"]
     except (ValueError, KeyError, TypeError):
@@ -390,10 +433,14 @@ class K8sClient:
         self._exec_status = None
         self._kubeconfig_path = None
         self.requests = {"get": 0, "list": 0, "create": 0, "update": 0, "patch": 0, "delete": 0}
-        self._transport = _http.Transport(config.server, what="the Kubernetes API server %s" % config.server,
-                                          timeout=request_timeout, context=self._ssl_context,
-                                          tls_server_name=config.tls_server_name,
-                                          allow_http_credentials=config.allow_http_credentials)
+        self._transport = _http.Transport(
+            config.server,
+            what="the Kubernetes API server %s" % config.server,
+            timeout=request_timeout,
+            context=self._ssl_context,
+            tls_server_name=config.tls_server_name,
+            allow_http_credentials=config.allow_http_credentials,
+        )
         if config.has_credentials():
             self._transport.check_credentials("the kubeconfig user's credentials (token, basic auth or exec plugin)")
 
@@ -434,8 +481,14 @@ class K8sClient:
             cert_file = self._tmpfile(cfg.client_cert_data, ".crt")
         if cfg.client_key_data:
             key_file = self._tmpfile(cfg.client_key_data, ".key")
-        return _http.ssl_context(ca_file=cfg.ca_file, ca_data=cfg.ca_data, insecure=cfg.insecure, cert_file=cert_file,
-                                 key_file=key_file, what="the Kubernetes API server %s" % cfg.server)
+        return _http.ssl_context(
+            ca_file=cfg.ca_file,
+            ca_data=cfg.ca_data,
+            insecure=cfg.insecure,
+            cert_file=cert_file,
+            key_file=key_file,
+            what="the Kubernetes API server %s" % cfg.server,
+        )
 
     def _exec_credentials(self):
         if self.config.exec_config and self._exec_status is None:
@@ -483,21 +536,20 @@ class K8sClient:
                 if isinstance(exc, ssl.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
                     raise ConnectionConfigError(
                         "TLS verification of %s failed: %s; set ca_cert to the cluster CA (or validate_certs: false for a test cluster)"
-                        % (self.config.server, exc))
-                err = K8sTransient("cannot reach the Kubernetes API at %s: %s" % (self.config.server, exc),
-                                   method=method, path=url_path)
+                        % (self.config.server, exc)
+                    )
+                err = K8sTransient("cannot reach the Kubernetes API at %s: %s" % (self.config.server, exc), method=method, path=url_path)
                 if attempt >= TRANSIENT_ATTEMPTS:
                     raise err
                 self._backoff(attempt, None)
                 continue
             if 200 <= status < 300:
-                if not data:
-                    return None
                 try:
-                    return json.loads(data.decode("utf-8"))
+                    return _http.json_body(data)
                 except ValueError:
-                    raise K8sApiError("the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path),
-                                      status=status, method=method, path=url_path)
+                    raise K8sApiError(
+                        "the Kubernetes API returned a non-JSON answer to %s %s" % (method, url_path), status=status, method=method, path=url_path
+                    )
             if status == 401 and self.config.exec_config and not refreshed:
                 refreshed = True
                 self._exec_status = None
@@ -519,16 +571,7 @@ class K8sClient:
             return self._transport.send(method, full, body=payload, headers=self._headers(content_type))
 
     def _backoff(self, attempt, retry_after):
-        delay = None
-        if retry_after:
-            try:
-                delay = min(float(retry_after), RETRY_AFTER_CAP)
-            except ValueError:
-                delay = None
-        if delay is None:
-            delay = min(TRANSIENT_MAX_DELAY, TRANSIENT_BASE_DELAY * (2 ** (attempt - 1)))
-            delay = delay * (0.5 + self._rng.random() / 2)
-        self._sleep(delay)
+        TRANSIENT_BACKOFF.pause(attempt - 1, self._sleep, self._rng, retry_after=retry_after)
 
     def _error(self, method, url_path, status, reason, data):
         api_reason, api_message, causes = reason, None, []
@@ -552,8 +595,10 @@ class K8sClient:
         if status == 403:
             return K8sForbidden(msg, **kwargs)
         if status == 401:
-            kwargs_msg = ("the Kubernetes API at %s rejected the credentials (401 Unauthorized); check the kubeconfig user, "
-                          "api_key or the token's expiry" % self.config.server)
+            kwargs_msg = (
+                "the Kubernetes API at %s rejected the credentials (401 Unauthorized); check the kubeconfig user, "
+                "api_key or the token's expiry" % self.config.server
+            )
             return K8sUnauthorized(kwargs_msg, **kwargs)
         if status == 415:
             return K8sUnsupportedMediaType(msg, **kwargs)
@@ -630,7 +675,9 @@ class K8sClient:
         if cfg.username and cfg.password is not None and not user:
             user.update({"username": cfg.username, "password": cfg.password})
         doc = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "everest",
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "everest",
             "clusters": [{"name": "everest", "cluster": cluster}],
             "users": [{"name": "everest", "user": user}],
             "contexts": [{"name": "everest", "context": {"cluster": "everest", "user": "everest"}}],
@@ -666,6 +713,11 @@ def read_modify_write(client, url_path, mutate, attempts=CONFLICT_ATTEMPTS, slee
                 raise K8sConflict(
                     "%s kept changing under us: %d conditional updates in a row were refused (409 Conflict); another writer "
                     "is updating it continuously; retry later" % (url_path, attempts),
-                    status=exc.status, reason=exc.reason, api_message=exc.message, method="PUT", path=url_path)
-            sleep(min(2.0, 0.05 * (2 ** (attempt - 1))) * (0.5 + rng.random()))
+                    status=exc.status,
+                    reason=exc.reason,
+                    api_message=exc.message,
+                    method="PUT",
+                    path=url_path,
+                )
+            CONFLICT_BACKOFF.pause(attempt - 1, sleep, rng)
     raise AssertionError("unreachable")  # pragma: no cover

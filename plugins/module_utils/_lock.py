@@ -4,7 +4,7 @@
 """A cluster-wide mutex on a ``coordination.k8s.io/v1`` Lease.
 
 Why: everestctl writes the accounts Secret with a non-atomic read-modify-write and ``accounts delete`` computes the
-new map from an earlier read than the one it writes onto (EF §3), so a delete silently resurrects or drops an account
+new map from an earlier read than the one it writes onto (reference §3), so a delete silently resurrects or drops an account
 another writer changed in between. A writer cannot detect that afterwards (its own read-back is already done), so
 account writes must not overlap at all. Every process of this collection that is about to run an account command
 takes this lock first: forks of one play, several plays, several AWX jobs on different controllers.
@@ -35,6 +35,7 @@ import time
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
     EverestError,
     K8sAlreadyExists,
@@ -43,15 +44,14 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     K8sNotFound,
 )
 
-LEASE_API_VERSION = 'coordination.k8s.io/v1'
 DEFAULT_DURATION = 30
 DEFAULT_TIMEOUT = 300
 # A holder's leaseDurationSeconds is trusted only within [our own duration, this]: a foreign Lease claiming 1 s cannot
 # make us take it from a live holder early, and one claiming a day cannot make a dead holder's Lease last a day.
 MAX_FOREIGN_DURATION = 120
 RENEW_ATTEMPTS = 3
-# The lock serialising writes to the Everest accounts Secret (one per Everest installation).
-ACCOUNTS_LEASE = _constants.ACCOUNTS_LEASE
+# A waiter polls the Lease after 0.04 s, doubling up to 1 s, times [0.5, 1.5), never past its deadline.
+ACQUIRE_BACKOFF = _retry.Backoff(0.02, 1.0, _retry.WIDE_JITTER)
 
 # Locks this process holds now (the module's signal handler releases them before it exits).
 HELD = set()
@@ -82,8 +82,21 @@ class LeaseLock:
     it for the rest of the items); ``close()`` releases it.
     """
 
-    def __init__(self, client, namespace, name, identity=None, duration=DEFAULT_DURATION, timeout=DEFAULT_TIMEOUT,
-                 purpose='', clock=time.monotonic, sleep=time.sleep, rng=None, renew=True, sticky=False):
+    def __init__(
+        self,
+        client,
+        namespace,
+        name,
+        identity=None,
+        duration=DEFAULT_DURATION,
+        timeout=DEFAULT_TIMEOUT,
+        purpose='',
+        clock=time.monotonic,
+        sleep=time.sleep,
+        rng=None,
+        renew=True,
+        sticky=False,
+    ):
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -105,8 +118,8 @@ class LeaseLock:
         self._stop = threading.Event()
         self._thread = None
         self._lost = None
-        self.path = _k8s.path(LEASE_API_VERSION, 'leases', namespace, name)
-        self.collection = _k8s.path(LEASE_API_VERSION, 'leases', namespace)
+        self.path = _k8s.path(_constants.LEASE_API_VERSION, 'leases', namespace, name)
+        self.collection = _k8s.path(_constants.LEASE_API_VERSION, 'leases', namespace)
 
     # ---------------------------------------------------------------------------------- public
     @property
@@ -143,15 +156,26 @@ class LeaseLock:
     # ---------------------------------------------------------------------------------- protocol
     def _spec(self, transitions=0):
         stamp = _micro_time()
-        return {'holderIdentity': self.identity, 'leaseDurationSeconds': self.duration, 'acquireTime': stamp,
-                'renewTime': stamp, 'leaseTransitions': transitions}
+        return {
+            'holderIdentity': self.identity,
+            'leaseDurationSeconds': self.duration,
+            'acquireTime': stamp,
+            'renewTime': stamp,
+            'leaseTransitions': transitions,
+        }
 
     def _body(self):
-        return {'apiVersion': LEASE_API_VERSION, 'kind': 'Lease',
-                'metadata': {'name': self.name, 'namespace': self.namespace,
-                             'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
-                             'annotations': {'virakcloud.everest/purpose': self.purpose} if self.purpose else {}},
-                'spec': self._spec()}
+        return {
+            'apiVersion': _constants.LEASE_API_VERSION,
+            'kind': 'Lease',
+            'metadata': {
+                'name': self.name,
+                'namespace': self.namespace,
+                'labels': {_constants.MANAGED_BY_LABEL: _constants.MANAGED_BY},
+                'annotations': {_constants.PURPOSE_ANNOTATION: self.purpose} if self.purpose else {},
+            },
+            'spec': self._spec(),
+        }
 
     def acquire(self):
         try:
@@ -161,7 +185,9 @@ class LeaseLock:
                 "cannot take Lease %s/%s (%s): the Kubernetes API refused it (403 Forbidden: %s). Grant the credentials get, "
                 "create, update and delete on leases (coordination.k8s.io) in namespace %s, or set cluster_lock: false and "
                 "serialise account changes yourself" % (self.namespace, self.name, self.purpose or 'lock', exc.msg, self.namespace),
-                lease=self.name, namespace=self.namespace)
+                lease=self.name,
+                namespace=self.namespace,
+            )
 
     def _foreign_duration(self, spec):
         try:
@@ -216,10 +242,12 @@ class LeaseLock:
                     "timed out after %ds waiting for Lease %s/%s (%s), held by %r; another run is changing the same "
                     "Everest installation. Wait for it, or, if that holder is gone, delete the Lease (kubectl -n %s delete "
                     "lease %s) or raise the lock timeout" % values,
-                    lease=self.name, namespace=self.namespace, holder=holder)
+                    lease=self.name,
+                    namespace=self.namespace,
+                    holder=holder,
+                )
             attempt += 1
-            pause = min(1.0, 0.02 * (2 ** min(attempt, 6))) * (0.5 + self.rng.random())
-            self.sleep(max(0.0, min(pause, deadline - now)))
+            ACQUIRE_BACKOFF.pause(attempt, self.sleep, self.rng, deadline=deadline, now=now)
 
     def _took(self, obj, started):
         self._rv = obj['metadata']['resourceVersion']
@@ -234,9 +262,12 @@ class LeaseLock:
             self._thread.start()
 
     def _mark_lost(self, holder):
-        self._lost = LockLost("Lease %s/%s was taken over by %r while this run held it; the account change may have "
-                              "overlapped another writer; re-run to verify" % (self.namespace, self.name, holder),
-                              lease=self.name, namespace=self.namespace)
+        self._lost = LockLost(
+            "Lease %s/%s was taken over by %r while this run held it; the account change may have "
+            "overlapped another writer; re-run to verify" % (self.namespace, self.name, holder),
+            lease=self.name,
+            namespace=self.namespace,
+        )
         self._rv = None
         HELD.discard(self)
 
@@ -268,8 +299,7 @@ class LeaseLock:
         self.check()
         with self._guard:
             if self._rv is None:
-                raise LockLost("Lease %s/%s is not held by this run" % (self.namespace, self.name),
-                               lease=self.name, namespace=self.namespace)
+                raise LockLost("Lease %s/%s is not held by this run" % (self.namespace, self.name), lease=self.name, namespace=self.namespace)
             current = self.client.get_or_none(self.path)
             spec = (current or {}).get('spec') or {}
             if current is None or spec.get('holderIdentity') != self.identity:
@@ -302,8 +332,7 @@ class LeaseLock:
             return
         for _attempt in range(RENEW_ATTEMPTS):
             try:
-                self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions',
-                                                    'preconditions': {'resourceVersion': rv}})
+                self.client.delete(self.path, body={'apiVersion': 'v1', 'kind': 'DeleteOptions', 'preconditions': {'resourceVersion': rv}})
                 return
             except K8sConflict:
                 current = self.client.get_or_none(self.path)

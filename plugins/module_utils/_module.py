@@ -32,8 +32,7 @@ K8S_AUTH_ARG_SPEC = {
     "ca_cert": {"type": "path", "aliases": ["ssl_ca_cert"], "fallback": (env_fallback, ["K8S_AUTH_SSL_CA_CERT"])},
     "client_cert": {"type": "path", "aliases": ["cert_file"], "fallback": (env_fallback, ["K8S_AUTH_CERT_FILE"])},
     "client_key": {"type": "path", "aliases": ["key_file"], "no_log": False, "fallback": (env_fallback, ["K8S_AUTH_KEY_FILE"])},
-    "allow_http_credentials": {"type": "bool", "default": False,
-                               "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
+    "allow_http_credentials": {"type": "bool", "default": False, "fallback": (env_fallback, ["VIRAKCLOUD_EVEREST_ALLOW_HTTP_CREDENTIALS"])},
 }
 # Signals that end a module cleanly: its everestctl children die with it, its Leases are given back, its private files
 # closed. (SIGKILL cannot be caught: the kernel kills the children (_everestctl) and nothing was ever on disk
@@ -69,8 +68,7 @@ class EverestModule(AnsibleModule):
         self._use_everestctl = everestctl
         self._k8s_client = None
         self._runner = None
-        super(EverestModule, self).__init__(
-            argument_spec=build_argument_spec(argument_spec or {}, k8s=k8s, everestctl=everestctl), **kwargs)
+        super(EverestModule, self).__init__(argument_spec=build_argument_spec(argument_spec or {}, k8s=k8s, everestctl=everestctl), **kwargs)
         self._interrupted = False
         for name in HANDLED_SIGNALS:
             signal.signal(getattr(signal, name), self._on_signal)
@@ -96,16 +94,22 @@ class EverestModule(AnsibleModule):
             if binary:
                 binary = os.path.expanduser(binary)
                 if not (os.path.isfile(binary) and os.access(binary, os.X_OK)):
-                    self.fail_json(msg="everestctl_path %s is not an executable file; install everestctl or fix everestctl_path / "
-                                       "EVERESTCTL_PATH" % binary)
+                    self.fail_json(msg="everestctl_path %s is not an executable file; install everestctl or fix everestctl_path / EVERESTCTL_PATH" % binary)
             else:
                 binary = self.get_bin_path("everestctl")
                 if not binary:
-                    self.fail_json(msg="everestctl was not found in PATH; install it "
-                                       "(https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH")
+                    self.fail_json(
+                        msg="everestctl was not found in PATH; install it "
+                        "(https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH"
+                    )
             client = self.k8s
-            self._runner = Everestctl(binary, kubeconfig=client.kubeconfig_path, pass_fds=client.private_fds,
-                                      timeout=self.params.get("everestctl_timeout") or 900, secrets=client.secrets)
+            self._runner = Everestctl(
+                binary,
+                kubeconfig=client.kubeconfig_path,
+                pass_fds=client.private_fds,
+                timeout=self.params.get("everestctl_timeout") or 900,
+                secrets=client.secrets,
+            )
         return self._runner
 
     def fail_from(self, exc, **extra):
@@ -138,8 +142,10 @@ class EverestModule(AnsibleModule):
         self._close_client()
         _private_files.close_all()
         stopped = " (%d everestctl process(es) stopped)" % killed if killed else ""
-        self.fail_json(msg="interrupted by signal %d%s; nothing is left running. Re-run the task: every step reads the cluster "
-                           "first and resumes what was interrupted" % (signum, stopped))
+        self.fail_json(
+            msg="interrupted by signal %d%s; nothing is left running. Re-run the task: every step reads the cluster "
+            "first and resumes what was interrupted" % (signum, stopped)
+        )
 
     def _close_client(self):
         if self._k8s_client is not None:
@@ -163,35 +169,3 @@ class LazyEverestctl:
         if self._module.params.get('everestctl_path') or self._module.get_bin_path('everestctl'):
             return self._module.everestctl.preview(shape, **values)
         return Everestctl('everestctl').preview(shape, **values)
-
-
-def batch_diff(results, header):
-    """One diff per item that has one (``before``/``after``), each headed by the object it is about (``header(result)``,
-    e.g. ``namespace ns-a``), so a batch's diff reads like the single form's, object by object."""
-    diffs = []
-    for result in results:
-        if 'before' in result or 'after' in result:
-            name = header(result)
-            diffs.append({'before': result.get('before', {}), 'after': result.get('after', {}),
-                          'before_header': '%s (before)' % name, 'after_header': '%s (after)' % name})
-    return diffs
-
-
-def exit_batch(module, results, key, noun, keep, header=None, changed=False, extra=None):
-    """Finish a batch-form run: ``results`` (each reduced to its non-null ``keep`` fields), ``changed`` if any item
-    changed, a diff per item (headed by ``header(result)``, default ``<noun> <key value>``), and one failure naming every
-    failed item (the others are still reported). ``changed``/``extra``: what the module changed besides the items, and
-    module-level keys to return."""
-    for result in results:
-        for warning in result.get('warnings') or []:
-            module.warn(warning)
-    public = [dict((k, v) for k, v in r.items() if k in keep and v is not None) for r in results]
-    output = dict(extra or {}, changed=changed or any(r.get('changed') for r in results), results=public)
-    if module._diff:
-        output['diff'] = batch_diff(results, header or (lambda r: '%s %s' % (noun, r[key])))
-    failed = [r for r in results if r.get('failed')]
-    if failed:
-        output['msg'] = '%d of %d %s(s) failed: %s' % (
-            len(failed), len(results), noun, '; '.join('%s: %s' % (r[key], r.get('msg')) for r in failed))
-        module.fail_json(**output)
-    module.exit_json(**output)

@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest database namespaces: observe (Kubernetes API) -> decide (pure) -> act (everestctl).
 
-Facts (EF §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
-= OLM Subscriptions in the namespace with the exact names in ``SUBSCRIPTIONS``; ``namespaces add/update`` can only
-add operators (EF §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (EF §4.6).
+Facts (reference §4): "managed" = label ``app.kubernetes.io/managed-by=everest`` on the Namespace; installed operators
+= OLM Subscriptions in the namespace with the exact names in ``_constants.OPERATOR_SUBSCRIPTIONS``; ``namespaces
+add/update`` can only add operators (reference §4.5); ``namespaces remove`` deletes every DatabaseCluster with ``--force`` (reference §4.6).
 
 Reads (the issue: "Namespace, Subscriptions in it, DatabaseClusters in it"): for one namespace GET Namespace, then,
 only when it exists, LIST Subscriptions and LIST DatabaseClusters in it (a missing DatabaseCluster CRD, 404, counts as
@@ -25,51 +25,27 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._errors import 
     EverestctlError,
     K8sAlreadyExists,
     K8sConflict,
-    K8sNotFound,
     ValidationError,
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
+from ansible_collections.virakcloud.everest.plugins.module_utils import _retry
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-MANAGED_BY_LABEL = _constants.MANAGED_BY_LABEL
-MANAGED_BY_VALUE = _constants.EVEREST_MANAGED_BY
-MANAGED_SELECTOR = '%s=%s' % (MANAGED_BY_LABEL, MANAGED_BY_VALUE)
-NAME_LABEL = _constants.NAME_LABEL  # set by the API server on every Namespace (value = its name)
-TENANT_LABEL = _constants.TENANT_LABEL
+MANAGED_SELECTOR = '%s=%s' % (_constants.MANAGED_BY_LABEL, _constants.EVEREST_MANAGED_BY)
+SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in _constants.OPERATOR_SUBSCRIPTIONS.items())
 
-OPERATORS = ('mysql', 'postgresql', 'mongodb')
-# option name -> OLM Subscription name (EF §4.4 value keys pxc / postgresql / psmdb)
-SUBSCRIPTIONS = {
-    'mysql': 'percona-xtradb-cluster-operator',
-    'postgresql': 'percona-postgresql-operator',
-    'mongodb': 'percona-server-mongodb-operator',
-}
-SUBSCRIPTION_TO_OPERATOR = dict((sub, op) for op, sub in SUBSCRIPTIONS.items())
-# short names `namespaces list` shows (EF §4.7)
-SHORT_NAMES = {
-    'percona-xtradb-cluster-operator': 'pxc',
-    'percona-postgresql-operator': 'postgresql',
-    'percona-server-mongodb-operator': 'psmdb',
-}
-# namespaces `everestctl namespaces list` never shows (EF §4.7)
-LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm',
-                 'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
-
-SUBSCRIPTION_API = _constants.SUBSCRIPTION_API_VERSION
-DATABASE_CLUSTER_API = _constants.DBC_API_VERSION
-
-# Seconds one everestctl namespace command may run. everestctl's own worst cases (EF §4.4, §4.6, §8.11): `add`/`update`
+# Seconds one everestctl namespace command may run. everestctl's own worst cases (reference §4.4, §4.6, §8.11): `add`/`update`
 # wait up to 600 s per operator CSV in the install hook (3 operators: 1800 s) plus the chart download; `remove --force`
 # waits up to 15 min each for database clusters, backup storages and monitoring instances, then up to 5 min for the
 # namespace (~50 min). 3600 s stays above both, so our timeout never kills a command everestctl would still finish.
 DEFAULT_TIMEOUT = 3600
 DEFAULT_ATTEMPTS = 4
+# everestctl conflicts: a pause of up to 0.1 s, doubling up to 2 s (full jitter)
+CONFLICT_BACKOFF = _retry.Backoff(0.1, 2.0, _retry.FULL_JITTER)
 
-ACTION_NONE = 'none'
-ACTION_ADD = 'add'
-ACTION_UPDATE = 'update'
-ACTION_REMOVE = 'remove'
+ACTION_NONE, ACTION_ADD, ACTION_UPDATE, ACTION_REMOVE = 'none', 'add', 'update', 'remove'
 
 
 def namespace_path(name=None):
@@ -78,22 +54,23 @@ def namespace_path(name=None):
 
 def subscriptions_path(namespace=None):
     if namespace:
-        return '/apis/%s/namespaces/%s/subscriptions' % (SUBSCRIPTION_API, namespace)
-    return '/apis/%s/subscriptions' % SUBSCRIPTION_API
+        return '/apis/%s/namespaces/%s/subscriptions' % (_constants.SUBSCRIPTION_API_VERSION, namespace)
+    return '/apis/%s/subscriptions' % _constants.SUBSCRIPTION_API_VERSION
 
 
 def database_clusters_path(namespace=None):
     if namespace:
-        return '/apis/%s/namespaces/%s/databaseclusters' % (DATABASE_CLUSTER_API, namespace)
-    return '/apis/%s/databaseclusters' % DATABASE_CLUSTER_API
+        return '/apis/%s/namespaces/%s/databaseclusters' % (_constants.DBC_API_VERSION, namespace)
+    return '/apis/%s/databaseclusters' % _constants.DBC_API_VERSION
 
 
 # ----------------------------------------------------------------------------------------------- observe
 
+
 def operators_from_subscriptions(subscriptions):
-    """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, EF §4.5)."""
+    """{mysql, postgresql, mongodb: bool} from Subscription objects (exact names, reference §4.5)."""
     names = set(((s.get('metadata') or {}).get('name')) for s in subscriptions or [])
-    return dict((op, SUBSCRIPTIONS[op] in names) for op in OPERATORS)
+    return dict((op, _constants.OPERATOR_SUBSCRIPTIONS[op] in names) for op in _constants.OPERATORS)
 
 
 def subscription_summary(subscriptions):
@@ -102,13 +79,20 @@ def subscription_summary(subscriptions):
     for sub in subscriptions or []:
         name = (sub.get('metadata') or {}).get('name')
         status = sub.get('status') or {}
-        rows.append({'name': name, 'operator': SUBSCRIPTION_TO_OPERATOR.get(name), 'short_name': SHORT_NAMES.get(name, name),
-                     'installed_csv': status.get('installedCSV'), 'state': status.get('state')})
+        rows.append(
+            {
+                'name': name,
+                'operator': SUBSCRIPTION_TO_OPERATOR.get(name),
+                'short_name': _constants.SUBSCRIPTION_SHORT_NAMES.get(name, name),
+                'installed_csv': status.get('installedCSV'),
+                'state': status.get('state'),
+            }
+        )
     return sorted(rows, key=lambda r: r['name'] or '')
 
 
 def is_terminating(namespace_obj):
-    """True when the Namespace is being deleted (phase Terminating or a deletionTimestamp): not Active (EF §4.7)."""
+    """True when the Namespace is being deleted (phase Terminating or a deletionTimestamp): not Active (reference §4.7)."""
     meta = (namespace_obj or {}).get('metadata') or {}
     phase = ((namespace_obj or {}).get('status') or {}).get('phase')
     return phase == 'Terminating' or bool(meta.get('deletionTimestamp'))
@@ -117,16 +101,23 @@ def is_terminating(namespace_obj):
 def build_state(name, namespace_obj, subscriptions, clusters=None):
     """The observed state of one namespace (pure). ``clusters`` None = DatabaseClusters not read."""
     if namespace_obj is None:
-        return {'name': name, 'exists': False, 'managed': False, 'terminating': False, 'labels': {},
-                'operators': dict((op, False) for op in OPERATORS), 'subscriptions': [],
-                'database_clusters': [] if clusters is not None else None}
+        return {
+            'name': name,
+            'exists': False,
+            'managed': False,
+            'terminating': False,
+            'labels': {},
+            'operators': dict((op, False) for op in _constants.OPERATORS),
+            'subscriptions': [],
+            'database_clusters': [] if clusters is not None else None,
+        }
     meta = namespace_obj.get('metadata') or {}
     labels = meta.get('labels') or {}
     return {
         'name': name,
         'exists': True,
         'resource_version': meta.get('resourceVersion'),
-        'managed': labels.get(MANAGED_BY_LABEL) == MANAGED_BY_VALUE,
+        'managed': labels.get(_constants.MANAGED_BY_LABEL) == _constants.EVEREST_MANAGED_BY,
         'terminating': is_terminating(namespace_obj),
         'labels': dict(labels),
         'operators': operators_from_subscriptions(subscriptions),
@@ -135,17 +126,9 @@ def build_state(name, namespace_obj, subscriptions, clusters=None):
     }
 
 
-def _list_or_empty(client, path):
-    """LIST that treats a missing API (CRD not installed: 404) as an empty list."""
-    try:
-        return client.list(path).get('items') or []
-    except K8sNotFound:
-        return []
-
-
 def cluster_names(client, name):
     """Sorted names of the DatabaseClusters in namespace ``name`` (one LIST; no CRD = none)."""
-    return sorted((c.get('metadata') or {}).get('name') for c in _list_or_empty(client, database_clusters_path(name)))
+    return sorted((c.get('metadata') or {}).get('name') for c in _k8s.list_items(client, database_clusters_path(name)))
 
 
 def observe(client, name, with_clusters=False):
@@ -153,8 +136,8 @@ def observe(client, name, with_clusters=False):
     namespace_obj = client.get_or_none(namespace_path(name))
     if namespace_obj is None:
         return build_state(name, None, [], [] if with_clusters else None)
-    subscriptions = _list_or_empty(client, subscriptions_path(name))
-    clusters = _list_or_empty(client, database_clusters_path(name)) if with_clusters else None
+    subscriptions = _k8s.list_items(client, subscriptions_path(name))
+    clusters = _k8s.list_items(client, database_clusters_path(name)) if with_clusters else None
     return build_state(name, namespace_obj, subscriptions, clusters)
 
 
@@ -166,17 +149,16 @@ def observe_many(client, names=None, with_clusters=False, managed_only=False):
     namespaces = client.list(namespace_path(), label_selector=MANAGED_SELECTOR if managed_only and names is None else None)
     by_name = dict(((n.get('metadata') or {}).get('name'), n) for n in namespaces.get('items') or [])
     subs_by_ns = {}
-    for sub in _list_or_empty(client, subscriptions_path()):
+    for sub in _k8s.list_items(client, subscriptions_path()):
         subs_by_ns.setdefault((sub.get('metadata') or {}).get('namespace'), []).append(sub)
     clusters_by_ns = {}
     if with_clusters:
-        for cluster in _list_or_empty(client, database_clusters_path()):
+        for cluster in _k8s.list_items(client, database_clusters_path()):
             clusters_by_ns.setdefault((cluster.get('metadata') or {}).get('namespace'), []).append(cluster)
     wanted = list(names) if names is not None else sorted(by_name)
     states = {}
     for name in wanted:
-        states[name] = build_state(name, by_name.get(name), subs_by_ns.get(name, []),
-                                   clusters_by_ns.get(name, []) if with_clusters else None)
+        states[name] = build_state(name, by_name.get(name), subs_by_ns.get(name, []), clusters_by_ns.get(name, []) if with_clusters else None)
     return states
 
 
@@ -184,7 +166,7 @@ def list_view(state):
     """What `everestctl namespaces list` shows, from the API side (plus the cluster names).
 
     ``managed`` is the managed-by label (what everest_namespace manages by); the list's MANAGED column is
-    ``operators_installed`` (at least one Subscription of any name, EF §4.7)."""
+    ``operators_installed`` (at least one Subscription of any name, reference §4.7)."""
     clusters = state.get('database_clusters')
     subscriptions = list(state.get('subscriptions') or [])
     return {
@@ -207,11 +189,11 @@ def list_managed(client, name=None):
         state = observe(client, name, with_clusters=True)
         return [list_view(state)] if state['exists'] else []
     states = observe_many(client, with_clusters=True, managed_only=True)
-    return [list_view(s) for n, s in sorted(states.items())
-            if s['managed'] and not s['terminating'] and n not in LIST_EXCLUDED]
+    return [list_view(s) for n, s in sorted(states.items()) if s['managed'] and not s['terminating'] and n not in _constants.NAMESPACES_LIST_HIDDEN]
 
 
 # ----------------------------------------------------------------------------------------------- decide
+
 
 def normalize_operators(operators):
     """Options dict -> {mysql, postgresql, mongodb: True/False/None}; ``xtradb_cluster`` is an alias of mysql."""
@@ -219,11 +201,11 @@ def normalize_operators(operators):
     alias = operators.pop('xtradb_cluster', None)
     if operators.get('mysql') is None and alias is not None:
         operators['mysql'] = alias
-    return dict((op, operators.get(op)) for op in OPERATORS)
+    return dict((op, operators.get(op)) for op in _constants.OPERATORS)
 
 
 def validate_item(want):
-    """Input checks Everest would make, before any read (EF §4.3: reserved first, then RFC 1035)."""
+    """Input checks Everest would make, before any read (reference §4.3: reserved first, then RFC 1035)."""
     name = want.get('name')
     error = _validation.check_tenant_namespace(name, want.get('reserved_namespaces'))
     if error:
@@ -235,12 +217,16 @@ def validate_item(want):
     if want.get('state', 'present') == 'present':
         operators = normalize_operators(want.get('operators'))
         if not any(operators.values()):
-            raise ValidationError("namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
-                                  "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR), name=name)
+            raise ValidationError(
+                "namespace '%s': %s; set at least one of operators.mysql, operators.postgresql, "
+                "operators.mongodb to true" % (name, _validation.NO_OPERATORS_ERROR),
+                name=name,
+            )
     for key, value in sorted((want.get('labels') or {}).items()):
-        if key == MANAGED_BY_LABEL:
-            raise ValidationError("namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); "
-                                  "remove it from labels" % (name, key), name=name)
+        if key == _constants.MANAGED_BY_LABEL:
+            raise ValidationError(
+                "namespace '%s': label '%s' belongs to Everest (it marks the namespace as managed); remove it from labels" % (name, key), name=name
+            )
         error = _validation.check_label(key, value)
         if error:
             raise ValidationError("namespace '%s': %s; fix labels" % (name, error), name=name)
@@ -250,7 +236,7 @@ def wanted_labels(want):
     """The labels the namespace must carry: O(labels), plus the tenant label when the item names a tenant."""
     labels = dict(want.get('labels') or {})
     if want.get('tenant') is not None:
-        labels[TENANT_LABEL] = want['tenant']
+        labels[_constants.TENANT_LABEL] = want['tenant']
     return labels
 
 
@@ -269,12 +255,17 @@ def check_ownership(state, want):
     tenant's namespace silently."""
     if not state['exists']:
         return
-    owner = (state.get('labels') or {}).get(TENANT_LABEL)
-    how = 'label %s=%s' % (TENANT_LABEL, owner)
+    owner = (state.get('labels') or {}).get(_constants.TENANT_LABEL)
+    how = 'label %s=%s' % (_constants.TENANT_LABEL, owner)
     if want.get('state', 'present') == 'absent':
-        _ownership.check_remove('namespace', state['name'], owner, want.get('tenant'), )
+        _ownership.check_remove(
+            'namespace',
+            state['name'],
+            owner,
+            want.get('tenant'),
+        )
         return
-    claimant = wanted_labels(want).get(TENANT_LABEL)
+    claimant = wanted_labels(want).get(_constants.TENANT_LABEL)
     _ownership.check_take('namespace', state['name'], owner, claimant, want.get('takeover_from'), how=how)
 
 
@@ -311,10 +302,15 @@ def decide(state, want):
             return Decision(ACTION_NONE, warnings=warnings, after=before)
         clusters = state.get('database_clusters') or []
         if clusters and not want.get('force'):
-            return Decision(ACTION_NONE, error=(
-                "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
-                "or set force=true" % (name, len(clusters), ', '.join(clusters))), after=before)
-        gone = dict((op, False) for op in OPERATORS)
+            return Decision(
+                ACTION_NONE,
+                error=(
+                    "namespace '%s' has %d database cluster(s) (%s); removing it would delete their data; delete them first "
+                    "or set force=true" % (name, len(clusters), ', '.join(clusters))
+                ),
+                after=before,
+            )
+        gone = dict((op, False) for op in _constants.OPERATORS)
         after = _after(bool(want.get('keep_namespace')), False, gone)
         return Decision(ACTION_REMOVE, after=after)
 
@@ -322,35 +318,44 @@ def decide(state, want):
     installed = state['operators']
     warnings = []
     if state['exists'] and state.get('terminating'):
-        return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name,
-                        after=before)
+        return Decision(ACTION_NONE, error="namespace '%s' is being deleted (Terminating); wait until it is gone and retry" % name, after=before)
     if state['exists']:
         # also for a namespace to adopt: its existing Subscriptions survive an add with the flag false
-        removed = [op for op in OPERATORS if requested[op] is False and installed[op]]
+        removed = [op for op in _constants.OPERATORS if requested[op] is False and installed[op]]
         if removed:
             if not want.get('ignore_operator_removal'):
-                return Decision(ACTION_NONE, error=(
-                    "namespace '%s': operator(s) %s are installed but requested false; Everest cannot remove installed "
-                    "operators; set them to true (or leave them out), or set ignore_operator_removal=true to keep them "
-                    "with a warning" % (name, ', '.join(removed))), after=before)
-            warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)"
-                            % (name, ', '.join(removed)))
-    flags = dict((op, bool(installed[op] or requested[op])) for op in OPERATORS)
+                return Decision(
+                    ACTION_NONE,
+                    error=(
+                        "namespace '%s': operator(s) %s are installed but requested false; Everest cannot remove installed "
+                        "operators; set them to true (or leave them out), or set ignore_operator_removal=true to keep them "
+                        "with a warning" % (name, ', '.join(removed))
+                    ),
+                    after=before,
+                )
+            warnings.append("namespace '%s': operator(s) %s stay installed (Everest cannot remove operators)" % (name, ', '.join(removed)))
+    flags = dict((op, bool(installed[op] or requested[op])) for op in _constants.OPERATORS)
     tenant = want.get('tenant')
     if not state['exists']:
-        flags = dict((op, bool(requested[op])) for op in OPERATORS)
+        flags = dict((op, bool(requested[op])) for op in _constants.OPERATORS)
         # a tenant's namespace is created with its tenant label first (an atomic claim: a second tenant racing for
         # the same name gets AlreadyExists and then sees the owner), then handed to everestctl with --take-ownership
-        return Decision(ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags),
-                        take_ownership=tenant is not None, precreate=tenant is not None)
+        return Decision(
+            ACTION_ADD, flags=flags, warnings=warnings, after=_after(True, True, flags), take_ownership=tenant is not None, precreate=tenant is not None
+        )
     if not state['managed']:
-        if tenant is not None and (state.get('labels') or {}).get(TENANT_LABEL) == tenant:
+        if tenant is not None and (state.get('labels') or {}).get(_constants.TENANT_LABEL) == tenant:
             # ours but not (or no longer) managed: an interrupted `namespaces add`, or a namespace kept at offboarding
             return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
         if not want.get('take_ownership'):
-            return Decision(ACTION_NONE, error=(
-                "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
-                "(its operators are installed into it)" % name), after=before)
+            return Decision(
+                ACTION_NONE,
+                error=(
+                    "namespace '%s' exists but is not managed by Everest; set take_ownership=true to let Everest adopt it "
+                    "(its operators are installed into it)" % name
+                ),
+                after=before,
+            )
         return Decision(ACTION_ADD, flags=flags, take_ownership=True, warnings=warnings, after=_after(True, True, flags))
     if flags == installed:
         return Decision(ACTION_NONE, warnings=warnings, after=before)
@@ -360,9 +365,14 @@ def decide(state, want):
 def namespace_view(state):
     """The returned ``namespace``; ``database_clusters`` is a count for an existing namespace, None for a missing one."""
     clusters = state.get('database_clusters')
-    return {'name': state['name'], 'exists': state['exists'], 'managed': state['managed'],
-            'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {}),
-            'database_clusters': len(clusters) if state['exists'] and clusters is not None else None}
+    return {
+        'name': state['name'],
+        'exists': state['exists'],
+        'managed': state['managed'],
+        'operators': dict(state['operators']),
+        'labels': dict(state.get('labels') or {}),
+        'database_clusters': len(clusters) if state['exists'] and clusters is not None else None,
+    }
 
 
 def predicted_view(state, decision, labels=None):
@@ -374,21 +384,20 @@ def predicted_view(state, decision, labels=None):
             view['database_clusters'] = 0 if after['exists'] else None
             view['labels'] = {}
             if after['exists']:  # --keep-namespace removes only Everest's label
-                view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != MANAGED_BY_LABEL)
+                view['labels'] = dict((k, v) for k, v in (state.get('labels') or {}).items() if k != _constants.MANAGED_BY_LABEL)
         elif not state['exists']:
             # the API server labels every Namespace with its name; the chart's hook adds Everest's label
-            view['labels'] = {NAME_LABEL: state['name'], MANAGED_BY_LABEL: MANAGED_BY_VALUE}
+            view['labels'] = {_constants.NAME_LABEL: state['name'], _constants.MANAGED_BY_LABEL: _constants.EVEREST_MANAGED_BY}
             view['database_clusters'] = 0  # a namespace everestctl creates holds no cluster yet
         else:  # add --take-ownership / update: the hook (re)sets Everest's label, other labels stay
-            view['labels'][MANAGED_BY_LABEL] = MANAGED_BY_VALUE
+            view['labels'][_constants.MANAGED_BY_LABEL] = _constants.EVEREST_MANAGED_BY
     if labels:
         view['labels'].update(labels)
     return view
 
 
 def _snapshot(state):
-    return {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators']),
-            'labels': dict(state.get('labels') or {})}
+    return {'exists': state['exists'], 'managed': state['managed'], 'operators': dict(state['operators']), 'labels': dict(state.get('labels') or {})}
 
 
 def apply_labels(client, name, changes, resource_version=None):
@@ -411,6 +420,7 @@ def precreate(client, name, labels):
 
 # ----------------------------------------------------------------------------------------------- act
 
+
 def _argv_values(decision, want):
     if decision.action == ACTION_ADD:
         values = dict(decision.flags)
@@ -420,8 +430,7 @@ def _argv_values(decision, want):
         values = dict(decision.flags)
         values.update(name=want['name'])
         return 'namespaces_update', values
-    return 'namespaces_remove', {'name': want['name'], 'keep_namespace': bool(want.get('keep_namespace')),
-                                 'force': bool(want.get('force'))}
+    return 'namespaces_remove', {'name': want['name'], 'keep_namespace': bool(want.get('keep_namespace')), 'force': bool(want.get('force'))}
 
 
 def command_for(decision, want):
@@ -456,8 +465,7 @@ def _claim_labels(client, name, state, want, attempts=DEFAULT_ATTEMPTS):
     raise EverestError("namespace '%s': its labels kept changing while this task set them; retry" % name, name=name)
 
 
-def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT,
-                       attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
+def converge_namespace(client, runner, want, check_mode=False, state=None, timeout=DEFAULT_TIMEOUT, attempts=DEFAULT_ATTEMPTS, sleep=time.sleep, rng=None):
     """Bring one namespace to ``want``. Returns {changed, action, namespace, before, after, cmd, warnings}."""
     rng = rng or random.Random()
     name = want['name']
@@ -466,8 +474,14 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
     elif state['exists'] and state.get('database_clusters') is None:
         state = dict(state, database_clusters=cluster_names(client, name))
     decision = _decide_checked(state, want)
-    result = {'name': name, 'changed': decision.action != ACTION_NONE, 'action': decision.action,
-              'before': _snapshot(state), 'cmd': None, 'warnings': list(decision.warnings)}
+    result = {
+        'name': name,
+        'changed': decision.action != ACTION_NONE,
+        'action': decision.action,
+        'before': _snapshot(state),
+        'cmd': None,
+        'warnings': list(decision.warnings),
+    }
     if decision.action == ACTION_NONE or check_mode:
         labels = label_changes(state, want)
         if labels and not check_mode:
@@ -495,7 +509,7 @@ def converge_namespace(client, runner, want, check_mode=False, state=None, timeo
             result['cmd'] = outcome.cmd
         except EverestctlError as exc:
             if exc.kind == 'conflict':
-                sleep(rng.uniform(0.0, min(2.0, 0.1 * (2 ** attempt))))
+                CONFLICT_BACKOFF.pause(attempt, sleep, rng)
             elif exc.kind == 'already_exists' and decision.action == ACTION_ADD:
                 pass  # someone else added it meanwhile: re-read and decide again (maybe an update)
             elif exc.kind in ('namespace_missing',) and decision.action == ACTION_REMOVE:

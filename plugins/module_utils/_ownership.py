@@ -29,8 +29,10 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._constants impo
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 
-HANDOVER_HINT = ("offboard tenant '%(owner)s' first (its state: absent), or hand the object over explicitly with "
-                 "takeover_from: %(owner)s (role variable tenant_bootstrap_takeover_from)")
+HANDOVER_HINT = (
+    "offboard tenant '%(owner)s' first (its state: absent), or hand the object over explicitly with "
+    "takeover_from: %(owner)s (role variable tenant_bootstrap_takeover_from)"
+)
 
 
 class OwnershipError(EverestError):
@@ -72,8 +74,12 @@ def check_take(kind, name, owner, tenant, takeover_from=None, how=''):
         return
     values = {'kind': kind, 'name': name, 'owner': owner, 'tenant': tenant, 'how': (' (%s)' % how) if how else ''}
     raise OwnershipError(
-        ("%(kind)s '%(name)s' belongs to tenant '%(owner)s'%(how)s; tenant '%(tenant)s' may not take it over. "
-         + HANDOVER_HINT) % values, owner=owner, tenant=tenant, object_kind=kind, object_name=name)
+        ("%(kind)s '%(name)s' belongs to tenant '%(owner)s'%(how)s; tenant '%(tenant)s' may not take it over. " + HANDOVER_HINT) % values,
+        owner=owner,
+        tenant=tenant,
+        object_kind=kind,
+        object_name=name,
+    )
 
 
 def check_remove(kind, name, owner, tenant):
@@ -83,7 +89,11 @@ def check_remove(kind, name, owner, tenant):
     raise OwnershipError(
         "%s '%s' belongs to tenant '%s'; offboarding tenant '%s' never removes what another tenant owns. Remove it from "
         "tenant '%s''s inventory, or offboard tenant '%s' instead" % (kind, name, owner, tenant, tenant, owner),
-        owner=owner, tenant=tenant, object_kind=kind, object_name=name)
+        owner=owner,
+        tenant=tenant,
+        object_kind=kind,
+        object_name=name,
+    )
 
 
 def block_owners(blocks, namespace_owners):

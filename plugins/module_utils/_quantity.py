@@ -45,18 +45,26 @@ import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-_BINARY = {'Ki': 2 ** 10, 'Mi': 2 ** 20, 'Gi': 2 ** 30, 'Ti': 2 ** 40, 'Pi': 2 ** 50, 'Ei': 2 ** 60}
+_BINARY = {'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
 _DECIMAL = {
-    'n': Fraction(1, 10 ** 9), 'u': Fraction(1, 10 ** 6), 'm': Fraction(1, 1000), '': Fraction(1),
-    'k': Fraction(10 ** 3), 'M': Fraction(10 ** 6), 'G': Fraction(10 ** 9), 'T': Fraction(10 ** 12),
-    'P': Fraction(10 ** 15), 'E': Fraction(10 ** 18),
+    'n': Fraction(1, 10**9),
+    'u': Fraction(1, 10**6),
+    'm': Fraction(1, 1000),
+    '': Fraction(1),
+    'k': Fraction(10**3),
+    'M': Fraction(10**6),
+    'G': Fraction(10**9),
+    'T': Fraction(10**12),
+    'P': Fraction(10**15),
+    'E': Fraction(10**18),
 }
 _QUANTITY_RE = re.compile(
     r'(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)'
-    r'(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|[numkMGTPE]?)')
+    r'(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+|[numkMGTPE]?)'
+)
 # Stricter than Kubernetes on purpose (see the module docstring): |exponent| > 64 is refused.
 _MAX_EXPONENT = 64
-NANO = Fraction(1, 10 ** 9)
+NANO = Fraction(1, 10**9)
 
 
 class QuantityError(ValueError):
@@ -89,8 +97,8 @@ def parse(value, what='quantity'):
     if not match:
         raise QuantityError(
             "%s %r is not a Kubernetes quantity; write a number with an optional suffix: m, k, M, G, T, P, E (powers of 1000), "
-            "Ki, Mi, Gi, Ti, Pi, Ei (powers of 1024) or an exponent (e3, E-2); for example 500m, 2, 1.5Gi, 16Gi, 2e9"
-            % (what, value))
+            "Ki, Mi, Gi, Ti, Pi, Ei (powers of 1024) or an exponent (e3, E-2); for example 500m, 2, 1.5Gi, 16Gi, 2e9" % (what, value)
+        )
     number = Fraction(Decimal(match.group('number')))
     suffix = match.group('suffix')
     if suffix in _BINARY:
@@ -122,7 +130,7 @@ def milli_value_ceil(value, what='quantity'):
 
 def round_up_nano(fraction):
     """Round up to nano units, the finest precision a Kubernetes quantity keeps."""
-    return Fraction(_ceil(fraction * 10 ** 9), 10 ** 9)
+    return Fraction(_ceil(fraction * 10**9), 10**9)
 
 
 def to_number(fraction):

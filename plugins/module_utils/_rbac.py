@@ -3,21 +3,21 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Everest RBAC policy model: parser, validator, evaluator and managed blocks (pure: no Ansible, no I/O).
 
-Contract: ``everest-facts.md`` (EF) §5.
+Contract: ``docs/reference/everest.md`` §5.
 
-* Parser (EF §5.3): the text is split on ``\\n``; exactly empty lines and lines starting with ``#`` are skipped;
+* Parser (reference §5.3): the text is split on ``\\n``; exactly empty lines and lines starting with ``#`` are skipped;
   every other line is one CSV record read like Go's ``encoding/csv`` with ``TrimLeadingSpace`` (leading white
   space of each field removed, trailing kept, double quotes allowed) and then loaded like casbin's
   ``LoadPolicyArray`` (``p`` needs exactly 4 values, ``g`` at least 2, duplicates dropped).
-* Validator (EF §5.6): implicit ``role:admin`` rules are added after the file rules; then three passes over all
+* Validator (reference §5.6): implicit ``role:admin`` rules are added after the file rules; then three passes over all
   ``p`` rules, in Everest's order: terms, role existence, resource names. ``validate()`` returns every problem
   (the first one is the one Everest reports) plus, marked ``everest=False``, hazards Everest does not detect at
   validation time: malformed glob patterns. Everest loads such a policy, but doublestar returns ``ErrBadPattern``
   when a request is matched against the pattern and casbin's ``globMatch`` passes that error up, so such a request
-  gets an error instead of an answer (from casbin's and doublestar's source; EF §5.10 only lists the glob syntax).
+  gets an error instead of an answer (from casbin's and doublestar's source; reference §5.10 only lists the glob syntax).
   ``blocking_problems()`` tells which problems must stop a write: every Everest problem, and hazards only in the
   blocks being written.
-* Evaluator (EF §5.4, §5.7, §5.10): request ``(subject, resource, action, object)``; a rule matches when the
+* Evaluator (reference §5.4, §5.7, §5.10): request ``(subject, resource, action, object)``; a rule matches when the
   request subject is, or transitively (at most 10 hops, casbin's default role manager) belongs to, the rule's
   subject, and resource, action and object match the rule's values as doublestar v4 patterns (``glob_match`` is a
   port of ``doublestar.Match``; pycasbin's ``globMatch`` is wrong for this). The first matching rule in policy
@@ -32,39 +32,14 @@ __metaclass__ = type
 
 import re
 
-# EF §5.5: the 13 resources and their scope.
-NAMESPACED = "namespaced"
-GLOBAL = "global"
-RESOURCES = {
-    "backup-storages": NAMESPACED,
-    "data-import-jobs": NAMESPACED,
-    "data-importers": GLOBAL,
-    "database-cluster-backups": NAMESPACED,
-    "database-cluster-credentials": NAMESPACED,
-    "database-cluster-restores": NAMESPACED,
-    "database-clusters": NAMESPACED,
-    "database-engines": NAMESPACED,
-    "enginefeatures/split-horizon-dns-configs": NAMESPACED,
-    "load-balancer-configs": GLOBAL,
-    "monitoring-instances": NAMESPACED,
-    "namespaces": GLOBAL,
-    "pod-scheduling-policies": GLOBAL,
-}
-GLOBAL_RESOURCES = tuple(sorted(name for name, scope in RESOURCES.items() if scope == GLOBAL))
-ACTIONS = ("create", "read", "update", "delete", "*")
-ADMIN_ROLE = "role:admin"
-ROLE_PREFIX = "role:"
-MAX_HIERARCHY_LEVEL = 10  # casbin default role manager
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-# EF §5.6 check 1, Go text kept verbatim: ``*-_`` is a RANGE (0x2A..0x5F), as in Go. Python's ``$`` also matches
-# before a trailing newline, so the pattern is only ever used with ``fullmatch`` (see ``term_ok``).
-TERM_PATTERN = r"^[/*-_:a-zA-Z0-9]+$"
-TERM_RE = re.compile(TERM_PATTERN)
+MAX_HIERARCHY_LEVEL = 10  # casbin default role manager
 
 BLOCK_PREFIX = "virakcloud.everest"
 BEGIN_MARK = "# BEGIN %s " % BLOCK_PREFIX
 END_MARK = "# END %s " % BLOCK_PREFIX
-BLOCK_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,252}")
 # The first line of a tenant's block names its owner (a comment: Everest skips it), e.g. "# tenant=acme namespace=ns-acme".
 BLOCK_META_RE = re.compile(r"# tenant=([A-Za-z0-9][-A-Za-z0-9_.]{0,62}) namespace=([a-z][-a-z0-9]{0,62})\Z")
 
@@ -106,9 +81,9 @@ class ItemError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Go encoding/csv, one record, Comma=',', TrimLeadingSpace=true, LazyQuotes=false (EF §5.3)
+# Go encoding/csv, one record, Comma=',', TrimLeadingSpace=true, LazyQuotes=false (reference §5.3)
 
-_GO_ASCII_SPACE = frozenset(u"\t\n\v\f\r \x85\xa0")
+_GO_ASCII_SPACE = frozenset("\t\n\v\f\r \x85\xa0")
 
 
 def _go_isspace(ch):
@@ -188,6 +163,7 @@ def _go_list(values):
 # ---------------------------------------------------------------------------------------------------------------
 # Policy model
 
+
 class Rule:
     """One loaded ``p`` or ``g`` rule. ``values`` excludes the leading ``p``/``g``; ``line`` is 1-based or None."""
 
@@ -228,16 +204,16 @@ class Policy:
 
 
 def implicit_admin_rules():
-    """EF §5.6: role:admin, <resource>, *, */* (namespaced) or * (global), for each of the 13 resources."""
+    """reference §5.6: role:admin, <resource>, *, */* (namespaced) or * (global), for each of the 13 resources."""
     rules = []
-    for name in sorted(RESOURCES):
-        obj = "*" if RESOURCES[name] == GLOBAL else "*/*"
-        rules.append(Rule("p", (ADMIN_ROLE, name, "*", obj), implicit=True))
+    for name in sorted(_constants.RBAC_RESOURCES):
+        obj = "*" if _constants.RBAC_RESOURCES[name] == _constants.RBAC_GLOBAL else "*/*"
+        rules.append(Rule("p", (_constants.RBAC_ADMIN_ROLE, name, "*", obj), implicit=True))
     return rules
 
 
 def parse_policy(text):
-    """Parse a policy text exactly as Everest loads it (EF §5.3). Returns a Policy; never raises.
+    """Parse a policy text exactly as Everest loads it (reference §5.3). Returns a Policy; never raises.
 
     Every load problem is recorded (Everest stops at the first one: ``policy.errors[0]``).
     """
@@ -258,8 +234,14 @@ def parse_policy(text):
             continue
         ptype, values = tokens[0], tokens[1:]
         if (ptype == "p" and len(values) != 4) or (ptype == "g" and len(values) < 2):
-            errors.append(PolicyError("rule_size", "invalid policy rule size: expected %d, got %d, rule: %s" % (
-                4 if ptype == "p" else 2, len(values), _go_list(values)), line=number, text=line))
+            errors.append(
+                PolicyError(
+                    "rule_size",
+                    "invalid policy rule size: expected %d, got %d, rule: %s" % (4 if ptype == "p" else 2, len(values), _go_list(values)),
+                    line=number,
+                    text=line,
+                )
+            )
             continue
         key = ",".join(values)  # casbin's PolicyMap key (DefaultSep ",")
         if key in seen[ptype]:
@@ -270,7 +252,7 @@ def parse_policy(text):
 
 
 def term_ok(term):
-    return TERM_RE.fullmatch(term) is not None
+    return _validation.RBAC_TERM_RE.fullmatch(term) is not None
 
 
 def _all_p_rules(policy):
@@ -288,7 +270,7 @@ def roles_of(policy):
 
 
 def validate(policy, strict=True):
-    """Validate a Policy (or text) like Everest (EF §5.6). Returns a list of PolicyError, Everest's first.
+    """Validate a Policy (or text) like Everest (reference §5.6). Returns a list of PolicyError, Everest's first.
 
     Load errors are returned alone (Everest never gets further). Otherwise the three passes run in Everest's order
     over all p rules (file rules first, then the implicit admin rules) and every failure is listed. With ``strict``
@@ -308,11 +290,11 @@ def validate(policy, strict=True):
     roles = roles_of(policy)
     for rule in rules:
         subject = rule.values[0]
-        if subject.startswith(ROLE_PREFIX) and subject != ADMIN_ROLE and subject not in roles:
+        if subject.startswith(_constants.RBAC_ROLE_PREFIX) and subject != _constants.RBAC_ADMIN_ROLE and subject not in roles:
             errors.append(PolicyError("role", "role '%s' does not exist" % subject, line=rule.line, text=rule.text))
     for rule in rules:
         resource = rule.values[1]
-        if resource != "*" and resource not in RESOURCES:
+        if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             errors.append(PolicyError("resource", "unknown resource name '%s'" % resource, line=rule.line, text=rule.text))
     if strict:
         for rule in rules:
@@ -323,8 +305,10 @@ def validate(policy, strict=True):
     return errors
 
 
-GLOB_HAZARD = ("malformed glob pattern '%s': Everest's validation accepts it, but a request matched against this rule gets an "
-               "error from Everest instead of an answer (doublestar ErrBadPattern, passed up by casbin's globMatch)")
+GLOB_HAZARD = (
+    "malformed glob pattern '%s': Everest's validation accepts it, but a request matched against this rule gets an "
+    "error from Everest instead of an answer (doublestar ErrBadPattern, passed up by casbin's globMatch)"
+)
 
 
 def blocking_problems(errors, text, blocks):
@@ -340,15 +324,15 @@ def blocking_problems(errors, text, blocks):
 
 
 def validate_output(errors):
-    """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (EF §5.8)."""
+    """``(rc, stdout)`` of ``everestctl settings rbac validate`` for these problems (reference §5.8)."""
     text = everest_error_text(errors)
     if text is None:
-        return 0, u"\u2705 Valid\n\n"
-    return 1, u"\u274c Invalid\n" + text.replace("\n", " - ") + "\n"
+        return 0, "\u2705 Valid\n\n"
+    return 1, "\u274c Invalid\n" + text.replace("\n", " - ") + "\n"
 
 
 def everest_error_text(errors, command="validate"):
-    """The text everestctl prints for the first error (EF §5.6, §5.8); None when there is none."""
+    """The text everestctl prints for the first error (reference §5.6, §5.8); None when there is none."""
     errors = [e for e in errors if e.everest]
     if not errors:
         return None
@@ -362,10 +346,11 @@ def everest_error_text(errors, command="validate"):
 # ---------------------------------------------------------------------------------------------------------------
 # doublestar v4 Match (github.com/bmatcuk/doublestar/v4 match.go), separator '/', validate=true.
 
+
 def _rune(s, i):
     if i < len(s):
         return s[i], 1
-    return u"\ufffd", 0
+    return "\ufffd", 0
 
 
 def validate_pattern(s):
@@ -418,27 +403,14 @@ def _index_unescaped(s, c):
     return -1
 
 
-def _index_matched_closing_alt(s):
+def _index_alt(s, comma):
+    """In the text after a ``{``: doublestar's indexMatchedClosingAlt (``comma`` false: the index of the ``}`` closing it)
+    or indexNextAlt (``comma`` true: the index of the next ``,`` at its own level, character classes skipped); -1 if none."""
     alts, i, n = 1, 0, len(s)
     while i < n:
         if s[i] == "\\":
             i += 1
-        elif s[i] == "{":
-            alts += 1
-        elif s[i] == "}":
-            alts -= 1
-            if alts == 0:
-                return i
-        i += 1
-    return -1
-
-
-def _index_next_alt(s):
-    alts, i, n = 1, 0, len(s)
-    while i < n:
-        if s[i] == "\\":
-            i += 1
-        elif s[i] == "[":
+        elif s[i] == "[" and comma:
             i += 1
             while i < n:
                 if s[i] == "\\":
@@ -450,10 +422,20 @@ def _index_next_alt(s):
             alts += 1
         elif s[i] == "}":
             alts -= 1
-        elif s[i] == "," and alts == 1:
+            if alts == 0 and not comma:
+                return i
+        elif s[i] == "," and comma and alts == 1:
             return i
         i += 1
     return -1
+
+
+def _index_matched_closing_alt(s):
+    return _index_alt(s, comma=False)
+
+
+def _index_next_alt(s):
+    return _index_alt(s, comma=True)
 
 
 def _is_zero_length(pattern):
@@ -470,10 +452,10 @@ def _is_zero_length(pattern):
             if comma == -1:
                 break
             comma += pat
-            if _is_zero_length(pattern[pat:comma] + pattern[closing + 1:]):
+            if _is_zero_length(pattern[pat:comma] + pattern[closing + 1 :]):
                 return True
             pat = comma + 1
-        return _is_zero_length(pattern[pat:closing] + pattern[closing + 1:])
+        return _is_zero_length(pattern[pat:closing] + pattern[closing + 1 :])
     if not validate_pattern(pattern):
         raise BadPattern(pattern)
     return False
@@ -568,12 +550,10 @@ def _match(pattern, name, ds_pat, ds_name, star_pat, star_name, pat, nam):  # no
                     if comma == -1:
                         break
                     comma += pat
-                    if _match(pattern[:before] + pattern[pat:comma] + pattern[closing + 1:], name,
-                              ds_pat, ds_name, star_pat, star_name, before, nam):
+                    if _match(pattern[:before] + pattern[pat:comma] + pattern[closing + 1 :], name, ds_pat, ds_name, star_pat, star_name, before, nam):
                         return True
                     pat = comma + 1
-                return _match(pattern[:before] + pattern[pat:closing] + pattern[closing + 1:], name,
-                              ds_pat, ds_name, star_pat, star_name, before, nam)
+                return _match(pattern[:before] + pattern[pat:closing] + pattern[closing + 1 :], name, ds_pat, ds_name, star_pat, star_name, before, nam)
             else:
                 if c == "\\":
                     pat += 1
@@ -623,16 +603,16 @@ GLOB_METACHARS = ("*", "?", "[", "{", "\\")
 
 
 def can_object(resource, obj):
-    """EF §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
+    """reference §5.7: ``*``/``all`` means "every object": ``/`` for namespaced resources, ``""`` for global ones."""
     if obj in ("*", "all"):
-        return "" if resource in GLOBAL_RESOURCES else "/"
+        return "" if resource in _constants.RBAC_GLOBAL_RESOURCES else "/"
     return obj
 
 
 class Enforcer:
     """Everest's enforcer over a Policy (or text). Raises ValueError when the policy is invalid (like everestctl can).
 
-    ``can(subject, action, resource, object)`` -> the first matching Rule or None (EF §5.7 object rewriting applied).
+    ``can(subject, action, resource, object)`` -> the first matching Rule or None (reference §5.7 object rewriting applied).
     ``enforce(subject, resource, action, object)`` -> the same without rewriting (the raw casbin request).
     """
 
@@ -709,7 +689,7 @@ class Enforcer:
         return None
 
     def can(self, subject, action, resource, obj):
-        if action not in ACTIONS:
+        if action not in _constants.RBAC_ACTIONS:
             raise ValueError("invalid action '%s'. Supported actions: create,read,update,delete,*" % action)
         return self.enforce(subject, resource, action, can_object(resource, obj))
 
@@ -724,8 +704,8 @@ ITEM_FIELDS_G = ("user", "role")
 def check_term(value, what):
     """Why a user-supplied field cannot go into a policy line, or None.
 
-    Stricter than Everest: the field must match TERM_RE (so no white space, no newline, no ``#``, no quotes of
-    any kind), and additionally ``,`` and ``"`` are refused explicitly although TERM_RE's ``*-_`` range admits
+    Stricter than Everest: the field must match the term rule (``_validation.RBAC_TERM_RE``: no white space, no newline,
+    no ``#``, no quotes of any kind), and additionally ``,`` and ``"`` are refused explicitly although its ``*-_`` range admits
     ``,``: a comma would end the CSV field and smuggle in another value (or, in a ``g`` line, another role) and a
     double quote would open a quoted CSV field; neither can be represented in a rendered line without quoting.
     """
@@ -739,9 +719,13 @@ def check_term(value, what):
     if value.startswith("#"):
         return "%s %r starts with '#', which would turn the line into a comment" % (what, value)
     if not term_ok(value):
-        bad = sorted(set(ch for ch in value if not TERM_RE.fullmatch(ch)))
+        bad = sorted(set(ch for ch in value if not _validation.RBAC_TERM_RE.fullmatch(ch)))
         return "%s %r contains characters Everest does not accept in a policy term (%s); allowed: letters, digits and %s" % (
-            what, value, " ".join(repr(ch) for ch in bad), "* + - . / : ; < = > ? @ [ \\ ] ^ _")
+            what,
+            value,
+            " ".join(repr(ch) for ch in bad),
+            "* + - . / : ; < = > ? @ [ \\ ] ^ _",
+        )
     return None
 
 
@@ -775,8 +759,7 @@ def render_line(item):
         elif keys == set(ITEM_FIELDS_G):
             fields, ptype, names = [item[k] for k in ITEM_FIELDS_G], "g", ITEM_FIELDS_G
         else:
-            raise ItemError("policy item %r must have exactly the keys subject, resource, action, object (a p rule) or "
-                            "user, role (a g rule)" % (item,))
+            raise ItemError("policy item %r must have exactly the keys subject, resource, action, object (a p rule) or user, role (a g rule)" % (item,))
     else:
         parts = _split_line(item)
         ptype, fields = parts[0], parts[1:]
@@ -787,8 +770,7 @@ def render_line(item):
         else:
             raise ItemError("policy line %r must start with 'p' or 'g'" % item)
         if len(fields) != len(names):
-            raise ItemError("policy line %r: a %s line needs exactly %d values (%s), got %d" % (
-                item, ptype, len(names), ", ".join(names), len(fields)))
+            raise ItemError("policy line %r: a %s line needs exactly %d values (%s), got %d" % (item, ptype, len(names), ", ".join(names), len(fields)))
     for value, what in zip(fields, names):
         problem = check_term(value, what)
         if problem:
@@ -799,10 +781,10 @@ def render_line(item):
 # ---------------------------------------------------------------------------------------------------------------
 # Managed blocks
 
+
 def check_block_name(name):
-    if not isinstance(name, str) or not BLOCK_NAME_RE.fullmatch(name):
-        return ("block name %r is not usable: 1-253 characters, letters, digits and . _ : @ + / -, starting with a letter "
-                "or digit" % (name,))
+    if not isinstance(name, str) or not _validation.RBAC_BLOCK_NAME_RE.fullmatch(name):
+        return "block name %r is not usable: 1-253 characters, letters, digits and . _ : @ + / -, starting with a letter or digit" % (name,)
     return None
 
 
@@ -812,9 +794,9 @@ def _marker(line):
     if body.endswith("\r"):
         body = body[:-1]
     if body.startswith(BEGIN_MARK):
-        return "begin", body[len(BEGIN_MARK):]
+        return "begin", body[len(BEGIN_MARK) :]
     if body.startswith(END_MARK):
-        return "end", body[len(END_MARK):]
+        return "end", body[len(END_MARK) :]
     return None
 
 
@@ -845,8 +827,7 @@ def _segments(text):
                     chunk = []
                 current = (marker[1], [line], [])
             else:
-                raise BlockError("line %d: '# END %s %s' without a matching BEGIN; fix the policy by hand" % (
-                    number, BLOCK_PREFIX, marker[1]))
+                raise BlockError("line %d: '# END %s %s' without a matching BEGIN; fix the policy by hand" % (number, BLOCK_PREFIX, marker[1]))
         else:
             name, raw, content = current
             raw.append(line)
@@ -959,14 +940,26 @@ def apply_blocks(text, changes):
 # ---------------------------------------------------------------------------------------------------------------
 # Tenant blocks: the escalation guard and the cross-tenant isolation proof
 
+
 def _known_action(action):
     """Whether a ``p`` action names (or, as a pattern, matches) at least one of Everest's actions."""
-    if action in ACTIONS:
+    if action in _constants.RBAC_ACTIONS:
         return True
     try:
-        return any(glob_match(action, known) for known in ACTIONS if known != "*")
+        return any(glob_match(action, known) for known in _constants.RBAC_ACTIONS if known != "*")
     except BadPattern:
         return False
+
+
+def unknown_action_problem(line, action):
+    """Why ``line`` grants nothing because ``action`` matches none of Everest's actions, or None."""
+    if _known_action(action):
+        return None
+    return "%r names action %r, which matches none of Everest's actions (%s); it would grant nothing (set allow_unknown_actions to write it anyway)" % (
+        line,
+        action,
+        ", ".join(_constants.RBAC_ACTIONS),
+    )
 
 
 def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_actions=False):
@@ -981,6 +974,7 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
     * ``g`` lines bind members to the tenant's own roles only, never a role (``role:...``) as member, and, when
       ``members`` is given, only those members (the tenant's own users and SSO identities).
     """
+
     def own(name):
         return name == role or name.startswith(role + ":")
 
@@ -997,31 +991,28 @@ def tenant_scope_problems(lines, role, namespace, members=None, allow_unknown_ac
         if ptype == "g" and len(values) >= 2:
             member, target = values[0], values[1]
             if not own(target):
-                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (
-                    line, member, target, role, role))
-            elif member.startswith(ROLE_PREFIX):
-                problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (
-                    line, member, role))
+                problems.append("%r binds %r to %s; a tenant's lines may bind only to its own roles (%s or %s:<name>)" % (line, member, target, role, role))
+            elif member.startswith(_constants.RBAC_ROLE_PREFIX):
+                problems.append("%r makes role %s a member of %s; a tenant's role may not be granted to another role" % (line, member, role))
             elif members is not None and member not in members:
-                problems.append("%r binds %r, which is not one of this tenant's users or SSO identities (%s)" % (
-                    line, member, ", ".join(members) or "none"))
+                problems.append("%r binds %r, which is not one of this tenant's users or SSO identities (%s)" % (line, member, ", ".join(members) or "none"))
             continue
         if ptype != "p" or len(values) != 4:
             problems.append("%r is not a p or g line" % line)
             continue
         subject, resource, action, obj = values
         if not own(subject):
-            problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (
-                line, subject, role, role))
-        if resource != "*" and resource not in RESOURCES:
+            problems.append("%r grants to %s; a tenant's p lines may grant only to its own roles (%s or %s:<name>)" % (line, subject, role, role))
+        if resource != "*" and resource not in _constants.RBAC_RESOURCES:
             problems.append("%r names resource %r, which Everest does not know" % (line, resource))
         if not allow_unknown_actions and not _known_action(action):
-            problems.append("%r names action %r, which matches none of Everest's actions (%s); it would grant nothing "
-                            "(set allow_unknown_actions to write it anyway)" % (line, action, ", ".join(ACTIONS)))
-        if resource in GLOBAL_RESOURCES:
+            problems.append(unknown_action_problem(line, action))
+        if resource in _constants.RBAC_GLOBAL_RESOURCES:
             if resource != "namespaces" or obj != namespace:
-                problems.append("%r: global resource %s is shared by every tenant; a tenant may only be granted "
-                                "'namespaces' on its own namespace %r" % (line, resource, namespace))
+                problems.append(
+                    "%r: global resource %s is shared by every tenant; a tenant may only be granted "
+                    "'namespaces' on its own namespace %r" % (line, resource, namespace)
+                )
         elif not obj.startswith(namespace + "/"):
             problems.append("%r: object %r is outside the tenant's namespace; use %s/<name> or %s/*" % (line, obj, namespace, namespace))
     return problems
@@ -1047,7 +1038,7 @@ def _glob_or_false(pattern, value):
 def _reaches(resource, pattern, namespace):
     """Whether object ``pattern`` of a rule on ``resource`` can match some object of ``namespace`` (conservative: a
     namespaced pattern whose first segment matches the namespace counts, whatever the rest of it)."""
-    if resource in GLOBAL_RESOURCES:
+    if resource in _constants.RBAC_GLOBAL_RESOURCES:
         return _glob_or_false(pattern, namespace)
     head = pattern.split("/", 1)[0]
     if head == "**":
@@ -1091,9 +1082,19 @@ def isolation_violations(text, resources, actions, limit=50):
                             if key in seen or not _reaches(resource, obj_pattern, target_ns):
                                 continue
                             seen.add(key)
-                            found.append({"tenant": tenant, "member": member, "target_tenant": owner_of_ns[target_ns],
-                                          "target_namespace": target_ns, "resource": resource, "action": hit_actions[0],
-                                          "object": obj_pattern, "rule": rule.render(), "rule_line": rule.line})
+                            found.append(
+                                {
+                                    "tenant": tenant,
+                                    "member": member,
+                                    "target_tenant": owner_of_ns[target_ns],
+                                    "target_namespace": target_ns,
+                                    "resource": resource,
+                                    "action": hit_actions[0],
+                                    "object": obj_pattern,
+                                    "rule": rule.render(),
+                                    "rule_line": rule.line,
+                                }
+                            )
                             if len(found) >= limit:
                                 return found
     return found
@@ -1101,5 +1102,6 @@ def isolation_violations(text, resources, actions, limit=50):
 
 def violation_text(violation):
     where = (" (line %d)" % violation["rule_line"]) if violation.get("rule_line") else " (implicit)"
-    return ("user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant "
-            "%(target_tenant)s" % violation) + " via rule '%s'%s" % (violation["rule"], where)
+    return (
+        "user %(member)s of tenant %(tenant)s could %(action)s %(resource)s in namespace %(target_namespace)s of tenant %(target_tenant)s" % violation
+    ) + " via rule '%s'%s" % (violation["rule"], where)

@@ -22,20 +22,29 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _ownersh
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
-# RBAC presets: the grants of a tenant's role on its own namespace (the order of the onboarding runbook's section 6).
+# RBAC presets: the grants of a tenant's role on its own namespace (namespace_admin: full use of it; read_only).
 PRESETS = {
     'namespace_admin': (
-        ('namespaces', 'read'), ('database-engines', 'read'), ('database-clusters', '*'),
-        ('database-cluster-backups', '*'), ('database-cluster-restores', '*'), ('database-cluster-credentials', 'read'),
-        ('backup-storages', '*'), ('monitoring-instances', '*'),
+        ('namespaces', 'read'),
+        ('database-engines', 'read'),
+        ('database-clusters', '*'),
+        ('database-cluster-backups', '*'),
+        ('database-cluster-restores', '*'),
+        ('database-cluster-credentials', 'read'),
+        ('backup-storages', '*'),
+        ('monitoring-instances', '*'),
     ),
     'read_only': (
-        ('namespaces', 'read'), ('database-engines', 'read'), ('database-clusters', 'read'), ('database-cluster-backups', 'read'),
-        ('database-cluster-restores', 'read'), ('database-cluster-credentials', 'read'), ('backup-storages', 'read'),
+        ('namespaces', 'read'),
+        ('database-engines', 'read'),
+        ('database-clusters', 'read'),
+        ('database-cluster-backups', 'read'),
+        ('database-cluster-restores', 'read'),
+        ('database-cluster-credentials', 'read'),
+        ('backup-storages', 'read'),
         ('monitoring-instances', 'read'),
     ),
 }
-OPERATOR_KEYS = ('mysql', 'postgresql', 'mongodb')
 FIX = 'Fix the inventory and re-run.'
 
 
@@ -48,7 +57,7 @@ def preset_lines(namespace, usernames, preset):
     role = _constants.tenant_role(namespace)
     out = []
     for resource, action in PRESETS[preset]:
-        obj = namespace if resource in _rbac.GLOBAL_RESOURCES else namespace + '/*'
+        obj = namespace if resource in _constants.RBAC_GLOBAL_RESOURCES else namespace + '/*'
         out.append('p, %s, %s, %s, %s' % (role, resource, action, obj))
     out.extend('g, %s, %s' % (user, role) for user in usernames)
     return out
@@ -82,10 +91,10 @@ class Tenant:
         users = values.get('tenant_bootstrap_users') or []
         self.users = [u for u in users if isinstance(u, dict)]
         self.usernames = [u.get('username') for u in self.users]
-        self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in OPERATOR_KEYS)
+        self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in _constants.OPERATORS)
         self.limits = dict(values.get('tenant_bootstrap_limits') or {})
         engines = values.get('tenant_bootstrap_engines')
-        self.engines = list([k for k in OPERATOR_KEYS if self.operators[k]] if engines is None else engines)
+        self.engines = list([k for k in _constants.OPERATORS if self.operators[k]] if engines is None else engines)
         self.preset = values.get('tenant_bootstrap_rbac_preset') or 'namespace_admin'
         self.custom = values.get('tenant_bootstrap_rbac_policies') or []
         self.enable_rbac = bool(values.get('tenant_bootstrap_enable_rbac', True))
@@ -110,10 +119,11 @@ class Tenant:
         problem = _validation.check_tenant_namespace(self.namespace, self.reserved)
         if problem:
             self.problems.append('tenant_bootstrap_namespace %r: %s.' % (self.namespace, problem))
-        if not self.usernames or len(set(self.usernames)) != len(self.usernames) \
-                or any(_validation.check_username(u) for u in self.usernames):
-            self.problems.append("tenant_bootstrap_users (%s) must be non-empty and unique, each letters, digits or '_', at "
-                                 "least 3 characters." % ', '.join(_text(u) for u in self.usernames))
+        if not self.usernames or len(set(self.usernames)) != len(self.usernames) or any(_validation.check_username(u) for u in self.usernames):
+            self.problems.append(
+                "tenant_bootstrap_users (%s) must be non-empty and unique, each letters, digits or '_', at "
+                "least 3 characters." % ', '.join(_text(u) for u in self.usernames)
+            )
         elif _constants.ADMIN_USERNAME in self.usernames:
             self.problems.append("user 'admin' is Everest's own administrator account and cannot belong to a tenant.")
         if self.present:
@@ -124,17 +134,18 @@ class Tenant:
             self.problems.append(
                 "the password of at least one of %s is empty, longer than %d characters or not accepted by Everest (letters, "
                 "digits and @*#$%%^&+=!_- only, at least 6 characters). Set tenant_bootstrap_password or "
-                "tenant_bootstrap_users[].password (ansible-vault)." % (', '.join(_text(u) for u in self.usernames),
-                                                                        _validation.PASSWORD_MAX_LENGTH))
+                "tenant_bootstrap_users[].password (ansible-vault)." % (', '.join(_text(u) for u in self.usernames), _validation.PASSWORD_MAX_LENGTH)
+            )
         max_users = self.limits.get('max_db_users')
         if max_users is not None and len(self.usernames) > int(max_users):
-            self.problems.append('%d users (%s) but tenant_bootstrap_limits.max_db_users is %s. Remove users or raise the limit.'
-                                 % (len(self.usernames), ', '.join(_text(u) for u in self.usernames), max_users))
+            self.problems.append(
+                '%d users (%s) but tenant_bootstrap_limits.max_db_users is %s. Remove users or raise the limit.'
+                % (len(self.usernames), ', '.join(_text(u) for u in self.usernames), max_users)
+            )
         for key in ('max_clusters', 'max_db_users'):
             value = self.limits.get(key)
             if value is not None and not 0 <= int(value) <= _validation.MAX_COUNT_LIMIT:
-                self.problems.append('tenant_bootstrap_limits.%s is %s; it must be between 0 and %d.' % (
-                    key, value, _validation.MAX_COUNT_LIMIT))
+                self.problems.append('tenant_bootstrap_limits.%s is %s; it must be between 0 and %d.' % (key, value, _validation.MAX_COUNT_LIMIT))
         if not any(self.operators.values()):
             self.problems.append('at least one operator of tenant_bootstrap_operators must be true.')
         if self.preset == 'custom' and not self.custom:
@@ -152,8 +163,9 @@ class Tenant:
             self.problems.append('tenant_bootstrap_rbac_policies: %s.' % exc)
             return
         # the escalation guard: a custom block stays inside the tenant
-        for problem in _rbac.tenant_scope_problems(self.rbac_lines, _constants.tenant_role(self.namespace), self.namespace,
-                                                   members=self.usernames, allow_unknown_actions=self.allow_unknown_actions):
+        for problem in _rbac.tenant_scope_problems(
+            self.rbac_lines, _constants.tenant_role(self.namespace), self.namespace, members=self.usernames, allow_unknown_actions=self.allow_unknown_actions
+        ):
             self.problems.append('tenant_bootstrap_rbac_policies: %s.' % problem)
 
     # -- checks against the cluster ---------------------------------------------------------------------------
@@ -180,18 +192,18 @@ class Tenant:
             if unowned:
                 self.problems.append(
                     'account(s) %s already exist and belong to no tenant (created outside this collection); set '
-                    'tenant_bootstrap_take_ownership: true to adopt them, or choose other usernames.' % ', '.join(unowned))
+                    'tenant_bootstrap_take_ownership: true to adopt them, or choose other usernames.' % ', '.join(unowned)
+                )
         if self.present:
-            others = sorted(ns for ns, owner in (cluster.get('namespaces') or {}).items()
-                            if owner == self.name and ns != self.namespace)
+            others = sorted(ns for ns, owner in (cluster.get('namespaces') or {}).items() if owner == self.name and ns != self.namespace)
             if others:
                 self.problems.append(
                     'tenant %s already owns namespace(s) %s (labelled %s=%s) but tenant_bootstrap_namespace is %s. A tenant\'s '
                     'namespace is immutable: renaming would orphan its data. Either set tenant_bootstrap_namespace back to the '
                     'old name; or offboard the tenant with tenant_bootstrap_purge=true (deletes the old namespace and its data) '
                     'and onboard it again; or, to keep the old data without an owner, run `kubectl label namespace %s %s-` after '
-                    'offboarding.' % (self.name, ', '.join(others), _constants.TENANT_LABEL, self.name, self.namespace, others[0],
-                                      _constants.TENANT_LABEL))
+                    'offboarding.' % (self.name, ', '.join(others), _constants.TENANT_LABEL, self.name, self.namespace, others[0], _constants.TENANT_LABEL)
+                )
 
     # -- the plan -----------------------------------------------------------------------------------------------
     def items(self, secrets):
@@ -200,16 +212,19 @@ class Tenant:
         handover = {'takeover_from': self.takeover_from} if self.takeover_from else {}
         items = {}
         if self.present:
-            items['namespace'] = dict({'name': self.namespace, 'operators': dict(self.operators),
-                                       'take_ownership': self.take_ownership}, **dict(own, **handover))
-            items['rbac'] = dict({'block': self.namespace, 'namespace': self.namespace, 'policies': list(self.rbac_lines)},
-                                 **dict(own, **handover))
-            items['policy'] = dict({'namespace': self.namespace, 'limits': dict(self.limits), 'allowed_engines': list(self.engines)},
-                                   **dict(own, **handover))
-            items['isolation'] = {'name': self.name, 'namespace': self.namespace, 'users': list(self.usernames),
-                                  'grants': grants(self.preset)}
-            items['accounts'] = [dict({'username': u['username'], 'state': 'present', 'update_password': self.update_password,
-                                       'take_ownership': self.take_ownership}, **dict(own, **handover)) for u in self.users]
+            items['namespace'] = dict(
+                {'name': self.namespace, 'operators': dict(self.operators), 'take_ownership': self.take_ownership}, **dict(own, **handover)
+            )
+            items['rbac'] = dict({'block': self.namespace, 'namespace': self.namespace, 'policies': list(self.rbac_lines)}, **dict(own, **handover))
+            items['policy'] = dict({'namespace': self.namespace, 'limits': dict(self.limits), 'allowed_engines': list(self.engines)}, **dict(own, **handover))
+            items['isolation'] = {'name': self.name, 'namespace': self.namespace, 'users': list(self.usernames), 'grants': grants(self.preset)}
+            items['accounts'] = [
+                dict(
+                    {'username': u['username'], 'state': 'present', 'update_password': self.update_password, 'take_ownership': self.take_ownership},
+                    **dict(own, **handover),
+                )
+                for u in self.users
+            ]
             if secrets:
                 for item, user in zip(items['accounts'], self.users):
                     item['password'] = user.get('password')
@@ -222,20 +237,38 @@ class Tenant:
         return items
 
     def summary(self):
-        return {'tenant': self.name, 'state': self.state, 'namespace': self.namespace, 'users': list(self.usernames),
-                'operators': [k for k in OPERATOR_KEYS if self.operators[k]], 'engines': list(self.engines),
-                'limits': dict(self.limits), 'rbac_preset': self.preset, 'rbac_enabled': self.enable_rbac,
-                'everest_url': self.everest_url, 'purge': self.purge,
-                'backup_storage': self.backup_storage.get('name') if self.backup_storage else None,
-                'monitoring': self.monitoring.get('name') if self.monitoring else None}
+        return {
+            'tenant': self.name,
+            'state': self.state,
+            'namespace': self.namespace,
+            'users': list(self.usernames),
+            'operators': [k for k in _constants.OPERATORS if self.operators[k]],
+            'engines': list(self.engines),
+            'limits': dict(self.limits),
+            'rbac_preset': self.preset,
+            'rbac_enabled': self.enable_rbac,
+            'everest_url': self.everest_url,
+            'purge': self.purge,
+            'backup_storage': self.backup_storage.get('name') if self.backup_storage else None,
+            'monitoring': self.monitoring.get('name') if self.monitoring else None,
+        }
 
     def plan(self, secrets):
-        plan = {'name': self.name, 'state': self.state, 'present': self.present, 'valid': not self.problems,
-                'problem': ('tenant %s: %s %s' % (self.name, ' '.join(self.problems), FIX)) if self.problems else None,
-                'namespace': self.namespace, 'usernames': list(self.usernames), 'grants': grants(self.preset),
-                'rbac_lines': list(self.rbac_lines), 'enable_rbac': self.enable_rbac, 'purge': self.purge,
-                'summary': self.summary(),
-                'day2': bool(self.present and (self.backup_storage or self.monitoring))}
+        plan = {
+            'name': self.name,
+            'state': self.state,
+            'present': self.present,
+            'valid': not self.problems,
+            'problem': ('tenant %s: %s %s' % (self.name, ' '.join(self.problems), FIX)) if self.problems else None,
+            'namespace': self.namespace,
+            'usernames': list(self.usernames),
+            'grants': grants(self.preset),
+            'rbac_lines': list(self.rbac_lines),
+            'enable_rbac': self.enable_rbac,
+            'purge': self.purge,
+            'summary': self.summary(),
+            'day2': bool(self.present and (self.backup_storage or self.monitoring)),
+        }
         if not self.problems:
             plan['steps'] = self.items(secrets)
             if secrets and plan['day2']:
@@ -277,8 +310,10 @@ def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
     for tenant in tenants:
         if tenant.name in shared:
             values = (tenant.namespace, ', '.join(tenant.usernames), ', '.join(shared[tenant.name]))
-            tenant.problems.append('it shares its namespace %s or a user (%s) with tenant(s) %s of this run; a namespace and an '
-                                   'Everest user belong to exactly one tenant.' % values)
+            tenant.problems.append(
+                'it shares its namespace %s or a user (%s) with tenant(s) %s of this run; a namespace and an '
+                'Everest user belong to exactly one tenant.' % values
+            )
         tenant.check_cluster(cluster)
     return [t.plan(secrets) for t in tenants]
 
@@ -295,13 +330,13 @@ def step_failures(result, plans, step):
     owner = {}
     for plan in plans:
         items = (plan.get('steps') or {}).get(step)
-        for item in (items if isinstance(items, list) else [items] if items else []):
+        for item in items if isinstance(items, list) else [items] if items else []:
             owner[item.get(STEP_KEYS[step][0])] = plan['name']
     out = {}
     for item in result['results']:
         if not item.get('failed'):
             continue
-        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        key = item.get(STEP_KEYS[step][0])
         tenant = owner.get(key)
         if tenant is None:
             continue
@@ -318,13 +353,13 @@ def step_changed(result, plans, step):
     owner = {}
     for plan in plans:
         items = (plan.get('steps') or {}).get(step)
-        for item in (items if isinstance(items, list) else [items] if items else []):
+        for item in items if isinstance(items, list) else [items] if items else []:
             owner[item.get(STEP_KEYS[step][0])] = plan['name']
     if not result.get('results'):
         return [plan['name'] for plan in plans] if result.get('changed') and len(plans) == 1 else []
     changed = set()
     for item in result['results']:
-        key = item.get('block') or item.get('username') or item.get('name') or item.get('namespace')
+        key = item.get(STEP_KEYS[step][0])
         if item.get('changed') and key in owner:
             changed.add(owner[key])
     return sorted(changed)
@@ -332,12 +367,14 @@ def step_changed(result, plans, step):
 
 # -------------------------------------------------------------------------------------------------------- summary
 
+
 def summary_rows(plans, failed, changed, check_mode):
     """One row per tenant (sorted by name): its summary plus a status (FAILED, changed / would change, ok, offboarded ...)."""
     rows = []
     for plan in sorted(plans, key=lambda p: p['name']):
-        row = dict(plan.get('summary') or {'tenant': plan['name'], 'namespace': plan.get('namespace', '?'), 'users': [],
-                                           'operators': [], 'engines': [], 'limits': {}})
+        row = dict(
+            plan.get('summary') or {'tenant': plan['name'], 'namespace': plan.get('namespace', '?'), 'users': [], 'operators': [], 'engines': [], 'limits': {}}
+        )
         name = plan['name']
         if not plan.get('valid', True) or name in failed:
             status = 'FAILED'
@@ -365,9 +402,18 @@ def summary_lines(rows, isolation):
     """The run's table as a list of lines (a list prints one line per item in every callback and in AWX)."""
     lines = [SUMMARY_FORMAT % ('TENANT', 'STATUS', 'NAMESPACE', 'USERS', 'OPERATORS', 'ENGINES', 'LIMITS')]
     for row in rows:
-        lines.append(SUMMARY_FORMAT % (row.get('tenant'), row.get('status'), row.get('namespace'), ','.join(row.get('users') or []),
-                                       ','.join(row.get('operators') or []), ','.join(row.get('engines') or []),
-                                       _limits_text(row.get('limits') or {})))
+        lines.append(
+            SUMMARY_FORMAT
+            % (
+                row.get('tenant'),
+                row.get('status'),
+                row.get('namespace'),
+                ','.join(row.get('users') or []),
+                ','.join(row.get('operators') or []),
+                ','.join(row.get('engines') or []),
+                _limits_text(row.get('limits') or {}),
+            )
+        )
     lines.append('isolation proof: %s' % isolation)
     failed = [r['tenant'] for r in rows if r.get('status') == 'FAILED']
     lines.append('failed tenants: %s' % (', '.join(failed) or 'none'))

@@ -253,9 +253,9 @@ results:
   sample: [{username: acme_admin, changed: false, action: none, account: {username: acme_admin, exists: true}}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _lock
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _batch, _constants, _lock
 
 ITEM_SPEC = dict(
     username=dict(type='str', required=True),
@@ -267,72 +267,44 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
     take_ownership=dict(type='bool'),
 )
-OWNERSHIP_KEYS = ('tenant', 'takeover_from', 'take_ownership')
-
-ARGUMENT_SPEC = dict(
-    username=dict(type='str'),
-    password=dict(type='str', no_log=True),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-    update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
-    allow_admin_removal=dict(type='bool', default=False),
-    tenant=dict(type='str'),
-    takeover_from=dict(type='str'),
-    take_ownership=dict(type='bool', default=False),
-    accounts=dict(type='list', elements='dict', options=ITEM_SPEC),
-    cluster_lock=dict(type='bool', default=True),
-    cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
+# an item's ownership options default to the module's
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'accounts',
+    'username',
+    'account',
+    module_options=dict(
+        cluster_lock=dict(type='bool', default=True),
+        cluster_lock_timeout=dict(type='int', default=_lock.DEFAULT_TIMEOUT),
+    ),
+    inherited={'tenant': None, 'takeover_from': None, 'take_ownership': False},
 )
-
-
-def _items(params):
-    """The items to converge; an item's ownership keys default to the module's."""
-    if params.get('accounts') is not None:
-        items = []
-        for item in params['accounts']:
-            item = dict(item)
-            for key in OWNERSHIP_KEYS:
-                if item.get(key) is None:
-                    item[key] = params.get(key)
-            items.append(item)
-        return items, True
-    keys = ('username', 'password', 'state', 'update_password', 'allow_admin_removal') + OWNERSHIP_KEYS
-    return [dict((key, params.get(key)) for key in keys)], False
-
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('username', 'changed', 'action', 'account', 'cmd', 'failed', 'msg', 'attempts')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        everestctl=True,
-        mutually_exclusive=[('username', 'accounts')],
-        required_one_of=[('username', 'accounts')],
-    )
-    items, batch = _items(module.params)
+    module = FORM.module(k8s=True, everestctl=True)
+    items, batch = FORM.items(module.params)
     for item in items:
         if item.get('password'):
             module.no_log_values.add(item['password'])
-    problems = []
-    for item in items:
-        try:
-            _accounts.validate_item(item)
-        except EverestError as exc:
-            if not batch:
-                module.fail_from(exc)
-            problems.append(exc.msg)
-    if problems:
-        module.fail_json(msg='%d of %d account(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
+    FORM.validate(module, items, batch, _accounts.validate_item, 'account(s)')
     try:
         store = _accounts.AccountStore(module.k8s, salt_cache=True)
         runner = LazyEverestctl(module)
         lock = None
         if module.params['cluster_lock']:
-            lock = _lock.LeaseLock(module.k8s, _accounts.SYSTEM_NAMESPACE, _lock.ACCOUNTS_LEASE, purpose='everest accounts',
-                                   timeout=module.params['cluster_lock_timeout'], sticky=batch)
+            lock = _lock.LeaseLock(
+                module.k8s,
+                _constants.SYSTEM_NAMESPACE,
+                _constants.ACCOUNTS_LEASE,
+                purpose='everest accounts',
+                timeout=module.params['cluster_lock_timeout'],
+                sticky=batch,
+            )
         if not batch:
             result = _accounts.converge_account(store, runner, items[0], check_mode=module.check_mode, lock=lock)
         else:
@@ -341,14 +313,8 @@ def main():
         module.fail_from(exc)
 
     if not batch:
-        output = {'changed': result['changed'], 'account': result['account']}
-        if result.get('cmd'):
-            output['cmd'] = result['cmd']
-        if module._diff:
-            output['diff'] = {'before': result['before'], 'after': result['after']}
-        module.exit_json(**output)
-
-    exit_batch(module, results, 'username', 'account', RESULT_FIELDS)
+        FORM.exit_single(module, result, ('account',), optional=('cmd',))
+    FORM.exit_batch(module, results, RESULT_FIELDS)
 
 
 if __name__ == '__main__':

@@ -81,7 +81,9 @@ backup:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 FAILED_STATES = ('Failed', 'Error')
 
@@ -92,24 +94,28 @@ def state_of(obj):
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            cluster=dict(type='str'),
-            backup_storage_name=dict(type='str'),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1800),
-        )),
-        supports_check_mode=True, k8s=False)
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str', required=True),
+                cluster=dict(type='str'),
+                backup_storage_name=dict(type='str'),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+                wait=dict(type='bool', default=True),
+                wait_timeout=dict(type='int', default=1800),
+            )
+        ),
+        supports_check_mode=True,
+        k8s=False,
+    )
     p = module.params
     ns, name = p['namespace'], p['name']
-    path = api.ns_path(ns, 'database-cluster-backups', name)
+    path = _everest_client.ns_path(ns, 'database-cluster-backups', name)
     what = 'backup %s/%s' % (ns, name)
     client = None
     changed = False
     try:
-        client = api.api_client(module)
+        client = _everest_client.api_client(module)
         current = client.get_or_none(path, what=what, rbac=('database-cluster-backups', 'read', '%s/%s' % (ns, p['cluster'] or '<cluster>')))
         obj = current
         if p['state'] == 'absent':
@@ -128,25 +134,37 @@ def main():
         else:
             if not p['cluster'] or not p['backup_storage_name']:
                 raise ValidationError('%s does not exist; taking it needs cluster and backup_storage_name' % what)
-            body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseClusterBackup', 'metadata': {'name': name, 'namespace': ns},
-                    'spec': {'dbClusterName': p['cluster'], 'backupStorageName': p['backup_storage_name']}}
+            body = {
+                'apiVersion': _constants.DBC_API_VERSION,
+                'kind': _constants.DBC_BACKUP_KIND,
+                'metadata': {'name': name, 'namespace': ns},
+                'spec': {'dbClusterName': p['cluster'], 'backupStorageName': p['backup_storage_name']},
+            }
             changed = True
             if module.check_mode:
                 module.exit_json(changed=True, backup=body)
-            obj = client.request('POST', api.ns_path(ns, 'database-cluster-backups'), body, what=what,
-                                 rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])))
+            obj = client.request(
+                'POST',
+                _everest_client.ns_path(ns, 'database-cluster-backups'),
+                body,
+                what=what,
+                rbac=('database-cluster-backups', 'create', '%s/%s' % (ns, p['cluster'])),
+            )
         if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
             read = ('database-cluster-backups', 'read', '%s/%s' % (ns, (obj.get('spec') or {}).get('dbClusterName') or p['cluster']))
-            obj = api.wait_for(lambda: client.request('GET', path, what=what, rbac=read), lambda o: state_of(o) == 'Succeeded',
-                               p['wait_timeout'], 'waiting for %s' % what,
-                               failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
-                               if state_of(o) in FAILED_STATES else None)
+            obj = _everest_objects.wait_for(
+                lambda: client.request('GET', path, what=what, rbac=read),
+                lambda o: state_of(o) == 'Succeeded',
+                p['wait_timeout'],
+                'waiting for %s' % what,
+                failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '') if state_of(o) in FAILED_STATES else None,
+            )
     except EverestError as exc:
         module.fail_from(exc, changed=changed)
     finally:
         if client is not None:
             client.close()
-    module.exit_json(changed=changed, backup=api.cluster_view(obj))
+    module.exit_json(changed=changed, backup=_everest_objects.object_view(obj))
 
 
 if __name__ == '__main__':

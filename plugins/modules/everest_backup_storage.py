@@ -120,43 +120,63 @@ backup_storage:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            type=dict(type='str', choices=['s3', 'azure']),
-            bucket_name=dict(type='str'),
-            url=dict(type='str'),
-            region=dict(type='str'),
-            description=dict(type='str'),
-            allowed_namespaces=dict(type='list', elements='str'),
-            verify_tls=dict(type='bool'),
-            force_path_style=dict(type='bool'),
-            access_key=dict(type='str', no_log=True),
-            secret_key=dict(type='str', no_log=True),
-            update_secrets=dict(type='str', choices=['always', 'on_create'], default='on_create'),
-        )),
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str', required=True),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+                type=dict(type='str', choices=['s3', 'azure']),
+                bucket_name=dict(type='str'),
+                url=dict(type='str'),
+                region=dict(type='str'),
+                description=dict(type='str'),
+                allowed_namespaces=dict(type='list', elements='str'),
+                verify_tls=dict(type='bool'),
+                force_path_style=dict(type='bool'),
+                access_key=dict(type='str', no_log=True),
+                secret_key=dict(type='str', no_log=True),
+                update_secrets=dict(type='str', choices=['always', 'on_create'], default='on_create'),
+            )
+        ),
         required_together=[('access_key', 'secret_key')],
-        supports_check_mode=True, k8s=False)
+        supports_check_mode=True,
+        k8s=False,
+    )
     p = module.params
     client = None
     try:
-        api.check_name(p['name'], 'backup storage')
-        client = api.api_client(module)
-        desired = {'type': p['type'], 'bucketName': p['bucket_name'], 'url': p['url'], 'region': p['region'],
-                   'description': p['description'], 'allowedNamespaces': p['allowed_namespaces'], 'verifyTLS': p['verify_tls'],
-                   'forcePathStyle': p['force_path_style']}
+        _everest_objects.check_name(p['name'], 'backup storage')
+        client = _everest_client.api_client(module)
+        desired = {
+            'type': p['type'],
+            'bucketName': p['bucket_name'],
+            'url': p['url'],
+            'region': p['region'],
+            'description': p['description'],
+            'allowedNamespaces': p['allowed_namespaces'],
+            'verifyTLS': p['verify_tls'],
+            'forcePathStyle': p['force_path_style'],
+        }
         secrets = {}
         if p['access_key'] is not None:
             secrets = {'accessKey': p['access_key'], 'secretKey': p['secret_key']}
-        changed, obj, diff = api.converge_object(
-            module, client, 'backup-storages', 'backup-storages', 'backup storage', desired, secrets,
-            create_required=[('type', 'type'), ('bucket_name', 'bucketName')], immutable=[('type', 'type')])
+        changed, obj, diff = _everest_objects.converge_object(
+            module,
+            client,
+            'backup-storages',
+            'backup-storages',
+            'backup storage',
+            desired,
+            secrets,
+            create_required=[('type', 'type'), ('bucket_name', 'bucketName')],
+            immutable=[('type', 'type')],
+        )
     except EverestError as exc:
         module.fail_from(exc, changed=False)
     finally:

@@ -231,26 +231,24 @@ ready:
 import os
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError, K8sNotFound
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sApiError
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import Everestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _ownership
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
 from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
 
-SYSTEM_NS = 'everest-system'
-DEPLOYMENTS = ('everest-server', 'percona-everest')
-CRD_PATH = _k8s.path('apiextensions.k8s.io/v1', 'customresourcedefinitions', name=_trp_crd.CRD_NAME)
 
 FIXES = {
     'everestctl': 'install everestctl (https://docs.percona.com/everest/install/installEverestCLI.html) or set everestctl_path / EVERESTCTL_PATH',
     'cluster': 'check kubeconfig/context (or K8S_AUTH_KUBECONFIG) and that the API server is reachable from the controller',
     'everest': 'install Everest in the cluster (everestctl install) or point kubeconfig/context at the cluster that has it',
     'rbac_configmap': 'the Everest Helm chart creates everest-system/everest-rbac at install; re-install or upgrade Everest, or create it '
-                      'with data {enabled: "false", policy.csv: "g, admin, role:admin"}',
+    'with data {enabled: "false", policy.csv: "g, admin, role:admin"}',
     'accounts_secret': 'the Everest Helm chart creates everest-system/everest-accounts at install; re-install or upgrade Everest',
     'crd': 'install it with virakcloud.everest.tenant_resource_policy_crd (or kubectl apply -f files/crd-tenantresourcepolicy.yaml)',
 }
@@ -276,13 +274,6 @@ def everest_version(deployment):
                 tag = tag[1:]
             return tag
     return None
-
-
-def crd_established(obj):
-    for cond in ((obj or {}).get('status') or {}).get('conditions') or []:
-        if cond.get('type') == 'Established':
-            return cond.get('status') == 'True'
-    return False
 
 
 VERSION_CACHE_KIND = 'everestctl-version'
@@ -352,10 +343,13 @@ def gather(module):
     facts['everestctl']['found'] = binary is not None
     facts['everestctl']['error'] = problem
     if binary is not None:
-        runner = Everestctl(binary, kubeconfig=client.kubeconfig_path if client is not None else None,
-                            pass_fds=client.private_fds if client is not None else (),
-                            timeout=module.params.get('everestctl_timeout') or 900,
-                            secrets=client.secrets if client is not None else ())
+        runner = Everestctl(
+            binary,
+            kubeconfig=client.kubeconfig_path if client is not None else None,
+            pass_fds=client.private_fds if client is not None else (),
+            timeout=module.params.get('everestctl_timeout') or 900,
+            secrets=client.secrets if client is not None else (),
+        )
         try:
             version, cached = cached_version(binary, runner, module.params['version_cache'])
             facts['everestctl']['version'] = version
@@ -367,21 +361,21 @@ def gather(module):
         return facts, None
     try:
         deployment = None
-        for name in DEPLOYMENTS:
-            deployment = client.get_or_none(_k8s.path('apps/v1', 'deployments', SYSTEM_NS, name))
+        for name in _constants.SERVER_DEPLOYMENTS:
+            deployment = client.get_or_none(_k8s.path('apps/v1', 'deployments', _constants.SYSTEM_NAMESPACE, name))
             facts['cluster']['reachable'] = True
             if deployment is not None:
                 facts['everest'].update(installed=True, deployment=name, version=everest_version(deployment))
                 break
-        rbac = client.get_or_none(_k8s.path('v1', 'configmaps', SYSTEM_NS, 'everest-rbac'))
+        rbac = _rbac_store.read_configmap(client)
         if rbac is not None:
-            facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get('enabled') == 'true')
-        secret = client.get_or_none(_k8s.path('v1', 'secrets', SYSTEM_NS, 'everest-accounts'))
+            facts['rbac'].update(present=True, enabled=(rbac.get('data') or {}).get(_constants.RBAC_ENABLED_KEY) == 'true')
+        secret = client.get_or_none(_k8s.path('v1', 'secrets', _constants.SYSTEM_NAMESPACE, _constants.ACCOUNTS_SECRET))
         facts['accounts']['present'] = secret is not None
         objects = {'rbac': rbac, 'secret': secret, 'namespaces': []}
-        crd = client.get_or_none(CRD_PATH)
+        crd = client.get_or_none(_trp_crd.CRD_PATH)
         if crd is not None:
-            facts['crd'].update(present=True, established=crd_established(crd))
+            facts['crd'].update(present=True, established=_trp_crd.crd_established(crd))
         owners = None
         label = module.params.get('tenant_label') or (_constants.TENANT_LABEL if module.params['ownership'] else None)
         if label:
@@ -390,10 +384,7 @@ def gather(module):
             objects['namespaces'] = client.list(_k8s.path('v1', 'namespaces'), label_selector=label)['items']
             labelled = [(n, (n.get('metadata') or {}).get('name')) for n in objects['namespaces']]
             if crd is not None:
-                try:
-                    items = client.list(_k8s.path(_trp_crd.API_VERSION, _trp_crd.PLURAL), label_selector=label)['items']
-                except K8sNotFound:
-                    items = []
+                items = _k8s.list_items(client, _k8s.path(_constants.TRP_API_VERSION, _constants.TRP_PLURAL), label_selector=label)
                 labelled.extend((item, (item.get('metadata') or {}).get('namespace')) for item in items)
             for item, namespace in labelled:
                 value = ((item.get('metadata') or {}).get('labels') or {}).get(label)
@@ -421,8 +412,12 @@ def ownership_facts(objects):
     except _rbac.BlockError:
         blocks = {}
     existing = sorted(_accounts.parse_accounts_secret(objects['secret'])) if objects['secret'] is not None else []
-    return {'namespaces': namespaces, 'blocks': _ownership.block_owners(blocks, namespaces),
-            'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces), 'existing_accounts': existing}
+    return {
+        'namespaces': namespaces,
+        'blocks': _ownership.block_owners(blocks, namespaces),
+        'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces),
+        'existing_accounts': existing,
+    }
 
 
 def missing_items(facts, params):
@@ -443,7 +438,7 @@ def missing_items(facts, params):
     if not facts['accounts']['present']:
         add('accounts_secret', 'Secret everest-system/everest-accounts not found')
     if params['require_crd'] and not facts['crd']['established']:
-        add('crd', 'CustomResourceDefinition %s %s' % (_trp_crd.CRD_NAME, 'is not Established' if facts['crd']['present'] else 'not found'))
+        add('crd', 'CustomResourceDefinition %s %s' % (_constants.TRP_CRD_NAME, 'is not Established' if facts['crd']['present'] else 'not found'))
     return missing
 
 

@@ -194,7 +194,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: PostgreSQL cluster of seed 000, wait until ready
+- name: PostgreSQL cluster of tenant Alice, wait until ready
   virakcloud.everest.everest_database_cluster:
     everest_token: "{{ alice_session.token }}"
     namespace: ns-alice
@@ -251,21 +251,41 @@ quota:
   sample: {usage_after: {clusters: 1, cpu_cores: 1, memory_bytes: 2147483648, db_users: 1}}
 """
 
-import copy
-
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _database_cluster
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 QTY = dict(type='raw')
-ENGINE = dict(type=dict(type='str', choices=['pxc', 'postgresql', 'psmdb']), version=dict(type='str'), replicas=dict(type='int'),
-              cpu=QTY, memory=QTY, storage_size=QTY, storage_class=dict(type='str'), config=dict(type='str'), cr_version=dict(type='str'))
-PROXY = dict(type=dict(type='str', choices=['haproxy', 'proxysql', 'pgbouncer', 'mongos']), replicas=dict(type='int'), cpu=QTY, memory=QTY,
-             expose_type=dict(type='str', choices=['internal', 'external', 'ClusterIP', 'LoadBalancer', 'NodePort']),
-             ip_source_ranges=dict(type='list', elements='str'), config=dict(type='str'))
-SCHEDULE = dict(name=dict(type='str', required=True), schedule=dict(type='str', required=True),
-                backup_storage_name=dict(type='str', required=True), enabled=dict(type='bool', default=True),
-                retention_copies=dict(type='int'))
+ENGINE = dict(
+    type=dict(type='str', choices=list(_constants.DB_ENGINE_TYPES)),
+    version=dict(type='str'),
+    replicas=dict(type='int'),
+    cpu=QTY,
+    memory=QTY,
+    storage_size=QTY,
+    storage_class=dict(type='str'),
+    config=dict(type='str'),
+    cr_version=dict(type='str'),
+)
+PROXY = dict(
+    type=dict(type='str', choices=['haproxy', 'proxysql', 'pgbouncer', 'mongos']),
+    replicas=dict(type='int'),
+    cpu=QTY,
+    memory=QTY,
+    expose_type=dict(type='str', choices=['internal', 'external', 'ClusterIP', 'LoadBalancer', 'NodePort']),
+    ip_source_ranges=dict(type='list', elements='str'),
+    config=dict(type='str'),
+)
+SCHEDULE = dict(
+    name=dict(type='str', required=True),
+    schedule=dict(type='str', required=True),
+    backup_storage_name=dict(type='str', required=True),
+    enabled=dict(type='bool', default=True),
+    retention_copies=dict(type='int'),
+)
 PITR = dict(enabled=dict(type='bool', required=True), backup_storage_name=dict(type='str'), upload_interval_sec=dict(type='int'))
 BACKUP = dict(enabled=dict(type='bool'), schedules=dict(type='list', elements='dict', options=SCHEDULE), pitr=dict(type='dict', options=PITR))
 
@@ -281,115 +301,18 @@ ARGUMENT_SPEC = dict(
     wait=dict(type='bool', default=False),
     wait_timeout=dict(type='int', default=600),
     enforce_quota=dict(type='bool', default=True),
-    policy_name=dict(type='str', default='resource-policy'),
+    policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
 )
 
 
-class Runner(object):
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        params = module.params
-        self.ns = params['namespace']
-        self.name = params['name']
-        self.obj = '%s/%s' % (self.ns, self.name)
-        self.what = 'database cluster %s' % self.obj
-        self.path = api.ns_path(self.ns, 'database-clusters', self.name)
-        self.quota = None
-
-    def get(self):
-        return self.client.get_or_none(self.path, rbac=('database-clusters', 'read', self.obj), what=self.what)
-
-    def check_quota(self, spec):
-        params = self.module.params
-        if not params['enforce_quota']:
-            return
-        result, warnings = api.enforce_quota(api.quota_k8s(self.module), self.ns, params['policy_name'], spec, self.name)
-        for warning in warnings:
-            self.module.warn(warning)
-        if result is not None:
-            self.quota = dict((k, result[k]) for k in ('usage', 'requested', 'usage_after', 'limits', 'headroom', 'resize'))
-
-    def wait_ready(self, obj):
-        if not self.module.params['wait']:
-            return obj
-        return api.wait_for(self.get, api.cluster_ready, self.module.params['wait_timeout'], 'waiting for %s to be ready' % self.what,
-                            failed=lambda o: 'it no longer exists' if o is None else None)
-
-    def absent(self, current):
-        params = self.module.params
-        if current is None:
-            return False, {}, None
-        diff = {'before': current.get('spec') or {}, 'after': {}}
-        if not self.module.check_mode:
-            query = {'cleanupBackupStorage': 'true' if params['cleanup_backup_storage'] else 'false'}
-            try:
-                self.client.request('DELETE', self.path, query=query, rbac=('database-clusters', 'delete', self.obj), what=self.what)
-            except api.EverestApiNotFound:
-                return False, {}, None
-            if params['wait']:
-                api.wait_for(self.get, lambda o: o is None, params['wait_timeout'], 'waiting for %s to be deleted' % self.what)
-        return True, {}, diff
-
-    def create(self):
-        spec = api.desired_spec(self.module.params, None)
-        api.check_create_spec(spec, self.ns, self.name)
-        self.check_quota(spec)
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster', 'metadata': {'name': self.name, 'namespace': self.ns}, 'spec': spec}
-        diff = {'before': {}, 'after': spec}
-        if self.module.check_mode:
-            return True, body, diff
-        created = self.client.request('POST', api.ns_path(self.ns, 'database-clusters'), body,
-                                      rbac=('database-clusters', 'create', self.obj), what=self.what)
-        return True, self.wait_ready(created), diff
-
-    def update(self, current):
-        """Conditional PUT of the current object with the desired spec; on 409 read again and re-apply.
-
-        ``changed`` is true only when this task wrote (or, in check mode, would write): when the object read again after a
-        409 already has the desired spec, someone else made the change and nothing is written. The quota is checked
-        again whenever the object read again has another shape (replicas, resources) than the one checked.
-        """
-        checked = None  # (current shape, desired shape) of the last quota check
-        for attempt in range(1, api.CONFLICT_ATTEMPTS + 1):
-            current_spec = current.get('spec') or {}
-            spec = api.desired_spec(self.module.params, current_spec)
-            if spec == current_spec:
-                return False, self.wait_ready(current), None
-            api.check_update(current_spec, spec, self.ns, self.name)
-            if api.shape_changed(current_spec, spec):
-                shape = (api.cluster_shape(current_spec), api.cluster_shape(spec))
-                if shape != checked:
-                    self.check_quota(spec)
-                    checked = shape
-            diff = {'before': copy.deepcopy(current_spec), 'after': spec}
-            if self.module.check_mode:
-                planned = copy.deepcopy(current)
-                planned['spec'] = spec
-                return True, planned, diff
-            meta = dict((k, v) for k, v in (current.get('metadata') or {}).items() if k != 'managedFields')
-            body = {'apiVersion': current.get('apiVersion', api.DBC_API_VERSION), 'kind': 'DatabaseCluster', 'metadata': meta, 'spec': spec}
-            try:
-                updated = self.client.request('PUT', self.path, body, rbac=('database-clusters', 'update', self.obj), what=self.what)
-            except api.EverestApiConflict:
-                if attempt == api.CONFLICT_ATTEMPTS:
-                    raise
-                current = self.get()
-                if current is None:
-                    raise api.EverestApiNotFound('%s was deleted while it was being updated' % self.what)
-                continue
-            return True, self.wait_ready(updated), diff
-        raise AssertionError('unreachable')  # pragma: no cover
-
-
 def main():
-    module = EverestModule(argument_spec=api.argument_spec(ARGUMENT_SPEC), supports_check_mode=True, k8s=True)
+    module = EverestModule(argument_spec=_everest_client.argument_spec(ARGUMENT_SPEC), supports_check_mode=True, k8s=True)
     params = module.params
     client = None
     try:
-        api.check_name(params['name'], 'database cluster')
-        client = api.api_client(module)
-        runner = Runner(module, client)
+        _everest_objects.check_name(params['name'], 'database cluster')
+        client = _everest_client.api_client(module)
+        runner = _database_cluster.Runner(module, client)
         current = runner.get()
         if params['state'] == 'absent':
             changed, obj, diff = runner.absent(current)
@@ -397,14 +320,12 @@ def main():
             changed, obj, diff = runner.create()
         else:
             changed, obj, diff = runner.update(current)
-    except api.QuotaExceeded as exc:
-        module.fail_from(exc, changed=False)
-    except EverestError as exc:
+    except EverestError as exc:  # QuotaExceeded too
         module.fail_from(exc, changed=False)
     finally:
         if client is not None:
             client.close()
-    result = dict(changed=changed, database_cluster=api.cluster_view(obj))
+    result = dict(changed=changed, database_cluster=_everest_objects.object_view(obj))
     if runner.quota is not None:
         result['quota'] = runner.quota
     if module._diff and diff is not None:

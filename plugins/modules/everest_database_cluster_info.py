@@ -98,14 +98,23 @@ backups:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(namespace=dict(type='str', required=True), name=dict(type='str'),
-                                             credentials=dict(type='bool', default=False), backups=dict(type='bool', default=False))),
-        supports_check_mode=True, k8s=False)
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str'),
+                credentials=dict(type='bool', default=False),
+                backups=dict(type='bool', default=False),
+            )
+        ),
+        supports_check_mode=True,
+        k8s=False,
+    )
     params = module.params
     ns, name = params['namespace'], params['name']
     result = dict(changed=False)
@@ -113,28 +122,37 @@ def main():
     try:
         if (params['credentials'] or params['backups']) and not name:
             raise ValidationError('credentials and backups need the name of one cluster')
-        client = api.api_client(module)
+        client = _everest_client.api_client(module)
         if name:
-            obj = client.get_or_none(api.ns_path(ns, 'database-clusters', name), rbac=('database-clusters', 'read', '%s/%s' % (ns, name)),
-                                     what='database cluster %s/%s' % (ns, name))
+            obj = client.get_or_none(
+                _everest_client.ns_path(ns, 'database-clusters', name),
+                rbac=('database-clusters', 'read', '%s/%s' % (ns, name)),
+                what='database cluster %s/%s' % (ns, name),
+            )
             items = [obj] if obj is not None else []
         else:
-            answer = client.request('GET', api.ns_path(ns, 'database-clusters'), what='database clusters of %s' % ns,
-                                    rbac=('database-clusters', 'read', '%s/*' % ns))
+            answer = client.request(
+                'GET', _everest_client.ns_path(ns, 'database-clusters'), what='database clusters of %s' % ns, rbac=('database-clusters', 'read', '%s/*' % ns)
+            )
             items = sorted((answer or {}).get('items') or [], key=lambda o: o['metadata']['name'])
-        result['database_clusters'] = [api.cluster_view(o) for o in items]
+        result['database_clusters'] = [_everest_objects.object_view(o) for o in items]
         if items and params['credentials']:
-            creds = client.request('GET', api.ns_path(ns, 'database-clusters', name, 'credentials'),
-                                   rbac=('database-cluster-credentials', 'read', '%s/%s' % (ns, name)),
-                                   what='credentials of database cluster %s/%s' % (ns, name))
+            creds = client.request(
+                'GET',
+                _everest_client.ns_path(ns, 'database-clusters', name, 'credentials'),
+                rbac=('database-cluster-credentials', 'read', '%s/%s' % (ns, name)),
+                what='credentials of database cluster %s/%s' % (ns, name),
+            )
             creds = creds or {}
-            result['credentials'] = {'username': creds.get('username'), 'password': creds.get('password'),
-                                     'connection_url': creds.get('connectionUrl') or None}
+            result['credentials'] = {'username': creds.get('username'), 'password': creds.get('password'), 'connection_url': creds.get('connectionUrl') or None}
         if params['backups']:
             if items:
-                answer = client.request('GET', api.ns_path(ns, 'database-clusters', name, 'backups'),
-                                        rbac=('database-cluster-backups', 'read', '%s/%s' % (ns, name)),
-                                        what='backups of database cluster %s/%s' % (ns, name))
+                answer = client.request(
+                    'GET',
+                    _everest_client.ns_path(ns, 'database-clusters', name, 'backups'),
+                    rbac=('database-cluster-backups', 'read', '%s/%s' % (ns, name)),
+                    what='backups of database cluster %s/%s' % (ns, name),
+                )
                 result['backups'] = sorted((answer or {}).get('items') or [], key=lambda o: o['metadata']['name'])
             else:
                 result['backups'] = []

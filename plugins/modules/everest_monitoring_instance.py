@@ -92,40 +92,53 @@ monitoring_instance:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
-            url=dict(type='str'),
-            allowed_namespaces=dict(type='list', elements='str'),
-            verify_tls=dict(type='bool'),
-            api_key=dict(type='str', no_log=True),
-            user=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            update_secrets=dict(type='str', choices=['always', 'on_create'], default='on_create'),
-        )),
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str', required=True),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+                url=dict(type='str'),
+                allowed_namespaces=dict(type='list', elements='str'),
+                verify_tls=dict(type='bool'),
+                api_key=dict(type='str', no_log=True),
+                user=dict(type='str'),
+                password=dict(type='str', no_log=True),
+                update_secrets=dict(type='str', choices=['always', 'on_create'], default='on_create'),
+            )
+        ),
         mutually_exclusive=[('api_key', 'user')],
         required_together=[('user', 'password')],
-        supports_check_mode=True, k8s=False)
+        supports_check_mode=True,
+        k8s=False,
+    )
     p = module.params
     client = None
     try:
-        api.check_name(p['name'], 'monitoring instance')
-        client = api.api_client(module)
+        _everest_objects.check_name(p['name'], 'monitoring instance')
+        client = _everest_client.api_client(module)
         desired = {'url': p['url'], 'allowedNamespaces': p['allowed_namespaces'], 'verifyTLS': p['verify_tls']}
         secrets = {}
         if p['api_key']:
             secrets = {'pmm': {'apiKey': p['api_key']}}
         elif p['user']:
             secrets = {'pmm': {'user': p['user'], 'password': p['password']}}
-        changed, obj, diff = api.converge_object(
-            module, client, 'monitoring-instances', 'monitoring-instances', 'monitoring instance', desired, secrets,
-            create_required=[('url', 'url')], create_extra={'type': 'pmm'})
+        changed, obj, diff = _everest_objects.converge_object(
+            module,
+            client,
+            'monitoring-instances',
+            'monitoring-instances',
+            'monitoring instance',
+            desired,
+            secrets,
+            create_required=[('url', 'url')],
+            create_extra={'type': 'pmm'},
+        )
     except EverestError as exc:
         module.fail_from(exc, changed=False)
     finally:

@@ -288,9 +288,9 @@ results:
   sample: [{name: acme-db, changed: false, action: none}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, LazyEverestctl, exit_batch
+from ansible_collections.virakcloud.everest.plugins.module_utils._module import LazyEverestctl
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces
+from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _namespaces
 
 OPERATORS_SPEC = dict(
     mysql=dict(type='bool', aliases=['xtradb_cluster']),
@@ -310,79 +310,42 @@ ITEM_SPEC = dict(
     tenant=dict(type='str'),
     takeover_from=dict(type='str'),
 )
-
-ARGUMENT_SPEC = dict(
-    name=dict(type='str'),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-    operators=dict(type='dict', options=OPERATORS_SPEC),
-    take_ownership=dict(type='bool', default=False),
-    ignore_operator_removal=dict(type='bool', default=False),
-    keep_namespace=dict(type='bool', default=False),
-    force=dict(type='bool', default=False),
-    labels=dict(type='dict'),
-    tenant=dict(type='str'),
-    takeover_from=dict(type='str'),
-    reserved_namespaces=dict(type='list', elements='str', default=[]),
-    timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
-    namespaces=dict(type='list', elements='dict', options=ITEM_SPEC),
+# every item is checked against the module's reserved_namespaces
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'namespaces',
+    'name',
+    'namespace',
+    shared=('reserved_namespaces',),
+    module_options=dict(
+        reserved_namespaces=dict(type='list', elements='str', default=[]),
+        timeout=dict(type='int', default=_namespaces.DEFAULT_TIMEOUT),
+    ),
 )
-
-ITEM_KEYS = ('name', 'state', 'operators', 'take_ownership', 'ignore_operator_removal', 'keep_namespace', 'force', 'labels',
-             'tenant', 'takeover_from')
-
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('name', 'changed', 'action', 'namespace', 'cmd', 'failed', 'msg', 'warnings')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        everestctl=True,
-        mutually_exclusive=[('name', 'namespaces')],
-        required_one_of=[('name', 'namespaces')],
-    )
+    module = FORM.module(k8s=True, everestctl=True)
     params = module.params
-    batch = params.get('namespaces') is not None
-    items = [dict(i) for i in params['namespaces']] if batch else [dict((k, params.get(k)) for k in ITEM_KEYS)]
-    for item in items:
-        item['reserved_namespaces'] = params['reserved_namespaces']
-
-    problems = []
-    for item in items:
-        try:
-            _namespaces.validate_item(item)
-        except EverestError as exc:
-            if not batch:
-                module.fail_from(exc)
-            problems.append(exc.msg)
-    if problems:
-        module.fail_json(msg='%d of %d namespace(s) rejected before anything ran: %s' % (len(problems), len(items), '; '.join(problems)))
+    items, batch = FORM.items(params)
+    FORM.validate(module, items, batch, _namespaces.validate_item, 'namespace(s)')
 
     runner = LazyEverestctl(module)
     try:
         if not batch:
-            result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode,
-                                                    timeout=params['timeout'])
+            result = _namespaces.converge_namespace(module.k8s, runner, items[0], check_mode=module.check_mode, timeout=params['timeout'])
         else:
-            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode,
-                                                      timeout=params['timeout'])
+            results = _namespaces.converge_namespaces(module.k8s, runner, items, check_mode=module.check_mode, timeout=params['timeout'])
     except EverestError as exc:
         module.fail_from(exc)
 
     if not batch:
-        for warning in result.get('warnings') or []:
-            module.warn(warning)
-        output = {'changed': result['changed'], 'namespace': result['namespace']}
-        if result.get('cmd'):
-            output['cmd'] = result['cmd']
-        if module._diff:
-            output['diff'] = {'before': result['before'], 'after': result['after']}
-        module.exit_json(**output)
-
-    exit_batch(module, results, 'name', 'namespace', RESULT_FIELDS)
+        FORM.exit_single(module, result, ('namespace',), optional=('cmd',))
+    FORM.exit_batch(module, results, RESULT_FIELDS)
 
 
 if __name__ == '__main__':

@@ -343,248 +343,61 @@ disagreements:
       elements: str
 """
 
-import os
-import tempfile
-
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_check
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 
-try:
-    import yaml
-    HAS_YAML = True
-except ImportError:  # pragma: no cover
-    HAS_YAML = False
-
-NAMESPACE = _constants.SYSTEM_NAMESPACE
-NAME = _constants.RBAC_CONFIGMAP
-TENANT_RESOURCES = list(_constants.TENANT_RESOURCES)
-
 ARGUMENT_SPEC = dict(
-    tenants=dict(type="list", elements="dict", options=dict(
-        name=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        users=dict(type="list", elements="str", default=[]),
-        grants=dict(type="list", elements="dict", default=[], options=dict(
-            resource=dict(type="str", required=True),
-            action=dict(type="str", required=True),
-        )),
-    )),
+    tenants=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            name=dict(type="str", required=True),
+            namespace=dict(type="str", required=True),
+            users=dict(type="list", elements="str", default=[]),
+            grants=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(
+                    resource=dict(type="str", required=True),
+                    action=dict(type="str", required=True),
+                ),
+            ),
+        ),
+    ),
     cluster_tenants=dict(type="bool", default=False),
-    overlay_blocks=dict(type="list", elements="dict", options=dict(
-        block=dict(type="str", required=True),
-        policies=dict(type="list", elements="str", default=[]),
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        tenant=dict(type="str"),
-        namespace=dict(type="str"),
-    )),
-    tenant_resources=dict(type="list", elements="str", default=TENANT_RESOURCES),
+    overlay_blocks=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            block=dict(type="str", required=True),
+            policies=dict(type="list", elements="str", default=[]),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            tenant=dict(type="str"),
+            namespace=dict(type="str"),
+        ),
+    ),
+    tenant_resources=dict(type="list", elements="str", default=list(_constants.TENANT_RESOURCES)),
     tenant_actions=dict(type="list", elements="str", default=list(_constants.ISOLATION_ACTIONS)),
-    checks=dict(type="list", elements="dict", options=dict(
-        subject=dict(type="str", required=True),
-        action=dict(type="str", required=True, choices=list(_rbac.ACTIONS)),
-        resource=dict(type="str", required=True),
-        object=dict(type="str", required=True),
-        expect=dict(type="str", choices=["allow", "deny"]),
-    )),
+    checks=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            subject=dict(type="str", required=True),
+            action=dict(type="str", required=True, choices=list(_constants.RBAC_ACTIONS)),
+            resource=dict(type="str", required=True),
+            object=dict(type="str", required=True),
+            expect=dict(type="str", choices=["allow", "deny"]),
+        ),
+    ),
     policy_file=dict(type="path"),
     policy=dict(type="str"),
     assume_enabled=dict(type="bool", default=False),
     cross_check_with_everestctl=dict(type="bool", default=False),
 )
-
-
-def policy_from_file_text(text):
-    """EF §5.3: a YAML ConfigMap with data."policy.csv" gives that string; anything else is the policy itself."""
-    if HAS_YAML:
-        try:
-            doc = yaml.safe_load(text)
-        except Exception:  # pylint: disable=broad-except
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("data"), dict) and isinstance(doc["data"].get("policy.csv"), str):
-            return doc["data"]["policy.csv"]
-    return text
-
-
-class Source:
-    """Where the policy came from: ``text`` (None when the ConfigMap has no policy.csv: ``missing`` says so),
-    ``rbac_enabled`` (None for a file or inline policy), ``enabled_value`` (the raw ``enabled`` value of the ConfigMap) and ``label``."""
-
-    def __init__(self, text, label, rbac_enabled=None, enabled_value=None, missing=None):
-        self.text = text
-        self.label = label
-        self.rbac_enabled = rbac_enabled
-        self.enabled_value = enabled_value
-        self.missing = missing
-
-
-def load_source(module):
-    params = module.params
-    if params.get("policy") is not None:
-        return Source(params["policy"], "inline")
-    if params.get("policy_file"):
-        path = params["policy_file"]
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8", "replace")
-        except (IOError, OSError) as exc:
-            raise EverestError("cannot read policy_file %s: %s" % (path, exc))
-        return Source(policy_from_file_text(text), "file %s" % path)
-    obj = module.k8s.get_or_none(_k8s.path("v1", "configmaps", NAMESPACE, NAME))
-    if obj is None:
-        raise EverestError('configmaps "%s" not found in %s: Everest is probably not installed in this cluster (or the '
-                           'kubeconfig/context point at another cluster)' % (NAME, NAMESPACE))
-    data = obj.get("data") or {}
-    label = "configmap %s/%s" % (NAMESPACE, NAME)
-    enabled = data.get("enabled")
-    if "policy.csv" not in data:
-        return Source(None, label, enabled == "true", enabled,
-                      missing="policy.csv not found in ConfigMap %s/%s; Everest cannot load its RBAC policy" % (NAMESPACE, NAME))
-    return Source(data["policy.csv"], label, enabled == "true", enabled)
-
-
-def overlay(text, blocks):
-    """``text`` with ``blocks`` (planned changes) applied, as everest_rbac_policy would write them."""
-    changes = {}
-    for block in blocks or []:
-        if block["state"] == "absent":
-            changes[block["block"]] = None
-            continue
-        lines = list(block["policies"] or [])
-        if block.get("tenant"):
-            lines = [_rbac.block_meta_line(block["tenant"], block.get("namespace") or block["block"])] + lines
-        changes[block["block"]] = lines
-    try:
-        return _rbac.apply_blocks(text or "", changes)
-    except _rbac.BlockError as exc:
-        raise EverestError("overlay_blocks cannot be applied to the policy: %s" % exc)
-
-
-def with_cluster_tenants(tenants, text):
-    """``tenants`` plus every other tenant whose block in ``text`` carries a metadata line (users = the block's members,
-    no grants: they are checked as targets, and their users only for denials)."""
-    names = set(t["name"] for t in tenants)
-    namespaces = set(t["namespace"] for t in tenants)
-    out = list(tenants)
-    try:
-        found = _rbac.tenant_blocks(text or "")
-    except _rbac.BlockError:
-        found = {}
-    for tenant, (namespace, members, _block) in sorted(found.items()):
-        if tenant not in names and namespace not in namespaces:
-            out.append({"name": tenant, "namespace": namespace, "users": members, "grants": []})
-    return out
-
-
-def mismatch_message(m):
-    """One line per mismatch, naming both tenants (the role prints these as they are)."""
-    text = "tenant %s -> tenant %s: user %s %s %s %s on %s (expected %s)" % (
-        m.get("tenant"), m.get("target_tenant"), m["subject"], "CAN" if m["allowed"] else "CANNOT", m["action"], m["resource"],
-        m["object"], m["expect"])
-    if m.get("rule"):
-        text += " via rule '%s'%s" % (m["rule"], (" (line %d)" % m["rule_line"]) if m.get("rule_line") else " (implicit)")
-    return text
-
-
-def _can(enforcer, check):
-    try:
-        return enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
-    except _rbac.BadPattern as exc:
-        raise EverestError("the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
-                           "error, including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"]))
-
-
-def evaluate(enforcer, checks, enforced):
-    results = []
-    for check in checks:
-        item = dict((key, check.get(key)) for key in ("subject", "action", "resource", "object", "expect"))
-        rule = None
-        if enforced:
-            rule = _can(enforcer, check)
-            allowed = rule is not None
-            item["reason"] = "rule" if allowed else "no_rule"
-        else:
-            allowed = True
-            item["reason"] = "rbac_disabled"
-        item["allowed"] = allowed
-        item["rule"] = rule.render() if rule is not None else None
-        item["rule_line"] = rule.line if rule is not None else None
-        item["met"] = None if not check.get("expect") else (check["expect"] == "allow") == allowed
-        results.append(item)
-    return results
-
-
-def _pair_checks(user, target, own, granted, resources, actions):
-    """The checks of one (user, target tenant) pair: allow exactly what the preset grants in the own namespace."""
-    for resource in resources:
-        obj = target["namespace"] if resource in _rbac.GLOBAL_RESOURCES else target["namespace"] + "/*"
-        for action in actions:
-            allowed = own and bool(granted.get(resource, set()) & set([action, "*"]))
-            yield {"subject": user, "action": action, "resource": resource, "object": obj, "expect": "allow" if allowed else "deny"}
-
-
-def evaluate_matrix(enforcer, enforced, params):
-    """Evaluate the isolation matrix (see the tenants option) without keeping every result: (number of checks, mismatches).
-
-    A pair (user, other tenant) whose namespace none of the user's rules can match (_rbac.Enforcer.literal_scopes) is
-    counted without being evaluated: every answer there is "deny" by construction, as expected. So the cost is linear in
-    the number of tenants for policies without patterns in the namespace part, and the full matrix otherwise.
-    """
-    tenants, resources, actions = params["tenants"], params["tenant_resources"], params["tenant_actions"]
-    per_pair = len(resources) * len(actions)
-    total, mismatches = 0, []
-    for owner in tenants:
-        granted = {}
-        for grant in owner["grants"] or []:
-            granted.setdefault(grant["resource"], set()).add(grant["action"])
-        for user in owner["users"] or []:
-            scopes = enforcer.literal_scopes(user) if enforced else None
-            for target in tenants:
-                own = target is owner
-                if own and not owner["grants"]:
-                    continue
-                if not own and scopes is not None and target["namespace"] not in scopes:
-                    total += per_pair
-                    continue
-                for check in _pair_checks(user, target, own, granted, resources, actions):
-                    total += 1
-                    result = evaluate(enforcer, [check], enforced)[0]
-                    if result["met"] is False:
-                        result.update(index=total - 1, tenant=owner["name"], target_tenant=target["name"])
-                        mismatches.append(result)
-    return total, mismatches
-
-
-def table(rows):
-    headers = ["#", "SUBJECT", "ACTION", "RESOURCE", "OBJECT", "EXPECT", "GOT", "RULE"]
-    body = [[str(r["index"]), r["subject"], r["action"], r["resource"], r["object"], r["expect"] or "-",
-             "allow" if r["allowed"] else "deny", r["rule"] or "-"] for r in rows]
-    widths = [max([len(h)] + [len(row[i]) for row in body]) for i, h in enumerate(headers)]
-    lines = ["  ".join(value.ljust(widths[i]) for i, value in enumerate(row)).rstrip() for row in [headers] + body]
-    return "\n".join(lines)
-
-
-def cross_check(module, text, checks, results, enforcer):
-    """Ask everestctl (--policy-file, enforcement on) for every check; returns the disagreements."""
-    fd, path = tempfile.mkstemp(prefix="everest-rbac-", suffix=".csv")
-    disagreements = []
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        for index, (check, result) in enumerate(zip(checks, results)):
-            ours = _can(enforcer, check) is not None
-            answer = module.everestctl.run("rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"],
-                                           object=check["object"], policy_file=path)
-            theirs = answer.stdout.strip().splitlines()[-1:] == ["Yes"]
-            result["everestctl"] = theirs
-            if theirs != ours:
-                disagreements.append({"index": index, "check": dict((k, check[k]) for k in ("subject", "action", "resource", "object")),
-                                      "module": ours, "everestctl": theirs, "cmd": answer.cmd})
-    finally:
-        os.unlink(path)
-    return disagreements
 
 
 def main():
@@ -599,17 +412,18 @@ def main():
     checks = module.params["checks"] or []
     matrix = module.params["tenants"] is not None
     if matrix and module.params["cross_check_with_everestctl"]:
-        module.fail_json(msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); "
-                             "cross-check a sample with checks instead")
+        module.fail_json(
+            msg="cross_check_with_everestctl cannot be used with tenants (one everestctl process per matrix check); cross-check a sample with checks instead"
+        )
     try:
-        src = load_source(module)
+        src = _rbac_check.load_source(module)
         if module.params["overlay_blocks"] and not src.missing:
-            src.text = overlay(src.text, module.params["overlay_blocks"])
+            src.text = _rbac_check.overlay(src.text, module.params["overlay_blocks"])
             src.label += " with the planned blocks"
         if matrix and module.params["cluster_tenants"]:
-            module.params["tenants"] = with_cluster_tenants(module.params["tenants"], src.text)
+            module.params["tenants"] = _rbac_check.with_cluster_tenants(module.params["tenants"], src.text)
         source, rbac_enabled = src.label, src.rbac_enabled
-        # EF §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
+        # reference §5.2: without --policy-file, `can` answers Yes when RBAC is disabled, before it even loads the policy;
         # a file or inline policy is always enforced (assume_enabled changes nothing there)
         enforced = rbac_enabled is not False or module.params["assume_enabled"]
         policy = _rbac.parse_policy(src.text or "")
@@ -620,52 +434,88 @@ def main():
         if enforced and src.missing:
             module.fail_json(msg=src.missing, validation=validation, source=source, rbac_enabled=rbac_enabled)
         if enforced and errors:
-            module.fail_json(msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s" % (
-                source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
-                validation=validation, source=source, rbac_enabled=rbac_enabled)
+            module.fail_json(
+                msg="the RBAC policy (%s) is invalid, Everest answers every question with an error: %s"
+                % (source, _rbac.everest_error_text(errors, command="can").replace("\n", " - ")),
+                validation=validation,
+                source=source,
+                rbac_enabled=rbac_enabled,
+            )
         if not enforced and not validation["ok"]:
-            module.warn("RBAC is disabled in %s (enabled: %r), so Everest allows every request without loading the policy and every "
-                        "check is answered 'allowed'; but the policy is invalid and Everest will reject it once RBAC is enabled: %s" % (
-                            source, src.enabled_value,
-                            src.missing or _rbac.everest_error_text(errors, command="can").replace("\n", " - ")))
+            module.warn(
+                "RBAC is disabled in %s (enabled: %r), so Everest allows every request without loading the policy and every "
+                "check is answered 'allowed'; but the policy is invalid and Everest will reject it once RBAC is enabled: %s"
+                % (source, src.enabled_value, src.missing or _rbac.everest_error_text(errors, command="can").replace("\n", " - "))
+            )
         for hazard in hazards:
             module.warn("RBAC policy (%s): %s" % (source, hazard))
         enforcer = _rbac.Enforcer(policy, check=False)
         if matrix:
-            total, mismatches = evaluate_matrix(enforcer, enforced, module.params)
+            total, mismatches = _rbac_check.evaluate_matrix(enforcer, enforced, module.params)
             results = []
         else:
-            results = evaluate(enforcer, checks, enforced)
+            results = _rbac_check.evaluate(enforcer, checks, enforced)
             total = len(checks)
             mismatches = [dict(r, index=i) for i, r in enumerate(results) if r["met"] is False]
         disagreements = []
         if module.params["cross_check_with_everestctl"] and not matrix:
             if validation["ok"]:
-                disagreements = cross_check(module, src.text, checks, results, enforcer)
+                disagreements = _rbac_check.cross_check(module, src.text, checks, results, enforcer)
             else:
-                module.warn("cross_check_with_everestctl skipped: the policy is invalid, so everestctl settings rbac can --policy-file "
-                            "would answer every question with an error")
+                module.warn(
+                    "cross_check_with_everestctl skipped: the policy is invalid, so everestctl settings rbac can --policy-file "
+                    "would answer every question with an error"
+                )
     except EverestError as exc:
         module.fail_from(exc)
 
-    output = {"changed": False, "results": results, "rbac_enabled": rbac_enabled, "enforced": enforced, "source": source,
-              "mismatches": mismatches, "checks_total": total, "validation": validation}
+    output = {
+        "changed": False,
+        "results": results,
+        "rbac_enabled": rbac_enabled,
+        "enforced": enforced,
+        "source": source,
+        "mismatches": mismatches,
+        "checks_total": total,
+        "validation": validation,
+    }
     if matrix:
-        output["messages"] = [mismatch_message(m) for m in mismatches]
+        output["messages"] = [_rbac_check.mismatch_message(m) for m in mismatches]
         output["tenants_checked"] = len(module.params["tenants"])
     if disagreements:
         output["disagreements"] = disagreements
-        module.fail_json(msg="everestctl disagrees with this module on %d of %d check(s): %s" % (
-            len(disagreements), total, "; ".join("#%d %s %s %s %s: module %s, everestctl %s" % (
-                d["index"], d["check"]["subject"], d["check"]["action"], d["check"]["resource"], d["check"]["object"],
-                "allow" if d["module"] else "deny", "allow" if d["everestctl"] else "deny") for d in disagreements)), **output)
+        module.fail_json(
+            msg="everestctl disagrees with this module on %d of %d check(s): %s"
+            % (
+                len(disagreements),
+                total,
+                "; ".join(
+                    "#%d %s %s %s %s: module %s, everestctl %s"
+                    % (
+                        d["index"],
+                        d["check"]["subject"],
+                        d["check"]["action"],
+                        d["check"]["resource"],
+                        d["check"]["object"],
+                        "allow" if d["module"] else "deny",
+                        "allow" if d["everestctl"] else "deny",
+                    )
+                    for d in disagreements
+                ),
+            ),
+            **output,
+        )
     if mismatches:
         hint = ""
         if not enforced:
-            hint = (" - RBAC is disabled in the ConfigMap, so Everest allows everything; enable it, or set assume_enabled: true "
-                    "to test the policy as if it were enabled")
-        module.fail_json(msg="%d of %d RBAC check(s) did not get the expected answer (%s)%s:\n%s" % (
-            len(mismatches), total, source, hint, table(mismatches)), **output)
+            hint = (
+                " - RBAC is disabled in the ConfigMap, so Everest allows everything; enable it, or set assume_enabled: true "
+                "to test the policy as if it were enabled"
+            )
+        module.fail_json(
+            msg="%d of %d RBAC check(s) did not get the expected answer (%s)%s:\n%s" % (len(mismatches), total, source, hint, _rbac_check.table(mismatches)),
+            **output,
+        )
     module.exit_json(**output)
 
 

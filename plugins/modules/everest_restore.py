@@ -106,7 +106,10 @@ import copy
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _database_cluster
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_objects
 
 FAILED_STATES = ('Failed', 'Error')
 
@@ -118,43 +121,53 @@ def state_of(obj):
 def into_new_cluster(module, client):
     p = module.params
     ns, cluster, backup_name = p['namespace'], p['cluster'], p['backup_name']
-    api.check_name(cluster, 'database cluster')
+    _everest_objects.check_name(cluster, 'database cluster')
     obj_name = '%s/%s' % (ns, cluster)
     what = 'database cluster %s' % obj_name
-    cpath = api.ns_path(ns, 'database-clusters', cluster)
+    cpath = _everest_client.ns_path(ns, 'database-clusters', cluster)
     existing = client.get_or_none(cpath, what=what, rbac=('database-clusters', 'read', obj_name))
     changed = False
     if existing is not None:
         source = ((existing.get('spec') or {}).get('dataSource') or {}).get('dbClusterBackupName')
         if source != backup_name:
-            raise ValidationError('%s already exists and was not restored from backup %s; choose another cluster name, or restore '
-                                  'into it with new_cluster: false' % (what, backup_name))
+            raise ValidationError(
+                '%s already exists and was not restored from backup %s; choose another cluster name, or restore '
+                'into it with new_cluster: false' % (what, backup_name)
+            )
         obj = existing
     else:
         bwhat = 'backup %s/%s' % (ns, backup_name)
         # Everest checks 'database-cluster-backups read <ns>/<the backup's cluster>'; the cluster is only known once the
         # backup is read, so a refusal names the namespace-wide object (a rule for it is enough)
-        backup = client.request('GET', api.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat,
-                                rbac=('database-cluster-backups', 'read', '%s/*' % ns))
+        backup = client.request(
+            'GET', _everest_client.ns_path(ns, 'database-cluster-backups', backup_name), what=bwhat, rbac=('database-cluster-backups', 'read', '%s/*' % ns)
+        )
         src_name = (backup.get('spec') or {}).get('dbClusterName')
-        src = client.request('GET', api.ns_path(ns, 'database-clusters', src_name), what='source cluster %s/%s of %s' % (ns, src_name, bwhat),
-                             rbac=('database-clusters', 'read', '%s/%s' % (ns, src_name)))
+        src = client.request(
+            'GET',
+            _everest_client.ns_path(ns, 'database-clusters', src_name),
+            what='source cluster %s/%s of %s' % (ns, src_name, bwhat),
+            rbac=('database-clusters', 'read', '%s/%s' % (ns, src_name)),
+        )
         spec = dict((k, copy.deepcopy(v)) for k, v in (src.get('spec') or {}).items() if k in ('engine', 'proxy', 'monitoring'))
         spec['dataSource'] = {'dbClusterBackupName': backup_name}
         if p['enforce_quota']:
-            _result, warnings = api.enforce_quota(api.quota_k8s(module), ns, p['policy_name'], spec, cluster)
+            _result, warnings = _database_cluster.enforce_quota(_database_cluster.quota_k8s(module), ns, p['policy_name'], spec, cluster)
             for warning in warnings:
                 module.warn(warning)
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseCluster', 'metadata': {'name': cluster, 'namespace': ns}, 'spec': spec}
+        body = {'apiVersion': _constants.DBC_API_VERSION, 'kind': _constants.DBC_KIND, 'metadata': {'name': cluster, 'namespace': ns}, 'spec': spec}
         changed = True
         if module.check_mode:
             return True, {'database_cluster': body}
-        obj = client.request('POST', api.ns_path(ns, 'database-clusters'), body, what=what, rbac=('database-clusters', 'create', obj_name))
-    if p['wait'] and not module.check_mode and not api.cluster_ready(obj):
-        obj = api.wait_for(lambda: client.request('GET', cpath, what=what, rbac=('database-clusters', 'read', obj_name)),
-                           api.cluster_ready, p['wait_timeout'],
-                           'waiting for the restore into %s' % what)
-    return changed, {'database_cluster': api.cluster_view(obj)}
+        obj = client.request('POST', _everest_client.ns_path(ns, 'database-clusters'), body, what=what, rbac=('database-clusters', 'create', obj_name))
+    if p['wait'] and not module.check_mode and not _database_cluster.cluster_ready(obj):
+        obj = _everest_objects.wait_for(
+            lambda: client.request('GET', cpath, what=what, rbac=('database-clusters', 'read', obj_name)),
+            _database_cluster.cluster_ready,
+            p['wait_timeout'],
+            'waiting for the restore into %s' % what,
+        )
+    return changed, {'database_cluster': _everest_objects.object_view(obj)}
 
 
 def into_existing(module, client):
@@ -164,48 +177,61 @@ def into_existing(module, client):
         raise ValidationError('name (of the restore object) is required when new_cluster is false')
     obj_name = '%s/%s' % (ns, p['cluster'])
     what = 'restore %s/%s' % (ns, name)
-    path = api.ns_path(ns, 'database-cluster-restores', name)
+    path = _everest_client.ns_path(ns, 'database-cluster-restores', name)
     obj = client.get_or_none(path, what=what, rbac=('database-cluster-restores', 'read', obj_name))
     changed = False
     if obj is not None:
         spec = obj.get('spec') or {}
         if spec.get('dbClusterName') != p['cluster'] or (spec.get('dataSource') or {}).get('dbClusterBackupName') != p['backup_name']:
-            raise ValidationError('%s exists for cluster %r and backup %r; a restore cannot be changed (use another name)' % (
-                what, spec.get('dbClusterName'), (spec.get('dataSource') or {}).get('dbClusterBackupName')))
+            raise ValidationError(
+                '%s exists for cluster %r and backup %r; a restore cannot be changed (use another name)'
+                % (what, spec.get('dbClusterName'), (spec.get('dataSource') or {}).get('dbClusterBackupName'))
+            )
     else:
-        body = {'apiVersion': api.DBC_API_VERSION, 'kind': 'DatabaseClusterRestore', 'metadata': {'name': name, 'namespace': ns},
-                'spec': {'dbClusterName': p['cluster'], 'dataSource': {'dbClusterBackupName': p['backup_name']}}}
+        body = {
+            'apiVersion': _constants.DBC_API_VERSION,
+            'kind': _constants.DBC_RESTORE_KIND,
+            'metadata': {'name': name, 'namespace': ns},
+            'spec': {'dbClusterName': p['cluster'], 'dataSource': {'dbClusterBackupName': p['backup_name']}},
+        }
         changed = True
         if module.check_mode:
             return True, {'restore': body}
-        obj = client.request('POST', api.ns_path(ns, 'database-cluster-restores'), body, what=what,
-                             rbac=('database-cluster-restores', 'create', obj_name))
+        obj = client.request(
+            'POST', _everest_client.ns_path(ns, 'database-cluster-restores'), body, what=what, rbac=('database-cluster-restores', 'create', obj_name)
+        )
     if p['wait'] and not module.check_mode and state_of(obj) != 'Succeeded':
-        obj = api.wait_for(lambda: client.request('GET', path, what=what, rbac=('database-cluster-restores', 'read', obj_name)),
-                           lambda o: state_of(o) == 'Succeeded', p['wait_timeout'],
-                           'waiting for %s' % what,
-                           failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '')
-                           if state_of(o) in FAILED_STATES else None)
-    return changed, {'restore': api.cluster_view(obj)}
+        obj = _everest_objects.wait_for(
+            lambda: client.request('GET', path, what=what, rbac=('database-cluster-restores', 'read', obj_name)),
+            lambda o: state_of(o) == 'Succeeded',
+            p['wait_timeout'],
+            'waiting for %s' % what,
+            failed=lambda o: 'state %s: %s' % (state_of(o), (o.get('status') or {}).get('message') or '') if state_of(o) in FAILED_STATES else None,
+        )
+    return changed, {'restore': _everest_objects.object_view(obj)}
 
 
 def main():
     module = EverestModule(
-        argument_spec=api.argument_spec(dict(
-            namespace=dict(type='str', required=True),
-            name=dict(type='str'),
-            backup_name=dict(type='str', required=True),
-            cluster=dict(type='str', required=True),
-            new_cluster=dict(type='bool', default=False),
-            wait=dict(type='bool', default=True),
-            wait_timeout=dict(type='int', default=1800),
-            enforce_quota=dict(type='bool', default=True),
-            policy_name=dict(type='str', default='resource-policy'),
-        )),
-        supports_check_mode=True, k8s=True)
+        argument_spec=_everest_client.argument_spec(
+            dict(
+                namespace=dict(type='str', required=True),
+                name=dict(type='str'),
+                backup_name=dict(type='str', required=True),
+                cluster=dict(type='str', required=True),
+                new_cluster=dict(type='bool', default=False),
+                wait=dict(type='bool', default=True),
+                wait_timeout=dict(type='int', default=1800),
+                enforce_quota=dict(type='bool', default=True),
+                policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
+            )
+        ),
+        supports_check_mode=True,
+        k8s=True,
+    )
     client = None
     try:
-        client = api.api_client(module)
+        client = _everest_client.api_client(module)
         if module.params['new_cluster']:
             changed, result = into_new_cluster(module, client)
         else:

@@ -102,43 +102,44 @@ import time
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api
+from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_client
 
 
 def main():
     module = EverestModule(
-        argument_spec=_everest_api.argument_spec(dict(state=dict(type='str', choices=['present', 'absent'], default='present'))),
-        supports_check_mode=True, k8s=False)
+        argument_spec=_everest_client.argument_spec(dict(state=dict(type='str', choices=['present', 'absent'], default='present'))),
+        supports_check_mode=True,
+        k8s=False,
+    )
     params = module.params
     try:
-        if not params.get('everest_url'):
-            raise ValidationError('everest_url is required (or the EVEREST_URL environment variable)')
+        _everest_client.check_url(params)
         if params['state'] == 'absent':
             if not params.get('everest_token'):
                 raise ValidationError('state=absent logs out everest_token; give the token to revoke')
-            client = _everest_api.EverestClient(params['everest_url'], token=params['everest_token'],
-                                                validate_certs=params['everest_validate_certs'], ca_cert=params['everest_ca_cert'],
-                                                timeout=params['everest_timeout'])
-            user = _everest_api.token_user(params['everest_token'])
+            client = _everest_client.client_from_params(params, username=None, password=None)
+            user = _everest_client.token_user(params['everest_token'])
             if module.check_mode:
                 module.exit_json(changed=True, username=user)
             try:
                 client.logout()
-            except _everest_api.EverestApiUnauthorized:
+            except _everest_client.EverestApiUnauthorized:
                 module.exit_json(changed=False, username=user, msg='the token was already invalid (expired or revoked)')
             module.exit_json(changed=True, username=user)
         if not params.get('everest_username') or params.get('everest_password') is None:
             raise ValidationError('logging in needs everest_username and everest_password')
-        client = _everest_api.EverestClient(params['everest_url'], username=params['everest_username'],
-                                            password=params['everest_password'], validate_certs=params['everest_validate_certs'],
-                                            ca_cert=params['everest_ca_cert'], timeout=params['everest_timeout'])
+        client = _everest_client.client_from_params(params, token=None)
         token = client.login()
     except EverestError as exc:
         module.fail_from(exc, changed=False)
-    claims = _everest_api.token_claims(token)
+    claims = _everest_client.token_claims(token)
     expires = claims.get('exp')
-    module.exit_json(changed=False, token=token, username=_everest_api.token_user(token) or params['everest_username'],
-                     expires_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires)) if isinstance(expires, (int, float)) else None)
+    module.exit_json(
+        changed=False,
+        token=token,
+        username=_everest_client.token_user(token) or params['everest_username'],
+        expires_at=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(expires)) if isinstance(expires, (int, float)) else None,
+    )
 
 
 if __name__ == '__main__':

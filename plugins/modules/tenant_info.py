@@ -108,7 +108,7 @@ tenants:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _tenant_report, _trp_policy
 
 
 def main():
@@ -123,8 +123,8 @@ def main():
     namespace = module.params['namespace']
     try:
         if namespace is not None:
-            _trp.check_names(namespace, module.params['policy_name'] or _trp.DEFAULT_POLICY_NAME)
-        tenants = _trp.collect_tenants(module.k8s, namespace=namespace, policy_name=module.params['policy_name'])
+            _trp_policy.check_names(namespace, module.params['policy_name'] or _constants.DEFAULT_POLICY_NAME)
+        tenants = _tenant_report.collect_tenants(module.k8s, namespace=namespace, policy_name=module.params['policy_name'])
     except EverestError as exc:
         module.fail_from(exc)
     for tenant in tenants:

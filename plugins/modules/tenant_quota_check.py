@@ -195,7 +195,7 @@ resize:
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, ValidationError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _quota, _trp_policy
 
 REQUEST_KEYS = ('engine', 'replicas', 'cpu', 'memory', 'proxy_replicas', 'proxy_cpu', 'proxy_memory', 'cluster_name', 'db_users')
 RESULT_KEYS = ('allowed', 'violations', 'usage', 'requested', 'usage_after', 'limits', 'headroom', 'allowed_engines', 'resize')
@@ -205,8 +205,8 @@ def main():
     module = EverestModule(
         argument_spec=dict(
             namespace=dict(type='str', required=True),
-            policy_name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
-            engine=dict(type='str', choices=list(_trp.ENGINE_CHOICES)),
+            policy_name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
+            engine=dict(type='str', choices=list(_quota.ENGINE_CHOICES)),
             replicas=dict(type='int'),
             cpu=dict(type='raw'),
             memory=dict(type='raw'),
@@ -225,28 +225,28 @@ def main():
     name = params['policy_name']
     request = dict((k, params.get(k)) for k in REQUEST_KEYS)
     try:
-        _trp.check_names(namespace, name)
-        _trp.validate_request(request)
+        _trp_policy.check_names(namespace, name)
+        _quota.validate_request(request)
     except EverestError as exc:
         module.fail_from(exc, changed=False, allowed=False, violations=[])
 
     client = module.k8s
     changed = False
     try:
-        policy = client.get_or_none(_trp.trp_path(namespace, name))
+        policy, clusters, users = _quota.read_inputs(client, namespace, name)
         if policy is None:
             module.fail_json(
                 msg='%s: no TenantResourcePolicy %r in namespace %s, so nothing can be checked; create it with '
-                    'virakcloud.everest.tenant_resource_policy (namespace: %s) or fix policy_name' % (namespace, name, namespace, namespace),
-                changed=False, allowed=False, violations=[])
-        clusters = _trp.list_clusters(client, namespace)
-        policy_csv = _trp.read_rbac_policy(client)
-        users = _trp.rbac_block(policy_csv, namespace)[1]
-        result = _trp.evaluate(namespace, policy, clusters, users, request)
+                'virakcloud.everest.tenant_resource_policy (namespace: %s) or fix policy_name' % (namespace, name, namespace, namespace),
+                changed=False,
+                allowed=False,
+                violations=[],
+            )
+        result = _quota.evaluate(namespace, policy, clusters, users, request)
         if params['update_status'] and not module.check_mode:
-            status = _trp.status_for(policy, result)
+            status = _quota.status_for(policy, result)
             if status is not None:
-                _trp.write_status(client, policy, status)
+                _quota.write_status(client, policy, status)
                 changed = True
     except ValidationError as exc:
         # an incomplete request (mistyped resize, missing cpu/memory): refused, not answered

@@ -252,11 +252,10 @@ results:
   sample: [{namespace: ns-alice, name: resource-policy, changed: false}]
 """
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule, exit_batch
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils import _batch, _constants, _trp_crd, _trp_policy
 
-ENGINES = list(_trp.POLICY_ENGINES)
+ENGINES = list(_constants.POLICY_ENGINES)
 LIMITS_SPEC = dict(
     cpu=dict(type='raw'),
     memory=dict(type='raw'),
@@ -265,7 +264,7 @@ LIMITS_SPEC = dict(
 )
 ITEM_SPEC = dict(
     namespace=dict(type='str', required=True),
-    name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
+    name=dict(type='str', default=_constants.DEFAULT_POLICY_NAME),
     state=dict(type='str', choices=['present', 'absent'], default='present'),
     limits=dict(type='dict', options=LIMITS_SPEC),
     allowed_engines=dict(type='list', elements='str', choices=ENGINES),
@@ -274,52 +273,37 @@ ITEM_SPEC = dict(
     takeover_from=dict(type='str'),
     cluster_quota=dict(type='bool', default=True),
 )
-ARGUMENT_SPEC = dict(
-    namespace=dict(type='str'),
-    name=dict(type='str', default=_trp.DEFAULT_POLICY_NAME),
-    state=dict(type='str', choices=['present', 'absent'], default='present'),
-    limits=dict(type='dict', options=LIMITS_SPEC),
-    allowed_engines=dict(type='list', elements='str', choices=ENGINES),
-    labels=dict(type='dict'),
-    tenant=dict(type='str'),
-    takeover_from=dict(type='str'),
-    cluster_quota=dict(type='bool', default=True),
-    install_crd=dict(type='bool', default=True),
-    wait_timeout=dict(type='int', default=60),
-    policies=dict(type='list', elements='dict', options=ITEM_SPEC),
+FORM = _batch.BatchForm(
+    ITEM_SPEC,
+    'policies',
+    'namespace',
+    'policy',
+    module_options=dict(
+        install_crd=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=60),
+    ),
 )
-ITEM_KEYS = tuple(ITEM_SPEC)
-
+ARGUMENT_SPEC = FORM.argument_spec()
 
 # the fields of one item in the batch form's results
 RESULT_FIELDS = ('namespace', 'name', 'changed', 'policy', 'resource_quota', 'failed', 'msg')
 
 
 def main():
-    module = EverestModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        k8s=True,
-        mutually_exclusive=[('namespace', 'policies')],
-        required_one_of=[('namespace', 'policies')],
-    )
+    module = FORM.module(k8s=True)
     params = module.params
-    batch = params.get('policies') is not None
-    raw_items = [dict(i) for i in params['policies']] if batch else [dict((k, params.get(k)) for k in ITEM_KEYS)]
+    raw_items, batch = FORM.items(params)
 
     # Validate everything before the first call.
-    items = []
-    problems = []
-    for raw in raw_items:
-        try:
-            items.append(_trp.normalize_item(raw))
-        except EverestError as exc:
-            if not batch:
-                module.fail_from(exc, changed=False)
-            problems.append('%s/%s: %s' % (raw.get('namespace'), raw.get('name'), exc.msg))
-    if problems:
-        module.fail_json(msg='%d of %d policies rejected before anything ran: %s' % (len(problems), len(raw_items), '; '.join(problems)),
-                         changed=False)
+    items = FORM.validate(
+        module,
+        raw_items,
+        batch,
+        _trp_policy.normalize_item,
+        'policies',
+        changed=False,
+        label=lambda raw, exc: '%s/%s: %s' % (raw.get('namespace'), raw.get('name'), exc.msg),
+    )
     keys = [(i['namespace'], i['name']) for i in items]
     duplicates = sorted(set('%s/%s' % k for k in keys if keys.count(k) > 1))
     if duplicates:
@@ -329,23 +313,17 @@ def main():
     crd_changed = False
     try:
         if params['install_crd'] and any(i['state'] == 'present' for i in items):
-            crd_changed = _trp.ensure_crd(client, check_mode=module.check_mode, wait_timeout=params['wait_timeout'])[0]
-        results = _trp.converge_policies(client, items, check_mode=module.check_mode, batch=batch)
+            crd_changed = _trp_crd.ensure_crd(client, check_mode=module.check_mode, wait_timeout=params['wait_timeout'])[0]
+        results = _trp_policy.converge_policies(client, items, check_mode=module.check_mode, batch=batch)
     except EverestError as exc:
         module.fail_from(exc, changed=crd_changed)
 
-    changed = crd_changed or any(r.get('changed') for r in results)
-    output = {'changed': changed, 'crd_changed': crd_changed}
+    extra = {'crd_changed': crd_changed}
     if not batch:
-        result = results[0]
-        output['policy'] = result.get('policy')
-        output['resource_quota'] = result.get('resource_quota')
-        if module._diff:
-            output['diff'] = {'before': result['before'], 'after': result['after']}
-        module.exit_json(**output)
-
-    exit_batch(module, results, 'namespace', 'policy', RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (
-        r['namespace'], r['name']), changed=crd_changed, extra={'crd_changed': crd_changed})
+        FORM.exit_single(module, results[0], ('policy', 'resource_quota'), changed=crd_changed, extra=extra)
+    FORM.exit_batch(
+        module, results, RESULT_FIELDS, header=lambda r: 'TenantResourcePolicy %s/%s' % (r['namespace'], r['name']), changed=crd_changed, extra=extra
+    )
 
 
 if __name__ == '__main__':

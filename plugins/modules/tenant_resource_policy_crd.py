@@ -102,19 +102,21 @@ crd:
 """
 
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded, K8sNotFound
-from ansible_collections.virakcloud.everest.plugins.module_utils import _trp
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, TimeoutExceeded
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_policy
 
 
 def view(obj, desired):
     if obj is None:
-        return {'name': _trp_crd.CRD_NAME, 'present': False, 'up_to_date': False, 'established': False, 'resource_version': None}
+        return {'name': _constants.TRP_CRD_NAME, 'present': False, 'up_to_date': False, 'established': False, 'resource_version': None}
     return {
-        'name': _trp_crd.CRD_NAME,
+        'name': _constants.TRP_CRD_NAME,
         'present': True,
-        'up_to_date': bool(_trp.contains(obj.get('spec'), desired['spec']) and not _trp.labels_missing(obj, desired['metadata']['labels'])),
-        'established': _trp.crd_established(obj),
+        'up_to_date': bool(_k8s.contains(obj.get('spec'), desired['spec']) and not _k8s.labels_missing(obj, desired['metadata']['labels'])),
+        'established': _trp_crd.crd_established(obj),
         'resource_version': (obj.get('metadata') or {}).get('resourceVersion'),
     }
 
@@ -124,7 +126,7 @@ def _diff_view(crd_view):
 
 
 def present(module, client, desired):
-    before_obj = client.get_or_none(_trp.CRD_PATH)
+    before_obj = client.get_or_none(_trp_crd.CRD_PATH)
     before = view(before_obj, desired)
     if before['up_to_date'] and (before['established'] or not module.params['wait']):
         return False, before, before
@@ -134,33 +136,32 @@ def present(module, client, desired):
     timeout = module.params['wait_timeout'] if module.params['wait'] else 0
     try:
         # ensure_crd converges on a CRD created concurrently by another run (AlreadyExists on create)
-        changed, obj = _trp.ensure_crd(client, check_mode=False, wait_timeout=timeout)
+        changed, obj = _trp_crd.ensure_crd(client, check_mode=False, wait_timeout=timeout)
     except TimeoutExceeded:
         if module.params['wait']:
             raise
-        obj = client.get_or_none(_trp.CRD_PATH)
+        obj = client.get_or_none(_trp_crd.CRD_PATH)
         changed = not before['up_to_date']
     return changed, before, view(obj, desired)
 
 
 def absent(module, client, desired):
-    obj = client.get_or_none(_trp.CRD_PATH)
+    obj = client.get_or_none(_trp_crd.CRD_PATH)
     before = view(obj, desired)
     after = view(None, desired)
     if obj is None:
         return False, before, after
     if not module.params['force']:
-        try:
-            items = client.list(_trp.trp_path())['items']
-        except K8sNotFound:
-            items = []
+        items = _k8s.list_items(client, _trp_policy.trp_path())
         if items:
             names = sorted('%s/%s' % (i['metadata'].get('namespace'), i['metadata']['name']) for i in items)
-            raise EverestError('refusing to delete CustomResourceDefinition %s: %d TenantResourcePolicies would be deleted with it (%s); '
-                               'remove them first (offboard the tenants) or set force: true' % (_trp_crd.CRD_NAME, len(names), ', '.join(names)),
-                               policies=names)
+            raise EverestError(
+                'refusing to delete CustomResourceDefinition %s: %d TenantResourcePolicies would be deleted with it (%s); '
+                'remove them first (offboard the tenants) or set force: true' % (_constants.TRP_CRD_NAME, len(names), ', '.join(names)),
+                policies=names,
+            )
     if not module.check_mode:
-        client.delete(_trp.CRD_PATH)
+        client.delete(_trp_crd.CRD_PATH)
     return True, before, after
 
 
@@ -176,7 +177,7 @@ def main():
         k8s=True,
     )
     try:
-        desired = _trp.crd_document()
+        desired = _trp_crd.crd_document()
         client = module.k8s
         if module.params['state'] == 'present':
             changed, before, after = present(module, client, desired)

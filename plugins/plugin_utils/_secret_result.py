@@ -7,7 +7,7 @@ everest_database_cluster_info): run the module, then mark the result as secret w
 A module cannot do this itself: ansible-core drops an ``_ansible_no_log`` key a module returns, and adding the value
 to the module's ``no_log_values`` would mask it in the registered variable too. The ``_ansible_no_log`` of an action
 plugin hides the result from every callback (the screen at any verbosity, logs, AWX) while the registered variable
-keeps the value for later tasks. The rule itself is ``_everest_api.hide_secret_result``.
+keeps the value for later tasks. The rule itself is ``hide_secret_result`` (pure, unit-tested).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +17,32 @@ __metaclass__ = type
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.virakcloud.everest.plugins.module_utils._everest_api import hide_secret_result
+WITHHELD_STDOUT = (
+    "<withheld by virakcloud.everest: the module's raw output may hold a secret (session token or database "
+    "credentials); run the task with ANSIBLE_DEBUG=1 on a trusted terminal to see it>"
+)
+
+
+def hide_secret_result(result, secret_keys, requested):
+    """For the action plugins of modules whose result holds a secret (everest_session's token, the credentials of
+    everest_database_cluster_info): mark the result ``_ansible_no_log`` so no callback shows it, at any verbosity,
+    while the registered variable keeps the values.
+
+    ``requested``: the task asked for the secret (a login; ``credentials: true``). A successful result is hidden
+    when it was requested or holds one of ``secret_keys``. A failed result stays visible (the modules never put a
+    secret into a failure, so the message is safe and needed), unless it holds a secret key; a module's unparsed
+    raw output (``module_stdout``, when its JSON was broken) is withheld because it may be the secret result itself.
+    """
+    holds_secret = any(key in result for key in secret_keys)
+    if result.get("failed"):
+        if holds_secret:
+            result["_ansible_no_log"] = True
+        elif result.get("module_stdout"):
+            result["module_stdout"] = WITHHELD_STDOUT
+        return result
+    if requested or holds_secret:
+        result["_ansible_no_log"] = True
+    return result
 
 
 class SecretResultAction(ActionBase):

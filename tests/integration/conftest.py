@@ -69,32 +69,33 @@ class AnsibleRunner:
     def env(self, extra=None):
         env = dict(os.environ)
         env.update(self.sandbox.env)
-        env.update({
-            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
-            "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "record",
-            "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_FORCE_COLOR": "0",
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-local"),
-            "ANSIBLE_REMOTE_TEMP": str(self.tmp / "ansible-remote"),
-            "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
-            # the modules' host cache (_cache.py: everestctl version, password salt) is private to each test, so what a
-            # test counts never depends on which tests ran before it on this worker
-            "XDG_CACHE_HOME": str(self.tmp / "xdg-cache"),
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "PATH": "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
-        })
+        env.update(
+            {
+                "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+                "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),
+                "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
+                "ANSIBLE_CALLBACKS_ENABLED": "record",
+                "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_FORCE_COLOR": "0",
+                "ANSIBLE_LOCALHOST_WARNING": "false",
+                "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+                "ANSIBLE_LOCAL_TEMP": str(self.tmp / "ansible-local"),
+                "ANSIBLE_REMOTE_TEMP": str(self.tmp / "ansible-remote"),
+                "ANSIBLE_HOME": str(self.tmp / "ansible-home"),
+                # the modules' host cache (_cache.py: everestctl version, password salt) is private to each test, so what a
+                # test counts never depends on which tests ran before it on this worker
+                "XDG_CACHE_HOME": str(self.tmp / "xdg-cache"),
+                "ANSIBLE_RETRY_FILES_ENABLED": "false",
+                "PATH": "%s:%s" % (Path(sys.executable).parent, env.get("PATH", "")),
+            }
+        )
         env.pop("ANSIBLE_STDOUT_CALLBACK", None)
         if extra:
             env.update(extra)
         return env
 
-    def playbook(self, playbook, extra_vars=None, check=False, diff=False, forks=5, verbosity=0, inventory=None,
-                 env=None, limit=None, tags=None, timeout=900):
+    def playbook(self, playbook, extra_vars=None, check=False, diff=False, forks=5, verbosity=0, inventory=None, env=None, limit=None, tags=None, timeout=900):
         self.runs += 1
         results_file = self.tmp / ("results-%d.json" % self.runs)
         pb = Path(playbook)
@@ -121,8 +122,9 @@ class AnsibleRunner:
             argv.append("-" + "v" * verbosity)
         extra_env = dict(env or {})
         extra_env["EVEREST_TEST_RESULTS"] = str(results_file)
-        proc = subprocess.run(argv, cwd=str(REPO), env=self.env(extra_env), stdin=subprocess.DEVNULL,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            argv, cwd=str(REPO), env=self.env(extra_env), stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, check=False
+        )
         return PlaybookResult(proc, results_file, argv)
 
 

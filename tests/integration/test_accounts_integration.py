@@ -25,7 +25,7 @@ SECRET = "/api/v1/namespaces/everest-system/secrets/everest-accounts"
 PLAYBOOK = "accounts/account.yml"
 INFO = "accounts/info.yml"
 HERE = Path(__file__).resolve().parent
-CONFLICT_TEXT = "the object has been modified"  # Kubernetes' 409 Conflict message, passed through by everestctl (EF §1.4)
+CONFLICT_TEXT = "the object has been modified"  # Kubernetes' 409 Conflict message, passed through by everestctl (reference §1.4)
 
 
 def raw_password_hash(secret, username):
@@ -40,7 +40,7 @@ def raw_password_hash(secret, username):
     assert value, block.group(1)
     raw = value.group(1).strip()
     if raw.startswith("!!binary"):
-        return base64.b64decode(raw[len("!!binary"):].strip())
+        return base64.b64decode(raw[len("!!binary") :].strip())
     return str(yaml.safe_load(raw)).encode("utf-8", "surrogateescape")
 
 
@@ -48,7 +48,8 @@ def stderr_recording_everestctl(tmp_path, real, log):
     """An everestctl wrapper that runs the sandbox's everestctl and appends {cmd, rc, stderr} to ``log`` (the
     emulator's call log has argv and rc only). Subcommand names and stderr only: no argument, so no password."""
     wrapper = tmp_path / "everestctl-recording"
-    wrapper.write_text("""#!%(python)s
+    wrapper.write_text(
+        """#!%(python)s
 import json, os, subprocess, sys
 proc = subprocess.run([%(real)r] + sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 sys.stdout.buffer.write(proc.stdout)
@@ -60,7 +61,9 @@ fd = os.open(%(log)r, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 os.write(fd, (json.dumps(record) + "\\n").encode())
 os.close(fd)
 sys.exit(proc.returncode)
-""" % {"python": sys.executable, "real": str(real), "log": str(log)})
+"""
+        % {"python": sys.executable, "real": str(real), "log": str(log)}
+    )
     wrapper.chmod(0o755)
     return wrapper
 
@@ -98,7 +101,7 @@ class Sandbox:
 
     def calls(self):
         """everestctl invocations since ``begin()``."""
-        return self._lines()[self.mark:]
+        return self._lines()[self.mark :]
 
     def users(self):
         """users.yaml as the everestctl emulator parses it (its own yaml.v2 reader)."""
@@ -110,7 +113,7 @@ class Sandbox:
         return self.get("/api/v1/namespaces/everest-system")["metadata"]["uid"]
 
     def emulator_verifies(self, username, password):
-        """Everest's verification (EF §3) done with the emulator's code: plain if annotated, else its hash."""
+        """Everest's verification (reference §3) done with the emulator's code: plain if annotated, else its hash."""
         users, annotations = self.users()
         stored = users[username]["passwordHash"]
         stored = stored if isinstance(stored, bytes) else str(stored).encode("utf-8", "surrogateescape")
@@ -134,8 +137,7 @@ def sbx(clean_sandbox):
 
 def account(ansible, sbx, check=False, diff=False, verbosity=0, **kw):
     sbx.begin()
-    run = ansible.playbook(PLAYBOOK, extra_vars=dict(("account_" + k, v) for k, v in kw.items()), check=check, diff=diff,
-                           verbosity=verbosity)
+    run = ansible.playbook(PLAYBOOK, extra_vars=dict(("account_" + k, v) for k, v in kw.items()), check=check, diff=diff, verbosity=verbosity)
     return run
 
 
@@ -262,8 +264,9 @@ def test_parallel_creation_with_forced_conflicts(ansible, sbx, tmp_path):
     sbx.faults(conflict_rate=0.3, seed=11)
     sbx.begin()
     sbx.reset_stats()
-    run = ansible.playbook("accounts/parallel.yml", forks=20, inventory=HERE / "playbooks" / "accounts" / "parallel_inventory.yml",
-                           env={"EVERESTCTL_PATH": str(wrapper)})
+    run = ansible.playbook(
+        "accounts/parallel.yml", forks=20, inventory=HERE / "playbooks" / "accounts" / "parallel_inventory.yml", env={"EVERESTCTL_PATH": str(wrapper)}
+    )
     secret_writes = sbx.stats()["by_resource"]["secrets"]["update"]
     assert run.rc == 0, run.output[-3000:]
     assert run.total("failures") == 0 and run.total("unreachable") == 0
@@ -293,8 +296,11 @@ def test_parallel_creation_with_forced_conflicts(ansible, sbx, tmp_path):
 
 
 def test_batch_form(ansible, sbx):
-    items = [{"username": "batch_a", "password": "Batch-a-pw"}, {"username": "batch_b", "password": "Batch-b-pw"},
-             {"username": "admin", "password": DEFAULT_ADMIN_PASSWORD}]
+    items = [
+        {"username": "batch_a", "password": "Batch-a-pw"},
+        {"username": "batch_b", "password": "Batch-b-pw"},
+        {"username": "admin", "password": DEFAULT_ADMIN_PASSWORD},
+    ]
     run = account(ansible, sbx, diff=True, items=items)
     res = run.result("Account")
     assert run.rc == 0 and res["changed"] is True

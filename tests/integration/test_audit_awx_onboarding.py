@@ -48,8 +48,7 @@ def test_survey_onboarding_is_audited_without_secrets(ansible, clean_sandbox, tm
 
     records = [json.loads(line) for line in log.read_text().splitlines()]
     modules = {r["module"] for r in records}
-    assert {"virakcloud.everest.everest_namespace", "virakcloud.everest.everest_account",
-            "virakcloud.everest.tenant_resource_policy"} <= modules
+    assert {"virakcloud.everest.everest_namespace", "virakcloud.everest.everest_account", "virakcloud.everest.tenant_resource_policy"} <= modules
     assert all(r["host"] == "initech" and r["awx_job_id"] == "901" and r["awx_user"] == "bob" for r in records)
     assert all(r["changed"] is True and r["failed"] is False for r in records)
     # the role calls the batch forms in both modes: each record lists its items (name, masked cmd)

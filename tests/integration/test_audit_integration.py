@@ -20,8 +20,7 @@ CALLBACKS = "record,virakcloud.everest.audit"
 
 def _inventory(tmp_path, python):
     path = tmp_path / "audit-inventory.yml"
-    path.write_text(json.dumps({"all": {"hosts": {"acme": {}, "globex": {}},
-                                        "vars": {"ansible_connection": "local", "ansible_python_interpreter": python}}}))
+    path.write_text(json.dumps({"all": {"hosts": {"acme": {}, "globex": {}}, "vars": {"ansible_connection": "local", "ansible_python_interpreter": python}}}))
     return path
 
 
@@ -43,8 +42,9 @@ def test_audit_trail_of_a_verbose_run_and_a_check_run(ansible, clean_sandbox, tm
     log = tmp_path / "audit" / "everest-audit.jsonl"
     inventory = _inventory(tmp_path, sys.executable)
     env = {"ANSIBLE_CALLBACKS_ENABLED": CALLBACKS, "EVEREST_AUDIT_LOG": str(log), "JOB_ID": "4242"}
-    run = ansible.playbook("audit/audit.yml", extra_vars={"audit_password": SECRET, "awx_user_name": "alice"},
-                           inventory=inventory, verbosity=4, forks=2, env=env)
+    run = ansible.playbook(
+        "audit/audit.yml", extra_vars={"audit_password": SECRET, "awx_user_name": "alice"}, inventory=inventory, verbosity=4, forks=2, env=env
+    )
     assert run.rc == 0, run.output[-4000:]
     assert "virakcloud.everest.audit" in run.output  # -vvvv lists the loaded callback: the run really used it
     assert SECRET not in run.output
@@ -54,9 +54,14 @@ def test_audit_trail_of_a_verbose_run_and_a_check_run(ansible, clean_sandbox, tm
     records = _records(log)
     by_key = {(r["host"], r["task"]): r for r in records}
     assert len(by_key) == len(records), "one line per task and host"
-    per_host = ["Create the tenant account", "Change the password under no_log (short module name via the collections keyword)",
-                "Several accounts in one task", "Create the tenant namespace", "Resource policy of the tenant",
-                "Tighten the resource policy (diff summary)"]
+    per_host = [
+        "Create the tenant account",
+        "Change the password under no_log (short module name via the collections keyword)",
+        "Several accounts in one task",
+        "Create the tenant namespace",
+        "Resource policy of the tenant",
+        "Tighten the resource policy (diff summary)",
+    ]
     expected = {(h, t) for h in ("acme", "globex") for t in per_host}
     admin = [r for r in records if r["task"] == "Refuse to delete admin (fails, ignored)"]
     assert len(admin) == 1
@@ -98,8 +103,9 @@ def test_audit_trail_of_a_verbose_run_and_a_check_run(ansible, clean_sandbox, tm
     # second run: check mode, rotation configured from the environment
     env.update({"EVEREST_AUDIT_MAX_BYTES": "1500", "EVEREST_AUDIT_BACKUP_COUNT": "50"})
     env.pop("JOB_ID")
-    check = ansible.playbook("audit/audit.yml", extra_vars={"audit_password": SECRET}, inventory=inventory, check=True, diff=True,
-                             verbosity=4, forks=2, env=env)
+    check = ansible.playbook(
+        "audit/audit.yml", extra_vars={"audit_password": SECRET}, inventory=inventory, check=True, diff=True, verbosity=4, forks=2, env=env
+    )
     assert check.rc == 0, check.output[-4000:]
     assert SECRET not in check.output
     files = _audit_files(log)
@@ -108,13 +114,12 @@ def test_audit_trail_of_a_verbose_run_and_a_check_run(ansible, clean_sandbox, tm
         assert SECRET not in part.read_text()
         assert stat.S_IMODE(part.stat().st_mode) == 0o600
     after = _records(log)
-    assert after[:len(records)] == records, "rotation keeps every earlier line, in order"
-    new = after[len(records):]
+    assert after[: len(records)] == records, "rotation keeps every earlier line, in order"
+    new = after[len(records) :]
     assert all(r["check_mode"] is True and r["awx_job_id"] is None for r in new)
     # would change: the password (the no_log task set another one; check mode does not apply it, so the second task
     # would change it too) and the cpu limit (tightened to 2, the first policy task says 4)
-    would = ("Create the tenant account", "Create the tenant account again (unchanged when applied, not audited)",
-             "Resource policy of the tenant")
+    would = ("Create the tenant account", "Create the tenant account again (unchanged when applied, not audited)", "Resource policy of the tenant")
     assert sorted((r["host"], r["task"]) for r in new if not r["failed"]) == sorted((h, t) for h in ("acme", "globex") for t in would)
     assert [r["task"] for r in new if r["failed"]] == ["Refuse to delete admin (fails, ignored)"]
     assert all(p.stat().st_size <= 1500 for p in files[1:]), "only the file written before max_bytes was set is larger"

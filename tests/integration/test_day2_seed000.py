@@ -1,4 +1,5 @@
-"""Seed 000 part B against the sandbox: the day-2 REST modules and the Everest REST API emulator.
+"""The example tenants' day 2 (Alice and Bob through the REST API) against the sandbox: the day-2 REST modules and the
+Everest REST API emulator.
 
 The bootstrap (part A) runs with this collection's modules (everest_namespace, everest_account,
 everest_rbac_policy, tenant_resource_policy); the check-mode test bootstraps directly through the Kubernetes API.
@@ -19,11 +20,22 @@ SECRETS = {
     'pmm_api_key': 'seed000-pmm-api-key-Lk42',
 }
 GROUP = 'everest.percona.com/v1alpha1'
-JWT_HEADER = 'eyJhbGciOi'   # base64 of '{"alg":': the start of every session token
+JWT_HEADER = 'eyJhbGciOi'  # base64 of '{"alg":': the start of every session token
 WRITES = ('POST ', 'PUT ', 'PATCH ', 'DELETE ')
-BOB_REFUSED = ('Bob gets pg-alice', "Bob reads pg-alice's credentials", 'Bob scales pg-alice', 'Bob deletes pg-alice',
-               'Bob reads alice-s3', 'Bob deletes alice-s3', 'Bob reads alice-pmm', 'Bob deletes alice-pmm', 'Bob reads backup b1',
-               'Bob deletes backup b1', 'Bob restores b1 into pg-alice', 'Bob restores b1 into a new cluster in ns-alice')
+BOB_REFUSED = (
+    'Bob gets pg-alice',
+    "Bob reads pg-alice's credentials",
+    'Bob scales pg-alice',
+    'Bob deletes pg-alice',
+    'Bob reads alice-s3',
+    'Bob deletes alice-s3',
+    'Bob reads alice-pmm',
+    'Bob deletes alice-pmm',
+    'Bob reads backup b1',
+    'Bob deletes backup b1',
+    'Bob restores b1 into pg-alice',
+    'Bob restores b1 into a new cluster in ns-alice',
+)
 
 
 @pytest.fixture
@@ -62,8 +74,7 @@ def test_seed000_runbook(ansible, clean_sandbox, rest):
         assert result['_status'] == 'failed' and result['status'] == 403 and 'censored' not in result, (task, result)
         assert "user 'bob'" in result['msg'], (task, result['msg'])
     # none of his calls wrote anything in ns-alice: every write route he reached was refused before any change
-    assert 'bob-rollback' not in [o['metadata']['name'] for o in rt.kube_for(clean_sandbox).list(
-        kpath(GROUP, 'databaseclusterrestores', 'ns-alice'))]
+    assert 'bob-rollback' not in [o['metadata']['name'] for o in rt.kube_for(clean_sandbox).list(kpath(GROUP, 'databaseclusterrestores', 'ns-alice'))]
     # the logins and the credentials were hidden by the action plugins, without a task-level no_log
     for task in ('Log in as alice (once)', 'Log in as bob (once)', 'Credentials of pg-alice'):
         assert 'censored' in run.result(task), task
@@ -85,9 +96,12 @@ def test_seed000_runbook(ansible, clean_sandbox, rest):
 def test_check_mode_writes_nothing(ansible, clean_sandbox, rest):
     kube = rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
     rt.set_accounts(kube, {'admin': DEFAULT_ADMIN_PASSWORD, 'alice': SECRETS['alice_password'], 'bob': SECRETS['bob_password']})
-    live = {'apiVersion': GROUP, 'kind': 'DatabaseCluster', 'metadata': {'name': 'pg-live', 'namespace': 'ns-alice'},
-            'spec': {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'},
-                                'storage': {'size': '10Gi'}}}}
+    live = {
+        'apiVersion': GROUP,
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': 'pg-live', 'namespace': 'ns-alice'},
+        'spec': {'engine': {'type': 'postgresql', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2Gi'}, 'storage': {'size': '10Gi'}}},
+    }
     kube.create(kpath(GROUP, 'databaseclusters', 'ns-alice'), live)
     before = {p: kube.list(kpath(GROUP, p, 'ns-alice')) for p in ('backupstorages', 'monitoringconfigs', 'databaseclusterbackups')}
     secrets_before = kube.list(kpath('v1', 'secrets', 'ns-alice'))
@@ -123,7 +137,7 @@ def test_revoked_and_expired_tokens_name_the_fix(ansible, clean_sandbox, rest):
     assert refused['status'] == 401 and 'revoked' in refused['msg'] and 'everest_session again' in refused['msg']
     assert rest.stats['logouts'] == 1
 
-    rest.token_ttl = -60          # every token is born expired
+    rest.token_ttl = -60  # every token is born expired
     run = ansible.playbook('day2/session.yml', extra_vars=SECRETS, env=_env(rest))
     assert run.rc == 0, run.output[-4000:]
     expired = run.result('Use the token')

@@ -18,12 +18,20 @@ DEMO_PASSWORDS = ("StrongP@ssw0rd", "AnotherP@ss1", "DevP@ssw0rd1")
 @pytest.mark.slow
 def test_make_demo_runs_end_to_end(tmp_path):
     env = dict(os.environ, SANDBOX_DIR=str(tmp_path / "sbx"), PY=sys.executable)
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "demo.sh")], cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL, check=False,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=1200)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh")],
+        cwd=str(ROOT),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        universal_newlines=True,
+        timeout=1200,
+    )
     out = proc.stdout
     assert proc.returncode == 0, out[-6000:]
-    for step in ("== 1. Bootstrap Alice and Bob", "== 2. The same again", "== 3. Drift report", "== 4. Fleet mode",
-                 "== 5. Tenant report", "sandbox stopped"):
+    for step in ("== 1. Bootstrap Alice and Bob", "== 2. The same again", "== 3. Drift report", "== 4. Fleet mode", "== 5. Tenant report", "sandbox stopped"):
         assert step in out, step
     noop = out.split("== 2. The same again")[1].split("== 3.")[0]
     assert "everestctl calls: 0" in noop and "of which writes: 0" in noop

@@ -16,8 +16,7 @@ LABEL = "app.kubernetes.io/managed-by"
 NAME_LABEL = "kubernetes.io/metadata.name"  # the API server puts it on every Namespace
 WRITE_VERBS = ("create", "update", "patch", "delete")
 DBC = "/apis/everest.percona.com/v1alpha1/namespaces/%s/databaseclusters"
-SUBS = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator",
-        "mongodb": "percona-server-mongodb-operator"}
+SUBS = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator", "mongodb": "percona-server-mongodb-operator"}
 
 
 class Cluster:
@@ -41,8 +40,9 @@ class Cluster:
         return sorted(s["metadata"]["name"] for s in items)
 
     def create_namespace(self, name, labels=None):
-        status, body = self.handle.request("POST", "/api/v1/namespaces",
-                                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}})
+        status, body = self.handle.request(
+            "POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+        )
         assert status == 201, body
 
     def labels(self, name):
@@ -50,8 +50,9 @@ class Cluster:
 
     def patch_labels(self, name, labels):
         """Merge-patch labels straight through the API (a value None removes the label)."""
-        status, obj = self.handle.request("PATCH", "/api/v1/namespaces/" + name, {"metadata": {"labels": labels}},
-                                          headers={"Content-Type": "application/merge-patch+json"})
+        status, obj = self.handle.request(
+            "PATCH", "/api/v1/namespaces/" + name, {"metadata": {"labels": labels}}, headers={"Content-Type": "application/merge-patch+json"}
+        )
         assert status == 200, obj
 
     def set_terminating(self, name):
@@ -62,9 +63,12 @@ class Cluster:
         assert status == 200 and obj["status"]["phase"] == "Terminating", obj
 
     def create_cluster(self, namespace, name):
-        body = {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"engine": {"type": "pxc", "replicas": 1, "storage": {"size": "1Gi"}}}}
+        body = {
+            "apiVersion": "everest.percona.com/v1alpha1",
+            "kind": "DatabaseCluster",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"engine": {"type": "pxc", "replicas": 1, "storage": {"size": "1Gi"}}},
+        }
         status, obj = self.handle.request("POST", DBC % namespace, body)
         assert status == 201, obj
 
@@ -81,7 +85,7 @@ class Cluster:
         self.mark = len(self.handle.calls())
 
     def calls(self):
-        return self.handle.calls()[self.mark:]
+        return self.handle.calls()[self.mark :]
 
 
 @pytest.fixture
@@ -119,8 +123,14 @@ def test_namespace_lifecycle(ansible, k8s):
     # the labels are the Namespace's real ones: Everest's label plus the one the API server puts on every Namespace
     labels = k8s.labels("acme-db")
     assert labels == {LABEL: "everest", NAME_LABEL: "acme-db"}
-    assert res["namespace"] == {"name": "acme-db", "exists": True, "managed": True, "labels": labels,
-                                "operators": {"mysql": True, "postgresql": False, "mongodb": False}, "database_clusters": 0}
+    assert res["namespace"] == {
+        "name": "acme-db",
+        "exists": True,
+        "managed": True,
+        "labels": labels,
+        "operators": {"mysql": True, "postgresql": False, "mongodb": False},
+        "database_clusters": 0,
+    }
     assert predicted == res["namespace"]  # check mode predicted exactly this
 
     # re-run (alias form): unchanged, zero everestctl invocations, three reads (Namespace, Subscriptions, clusters)
@@ -255,8 +265,15 @@ def test_info_lists_managed_namespaces(ansible, k8s):
     assert k8s.calls() == []
     # the same namespaces as `everestctl namespaces list` shows
     env = dict(os.environ, **k8s.handle.env)
-    proc = subprocess.run([k8s.handle.everestctl, "namespaces", "list", "--kubeconfig", k8s.handle.kubeconfig], env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    proc = subprocess.run(
+        [k8s.handle.everestctl, "namespaces", "list", "--kubeconfig", k8s.handle.kubeconfig],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     table = [line.split() for line in proc.stdout.splitlines()[1:] if line.strip()]
     assert [cells[0] for cells in table] == [r["name"] for r in rows]
@@ -283,8 +300,7 @@ def test_batch_form(ansible, k8s):
     k8s.create_cluster("t2-db", "pg-one")
     run = namespace(ansible, k8s, items=items)
     assert [r["namespace"]["database_clusters"] for r in run.result("Namespace")["results"]] == [0, 1]
-    run = namespace(ansible, k8s, items=[{"name": "t1-db", "operators": {"mysql": False, "mongodb": True}},
-                                         {"name": "t3-db", "operators": {"mongodb": True}}])
+    run = namespace(ansible, k8s, items=[{"name": "t1-db", "operators": {"mysql": False, "mongodb": True}}, {"name": "t3-db", "operators": {"mongodb": True}}])
     res = run.result("Namespace")
     assert run.rc != 0 and "t1-db" in res["msg"] and res["results"][1]["changed"] is True and k8s.managed("t3-db")
 
@@ -351,8 +367,7 @@ def test_namespace_labels(ansible, k8s):
     assert k8s.labels("lab-db") == dict(tenant, team="db", **{LABEL: "everest", NAME_LABEL: "lab-db"})
 
     # invalid label: fails before any API request at all
-    for labels, needle in (({"Bad Key": "x"}, "fix labels"), ({"tier": "-gold"}, "fix labels"),
-                           ({LABEL: "someone-else"}, "belongs to Everest")):
+    for labels, needle in (({"Bad Key": "x"}, "fix labels"), ({"tier": "-gold"}, "fix labels"), ({LABEL: "someone-else"}, "belongs to Everest")):
         k8s.handle.reset_stats()
         run = namespace(ansible, k8s, name="lab-db", operators={"postgresql": True}, labels=labels)
         assert run.rc != 0 and needle in run.result("Namespace")["msg"]

@@ -71,10 +71,21 @@ def start_module(sandbox, tmp_path, module, args, env):
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir(exist_ok=True)
-    full_env = dict(os.environ, PYTHONPATH=str(REPO / ".venv" / "collections"), TMPDIR=str(tmpdir),
-                    XDG_CACHE_HOME=str(tmp_path / "xdg"), EVEREST_SANDBOX_CALL_LOG=sandbox.call_log, **env)
-    proc = subprocess.Popen([sys.executable, "-m", "ansible_collections.virakcloud.everest.plugins.modules." + module, str(args_file)],
-                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    full_env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO / ".venv" / "collections"),
+        TMPDIR=str(tmpdir),
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+        EVEREST_SANDBOX_CALL_LOG=sandbox.call_log,
+        **env,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ansible_collections.virakcloud.everest.plugins.modules." + module, str(args_file)],
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     return proc, tmpdir
 
 
@@ -84,6 +95,7 @@ def everestctl_child(proc, verb):
             if "everestctl" in cmdline(pid) and verb in cmdline(pid):
                 return pid
         return None
+
     return wait_for(find, "everestctl %s to start" % verb)
 
 

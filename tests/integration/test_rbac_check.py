@@ -1,5 +1,5 @@
 """Integration tests of everest_rbac_check, and a cross-check of _rbac against the sandbox's everestctl emulator
-(an independent implementation of EF §5) on generated policies and requests."""
+(an independent implementation of reference §5) on generated policies and requests."""
 
 import random
 import subprocess
@@ -19,8 +19,12 @@ def tenant_policy(count):
     lines = ["g, admin, role:admin"]
     for i in range(count):
         name = "t%02d" % i
-        lines += ["p, role:%s, namespaces, read, %s" % (name, name), "p, role:%s, database-clusters, *, %s/*" % (name, name),
-                  "p, role:%s, database-engines, read, %s/*" % (name, name), "g, %s_admin, role:%s" % (name, name)]
+        lines += [
+            "p, role:%s, namespaces, read, %s" % (name, name),
+            "p, role:%s, database-clusters, *, %s/*" % (name, name),
+            "p, role:%s, database-engines, read, %s/*" % (name, name),
+            "g, %s_admin, role:%s" % (name, name),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -28,8 +32,15 @@ def matrix(count):
     checks = []
     for i in range(count):
         for j in range(count):
-            checks.append({"subject": "t%02d_admin" % i, "action": "create", "resource": "database-clusters",
-                           "object": "t%02d/db" % j, "expect": "allow" if i == j else "deny"})
+            checks.append(
+                {
+                    "subject": "t%02d_admin" % i,
+                    "action": "create",
+                    "resource": "database-clusters",
+                    "object": "t%02d/db" % j,
+                    "expect": "allow" if i == j else "deny",
+                }
+            )
     return checks
 
 
@@ -90,7 +101,7 @@ def test_disabled_rbac_allows_everything_unless_assumed_enabled(ansible, sbx):
 
 
 def test_disabled_rbac_answers_yes_even_for_an_invalid_policy_like_everestctl(ansible, sbx):
-    """EF §5.2: `can` without --policy-file answers Yes while RBAC is disabled, without loading the policy."""
+    """reference §5.2: `can` without --policy-file answers Yes while RBAC is disabled, without loading the policy."""
     put_policy(sbx, (FIXTURES / "policy-4-bad.csv").read_text(), enabled="false")
     check = {"subject": "nobody", "action": "delete", "resource": "database-clusters", "object": "t01/db"}
     proc = everestctl(sbx, "settings", "rbac", "can", check["subject"], check["action"], check["resource"], check["object"])
@@ -105,34 +116,42 @@ def test_disabled_rbac_answers_yes_even_for_an_invalid_policy_like_everestctl(an
 
 
 def test_inline_and_file_sources(ansible, sbx, tmp_path):
-    checks = [{"subject": "bob", "action": "create", "resource": "database-clusters", "object": "dev/*", "expect": "allow"},
-              {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "*", "expect": "deny"},
-              {"subject": "alice", "action": "read", "resource": "database-engines", "object": "*", "expect": "allow"}]
+    checks = [
+        {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "dev/*", "expect": "allow"},
+        {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "*", "expect": "deny"},
+        {"subject": "alice", "action": "read", "resource": "database-engines", "object": "*", "expect": "allow"},
+    ]
     text = (FIXTURES / "policy-1-good.csv").read_text()
     run = run_check(ansible, checks=checks, policy=text)
     assert run.rc == 0 and run.result("RBAC check")["source"] == "inline" and run.result("RBAC check")["rbac_enabled"] is None
     manifest = tmp_path / "cm.yaml"
     indented = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
-    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  enabled: \"false\"\n"
-                        "  policy.csv: |\n" + indented)
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  enabled: \"false\"\n  policy.csv: |\n" + indented)
     run = run_check(ansible, checks=checks, policy_file=str(manifest))
     assert run.rc == 0, run.output[-2000:]
     assert run.result("RBAC check")["enforced"] is True  # enabled is ignored for files, as in everestctl
 
 
 def test_invalid_policy_fails(ansible, sbx):
-    run = run_check(ansible, checks=[{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}],
-                    policy=(FIXTURES / "policy-4-bad.csv").read_text())
+    run = run_check(
+        ansible, checks=[{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}], policy=(FIXTURES / "policy-4-bad.csv").read_text()
+    )
     res = run.result("RBAC check")
     assert run.rc != 0 and "policy syntax error - role 'role:notexists' does not exist" in res["msg"]
 
 
 def test_cross_check_with_everestctl_through_the_module(ansible, sbx):
     put_policy(sbx, (FIXTURES / "policy-1-good.csv").read_text(), enabled="false")
-    checks = [{"subject": s, "action": a, "resource": r, "object": o}
-              for s, a, r, o in [("admin", "create", "database-clusters", "*"), ("alice", "create", "database-clusters", "*"),
-                                 ("alice", "create", "database-clusters", "alice/alice-cluster-1"), ("bob", "create", "database-clusters", "dev/*"),
-                                 ("bob", "update", "namespaces", "all")]]
+    checks = [
+        {"subject": s, "action": a, "resource": r, "object": o}
+        for s, a, r, o in [
+            ("admin", "create", "database-clusters", "*"),
+            ("alice", "create", "database-clusters", "*"),
+            ("alice", "create", "database-clusters", "alice/alice-cluster-1"),
+            ("bob", "create", "database-clusters", "dev/*"),
+            ("bob", "update", "namespaces", "all"),
+        ]
+    ]
     run = run_check(ansible, checks=checks, cross_check=True)
     res = run.result("RBAC check")
     assert run.rc == 0, run.output[-2000:]
@@ -144,9 +163,11 @@ def test_cross_check_with_everestctl_through_the_module(ansible, sbx):
 # ------------------------------------------------------------------------------------------------------------
 # _rbac vs the everestctl emulator, direct subprocess calls (40 in total)
 
+
 def everestctl(sbx, *args):
-    proc = subprocess.run([sbx.everestctl] + list(args) + ["--kubeconfig", sbx.kubeconfig], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60, check=False)
+    proc = subprocess.run(
+        [sbx.everestctl] + list(args) + ["--kubeconfig", sbx.kubeconfig], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60, check=False
+    )
     return proc
 
 
@@ -154,7 +175,7 @@ def everestctl(sbx, *args):
 def test_validate_agrees_with_everestctl(sbx, name):
     proc = everestctl(sbx, "settings", "rbac", "validate", "--policy-file=%s" % (FIXTURES / name))
     errors = _rbac.validate((FIXTURES / name).read_text())
-    assert (proc.returncode, proc.stdout) == _rbac.validate_output(errors)  # EF §5.8, to the byte (✅ / ❌, prefixes)
+    assert (proc.returncode, proc.stdout) == _rbac.validate_output(errors)  # reference §5.8, to the byte (✅ / ❌, prefixes)
 
 
 def _random_case(rng):
@@ -162,12 +183,22 @@ def _random_case(rng):
     objects = ["*/*", "*", "ns-a/*", "ns-a", "**", "ns-?/c1", "ns-b/c[12]", "*-a/*"]
     rules = []
     for _line in range(rng.randint(1, 6)):
-        rules.append("p, %s, %s, %s, %s" % (rng.choice(subjects), rng.choice(["database-clusters", "namespaces", "*", "backup-storages"]),
-                                            rng.choice(["read", "*", "create", "re*"]), rng.choice(objects)))
+        rules.append(
+            "p, %s, %s, %s, %s"
+            % (
+                rng.choice(subjects),
+                rng.choice(["database-clusters", "namespaces", "*", "backup-storages"]),
+                rng.choice(["read", "*", "create", "re*"]),
+                rng.choice(objects),
+            )
+        )
     rules += ["g, alice, role:a", "g, role:a, role:b", "g, bob, %s" % rng.choice(["role:b", "role:admin"])]
-    request = (rng.choice(subjects + ["carol", "role:admin"]), rng.choice(["create", "read", "update", "delete", "*"]),
-               rng.choice(["database-clusters", "namespaces", "backup-storages", "data-importers"]),
-               rng.choice(["*", "all", "ns-a/c1", "ns-b/c1", "ns-b/c2", "ns-a", "x-a/y"]))
+    request = (
+        rng.choice(subjects + ["carol", "role:admin"]),
+        rng.choice(["create", "read", "update", "delete", "*"]),
+        rng.choice(["database-clusters", "namespaces", "backup-storages", "data-importers"]),
+        rng.choice(["*", "all", "ns-a/c1", "ns-b/c1", "ns-b/c2", "ns-a", "x-a/y"]),
+    )
     return "\n".join(rules) + "\n", request
 
 

@@ -125,8 +125,7 @@ def test_invalid_result_is_refused_and_nothing_written(ansible, sbx):
     sbx.put(FOREIGN)
     rv0 = sbx.cm()["metadata"]["resourceVersion"]
     sbx.reset_stats()
-    bad = [{"subject": "role:unbound", "resource": "database-clusters", "action": "read", "object": "t-a/*"},
-           "p, alice, database-cluster, read, t-a/*"]
+    bad = [{"subject": "role:unbound", "resource": "database-clusters", "action": "read", "object": "t-a/*"}, "p, alice, database-cluster, read, t-a/*"]
     run = policy(ansible, block="t-a", policies=bad)
     res = run.result("RBAC policy")
     assert run.rc != 0 and res["_status"] == "failed"
@@ -171,8 +170,7 @@ def test_everestctl_validation_failure_writes_nothing(ansible, sbx):
     assert run.rc == 0, run.output[-2000:]
     # an unbound role: everestctl refuses it (already in check mode)
     sbx.put("g, admin, role:admin\n")
-    run = policy(ansible, check=True, block="t-b", policies=["p, role:t-b, namespaces, read, t-b"], validate=False,
-                 validate_with_everestctl=True)
+    run = policy(ansible, check=True, block="t-b", policies=["p, role:t-b, namespaces, read, t-b"], validate=False, validate_with_everestctl=True)
     assert run.rc != 0 and "everestctl says" in run.result("RBAC policy")["msg"]
     run = policy(ansible, block="t-b", policies=["p, role:t-b, namespaces, read, t-b"], validate=False, validate_with_everestctl=True)
     res = run.result("RBAC policy")
@@ -252,7 +250,10 @@ def test_batch_blocks_in_one_write(ansible, sbx):
     res = run.result("RBAC policy")
     assert run.rc == 0 and res["changed"] is True
     assert [(r["block"], r["changed"], r["policy"]) for r in res["results"]] == [
-        ("t-a", True, TA_LINES), ("t-b", True, ["g, bob, role:t-b"]), ("old", True, [])]
+        ("t-a", True, TA_LINES),
+        ("t-b", True, ["g, bob, role:t-b"]),
+        ("old", True, []),
+    ]
     assert sbx.handle.stats()["by_verb"]["update"] == 1
     assert sbx.text() == FOREIGN + _rbac.render_block("t-a", TA_LINES) + _rbac.render_block("t-b", ["g, bob, role:t-b"])
 
@@ -270,8 +271,7 @@ def _tenant_inventory(tmp_path, count, **host_vars):
 
 
 def _tenant_lines(name):
-    return ["p, role:%s, namespaces, read, %s" % (name, name), "p, role:%s, database-clusters, *, %s/*" % (name, name),
-            "g, %s_admin, role:%s" % (name, name)]
+    return ["p, role:%s, namespaces, read, %s" % (name, name), "p, role:%s, database-clusters, *, %s/*" % (name, name), "g, %s_admin, role:%s" % (name, name)]
 
 
 def _all_but_the_policy(cm):
@@ -280,8 +280,12 @@ def _all_but_the_policy(cm):
     meta = cm["metadata"]
     data = dict(cm.get("data") or {})
     data.pop("policy.csv")
-    return {"data": data, "binaryData": cm.get("binaryData"), "immutable": cm.get("immutable"),
-            "metadata": dict((k, meta.get(k)) for k in ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp"))}
+    return {
+        "data": data,
+        "binaryData": cm.get("binaryData"),
+        "immutable": cm.get("immutable"),
+        "metadata": dict((k, meta.get(k)) for k in ("name", "namespace", "uid", "labels", "annotations", "creationTimestamp")),
+    }
 
 
 @pytest.mark.slow
@@ -320,6 +324,7 @@ def test_thirty_parallel_writers_with_forced_conflicts(ansible, sbx, tmp_path):
 # ------------------------------------------------------------------------------------------------------------
 # policy_file target
 
+
 def test_policy_file_create_idempotent_mode_backup(ansible, sbx, tmp_path):
     target = tmp_path / "gitops" / "policy.csv"
     target.parent.mkdir()
@@ -347,8 +352,10 @@ def test_policy_file_create_idempotent_mode_backup(ansible, sbx, tmp_path):
 
 def test_policy_file_configmap_manifest(ansible, sbx, tmp_path):
     target = tmp_path / "everest-rbac.yaml"
-    target.write_text("# GitOps copy\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: everest-rbac\n  namespace: everest-system\n"
-                      "data:\n  enabled: \"false\"\n  policy.csv: |\n    g, admin, role:admin\n")
+    target.write_text(
+        "# GitOps copy\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: everest-rbac\n  namespace: everest-system\n"
+        "data:\n  enabled: \"false\"\n  policy.csv: |\n    g, admin, role:admin\n"
+    )
     run = policy(ansible, block="t-a", policies=TA, policy_file=str(target), enabled=True)
     res = run.result("RBAC policy")
     assert run.rc == 0 and res["changed"] is True and res["enabled"] is True
@@ -359,9 +366,14 @@ def test_policy_file_configmap_manifest(ansible, sbx, tmp_path):
     assert "policy.csv: |" in target.read_text()  # still a reviewable literal block
     run = policy(ansible, block="t-a", policies=TA, policy_file=str(target), enabled=True)
     assert run.rc == 0 and run.result("RBAC policy")["changed"] is False
-    # everestctl reads the same file as a policy (EF §5.3)
-    check = ansible.playbook("rbac/check.yml", extra_vars={"check_policy_file": str(target), "check_checks": [
-        {"subject": "alice", "action": "update", "resource": "database-clusters", "object": "t-a/db", "expect": "allow"}]})
+    # everestctl reads the same file as a policy (reference §5.3)
+    check = ansible.playbook(
+        "rbac/check.yml",
+        extra_vars={
+            "check_policy_file": str(target),
+            "check_checks": [{"subject": "alice", "action": "update", "resource": "database-clusters", "object": "t-a/db", "expect": "allow"}],
+        },
+    )
     assert check.rc == 0, check.output[-2000:]
     plain = tmp_path / "p.csv"
     run = policy(ansible, block="t-a", policies=TA, policy_file=str(plain), enabled=True)

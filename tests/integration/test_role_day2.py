@@ -31,24 +31,36 @@ TENANTS = {
     "delta": {
         "tenant_bootstrap_password": PASSWORDS["delta"],
         "tenant_bootstrap_backup_storage": {
-            "name": "delta-s3", "type": "s3", "bucket_name": "everest-delta", "url": "https://s3.example.test",
-            "region": "eu-west-1", "access_key": ACCESS_KEY, "secret_key": SECRET_KEY, "verify_tls": False,
-            "force_path_style": True, "description": "delta backups"},
-        "tenant_bootstrap_monitoring": {"name": "delta-pmm", "url": "https://pmm.example.test", "api_key": PMM_KEY,
-                                        "verify_tls": False},
+            "name": "delta-s3",
+            "type": "s3",
+            "bucket_name": "everest-delta",
+            "url": "https://s3.example.test",
+            "region": "eu-west-1",
+            "access_key": ACCESS_KEY,
+            "secret_key": SECRET_KEY,
+            "verify_tls": False,
+            "force_path_style": True,
+            "description": "delta backups",
+        },
+        "tenant_bootstrap_monitoring": {"name": "delta-pmm", "url": "https://pmm.example.test", "api_key": PMM_KEY, "verify_tls": False},
     },
     "omega": {"tenant_bootstrap_password": PASSWORDS["omega"], "tenant_bootstrap_monitoring": None},  # null = none
 }
-DAY2_MODULES = ("virakcloud.everest.everest_session", "virakcloud.everest.everest_backup_storage",
-                "virakcloud.everest.everest_monitoring_instance")
+DAY2_MODULES = ("virakcloud.everest.everest_session", "virakcloud.everest.everest_backup_storage", "virakcloud.everest.everest_monitoring_instance")
 
 
 def write_inventory(tmp_path):
-    inventory = {"everest_tenants": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                 "tenant_bootstrap_everest_api_username": "admin",
-                 "tenant_bootstrap_everest_api_password": DEFAULT_ADMIN_PASSWORD},
-        "hosts": copy.deepcopy(TENANTS)}}
+    inventory = {
+        "everest_tenants": {
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "tenant_bootstrap_everest_api_username": "admin",
+                "tenant_bootstrap_everest_api_password": DEFAULT_ADMIN_PASSWORD,
+            },
+            "hosts": copy.deepcopy(TENANTS),
+        }
+    }
     path = tmp_path / "hosts.yml"
     path.write_text(yaml.safe_dump(inventory, sort_keys=True))
     return path

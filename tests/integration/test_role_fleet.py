@@ -32,8 +32,9 @@ def localhost_inventory(tmp_path, tenants, name="fleet.yml"):
     """The tenants inventory plus the controller host the fleet play runs on."""
     path = write_inventory(tmp_path, tenants, name=name)
     text = path.read_text()
-    path.write_text(text + "controller:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-                    "      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n")
+    path.write_text(
+        text + "controller:\n  hosts:\n    localhost:\n      ansible_connection: local\n      ansible_python_interpreter: '{{ ansible_playbook_python }}'\n"
+    )
     return path
 
 
@@ -54,8 +55,7 @@ def forget_calls(sandbox):
 
 def module_tasks(run):
     """Names of the tasks that executed a module of the collection (not skipped)."""
-    return [t["name"] for t in run.tasks if any(not r.get("skipped") for r in t["hosts"].values())
-            and t.get("action", "").startswith("virakcloud.everest.")]
+    return [t["name"] for t in run.tasks if any(not r.get("skipped") for r in t["hosts"].values()) and t.get("action", "").startswith("virakcloud.everest.")]
 
 
 @pytest.fixture
@@ -90,7 +90,10 @@ def test_fleet_converges_noops_and_matches_per_tenant_state(ansible, cluster, cl
     assert first.rc == 0, first.output[-6000:]
     written = json.loads(Path(str(report) + ".json").read_text())
     assert [(t["tenant"], t["status"], t["namespace"]) for t in written["tenants"]] == [
-        ("alpha", "changed", "ns-alpha"), ("beta", "changed", "ns-beta"), ("gamma", "changed", "gamma-db")]
+        ("alpha", "changed", "ns-alpha"),
+        ("beta", "changed", "ns-beta"),
+        ("gamma", "changed", "gamma-db"),
+    ]
     assert written["isolation"].startswith("proven") and not any(p in Path(str(report) + ".md").read_text() for p in PASSWORDS.values())
     assert first.stats["localhost"]["changed"] > 0 and set(first.stats) == {"localhost"}
     # one RBAC ConfigMap write for the three blocks, one everestctl call per namespace and per account
@@ -174,8 +177,10 @@ def test_fleet_runs_a_constant_number_of_module_tasks(ansible, cluster, tmp_path
 def test_fleet_bad_tenants_fail_alone(ansible, cluster, tmp_path):
     tenants = {
         "alpha": TENANTS["alpha"],
-        "crowded": {"tenant_bootstrap_users": [{"username": "crowd_%d" % i, "password": "Crowd@pass%d" % i} for i in range(3)],
-                    "tenant_bootstrap_limits": {"max_db_users": 2}},
+        "crowded": {
+            "tenant_bootstrap_users": [{"username": "crowd_%d" % i, "password": "Crowd@pass%d" % i} for i in range(3)],
+            "tenant_bootstrap_limits": {"max_db_users": 2},
+        },
         "badtype": {"tenant_bootstrap_limits": {"max_clusters": "many"}, "tenant_bootstrap_password": "Badtype@1"},
         "nopass": {},
         "echo": {"tenant_bootstrap_password": "Echo@pass5", "tenant_bootstrap_namespace": "ns-shared"},
@@ -216,8 +221,7 @@ def test_fleet_offboarding_and_isolation_failure(ansible, cluster, clean_sandbox
     offboard = copy.deepcopy(TENANTS)
     offboard["beta"]["tenant_bootstrap_state"] = "absent"
     rbac = cluster.get("/api/v1/namespaces/everest-system/configmaps/everest-rbac")
-    rbac["data"]["policy.csv"] = rbac["data"]["policy.csv"].replace(
-        "p, role:tenant-ns-alpha, database-clusters, read, gamma-db/*\n", "")
+    rbac["data"]["policy.csv"] = rbac["data"]["policy.csv"].replace("p, role:tenant-ns-alpha, database-clusters, read, gamma-db/*\n", "")
     status, body = cluster.sandbox.request("PUT", "/api/v1/namespaces/everest-system/configmaps/everest-rbac", rbac)
     assert status == 200, body
     off_inventory = localhost_inventory(tmp_path, offboard, name="off.yml")

@@ -68,7 +68,8 @@ def test_cluster_info_unreachable_cluster(ansible, clean_sandbox, cache_env, tmp
     kubeconfig = tmp_path / "dead.kubeconfig"
     kubeconfig.write_text(
         "apiVersion: v1\nkind: Config\ncurrent-context: dead\nclusters: [{name: dead, cluster: {server: 'http://127.0.0.1:9'}}]\n"
-        "users: [{name: dead, user: {token: abc}}]\ncontexts: [{name: dead, context: {cluster: dead, user: dead}}]\n")
+        "users: [{name: dead, user: {token: abc}}]\ncontexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
+    )
     env = dict(cache_env, K8S_AUTH_KUBECONFIG=str(kubeconfig), KUBECONFIG=str(kubeconfig))
     run = ansible.playbook(INFO, env=env, extra_vars={"ci_fail_on_missing": True})
     assert run.rc != 0
@@ -100,9 +101,16 @@ def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_san
     # the CRD is not deleted while a TenantResourcePolicy exists (it would be deleted with it)
     status, body = clean_sandbox.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "crd-t"}})
     assert status == 201, body
-    status, body = clean_sandbox.request("POST", TRP_API % "crd-t", {
-        "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "resource-policy"},
-        "spec": {"limits": {"maxClusters": 1}, "selectors": {"engines": ["postgresql"]}}})
+    status, body = clean_sandbox.request(
+        "POST",
+        TRP_API % "crd-t",
+        {
+            "apiVersion": "everest.local/v1",
+            "kind": "TenantResourcePolicy",
+            "metadata": {"name": "resource-policy"},
+            "spec": {"limits": {"maxClusters": 1}, "selectors": {"engines": ["postgresql"]}},
+        },
+    )
     assert status == 201, body
     refused = ansible.playbook(CRD_PLAY, extra_vars={"crd_state": "absent"})
     assert refused.rc != 0
@@ -120,22 +128,29 @@ def test_crd_module_check_mode_create_noop_and_guarded_delete(ansible, clean_san
 
 # ---- pure helpers of everest_cluster_info (no sandbox) ----------------------------------------------------------
 
-@pytest.mark.parametrize("image,tag", [
-    ("percona/everest:1.10.0", "1.10.0"),
-    ("registry.example.com:5000/percona/everest:v1.9.1", "v1.9.1"),
-    ("registry.example.com:5000/percona/everest", None),
-    ("percona/everest:1.10.0@sha256:abcd", "1.10.0"),
-    ("", None),
-])
+
+@pytest.mark.parametrize(
+    "image,tag",
+    [
+        ("percona/everest:1.10.0", "1.10.0"),
+        ("registry.example.com:5000/percona/everest:v1.9.1", "v1.9.1"),
+        ("registry.example.com:5000/percona/everest", None),
+        ("percona/everest:1.10.0@sha256:abcd", "1.10.0"),
+        ("", None),
+    ],
+)
 def test_image_tag(image, tag):
     from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+
     assert mod.image_tag(image) == tag
 
 
 def test_everest_version_strips_v_and_uses_the_everest_container():
     from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
-    deployment = {"spec": {"template": {"spec": {"containers": [
-        {"name": "sidecar", "image": "busybox:9.9"}, {"name": "everest", "image": "percona/everest:v1.8.0"}]}}}}
+
+    deployment = {
+        "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "busybox:9.9"}, {"name": "everest", "image": "percona/everest:v1.8.0"}]}}}
+    }
     assert mod.everest_version(deployment) == "1.8.0"
     assert mod.everest_version({"spec": {}}) is None
 
@@ -152,6 +167,7 @@ class FakeRunner:
 
 def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
     from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     binary = tmp_path / "everestctl"
     binary.write_text("#!/bin/sh\n")
@@ -168,6 +184,7 @@ def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
     assert len(files) == 2
     # without the cache everestctl runs every time; a corrupt cache file is ignored
     from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+
     current = _cache.cache_file(mod.VERSION_CACHE_KIND, mod._binary_key(str(binary)))
     with open(current, "w") as handle:
         handle.write("{not json")
@@ -178,9 +195,15 @@ def test_version_cache_is_keyed_by_the_binary(tmp_path, monkeypatch):
 
 def test_missing_items_name_each_prerequisite_with_a_fix():
     from ansible_collections.virakcloud.everest.plugins.modules import everest_cluster_info as mod
-    facts = {"everestctl": {"found": True, "error": None}, "cluster": {"reachable": True, "error": None},
-             "everest": {"installed": False}, "rbac": {"present": False}, "accounts": {"present": True},
-             "crd": {"present": True, "established": False}}
+
+    facts = {
+        "everestctl": {"found": True, "error": None},
+        "cluster": {"reachable": True, "error": None},
+        "everest": {"installed": False},
+        "rbac": {"present": False},
+        "accounts": {"present": True},
+        "crd": {"present": True, "established": False},
+    }
     params = {"require_everestctl": True, "require_crd": True}
     missing = mod.missing_items(facts, params)
     assert [m["name"] for m in missing] == ["everest", "rbac_configmap", "crd"]

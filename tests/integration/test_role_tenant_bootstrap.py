@@ -36,8 +36,7 @@ PASSWORDS = {"alpha": "Alpha@pass1", "alpha_ops": "AlphaOps#22", "beta": "Beta-p
 # Three tenants with different operators, limits and presets.
 TENANTS = {
     "alpha": {
-        "tenant_bootstrap_users": [{"username": "alpha", "password": PASSWORDS["alpha"]},
-                                   {"username": "alpha_ops", "password": PASSWORDS["alpha_ops"]}],
+        "tenant_bootstrap_users": [{"username": "alpha", "password": PASSWORDS["alpha"]}, {"username": "alpha_ops", "password": PASSWORDS["alpha_ops"]}],
         "tenant_bootstrap_operators": {"mysql": True, "postgresql": True, "mongodb": False},
         "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 2},
         "tenant_bootstrap_rbac_preset": "namespace_admin",
@@ -97,7 +96,7 @@ class Cluster:
         begin, end = "# BEGIN virakcloud.everest %s" % name, "# END virakcloud.everest %s" % name
         if begin not in lines:
             return None
-        return lines[lines.index(begin) + 1:lines.index(end)]
+        return lines[lines.index(begin) + 1 : lines.index(end)]
 
     def append_policy_line(self, line):
         cm = self.get(RBAC)
@@ -107,10 +106,16 @@ class Cluster:
 
 
 def write_inventory(tmp_path, tenants, name="hosts.yml"):
-    inventory = {"everest_tenants": {
-        "vars": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-                 "tenant_bootstrap_everest_url": "https://everest.example.test"},
-        "hosts": copy.deepcopy(tenants)}}
+    inventory = {
+        "everest_tenants": {
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "tenant_bootstrap_everest_url": "https://everest.example.test",
+            },
+            "hosts": copy.deepcopy(tenants),
+        }
+    }
     path = tmp_path / name
     path.write_text(yaml.safe_dump(inventory, sort_keys=True))
     return path
@@ -148,8 +153,7 @@ def cluster(clean_sandbox):
 def bootstrapped(ansible, cluster, tmp_path):
     """The three tenants bootstrapped once (asserted), plus the inventory path."""
     inventory = write_inventory(tmp_path, TENANTS)
-    run = ansible.playbook(BOOTSTRAP, inventory=inventory, verbosity=2, diff=True,
-                           extra_vars={"tenant_bootstrap_report_path": str(tmp_path / "run-report")})
+    run = ansible.playbook(BOOTSTRAP, inventory=inventory, verbosity=2, diff=True, extra_vars={"tenant_bootstrap_report_path": str(tmp_path / "run-report")})
     assert run.rc == 0, run.output[-6000:]
     return inventory, run
 
@@ -179,13 +183,17 @@ def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped, tmp_p
     beta_block = cluster.block("ns-beta")
     assert [line for line in beta_block if line.startswith("p, ") and ", read, " not in line] == []
     assert alpha_block[0] == "# tenant=alpha namespace=ns-alpha"  # the block records its owner (a comment Everest skips)
-    assert cluster.block("gamma-db") == ["# tenant=gamma namespace=gamma-db", "p, role:tenant-gamma-db:dev, database-clusters, *, gamma-db/*",
-                                         "p, role:tenant-gamma-db:dev, namespaces, read, gamma-db", "g, gamma, role:tenant-gamma-db:dev"]
+    assert cluster.block("gamma-db") == [
+        "# tenant=gamma namespace=gamma-db",
+        "p, role:tenant-gamma-db:dev, database-clusters, *, gamma-db/*",
+        "p, role:tenant-gamma-db:dev, namespaces, read, gamma-db",
+        "g, gamma, role:tenant-gamma-db:dev",
+    ]
     assert cluster.rbac_enabled()
     # TenantResourcePolicy + ResourceQuota, labelled with the tenant
     alpha_trp = cluster.get(TRP % "ns-alpha")
     assert alpha_trp["metadata"]["labels"][LABEL] == "alpha"
-    assert alpha_trp["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 16 * 2 ** 30, "maxClusters": 3, "maxDbUsers": 2}
+    assert alpha_trp["spec"]["limits"] == {"cpuCores": 4, "memoryBytes": 16 * 2**30, "maxClusters": 3, "maxDbUsers": 2}
     assert alpha_trp["spec"]["selectors"]["engines"] == ["mysql", "postgresql"]
     beta_trp = cluster.get(TRP % "ns-beta")
     assert beta_trp["spec"]["selectors"]["engines"] == ["mongodb"]
@@ -280,17 +288,19 @@ def test_offboarding_keeps_namespace_and_is_idempotent(ansible, cluster, bootstr
     assert cluster.block("gamma-db") is None and cluster.namespace("ns-alpha") is not None
 
     # purge refuses a namespace holding database clusters (their data) unless tenant_bootstrap_force is set too
-    dbc = {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
-           "metadata": {"name": "beta-mongo", "namespace": "ns-beta"},
-           "spec": {"engine": {"type": "psmdb", "replicas": 1, "storage": {"size": "1Gi"}}}}
+    dbc = {
+        "apiVersion": "everest.percona.com/v1alpha1",
+        "kind": "DatabaseCluster",
+        "metadata": {"name": "beta-mongo", "namespace": "ns-beta"},
+        "spec": {"engine": {"type": "psmdb", "replicas": 1, "storage": {"size": "1Gi"}}},
+    }
     status, body = cluster.sandbox.request("POST", "/apis/everest.percona.com/v1alpha1/namespaces/ns-beta/databaseclusters", dbc)
     assert status == 201, body
     open(cluster.sandbox.call_log, "w").close()
     refused = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta", extra_vars={"tenant_bootstrap_purge": True})
     assert refused.rc != 0 and "beta-mongo" in refused.output and "force" in refused.output
     assert cluster.namespace("ns-beta") is not None and everestctl_commands(cluster.sandbox) == []
-    forced = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta",
-                              extra_vars={"tenant_bootstrap_purge": True, "tenant_bootstrap_force": True})
+    forced = ansible.playbook(OFFBOARD, inventory=inventory, limit="beta", extra_vars={"tenant_bootstrap_purge": True, "tenant_bootstrap_force": True})
     assert forced.rc == 0, forced.output[-4000:]
     assert cluster.namespace("ns-beta") is None
     cluster.sandbox.reset_stats()
@@ -313,7 +323,7 @@ def test_check_mode_writes_nothing(ansible, cluster, tmp_path):
 
 
 def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp_path):
-    inventory = bootstrapped[0]
+    inventory = bootstrapped[0]  # noqa: F841  the bootstrapped inventory this test changes
     changed = copy.deepcopy(TENANTS)
     changed["alpha"]["tenant_bootstrap_limits"]["max_clusters"] = 5
     changed["alpha"]["tenant_bootstrap_users"] = changed["alpha"]["tenant_bootstrap_users"][:1]
@@ -347,8 +357,10 @@ def test_check_mode_diff_is_the_drift_report(ansible, cluster, bootstrapped, tmp
 def test_bad_tenants_fail_alone(ansible, cluster, tmp_path):
     tenants = {
         "alpha": TENANTS["alpha"],
-        "crowded": {"tenant_bootstrap_users": [{"username": "crowd_%d" % i, "password": "Crowd@pass%d" % i} for i in range(3)],
-                    "tenant_bootstrap_limits": {"max_db_users": 2}},
+        "crowded": {
+            "tenant_bootstrap_users": [{"username": "crowd_%d" % i, "password": "Crowd@pass%d" % i} for i in range(3)],
+            "tenant_bootstrap_limits": {"max_db_users": 2},
+        },
         "badname": {"tenant_bootstrap_namespace": "Bad_Namespace", "tenant_bootstrap_password": "Badname@1"},
         "badtype": {"tenant_bootstrap_limits": {"max_clusters": "many"}, "tenant_bootstrap_password": "Badtype@1"},
         # an unrelated namespace of that name exists: never adopted silently (no Everest Subscriptions in it)
@@ -366,8 +378,7 @@ def test_bad_tenants_fail_alone(ansible, cluster, tmp_path):
     assert run.stats["alpha"]["failures"] == 0 and run.stats["alpha"]["changed"] > 0
     for host in ("crowded", "badname", "badtype", "delta", "echo", "foxtrot"):
         assert run.stats[host]["failures"] == 1, (host, run.stats)
-    assert ("tenant echo: it shares its namespace ns-shared or a user (echo) with tenant(s) foxtrot of this run"
-            in " ".join(run.output.split()))
+    assert "tenant echo: it shares its namespace ns-shared or a user (echo) with tenant(s) foxtrot of this run" in " ".join(run.output.split())
     assert cluster.namespace("ns-shared") is None
     assert "namespace 'ns-delta' exists but is not managed by Everest" in run.output
     assert "app.kubernetes.io/managed-by" not in (cluster.namespace("ns-delta")["metadata"].get("labels") or {})
@@ -400,8 +411,7 @@ def test_rotate_passwords_only_touches_accounts(ansible, cluster, bootstrapped, 
     # an inventory user that does not exist is never created (it would have no RBAC binding): the tenant fails naming it,
     # after its existing accounts were rotated; the other tenants are unaffected
     missing = copy.deepcopy(TENANTS)
-    missing["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-rotated-10"},
-                                                 {"username": "beta_new", "password": "BetaNew-pass-1"}]
+    missing["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-rotated-10"}, {"username": "beta_new", "password": "BetaNew-pass-1"}]
     open(cluster.sandbox.call_log, "w").close()
     run = ansible.playbook(ROTATE, inventory=write_inventory(tmp_path, missing, name="missing.yml"))
     assert run.rc != 0
@@ -454,8 +464,7 @@ def test_concurrent_runs_with_conflicts_are_safe(ansible, cluster, tmp_path):
     results = {}
     try:
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {"a": pool.submit(ansible.playbook, BOOTSTRAP, inventory=inv_a),
-                       "b": pool.submit(other.playbook, BOOTSTRAP, inventory=inv_b)}
+            futures = {"a": pool.submit(ansible.playbook, BOOTSTRAP, inventory=inv_a), "b": pool.submit(other.playbook, BOOTSTRAP, inventory=inv_b)}
             results = dict((k, f.result()) for k, f in futures.items())
     finally:
         cluster.sandbox.clear_faults()

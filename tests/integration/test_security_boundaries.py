@@ -38,13 +38,16 @@ def victim(ansible, cluster, tmp_path):
 def snapshot(cluster):
     """Everything of alice's the intruder could touch, as the API serves it (resourceVersions included)."""
     secret = cluster.get(ACCOUNTS)
-    return json.dumps({
-        "namespace": cluster.namespace("ns-alice"),
-        "rbac": cluster.get(RBAC),
-        "policy": cluster.get(TRP % "ns-alice"),
-        "quota": cluster.get(QUOTA % "ns-alice"),
-        "accounts_secret": secret,
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "namespace": cluster.namespace("ns-alice"),
+            "rbac": cluster.get(RBAC),
+            "policy": cluster.get(TRP % "ns-alice"),
+            "quota": cluster.get(QUOTA % "ns-alice"),
+            "accounts_secret": secret,
+        },
+        sort_keys=True,
+    )
 
 
 def intruder(**overrides):
@@ -56,8 +59,10 @@ def intruder(**overrides):
 TAKEOVERS = {
     "namespace": dict(tenant_bootstrap_namespace="ns-alice"),
     "account": dict(tenant_bootstrap_users=[{"username": "alice", "password": INTRUDER_PASSWORD}]),
-    "escalation": dict(tenant_bootstrap_rbac_preset="custom", tenant_bootstrap_rbac_policies=[
-        "p, role:x, database-clusters, *, */*", "g, mallory, role:admin", "g, mallory, role:x"]),
+    "escalation": dict(
+        tenant_bootstrap_rbac_preset="custom",
+        tenant_bootstrap_rbac_policies=["p, role:x, database-clusters, *, */*", "g, mallory, role:admin", "g, mallory, role:x"],
+    ),
 }
 REFUSALS = {
     "namespace": "namespace 'ns-alice' belongs to tenant 'alice'",
@@ -101,9 +106,16 @@ def test_takeover_in_fleet_mode(ansible, cluster, victim, tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["namespace", "account"])
 def test_takeover_through_the_awx_survey(ansible, cluster, victim, kind):
-    survey = {"everest_survey_tenant": "mallory", "everest_survey_password": INTRUDER_PASSWORD,
-              "everest_survey_operators": ["postgresql"], "everest_survey_cpu": 1, "everest_survey_memory": "1Gi",
-              "everest_survey_max_clusters": 1, "everest_survey_max_db_users": 1, "everest_survey_rbac_preset": "namespace_admin"}
+    survey = {
+        "everest_survey_tenant": "mallory",
+        "everest_survey_password": INTRUDER_PASSWORD,
+        "everest_survey_operators": ["postgresql"],
+        "everest_survey_cpu": 1,
+        "everest_survey_memory": "1Gi",
+        "everest_survey_max_clusters": 1,
+        "everest_survey_max_db_users": 1,
+        "everest_survey_rbac_preset": "namespace_admin",
+    }
     if kind == "namespace":
         survey["everest_survey_namespace"] = "ns-alice"
     else:
@@ -115,8 +127,9 @@ def test_takeover_through_the_awx_survey(ansible, cluster, victim, kind):
 
 def test_offboarding_an_intruder_never_removes_the_victims_objects(ansible, cluster, victim, tmp_path):
     """An inventory that names alice's namespace and user for another tenant, offboarded with purge: refused."""
-    inventory = write_inventory(tmp_path, intruder(tenant_bootstrap_namespace="ns-alice", tenant_bootstrap_users=[
-        {"username": "alice", "password": ""}]), name="offboard.yml")
+    inventory = write_inventory(
+        tmp_path, intruder(tenant_bootstrap_namespace="ns-alice", tenant_bootstrap_users=[{"username": "alice", "password": ""}]), name="offboard.yml"
+    )
     cluster.sandbox.reset_stats()
     run = ansible.playbook(OFFBOARD, inventory=inventory, extra_vars={"tenant_bootstrap_purge": True, "tenant_bootstrap_force": True})
     assert run.rc != 0
@@ -126,8 +139,14 @@ def test_offboarding_an_intruder_never_removes_the_victims_objects(ansible, clus
 
 def test_an_explicit_handover_is_the_way_out(ansible, cluster, victim, tmp_path):
     """takeover_from naming the owner hands the namespace and its account over; the message said so."""
-    carol = {"carol": {"tenant_bootstrap_namespace": "ns-alice", "tenant_bootstrap_users": [{"username": "alice", "password": "Alice@pass1"}],
-                       "tenant_bootstrap_operators": {"postgresql": True}, "tenant_bootstrap_takeover_from": "alice"}}
+    carol = {
+        "carol": {
+            "tenant_bootstrap_namespace": "ns-alice",
+            "tenant_bootstrap_users": [{"username": "alice", "password": "Alice@pass1"}],
+            "tenant_bootstrap_operators": {"postgresql": True},
+            "tenant_bootstrap_takeover_from": "alice",
+        }
+    }
     run = ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, carol, name="carol.yml"))
     assert run.rc == 0, run.output[-4000:]
     assert cluster.namespace("ns-alice")["metadata"]["labels"]["virakcloud.everest/tenant"] == "carol"
@@ -140,8 +159,14 @@ def test_an_explicit_handover_is_the_way_out(ansible, cluster, victim, tmp_path)
 
 @pytest.mark.parametrize("namespace", ["kube-system", "default", "kube-public"])
 def test_reserved_namespaces_are_never_adopted_or_removed(ansible, cluster, tmp_path, namespace):
-    tenant = {"sysgrab": {"tenant_bootstrap_password": INTRUDER_PASSWORD, "tenant_bootstrap_namespace": namespace,
-                          "tenant_bootstrap_take_ownership": True, "tenant_bootstrap_operators": {"postgresql": True}}}
+    tenant = {
+        "sysgrab": {
+            "tenant_bootstrap_password": INTRUDER_PASSWORD,
+            "tenant_bootstrap_namespace": namespace,
+            "tenant_bootstrap_take_ownership": True,
+            "tenant_bootstrap_operators": {"postgresql": True},
+        }
+    }
     inventory = write_inventory(tmp_path, tenant, name="sys.yml")
     cluster.sandbox.reset_stats()
     adopt = ansible.playbook(BOOTSTRAP, inventory=inventory)
@@ -156,13 +181,15 @@ def test_reserved_namespaces_are_never_adopted_or_removed(ansible, cluster, tmp_
 
 MODULE_TAKEOVERS = [
     ("everest_namespace", {"name": "ns-alice", "operators": {"postgresql": True}, "tenant": "mallory"}, "belongs to tenant 'alice'"),
-    ("everest_namespace", {"name": "ns-alice", "operators": {"postgresql": True}, "labels": {"virakcloud.everest/tenant": "mallory"}},
-     "belongs to tenant 'alice'"),
+    (
+        "everest_namespace",
+        {"name": "ns-alice", "operators": {"postgresql": True}, "labels": {"virakcloud.everest/tenant": "mallory"}},
+        "belongs to tenant 'alice'",
+    ),
     ("everest_namespace", {"name": "ns-alice", "state": "absent", "force": True, "tenant": "mallory"}, "never removes"),
     ("everest_account", {"username": "alice", "password": INTRUDER_PASSWORD, "tenant": "mallory"}, "belongs to tenant 'alice'"),
     ("everest_account", {"username": "alice", "state": "absent", "tenant": "mallory"}, "never removes"),
-    ("everest_rbac_policy", {"block": "ns-alice", "tenant": "mallory", "policies": ["g, mallory, role:tenant-ns-alice"]},
-     "belongs to tenant 'alice'"),
+    ("everest_rbac_policy", {"block": "ns-alice", "tenant": "mallory", "policies": ["g, mallory, role:tenant-ns-alice"]}, "belongs to tenant 'alice'"),
     ("everest_rbac_policy", {"block": "ns-alice", "state": "absent", "tenant": "mallory"}, "never removes"),
     ("tenant_resource_policy", {"namespace": "ns-alice", "limits": {"cpu": 64}, "tenant": "mallory"}, "belongs to tenant 'alice'"),
     ("tenant_resource_policy", {"namespace": "ns-alice", "state": "absent", "tenant": "mallory"}, "never removes"),
@@ -173,8 +200,7 @@ MODULE_TAKEOVERS = [
 @pytest.mark.parametrize("module, args, expected", MODULE_TAKEOVERS, ids=["%s-%d" % (m[0], i) for i, m in enumerate(MODULE_TAKEOVERS)])
 def test_the_modules_refuse_on_their_own(ansible, cluster, victim, tmp_path, module, args, expected):
     playbook = tmp_path / "direct.yml"
-    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "direct", "virakcloud.everest.%s" % module: args}]}]))
+    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [{"name": "direct", "virakcloud.everest.%s" % module: args}]}]))
     cluster.sandbox.reset_stats()
     run = ansible.playbook(str(playbook))
     assert run.rc != 0 and expected in " ".join(run.output.split()), run.output[-3000:]
@@ -187,8 +213,17 @@ def test_a_foreign_block_that_would_break_isolation_is_never_written(ansible, cl
     bob = {"bob": {"tenant_bootstrap_password": "Bob@pass22", "tenant_bootstrap_operators": {"postgresql": True}}}
     assert ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, bob, name="bob.yml")).rc == 0
     playbook = tmp_path / "evil.yml"
-    playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": [
-        {"name": "evil", "virakcloud.everest.everest_rbac_policy": {"block": "ops", "policies": ["g, alice, role:admin"]}}]}]))
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "localhost",
+                    "gather_facts": False,
+                    "tasks": [{"name": "evil", "virakcloud.everest.everest_rbac_policy": {"block": "ops", "policies": ["g, alice, role:admin"]}}],
+                }
+            ]
+        )
+    )
     before = copy.deepcopy(cluster.get(RBAC))
     cluster.sandbox.reset_stats()
     run = ansible.playbook(str(playbook))

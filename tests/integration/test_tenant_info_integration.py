@@ -24,8 +24,7 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
     try:
         for ns, spec in tenants.items():
             api.namespace(ns, managed=spec["managed"])
-        items = [{"namespace": ns, "limits": {"cpu": 1, "max_clusters": 2}, "allowed_engines": ["postgresql"], "cluster_quota": False}
-                 for ns in tenants]
+        items = [{"namespace": ns, "limits": {"cpu": 1, "max_clusters": 2}, "allowed_engines": ["postgresql"], "cluster_quota": False} for ns in tenants]
         run = run_policy(ansible, policies=items)[0]
         assert run.rc == 0, run.output
         assert api.cluster("tinfo-over", "big", cpu=2, memory="1Gi")[0] == 201
@@ -46,7 +45,7 @@ def test_tenant_info_reports_drift(ansible, api, sandbox):
         assert ok["managed"] is True and ok["drifted"] is False
         assert ok["users"] == ["admin"]
         assert ok["limits"] == {"cpu_cores": 1, "memory_bytes": None, "max_clusters": 2, "max_db_users": None}
-        assert ok["usage"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 2 ** 30, "db_users": 1}
+        assert ok["usage"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 2**30, "db_users": 1}
         assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": None, "db_users": None}
         assert ok["allowed_engines"] == ["postgresql"]
 

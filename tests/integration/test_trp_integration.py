@@ -49,8 +49,9 @@ class Api:
         spec = {"engine": {"type": engine, "replicas": replicas, "resources": {"cpu": cpu, "memory": memory}, "storage": {"size": "1Gi"}}}
         if proxy:
             spec["proxy"] = proxy
-        return self.call("POST", DBC % namespace, {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster",
-                                                   "metadata": {"name": name}, "spec": spec})
+        return self.call(
+            "POST", DBC % namespace, {"apiVersion": "everest.percona.com/v1alpha1", "kind": "DatabaseCluster", "metadata": {"name": name}, "spec": spec}
+        )
 
     def writes(self):
         by_verb = self.sandbox.stats()["by_verb"]
@@ -60,8 +61,7 @@ class Api:
         """Append a tenant block to policy.csv; returns the original ConfigMap for restore_rbac."""
         original = self.get(RBAC)
         cm = copy.deepcopy(original)
-        lines = ["# BEGIN virakcloud.everest %s" % namespace,
-                 "p, role:tenant-%s, database-clusters, *, %s/*" % (namespace, namespace)]
+        lines = ["# BEGIN virakcloud.everest %s" % namespace, "p, role:tenant-%s, database-clusters, *, %s/*" % (namespace, namespace)]
         lines += ["g, %s, role:tenant-%s" % (user, namespace) for user in users]
         lines.append("# END virakcloud.everest %s" % namespace)
         text = cm["data"].get("policy.csv", "")
@@ -108,10 +108,15 @@ def test_policy_lifecycle_check_mode_idempotence_diff_and_absent(ansible, api, s
     crd = api.get(CRD)
     assert any(c["type"] == "Established" and c["status"] == "True" for c in crd["status"]["conditions"])
     stored = api.policy(ns)
-    assert stored["spec"] == {"limits": {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
-                              "selectors": {"engines": ["mysql", "postgresql"]}}
-    assert stored["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "virakcloud.everest",
-                                            "virakcloud.everest/tenant-namespace": ns, "virakcloud.everest/tenant": "life"}
+    assert stored["spec"] == {
+        "limits": {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
+        "selectors": {"engines": ["mysql", "postgresql"]},
+    }
+    assert stored["metadata"]["labels"] == {
+        "app.kubernetes.io/managed-by": "virakcloud.everest",
+        "virakcloud.everest/tenant-namespace": ns,
+        "virakcloud.everest/tenant": "life",
+    }
     assert api.quota(ns)["spec"]["hard"] == {QUOTA_KEY: "3"}
     assert res["policy"]["metadata"]["uid"] == stored["metadata"]["uid"]
 
@@ -166,16 +171,25 @@ def test_schema_validation_pruning_and_old_crds(ansible, api, sandbox):
     assert run.rc == 0, run.output
 
     # the API server itself refuses invalid specs, naming the fields
-    status, body = api.call("POST", "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns), {
-        "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "broken"},
-        "spec": {"limits": {"memoryBytes": -1}, "selectors": {"engines": ["oracle"]}}})
+    status, body = api.call(
+        "POST",
+        "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns),
+        {
+            "apiVersion": "everest.local/v1",
+            "kind": "TenantResourcePolicy",
+            "metadata": {"name": "broken"},
+            "spec": {"limits": {"memoryBytes": -1}, "selectors": {"engines": ["oracle"]}},
+        },
+    )
     assert status == 422
     fields = sorted(c["field"] for c in body["details"]["causes"])
     assert fields == ["spec.limits.memoryBytes", "spec.selectors.engines[0]"]
-    # selectors is required by the schema (seed 001 2.2): a policy without it is refused, naming spec.selectors
-    status, body = api.call("POST", "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns), {
-        "apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "no-selectors"},
-        "spec": {"limits": {"maxClusters": 1}}})
+    # selectors is required by the schema (files/crd-tenantresourcepolicy.yaml): a policy without it is refused, naming spec.selectors
+    status, body = api.call(
+        "POST",
+        "%s/namespaces/%s/tenantresourcepolicies" % (TRP_API, ns),
+        {"apiVersion": "everest.local/v1", "kind": "TenantResourcePolicy", "metadata": {"name": "no-selectors"}, "spec": {"limits": {"maxClusters": 1}}},
+    )
     assert status == 422, body
     assert [c["field"] for c in body["details"]["causes"]] == ["spec.selectors"]
     assert "spec.selectors" in body["message"]
@@ -245,8 +259,7 @@ def test_cluster_quota_is_enforced_by_the_api_server(ansible, api):
     assert api.cluster(ns, "c3")[0] == 201
 
     # the quota check sees the same count: a 4th cluster is refused, a resize of an existing one is not
-    checks = [{"id": "new", "namespace": ns, "engine": "postgresql", "cpu": 1},
-              {"id": "resize", "namespace": ns, "cluster_name": "c1", "cpu": 2}]
+    checks = [{"id": "new", "namespace": ns, "engine": "postgresql", "cpu": 1}, {"id": "resize", "namespace": ns, "cluster_name": "c1", "cpu": 2}]
     run = ansible.playbook(CHECKS, extra_vars={"checks": checks})
     results = dict((r["item"]["id"], r) for r in run.result("Quota check")["results"])
     assert results["new"]["violations"] == ["%s: clusters 4 would exceed the limit of 3 (in use 3, requested 1)" % ns]
@@ -265,13 +278,18 @@ def test_cluster_quota_is_enforced_by_the_api_server(ansible, api):
 def test_batch_form(ansible, api, sandbox):
     for ns in ("trp-batch-a", "trp-batch-b"):
         api.namespace(ns)
-    policies = [{"namespace": "trp-batch-a", "limits": {"cpu": 1, "max_clusters": 1}},
-                {"namespace": "trp-batch-b", "limits": {"memory": "2Gi"}, "allowed_engines": ["mongodb"]},
-                {"namespace": "trp-batch-missing", "limits": {"cpu": 1}}]
+    policies = [
+        {"namespace": "trp-batch-a", "limits": {"cpu": 1, "max_clusters": 1}},
+        {"namespace": "trp-batch-b", "limits": {"memory": "2Gi"}, "allowed_engines": ["mongodb"]},
+        {"namespace": "trp-batch-missing", "limits": {"cpu": 1}},
+    ]
     run, res = run_policy(ansible, policies=policies)
     assert run.rc != 0
     assert [(r["namespace"], r["changed"], r.get("failed", False)) for r in res["results"]] == [
-        ("trp-batch-a", True, False), ("trp-batch-b", True, False), ("trp-batch-missing", False, True)]
+        ("trp-batch-a", True, False),
+        ("trp-batch-b", True, False),
+        ("trp-batch-missing", False, True),
+    ]
     assert "trp-batch-missing" in res["msg"]
     assert "namespace trp-batch-missing does not exist" in res["results"][2]["msg"]
     assert api.policy("trp-batch-b")["spec"]["limits"] == {"memoryBytes": 2147483648}
@@ -311,8 +329,7 @@ def test_quota_check_table(ansible, api):
             {"id": "memory-over-decimal", "engine": "postgresql", "cpu": "100m", "memory": "5G"},
             {"id": "memory-over-m", "engine": "postgresql", "cpu": "100m", "memory": "4295M"},
             {"id": "memory-over-ti", "engine": "postgresql", "cpu": "100m", "memory": "0.25Ti"},
-            {"id": "memory-over-proxy", "engine": "postgresql", "cpu": "100m", "replicas": 2, "memory": "2Gi", "proxy_replicas": 1,
-             "proxy_memory": "1Mi"},
+            {"id": "memory-over-proxy", "engine": "postgresql", "cpu": "100m", "replicas": 2, "memory": "2Gi", "proxy_replicas": 1, "proxy_memory": "1Mi"},
             {"id": "users-exact", "db_users": 1},
             {"id": "users-over", "db_users": 2},
             {"id": "resize-ok", "cluster_name": "pg1", "cpu": 2},
@@ -324,13 +341,19 @@ def test_quota_check_table(ansible, api):
         run = ansible.playbook(CHECKS, extra_vars={"checks": checks})
         results = dict((r["item"]["id"], r) for r in run.result("Quota check")["results"])
         expect = {
-            "engine-not-allowed": ["%s: engine psmdb is not allowed by TenantResourcePolicy %s/resource-policy; "
-                                   "allowed engines: mysql (pxc), postgresql (postgresql)" % (ns, ns)],
+            "engine-not-allowed": [
+                "%s: engine psmdb is not allowed by TenantResourcePolicy %s/resource-policy; allowed engines: mysql (pxc), postgresql (postgresql)" % (ns, ns)
+            ],
             "engine-alias-allowed": [],
             "cpu-over": ["%s: cpu 4.5 cores would exceed the limit of 4 (in use 3.5, requested 1)" % ns],
-            "cpu-exact": [], "cpu-exact-micro": [],
-            "memory-exact-gi": [], "memory-exact-bytes": [], "memory-exact-ki": [], "memory-exact-exp": [],
-            "memory-exact-k": [], "memory-exact-e": [],
+            "cpu-exact": [],
+            "cpu-exact-micro": [],
+            "memory-exact-gi": [],
+            "memory-exact-bytes": [],
+            "memory-exact-ki": [],
+            "memory-exact-exp": [],
+            "memory-exact-k": [],
+            "memory-exact-e": [],
             "memory-over-decimal": ["%s: memory 17884901888 would exceed the limit of 16Gi (in use 12Gi, requested 5000000000)" % ns],
             "memory-over-m": ["%s: memory 17179901888 would exceed the limit of 16Gi (in use 12Gi, requested 4295000000)" % ns],
             "memory-over-ti": ["%s: memory 268Gi would exceed the limit of 16Gi (in use 12Gi, requested 256Gi)" % ns],
@@ -339,8 +362,7 @@ def test_quota_check_table(ansible, api):
             "users-over": ["%s: db users 3 would exceed the limit of 2 (in use 1, requested 2)" % ns],
             "resize-ok": [],
             "resize-over": ["%s: cpu 4.5 cores would exceed the limit of 4 (in use by other clusters 2, requested 2.5)" % ns],
-            "several": ["engine mongodb (psmdb) is not allowed", "cpu 5.5 cores would exceed", "memory 20Gi would exceed",
-                        "db users 6 would exceed"],
+            "several": ["engine mongodb (psmdb) is not allowed", "cpu 5.5 cores would exceed", "memory 20Gi would exceed", "db users 6 would exceed"],
         }
         for key, messages in expect.items():
             res = results[key]
@@ -350,20 +372,24 @@ def test_quota_check_table(ansible, api):
             for message, got in zip(messages, res["violations"]):
                 assert message in got, (key, got)
         ok = results["cpu-exact"]
-        assert ok["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2 ** 30, "db_users": 1}
-        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 4 * 2 ** 30, "db_users": 1}
+        assert ok["usage"] == {"clusters": 2, "cpu_cores": 3.5, "memory_bytes": 12 * 2**30, "db_users": 1}
+        assert ok["headroom"] == {"clusters": 1, "cpu_cores": 0.5, "memory_bytes": 4 * 2**30, "db_users": 1}
         assert results["resize-ok"]["resize"] is True and results["resize-ok"]["usage_after"]["clusters"] == 2
 
         # a namespace without a policy fails with the fix; update_status records usage and a condition
-        run = ansible.playbook(CHECKS, extra_vars={"checks": [{"id": "nopolicy", "namespace": "trp-nopolicy", "engine": "postgresql"},
-                                                              {"id": "status", "namespace": ns, "update_status": True}]})
+        run = ansible.playbook(
+            CHECKS,
+            extra_vars={
+                "checks": [{"id": "nopolicy", "namespace": "trp-nopolicy", "engine": "postgresql"}, {"id": "status", "namespace": ns, "update_status": True}]
+            },
+        )
         results = dict((r["item"]["id"], r) for r in run.result("Quota check")["results"])
         assert results["nopolicy"]["failed"] is True
         assert "no TenantResourcePolicy 'resource-policy' in namespace trp-nopolicy" in results["nopolicy"]["msg"]
         assert "tenant_resource_policy" in results["nopolicy"]["msg"]
         assert results["status"]["changed"] is True
         status = api.policy(ns)["status"]
-        assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2 ** 30, "dbUsers": 1}
+        assert status["usage"] == {"clusters": 2, "cpuCores": 3.5, "memoryBytes": 12 * 2**30, "dbUsers": 1}
         assert [(c["type"], c["status"]) for c in status["conditions"]] == [("WithinLimits", "True")]
         run = ansible.playbook(CHECKS, extra_vars={"checks": [{"id": "status", "namespace": ns, "update_status": True}]})
         assert run.result("Quota check")["results"][0]["changed"] is False, run.result("Quota check")["results"][0]
@@ -377,8 +403,7 @@ def test_quota_check_refuses_incomplete_requests(ansible, api, sandbox):
     resources the policy limits, and replicas 0, fail too; none of them writes anything."""
     ns = "trp-incomplete"
     api.namespace(ns)
-    run = run_policy(ansible, namespace=ns, limits={"max_clusters": 0, "cpu": 1, "memory": "2Gi"}, engines=["postgresql"],
-                     cluster_quota=False)[0]
+    run = run_policy(ansible, namespace=ns, limits={"max_clusters": 0, "cpu": 1, "memory": "2Gi"}, engines=["postgresql"], cluster_quota=False)[0]
     assert run.rc == 0, run.output
     assert api.cluster(ns, "pg1", cpu="500m", memory="1Gi")[0] == 201
     checks = [
@@ -396,15 +421,18 @@ def test_quota_check_refuses_incomplete_requests(ansible, api, sandbox):
     assert api.writes() == {}
     typo = results["typo-resize"]
     assert typo["failed"] is True and typo["allowed"] is False
-    assert typo["msg"] == ("%s: database cluster %s/pg-typo does not exist, so there is nothing to resize; give engine to check a new "
-                           "cluster of that name, or fix cluster_name" % (ns, ns))
+    assert typo["msg"] == (
+        "%s: database cluster %s/pg-typo does not exist, so there is nothing to resize; give engine to check a new "
+        "cluster of that name, or fix cluster_name" % (ns, ns)
+    )
     new = results["typo-with-engine"]
     assert new["failed"] is True and new["resize"] is False
     assert [v.split(": ")[1].split(" ")[0] for v in new["violations"]] == ["clusters", "cpu"]
     bare = results["engine-only"]
     assert bare["failed"] is True and bare["allowed"] is False
-    assert bare["msg"].startswith("%s: cpu and memory are required to check a new cluster against the cpu limit of 1 and the "
-                                  "memory limit of 2Gi; give cpu and memory" % ns)
+    assert bare["msg"].startswith(
+        "%s: cpu and memory are required to check a new cluster against the cpu limit of 1 and the memory limit of 2Gi; give cpu and memory" % ns
+    )
     zero = results["replicas-zero"]
     assert zero["failed"] is True and "replicas must be an integer of at least 1" in zero["msg"]
     resize = results["real-resize"]

@@ -21,6 +21,7 @@ def api(clean_sandbox):
 @pytest.fixture
 def core(api):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     return client.CoreV1Api(api)
 
 
@@ -36,6 +37,7 @@ def make_ns(raw):
         status, body = raw('POST', '/api/v1/namespaces', {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name}})
         assert status == 201, body
         return body
+
     return _make
 
 
@@ -52,8 +54,8 @@ def kubectl(clean_sandbox, kubectl_cache, tmp_path):
 
     def _run(*args, stdin=None):
         argv = [KUBECTL, '--kubeconfig', clean_sandbox.kubectl_kubeconfig, '--cache-dir', str(kubectl_cache), *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False,
-                              env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)})
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False, env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)})
+
     return _run
 
 
@@ -68,11 +70,13 @@ class Identity:
 
     def request(self, method, path, body=None, headers=None):
         from everest_sandbox.launcher import raw_request  # pylint: disable=import-outside-toplevel
+
         return raw_request(self.sandbox.url, self.token, method, path, body, headers)
 
     def client(self):
         """An official kubernetes ApiClient authenticating with this identity's token."""
         from kubernetes import client  # pylint: disable=import-outside-toplevel
+
         config = client.Configuration()
         config.host = self.sandbox.url
         config.api_key = {'authorization': 'Bearer ' + self.token}
@@ -82,13 +86,13 @@ class Identity:
         if KUBECTL is None:
             pytest.skip('kubectl not installed')
         argv = [KUBECTL, '--kubeconfig', self.kubeconfig, '--cache-dir', str(self._cache), *args]
-        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False,
-                              env={'PATH': '/usr/bin:/bin', 'HOME': str(self._dir)})
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False, env={'PATH': '/usr/bin:/bin', 'HOME': str(self._dir)})
 
 
 @pytest.fixture
 def service_account(clean_sandbox, raw, kubectl_cache, tmp_path):
     """service_account(namespace, name='bot') -> Identity; creates the namespace (if missing) and the ServiceAccount."""
+
     def _make(namespace, name='bot'):
         if raw('GET', f'/api/v1/namespaces/{namespace}')[0] == 404:
             assert raw('POST', '/api/v1/namespaces', {'metadata': {'name': namespace}})[0] == 201
@@ -97,4 +101,5 @@ def service_account(clean_sandbox, raw, kubectl_cache, tmp_path):
         status, request = raw('POST', f'/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token', {'spec': {}})
         assert status == 201, request
         return Identity(clean_sandbox, namespace, name, request['status']['token'], tmp_path, kubectl_cache)
+
     return _make

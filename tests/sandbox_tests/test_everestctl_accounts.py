@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `accounts` (EF §2, §3) and the invocation log."""
+"""everestctl emulator against the sandbox: `accounts` (reference §2, §3) and the invocation log."""
 
 from __future__ import annotations
 
@@ -31,13 +31,15 @@ def test_create_storage_layout_and_hash(clean_sandbox):
     stored = users(sb)['alice']['passwordHash']
     stored = stored if isinstance(stored, bytes) else stored.encode()
     assert stored == expected_hash
-    layout = (r'admin:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: ""\n'
-              rf'  passwordHash: {DEFAULT_ADMIN_PASSWORD}\n'
-              rf'alice:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: "{RFC3339}"\n  passwordHash: (.*)\n\Z')
+    layout = (
+        r'admin:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: ""\n'
+        rf'  passwordHash: {DEFAULT_ADMIN_PASSWORD}\n'
+        rf'alice:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: "{RFC3339}"\n  passwordHash: (.*)\n\Z'
+    )
     match = re.match(layout, text)
     assert match, text
     if match.group(2).startswith('!!binary '):
-        assert base64.b64decode(match.group(2)[len('!!binary '):]) == expected_hash
+        assert base64.b64decode(match.group(2)[len('!!binary ') :]) == expected_hash
     annotations = secret['metadata']['annotations']
     assert annotations.get('insecure-password/admin') == 'true'
     assert 'insecure-password/alice' not in annotations
@@ -86,15 +88,11 @@ def test_list_formats(clean_sandbox):
     sb = clean_sandbox
     assert ectl(sb, 'accounts', 'create', '-u', 'bob_the_builder', '-p', 'secret1').returncode == 0
     res = ectl(sb, 'accounts', 'list')
-    assert res.stdout == ('USER             CAPABILITIES  ENABLED  \n'
-                          'admin            [login]       true     \n'
-                          'bob_the_builder  [login]       true     \n')
+    assert res.stdout == ('USER             CAPABILITIES  ENABLED  \nadmin            [login]       true     \nbob_the_builder  [login]       true     \n')
     res = ectl(sb, 'accounts', 'list', '--no-headers', '--columns', 'user,enabled')
     assert res.stdout == 'admin            true     \nbob_the_builder  true     \n'
     res = ectl(sb, 'accounts', 'list', '--columns=user,bogus,enabled')
-    assert res.stdout == ('USER             BOGUS  ENABLED  \n'
-                          'admin            true            \n'
-                          'bob_the_builder  true            \n')
+    assert res.stdout == ('USER             BOGUS  ENABLED  \nadmin            true            \nbob_the_builder  true            \n')
     res = ectl(sb, '--json', 'accounts', 'list')  # tables go to stdout in every mode
     assert res.returncode == 0 and res.stdout.startswith('USER ') and res.stderr == ''
 
@@ -119,8 +117,7 @@ def test_secret_missing(clean_sandbox):
     sb = clean_sandbox
     must(sb, 'DELETE', SECRET)
     res = ectl(sb, 'accounts', 'create', '-u', 'alice', '-p', 'secret1')
-    assert (res.returncode, res.stderr) == (
-        1, '\u274c secrets "everest-accounts" not found\nfailed to check if account already exists\n\n')
+    assert (res.returncode, res.stderr) == (1, '\u274c secrets "everest-accounts" not found\nfailed to check if account already exists\n\n')
     res = ectl(sb, 'accounts', 'list')
     assert (res.returncode, res.stdout, res.stderr) == (1, '', '\u274c secrets "everest-accounts" not found\n\n')
 
@@ -142,8 +139,7 @@ def test_concurrent_writers_never_lose_a_create(clean_sandbox):
     sb = clean_sandbox
     outcomes = []
     for round_no in range(3):
-        procs = {f'user_{round_no}_{i}': spawn(sb, 'accounts', 'create', '-u', f'user_{round_no}_{i}', '-p', 'secret1')
-                 for i in range(3)}
+        procs = {f'user_{round_no}_{i}': spawn(sb, 'accounts', 'create', '-u', f'user_{round_no}_{i}', '-p', 'secret1') for i in range(3)}
         for name, proc in procs.items():
             out, err = proc.communicate(timeout=60)
             assert proc.returncode in (0, 1)
@@ -192,36 +188,49 @@ def test_reset_jwt_keys_failure_is_silent_in_pretty_mode(clean_sandbox):
     assert res.returncode == 1 and res.stdout == ''
     # RestartDeployment retries GET+Update, then joins the last error with its own (pkg/kubernetes/deployment.go)
     assert json.loads(res.stderr.splitlines()[-1])['msg'] == (
-        'deployments.apps "everest-server" not found\n'
-        "cannot add restart annotation to deployment='everest-server' in namespace='everest-system'")
+        'deployments.apps "everest-server" not found\ncannot add restart annotation to deployment=\'everest-server\' in namespace=\'everest-system\''
+    )
 
 
-@pytest.mark.parametrize('args', [
-    ('accounts', 'create', '-u', 'dave', '-p', 'Pa55word!'),
-    ('accounts', 'create', '--username', 'erin', '--password=Pa55word!'),
-    ('accounts', 'set-password', '-u', 'dave', '--new-password', 'Pa55word!'),
-])
+@pytest.mark.parametrize(
+    'args',
+    [
+        ('accounts', 'create', '-u', 'dave', '-p', 'Pa55word!'),
+        ('accounts', 'create', '--username', 'erin', '--password=Pa55word!'),
+        ('accounts', 'set-password', '-u', 'dave', '--new-password', 'Pa55word!'),
+    ],
+)
 def test_call_log_records_masked_invocations(clean_sandbox, args):
     sb = clean_sandbox
     res = ectl(sb, *args)
     calls = sb.calls()
     assert len(calls) == 1
     rec = calls[0]
-    assert list(rec)[:4] == ['ts', 'argv', 'rc', 'duration_s']   # then the timing fields (test_everestctl_timing.py)
+    assert list(rec)[:4] == ['ts', 'argv', 'rc', 'duration_s']  # then the timing fields (test_everestctl_timing.py)
     assert rec['rc'] == res.returncode
     assert 'Pa55word!' not in json.dumps(rec)
     assert rec['argv'][:2] == ['--kubeconfig', sb.kubeconfig]
     assert any('********' in a for a in rec['argv'])
 
 
-@pytest.mark.parametrize('args, secret_gets, secret_updates', [
-    (('accounts', 'create', '-u', 'frank', '-p', 'secret1'), 2, 1),
-    (('accounts', 'set-password', '-u', 'admin', '-p', 'secret1'), 2, 1),
-    (('accounts', 'delete', '-u', 'admin'), 2, 1),
-    (('accounts', 'list',), 1, 0),
-])
+@pytest.mark.parametrize(
+    'args, secret_gets, secret_updates',
+    [
+        (('accounts', 'create', '-u', 'frank', '-p', 'secret1'), 2, 1),
+        (('accounts', 'set-password', '-u', 'admin', '-p', 'secret1'), 2, 1),
+        (('accounts', 'delete', '-u', 'admin'), 2, 1),
+        (
+            (
+                'accounts',
+                'list',
+            ),
+            1,
+            0,
+        ),
+    ],
+)
 def test_request_pattern_reads_secret_twice(clean_sandbox, args, secret_gets, secret_updates):
-    """EF §3: a read to check, a second read to merge into, one plain Update (no retry, no patch)."""
+    """Reference §3: a read to check, a second read to merge into, one plain Update (no retry, no patch)."""
     sb = clean_sandbox
     sb.reset_stats()
     assert ectl(sb, *args).returncode == 0

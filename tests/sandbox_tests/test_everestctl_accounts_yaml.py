@@ -21,16 +21,128 @@ from everest_sandbox.everestctl import yamlv2
 
 GOLDEN = pathlib.Path(__file__).parent / 'fixtures' / 'everestctl' / 'users-yaml-v2-sha256.json'
 
-SPECIAL = ['yes', 'No', 'ON', 'off', 'y', 'n', 'null', 'Null', '~', '', '123', '007', '0x1F', '0o17', '0b101', '1e5', '-1.5', '.5',
-           '1_000', '1:30', '190:20:30.15', '2026-01-01', '2026-01-01T10:00:00Z', '.inf', '-.Inf', '.NaN', '<<', '-', '- a',
-           '-a', ': x', ':x', 'a: b', 'a:b', 'a:', 'a #b', 'a#b', '#x', ' lead', 'trail ', 'two  spaces', 'é', 'ünïcödé', '日本語',
-           'tab\tx', 'nl\nx', '\r', 'bell\x07', '\ufeffbom', '\x85nel', '\u2028ls', 'nb\xa0sp', "quo'te", 'dq"x', 'back\\slash',
-           '---', '--- x', '...', '...x', '@at', '`b', '%p', '!bang', '&amp', '*star', '[x', ']x', '{y', '}y', '|', '>', ',c',
-           'c,', '?', '?x', '? x', 'true', 'FALSE', 'x' * 130, '\U0001F600', '\x00nul', '\x1b[0m', 'a\\nb', '"', "'", 'ok',
-           'True', 'on', 'Y']
+SPECIAL = [
+    'yes',
+    'No',
+    'ON',
+    'off',
+    'y',
+    'n',
+    'null',
+    'Null',
+    '~',
+    '',
+    '123',
+    '007',
+    '0x1F',
+    '0o17',
+    '0b101',
+    '1e5',
+    '-1.5',
+    '.5',
+    '1_000',
+    '1:30',
+    '190:20:30.15',
+    '2026-01-01',
+    '2026-01-01T10:00:00Z',
+    '.inf',
+    '-.Inf',
+    '.NaN',
+    '<<',
+    '-',
+    '- a',
+    '-a',
+    ': x',
+    ':x',
+    'a: b',
+    'a:b',
+    'a:',
+    'a #b',
+    'a#b',
+    '#x',
+    ' lead',
+    'trail ',
+    'two  spaces',
+    'é',
+    'ünïcödé',
+    '日本語',
+    'tab\tx',
+    'nl\nx',
+    '\r',
+    'bell\x07',
+    '\ufeffbom',
+    '\x85nel',
+    '\u2028ls',
+    'nb\xa0sp',
+    "quo'te",
+    'dq"x',
+    'back\\slash',
+    '---',
+    '--- x',
+    '...',
+    '...x',
+    '@at',
+    '`b',
+    '%p',
+    '!bang',
+    '&amp',
+    '*star',
+    '[x',
+    ']x',
+    '{y',
+    '}y',
+    '|',
+    '>',
+    ',c',
+    'c,',
+    '?',
+    '?x',
+    '? x',
+    'true',
+    'FALSE',
+    'x' * 130,
+    '\U0001f600',
+    '\x00nul',
+    '\x1b[0m',
+    'a\\nb',
+    '"',
+    "'",
+    'ok',
+    'True',
+    'on',
+    'Y',
+]
 NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_'
-DIGIT_NAMES = ['u7', 'u007', 'u10', 'u9', 'u09', 'u0', 'u00', '0', '00', '0a', 'a0b01', 'a0b1', 'a00', 'a0', 'A', 'a', '_', '_a',
-               'Z9', 'z10', 'user9', 'user10', 'user010', 'x1y2', 'x01y02', 'x1y02', 'B2', 'b2']
+DIGIT_NAMES = [
+    'u7',
+    'u007',
+    'u10',
+    'u9',
+    'u09',
+    'u0',
+    'u00',
+    '0',
+    '00',
+    '0a',
+    'a0b01',
+    'a0b1',
+    'a00',
+    'a0',
+    'A',
+    'a',
+    '_',
+    '_a',
+    'Z9',
+    'z10',
+    'user9',
+    'user10',
+    'user010',
+    'x1y2',
+    'x01y02',
+    'x1y02',
+    'B2',
+    'b2',
+]
 MTIMES = ['', '2026-01-01T10:00:00+01:00', '2026-11-23T11:00:00Z', '2025-02-28T23:59:59-05:30', 'garbage']
 
 
@@ -53,7 +165,7 @@ def _hash(rng: random.Random) -> bytes:
         return ''.join(rng.choice(NAME_ALPHABET + '@*#$%^&+=!_-') for _i in range(rng.randint(6, 64))).encode()
     if roll < 0.95:
         return rng.choice(SPECIAL).encode('utf-8')
-    return bytes(rng.getrandbits(7) for _i in range(32))      # ASCII incl. control bytes: valid UTF-8, escaped
+    return bytes(rng.getrandbits(7) for _i in range(32))  # ASCII incl. control bytes: valid UTF-8, escaped
 
 
 def _capabilities(rng: random.Random) -> list:
@@ -96,8 +208,23 @@ def _maps():
 def test_generator_covers_the_interesting_shapes():
     """The generated maps exercise every output form (else the byte comparison proves little)."""
     text = ''.join(yamlv2.dump_users(users) for users in _maps())
-    for form in ('!!binary ', 'capabilities: []\n', '\\x', '\\u', '\\e', '\\N', '"yes"', '"123"', '"~"', '""', '- apiKey\n',
-                 '{}\n', 'passwordHash: "true"\n', 'ünïcödé', '日本語'):
+    for form in (
+        '!!binary ',
+        'capabilities: []\n',
+        '\\x',
+        '\\u',
+        '\\e',
+        '\\N',
+        '"yes"',
+        '"123"',
+        '"~"',
+        '""',
+        '- apiKey\n',
+        '{}\n',
+        'passwordHash: "true"\n',
+        'ünïcödé',
+        '日本語',
+    ):
         assert form in text, form
 
 
@@ -129,14 +256,17 @@ def test_libyaml_loader_reads_what_the_pure_loader_reads():
         assert fast == users
 
 
-@pytest.mark.parametrize('text', [
-    'admin:\n  passwordHash: 12345\n  enabled: true\n  capabilities: [login]\n',    # the chart's layout
-    'a:\n  enabled: yes\n  capabilities: [login, apiKey]\n  passwordMtime: 2026-01-01T10:00:00Z\n  passwordHash: ~\n',
-    'b: {enabled: "on", capabilities: [], passwordMtime: 0x1F, passwordHash: 1.5}\n',
-    "c:\n  enabled: false\n  passwordHash: 'single '' quoted'\nd: null\n",
-    'e:\n  passwordHash: |\n    block\n    text\n',
-    '',
-    '{}\n',
-])
+@pytest.mark.parametrize(
+    'text',
+    [
+        'admin:\n  passwordHash: 12345\n  enabled: true\n  capabilities: [login]\n',  # the chart's layout
+        'a:\n  enabled: yes\n  capabilities: [login, apiKey]\n  passwordMtime: 2026-01-01T10:00:00Z\n  passwordHash: ~\n',
+        'b: {enabled: "on", capabilities: [], passwordMtime: 0x1F, passwordHash: 1.5}\n',
+        "c:\n  enabled: false\n  passwordHash: 'single '' quoted'\nd: null\n",
+        'e:\n  passwordHash: |\n    block\n    text\n',
+        '',
+        '{}\n',
+    ],
+)
 def test_loaders_agree_on_hand_written_layouts(text):
     assert yamlv2.load_users(text) == yamlv2.load_users(text, loader=yamlv2.PureLoader)

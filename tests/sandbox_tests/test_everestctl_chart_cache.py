@@ -103,8 +103,8 @@ def test_parallel_adds_with_a_warm_cache_never_write_it(clean_sandbox):
 
 def test_stale_marker_of_a_dead_process_is_no_race(clean_sandbox):
     sb = clean_sandbox
-    proc = subprocess.Popen(['true'])               # pylint: disable=consider-using-with
-    proc.wait()                                     # its pid now belongs to no process
+    proc = subprocess.Popen(['true'])  # pylint: disable=consider-using-with
+    proc.wait()  # its pid now belongs to no process
     sb.chart_cache_dir.mkdir(parents=True)
     stale = sb.chart_cache_dir / f'{CHART}{chartcache.MARKER}{proc.pid}-deadbeef'
     stale.write_text('', encoding='utf-8')
@@ -132,12 +132,16 @@ def _tgz(name: str) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-@pytest.mark.parametrize('content, cause', [
-    (b'not a gzip file', 'gzip: invalid header'),
-    (gzip.compress(b'', mtime=0), 'no files in chart archive'),
-    (gzip.compress(b'garbage' * 100, mtime=0), 'archive/tar: invalid tar header'),
-    (_tgz('everest-db-namespace/values.yaml'), 'Chart.yaml file is missing'),
-])
+@pytest.mark.parametrize(
+    'content, cause',
+    [
+        (b'not a gzip file', 'gzip: invalid header'),
+        (gzip.compress(b'', mtime=0), 'no files in chart archive'),
+        (gzip.compress(b'garbage' * 100, mtime=0), 'archive/tar: invalid tar header'),
+        (_tgz('everest-db-namespace/values.yaml'), 'Chart.yaml file is missing'),
+    ],
+    ids=['not-gzip', 'empty', 'not-tar', 'no-chart-yaml'],
+)  # stable ids: pytest-xdist workers must collect the same names
 def test_broken_cached_chart_fails_the_step(clean_sandbox, content, cause):
     sb = clean_sandbox
     sb.chart_cache_dir.mkdir(parents=True)
@@ -161,19 +165,25 @@ def test_reset_empties_the_cache(clean_sandbox):
     assert not clean_sandbox.chart_cache_dir.exists()
 
 
-@pytest.mark.parametrize('environ, expected', [
-    ({'XDG_CACHE_HOME': '/x/cache', 'HOME': '/home/u'}, '/x/cache'),
-    ({'XDG_CACHE_HOME': '', 'HOME': '/home/u'}, '/home/u/.cache'),
-    ({'HOME': '/home/u', chartcache.CACHE_DIR_ENV: '/sandbox/cache'}, '/sandbox/cache'),
-])
+@pytest.mark.parametrize(
+    'environ, expected',
+    [
+        ({'XDG_CACHE_HOME': '/x/cache', 'HOME': '/home/u'}, '/x/cache'),
+        ({'XDG_CACHE_HOME': '', 'HOME': '/home/u'}, '/home/u/.cache'),
+        ({'HOME': '/home/u', chartcache.CACHE_DIR_ENV: '/sandbox/cache'}, '/sandbox/cache'),
+    ],
+)
 def test_user_cache_dir(environ, expected):
     assert chartcache.user_cache_dir(environ) == expected
 
 
-@pytest.mark.parametrize('environ, cause', [
-    ({'XDG_CACHE_HOME': 'relative/cache', 'HOME': '/home/u'}, 'path in $XDG_CACHE_HOME is relative'),
-    ({}, 'neither $XDG_CACHE_HOME nor $HOME are defined'),
-])
+@pytest.mark.parametrize(
+    'environ, cause',
+    [
+        ({'XDG_CACHE_HOME': 'relative/cache', 'HOME': '/home/u'}, 'path in $XDG_CACHE_HOME is relative'),
+        ({}, 'neither $XDG_CACHE_HOME nor $HOME are defined'),
+    ],
+)
 def test_user_cache_dir_errors(environ, cause):
     with pytest.raises(Failure) as err:
         chartcache.user_cache_dir(environ)

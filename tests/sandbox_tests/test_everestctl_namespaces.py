@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `namespaces` (EF §4) and `version` (EF §7)."""
+"""everestctl emulator against the sandbox: `namespaces` (reference §4) and `version` (reference §7)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from everest_sandbox.everestctl.testing import EVEREST, OLM, ectl, get, must, names, release_of
 
 ALL_OPS = ('--operator.mysql', '--operator.postgresql', '--operator.mongodb')
-SUBS = {'percona-xtradb-cluster-operator': 'stable-v1', 'percona-server-mongodb-operator': 'stable-v1',
-        'percona-postgresql-operator': 'stable-v2'}
+SUBS = {'percona-xtradb-cluster-operator': 'stable-v1', 'percona-server-mongodb-operator': 'stable-v1', 'percona-postgresql-operator': 'stable-v2'}
 DEPLOY = '/apis/apps/v1/namespaces/everest-system/deployments/everest-server'
 
 
@@ -59,10 +58,12 @@ def test_add_several_and_list(clean_sandbox):
     res = ectl(sb, 'namespaces', 'list')
     assert (res.returncode, res.stderr) == (0, '')
     width = len('postgresql(v2.6.0), psmdb(v1.19.1)') + 2
-    assert res.stdout == ('NAMESPACE  MANAGED  ' + 'OPERATORS'.ljust(width) + '\n'
-                          'ns-a       true     ' + 'pxc(v1.16.1)'.ljust(width) + '\n'
-                          'ns-b       true     ' + 'pxc(v1.16.1)'.ljust(width) + '\n'
-                          'ns-c       true     postgresql(v2.6.0), psmdb(v1.19.1)  \n')
+    assert res.stdout == (
+        'NAMESPACE  MANAGED  ' + 'OPERATORS'.ljust(width) + '\n'
+        'ns-a       true     ' + 'pxc(v1.16.1)'.ljust(width) + '\n'
+        'ns-b       true     ' + 'pxc(v1.16.1)'.ljust(width) + '\n'
+        'ns-c       true     postgresql(v2.6.0), psmdb(v1.19.1)  \n'
+    )
     res = ectl(sb, 'namespaces', 'list', '--all')
     rows = [line.split()[:2] for line in res.stdout.splitlines()[1:]]
     assert ['default', 'false'] in rows and ['ns-a', 'true'] in rows
@@ -73,7 +74,10 @@ def test_add_existing_namespaces(clean_sandbox):
     sb = clean_sandbox
     res = add(sb, 'default', *ALL_OPS)
     assert (res.returncode, res.stdout, res.stderr) == (
-        1, '', "\u274c 'default': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces\n\n")
+        1,
+        '',
+        "\u274c 'default': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces\n\n",
+    )
     res = add(sb, 'default', '--take-ownership', '--operator.mysql', '--operator.postgresql=false', '--operator.mongodb=false')
     assert (res.returncode, res.stdout) == (0, "\u2705  Provisioning database namespace 'default'\n")
     assert labels(sb, 'default')['app.kubernetes.io/managed-by'] == 'everest'
@@ -84,14 +88,12 @@ def test_add_existing_namespaces(clean_sandbox):
 def test_operator_selection_rules(clean_sandbox):
     sb = clean_sandbox
     res = add(sb, 'ns-x', '--operator.mysql=false', '--operator.postgresql=false', '--operator.mongodb=false')
-    assert (res.returncode, res.stderr) == (
-        1, '\u274c no operators selected for installation. Minimum one operator must be selected\n\n')
+    assert (res.returncode, res.stderr) == (1, '\u274c no operators selected for installation. Minimum one operator must be selected\n\n')
     res = ectl(sb, 'namespaces', 'add', 'ns-x')  # no operator flag, no --skip-wizard -> the prompt
     assert (res.returncode, res.stderr) == (1, '\u274c could not open a new TTY: open /dev/tty: no such device or address\n\n')
     assert get(sb, '/api/v1/namespaces/ns-x') is None
     # deprecated alias: same variable, last one wins
-    res = add(sb, 'ns-y', '--operator.mysql=false', '--operator.xtradb-cluster', '--operator.postgresql=false',
-              '--operator.mongodb=false')
+    res = add(sb, 'ns-y', '--operator.mysql=false', '--operator.xtradb-cluster', '--operator.postgresql=false', '--operator.mongodb=false')
     assert res.returncode == 0
     assert res.stderr == 'Flag --operator.xtradb-cluster has been deprecated, please use --operator.mysql instead\n'
     assert names(get(sb, f'{OLM}/namespaces/ns-y/subscriptions')) == ['percona-xtradb-cluster-operator']
@@ -107,10 +109,10 @@ def test_update_adds_only_and_warns(clean_sandbox):
     assert add(sb, 'ns-u', '--operator.mysql', '--operator.postgresql=false', '--operator.mongodb=false').returncode == 0
     res = ectl(sb, 'namespaces', 'update', 'ns-u', '--operator.mysql=false', '--operator.postgresql=false', '--operator.mongodb')
     assert res.returncode == 0 and res.stderr == ''
-    assert res.stdout == ('\u26a0\ufe0f  Removal of an installed operator is not supported. Proceeding without removal.\n'
-                          "\u2705  Updating database namespace 'ns-u'\n")
-    assert names(get(sb, f'{OLM}/namespaces/ns-u/subscriptions')) == ['percona-server-mongodb-operator',
-                                                                      'percona-xtradb-cluster-operator']
+    assert res.stdout == (
+        '\u26a0\ufe0f  Removal of an installed operator is not supported. Proceeding without removal.\n\u2705  Updating database namespace \'ns-u\'\n'
+    )
+    assert names(get(sb, f'{OLM}/namespaces/ns-u/subscriptions')) == ['percona-server-mongodb-operator', 'percona-xtradb-cluster-operator']
     rels = get(sb, '/api/v1/namespaces/ns-u/secrets?labelSelector=owner%3Dhelm,status%3Ddeployed')['items']
     assert [r['metadata']['labels']['version'] for r in rels] == ['2']
     assert release_of(rels[0])['config']['psmdb'] is True
@@ -120,7 +122,10 @@ def test_update_adds_only_and_warns(clean_sandbox):
     assert ectl(sb, 'namespaces', 'update', 'ns-u', *ALL_OPS).returncode == 0
     rels = get(sb, '/api/v1/namespaces/ns-u/secrets?labelSelector=owner%3Dhelm')['items']  # history max 3
     assert sorted((r['metadata']['labels']['version'], r['metadata']['labels']['status']) for r in rels) == [
-        ('2', 'superseded'), ('3', 'superseded'), ('4', 'deployed')]
+        ('2', 'superseded'),
+        ('3', 'superseded'),
+        ('4', 'deployed'),
+    ]
     assert release_of(next(r for r in rels if r['metadata']['labels']['version'] == '3'))['info']['status'] == 'superseded'
 
 
@@ -135,8 +140,12 @@ def test_update_errors(clean_sandbox):
 
 
 def _create_cluster(sb, ns, name):
-    body = {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': name},
-            'spec': {'engine': {'type': 'pxc', 'replicas': 1, 'storage': {'size': '1Gi'}}}}
+    body = {
+        'apiVersion': 'everest.percona.com/v1alpha1',
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': name},
+        'spec': {'engine': {'type': 'pxc', 'replicas': 1, 'storage': {'size': '1Gi'}}},
+    }
     must(sb, 'POST', f'{EVEREST}/namespaces/{ns}/databaseclusters', body)
 
 
@@ -150,10 +159,12 @@ def test_remove_with_clusters_needs_force(clean_sandbox):
     assert names(get(sb, f'{EVEREST}/namespaces/ns-r/databaseclusters')) == ['db-1']
     res = ectl(sb, 'namespaces', 'remove', 'ns-r', '--force')
     assert res.returncode == 0, res.stderr
-    assert res.stdout == ("\u2705  Deleting database clusters in namespace 'ns-r'\n"
-                          "\u2705  Deleting backup storages in namespace 'ns-r'\n"
-                          "\u2705  Deleting monitoring instances in namespace 'ns-r'\n"
-                          "\u2705  Deleting database namespace 'ns-r'\n")
+    assert res.stdout == (
+        "\u2705  Deleting database clusters in namespace 'ns-r'\n"
+        "\u2705  Deleting backup storages in namespace 'ns-r'\n"
+        "\u2705  Deleting monitoring instances in namespace 'ns-r'\n"
+        "\u2705  Deleting database namespace 'ns-r'\n"
+    )
     assert get(sb, '/api/v1/namespaces/ns-r') is None
 
 
@@ -175,10 +186,13 @@ def test_remove_keep_namespace(clean_sandbox):
     assert (res.returncode, res.stderr) == (1, "\u274c 'ns-none': namespace does not exist\n\n")
 
 
-@pytest.mark.parametrize('image, expected', [
-    ('perconalab/everest:1.3.9', 'operation not supported for this version of Everest'),
-    (None, 'everest is not installed in the cluster'),
-])
+@pytest.mark.parametrize(
+    'image, expected',
+    [
+        ('perconalab/everest:1.3.9', 'operation not supported for this version of Everest'),
+        (None, 'everest is not installed in the cluster'),
+    ],
+)
 def test_installation_checks(clean_sandbox, image, expected):
     sb = clean_sandbox
     if image is None:
@@ -205,8 +219,7 @@ def test_version_with_server(clean_sandbox):
 
 
 def test_ns_delay_env_is_honoured(clean_sandbox):
-    res = ectl(clean_sandbox, 'namespaces', 'add', 'ns-d', '--skip-wizard', *ALL_OPS,
-               extra_env={'EVEREST_SANDBOX_NS_DELAY_S': 'not-a-number'})
+    res = ectl(clean_sandbox, 'namespaces', 'add', 'ns-d', '--skip-wizard', *ALL_OPS, extra_env={'EVEREST_SANDBOX_NS_DELAY_S': 'not-a-number'})
     assert res.returncode == 0  # a bad value means no delay, never a crash
 
 
@@ -217,7 +230,12 @@ def test_failed_step_stops_the_rest(clean_sandbox):
     sb.clear_faults()
     assert res.returncode == 1
     assert res.stdout == "\u274c  Provisioning database namespace 'ns-f1'\n"
-    assert res.stderr in {f'\u274c {msg}\n\n' for msg in (
-        'Internal error occurred: sandbox: injected fault', 'the server is currently unable to handle the request',
-        'the server has received too many requests and has asked us to try again later')}
+    assert res.stderr in {
+        f'\u274c {msg}\n\n'
+        for msg in (
+            'Internal error occurred: sandbox: injected fault',
+            'the server is currently unable to handle the request',
+            'the server has received too many requests and has asked us to try again later',
+        )
+    }
     assert get(sb, '/api/v1/namespaces/ns-f1') is None and get(sb, '/api/v1/namespaces/ns-f2') is None

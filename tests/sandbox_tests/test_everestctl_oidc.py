@@ -21,8 +21,7 @@ CM = '/api/v1/namespaces/everest-system/configmaps/everest-settings'
 DEPLOYMENT = '/apis/apps/v1/namespaces/everest-system/deployments/everest-server'
 RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt'
 RFC3339 = re.compile(r'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:\d{2})\Z')
-STEPS = ('\u2705  Checking connection to the OIDC provider\n\u2705  Updating Everest settings\n'
-         '\u2705  Restarting Everest\n')
+STEPS = '\u2705  Checking connection to the OIDC provider\n\u2705  Updating Everest settings\n\u2705  Restarting Everest\n'
 DISCOVERY = {'issuer': 'ignored', 'jwks_uri': 'http://127.0.0.1/jwks', 'id_token_signing_alg_values_supported': ['RS256']}
 
 
@@ -47,8 +46,11 @@ def provider():
     """``provider.url`` (an issuer with a path); ``provider.answer = f(path) -> (status, headers, body)``."""
     server = ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
     server.paths = []
-    server.answer = lambda path: (200, {'Content-Type': 'application/json'}, json.dumps(DISCOVERY).encode()) \
-        if path == '/realms/acme/.well-known/openid-configuration' else (404, {}, b'404 page not found\n')
+    server.answer = lambda path: (
+        (200, {'Content-Type': 'application/json'}, json.dumps(DISCOVERY).encode())
+        if path == '/realms/acme/.well-known/openid-configuration'
+        else (404, {}, b'404 page not found\n')
+    )
     server.url = f'http://127.0.0.1:{server.server_address[1]}/realms/acme'
     thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
     thread.start()
@@ -79,8 +81,7 @@ def test_configure_writes_settings_and_restarts(clean_sandbox, provider):
     assert (res.returncode, res.stdout, res.stderr) == (0, STEPS, '')
     assert provider.paths == ['/realms/acme/.well-known/openid-configuration']
     cm = get(sb, CM)
-    assert cm['data'] == {'oidc.config': f'issuerUrl: {provider.url}\nclientId: "123456"\n'
-                                         'scopes:\n    - openid\n    - profile\n    - email\n'}
+    assert cm['data'] == {'oidc.config': f'issuerUrl: {provider.url}\nclientId: "123456"\nscopes:\n    - openid\n    - profile\n    - email\n'}
     assert 'annotations' not in cm['metadata'], 'created without the Helm keep annotation'
     deployment = get(sb, DEPLOYMENT)
     assert RFC3339.match(deployment['spec']['template']['metadata']['annotations'][RESTARTED_AT])
@@ -89,10 +90,17 @@ def test_configure_writes_settings_and_restarts(clean_sandbox, provider):
 
 def test_existing_configmap_data_is_replaced(clean_sandbox, provider):
     sb = clean_sandbox
-    must(sb, 'POST', '/api/v1/namespaces/everest-system/configmaps',
-         {'apiVersion': 'v1', 'kind': 'ConfigMap',
-          'metadata': {'name': 'everest-settings', 'namespace': 'everest-system', 'annotations': {'helm.sh/resource-policy': 'keep'}},
-          'data': {'oidc.config': 'old', 'other': 'lost'}})
+    must(
+        sb,
+        'POST',
+        '/api/v1/namespaces/everest-system/configmaps',
+        {
+            'apiVersion': 'v1',
+            'kind': 'ConfigMap',
+            'metadata': {'name': 'everest-settings', 'namespace': 'everest-system', 'annotations': {'helm.sh/resource-policy': 'keep'}},
+            'data': {'oidc.config': 'old', 'other': 'lost'},
+        },
+    )
     res = _configure(sb, '--issuer-url', provider.url, '--client-id', 'everest', '--scopes', 'openid,groups')
     assert res.returncode == 0, res.stderr
     cm = get(sb, CM)
@@ -110,20 +118,23 @@ def test_no_idempotency_same_values_write_and_restart_again(clean_sandbox, provi
     configmaps = next(v for k, v in resources.items() if k.endswith('configmaps'))
     deployments = next(v for k, v in resources.items() if k.endswith('deployments'))
     assert (configmaps['get'], configmaps['update'], configmaps['create']) == (1, 1, 0)
-    assert deployments['update'] == 1 and deployments['get'] >= 2     # annotate, then wait for ready
+    assert deployments['update'] == 1 and deployments['get'] >= 2  # annotate, then wait for ready
     assert len(provider.paths) == 2
 
 
-@pytest.mark.parametrize('issuer, message', [
-    ('example.com', 'invalid URL: parse "example.com": invalid URI for request'),
-    ('://x', 'invalid URL: parse "://x": missing protocol scheme'),
-    ('http://h:abc/', 'invalid URL: parse "http://h:abc/": invalid port ":abc" after host'),
-    ('http://a b/', 'invalid URL: parse "http://a b/": invalid character " " in host name'),
-    ('http://h/%zz', 'invalid URL: parse "http://h/%zz": invalid URL escape "%zz"'),
-    ('/realms/acme', 'URL scheme is required'),
-    ('http:///realms', 'URL host is required'),
-    ('localhost:8080', 'URL host is required'),
-])
+@pytest.mark.parametrize(
+    'issuer, message',
+    [
+        ('example.com', 'invalid URL: parse "example.com": invalid URI for request'),
+        ('://x', 'invalid URL: parse "://x": missing protocol scheme'),
+        ('http://h:abc/', 'invalid URL: parse "http://h:abc/": invalid port ":abc" after host'),
+        ('http://a b/', 'invalid URL: parse "http://a b/": invalid character " " in host name'),
+        ('http://h/%zz', 'invalid URL: parse "http://h/%zz": invalid URL escape "%zz"'),
+        ('/realms/acme', 'URL scheme is required'),
+        ('http:///realms', 'URL host is required'),
+        ('localhost:8080', 'URL host is required'),
+    ],
+)
 def test_issuer_checks(clean_sandbox, issuer, message):
     res = _configure(clean_sandbox, '--issuer-url', issuer, '--client-id', 'x')
     assert (res.returncode, res.stdout, res.stderr) == (1, '', f'\u274c {message}\n\n')
@@ -138,8 +149,9 @@ def test_issuer_checked_before_client_id_and_scopes(clean_sandbox):
     assert res.stderr == '\u274c could not open a new TTY: open /dev/tty: no such device or address\n\n'
 
 
-@pytest.mark.parametrize('scopes, ok', [('openid', True), ('profile,openid', True), ('openid, profile', True),
-                                        (' openid,profile', False), ('', False), ('OPENID', False)])
+@pytest.mark.parametrize(
+    'scopes, ok', [('openid', True), ('profile,openid', True), ('openid, profile', True), (' openid,profile', False), ('', False), ('OPENID', False)]
+)
 def test_scopes_must_contain_openid_exactly(clean_sandbox, provider, scopes, ok):
     res = _configure(clean_sandbox, '--issuer-url', provider.url, '--client-id', 'x', '--scopes', scopes)
     if ok:
@@ -162,34 +174,41 @@ def test_unreachable_issuer(clean_sandbox):
     res = _configure(clean_sandbox, '--issuer-url', f'http://127.0.0.1:{port}/realms/x', '--client-id', 'x')
     assert res.returncode == 1
     assert res.stdout == '\u274c  Checking connection to the OIDC provider\n'
-    assert res.stderr == (f'\u274c failed to connect with OIDC provider: Get "http://127.0.0.1:{port}/realms/x/.well-known/'
-                          f'openid-configuration": dial tcp 127.0.0.1:{port}: connect: connection refused\n\n')
+    assert res.stderr == (
+        f'\u274c failed to connect with OIDC provider: Get "http://127.0.0.1:{port}/realms/x/.well-known/'
+        f'openid-configuration": dial tcp 127.0.0.1:{port}: connect: connection refused\n\n'
+    )
     assert get(clean_sandbox, CM) is None and _restarted_at(clean_sandbox) is None
 
 
 def test_unsupported_scheme(clean_sandbox):
     res = _configure(clean_sandbox, '--issuer-url', 'ftp://idp.example.com', '--client-id', 'x')
-    assert res.stderr == ('\u274c failed to connect with OIDC provider: Get "ftp://idp.example.com/.well-known/'
-                          'openid-configuration": unsupported protocol scheme "ftp"\n\n')
+    assert res.stderr == (
+        '\u274c failed to connect with OIDC provider: Get "ftp://idp.example.com/.well-known/openid-configuration": unsupported protocol scheme "ftp"\n\n'
+    )
 
 
 def test_non_200_answer(clean_sandbox, provider):
     res = _configure(clean_sandbox, '--issuer-url', provider.url + '/missing', '--client-id', 'x')
     assert res.returncode == 1
-    assert res.stderr == ('\u274c failed to connect with OIDC provider due to incorrect response: unexpected status code\n'
-                          '404 Not Found: 404 page not found\n\n\n')
+    assert res.stderr == (
+        '\u274c failed to connect with OIDC provider due to incorrect response: unexpected status code\n404 Not Found: 404 page not found\n\n\n'
+    )
     assert get(clean_sandbox, CM) is None
 
 
-@pytest.mark.parametrize('body, error', [
-    (b'<html>', "invalid character '<' looking for beginning of value"),
-    (b'', 'unexpected end of JSON input'),
-    (b'{"issuer": "x"', 'unexpected end of JSON input'),
-    (b'[1, 2]', 'json: cannot unmarshal array into Go value of type oidc.ProviderConfig'),
-    (b'{"jwks_uri": 5}', 'json: cannot unmarshal number into Go struct field ProviderConfig.jwks_uri of type string'),
-    (b'{"ISSUER": true}', 'json: cannot unmarshal bool into Go struct field ProviderConfig.issuer of type string'),
-    (b'{"a": 1} x', "invalid character 'x' after top-level value"),
-])
+@pytest.mark.parametrize(
+    'body, error',
+    [
+        (b'<html>', "invalid character '<' looking for beginning of value"),
+        (b'', 'unexpected end of JSON input'),
+        (b'{"issuer": "x"', 'unexpected end of JSON input'),
+        (b'[1, 2]', 'json: cannot unmarshal array into Go value of type oidc.ProviderConfig'),
+        (b'{"jwks_uri": 5}', 'json: cannot unmarshal number into Go struct field ProviderConfig.jwks_uri of type string'),
+        (b'{"ISSUER": true}', 'json: cannot unmarshal bool into Go struct field ProviderConfig.issuer of type string'),
+        (b'{"a": 1} x', "invalid character 'x' after top-level value"),
+    ],
+)
 def test_bad_discovery_document(clean_sandbox, provider, body, error):
     provider.answer = lambda path: (200, {}, body)
     res = _configure(clean_sandbox, '--issuer-url', provider.url, '--client-id', 'x')
@@ -230,10 +249,10 @@ def test_restart_fails_without_the_deployment(clean_sandbox, provider):
     must(sb, 'DELETE', DEPLOYMENT)
     res = _configure(sb, '--issuer-url', provider.url, '--client-id', 'x')
     assert res.returncode == 1
-    assert res.stdout == ('\u2705  Checking connection to the OIDC provider\n\u2705  Updating Everest settings\n'
-                          '\u274c  Restarting Everest\n')
-    assert res.stderr == ('\u274c deployments.apps "everest-server" not found\n'
-                          "cannot add restart annotation to deployment='everest-server' in namespace='everest-system'\n\n")
+    assert res.stdout == ('\u2705  Checking connection to the OIDC provider\n\u2705  Updating Everest settings\n\u274c  Restarting Everest\n')
+    assert res.stderr == (
+        '\u274c deployments.apps "everest-server" not found\ncannot add restart annotation to deployment=\'everest-server\' in namespace=\'everest-system\'\n\n'
+    )
     assert 'oidc.config' in get(sb, CM)['data'], 'the settings were written before the restart failed'
 
 
@@ -242,15 +261,18 @@ def test_help_and_command_tree(clean_sandbox):
     assert '\nAvailable Commands:\n  oidc        Manage settings related to OIDC\n  rbac        Manage RBAC settings\n' in res.stdout
     res = ectl(clean_sandbox, 'settings', 'oidc', 'configure', '--help')
     assert res.returncode == 0
-    assert ('Flags:\n      --client-id string    OIDC application client ID\n  -h, --help                help for configure\n'
-            '      --issuer-url string   OIDC issuer url\n'
-            '      --scopes string       Comma-separated list of scopes (default "openid,profile,email")\n') in res.stdout
+    assert (
+        'Flags:\n      --client-id string    OIDC application client ID\n  -h, --help                help for configure\n'
+        '      --issuer-url string   OIDC issuer url\n'
+        '      --scopes string       Comma-separated list of scopes (default "openid,profile,email")\n'
+    ) in res.stdout
     assert 'Usage:\n  everestctl settings oidc configure [flags]\n' in res.stdout
     res = ectl(clean_sandbox, 'settings', 'oidc', 'configure', 'extra')
     assert res.returncode == 1 and res.stderr.startswith('Error: unknown command "extra" for "everestctl settings oidc configure"')
 
 
 # prompts on a terminal ------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def pty_run(clean_sandbox):
@@ -299,34 +321,60 @@ def test_prompt_interrupted(pty_run):
 
 # units -----------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('issuer, url', [
-    ('https://idp.example.com', 'https://idp.example.com/.well-known/openid-configuration'),
-    ('https://idp.example.com/', 'https://idp.example.com/.well-known/openid-configuration'),
-    ('https://idp.example.com/realms/acme/', 'https://idp.example.com/realms/acme/.well-known/openid-configuration'),
-    ('https://idp.example.com/a/../b', 'https://idp.example.com/b/.well-known/openid-configuration'),
-    ('https://idp.example.com/v2.0?tenant=x#frag', 'https://idp.example.com/v2.0/.well-known/openid-configuration?tenant=x'),
-])
+
+@pytest.mark.parametrize(
+    'issuer, url',
+    [
+        ('https://idp.example.com', 'https://idp.example.com/.well-known/openid-configuration'),
+        ('https://idp.example.com/', 'https://idp.example.com/.well-known/openid-configuration'),
+        ('https://idp.example.com/realms/acme/', 'https://idp.example.com/realms/acme/.well-known/openid-configuration'),
+        ('https://idp.example.com/a/../b', 'https://idp.example.com/b/.well-known/openid-configuration'),
+        ('https://idp.example.com/v2.0?tenant=x#frag', 'https://idp.example.com/v2.0/.well-known/openid-configuration?tenant=x'),
+    ],
+)
 def test_discovery_url_is_go_join_path(issuer, url):
     assert oidc.discovery_url(issuer) == url
 
 
-@pytest.mark.parametrize('value, text', [
-    ('https://idp.example.com/realms/acme', 'https://idp.example.com/realms/acme'),
-    ('0oa1b2c3d4', '0oa1b2c3d4'),
-    ('550e8400-e29b-41d4-a716-446655440000', '550e8400-e29b-41d4-a716-446655440000'),
-    ('123456', '"123456"'), ('1e5', '"1e5"'), ('0x1F', '"0x1F"'), ('08', '"08"'), ('1:30', '"1:30"'),
-    ('2026-01-02', '"2026-01-02"'), ('yes', '"yes"'), ('Off', '"Off"'), ('null', '"null"'), ('', '""'),
-    ('550e8400', '550e8400'),           # 550×10^8400 overflows strconv.ParseFloat: a string
-    ('a: b', "'a: b'"), (' lead', "' lead'"), ("it's", "it's"), ("'q", "'''q'"), ('#x', "'#x'"), ('- a', "'- a'"),
-    ('x\ty', '"x\\ty"'), ('ünï', 'ünï'), ('\U0001F600', '"\\U0001F600"'), ('nb\xa0sp', 'nb\xa0sp'),
-    ('a\nb', '|-\n    a\n    b'), ('a\n', '|\n    a'), (' a\nb', '|4-\n     a\n    b'),
-])
+@pytest.mark.parametrize(
+    'value, text',
+    [
+        ('https://idp.example.com/realms/acme', 'https://idp.example.com/realms/acme'),
+        ('0oa1b2c3d4', '0oa1b2c3d4'),
+        ('550e8400-e29b-41d4-a716-446655440000', '550e8400-e29b-41d4-a716-446655440000'),
+        ('123456', '"123456"'),
+        ('1e5', '"1e5"'),
+        ('0x1F', '"0x1F"'),
+        ('08', '"08"'),
+        ('1:30', '"1:30"'),
+        ('2026-01-02', '"2026-01-02"'),
+        ('yes', '"yes"'),
+        ('Off', '"Off"'),
+        ('null', '"null"'),
+        ('', '""'),
+        ('550e8400', '550e8400'),  # 550×10^8400 overflows strconv.ParseFloat: a string
+        ('a: b', "'a: b'"),
+        (' lead', "' lead'"),
+        ("it's", "it's"),
+        ("'q", "'''q'"),
+        ('#x', "'#x'"),
+        ('- a', "'- a'"),
+        ('x\ty', '"x\\ty"'),
+        ('ünï', 'ünï'),
+        ('\U0001f600', '"\\U0001F600"'),
+        ('nb\xa0sp', 'nb\xa0sp'),
+        ('a\nb', '|-\n    a\n    b'),
+        ('a\n', '|\n    a'),
+        (' a\nb', '|4-\n     a\n    b'),
+    ],
+)
 def test_yaml_v3_scalars(value, text):
     assert yamlv3.scalar(value, yamlv3.INDENT) == text
 
 
 def test_yaml_v3_text_reads_back():
     import yaml  # pylint: disable=import-outside-toplevel
+
     values = ['123456', 'yes', 'a: b', "it's", 'x\ty', '2026-01-02', 'a\nb\n', '', 'nb\xa0sp']
     text = yamlv3.dump_oidc_config('https://x', 'c', values)
     assert yaml.safe_load(text) == {'issuerUrl': 'https://x', 'clientId': 'c', 'scopes': values}

@@ -1,4 +1,4 @@
-"""Interactive prompts of the everestctl emulator on a pseudo-terminal (EF §1.5, §2.1, §4.2).
+"""Interactive prompts of the everestctl emulator on a pseudo-terminal (reference §1.5, §2.1, §4.2).
 
 With a terminal the real CLI blocks until the user answers: bubbletea reads stdin when it is a terminal, else
 ``/dev/tty`` (the controlling terminal) even when stdin is redirected. Without either it fails at once (the tests
@@ -40,14 +40,14 @@ def test_create_prompts_on_the_terminal_and_waits(pty_run, clean_sandbox):
     term.type('Secret-1x\r')
     code, rest = term.finish()
     assert code == 0
-    assert rest == "*********\r\n✅ User 'carol' has been created successfully\r\n\r\n"   # the password is masked
+    assert rest == "*********\r\n✅ User 'carol' has been created successfully\r\n\r\n"  # the password is masked
     assert 'Secret-1x' not in rest
     salt = system_uid(clean_sandbox).encode()
     assert users(clean_sandbox)['carol']['passwordHash'] == hashlib.pbkdf2_hmac('sha256', b'Secret-1x', salt, 4096, 32)
 
 
 def test_prompt_uses_dev_tty_when_stdin_is_redirected(pty_run, clean_sandbox):
-    """EF §1.5: with a controlling terminal the CLI blocks even if stdin is not a terminal."""
+    """Reference §1.5: with a controlling terminal the CLI blocks even if stdin is not a terminal."""
     term = pty_run('accounts', 'set-password', '-u', 'admin', stdin_tty=False, ctty=True)
     term.read_until('❓ Provide a new password: ')
     assert term.waiting()
@@ -78,7 +78,7 @@ def test_backspace_and_esc(pty_run, clean_sandbox):
     term.read_until('❓ Provide username: ')
     term.type('adminx\x7f')
     assert term.read_until('\b \b') == 'adminx\b \b'
-    term.type('\x1b')   # Esc
+    term.type('\x1b')  # Esc
     code, rest = term.finish()
     assert code == 1 and rest.endswith('❌ user interrupted\r\n\r\n')
     assert 'admin' in users(clean_sandbox)
@@ -90,8 +90,7 @@ def test_typed_answer_is_validated(pty_run):
     term.type('a-b\r')
     code, rest = term.finish()
     assert code == 1
-    assert rest.endswith('❌ username may contain only letters, numbers, underscores, and must be at least 3 characters '
-                         'long\r\n\r\n')
+    assert rest.endswith('❌ username may contain only letters, numbers, underscores, and must be at least 3 characters long\r\n\r\n')
 
 
 def test_operators_multi_select(pty_run, clean_sandbox):
@@ -102,9 +101,9 @@ def test_operators_multi_select(pty_run, clean_sandbox):
     assert shown.startswith('Which operators do you want to install?\r\n> [x] MySQL\r\n  [x] MongoDB\r\n  [x] PostgreSQL\r\n')
     assert term.waiting()
     assert get(clean_sandbox, '/api/v1/namespaces/ns-p') is None
-    term.type('\x1b[B')          # down to MongoDB
+    term.type('\x1b[B')  # down to MongoDB
     term.read_until('> [x] MongoDB')
-    term.type(' ')               # unselect it
+    term.type(' ')  # unselect it
     term.read_until('> [ ] MongoDB')
     term.type('\r')
     code, rest = term.finish()

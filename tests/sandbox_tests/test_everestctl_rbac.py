@@ -1,4 +1,4 @@
-"""everestctl emulator against the sandbox: `settings rbac validate|can` with the live ConfigMap (EF §5)."""
+"""everestctl emulator against the sandbox: `settings rbac validate|can` with the live ConfigMap (reference §5)."""
 
 from __future__ import annotations
 
@@ -36,19 +36,25 @@ def test_seeded_policy_is_valid_and_disabled_means_yes(clean_sandbox):
     assert can(sb, 'nobody', 'delete', 'namespaces', 'all', '--policy-file', policy) == (0, 'No\n', '')
 
 
-@pytest.mark.parametrize('fixture, cases', [
-    ('policy-1-good.csv', [
-        (('admin', 'create', 'database-clusters', '*'), 'Yes'),
-        (('admin', 'update', 'database-cluster-backups', 'all'), 'Yes'),
-        (('alice', 'create', 'database-clusters', '*'), 'No'),
-        (('alice', 'read', 'database-engines', '*'), 'Yes'),
-        (('alice', 'create', 'database-clusters', 'alice/alice-cluster-1'), 'Yes'),
-        (('bob', 'create', 'database-clusters', '*'), 'No'),
-        (('bob', 'create', 'database-clusters', 'dev/*'), 'Yes'),
-        (('bob', 'create', 'database-clusters', 'dev/bob-1'), 'Yes'),
-        (('bob', 'read', 'made-up-resource', 'dev/x'), 'No'),
-    ]),
-])
+@pytest.mark.parametrize(
+    'fixture, cases',
+    [
+        (
+            'policy-1-good.csv',
+            [
+                (('admin', 'create', 'database-clusters', '*'), 'Yes'),
+                (('admin', 'update', 'database-cluster-backups', 'all'), 'Yes'),
+                (('alice', 'create', 'database-clusters', '*'), 'No'),
+                (('alice', 'read', 'database-engines', '*'), 'Yes'),
+                (('alice', 'create', 'database-clusters', 'alice/alice-cluster-1'), 'Yes'),
+                (('bob', 'create', 'database-clusters', '*'), 'No'),
+                (('bob', 'create', 'database-clusters', 'dev/*'), 'Yes'),
+                (('bob', 'create', 'database-clusters', 'dev/bob-1'), 'Yes'),
+                (('bob', 'read', 'made-up-resource', 'dev/x'), 'No'),
+            ],
+        ),
+    ],
+)
 def test_can_against_enabled_configmap(clean_sandbox, fixture, cases):
     sb = clean_sandbox
     set_policy(sb, (FIXTURES / fixture).read_text())
@@ -61,9 +67,11 @@ def test_validate_and_can_report_bad_configmaps(clean_sandbox):
     set_policy(sb, (FIXTURES / 'policy-4-bad.csv').read_text())
     res = ectl(sb, 'settings', 'rbac', 'validate')
     assert (res.returncode, res.stdout, res.stderr) == (
-        1, "\u274c Invalid\npolicy syntax error - policy syntax error - role 'role:notexists' does not exist\n", '')
-    assert can(sb, 'admin', 'read', 'namespaces', 'all') == (
-        1, '', "\u274c policy syntax error\nrole 'role:notexists' does not exist\n\n")
+        1,
+        "\u274c Invalid\npolicy syntax error - policy syntax error - role 'role:notexists' does not exist\n",
+        '',
+    )
+    assert can(sb, 'admin', 'read', 'namespaces', 'all') == (1, '', "\u274c policy syntax error\nrole 'role:notexists' does not exist\n\n")
     set_policy(sb, (FIXTURES / 'policy-7-bad.csv').read_text())
     res = ectl(sb, 'settings', 'rbac', 'validate')
     assert res.stdout == "\u274c Invalid\npolicy syntax error - invalid policy line 'a, role:admin, database-clusters, *, */*'\n"

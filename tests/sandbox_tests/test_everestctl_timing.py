@@ -27,6 +27,7 @@ REALISTIC = latency.PROFILES['realistic']
 
 # the model -------------------------------------------------------------------------------------------------
 
+
 def test_off_by_default_and_profiles():
     assert latency.from_env({}).values == dict.fromkeys(latency.KNOBS, 0.0)
     assert not latency.from_env({}).enabled
@@ -39,14 +40,13 @@ def test_off_by_default_and_profiles():
 def test_scale_and_knob_overrides():
     env = {latency.PROFILE_ENV: 'realistic', latency.SCALE_ENV: '0.01', 'EVEREST_SANDBOX_LATENCY_NS_ADD_BASE_S': '2'}
     model = latency.from_env(env)
-    assert model.seconds('ns_add_base_s') == pytest.approx(0.02)      # the override is scaled too
+    assert model.seconds('ns_add_base_s') == pytest.approx(0.02)  # the override is scaled too
     assert model.seconds('ns_remove_s') == pytest.approx(REALISTIC['ns_remove_s'] * 0.01)
     assert model.describe()['scale'] == 0.01 and model.describe()['profile'] == 'realistic'
     assert latency.env_name('kube_api_s') == 'EVEREST_SANDBOX_LATENCY_KUBE_API_S'
 
 
-@pytest.mark.parametrize('suffix, text', [('json', '{"ns_add_base_s": 4, "accounts_s": 0.5}'),
-                                          ('yaml', 'ns_add_base_s: 4\naccounts_s: 0.5\n')])
+@pytest.mark.parametrize('suffix, text', [('json', '{"ns_add_base_s": 4, "accounts_s": 0.5}'), ('yaml', 'ns_add_base_s: 4\naccounts_s: 0.5\n')])
 def test_profile_file(tmp_path, suffix, text):
     path = tmp_path / f'profile.{suffix}'
     path.write_text(text, encoding='utf-8')
@@ -54,12 +54,15 @@ def test_profile_file(tmp_path, suffix, text):
     assert model.values == dict(dict.fromkeys(latency.KNOBS, 0.0), ns_add_base_s=4.0, accounts_s=0.5)
 
 
-@pytest.mark.parametrize('env, message', [
-    ({latency.SCALE_ENV: 'fast'}, "EVEREST_SANDBOX_LATENCY_SCALE: expected a number >= 0, got 'fast'"),
-    ({'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '-1'}, "EVEREST_SANDBOX_LATENCY_ACCOUNTS_S: expected a number >= 0, got '-1'"),
-    ({'EVEREST_SANDBOX_LATENCY_KUBE_API_S': 'nan'}, "EVEREST_SANDBOX_LATENCY_KUBE_API_S: expected a number >= 0, got 'nan'"),
-    ({latency.PROFILE_ENV: '/nonexistent/profile.yaml'}, "cannot read profile file '/nonexistent/profile.yaml'"),
-])
+@pytest.mark.parametrize(
+    'env, message',
+    [
+        ({latency.SCALE_ENV: 'fast'}, "EVEREST_SANDBOX_LATENCY_SCALE: expected a number >= 0, got 'fast'"),
+        ({'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '-1'}, "EVEREST_SANDBOX_LATENCY_ACCOUNTS_S: expected a number >= 0, got '-1'"),
+        ({'EVEREST_SANDBOX_LATENCY_KUBE_API_S': 'nan'}, "EVEREST_SANDBOX_LATENCY_KUBE_API_S: expected a number >= 0, got 'nan'"),
+        ({latency.PROFILE_ENV: '/nonexistent/profile.yaml'}, "cannot read profile file '/nonexistent/profile.yaml'"),
+    ],
+)
 def test_bad_values_name_the_variable(env, message):
     with pytest.raises(latency.LatencyError, match=message.replace('(', r'\(')):
         latency.from_env(env)
@@ -84,6 +87,7 @@ def test_passthrough_keeps_what_is_set_and_makes_a_profile_path_absolute(tmp_pat
 
 
 # the call log ----------------------------------------------------------------------------------------------
+
 
 def test_call_log_start_end_fields(monkeypatch, tmp_path):
     log = tmp_path / 'calls.jsonl'
@@ -110,8 +114,8 @@ def test_latency_recorded_per_command(clean_sandbox):
     assert ectl(sb, 'accounts', 'create', '-u', 'carol', '-p', 'secret1', extra_env=scale).returncode == 0
     assert ectl(sb, 'accounts', 'list').returncode == 0
     slept = [call['latency_s'] for call in sb.calls()]
-    add = REALISTIC['chart_download_s'] + REALISTIC['ns_add_base_s'] + REALISTIC['ns_add_per_operator_s']   # empty cache
-    update = REALISTIC['ns_update_base_s'] + 2 * REALISTIC['ns_update_per_operator_s']   # two operators added, cache hit
+    add = REALISTIC['chart_download_s'] + REALISTIC['ns_add_base_s'] + REALISTIC['ns_add_per_operator_s']  # empty cache
+    update = REALISTIC['ns_update_base_s'] + 2 * REALISTIC['ns_update_per_operator_s']  # two operators added, cache hit
     expected = [add / 1000, update / 1000, REALISTIC['ns_remove_s'] / 1000, REALISTIC['accounts_s'] / 1000, 0.0]
     assert slept == pytest.approx(expected)
 
@@ -134,7 +138,7 @@ def test_parallel_adds_overlap_and_stay_within_a_bound(clean_sandbox):
     """Two waves of two parallel adds (1 operator each, realistic profile scaled to ~1.8 s): the call log shows the
     runs of a wave overlapping, and never more than two runs at once."""
     sb = clean_sandbox
-    assert ectl(sb, 'namespaces', 'add', 'warm', *MYSQL_ONLY).returncode == 0      # fills the chart cache
+    assert ectl(sb, 'namespaces', 'add', 'warm', *MYSQL_ONLY).returncode == 0  # fills the chart cache
     env = {latency.PROFILE_ENV: 'realistic', latency.SCALE_ENV: '0.04'}
     for wave in (('ns-a', 'ns-b'), ('ns-c', 'ns-d')):
         procs = [spawn(sb, 'namespaces', 'add', name, *MYSQL_ONLY, extra_env=env) for name in wave]
@@ -150,30 +154,33 @@ def test_parallel_adds_overlap_and_stay_within_a_bound(clean_sandbox):
 
 
 def test_max_concurrency_helper():
-    calls = [{'mono_start': 0, 'mono_end': 2}, {'mono_start': 1, 'mono_end': 3}, {'mono_start': 2, 'mono_end': 4},
-             {'mono_start': 5, 'mono_end': 6}]
-    assert max_concurrency(calls) == 2      # a run ending at t=2 is not counted with one starting at t=2
+    calls = [{'mono_start': 0, 'mono_end': 2}, {'mono_start': 1, 'mono_end': 3}, {'mono_start': 2, 'mono_end': 4}, {'mono_start': 5, 'mono_end': 6}]
+    assert max_concurrency(calls) == 2  # a run ending at t=2 is not counted with one starting at t=2
     assert overlapping(calls[0], calls[1]) and not overlapping(calls[0], calls[2])
 
 
 # the launcher passes the model on -----------------------------------------------------------------------------
 
+
 def test_launcher_passes_the_model_to_env_wrapper_and_api(tmp_path):
     state = tmp_path / 'state'
     env = {key: value for key, value in os.environ.items() if key not in latency.env_names()}
-    env.update({'PYTHONPATH': str(SANDBOX_ROOT), latency.PROFILE_ENV: 'realistic', latency.SCALE_ENV: '0.01',
-                'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '2'})
+    env.update({'PYTHONPATH': str(SANDBOX_ROOT), latency.PROFILE_ENV: 'realistic', latency.SCALE_ENV: '0.01', 'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '2'})
 
     def launcher(*args):
-        return subprocess.run([sys.executable, '-m', 'everest_sandbox', *args, '--dir', str(state)], env=env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, '-m', 'everest_sandbox', *args, '--dir', str(state)], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
 
     started = launcher('start')
     try:
         assert started.returncode == 0, started.stderr
         exported = read_env(state)
         assert {key: exported[key] for key in exported if key.startswith('EVEREST_SANDBOX_LATENCY_')} == {
-            latency.PROFILE_ENV: 'realistic', latency.SCALE_ENV: '0.01', 'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '2'}
+            latency.PROFILE_ENV: 'realistic',
+            latency.SCALE_ENV: '0.01',
+            'EVEREST_SANDBOX_LATENCY_ACCOUNTS_S': '2',
+        }
         wrapper = (state / 'bin' / 'everestctl').read_text(encoding='utf-8')
         assert "os.environ.setdefault('EVEREST_SANDBOX_LATENCY_SCALE', '0.01')" in wrapper
         assert f"os.environ.setdefault('EVEREST_SANDBOX_USER_CACHE_DIR', {str(state / 'cache')!r})" in wrapper
@@ -184,8 +191,14 @@ def test_launcher_passes_the_model_to_env_wrapper_and_api(tmp_path):
         # the wrapper applies the model even when the caller's environment has none of it
         clean = {key: value for key, value in os.environ.items() if key not in latency.env_names()}
         clean['EVEREST_SANDBOX_CALL_LOG'] = str(state / 'calls.jsonl')
-        run = subprocess.run([str(state / 'bin' / 'everestctl'), '--kubeconfig', str(state / 'kubeconfig'), 'accounts', 'list'],
-                             env=clean, capture_output=True, text=True, timeout=60, check=False)
+        run = subprocess.run(
+            [str(state / 'bin' / 'everestctl'), '--kubeconfig', str(state / 'kubeconfig'), 'accounts', 'list'],
+            env=clean,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         assert json.loads((state / 'calls.jsonl').read_text(encoding='utf-8'))['latency_s'] == pytest.approx(0.02)
     finally:
@@ -194,7 +207,8 @@ def test_launcher_passes_the_model_to_env_wrapper_and_api(tmp_path):
 
 def test_launcher_rejects_a_bad_model(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(SANDBOX_ROOT), EVEREST_SANDBOX_LATENCY_PROFILE=str(tmp_path / 'missing.yaml'))
-    proc = subprocess.run([sys.executable, '-m', 'everest_sandbox', 'start', '--dir', str(tmp_path / 'state')], env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, '-m', 'everest_sandbox', 'start', '--dir', str(tmp_path / 'state')], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
     assert proc.returncode == 2 and 'cannot read profile file' in proc.stderr
     assert not (tmp_path / 'state' / 'pid').exists()

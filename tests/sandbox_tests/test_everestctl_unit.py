@@ -39,6 +39,7 @@ def _no_call_log(monkeypatch):
 
 # cobra behaviour -------------------------------------------------------------------------------------
 
+
 def test_root_help_on_stdout_exit_0():
     code, out, err = run()
     assert code == 0 and err == ''
@@ -100,9 +101,11 @@ def test_flag_needs_argument_and_bad_bool():
 def test_unknown_command_with_suggestion():
     code, out, err = run('acounts')
     assert code == 1 and out == ''
-    assert err == ('Error: unknown command "acounts" for "everestctl"\n\nDid you mean this?\n\taccounts\n\n'
-                   "Run 'everestctl --help' for usage.\n"
-                   'unknown command "acounts" for "everestctl"\n\nDid you mean this?\n\taccounts\n\n')
+    assert err == (
+        'Error: unknown command "acounts" for "everestctl"\n\nDid you mean this?\n\taccounts\n\n'
+        "Run 'everestctl --help' for usage.\n"
+        'unknown command "acounts" for "everestctl"\n\nDid you mean this?\n\taccounts\n\n'
+    )
 
 
 def test_arg_count_errors():
@@ -139,14 +142,18 @@ def test_hidden_and_deprecated_flags_not_listed():
 
 # validation before any cluster access -------------------------------------------------------------------
 
-@pytest.mark.parametrize('argv, expected', [
-    (('accounts', 'create', '-u', 'ab', '-p', 'bad pw'), USERNAME_ERR),
-    (('accounts', 'create', '-u', 'a-b-c', '-p', 'secret1'), USERNAME_ERR),
-    (('accounts', 'create', '-u', 'alice', '-p', 'short'), PASSWORD_ERR),
-    (('accounts', 'create', '-u', 'alice', '-p', 'with space'), PASSWORD_ERR),
-    (('accounts', 'set-password', '-u', 'alice', '--new-password', 'tiny'), PASSWORD_ERR),
-    (('accounts', 'delete', '-u', 'a.b'), USERNAME_ERR),
-])
+
+@pytest.mark.parametrize(
+    'argv, expected',
+    [
+        (('accounts', 'create', '-u', 'ab', '-p', 'bad pw'), USERNAME_ERR),
+        (('accounts', 'create', '-u', 'a-b-c', '-p', 'secret1'), USERNAME_ERR),
+        (('accounts', 'create', '-u', 'alice', '-p', 'short'), PASSWORD_ERR),
+        (('accounts', 'create', '-u', 'alice', '-p', 'with space'), PASSWORD_ERR),
+        (('accounts', 'set-password', '-u', 'alice', '--new-password', 'tiny'), PASSWORD_ERR),
+        (('accounts', 'delete', '-u', 'a.b'), USERNAME_ERR),
+    ],
+)
 def test_credentials_validated_before_kubeconfig(argv, expected):
     code, out, err = run('--kubeconfig', MISSING_KUBECONFIG, *argv)
     assert (code, out, err) == (1, '', f'\u274c {expected}\n\n')
@@ -215,8 +222,7 @@ def test_deprecated_alias_prints_warning():
 
 
 def test_rbac_can_invalid_action_is_cobra_error(tmp_path):
-    code, out, err = run('settings', 'rbac', 'can', 'alice', 'write', 'database-clusters', 'all',
-                         '--policy-file', str(tmp_path / 'missing.csv'))
+    code, out, err = run('settings', 'rbac', 'can', 'alice', 'write', 'database-clusters', 'all', '--policy-file', str(tmp_path / 'missing.csv'))
     msg = "invalid action 'write'. Supported actions: create,read,update,delete,*"
     assert (code, out) == (1, '')
     assert err.startswith(f'Error: {msg}\nUsage:\n  everestctl settings rbac can SUBJECT ACTION RESOURCE SUBRESOURCE [flags]\n')
@@ -246,6 +252,7 @@ def test_unsupported_commands_fail_clearly():
 
 # call log --------------------------------------------------------------------------------------------
 
+
 def test_call_log_masks_secrets(monkeypatch, tmp_path):
     log = tmp_path / 'calls.jsonl'
     monkeypatch.setenv('EVEREST_SANDBOX_CALL_LOG', str(log))
@@ -274,52 +281,56 @@ def test_mask_argv_shapes():
 
 # glob / RBAC engine ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize('name, pattern, expected', [
-    ('ns-a/c1', '*/*', True),
-    ('/', '*/*', True),
-    ('', '*', True),
-    ('ns-a/c1', '*', False),
-    ('ns-a/c1', 'ns-a/*', True),
-    ('enginefeatures/split-horizon-dns-configs', '*', False),
-    ('enginefeatures/split-horizon-dns-configs', '**', True),
-    ('a/b/c', '**', True),
-    ('a/b/c', 'a/**', True),
-    ('a', 'a/**', True),
-    ('a/b/c', '**/c', True),
-    ('c', '**/c', True),
-    ('a/x/y/c', 'a/**/c', True),
-    ('a/c', 'a/**/c', True),
-    ('ab', 'a?', True),
-    ('a/', 'a?', False),
-    ('dev-1', 'dev-[0-9]', True),
-    ('dev-x', 'dev-[!0-9]', True),
-    ('dev-1', 'dev-[^0-9]', False),
-    ('read', '{read,update}', True),
-    ('delete', '{read,update}', False),
-    ('prod/db-2', '{dev,prod}/db-{1,{2,3}}', True),
-    ('prod/db-4', '{dev,prod}/db-{1,{2,3}}', False),
-    ('a.b', 'a.b', True),
-    ('axb', 'a.b', False),
-    ('x', '[', False),
-    ('x', '[]', False),
-    ('*', '*', True),
-    ('dev/*', 'dev/*', True),
-    # doublestar v4 details (match.go): classes may match the separator; `**` is special only as a whole segment
-    # (or right where an alternative was substituted); once the name is used up, only a syntactically
-    # zero-length rest (``, `*`, `**`, `/**`, `**/`, `/**/`) may remain.
-    ('/', '[!a]', True),
-    ('', '**', True),
-    ('', '/**', True),
-    ('', '***', False),
-    ('a', '?**/', True),
-    ('a', 'a***', False),
-    ('ab', 'a***', True),
-    ('ax/y/b', 'a**/b', False),
-    ('ax/y/b', 'a{**/b,c}', True),
-    ('b', '{,a}b', True),
-    ('-', '[a-]', True),
-    ('x', '{a,b', False),
-])
+
+@pytest.mark.parametrize(
+    'name, pattern, expected',
+    [
+        ('ns-a/c1', '*/*', True),
+        ('/', '*/*', True),
+        ('', '*', True),
+        ('ns-a/c1', '*', False),
+        ('ns-a/c1', 'ns-a/*', True),
+        ('enginefeatures/split-horizon-dns-configs', '*', False),
+        ('enginefeatures/split-horizon-dns-configs', '**', True),
+        ('a/b/c', '**', True),
+        ('a/b/c', 'a/**', True),
+        ('a', 'a/**', True),
+        ('a/b/c', '**/c', True),
+        ('c', '**/c', True),
+        ('a/x/y/c', 'a/**/c', True),
+        ('a/c', 'a/**/c', True),
+        ('ab', 'a?', True),
+        ('a/', 'a?', False),
+        ('dev-1', 'dev-[0-9]', True),
+        ('dev-x', 'dev-[!0-9]', True),
+        ('dev-1', 'dev-[^0-9]', False),
+        ('read', '{read,update}', True),
+        ('delete', '{read,update}', False),
+        ('prod/db-2', '{dev,prod}/db-{1,{2,3}}', True),
+        ('prod/db-4', '{dev,prod}/db-{1,{2,3}}', False),
+        ('a.b', 'a.b', True),
+        ('axb', 'a.b', False),
+        ('x', '[', False),
+        ('x', '[]', False),
+        ('*', '*', True),
+        ('dev/*', 'dev/*', True),
+        # doublestar v4 details (match.go): classes may match the separator; `**` is special only as a whole segment
+        # (or right where an alternative was substituted); once the name is used up, only a syntactically
+        # zero-length rest (``, `*`, `**`, `/**`, `**/`, `/**/`) may remain.
+        ('/', '[!a]', True),
+        ('', '**', True),
+        ('', '/**', True),
+        ('', '***', False),
+        ('a', '?**/', True),
+        ('a', 'a***', False),
+        ('ab', 'a***', True),
+        ('ax/y/b', 'a**/b', False),
+        ('ax/y/b', 'a{**/b,c}', True),
+        ('b', '{,a}b', True),
+        ('-', '[a-]', True),
+        ('x', '{a,b', False),
+    ],
+)
 def test_glob_match_doublestar(name, pattern, expected):
     assert rbac.glob_match(name, pattern) is expected
 
@@ -333,6 +344,7 @@ def test_policy_1_can_cases():
 
     def can(sub, act, res, obj):
         return pol.enforce(sub, res, act, rbac.request_object(res, obj))
+
     for act in ('create', 'read', 'update'):
         assert can('admin', act, 'database-clusters', '*')
         assert can('admin', act, 'database-cluster-backups', '*')
@@ -347,27 +359,32 @@ def test_policy_1_can_cases():
     assert not can('nobody', 'read', 'namespaces', 'all')
 
 
-@pytest.mark.parametrize('name, exc, detail', [
-    ('policy-2-bad.csv', rbac.PolicyLoadError, "invalid policy line 'this is a bad policy'"),
-    ('policy-3-bad.csv', rbac.PolicyCheckError, "policy syntax error\ninvalid policy term 'monitoring instances'"),
-    ('policy-4-bad.csv', rbac.PolicyCheckError, "policy syntax error\nrole 'role:notexists' does not exist"),
-    ('policy-5-bad.csv', rbac.PolicyLoadError,
-     'invalid policy rule size: expected 4, got 5, rule: [role:admin database-clusters * */* extra]'),
-    ('policy-6-bad.csv', rbac.PolicyCheckError, "policy syntax error\nunknown resource name 'non-existent-resource'"),
-    ('policy-7-bad.csv', rbac.PolicyLoadError, "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
-])
+@pytest.mark.parametrize(
+    'name, exc, detail',
+    [
+        ('policy-2-bad.csv', rbac.PolicyLoadError, "invalid policy line 'this is a bad policy'"),
+        ('policy-3-bad.csv', rbac.PolicyCheckError, "policy syntax error\ninvalid policy term 'monitoring instances'"),
+        ('policy-4-bad.csv', rbac.PolicyCheckError, "policy syntax error\nrole 'role:notexists' does not exist"),
+        ('policy-5-bad.csv', rbac.PolicyLoadError, 'invalid policy rule size: expected 4, got 5, rule: [role:admin database-clusters * */* extra]'),
+        ('policy-6-bad.csv', rbac.PolicyCheckError, "policy syntax error\nunknown resource name 'non-existent-resource'"),
+        ('policy-7-bad.csv', rbac.PolicyLoadError, "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
+    ],
+)
 def test_bad_policies(name, exc, detail):
     with pytest.raises(exc) as info:
         rbac.enforcer(_policy(name))
     assert str(info.value) == detail
 
 
-@pytest.mark.parametrize('name, expected', [
-    ('policy-1-good.csv', (0, '\u2705 Valid\n\n')),
-    ('policy-2-bad.csv', (1, "\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")),
-    ('policy-3-bad.csv', (1, "\u274c Invalid\npolicy syntax error - policy syntax error - invalid policy term 'monitoring instances'\n")),
-    ('policy-6-bad.csv', (1, "\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name 'non-existent-resource'\n")),
-])
+@pytest.mark.parametrize(
+    'name, expected',
+    [
+        ('policy-1-good.csv', (0, '\u2705 Valid\n\n')),
+        ('policy-2-bad.csv', (1, "\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")),
+        ('policy-3-bad.csv', (1, "\u274c Invalid\npolicy syntax error - policy syntax error - invalid policy term 'monitoring instances'\n")),
+        ('policy-6-bad.csv', (1, "\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name 'non-existent-resource'\n")),
+    ],
+)
 def test_validate_command_with_policy_file(name, expected):
     code, out, err = run('settings', 'rbac', 'validate', '--policy-file', str(FIXTURES / name), 'ignored-extra-arg')
     assert (code, out, err) == (*expected, '')
@@ -412,6 +429,7 @@ def test_term_regex_is_a_range():
 
 # codecs / table ----------------------------------------------------------------------------------------
 
+
 def test_users_yaml_round_trip_layout():
     raw = bytes(range(200, 232))  # not valid UTF-8
     users = {
@@ -420,10 +438,12 @@ def test_users_yaml_round_trip_layout():
         'bob2': {'enabled': False, 'capabilities': [], 'passwordMtime': '', 'passwordHash': b'true'},
     }
     text = yamlv2.dump_users(users)
-    assert text == ('admin:\n  enabled: true\n  capabilities:\n  - login\n  - apiKey\n  passwordMtime: ""\n  passwordHash: plain-pass\n'
-                    'bob2:\n  enabled: false\n  capabilities: []\n  passwordMtime: ""\n  passwordHash: "true"\n'
-                    'zed:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: "2026-11-23T11:00:00Z"\n'
-                    f'  passwordHash: !!binary {base64.b64encode(raw).decode()}\n')
+    assert text == (
+        'admin:\n  enabled: true\n  capabilities:\n  - login\n  - apiKey\n  passwordMtime: ""\n  passwordHash: plain-pass\n'
+        'bob2:\n  enabled: false\n  capabilities: []\n  passwordMtime: ""\n  passwordHash: "true"\n'
+        'zed:\n  enabled: true\n  capabilities:\n  - login\n  passwordMtime: "2026-11-23T11:00:00Z"\n'
+        f'  passwordHash: !!binary {base64.b64encode(raw).decode()}\n'
+    )
     assert yamlv2.load_users(text) == users
 
 
@@ -477,6 +497,7 @@ def test_internal_error_exits_1_and_is_logged(monkeypatch, tmp_path):
 
     def boom():
         raise RuntimeError('kaboom')
+
     monkeypatch.setattr(cli, 'build_root', boom)
     code, out, err = run('accounts', 'list')
     assert (code, out) == (1, '') and 'everestctl emulator internal error' in err and 'kaboom' in err

@@ -11,8 +11,9 @@ from kubernetes.client.rest import ApiException
 from everest_sandbox.launcher import raw_request
 
 CM_PATH = '/api/v1/namespaces/everest-system/configmaps'
-CONFLICT = ('Operation cannot be fulfilled on configmaps "everest-rbac": the object has been modified; '
-            'please apply your changes to the latest version and try again')
+CONFLICT = (
+    'Operation cannot be fulfilled on configmaps "everest-rbac": the object has been modified; please apply your changes to the latest version and try again'
+)
 
 
 def cm(name, data=None, **meta):
@@ -35,8 +36,7 @@ def test_seeded_everest_installation(raw):
     status, nss = raw('GET', '/api/v1/namespaces')
     names = {n['metadata']['name']: n for n in nss['items']}
     assert set(names) == {'default', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm'}
-    assert all(re.fullmatch(r'[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}', n['metadata']['uid'])
-               for n in names.values())
+    assert all(re.fullmatch(r'[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}', n['metadata']['uid']) for n in names.values())
 
 
 def test_reset_restores_seed_and_keeps_uids(clean_sandbox):
@@ -55,9 +55,16 @@ def test_reset_restores_seed_and_keeps_uids(clean_sandbox):
 def test_already_exists_status(raw):
     status, body = raw('POST', CM_PATH, cm('everest-rbac'))
     assert status == 409
-    assert body == {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure',
-                    'message': 'configmaps "everest-rbac" already exists', 'reason': 'AlreadyExists',
-                    'details': {'name': 'everest-rbac', 'kind': 'configmaps'}, 'code': 409}
+    assert body == {
+        'kind': 'Status',
+        'apiVersion': 'v1',
+        'metadata': {},
+        'status': 'Failure',
+        'message': 'configmaps "everest-rbac" already exists',
+        'reason': 'AlreadyExists',
+        'details': {'name': 'everest-rbac', 'kind': 'configmaps'},
+        'code': 409,
+    }
 
 
 def test_create_in_missing_namespace(raw):
@@ -81,7 +88,7 @@ def test_stale_resource_version_conflicts(raw):
     status, updated = raw('PUT', CM_PATH + '/everest-rbac', cur)
     assert status == 200
     assert int(updated['metadata']['resourceVersion']) > int(cur['metadata']['resourceVersion'])
-    cur['data']['enabled'] = 'false'   # still carries the old resourceVersion
+    cur['data']['enabled'] = 'false'  # still carries the old resourceVersion
     status, body = raw('PUT', CM_PATH + '/everest-rbac', cur)
     assert status == 409
     assert body['message'] == CONFLICT
@@ -141,15 +148,15 @@ def test_configmap_data_must_be_strings(raw):
     status, body = raw('POST', CM_PATH, cm('bad', {'n': 1}))
     assert status == 400
     assert body['reason'] == 'BadRequest'
-    assert body['message'] == ('ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into '
-                               'Go struct field ConfigMap.data of type string')
+    assert body['message'] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string'
+    )
 
 
 def test_invalid_names_are_422(raw):
     status, body = raw('POST', '/api/v1/namespaces', {'metadata': {'name': 'Bad_Name'}})
     assert status == 422
-    assert body['message'].startswith('Namespace "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": '
-                                      'a lowercase RFC 1123 label must consist of')
+    assert body['message'].startswith('Namespace "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name": a lowercase RFC 1123 label must consist of')
     assert body['details']['causes'][0]['field'] == 'metadata.name'
     status, body = raw('POST', CM_PATH, {'metadata': {}})
     assert status == 422
@@ -157,8 +164,9 @@ def test_invalid_names_are_422(raw):
 
 
 def test_secret_string_data_merged_and_dropped(core):
-    created = core.create_namespaced_secret('everest-system', client.V1Secret(
-        metadata=client.V1ObjectMeta(name='s1'), data={'a': base64.b64encode(b'old').decode()}, string_data={'b': 'plain'}))
+    created = core.create_namespaced_secret(
+        'everest-system', client.V1Secret(metadata=client.V1ObjectMeta(name='s1'), data={'a': base64.b64encode(b'old').decode()}, string_data={'b': 'plain'})
+    )
     assert created.string_data is None
     assert created.type == 'Opaque'
     assert {k: base64.b64decode(v) for k, v in created.data.items()} == {'a': b'old', 'b': b'plain'}
@@ -191,8 +199,12 @@ def test_namespace_delete_cascades(raw, make_ns):
     make_ns('ns-b')
     for nsn in ('ns-a', 'ns-b'):
         assert raw('POST', f'/api/v1/namespaces/{nsn}/configmaps', cm('c'))[0] == 201
-    dbc = {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': 'db1'},
-           'spec': {'engine': {'type': 'pxc', 'storage': {'size': '1Gi'}}}}
+    dbc = {
+        'apiVersion': 'everest.percona.com/v1alpha1',
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': 'db1'},
+        'spec': {'engine': {'type': 'pxc', 'storage': {'size': '1Gi'}}},
+    }
     assert raw('POST', '/apis/everest.percona.com/v1alpha1/namespaces/ns-a/databaseclusters', dbc)[0] == 201
     status, body = raw('DELETE', '/api/v1/namespaces/ns-a')
     assert status == 200
@@ -235,8 +247,7 @@ def test_unauthorized(sandbox, auth, path):
     headers = {'Authorization': auth} if auth else {}
     status, body = raw_request(sandbox.url, None, 'GET', path, headers=headers)
     assert status == 401
-    assert body == {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure', 'message': 'Unauthorized',
-                    'reason': 'Unauthorized', 'code': 401}
+    assert body == {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure', 'message': 'Unauthorized', 'reason': 'Unauthorized', 'code': 401}
 
 
 def test_typed_client_conflict_exception(core):
@@ -252,8 +263,7 @@ def test_typed_client_conflict_exception(core):
 
 
 def test_metadata_is_normalised_like_object_meta(raw):
-    status, body = raw('POST', CM_PATH, {'metadata': {'name': 'n', 'labels': {}, 'annotations': {}, 'finalizers': [],
-                                                      'bogusField': 1}, 'data': {}})
+    status, body = raw('POST', CM_PATH, {'metadata': {'name': 'n', 'labels': {}, 'annotations': {}, 'finalizers': [], 'bogusField': 1}, 'data': {}})
     assert status == 201
     assert set(body['metadata']) == {'name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp'}
     assert 'data' not in body, 'empty maps of built-in kinds are omitted (omitempty)'
@@ -273,16 +283,24 @@ def test_deployment_scale_subresource(raw):
     scale['spec']['replicas'] = -1
     status, body = raw('PUT', path + '/scale', scale)
     assert status == 422
-    assert body['message'] == ('Scale.autoscaling "everest-server" is invalid: spec.replicas: Invalid value: -1: '
-                               'must be greater than or equal to 0')
+    assert body['message'] == ('Scale.autoscaling "everest-server" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0')
     assert raw('GET', CM_PATH + '/everest-rbac/scale')[0] == 404
 
 
 def test_reset_forgets_runtime_crds(clean_sandbox):
-    crd = {'apiVersion': 'apiextensions.k8s.io/v1', 'kind': 'CustomResourceDefinition', 'metadata': {'name': 'things.example.com'},
-           'spec': {'group': 'example.com', 'scope': 'Cluster', 'names': {'plural': 'things', 'kind': 'Thing'},
-                    'versions': [{'name': 'v1', 'served': True, 'storage': True,
-                                  'schema': {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}}]}}
+    crd = {
+        'apiVersion': 'apiextensions.k8s.io/v1',
+        'kind': 'CustomResourceDefinition',
+        'metadata': {'name': 'things.example.com'},
+        'spec': {
+            'group': 'example.com',
+            'scope': 'Cluster',
+            'names': {'plural': 'things', 'kind': 'Thing'},
+            'versions': [
+                {'name': 'v1', 'served': True, 'storage': True, 'schema': {'openAPIV3Schema': {'type': 'object', 'x-kubernetes-preserve-unknown-fields': True}}}
+            ],
+        },
+    }
     assert clean_sandbox.request('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd)[0] == 201
     assert clean_sandbox.request('GET', '/apis/example.com/v1/things')[0] == 200
     clean_sandbox.reset()

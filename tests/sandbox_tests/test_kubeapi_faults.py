@@ -34,6 +34,7 @@ def test_faults_are_deterministic_per_seed(clean_sandbox):
 
 def test_429_has_retry_after(clean_sandbox):
     from everest_sandbox.launcher import raw_request  # pylint: disable=import-outside-toplevel
+
     clean_sandbox.faults(error_rate={'list': 1.0}, seed=0)
     codes = []
     for _idx in range(30):
@@ -71,20 +72,26 @@ def test_bad_fault_config_is_400(clean_sandbox):
 
 def test_stats_count_by_verb_and_resource(clean_sandbox):
     sb = clean_sandbox
-    sb.request('GET', '/api/v1')                                         # discovery
-    sb.request('GET', CM)                                                # get
-    sb.request('GET', '/api/v1/namespaces/everest-system/configmaps')    # list
+    sb.request('GET', '/api/v1')  # discovery
+    sb.request('GET', CM)  # get
+    sb.request('GET', '/api/v1/namespaces/everest-system/configmaps')  # list
     sb.request('POST', '/api/v1/namespaces/default/configmaps', {'metadata': {'name': 'c'}})
     _st, cur = sb.request('GET', '/api/v1/namespaces/default/configmaps/c')
     sb.request('PUT', '/api/v1/namespaces/default/configmaps/c', cur)
-    sb.request('PATCH', '/api/v1/namespaces/default/configmaps/c', {'data': {'a': 'b'}},
-               {'Content-Type': 'application/merge-patch+json'})
+    sb.request('PATCH', '/api/v1/namespaces/default/configmaps/c', {'data': {'a': 'b'}}, {'Content-Type': 'application/merge-patch+json'})
     sb.request('DELETE', '/api/v1/namespaces/default/configmaps/c')
     sb.request('GET', '/api/v1/namespaces/default/secrets/missing')
     stats = sb.stats()
     assert stats['total'] == 9
     assert {k: stats['by_verb'][k] for k in ('get', 'list', 'create', 'update', 'patch', 'delete', 'discovery')} == {
-        'get': 3, 'list': 1, 'create': 1, 'update': 1, 'patch': 1, 'delete': 1, 'discovery': 1}
+        'get': 3,
+        'list': 1,
+        'create': 1,
+        'update': 1,
+        'patch': 1,
+        'delete': 1,
+        'discovery': 1,
+    }
     assert stats['by_resource']['configmaps'] == {'get': 2, 'list': 1, 'create': 1, 'update': 1, 'patch': 1, 'delete': 1}
     assert stats['by_resource']['secrets']['get'] == 1
     sb.reset_stats()

@@ -31,8 +31,10 @@ spec:
                   cpuCores: {type: integer, minimum: 0}
 """
 
-AGGREGATED = ('application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,'
-              'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json')
+AGGREGATED = (
+    'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,'
+    'application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json'
+)
 
 
 def test_version_and_legacy_discovery(raw):
@@ -42,8 +44,14 @@ def test_version_and_legacy_discovery(raw):
     assert status == 200 and apis['kind'] == 'APIVersions' and apis['versions'] == ['v1']
     _st, v1 = raw('GET', '/api/v1')
     res = {r['name']: r for r in v1['resources']}
-    assert res['namespaces'] == {'name': 'namespaces', 'singularName': 'namespace', 'namespaced': False, 'kind': 'Namespace',
-                                 'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update'], 'shortNames': ['ns']}
+    assert res['namespaces'] == {
+        'name': 'namespaces',
+        'singularName': 'namespace',
+        'namespaced': False,
+        'kind': 'Namespace',
+        'verbs': ['create', 'delete', 'get', 'list', 'patch', 'update'],
+        'shortNames': ['ns'],
+    }
     assert res['configmaps']['shortNames'] == ['cm'] and res['configmaps']['namespaced'] is True
     assert {'namespaces/status', 'secrets', 'resourcequotas', 'resourcequotas/status'} <= set(res)
     _st, groups = raw('GET', '/apis', headers={'Accept': AGGREGATED})
@@ -60,6 +68,7 @@ def test_version_and_legacy_discovery(raw):
 def test_aggregated_accept_gets_plain_json_content_type(clean_sandbox):
     import http.client  # pylint: disable=import-outside-toplevel
     from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+
     parts = urlsplit(clean_sandbox.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     conn.request('GET', '/apis', headers={'Accept': AGGREGATED, 'Authorization': f'Bearer {clean_sandbox.token}'})
@@ -82,8 +91,13 @@ def test_unknown_paths(raw):
 def test_kubectl_get_namespaces(kubectl):
     proc = kubectl('get', 'ns', '-o', 'name')
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ['namespace/default', 'namespace/everest-monitoring', 'namespace/everest-olm',
-                                   'namespace/everest-system', 'namespace/kube-system']
+    assert proc.stdout.split() == [
+        'namespace/default',
+        'namespace/everest-monitoring',
+        'namespace/everest-olm',
+        'namespace/everest-system',
+        'namespace/kube-system',
+    ]
     proc = kubectl('get', 'ns')
     assert proc.returncode == 0 and proc.stdout.splitlines()[0].split()[0] == 'NAME'
 
@@ -109,8 +123,7 @@ def test_kubectl_apply_crd_then_use_short_name(kubectl, tmp_path):
     proc = kubectl('get', 'trp', '-n', 'x')
     assert proc.returncode == 0, proc.stderr
     assert 'No resources found in x namespace.' in proc.stderr
-    doc = {'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy', 'metadata': {'name': 'p1', 'namespace': 'x'},
-           'spec': {'limits': {'cpuCores': 2}}}
+    doc = {'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy', 'metadata': {'name': 'p1', 'namespace': 'x'}, 'spec': {'limits': {'cpuCores': 2}}}
     manifest = tmp_path / 'trp.yaml'
     manifest.write_text(yaml.safe_dump(doc), encoding='utf-8')
     proc = kubectl('apply', '-f', str(manifest))
@@ -126,8 +139,7 @@ def test_kubectl_apply_crd_then_use_short_name(kubectl, tmp_path):
     manifest.write_text(yaml.safe_dump(doc), encoding='utf-8')
     proc = kubectl('apply', '-f', str(manifest))
     assert proc.returncode == 1
-    assert ('spec.limits.cpuCores: Invalid value: -1: spec.limits.cpuCores in body should be greater than or equal to 0'
-            in proc.stderr)
+    assert 'spec.limits.cpuCores: Invalid value: -1: spec.limits.cpuCores in body should be greater than or equal to 0' in proc.stderr
     doc['spec']['limits'] = {'cpuCores': 1, 'bogus': True}
     manifest.write_text(yaml.safe_dump(doc), encoding='utf-8')
     proc = kubectl('apply', '-f', str(manifest))
@@ -161,13 +173,19 @@ def test_kubectl_create_and_delete(kubectl, raw):
 def test_kubectl_without_token_is_refused(clean_sandbox, kubectl_cache, tmp_path):
     import shutil  # pylint: disable=import-outside-toplevel
     import subprocess  # pylint: disable=import-outside-toplevel
+
     cfg = yaml.safe_load(open(clean_sandbox.kubectl_kubeconfig, encoding='utf-8'))
     cfg['users'][0]['user']['token'] = 'wrong'
     path = tmp_path / 'bad-kubeconfig'
     path.write_text(yaml.safe_dump(cfg), encoding='utf-8')
-    proc = subprocess.run([shutil.which('kubectl') or 'kubectl', '--kubeconfig', str(path), '--cache-dir', str(kubectl_cache),
-                           'get', 'ns'], capture_output=True, text=True, timeout=60, check=False,
-                          env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)})
+    proc = subprocess.run(
+        [shutil.which('kubectl') or 'kubectl', '--kubeconfig', str(path), '--cache-dir', str(kubectl_cache), 'get', 'ns'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={'PATH': '/usr/bin:/bin', 'HOME': str(tmp_path)},
+    )
     assert proc.returncode == 1
     assert 'Unauthorized' in proc.stderr or 'provide credentials' in proc.stderr
 
@@ -177,8 +195,7 @@ def test_kubectl_scale_and_server_side_apply(kubectl, raw, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert raw('GET', '/apis/apps/v1/namespaces/everest-system/deployments/everest-server')[1]['spec']['replicas'] == 2
     manifest = tmp_path / 'cm.yaml'
-    manifest.write_text('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {a: "1"}\n',
-                        encoding='utf-8')
+    manifest.write_text('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ssa, namespace: default}\ndata: {a: "1"}\n', encoding='utf-8')
     proc = kubectl('apply', '--server-side', '-f', str(manifest))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == 'configmap/ssa serverside-applied'
@@ -195,8 +212,7 @@ def test_table_answers(raw):
     assert [c['name'] for c in table['columnDefinitions']] == ['Name', 'Status', 'Age']
     assert table['rows'][0]['cells'][:2] == ['default', 'Active']
     assert table['rows'][0]['object']['kind'] == 'PartialObjectMetadata'
-    _st, table = raw('GET', '/api/v1/namespaces/everest-system/configmaps/everest-rbac?includeObject=Object',
-                     headers={'Accept': TABLE_ACCEPT})
+    _st, table = raw('GET', '/api/v1/namespaces/everest-system/configmaps/everest-rbac?includeObject=Object', headers={'Accept': TABLE_ACCEPT})
     assert table['rows'][0]['cells'][:2] == ['everest-rbac', 2]
     assert table['rows'][0]['object']['data']['enabled'] == 'false'
     _st, plain = raw('GET', '/api/v1/namespaces')
@@ -205,14 +221,21 @@ def test_table_answers(raw):
 
 def test_kubectl_get_uses_printer_columns(kubectl, tmp_path):
     crd = tmp_path / 'crd.yaml'
-    crd.write_text(TRP_CRD.replace('    subresources: {status: {}}\n', '    subresources: {status: {}}\n'
-                                   '    additionalPrinterColumns:\n'
-                                   '    - {name: CPU, type: integer, jsonPath: .spec.limits.cpuCores}\n'
-                                   '    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n'), encoding='utf-8')
+    crd.write_text(
+        TRP_CRD.replace(
+            '    subresources: {status: {}}\n',
+            '    subresources: {status: {}}\n'
+            '    additionalPrinterColumns:\n'
+            '    - {name: CPU, type: integer, jsonPath: .spec.limits.cpuCores}\n'
+            '    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n',
+        ),
+        encoding='utf-8',
+    )
     assert kubectl('apply', '-f', str(crd)).returncode == 0
     doc = tmp_path / 'trp.yaml'
-    doc.write_text('apiVersion: everest.local/v1\nkind: TenantResourcePolicy\nmetadata: {name: p1, namespace: default}\n'
-                   'spec: {limits: {cpuCores: 4}}\n', encoding='utf-8')
+    doc.write_text(
+        'apiVersion: everest.local/v1\nkind: TenantResourcePolicy\nmetadata: {name: p1, namespace: default}\nspec: {limits: {cpuCores: 4}}\n', encoding='utf-8'
+    )
     assert kubectl('apply', '-f', str(doc)).returncode == 0
     proc = kubectl('get', 'trp', '-n', 'default')
     assert proc.returncode == 0, proc.stderr
@@ -234,8 +257,7 @@ def test_watch_not_advertised_and_refused_clearly(kubectl, raw):
     proc = kubectl('get', 'ns', '-w', '--request-timeout=20s')
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[0].split() == ['NAME', 'STATUS', 'AGE'] and 'everest-system' in proc.stdout
-    assert ('Warning: watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
-            in proc.stderr)
+    assert 'Warning: watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch' in proc.stderr
     assert 'Error from server (MethodNotAllowed)' in proc.stderr
     proc = kubectl('get', 'cm', '-n', 'everest-system', '--watch-only', '--request-timeout=20s')
     assert proc.returncode == 1 and 'Warning: watch is not supported' in proc.stderr

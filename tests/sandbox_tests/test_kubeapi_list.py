@@ -26,19 +26,23 @@ def names(raw, path):
     return sorted(i['metadata']['name'] for i in body['items'])
 
 
-@pytest.mark.parametrize('selector, expected', [
-    ('env=prod', ['a1', 'b1']),
-    ('env==prod', ['a1', 'b1']),
-    ('env!=prod', ['a2', 'a3', 'b2']),
-    ('env in (dev,qa)', ['a2', 'b2']),
-    ('env notin (dev,qa)', ['a1', 'a3', 'b1']),
-    ('tier', ['a1', 'b2']),
-    ('!tier', ['a2', 'a3', 'b1']),
-    ('env=prod,tier', ['a1']),
-    ('env in (prod),!team', ['a1']),
-])
+@pytest.mark.parametrize(
+    'selector, expected',
+    [
+        ('env=prod', ['a1', 'b1']),
+        ('env==prod', ['a1', 'b1']),
+        ('env!=prod', ['a2', 'a3', 'b2']),
+        ('env in (dev,qa)', ['a2', 'b2']),
+        ('env notin (dev,qa)', ['a1', 'a3', 'b1']),
+        ('tier', ['a1', 'b2']),
+        ('!tier', ['a2', 'a3', 'b1']),
+        ('env=prod,tier', ['a1']),
+        ('env in (prod),!team', ['a1']),
+    ],
+)
 def test_label_selectors(labelled, selector, expected):
     from urllib.parse import quote  # pylint: disable=import-outside-toplevel
+
     found = names(labelled, f'/api/v1/configmaps?labelSelector={quote(selector)}')
     assert [n for n in found if n[0] in 'ab' and n[1].isdigit()] == expected
 
@@ -100,23 +104,23 @@ def test_watch_is_refused(raw, clean_sandbox):
     # the same text as a standard Warning header, which kubectl prints (it ignores the Status body of a failed watch)
     import http.client  # pylint: disable=import-outside-toplevel
     from urllib.parse import urlsplit  # pylint: disable=import-outside-toplevel
+
     parts = urlsplit(clean_sandbox.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        conn.request('GET', '/api/v1/namespaces/default/configmaps?watch=true',
-                     headers={'Authorization': f'Bearer {clean_sandbox.token}'})
+        conn.request('GET', '/api/v1/namespaces/default/configmaps?watch=true', headers={'Authorization': f'Bearer {clean_sandbox.token}'})
         resp = conn.getresponse()
         resp.read()
     finally:
         conn.close()
     assert resp.status == 405
-    assert resp.getheader('Warning') == ('299 - "watch is not supported by the sandbox Kubernetes API emulator; '
-                                         'use get/list without --watch"')
+    assert resp.getheader('Warning') == ('299 - "watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch"')
 
 
 def test_dynamic_client_works_without_watch_verb(api):
     from kubernetes import dynamic  # pylint: disable=import-outside-toplevel
     from kubernetes.client import exceptions  # pylint: disable=import-outside-toplevel
+
     client = dynamic.DynamicClient(api)
     namespaces = client.resources.get(api_version='v1', kind='Namespace')
     assert 'watch' not in namespaces.verbs

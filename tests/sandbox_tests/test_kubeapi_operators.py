@@ -13,12 +13,17 @@ from everest_sandbox.restapi.testing import everest_api  # noqa: F401  pylint: d
 GROUP = 'everest.percona.com/v1alpha1'
 NS = '/api/v1/namespaces/{ns}'
 DBC = '/apis/everest.percona.com/v1alpha1/namespaces/{ns}/databaseclusters'
-PXC = {'apiVersion': GROUP, 'kind': 'DatabaseCluster', 'metadata': {'name': 'db'},
-       'spec': {'engine': {'type': 'pxc', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2G'}, 'storage': {'size': '10Gi'}},
-                'proxy': {'type': 'haproxy', 'replicas': 1}}}
+PXC = {
+    'apiVersion': GROUP,
+    'kind': 'DatabaseCluster',
+    'metadata': {'name': 'db'},
+    'spec': {
+        'engine': {'type': 'pxc', 'replicas': 1, 'resources': {'cpu': '1', 'memory': '2G'}, 'storage': {'size': '10Gi'}},
+        'proxy': {'type': 'haproxy', 'replicas': 1},
+    },
+}
 # per cluster with the LimitRange below: pxc pod 1 cpu / 2G; haproxy pod 190m + 50m (pxc-monit) cpu; PVC 10Gi
-TENANT_LIMITS = {'metadata': {'name': 'tenant'},
-                 'spec': {'limits': [{'type': 'Container', 'default': {'cpu': '50m', 'memory': '64Mi'}}]}}
+TENANT_LIMITS = {'metadata': {'name': 'tenant'}, 'spec': {'limits': [{'type': 'Container', 'default': {'cpu': '50m', 'memory': '64Mi'}}]}}
 
 
 def cluster(name, engine_type='pxc', **spec):
@@ -79,8 +84,7 @@ def test_plan_proxy_resources_pmm_and_engine_size():
     pxc, proxysql = plan(body)
     assert _resources(pxc.members[0], 'pmm-client') == {'requests': {'cpu': '228m', 'memory': '199168Ki'}}
     assert [c['name'] for c in proxysql.members[1].containers] == ['proxysql', 'pxc-monit', 'proxysql-monit', 'pmm-client']
-    assert _resources(proxysql.members[1], 'proxysql') == {'requests': {'cpu': '500m', 'memory': '1Gi'},
-                                                           'limits': {'cpu': '500m', 'memory': '1Gi'}}
+    assert _resources(proxysql.members[1], 'proxysql') == {'requests': {'cpu': '500m', 'memory': '1Gi'}, 'limits': {'cpu': '500m', 'memory': '1Gi'}}
 
 
 def test_plan_psmdb_sharded():
@@ -101,8 +105,7 @@ def test_plan_postgresql():
     instance, repo, bouncer = components
     assert instance.members[0].name.startswith('pg-instance1-') and instance.members[0].name.endswith('-0')
     assert instance.members[0].pvcs[0][0].endswith('-pgdata')
-    assert [c['name'] for c in instance.members[0].containers] == ['database', 'replication-cert-copy', 'pgbackrest',
-                                                                   'pgbackrest-config']
+    assert [c['name'] for c in instance.members[0].containers] == ['database', 'replication-cert-copy', 'pgbackrest', 'pgbackrest-config']
     assert repo.members[0].name == 'pg-repo-host-0' and repo.members[0].pvcs == [('pg-repo1', '10Gi', '')]
     assert _resources(bouncer.members[0], 'pgbouncer') == {'limits': {'cpu': '200m', 'memory': '128Mi'}}
     assert _resources(bouncer.members[0], 'pgbouncer-config') == {'limits': {'cpu': '5m', 'memory': '16Mi'}}
@@ -123,9 +126,15 @@ def test_two_clusters_fit_a_third_is_refused_until_one_is_deleted(raw, make_ns):
 
     assert raw('POST', DBC.format(ns='t1'), cluster('c'))[0] == 201
     status = status_of(raw, 't1', 'c')
-    assert status == {'status': 'error', 'size': 2, 'ready': 1, 'message': (
-        'persistentvolumeclaims "datadir-c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.storage=10Gi, '
-        'used: requests.storage=20Gi, limited: requests.storage=25Gi')}
+    assert status == {
+        'status': 'error',
+        'size': 2,
+        'ready': 1,
+        'message': (
+            'persistentvolumeclaims "datadir-c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.storage=10Gi, '
+            'used: requests.storage=20Gi, limited: requests.storage=25Gi'
+        ),
+    }
     assert 'c-pxc-0' not in names(raw, 't1', 'pods')
 
     assert raw('DELETE', DBC.format(ns='t1') + '/a')[0] == 200
@@ -139,8 +148,8 @@ def test_cpu_refusal_and_reconcile_endpoint(raw, make_ns, clean_sandbox):
     for name in ('a', 'b', 'c'):
         raw('POST', DBC.format(ns='t1'), cluster(name))
     assert status_of(raw, 't1', 'c')['message'] == (
-        'pods "c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.cpu=1, used: requests.cpu=2480m, '
-        'limited: requests.cpu=3')
+        'pods "c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.cpu=1, used: requests.cpu=2480m, limited: requests.cpu=3'
+    )
     _st, quota = raw('GET', NS.format(ns='t1') + '/resourcequotas/tenant')
     quota['spec']['hard']['requests.cpu'] = '4'
     assert raw('PUT', NS.format(ns='t1') + '/resourcequotas/tenant', quota)[0] == 200
@@ -155,8 +164,7 @@ def test_memory_refusal(raw, make_ns):
         raw('POST', DBC.format(ns='t1'), cluster(name))
     message = status_of(raw, 't1', 'c')['message']
     # the used sum's spelling depends on the order the controller added the pods (2G + 259Mi or 259Mi + 2G)
-    assert message.startswith('pods "c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.memory=2G, used: '
-                              'requests.memory=')
+    assert message.startswith('pods "c-pxc-0" is forbidden: exceeded quota: tenant, requested: requests.memory=2G, used: requests.memory=')
     assert message.endswith(', limited: requests.memory=5G')
     assert names(raw, 't1', 'pods') == ['a-haproxy-0', 'a-pxc-0', 'b-haproxy-0', 'b-pxc-0', 'c-haproxy-0']
 
@@ -165,8 +173,7 @@ def test_sidecars_need_a_limit_range(raw, make_ns):
     make_ns('t1')
     raw('POST', NS.format(ns='t1') + '/resourcequotas', {'metadata': {'name': 'tenant'}, 'spec': {'hard': {'requests.cpu': '10'}}})
     raw('POST', DBC.format(ns='t1'), cluster('a'))
-    assert status_of(raw, 't1', 'a')['message'] == ('pods "a-haproxy-0" is forbidden: failed quota: tenant: must specify '
-                                                    'requests.cpu for: pxc-monit')
+    assert status_of(raw, 't1', 'a')['message'] == ('pods "a-haproxy-0" is forbidden: failed quota: tenant: must specify requests.cpu for: pxc-monit')
     assert names(raw, 't1', 'pods') == ['a-pxc-0']
     raw('POST', NS.format(ns='t1') + '/limitranges', TENANT_LIMITS)
     status, body = raw('POST', '/_sandbox/reconcile', {})
@@ -174,7 +181,8 @@ def test_sidecars_need_a_limit_range(raw, make_ns):
     assert raw('GET', '/_sandbox/reconcile')[0] == 405
     _st, pod = raw('GET', NS.format(ns='t1') + '/pods/a-haproxy-0')
     assert pod['metadata']['annotations']['kubernetes.io/limit-ranger'] == (
-        'LimitRanger plugin set: cpu, memory request for container pxc-monit; cpu, memory limit for container pxc-monit')
+        'LimitRanger plugin set: cpu, memory request for container pxc-monit; cpu, memory limit for container pxc-monit'
+    )
 
 
 def test_updates_scale_storage_pause_and_cascade(raw, make_ns):
@@ -188,7 +196,8 @@ def test_updates_scale_storage_pause_and_cascade(raw, make_ns):
     raw('PUT', DBC.format(ns='t1') + '/a', current)
     assert status_of(raw, 't1', 'a')['message'] == (
         'persistentvolumeclaims "datadir-a-pxc-2" is forbidden: exceeded quota: tenant, requested: requests.storage=5Gi, '
-        'used: requests.storage=40Gi, limited: requests.storage=40Gi')
+        'used: requests.storage=40Gi, limited: requests.storage=40Gi'
+    )
     _st, current = raw('GET', DBC.format(ns='t1') + '/a')
     current['spec']['engine']['replicas'] = 1
     raw('PUT', DBC.format(ns='t1') + '/a', current)

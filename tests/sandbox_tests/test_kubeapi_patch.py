@@ -13,8 +13,12 @@ APPLY = {'Content-Type': 'application/apply-patch+yaml'}
 
 
 def dbc(name='db1'):
-    return {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': name},
-            'spec': {'engine': {'type': 'pxc', 'replicas': 1, 'storage': {'size': '1Gi'}}}}
+    return {
+        'apiVersion': 'everest.percona.com/v1alpha1',
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': name},
+        'spec': {'engine': {'type': 'pxc', 'replicas': 1, 'storage': {'size': '1Gi'}}},
+    }
 
 
 def test_merge_patch(raw):
@@ -31,17 +35,20 @@ def test_merge_patch_with_stale_resource_version_conflicts(raw):
 
 
 def test_json_patch_and_test_op(raw):
-    ops = [{'op': 'test', 'path': '/data/enabled', 'value': 'false'},
-           {'op': 'replace', 'path': '/data/enabled', 'value': 'true'},
-           {'op': 'add', 'path': '/metadata/labels', 'value': {'a': 'b'}},
-           {'op': 'copy', 'from': '/data/enabled', 'path': '/data/copy'},
-           {'op': 'remove', 'path': '/data/policy.csv'}]
+    ops = [
+        {'op': 'test', 'path': '/data/enabled', 'value': 'false'},
+        {'op': 'replace', 'path': '/data/enabled', 'value': 'true'},
+        {'op': 'add', 'path': '/metadata/labels', 'value': {'a': 'b'}},
+        {'op': 'copy', 'from': '/data/enabled', 'path': '/data/copy'},
+        {'op': 'remove', 'path': '/data/policy.csv'},
+    ]
     status, body = raw('PATCH', CM, ops, JSONP)
     assert status == 200, body
     assert body['data'] == {'enabled': 'true', 'copy': 'true'}
     assert body['metadata']['labels'] == {'a': 'b'}
-    status, body = raw('PATCH', CM, [{'op': 'test', 'path': '/data/enabled', 'value': 'false'},
-                                     {'op': 'replace', 'path': '/data/enabled', 'value': 'never'}], JSONP)
+    status, body = raw(
+        'PATCH', CM, [{'op': 'test', 'path': '/data/enabled', 'value': 'false'}, {'op': 'replace', 'path': '/data/enabled', 'value': 'never'}], JSONP
+    )
     assert status == 422
     assert body['reason'] == 'Invalid'
     assert body['message'] == 'the server rejected our request due to an error in our request'
@@ -50,8 +57,7 @@ def test_json_patch_and_test_op(raw):
 
 
 def test_json_patch_array_append_and_missing_path(raw):
-    status, body = raw('PATCH', DEP, [{'op': 'add', 'path': '/spec/template/spec/containers/-',
-                                       'value': {'name': 'side', 'image': 'busybox'}}], JSONP)
+    status, body = raw('PATCH', DEP, [{'op': 'add', 'path': '/spec/template/spec/containers/-', 'value': {'name': 'side', 'image': 'busybox'}}], JSONP)
     assert status == 200
     assert [c['name'] for c in body['spec']['template']['spec']['containers']] == ['everest', 'side']
     status, body = raw('PATCH', CM, [{'op': 'remove', 'path': '/data/nope'}], JSONP)
@@ -61,8 +67,14 @@ def test_json_patch_array_append_and_missing_path(raw):
 def test_strategic_merge_on_builtin(api):
     apps = client.AppsV1Api(api)
     # a dict body is sent as strategic-merge-patch+json by the typed client
-    patch = {'spec': {'template': {'metadata': {'annotations': {'kubectl.kubernetes.io/restartedAt': 'now'}},
-                                   'spec': {'containers': [{'name': 'everest', 'image': 'perconalab/everest:1.11.0'}]}}}}
+    patch = {
+        'spec': {
+            'template': {
+                'metadata': {'annotations': {'kubectl.kubernetes.io/restartedAt': 'now'}},
+                'spec': {'containers': [{'name': 'everest', 'image': 'perconalab/everest:1.11.0'}]},
+            }
+        }
+    }
     dep = apps.patch_namespaced_deployment('everest-server', 'everest-system', patch)
     containers = dep.spec.template.spec.containers
     assert [(c.name, c.image) for c in containers] == [('everest', 'perconalab/everest:1.11.0')]
@@ -76,10 +88,16 @@ def test_strategic_merge_on_custom_resource_is_415(raw):
     assert raw('POST', DBC, dbc())[0] == 201
     status, body = raw('PATCH', f'{DBC}/db1', {'spec': {'paused': True}}, SMP)
     assert status == 415
-    assert body == {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure',
-                    'message': 'the body of the request was in an unknown format - accepted media types include: '
-                               'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
-                    'reason': 'UnsupportedMediaType', 'code': 415}
+    assert body == {
+        'kind': 'Status',
+        'apiVersion': 'v1',
+        'metadata': {},
+        'status': 'Failure',
+        'message': 'the body of the request was in an unknown format - accepted media types include: '
+        'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+        'reason': 'UnsupportedMediaType',
+        'code': 415,
+    }
     status, body = raw('PATCH', f'{DBC}/db1', {'spec': {'paused': True}}, MERGE)
     assert status == 200 and body['spec']['paused'] is True
 
@@ -88,8 +106,10 @@ def test_patch_validates_custom_resource(raw):
     raw('POST', DBC, dbc())
     status, body = raw('PATCH', f'{DBC}/db1', {'spec': {'engine': {'replicas': 0}}}, MERGE)
     assert status == 422
-    assert body['message'] == ('DatabaseCluster.everest.percona.com "db1" is invalid: spec.engine.replicas: Invalid value: 0: '
-                               'spec.engine.replicas in body should be greater than or equal to 1')
+    assert body['message'] == (
+        'DatabaseCluster.everest.percona.com "db1" is invalid: spec.engine.replicas: Invalid value: 0: '
+        'spec.engine.replicas in body should be greater than or equal to 1'
+    )
 
 
 def test_patch_missing_object_404(raw):

@@ -8,8 +8,12 @@ KEY = 'count/databaseclusters.everest.percona.com'
 
 
 def dbc(name):
-    return {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': name},
-            'spec': {'engine': {'type': 'postgresql', 'storage': {'size': '1Gi'}}}}
+    return {
+        'apiVersion': 'everest.percona.com/v1alpha1',
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': name},
+        'spec': {'engine': {'type': 'postgresql', 'storage': {'size': '1Gi'}}},
+    }
 
 
 def quota(hard):
@@ -28,13 +32,19 @@ def test_quota_admission_exact_message_and_status(raw, make_ns):
     status, body = raw('POST', DBC.format(ns='t1'), dbc('db-4'))
     assert status == 403
     assert body == {
-        'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Failure',
-        'message': ('databaseclusters.everest.percona.com "db-4" is forbidden: exceeded quota: resource-policy, requested: '
-                    'count/databaseclusters.everest.percona.com=1, used: count/databaseclusters.everest.percona.com=3, '
-                    'limited: count/databaseclusters.everest.percona.com=3'),
+        'kind': 'Status',
+        'apiVersion': 'v1',
+        'metadata': {},
+        'status': 'Failure',
+        'message': (
+            'databaseclusters.everest.percona.com "db-4" is forbidden: exceeded quota: resource-policy, requested: '
+            'count/databaseclusters.everest.percona.com=1, used: count/databaseclusters.everest.percona.com=3, '
+            'limited: count/databaseclusters.everest.percona.com=3'
+        ),
         'reason': 'Forbidden',
         'details': {'name': 'db-4', 'group': 'everest.percona.com', 'kind': 'databaseclusters'},
-        'code': 403}
+        'code': 403,
+    }
     # quota is per namespace
     make_ns('t2')
     assert raw('POST', DBC.format(ns='t2'), dbc('db-4'))[0] == 201
@@ -75,8 +85,9 @@ def test_legacy_configmap_count(raw, make_ns):
     assert raw('POST', '/api/v1/namespaces/t1/configmaps', {'metadata': {'name': 'a'}})[0] == 201
     status, body = raw('POST', '/api/v1/namespaces/t1/configmaps', {'metadata': {'name': 'b'}})
     assert status == 403
-    assert body['message'] == ('configmaps "b" is forbidden: exceeded quota: resource-policy, requested: configmaps=1, '
-                               'used: configmaps=1, limited: configmaps=1')
+    assert body['message'] == (
+        'configmaps "b" is forbidden: exceeded quota: resource-policy, requested: configmaps=1, used: configmaps=1, limited: configmaps=1'
+    )
 
 
 def _parallel(count, func):
@@ -108,8 +119,7 @@ def test_concurrent_creates_respect_quota(clean_sandbox, make_ns):
 
 def test_concurrent_creates_and_updates_keep_counts(clean_sandbox, make_ns):
     make_ns('t1')
-    codes = _parallel(20, lambda i: clean_sandbox.request('POST', '/api/v1/namespaces/t1/configmaps',
-                                                          {'metadata': {'name': f'c{i}'}})[0])
+    codes = _parallel(20, lambda i: clean_sandbox.request('POST', '/api/v1/namespaces/t1/configmaps', {'metadata': {'name': f'c{i}'}})[0])
     assert codes == [201] * 20
     _st, listing = clean_sandbox.request('GET', '/api/v1/namespaces/t1/configmaps')
     rvs = [int(i['metadata']['resourceVersion']) for i in listing['items']]

@@ -36,6 +36,7 @@ def issue(raw, spec=None, name='robot', namespace='tok'):
 
 def whoami(sandbox, token):
     from everest_sandbox.launcher import raw_request  # pylint: disable=import-outside-toplevel
+
     return raw_request(sandbox.url, token, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {})
 
 
@@ -72,17 +73,23 @@ def test_audience_must_include_the_api_server(clean_sandbox, raw, account):
     assert whoami(clean_sandbox, foreign['status']['token'])[0] == 401
 
 
-@pytest.mark.parametrize('seconds, detail', [
-    (599, 'Invalid value: 599: may not specify a duration less than 10 minutes'),
-    (0, 'Invalid value: 0: may not specify a duration less than 10 minutes'),
-    (2 ** 32 + 1, 'Invalid value: 4294967297: may not specify a duration larger than 2^32 seconds'),
-])
+@pytest.mark.parametrize(
+    'seconds, detail',
+    [
+        (599, 'Invalid value: 599: may not specify a duration less than 10 minutes'),
+        (0, 'Invalid value: 0: may not specify a duration less than 10 minutes'),
+        (2**32 + 1, 'Invalid value: 4294967297: may not specify a duration larger than 2^32 seconds'),
+    ],
+)
 def test_expiration_limits(raw, account, seconds, detail):
     status, body = issue(raw, {'expirationSeconds': seconds})
     assert status == 422 and body['reason'] == 'Invalid'
     assert body['message'] == f'TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: {detail}'
-    assert body['details'] == {'group': 'authentication.k8s.io', 'kind': 'TokenRequest',
-                               'causes': [{'reason': 'FieldValueInvalid', 'message': detail, 'field': 'spec.expirationSeconds'}]}
+    assert body['details'] == {
+        'group': 'authentication.k8s.io',
+        'kind': 'TokenRequest',
+        'causes': [{'reason': 'FieldValueInvalid', 'message': detail, 'field': 'spec.expirationSeconds'}],
+    }
     assert issue(raw, {'expirationSeconds': 600})[0] == 201
 
 
@@ -93,8 +100,10 @@ def test_missing_service_account_is_404_before_validation(raw, account):
 
 def test_metadata_must_match_the_service_account(raw, account):
     status, body = raw('POST', token_path('tok', 'robot'), {'metadata': {'name': 'other'}, 'spec': {}})
-    assert (status, body['message']) == (422, 'TokenRequest.authentication.k8s.io "robot" is invalid: metadata.name: Invalid value: '
-                                         '"other": must match the service account name if specified')
+    assert (status, body['message']) == (
+        422,
+        'TokenRequest.authentication.k8s.io "robot" is invalid: metadata.name: Invalid value: "other": must match the service account name if specified',
+    )
 
 
 def test_garbage_and_forged_tokens_are_401(clean_sandbox, raw, account):
@@ -118,7 +127,7 @@ def test_deleting_the_service_account_revokes_its_tokens(clean_sandbox, raw, acc
     assert status == 201 and who['status']['userInfo']['uid'] == account['metadata']['uid']
     assert raw('DELETE', '/api/v1/namespaces/tok/serviceaccounts/robot')[0] == 200
     assert whoami(clean_sandbox, token)[0] == 401
-    raw('POST', '/api/v1/namespaces/tok/serviceaccounts', {'metadata': {'name': 'robot'}})   # same name, new uid
+    raw('POST', '/api/v1/namespaces/tok/serviceaccounts', {'metadata': {'name': 'robot'}})  # same name, new uid
     assert whoami(clean_sandbox, token)[0] == 401
 
 
@@ -143,8 +152,11 @@ def test_bound_object_kinds_and_uids(raw, account):
     status, body = issue(raw, {'boundObjectRef': {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'name': 'x'}})
     assert body['message'] == 'cannot bind token to object of type apps/v1, Kind=Deployment'
     status, body = issue(raw, {'boundObjectRef': {'apiVersion': 'v1', 'kind': 'Secret', 'name': 'anchor', 'uid': 'not-it'}})
-    assert (status, body['message']) == (409, 'Operation cannot be fulfilled on Secret "anchor": the UID in the bound object reference '
-                                         '(not-it) does not match the UID in record. The object might have been deleted and then recreated')
+    assert (status, body['message']) == (
+        409,
+        'Operation cannot be fulfilled on Secret "anchor": the UID in the bound object reference '
+        '(not-it) does not match the UID in record. The object might have been deleted and then recreated',
+    )
     status, body = issue(raw, {'boundObjectRef': {'apiVersion': 'v1', 'kind': 'Pod', 'name': 'p'}})
     assert (status, body['message']) == (404, 'pods "p" not found')
 
@@ -155,15 +167,19 @@ def test_service_account_user_info(clean_sandbox, raw, account):
     assert status == 201
     jti = jwt_part(out['status']['token'], 1)['jti']
     assert who['status']['userInfo'] == {
-        'username': 'system:serviceaccount:tok:robot', 'uid': account['metadata']['uid'],
+        'username': 'system:serviceaccount:tok:robot',
+        'uid': account['metadata']['uid'],
         'groups': ['system:serviceaccounts', 'system:serviceaccounts:tok', 'system:authenticated'],
-        'extra': {'authentication.kubernetes.io/credential-id': [f'JTI={jti}']}}
+        'extra': {'authentication.kubernetes.io/credential-id': [f'JTI={jti}']},
+    }
 
 
 def test_python_client_token_request(api, account):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
+
     out = client.CoreV1Api(api).create_namespaced_service_account_token(
-        'robot', 'tok', client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=900)))
+        'robot', 'tok', client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=900))
+    )
     assert out.spec.expiration_seconds == 900 and out.spec.audiences == [ISSUER]
     assert (out.status.expiration_timestamp - out.metadata.creation_timestamp).total_seconds() == 900
     assert jwt_part(out.status.token, 1)['sub'] == 'system:serviceaccount:tok:robot'
@@ -178,14 +194,17 @@ def test_kubectl_create_token(kubectl, raw, account, clean_sandbox):
     assert whoami(clean_sandbox, token)[0] == 201
     result = kubectl('create', 'token', 'robot', '-n', 'tok', '--duration', '5m')
     assert result.returncode == 1
-    assert result.stderr == ('error: failed to create token: TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: '
-                             'Invalid value: 300: may not specify a duration less than 10 minutes\n')
+    assert result.stderr == (
+        'error: failed to create token: TokenRequest.authentication.k8s.io "" is invalid: spec.expirationSeconds: '
+        'Invalid value: 300: may not specify a duration less than 10 minutes\n'
+    )
     result = kubectl('create', 'token', 'ghost', '-n', 'tok')
     assert (result.returncode, result.stderr) == (1, 'error: failed to create token: serviceaccounts "ghost" not found\n')
 
 
 def test_handle_writes_kubeconfigs_for_other_tokens(clean_sandbox, raw, account, tmp_path):
     from kubernetes import client, config  # pylint: disable=import-outside-toplevel
+
     _st, out = issue(raw)
     path = clean_sandbox.kubeconfig_for(out['status']['token'], tmp_path / 'robot.yaml')
     api = config.new_client_from_config(config_file=path)

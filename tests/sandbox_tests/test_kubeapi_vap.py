@@ -21,15 +21,22 @@ CM_RULE = {'apiGroups': [''], 'apiVersions': ['v1'], 'operations': ['CREATE', 'U
 
 
 def policy(name='p', validations=None, **spec):
-    body = {'apiVersion': 'admissionregistration.k8s.io/v1', 'kind': 'ValidatingAdmissionPolicy', 'metadata': {'name': name},
-            'spec': dict({'matchConstraints': {'resourceRules': [CM_RULE]},
-                          'validations': validations or [{'expression': "object.data.x == 'ok'"}]}, **spec)}
+    body = {
+        'apiVersion': 'admissionregistration.k8s.io/v1',
+        'kind': 'ValidatingAdmissionPolicy',
+        'metadata': {'name': name},
+        'spec': dict({'matchConstraints': {'resourceRules': [CM_RULE]}, 'validations': validations or [{'expression': "object.data.x == 'ok'"}]}, **spec),
+    }
     return body
 
 
 def binding(name='b', policy_name='p', actions=('Deny',), **spec):
-    return {'apiVersion': 'admissionregistration.k8s.io/v1', 'kind': 'ValidatingAdmissionPolicyBinding', 'metadata': {'name': name},
-            'spec': dict({'policyName': policy_name, 'validationActions': list(actions)}, **spec)}
+    return {
+        'apiVersion': 'admissionregistration.k8s.io/v1',
+        'kind': 'ValidatingAdmissionPolicyBinding',
+        'metadata': {'name': name},
+        'spec': dict({'policyName': policy_name, 'validationActions': list(actions)}, **spec),
+    }
 
 
 def cm(name, ns='default', **data):
@@ -43,6 +50,7 @@ def setup(raw):
             plural = 'validatingadmissionpolicies' if obj['kind'] == 'ValidatingAdmissionPolicy' else 'validatingadmissionpolicybindings'
             status, body = raw('POST', f'{ADM}/{plural}', obj)
             assert status == 201, body
+
     return _setup
 
 
@@ -50,8 +58,11 @@ def test_defaults_are_written(raw, setup):
     setup(policy(), binding(matchResources={'resourceRules': [CM_RULE]}))
     status, body = raw('GET', f'{ADM}/validatingadmissionpolicies/p')
     assert status == 200 and body['spec']['failurePolicy'] == 'Fail'
-    assert {k: body['spec']['matchConstraints'][k] for k in ('matchPolicy', 'namespaceSelector', 'objectSelector')} == \
-        {'matchPolicy': 'Equivalent', 'namespaceSelector': {}, 'objectSelector': {}}
+    assert {k: body['spec']['matchConstraints'][k] for k in ('matchPolicy', 'namespaceSelector', 'objectSelector')} == {
+        'matchPolicy': 'Equivalent',
+        'namespaceSelector': {},
+        'objectSelector': {},
+    }
     assert body['spec']['matchConstraints']['resourceRules'][0]['scope'] == '*'
     assert raw('GET', f'{ADM}/validatingadmissionpolicybindings/b')[1]['spec']['matchResources']['matchPolicy'] == 'Equivalent'
 
@@ -64,9 +75,11 @@ def test_create_time_422s(raw):
     empty = policy()
     empty['spec']['validations'] = []
     status, body = raw('POST', f'{ADM}/validatingadmissionpolicies', empty)
-    assert body['message'] == ('ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: [spec.validations: Required value: '
-                               'validations or auditAnnotations must contain at least one item, spec.auditAnnotations: Required value: '
-                               'validations or auditAnnotations must contain at least one item]')
+    assert body['message'] == (
+        'ValidatingAdmissionPolicy.admissionregistration.k8s.io "p" is invalid: [spec.validations: Required value: '
+        'validations or auditAnnotations must contain at least one item, spec.auditAnnotations: Required value: '
+        'validations or auditAnnotations must contain at least one item]'
+    )
     status, body = raw('POST', f'{ADM}/validatingadmissionpolicybindings', binding(actions=()))
     assert status == 422 and 'spec.validationActions: Required value: at least one validation action is required' in body['message']
     status, body = raw('POST', f'{ADM}/validatingadmissionpolicybindings', binding(actions=('Deny', 'Warn')))
@@ -86,7 +99,7 @@ def test_deny_text_code_and_details(raw, setup):
     assert body['message'] == f'configmaps "c1" is forbidden: {text}'
     assert body['details'] == {'name': 'c1', 'kind': 'configmaps', 'causes': [{'message': text}]}
     assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('c2', x='ok'))[0] == 201
-    status, body = raw('PUT', '/api/v1/namespaces/default/configmaps/c2', cm('c2', x='worse'))   # UPDATE validated
+    status, body = raw('PUT', '/api/v1/namespaces/default/configmaps/c2', cm('c2', x='worse'))  # UPDATE validated
     assert status == 422 and body['message'].endswith('denied request: x is worse')
 
 
@@ -114,15 +127,16 @@ def test_unbound_policy_does_nothing(raw, setup):
 
 def test_warn_and_audit_admit(clean_sandbox, raw, setup):
     setup(policy(), binding(actions=('Warn', 'Audit')))
-    status, body, headers = rt.call(clean_sandbox.url, 'POST', '/api/v1/namespaces/default/configmaps', cm('c1', x='bad'),
-                                    clean_sandbox.token)
+    status, body, headers = rt.call(clean_sandbox.url, 'POST', '/api/v1/namespaces/default/configmaps', cm('c1', x='bad'), clean_sandbox.token)
     assert status == 201, body
-    assert headers['warning'] == ('299 - "Validation failed for ValidatingAdmissionPolicy \'p\' with binding \'b\': '
-                                  'failed expression: object.data.x == \'ok\'"')
+    assert headers['warning'] == (
+        '299 - "Validation failed for ValidatingAdmissionPolicy \'p\' with binding \'b\': failed expression: object.data.x == \'ok\'"'
+    )
     events = raw('GET', '/_sandbox/audit')[1]['items']
     failure = json.loads(events[-1]['annotations']['validation.policy.admission.k8s.io/validation_failure'])
-    assert failure == [{'message': "failed expression: object.data.x == 'ok'", 'policy': 'p', 'binding': 'b', 'expressionIndex': 0,
-                        'validationActions': ['Warn', 'Audit']}]
+    assert failure == [
+        {'message': "failed expression: object.data.x == 'ok'", 'policy': 'p', 'binding': 'b', 'expressionIndex': 0, 'validationActions': ['Warn', 'Audit']}
+    ]
 
 
 def test_params_own_namespace_selector_and_missing(raw, setup, make_ns):
@@ -131,40 +145,54 @@ def test_params_own_namespace_selector_and_missing(raw, setup, make_ns):
     for ns, name, limit in (('t1', 'a', '2'), ('t1', 'b', '5'), ('t2', 'a', '9')):
         assert raw('POST', f'/api/v1/namespaces/{ns}/configmaps', cm(name, ns, limit=limit))[0] == 201
     rule = dict(CM_RULE, resources=['configmaps'])
-    setup(policy(validations=[{'expression': "!has(object.data.n) || int(object.data.n) <= int(params.data.limit)",
-                               'messageExpression': "'limit ' + params.data.limit"}],
-                 paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'},
-                 matchConstraints={'resourceRules': [rule]}),
-          binding(paramRef={'selector': {}, 'parameterNotFoundAction': 'Allow'}))
-    status, body = raw('POST', '/api/v1/namespaces/t1/configmaps', cm('x', 't1', n='3'))   # 3 > 2: the selector ANDs a and b
+    setup(
+        policy(
+            validations=[
+                {'expression': "!has(object.data.n) || int(object.data.n) <= int(params.data.limit)", 'messageExpression': "'limit ' + params.data.limit"}
+            ],
+            paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'},
+            matchConstraints={'resourceRules': [rule]},
+        ),
+        binding(paramRef={'selector': {}, 'parameterNotFoundAction': 'Allow'}),
+    )
+    status, body = raw('POST', '/api/v1/namespaces/t1/configmaps', cm('x', 't1', n='3'))  # 3 > 2: the selector ANDs a and b
     assert status == 422 and body['message'].endswith('denied request: limit 2')
-    assert raw('POST', '/api/v1/namespaces/t2/configmaps', cm('x', 't2', n='3'))[0] == 201   # own namespace's params only
-    assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('x', n='99'))[0] == 201   # no params + Allow
+    assert raw('POST', '/api/v1/namespaces/t2/configmaps', cm('x', 't2', n='3'))[0] == 201  # own namespace's params only
+    assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('x', n='99'))[0] == 201  # no params + Allow
 
 
 def test_missing_params_with_deny_and_cluster_scoped_request(raw, setup):
     rule = {'apiGroups': [''], 'apiVersions': ['v1'], 'operations': ['CREATE'], 'resources': ['configmaps', 'namespaces']}
-    setup(policy(paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'}, matchConstraints={'resourceRules': [rule]},
-                 validations=[{'expression': 'true'}]),
-          binding(paramRef={'name': 'limits', 'parameterNotFoundAction': 'Deny'}))
+    setup(
+        policy(paramKind={'apiVersion': 'v1', 'kind': 'ConfigMap'}, matchConstraints={'resourceRules': [rule]}, validations=[{'expression': 'true'}]),
+        binding(paramRef={'name': 'limits', 'parameterNotFoundAction': 'Deny'}),
+    )
     status, body = raw('POST', '/api/v1/namespaces/default/configmaps', cm('x'))
     assert status == 422 and body['message'].endswith(
-        "with binding 'b' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction")
+        "with binding 'b' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction"
+    )
     status, body = raw('POST', '/api/v1/namespaces', {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': 'zz'}})
     assert status == 422 and body['message'].endswith(
-        'failed to configure binding: cannot use namespaced paramRef in policy binding that matches cluster-scoped resources')
+        'failed to configure binding: cannot use namespaced paramRef in policy binding that matches cluster-scoped resources'
+    )
 
 
 def test_namespace_selector_and_match_conditions(raw, setup, make_ns):
     make_ns('t1')
-    setup(policy(matchConstraints={'resourceRules': [CM_RULE], 'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': 't1'}}},
-                 matchConditions=[{'name': 'only-x', 'expression': "'x' in object.data"}]), binding())
+    setup(
+        policy(
+            matchConstraints={'resourceRules': [CM_RULE], 'namespaceSelector': {'matchLabels': {'kubernetes.io/metadata.name': 't1'}}},
+            matchConditions=[{'name': 'only-x', 'expression': "'x' in object.data"}],
+        ),
+        binding(),
+    )
     assert raw('POST', '/api/v1/namespaces/default/configmaps', cm('c', x='bad'))[0] == 201
-    assert raw('POST', '/api/v1/namespaces/t1/configmaps', cm('c', 't1', y='bad'))[0] == 201     # matchCondition false
+    assert raw('POST', '/api/v1/namespaces/t1/configmaps', cm('c', 't1', y='bad'))[0] == 201  # matchCondition false
     assert raw('POST', '/api/v1/namespaces/t1/configmaps', cm('d', 't1', x='bad'))[0] == 422
 
 
 # ---------------------------------------------------------------------------------------------- the collection's policy
+
 
 def _docs(name):
     """The objects of a shipped manifest (a v1 List's items, or the documents of the file)."""
@@ -182,17 +210,25 @@ def tenants(raw, make_ns):
     assert raw('POST', f'{ADM}/validatingadmissionpolicybindings', vapb)[0] == 201
     for ns in ('ns-zed', 'ns-a', 'ns-free'):
         make_ns(ns)
-    for ns, cpu, memory, engines in (('ns-zed', 2, 4 * 2 ** 30, ['postgresql', 'mysql']), ('ns-a', 64, 2 ** 40, ['mongodb'])):
-        trp = {'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy', 'metadata': {'name': 'resource-policy', 'namespace': ns},
-               'spec': {'limits': {'cpuCores': cpu, 'memoryBytes': memory}, 'selectors': {'engines': engines}}}
+    for ns, cpu, memory, engines in (('ns-zed', 2, 4 * 2**30, ['postgresql', 'mysql']), ('ns-a', 64, 2**40, ['mongodb'])):
+        trp = {
+            'apiVersion': 'everest.local/v1',
+            'kind': 'TenantResourcePolicy',
+            'metadata': {'name': 'resource-policy', 'namespace': ns},
+            'spec': {'limits': {'cpuCores': cpu, 'memoryBytes': memory}, 'selectors': {'engines': engines}},
+        }
         assert raw('POST', f'{TRP}/namespaces/{ns}/tenantresourcepolicies', trp)[0] == 201
     return raw
 
 
 def dbc(name, ns, etype='postgresql', replicas=3, cpu='500m', memory='1Gi', **spec):
     resources = {k: v for k, v in (('cpu', cpu), ('memory', memory)) if v is not None}
-    body = {'apiVersion': 'everest.percona.com/v1alpha1', 'kind': 'DatabaseCluster', 'metadata': {'name': name, 'namespace': ns},
-            'spec': {'engine': {'type': etype, 'replicas': replicas, 'resources': resources, 'storage': {'size': '10Gi'}}}}
+    body = {
+        'apiVersion': 'everest.percona.com/v1alpha1',
+        'kind': 'DatabaseCluster',
+        'metadata': {'name': name, 'namespace': ns},
+        'spec': {'engine': {'type': etype, 'replicas': replicas, 'resources': resources, 'storage': {'size': '10Gi'}}},
+    }
     body['spec'].update(spec)
     return body
 
@@ -200,25 +236,34 @@ def dbc(name, ns, etype='postgresql', replicas=3, cpu='500m', memory='1Gi', **sp
 def _denied(raw, body):
     status, out = raw('POST', f'{DBC}/namespaces/{body["metadata"]["namespace"]}/databaseclusters', body)
     assert status == 422, out
-    prefix = (f'databaseclusters.everest.percona.com "{body["metadata"]["name"]}" is forbidden: ValidatingAdmissionPolicy '
-              f"'{POLICY_NAME}' with binding '{POLICY_NAME}' denied request: ")
+    prefix = (
+        f'databaseclusters.everest.percona.com "{body["metadata"]["name"]}" is forbidden: ValidatingAdmissionPolicy '
+        f"'{POLICY_NAME}' with binding '{POLICY_NAME}' denied request: "
+    )
     assert out['message'].startswith(prefix)
-    return out['message'][len(prefix):]
+    return out['message'][len(prefix) :]
 
 
 def test_tenant_policy_refusals(tenants):
     raw = tenants
-    assert _denied(raw, dbc('mongo', 'ns-zed', 'psmdb')) == \
-        'ns-zed does not allow the psmdb engine (TenantResourcePolicy ns-zed/resource-policy allows postgresql, mysql)'
-    assert _denied(raw, dbc('big', 'ns-zed', cpu=64)) == \
-        'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192 (TenantResourcePolicy ns-zed/resource-policy)'
-    assert _denied(raw, dbc('mem', 'ns-zed', memory='2Gi')) == ('ns-zed allows at most 4294967296 bytes of memory for all its clusters; '
-                                                                'this cluster asks for 6442450944 (TenantResourcePolicy ns-zed/resource-policy)')
-    assert _denied(raw, dbc('nocpu', 'ns-zed', cpu=None)) == ('ns-zed allows at most 2 CPU for all its clusters (TenantResourcePolicy '
-                                                              'ns-zed/resource-policy); this cluster must set spec.engine.resources.cpu')
+    assert (
+        _denied(raw, dbc('mongo', 'ns-zed', 'psmdb'))
+        == 'ns-zed does not allow the psmdb engine (TenantResourcePolicy ns-zed/resource-policy allows postgresql, mysql)'
+    )
+    assert (
+        _denied(raw, dbc('big', 'ns-zed', cpu=64))
+        == 'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192 (TenantResourcePolicy ns-zed/resource-policy)'
+    )
+    assert _denied(raw, dbc('mem', 'ns-zed', memory='2Gi')) == (
+        'ns-zed allows at most 4294967296 bytes of memory for all its clusters; this cluster asks for 6442450944 (TenantResourcePolicy ns-zed/resource-policy)'
+    )
+    assert _denied(raw, dbc('nocpu', 'ns-zed', cpu=None)) == (
+        'ns-zed allows at most 2 CPU for all its clusters (TenantResourcePolicy ns-zed/resource-policy); this cluster must set spec.engine.resources.cpu'
+    )
     proxy = {'type': 'haproxy', 'replicas': 2, 'resources': {'cpu': '300m'}}
     assert _denied(raw, dbc('proxy', 'ns-zed', 'pxc', proxy=proxy)).startswith(
-        'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 2.1 ')   # 3 x 500m + 2 x 300m
+        'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 2.1 '
+    )  # 3 x 500m + 2 x 300m
 
 
 def test_tenant_policy_admits_within_limits_and_checks_scale_up(tenants):
@@ -230,7 +275,7 @@ def test_tenant_policy_admits_within_limits_and_checks_scale_up(tenants):
     assert status == 422 and 'this cluster asks for 3 ' in out['message']
     body['spec']['engine']['replicas'] = 2
     body['metadata'].setdefault('labels', {})['team'] = 'x'
-    assert raw('PUT', f'{DBC}/namespaces/ns-zed/databaseclusters/ok', body)[0] == 200   # spec unchanged: not checked
+    assert raw('PUT', f'{DBC}/namespaces/ns-zed/databaseclusters/ok', body)[0] == 200  # spec unchanged: not checked
 
 
 def test_tenants_are_independent_and_untouched_namespaces(tenants):
@@ -246,28 +291,35 @@ def test_tenant_policy_through_kubectl(tenants, kubectl, tmp_path):
     proc = kubectl('apply', '-f', str(path))
     assert proc.returncode == 1
     # kubectl prints a 422 whose details carry causes in its "is invalid" form (cause without a field: ": <message>")
-    assert proc.stderr == ("The databaseclusters \"big\" is invalid: : ValidatingAdmissionPolicy '%s' with binding '%s' denied request: "
-                           'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192 '
-                           '(TenantResourcePolicy ns-zed/resource-policy)\n' % (POLICY_NAME, POLICY_NAME))
+    assert proc.stderr == (
+        "The databaseclusters \"big\" is invalid: : ValidatingAdmissionPolicy '%s' with binding '%s' denied request: "
+        'ns-zed allows at most 2 CPU for all its clusters; this cluster asks for 192 '
+        '(TenantResourcePolicy ns-zed/resource-policy)\n' % (POLICY_NAME, POLICY_NAME)
+    )
 
 
 def test_tenant_policy_through_python_client(tenants, api):
     from kubernetes import client  # pylint: disable=import-outside-toplevel
     from kubernetes.client.rest import ApiException  # pylint: disable=import-outside-toplevel
+
     objects = client.CustomObjectsApi(api)
     with pytest.raises(ApiException) as exc:
-        objects.create_namespaced_custom_object('everest.percona.com', 'v1alpha1', 'ns-zed', 'databaseclusters',
-                                                dbc('mongo', 'ns-zed', 'psmdb'))
+        objects.create_namespaced_custom_object('everest.percona.com', 'v1alpha1', 'ns-zed', 'databaseclusters', dbc('mongo', 'ns-zed', 'psmdb'))
     assert exc.value.status == 422
-    assert json.loads(exc.value.body)['message'].endswith('denied request: ns-zed does not allow the psmdb engine '
-                                                          '(TenantResourcePolicy ns-zed/resource-policy allows postgresql, mysql)')
+    assert json.loads(exc.value.body)['message'].endswith(
+        'denied request: ns-zed does not allow the psmdb engine (TenantResourcePolicy ns-zed/resource-policy allows postgresql, mysql)'
+    )
 
 
 def test_tenant_policy_through_rest_emulator(everest_api, clean_sandbox, tenants):  # noqa: F811  pylint: disable=redefined-outer-name
     rt.bootstrap_seed000(clean_sandbox, DEFAULT_ADMIN_PASSWORD)
     raw = tenants
-    trp = {'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy', 'metadata': {'name': 'resource-policy', 'namespace': 'ns-alice'},
-           'spec': {'limits': {'cpuCores': 1}, 'selectors': {'engines': ['postgresql']}}}
+    trp = {
+        'apiVersion': 'everest.local/v1',
+        'kind': 'TenantResourcePolicy',
+        'metadata': {'name': 'resource-policy', 'namespace': 'ns-alice'},
+        'spec': {'limits': {'cpuCores': 1}, 'selectors': {'engines': ['postgresql']}},
+    }
     assert raw('POST', f'{TRP}/namespaces/ns-alice/tenantresourcepolicies', trp)[0] == 201
     everest_api.manual_clock.advance(5)
     token = rt.call(everest_api.url, 'POST', '/v1/session', {'username': 'admin', 'password': DEFAULT_ADMIN_PASSWORD})[1]['token']
@@ -275,7 +327,8 @@ def test_tenant_policy_through_rest_emulator(everest_api, clean_sandbox, tenants
     body['spec']['engine']['version'] = '17.4'
     status, out, _hdr = rt.call(everest_api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, token)
     assert status == 422, out
-    assert out['message'].endswith('ns-alice allows at most 1 CPU for all its clusters; this cluster asks for 2 '
-                                   '(TenantResourcePolicy ns-alice/resource-policy)')
+    assert out['message'].endswith(
+        'ns-alice allows at most 1 CPU for all its clusters; this cluster asks for 2 (TenantResourcePolicy ns-alice/resource-policy)'
+    )
     body['spec']['engine']['resources']['cpu'] = '1'
     assert rt.call(everest_api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', body, token)[0] == 201

@@ -25,6 +25,7 @@ def issuer_fixture():
 def decode(token):
     def part(text):
         return json.loads(base64.urlsafe_b64decode(text + '=' * (-len(text) % 4)))
+
     head, body, _sig = token.split('.')
     return part(head), part(body)
 
@@ -55,6 +56,7 @@ def signature_ok(issuer, token):
 
 
 # ---------------------------------------------------------------------------------------------- discovery and JWKS
+
 
 def test_discovery_document(issuer):
     status, doc = raw_request(issuer.url, None, 'GET', '/.well-known/openid-configuration')
@@ -95,24 +97,43 @@ def test_jwks_has_one_rsa_key_with_kid(issuer):
 
 # ---------------------------------------------------------------------------------------------- tokens
 
+
 def test_token_defaults(issuer):
     token = get_token(issuer, {'sub': 'alice', 'groups': ['/acme/dbas']})
     head, claims = decode(token)
     assert head == {'alg': 'RS256', 'typ': 'JWT', 'kid': issuer.kid}
     now = int(issuer.clock())
     assert claims == {'iss': issuer.url, 'iat': now, 'exp': now + 600, 'jti': claims['jti'], 'sub': 'alice', 'groups': ['/acme/dbas']}
-    assert decode(get_token(issuer, {'sub': 'alice'}))[1]['jti'] != claims['jti']   # unique jti
+    assert decode(get_token(issuer, {'sub': 'alice'}))[1]['jti'] != claims['jti']  # unique jti
     assert signature_ok(issuer, token)
     assert issuer.stats_snapshot()['tokens'] == 2
 
 
 def test_token_overrides_extra_claims_and_omissions(issuer):
-    body = {'sub': 'auth0|64f0', 'groups': 'one-group', 'exp': 1_900_000_000, 'nbf': 1_800_000_100, 'jti': 'j-1',
-            'iss': 'https://elsewhere.example', 'aud': ['everest', 'x'], 'email': 'a@example.com', 'uti': None,
-            '_omit': ['iat']}
+    body = {
+        'sub': 'auth0|64f0',
+        'groups': 'one-group',
+        'exp': 1_900_000_000,
+        'nbf': 1_800_000_100,
+        'jti': 'j-1',
+        'iss': 'https://elsewhere.example',
+        'aud': ['everest', 'x'],
+        'email': 'a@example.com',
+        'uti': None,
+        '_omit': ['iat'],
+    }
     _head, claims = decode(get_token(issuer, body))
-    assert claims == {'sub': 'auth0|64f0', 'groups': 'one-group', 'exp': 1_900_000_000, 'nbf': 1_800_000_100, 'jti': 'j-1',
-                      'iss': 'https://elsewhere.example', 'aud': ['everest', 'x'], 'email': 'a@example.com', 'uti': None}
+    assert claims == {
+        'sub': 'auth0|64f0',
+        'groups': 'one-group',
+        'exp': 1_900_000_000,
+        'nbf': 1_800_000_100,
+        'jti': 'j-1',
+        'iss': 'https://elsewhere.example',
+        'aud': ['everest', 'x'],
+        'email': 'a@example.com',
+        'uti': None,
+    }
     _head, claims = decode(get_token(issuer, {'_omit': ['jti', 'exp', 'iss']}))
     assert set(claims) == {'iat'}
 
@@ -121,7 +142,7 @@ def test_header_overrides_and_algorithms(issuer):
     head, _claims = decode(get_token(issuer, {'sub': 'a', '_header': {'kid': None}}))
     assert 'kid' not in head
     assert decode(get_token(issuer, {'sub': 'a', '_header': {'kid': 'other'}}))[0]['kid'] == 'other'
-    for alg in ('RS384', 'RS512', 'PS256', 'PS512'):   # the issuer's RSA key signs these
+    for alg in ('RS384', 'RS512', 'PS256', 'PS512'):  # the issuer's RSA key signs these
         token = get_token(issuer, {'sub': 'a', '_header': {'alg': alg}})
         assert decode(token)[0]['alg'] == alg and signature_ok(issuer, token), alg
     # HS256 is signed with the public key PEM as the HMAC secret (the algorithm-confusion forgery)
@@ -130,8 +151,8 @@ def test_header_overrides_and_algorithms(issuer):
     signing_input, _sep, sig = forged.rpartition('.')
     assert jose.verify('HS256', pem, signing_input.encode(), jose.b64url_decode(sig))
     assert not signature_ok(issuer, forged)
-    assert get_token(issuer, {'_header': {'alg': 'none'}}).endswith('.')    # none: empty signature
-    odd = get_token(issuer, {'_header': {'alg': 'XX1'}})                     # unknown alg: signed as RS256
+    assert get_token(issuer, {'_header': {'alg': 'none'}}).endswith('.')  # none: empty signature
+    odd = get_token(issuer, {'_header': {'alg': 'XX1'}})  # unknown alg: signed as RS256
     assert decode(odd)[0]['alg'] == 'XX1' and jose.verify('RS256', issuer.key.public_key(), *_parts(odd))
     for alg in ('ES256', 'EdDSA'):
         assert not signature_ok(issuer, get_token(issuer, {'sub': 'a', '_header': {'alg': alg}})), alg
@@ -151,7 +172,7 @@ def test_faults_stats_and_rotation(issuer):
     assert raw_request(issuer.url, None, 'POST', '/_sandbox/faults', {'bogus': 1})[0] == 400
     raw_request(issuer.url, None, 'POST', '/_sandbox/faults', {'discovery_status': 500})
     assert raw_request(issuer.url, None, 'GET', '/.well-known/openid-configuration')[0] == 500
-    assert raw_request(issuer.url, None, 'GET', '/jwks')[0] == 200   # the new configuration replaced the old one
+    assert raw_request(issuer.url, None, 'GET', '/jwks')[0] == 200  # the new configuration replaced the old one
     raw_request(issuer.url, None, 'POST', '/_sandbox/faults', {})
     assert raw_request(issuer.url, None, 'GET', '/_sandbox/stats')[1] == {'discovery': 1, 'jwks': 2, 'tokens': 0}
     old = issuer.kid
@@ -163,6 +184,7 @@ def test_faults_stats_and_rotation(issuer):
 
 
 # ---------------------------------------------------------------------------------------------- JOSE (golang-jwt rules)
+
 
 def test_base64url_is_strict_raw_url():
     assert jose.b64url_decode('YWI') == b'ab'
@@ -178,8 +200,13 @@ def test_alg_must_fit_the_key_type():
     ed_key = ed25519.Ed25519PrivateKey.generate()
     secret = b'0123456789abcdef'
     rsa_public = rsa_key.public_key()
-    cases = [('RS256', rsa_key, rsa_public), ('PS384', rsa_key, rsa_public),
-             ('ES256', ec_key, ec_key.public_key()), ('EdDSA', ed_key, ed_key.public_key()), ('HS512', secret, secret)]
+    cases = [
+        ('RS256', rsa_key, rsa_public),
+        ('PS384', rsa_key, rsa_public),
+        ('ES256', ec_key, ec_key.public_key()),
+        ('EdDSA', ed_key, ed_key.public_key()),
+        ('HS512', secret, secret),
+    ]
     for alg, private, public in cases:
         sig = jose.sign(alg, private, data)
         assert jose.verify(alg, public, data, sig), alg
@@ -197,14 +224,14 @@ def test_alg_must_fit_the_key_type():
 def test_jwk_set_parsing():
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = jose.public_jwk(rsa_key.public_key(), 'k1')
-    assert [kid for kid, _k in jose.parse_jwk_set(jwk)] == ['k1']                       # a single key is a set of one
+    assert [kid for kid, _k in jose.parse_jwk_set(jwk)] == ['k1']  # a single key is a set of one
     nokid = {k: v for k, v in jwk.items() if k != 'kid'}
     keys = jose.parse_jwk_set({'keys': [nokid, jwk, {'kty': 'oct', 'k': 'c2VjcmV0'}]})
     assert [kid for kid, _k in keys] == ['', 'k1', '']
     assert jose.lookup(keys, '') is keys[0][1] and jose.lookup(keys, 'k1') is keys[1][1] and jose.lookup(keys, 'x') is None
-    assert isinstance(jose.parse_jwk_set(dict(jwk, d='AQAB'))[0][1], jose.UnusableKey)   # private material
+    assert isinstance(jose.parse_jwk_set(dict(jwk, d='AQAB'))[0][1], jose.UnusableKey)  # private material
     for bad in ({'keys': {}}, {'kty': 'XYZ'}, {'kty': 'RSA', 'e': 'AQAB'}, dict(jwk, kid=5), {'kty': 'EC', 'crv': 'P-999', 'x': 'AA', 'y': 'AA'}, [1]):
         with pytest.raises(jose.JoseError):
             jose.parse_jwk_set(bad)
-    with pytest.raises(jose.JoseError):   # one bad key fails the whole set (jwx)
+    with pytest.raises(jose.JoseError):  # one bad key fails the whole set (jwx)
         jose.parse_jwk_set({'keys': [jwk, {'kty': 'RSA'}]})

@@ -16,16 +16,14 @@ CM_PATH = '/api/v1/namespaces/everest-system/configmaps/everest-settings'
 
 def run(*args):
     env = dict(os.environ, PYTHONPATH=str(SANDBOX_ROOT))
-    return subprocess.run([sys.executable, '-m', 'everest_sandbox', *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run([sys.executable, '-m', 'everest_sandbox', *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 def assert_points_at(handle_request, url):
     status, cm = handle_request('GET', CM_PATH)
     assert status == 200, cm
     assert cm['metadata']['annotations'] == {'helm.sh/resource-policy': 'keep'}
-    assert yaml.safe_load(cm['data']['oidc.config']) == {
-        'issuerUrl': url, 'clientId': 'everest-sandbox', 'scopes': ['openid', 'profile', 'email', 'groups']}
+    assert yaml.safe_load(cm['data']['oidc.config']) == {'issuerUrl': url, 'clientId': 'everest-sandbox', 'scopes': ['openid', 'profile', 'email', 'groups']}
     # the text is what the chart's toYaml writes: keys sorted, list items not indented
     assert cm['data']['oidc.config'] == f'clientId: everest-sandbox\nissuerUrl: {url}\nscopes:\n- openid\n- profile\n- email\n- groups\n'
 
@@ -48,8 +46,7 @@ def test_reset_keeps_the_settings(clean_sandbox):
 
 def test_settings_configmap_parses_back():
     cm = rest_settings.chart_configmap('http://127.0.0.1:1', 'c', ('openid', 'groups'))
-    assert rest_settings.parse_oidc_config(cm['data']['oidc.config']) == {
-        'issuerUrl': 'http://127.0.0.1:1', 'clientId': 'c', 'scopes': ['openid', 'groups']}
+    assert rest_settings.parse_oidc_config(cm['data']['oidc.config']) == {'issuerUrl': 'http://127.0.0.1:1', 'clientId': 'c', 'scopes': ['openid', 'groups']}
 
 
 def test_launched_sandbox_starts_and_stops_the_issuer(tmp_path):
@@ -69,5 +66,5 @@ def test_launched_sandbox_starts_and_stops_the_issuer(tmp_path):
     finally:
         stopped = run('stop', '--dir', str(state))
     assert stopped.returncode == 0, stopped.stderr
-    with pytest.raises(OSError):    # the issuer went down with the sandbox
+    with pytest.raises(OSError):  # the issuer went down with the sandbox
         raw_request(url, None, 'GET', '/jwks', timeout=2)

@@ -1,4 +1,4 @@
-"""Fidelity tests of the Everest REST API emulator (EF section 6, 7) with a manual clock (no sleeps)."""
+"""Fidelity tests of the Everest REST API emulator (reference §6, §7) with a manual clock (no sleeps)."""
 
 import base64
 import copy
@@ -12,12 +12,24 @@ from everest_sandbox.restapi.kube import path as kpath
 from everest_sandbox.restapi.testing import everest_api  # noqa: F401  pylint: disable=unused-import
 
 GROUP = 'everest.percona.com/v1alpha1'
-PG = {'apiVersion': GROUP, 'kind': 'DatabaseCluster', 'metadata': {'name': 'pg-alice'},
-      'spec': {'engine': {'type': 'postgresql', 'version': '17.4', 'replicas': 1, 'storage': {'size': '25Gi'},
-                          'resources': {'cpu': '1', 'memory': '2Gi'}},
-               'proxy': {'type': 'pgbouncer', 'replicas': 1, 'expose': {'type': 'external'}}}}
-S3 = {'name': 'alice-s3', 'type': 's3', 'bucketName': 'everest-alice', 'accessKey': 'AK-1', 'secretKey': 'SK-1',
-      'url': 'https://s3.example.com', 'region': 'us-east-1'}
+PG = {
+    'apiVersion': GROUP,
+    'kind': 'DatabaseCluster',
+    'metadata': {'name': 'pg-alice'},
+    'spec': {
+        'engine': {'type': 'postgresql', 'version': '17.4', 'replicas': 1, 'storage': {'size': '25Gi'}, 'resources': {'cpu': '1', 'memory': '2Gi'}},
+        'proxy': {'type': 'pgbouncer', 'replicas': 1, 'expose': {'type': 'external'}},
+    },
+}
+S3 = {
+    'name': 'alice-s3',
+    'type': 's3',
+    'bucketName': 'everest-alice',
+    'accessKey': 'AK-1',
+    'secretKey': 'SK-1',
+    'url': 'https://s3.example.com',
+    'region': 'us-east-1',
+}
 
 
 def _pg(**engine):
@@ -33,7 +45,7 @@ def api(everest_api, clean_sandbox):  # pylint: disable=redefined-outer-name
 
 
 def login(api, user, password, expect=200):  # pylint: disable=redefined-outer-name
-    api.manual_clock.advance(5)   # stay clear of the session rate limit unless a test wants it
+    api.manual_clock.advance(5)  # stay clear of the session rate limit unless a test wants it
     status, body, _hdr = rt.call(api.url, 'POST', '/v1/session', {'username': user, 'password': password})
     assert status == expect, body
     return body.get('token') if status == 200 else body
@@ -48,6 +60,7 @@ def bob(api):  # pylint: disable=redefined-outer-name
 
 
 # ---------------------------------------------------------------------------------------------- session
+
 
 def test_login_pbkdf2_and_plain_admin(api):
     assert alice(api).count('.') == 2
@@ -88,13 +101,13 @@ def test_token_claims_expiry_and_logout(everest_api, clean_sandbox):  # pylint: 
         everest_api.manual_clock.advance(5)
         status, body, _hdr = rt.call(server.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})
         token = body['token']
-        assert rt.call(server.url, 'DELETE', '/v1/session', token=token)[0] == 429   # /v1/session is rate limited, any method
+        assert rt.call(server.url, 'DELETE', '/v1/session', token=token)[0] == 429  # /v1/session is rate limited, any method
         everest_api.manual_clock.advance(1)
         assert rt.call(server.url, 'DELETE', '/v1/session', token=token)[0] == 204
         assert rt.call(server.url, 'GET', '/v1/namespaces', token=token)[:2] == (401, {'message': 'Invalid token'})
         # echo-jwt v4.3.1 (Everest's): no bearer token at all is a 400
         assert rt.call(server.url, 'GET', '/v1/namespaces')[:2] == (400, {'message': 'missing or malformed jwt'})
-        assert rt.call(server.url, 'GET', '/v1/version')[0] == 200   # no token needed
+        assert rt.call(server.url, 'GET', '/v1/version')[0] == 200  # no token needed
     finally:
         server.stop()
 
@@ -105,7 +118,7 @@ def test_session_rate_limit_default_one_per_second(api):
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 200
     status, body, headers = rt.call(api.url, 'POST', '/v1/session', creds)
     assert (status, body) == (429, {'message': 'rate limit exceeded'})
-    assert 'retry-after' not in headers     # like Everest: echo's rate limiter sends no Retry-After (EF 7)
+    assert 'retry-after' not in headers  # like Everest: echo's rate limiter sends no Retry-After (reference §7)
     api.manual_clock.advance(0.5)
     assert rt.call(api.url, 'POST', '/v1/session', creds)[0] == 429
     api.manual_clock.advance(1.0)
@@ -121,9 +134,9 @@ def test_retry_after_header_is_optional(everest_api, clean_sandbox):  # pylint: 
     creds = {'username': 'alice', 'password': rt.ALICE_PASSWORD}
     try:
         assert rt.call(server.url, 'POST', '/v1/session', creds)[0] == 200
-        status, body, headers = rt.call(server.url, 'POST', '/v1/session', creds)   # the session limiter (1/s)
+        status, body, headers = rt.call(server.url, 'POST', '/v1/session', creds)  # the session limiter (1/s)
         assert (status, body, headers['retry-after']) == (429, {'message': 'rate limit exceeded'}, '1')
-        status, _body, headers = rt.call(server.url, 'GET', '/v1/version')         # the API limiter (2/s, burst 2)
+        status, _body, headers = rt.call(server.url, 'GET', '/v1/version')  # the API limiter (2/s, burst 2)
         assert (status, headers['retry-after']) == (429, '1')
         clock.advance(1.0)
         assert rt.call(server.url, 'GET', '/v1/version')[0] == 200
@@ -138,17 +151,17 @@ def test_login_lockout_doubles_after_failures(everest_api, clean_sandbox):  # py
     bad = {'username': 'alice', 'password': 'wrong-1'}
     good = {'username': 'alice', 'password': rt.ALICE_PASSWORD}
     try:
-        assert rt.call(server.url, 'POST', '/v1/session', bad)[0] == 401       # gap becomes 20 ms
+        assert rt.call(server.url, 'POST', '/v1/session', bad)[0] == 401  # gap becomes 20 ms
         clock.advance(0.010)
-        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 429      # too soon; restarts the gap
+        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 429  # too soon; restarts the gap
         clock.advance(0.015)
-        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 429      # 15 ms after the refused attempt
+        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 429  # 15 ms after the refused attempt
         clock.advance(0.021)
-        assert rt.call(server.url, 'POST', '/v1/session', bad)[0] == 401       # gap becomes 40 ms
+        assert rt.call(server.url, 'POST', '/v1/session', bad)[0] == 401  # gap becomes 40 ms
         clock.advance(0.030)
         assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 429
         clock.advance(0.041)
-        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 200      # success resets the gap
+        assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 200  # success resets the gap
         assert rt.call(server.url, 'POST', '/v1/session', good)[0] == 200
     finally:
         server.stop()
@@ -166,15 +179,21 @@ def test_api_rate_limit(everest_api, clean_sandbox):  # pylint: disable=redefine
 
 # ---------------------------------------------------------------------------------------------- rbac
 
+
 def test_rbac_confines_tenants_and_honours_enabled(api, clean_sandbox):
     a, b = alice(api), bob(api)
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', PG, a)[0] == 201
     assert rt.call(api.url, 'GET', '/v1/namespaces', token=a)[1] == ['ns-alice']
     assert rt.call(api.url, 'GET', '/v1/namespaces', token=b)[1] == ['ns-bob']
     forbidden = (403, {'message': 'insufficient permissions for performing the operation'})
-    for method, path in (('GET', '/database-clusters/pg-alice'), ('PUT', '/database-clusters/pg-alice'),
-                         ('DELETE', '/database-clusters/pg-alice'), ('GET', '/database-clusters/pg-alice/credentials'),
-                         ('GET', '/database-clusters/pg-alice/backups'), ('GET', '/backup-storages/x')):
+    for method, path in (
+        ('GET', '/database-clusters/pg-alice'),
+        ('PUT', '/database-clusters/pg-alice'),
+        ('DELETE', '/database-clusters/pg-alice'),
+        ('GET', '/database-clusters/pg-alice/credentials'),
+        ('GET', '/database-clusters/pg-alice/backups'),
+        ('GET', '/backup-storages/x'),
+    ):
         body = PG if method == 'PUT' else None
         assert rt.call(api.url, method, '/v1/namespaces/ns-alice' + path, body, b)[:2] == forbidden, (method, path)
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', PG, b)[:2] == forbidden
@@ -191,8 +210,9 @@ def test_rbac_object_of_backups_is_the_cluster(api, clean_sandbox):
     a = alice(api)
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', PG, a)[0] == 201
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/backup-storages', S3, a)[0] == 201
-    policy = rt.SEED_POLICY.replace('p, role:tenant-ns-alice, database-cluster-backups, *, ns-alice/*',
-                                    'p, role:tenant-ns-alice, database-cluster-backups, *, ns-alice/pg-alice')
+    policy = rt.SEED_POLICY.replace(
+        'p, role:tenant-ns-alice, database-cluster-backups, *, ns-alice/*', 'p, role:tenant-ns-alice, database-cluster-backups, *, ns-alice/pg-alice'
+    )
     rt.set_rbac(rt.kube_for(clean_sandbox), policy)
     body = {'metadata': {'name': 'nightly-1'}, 'spec': {'dbClusterName': 'pg-alice', 'backupStorageName': 'alice-s3'}}
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-cluster-backups', body, a)[0] == 200
@@ -200,20 +220,25 @@ def test_rbac_object_of_backups_is_the_cluster(api, clean_sandbox):
 
 # ---------------------------------------------------------------------------------------------- database clusters
 
-@pytest.mark.parametrize('mutate, detail', [
-    (lambda b: b['metadata'].update(name='a' * 23), "'metadata.name' can be at most 22 characters long"),
-    (lambda b: b['metadata'].update(name='Pg_1'), "'metadata.name' is not RFC 1035 compatible"),
-    (lambda b: b['spec']['engine']['resources'].update(cpu='500m'), 'CPU limits should be above 600m'),
-    (lambda b: b['spec']['engine']['resources'].update(memory='256M'), 'memory limits should be above 512M'),
-    (lambda b: b['spec']['engine']['resources'].pop('memory'), 'please specify resource limits for the cluster'),
-    (lambda b: b['spec']['engine']['storage'].update(size='512M'), 'storage size should be above 1G'),
-    (lambda b: b['spec']['proxy'].update(type='haproxy'), 'you can use only PGBouncer as a proxy type for Postgres clusters'),
-    (lambda b: b['spec']['engine'].update(type='pxc', replicas=2), 'must be odd'),
-    (lambda b: b['spec'].update(proxy={'type': 'haproxy', 'replicas': 1}) or b['spec']['engine'].update(type='pxc', replicas=7),
-     'at most 5 replicas'),
-    (lambda b: b['spec'].update(proxy={'type': 'haproxy', 'replicas': 1}) or b['spec']['engine'].update(type='pxc', replicas=3),
-     'at least 2 proxy replicas'),
-])
+
+@pytest.mark.parametrize(
+    'mutate, detail',
+    [
+        (lambda b: b['metadata'].update(name='a' * 23), "'metadata.name' can be at most 22 characters long"),
+        (lambda b: b['metadata'].update(name='Pg_1'), "'metadata.name' is not RFC 1035 compatible"),
+        (lambda b: b['spec']['engine']['resources'].update(cpu='500m'), 'CPU limits should be above 600m'),
+        (lambda b: b['spec']['engine']['resources'].update(memory='256M'), 'memory limits should be above 512M'),
+        (lambda b: b['spec']['engine']['resources'].pop('memory'), 'please specify resource limits for the cluster'),
+        (lambda b: b['spec']['engine']['storage'].update(size='512M'), 'storage size should be above 1G'),
+        (lambda b: b['spec']['proxy'].update(type='haproxy'), 'you can use only PGBouncer as a proxy type for Postgres clusters'),
+        (lambda b: b['spec']['engine'].update(type='pxc', replicas=2), 'must be odd'),
+        (lambda b: b['spec'].update(proxy={'type': 'haproxy', 'replicas': 1}) or b['spec']['engine'].update(type='pxc', replicas=7), 'at most 5 replicas'),
+        (
+            lambda b: b['spec'].update(proxy={'type': 'haproxy', 'replicas': 1}) or b['spec']['engine'].update(type='pxc', replicas=3),
+            'at least 2 proxy replicas',
+        ),
+    ],
+)
 def test_cluster_validation(api, mutate, detail):
     body = _pg()
     mutate(body)
@@ -228,14 +253,17 @@ def test_cluster_schema_errors_are_400(api):
     assert status == 400 and answer['message'].startswith('request body has an error')
 
 
-@pytest.mark.parametrize('schedule, pitr, field', [
-    ({'name': 'd', 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "enabled"'),
-    ({'name': 'd', 'enabled': False, 'schedule': '0 1 * * *'}, None, '/spec/backup/schedules/0": property "backupStorageName"'),
-    ({'enabled': True, 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "name"'),
-    (None, {'backupStorageName': 'alice-s3'}, '/spec/backup/pitr": property "enabled"'),
-])
+@pytest.mark.parametrize(
+    'schedule, pitr, field',
+    [
+        ({'name': 'd', 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "enabled"'),
+        ({'name': 'd', 'enabled': False, 'schedule': '0 1 * * *'}, None, '/spec/backup/schedules/0": property "backupStorageName"'),
+        ({'enabled': True, 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}, None, '/spec/backup/schedules/0": property "name"'),
+        (None, {'backupStorageName': 'alice-s3'}, '/spec/backup/pitr": property "enabled"'),
+    ],
+)
 def test_backup_schema_required_fields_are_400(api, schedule, pitr, field):
-    """EF 6.4: every schedule field but retentionCopies, and pitr.enabled, are required by the OpenAPI schema."""
+    """Reference §6.4: every schedule field but retentionCopies, and pitr.enabled, are required by the OpenAPI schema."""
     body = _pg()
     body['spec']['backup'] = {'enabled': True}
     if schedule is not None:
@@ -248,7 +276,7 @@ def test_backup_schema_required_fields_are_400(api, schedule, pitr, field):
 
 def test_cluster_with_no_ready_delay_is_ready_in_the_create_answer(api):
     a = alice(api)
-    ticks = iter(range(10 ** 6))
+    ticks = iter(range(10**6))
     base = api.clock()
     # a clock that moves on every reading, as a real one does between two calls
     delay, clock, api.ready_delay, api.clock = api.ready_delay, api.clock, 0, lambda: base + next(ticks) * 1e-6
@@ -306,6 +334,7 @@ def test_credentials_per_engine(api):
 
 # ---------------------------------------------------------------------------------------------- storages, monitoring
 
+
 def test_backup_storage_crud_never_returns_keys(api, clean_sandbox):
     a = alice(api)
     base = '/v1/namespaces/ns-alice/backup-storages'
@@ -324,8 +353,7 @@ def test_backup_storage_crud_never_returns_keys(api, clean_sandbox):
     assert rt.call(api.url, 'POST', base, long_name, a)[0] == 400
     # in use by a schedule -> 400
     pg = _pg()
-    pg['spec']['backup'] = {'enabled': True, 'schedules': [{'name': 'daily', 'enabled': True, 'schedule': '0 1 * * *',
-                                                            'backupStorageName': 'alice-s3'}]}
+    pg['spec']['backup'] = {'enabled': True, 'schedules': [{'name': 'daily', 'enabled': True, 'schedule': '0 1 * * *', 'backupStorageName': 'alice-s3'}]}
     assert rt.call(api.url, 'POST', '/v1/namespaces/ns-alice/database-clusters', pg, a)[0] == 201
     assert rt.call(api.url, 'DELETE', base + '/alice-s3', token=a)[0] == 400
     assert rt.call(api.url, 'DELETE', '/v1/namespaces/ns-alice/database-clusters/pg-alice', token=a)[0] == 204
@@ -338,8 +366,14 @@ def test_monitoring_instance_crud(api):
     base = '/v1/namespaces/ns-alice/monitoring-instances'
     body = {'name': 'alice-pmm', 'type': 'pmm', 'url': 'https://pmm.alice.example.com', 'pmm': {'apiKey': 'K-1'}}
     status, created, _hdr = rt.call(api.url, 'POST', base, body, a)
-    assert status == 200 and created == {'name': 'alice-pmm', 'namespace': 'ns-alice', 'type': 'pmm',
-                                         'url': 'https://pmm.alice.example.com', 'allowedNamespaces': [], 'verifyTLS': True}
+    assert status == 200 and created == {
+        'name': 'alice-pmm',
+        'namespace': 'ns-alice',
+        'type': 'pmm',
+        'url': 'https://pmm.alice.example.com',
+        'allowedNamespaces': [],
+        'verifyTLS': True,
+    }
     assert rt.call(api.url, 'POST', base, dict(body, name='no-key', pmm={}), a)[0] == 400
     assert rt.call(api.url, 'POST', base, dict(body, name='bad-url', url='not a url'), a)[0] == 400
     pg = _pg()
@@ -350,6 +384,7 @@ def test_monitoring_instance_crud(api):
 
 
 # ---------------------------------------------------------------------------------------------- backups, restores
+
 
 def test_backup_and_restore_progression(api):
     a = alice(api)
@@ -390,5 +425,5 @@ def test_reset_forgets_revoked_tokens_and_limits(api):
     assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': 'wrong-1'})[0] == 429
     assert rt.call(api.url, 'POST', '/_sandbox/reset')[:2] == (200, {'status': 'ok'})
     assert api.stats['logins'] == 0
-    assert rt.call(api.url, 'GET', '/v1/namespaces', token=token)[0] == 200   # the blocklist is gone
+    assert rt.call(api.url, 'GET', '/v1/namespaces', token=token)[0] == 200  # the blocklist is gone
     assert rt.call(api.url, 'POST', '/v1/session', {'username': 'alice', 'password': rt.ALICE_PASSWORD})[0] == 200

@@ -80,27 +80,36 @@ def add_policy(kube, extra):
 
 # ---------------------------------------------------------------------------------------------- step 1: extraction
 
+
 def test_missing_or_malformed_header_is_400(api, idp):
     missing = (400, {'message': 'missing or malformed jwt'})
     assert call(api, '/v1/namespaces') == missing
     for value in ('Basic abc', 'Bearer ', 'Bearer', 'Token x'):
         assert call(api, '/v1/namespaces', headers={'Authorization': value}) == missing, value
     token = idp.token(sub='alice')
-    assert call(api, '/v1/namespaces', headers={'Authorization': 'bEaReR ' + token})[0] == 200   # prefix in any case
-    assert call(api, '/v1/settings')[0] == 200 and call(api, '/v1/version')[0] == 200           # no token needed
+    assert call(api, '/v1/namespaces', headers={'Authorization': 'bEaReR ' + token})[0] == 200  # prefix in any case
+    assert call(api, '/v1/settings')[0] == 200 and call(api, '/v1/version')[0] == 200  # no token needed
 
 
 # ---------------------------------------------------------------------------------------------- steps 2-4
+
 
 def test_malformed_or_tampered_tokens_are_401_without_a_jwks_fetch(api, idp):
     good = idp.token(sub='alice')
     head, body, sig = good.split('.')
     other_body = idp.token(sub='admin').split('.')[1]
-    for bad in ('abc', 'a.b', f'{head}.{body}.{sig}.x', f'{head}={body}.{sig}', f'{head}.{body}.{sig}=',
-                idp.token(sub='a', _header={'alg': 'XS256'}), idp.token(sub='a', _header={'alg': None})):
+    for bad in (
+        'abc',
+        'a.b',
+        f'{head}.{body}.{sig}.x',
+        f'{head}={body}.{sig}',
+        f'{head}.{body}.{sig}=',
+        idp.token(sub='a', _header={'alg': 'XS256'}),
+        idp.token(sub='a', _header={'alg': None}),
+    ):
         assert call(api, '/v1/namespaces', bad) == INVALID, bad
-    assert jwks_fetches(idp) == 0          # rejected before the key function: nothing fetched yet
-    assert call(api, '/v1/namespaces', f'{head}.{other_body}.{sig}') == INVALID     # claims swapped: bad signature
+    assert jwks_fetches(idp) == 0  # rejected before the key function: nothing fetched yet
+    assert call(api, '/v1/namespaces', f'{head}.{other_body}.{sig}') == INVALID  # claims swapped: bad signature
     assert call(api, '/v1/namespaces', f'{head}.{body}.{sig[:-4]}AAAA') == INVALID
     assert call(api, '/v1/namespaces', good)[0] == 200
     assert jwks_fetches(idp) == 1
@@ -125,24 +134,24 @@ def test_kid_required_and_known_jwks_fetched_once(api, idp):
     assert call(api, '/v1/namespaces', idp.token(sub='alice', _header={'kid': 'unknown-kid'})) == INVALID
     assert call(api, '/v1/namespaces', idp.token(sub='alice', _header={'kid': 7})) == INVALID
     assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
-    assert jwks_fetches(idp) == 1          # fetched by the first OIDC token, cached; an unknown kid refetches nothing
+    assert jwks_fetches(idp) == 1  # fetched by the first OIDC token, cached; an unknown kid refetches nothing
     state = call(api, '/_sandbox/oidc')[1]
     assert state['jwksFetched'] and state['jwksFetches'] == 1 and state['kids'] == [idp.kid]
 
 
 def test_alg_must_fit_the_key_not_the_jwk_alg(api, idp):
-    for alg in ('RS384', 'RS512', 'PS256', 'PS512'):     # the JWK says RS256; any RSA method verifies
+    for alg in ('RS384', 'RS512', 'PS256', 'PS512'):  # the JWK says RS256; any RSA method verifies
         assert call(api, '/v1/namespaces', idp.token(sub='alice', _header={'alg': alg}))[0] == 200, alg
-    for alg in ('HS256', 'none', 'ES256', 'EdDSA'):      # HS256 signed with the public key PEM: no
+    for alg in ('HS256', 'none', 'ES256', 'EdDSA'):  # HS256 signed with the public key PEM: no
         assert call(api, '/v1/namespaces', idp.token(sub='alice', _header={'alg': alg})) == INVALID, alg
 
 
 def test_exp_and_nbf_without_leeway(api, idp):
     now = idp.clock()
     token = idp.token(sub='alice', exp=now + 10)
-    fractional = idp.token(sub='alice', exp=now + 10.9)     # whole seconds: 10.9 counts as 10
+    fractional = idp.token(sub='alice', exp=now + 10.9)  # whole seconds: 10.9 counts as 10
     later = idp.token(sub='alice', nbf=now + 5)
-    zero_exp = idp.token(sub='alice', exp=0)                # 0 counts as "no exp" for the signature check
+    zero_exp = idp.token(sub='alice', exp=0)  # 0 counts as "no exp" for the signature check
     assert call(api, '/v1/namespaces', token)[0] == 200 and call(api, '/v1/namespaces', later) == INVALID
     idp.clock.advance(5)
     assert call(api, '/v1/namespaces', later)[0] == 200
@@ -151,7 +160,7 @@ def test_exp_and_nbf_without_leeway(api, idp):
     idp.clock.advance(0.001)
     assert call(api, '/v1/namespaces', token) == INVALID and call(api, '/v1/namespaces', fractional) == INVALID
     assert call(api, '/v1/namespaces', zero_exp)[0] == 200
-    for exp in ('9999999999', None, True, 10 ** 400):    # a string, null, a bool, beyond float64: all invalid
+    for exp in ('9999999999', None, True, 10**400):  # a string, null, a bool, beyond float64: all invalid
         assert call(api, '/v1/namespaces', idp.token(sub='alice', exp=exp)) == INVALID, exp
 
 
@@ -166,6 +175,7 @@ def test_iss_value_and_audience_are_not_checked(api, idp):
 
 # ---------------------------------------------------------------------------------------------- step 5: blocklist
 
+
 def test_blocklist_preconditions(api, idp):
     assert call(api, '/v1/namespaces', idp.token(sub='alice', _omit=['jti'])) == INTERNAL
     assert call(api, '/v1/namespaces', idp.token(sub='alice', jti='')) == INTERNAL
@@ -174,17 +184,17 @@ def test_blocklist_preconditions(api, idp):
     assert call(api, '/v1/namespaces', idp.token(sub='alice', _omit=['exp'])) == INTERNAL
     assert call(api, '/v1/namespaces', idp.token(_omit=['sub'])) == INTERNAL
     assert call(api, '/v1/namespaces', idp.token(sub=['alice'])) == INTERNAL
-    assert call(api, '/v1/namespaces', idp.token(sub='alice', _omit=['iss'])) == INTERNAL   # no iss: still OIDC, then 500
+    assert call(api, '/v1/namespaces', idp.token(sub='alice', _omit=['iss'])) == INTERNAL  # no iss: still OIDC, then 500
     log = call(api, '/_sandbox/log')[1]['lines']
     assert "ERROR token doesn't contains jti or uti claim\nfailed to shorten token" in log
     assert 'ERROR failed to extract username: could not extract sub' in log
 
 
 def test_non_string_jti_crashes_the_handler(api, idp):
-    for claims in ({'jti': 12345}, {'jti': None}, {'uti': 5}):   # uti is read even when jti is good
+    for claims in ({'jti': 12345}, {'jti': None}, {'uti': 5}):  # uti is read even when jti is good
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             call(api, '/v1/namespaces', idp.token(sub='alice', **claims))
-    assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200     # the server goes on
+    assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200  # the server goes on
 
 
 def test_logout_blocklists_the_sso_token(api, idp):
@@ -192,11 +202,12 @@ def test_logout_blocklists_the_sso_token(api, idp):
     assert call(api, '/v1/session', token, method='DELETE') == (204, None)
     assert call(api, '/v1/namespaces', token) == (401, {'message': 'Invalid token'})
     assert call(api, '/v1/session', token, method='DELETE')[0] in (401, 429)
-    assert call(api, '/v1/namespaces', other)[0] == 200      # another token of the same user is not affected
+    assert call(api, '/v1/namespaces', other)[0] == 200  # another token of the same user is not affected
     assert api.stats['logouts'] == 1
 
 
 # ---------------------------------------------------------------------------------------------- step 6: RBAC
+
 
 def test_authorized_by_subject_or_any_group(api, idp, kube):
     add_policy(kube, GROUP_POLICY)
@@ -220,10 +231,10 @@ def test_authorized_by_subject_or_any_group(api, idp, kube):
 def test_collisions_admin_group_and_role_names(api, idp):
     ns_bob = '/v1/namespaces/ns-bob/database-clusters/anything'
     assert call(api, ns_bob, idp.token(sub='eve'))[0] == 403
-    assert call(api, ns_bob, idp.token(sub='eve', groups=['admin']))[0] == 404          # g, admin, role:admin
+    assert call(api, ns_bob, idp.token(sub='eve', groups=['admin']))[0] == 404  # g, admin, role:admin
     assert call(api, ns_bob, idp.token(sub='eve', groups=['role:tenant-ns-bob']))[0] == 404
     assert call(api, ns_bob, idp.token(sub='eve', groups=['role:tenant-ns-alice']))[0] == 403
-    assert call(api, ns_bob, idp.token(sub='role:admin'))[0] == 404                    # a sub named like a role
+    assert call(api, ns_bob, idp.token(sub='role:admin'))[0] == 404  # a sub named like a role
 
 
 def test_denial_is_logged_with_the_subject_only(api, idp):
@@ -236,10 +247,10 @@ def test_permissions_union_over_subject_and_groups(api, idp, kube):
     status, body = call(api, '/v1/permissions', idp.token(sub='frank', groups=['/acme/dbas', 'ops-team', 'nobody']))
     assert status == 200 and body['enabled'] is True
     rows = body['permissions']
-    assert {tuple(r[:1]) for r in rows} == {('frank',)}                   # every row rewritten to the subject
+    assert {tuple(r[:1]) for r in rows} == {('frank',)}  # every row rewritten to the subject
     assert ['frank', 'namespaces', 'read', 'ns-bob'] in rows and ['frank', 'namespaces', 'read', 'ns-alice'] in rows
     assert ['frank', 'database-clusters', '*', 'ns-alice/*'] in rows and ['frank', 'database-clusters', '*', 'ns-bob/*'] in rows
-    assert len(rows) == len({tuple(r) for r in rows}) == 16               # 8 + 8 rules, the duplicate namespaces row once
+    assert len(rows) == len({tuple(r) for r in rows}) == 16  # 8 + 8 rules, the duplicate namespaces row once
     status, body = call(api, '/v1/permissions', idp.token(sub='x', groups=['admin']))
     assert len(body['permissions']) == 13 and ['x', 'namespaces', '*', '*'] in body['permissions']
     assert call(api, '/v1/permissions', idp.token(sub='x')) == (200, {'enabled': True, 'permissions': []})
@@ -249,12 +260,12 @@ def test_permissions_union_over_subject_and_groups(api, idp, kube):
 
 # ---------------------------------------------------------------------------------------------- /v1/settings
 
+
 def test_settings_reread_per_call(api, kube, idp):
     status, body = call(api, '/v1/settings')
     assert (status, body) == (200, {'oidcConfig': {'clientId': 'everest-ui', 'issuerURL': idp.url, 'scopes': ['openid', 'groups']}})
-    set_settings(kube, 'issuerUrl: https://new.example\nclientId: 12345\nunknown: key\n')   # no restart needed
-    assert call(api, '/v1/settings')[1] == {'oidcConfig': {'clientId': '12345', 'issuerURL': 'https://new.example',
-                                                           'scopes': ['openid', 'profile', 'email']}}
+    set_settings(kube, 'issuerUrl: https://new.example\nclientId: 12345\nunknown: key\n')  # no restart needed
+    assert call(api, '/v1/settings')[1] == {'oidcConfig': {'clientId': '12345', 'issuerURL': 'https://new.example', 'scopes': ['openid', 'profile', 'email']}}
     set_settings(kube, None)
     assert call(api, '/v1/settings')[1] == {'oidcConfig': {'clientId': '', 'issuerURL': '', 'scopes': ['openid', 'profile', 'email']}}
     for bad in ('issuerUrl: [a]\n', 'scopes: openid\n', 'clientId: a\nclientId: b\n', '- a\n', 'a: [\n'):
@@ -275,19 +286,20 @@ def test_parse_oidc_config_like_yaml_v3():
 
 # ---------------------------------------------------------------------------------------------- restarts
 
+
 def test_new_issuer_needs_a_restart(api, kube, idp):
     other = new_issuer(idp.clock)
     try:
         assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
         set_settings(kube, oidc_config(other.url))
-        assert call(api, '/v1/namespaces', other.token(sub='alice')) == INVALID      # no watcher
+        assert call(api, '/v1/namespaces', other.token(sub='alice')) == INVALID  # no watcher
         assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
         restart(kube, '2027-01-15T08:00:00Z')
         assert call(api, '/v1/namespaces', other.token(sub='alice'))[0] == 200
         assert call(api, '/v1/namespaces', idp.token(sub='alice')) == INVALID
         state = call(api, '/_sandbox/oidc')[1]
         assert (state['restarts'], state['issuerUrl'], state['pending']) == (1, other.url, False)
-        set_settings(kube, None)                                                   # OIDC off, then a restart
+        set_settings(kube, None)  # OIDC off, then a restart
         restart(kube, '2027-01-15T09:00:00Z')
         assert call(api, '/v1/namespaces', other.token(sub='alice')) == INVALID
         assert call(api, '/_sandbox/oidc')[1]['enabled'] is False
@@ -304,7 +316,7 @@ def test_failed_restart_keeps_the_old_pod_serving(api, kube, idp):
     assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
     state = call(api, '/_sandbox/oidc')[1]
     assert state['pending'] is True and state['issuerUrl'] == idp.url and dead_url in state['lastError']
-    set_settings(kube, oidc_config(idp.url, client_id='fixed'))                # the crash-looping pod now starts
+    set_settings(kube, oidc_config(idp.url, client_id='fixed'))  # the crash-looping pod now starts
     assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
     state = call(api, '/_sandbox/oidc')[1]
     assert (state['pending'], state['restarts'], state['lastError'], state['jwksFetches']) == (False, 1, None, 1)
@@ -317,10 +329,15 @@ def test_session_tokens_never_look_at_the_deployment(api, clean_sandbox):
     assert 'deployments' not in clean_sandbox.stats()['by_resource']
 
 
-@pytest.mark.parametrize('fault, detail', [
-    ('dead', 'Get "'), ('discovery_status', 'unexpected status code'), ('no_jwks_uri', 'did not find jwks_uri'),
-    ('bad_yaml', 'cannot parse OIDC raw config'),
-])
+@pytest.mark.parametrize(
+    'fault, detail',
+    [
+        ('dead', 'Get "'),
+        ('discovery_status', 'unexpected status code'),
+        ('no_jwks_uri', 'did not find jwks_uri'),
+        ('bad_yaml', 'cannot parse OIDC raw config'),
+    ],
+)
 def test_start_fails_when_everest_would_not_start(clean_sandbox, kube, idp, fault, detail):
     if fault == 'dead':
         gone = new_issuer(idp.clock)
@@ -337,27 +354,28 @@ def test_start_fails_when_everest_would_not_start(clean_sandbox, kube, idp, faul
         server.start()
     assert str(err.value).startswith('Error creating Everest Server: failed to get OIDC provider config\n')
     assert detail in str(err.value)
-    assert server._httpd is None   # pylint: disable=protected-access
+    assert server._httpd is None  # pylint: disable=protected-access
 
 
 def test_empty_issuer_url_with_a_value_does_not_start(clean_sandbox, kube):
-    set_settings(kube, 'clientId: x\n')      # a value, but no issuerUrl: discovery of a relative URL fails
+    set_settings(kube, 'clientId: x\n')  # a value, but no issuerUrl: discovery of a relative URL fails
     with pytest.raises(rest_oidc.StartupError):
         rt.start(clean_sandbox)
 
 
 # ---------------------------------------------------------------------------------------------- JWKS cache
 
+
 def test_failed_first_jwks_fetch_poisons_until_refresh(api, idp):
     idp.configure_faults({'jwks_status': 503})
     token = idp.token(sub='alice')
     assert call(api, '/v1/namespaces', token) == INVALID
     idp.configure_faults({})
-    assert call(api, '/v1/namespaces', token) == INVALID          # "fetched" with no data; no new fetch
+    assert call(api, '/v1/namespaces', token) == INVALID  # "fetched" with no data; no new fetch
     assert jwks_fetches(idp) == 1
     idp.clock.advance(15 * 60 - 1)
     assert call(api, '/v1/namespaces', token) == INVALID
-    idp.clock.advance(1)                                           # the scheduled refresh
+    idp.clock.advance(1)  # the scheduled refresh
     assert call(api, '/v1/namespaces', idp.token(sub='alice'))[0] == 200
     assert jwks_fetches(idp) == 2
 
@@ -376,9 +394,9 @@ def test_rotated_key_appears_after_the_refresh_interval(api, idp):
     assert call(api, '/v1/namespaces', old)[0] == 200
     idp.rotate()
     new = idp.token(sub='alice', exp=idp.clock() + 86400)
-    assert call(api, '/v1/namespaces', new) == INVALID              # unknown kid: no refetch
+    assert call(api, '/v1/namespaces', new) == INVALID  # unknown kid: no refetch
     idp.clock.advance(15 * 60)
-    assert call(api, '/v1/namespaces', new) == INVALID              # max-age 3600 > 15 min
+    assert call(api, '/v1/namespaces', new) == INVALID  # max-age 3600 > 15 min
     assert jwks_fetches(idp) == 1
     idp.clock.advance(45 * 60)
     assert call(api, '/v1/namespaces', new)[0] == 200
@@ -395,6 +413,7 @@ def test_failed_refresh_keeps_the_old_keys(api, idp):
 
 
 # ---------------------------------------------------------------------------------------------- the shared sandbox
+
 
 def test_sandbox_rest_emulator_accepts_the_sandbox_issuer(clean_sandbox):
     token = clean_sandbox.oidc_token('someone', ['admin'])

@@ -1,7 +1,7 @@
 """The TenantResourcePolicy CRD file is one document for people and modules alike.
 
 A person runs ``kubectl apply -f files/crd-tenantresourcepolicy.yaml``; the CRD becomes Established, ``kubectl get trp``
-shows the printer columns, and the collection's own ensure-CRD code path (``_trp.ensure_crd`` with ``_k8s.K8sClient``,
+shows the printer columns, and the collection's own ensure-CRD code path (``_trp_crd.ensure_crd`` with ``_k8s.K8sClient``,
 what tenant_resource_policy and tenant_resource_policy_crd run) then finds nothing to change: the copy embedded in
 plugins/module_utils/_trp_crd.py and the file are the same document, and the server's defaults are not a difference.
 """
@@ -11,18 +11,20 @@ from pathlib import Path
 
 import yaml
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _trp, _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _trp_crd
+from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILE = REPO / 'files' / 'crd-tenantresourcepolicy.yaml'
-CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/' + _trp_crd.CRD_NAME
+CRD_PATH = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/' + _constants.TRP_CRD_NAME
 WRITE_VERBS = ('create', 'update', 'patch', 'delete')
 
 POLICY = {
-    'apiVersion': 'everest.local/v1', 'kind': 'TenantResourcePolicy',
+    'apiVersion': 'everest.local/v1',
+    'kind': 'TenantResourcePolicy',
     'metadata': {'name': 'resource-policy', 'namespace': 'ns-alice'},
-    'spec': {'limits': {'cpuCores': 4, 'memoryBytes': 17179869184, 'maxClusters': 3, 'maxDbUsers': 20},
-             'selectors': {'engines': ['postgresql', 'mysql']}},
+    'spec': {'limits': {'cpuCores': 4, 'memoryBytes': 17179869184, 'maxClusters': 3, 'maxDbUsers': 20}, 'selectors': {'engines': ['postgresql', 'mysql']}},
 }
 
 
@@ -40,13 +42,13 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
 
     proc = kubectl('apply', '-f', str(CRD_FILE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s created' % _trp_crd.CRD_NAME
+    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s created' % _constants.TRP_CRD_NAME
 
     # Established, read through the API (and through kubectl's jsonpath, as a person would check it)
     status, crd = raw('GET', CRD_PATH)
     assert status == 200 and _established(crd), crd.get('status')
     assert crd['metadata']['labels'] == {'app.kubernetes.io/managed-by': 'virakcloud.everest'}
-    proc = kubectl('get', 'crd', _trp_crd.CRD_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}')
+    proc = kubectl('get', 'crd', _constants.TRP_CRD_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}')
     assert proc.returncode == 0 and proc.stdout == 'True', proc.stderr
 
     # a policy created with kubectl (the seed's example object), listed by its short name with the printer columns
@@ -75,22 +77,28 @@ def test_kubectl_apply_of_the_crd_file_then_the_module_finds_nothing_to_change(k
     client = _k8s.client_from_params({'kubeconfig': clean_sandbox.kubeconfig})
     try:
         clean_sandbox.reset_stats()
-        changed, obj = _trp.ensure_crd(client, wait_timeout=10)
+        changed, obj = _trp_crd.ensure_crd(client, wait_timeout=10)
         assert changed is False
-        assert _trp.crd_established(obj)
+        assert _trp_crd.crd_established(obj)
         assert _writes(clean_sandbox) == {}
         assert clean_sandbox.stats()['by_verb'].get('get') == 1
         # check mode says the same
-        assert _trp.ensure_crd(client, check_mode=True)[0] is False
+        assert _trp_crd.ensure_crd(client, check_mode=True)[0] is False
         # and the policy kubectl wrote is what the module would write for the same options: no change either
-        item = _trp.normalize_item({'namespace': 'ns-alice', 'limits': {'cpu': 4, 'memory': '16Gi', 'max_clusters': 3, 'max_db_users': 20},
-                                    'allowed_engines': ['postgresql', 'mysql'], 'cluster_quota': False})
-        policy = _trp.observe_one(client, 'ns-alice', 'resource-policy', cluster_quota=False)[0]
-        assert _trp.canonical_spec(policy['spec']) == item['spec']
+        item = _trp_policy.normalize_item(
+            {
+                'namespace': 'ns-alice',
+                'limits': {'cpu': 4, 'memory': '16Gi', 'max_clusters': 3, 'max_db_users': 20},
+                'allowed_engines': ['postgresql', 'mysql'],
+                'cluster_quota': False,
+            }
+        )
+        policy = _trp_policy.observe_one(client, 'ns-alice', 'resource-policy', cluster_quota=False)[0]
+        assert _trp_policy.canonical_spec(policy['spec']) == item['spec']
     finally:
         client.close()
 
     # and back: kubectl sees the CRD it applied unchanged
     proc = kubectl('apply', '-f', str(CRD_FILE))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s unchanged' % _trp_crd.CRD_NAME
+    assert proc.stdout.strip() == 'customresourcedefinition.apiextensions.k8s.io/%s unchanged' % _constants.TRP_CRD_NAME

@@ -32,6 +32,7 @@ JOBS = _load("job_templates.yml")
 def _variables(template):
     env = jinja2.Environment()
     from jinja2 import meta  # pylint: disable=import-outside-toplevel
+
     return meta.find_undeclared_variables(env.parse(template))
 
 
@@ -72,8 +73,7 @@ def test_credential_type_structure(credential_type):
 def test_kubeconfig_credential_injects_the_collection_environment():
     (kube,) = [c for c in CREDENTIAL_TYPES if c["name"] == "Everest cluster (kubeconfig)"]
     content = "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-    files, env = _render(kube, {"kubeconfig": content, "context": "prod", "verify_ssl": True},
-                         {"kubeconfig": "/runner/env/tmpabc"})
+    files, env = _render(kube, {"kubeconfig": content, "context": "prod", "verify_ssl": True}, {"kubeconfig": "/runner/env/tmpabc"})
     assert files == {"template.kubeconfig": content}
     assert env["K8S_AUTH_KUBECONFIG"] == env["KUBECONFIG"] == "/runner/env/tmpabc"
     assert env["K8S_AUTH_CONTEXT"] == "prod" and env["K8S_AUTH_VERIFY_SSL"] == "True"
@@ -86,8 +86,13 @@ def test_kubeconfig_credential_injects_the_collection_environment():
 def test_api_credential_injects_everest_variables():
     (api,) = [c for c in CREDENTIAL_TYPES if c["name"] == "Everest API"]
     _files, env = _render(api, {"url": "https://everest.example.com", "token": "jwt", "verify_ssl": False}, {})
-    assert env == {"EVEREST_URL": "https://everest.example.com", "EVEREST_TOKEN": "jwt", "EVEREST_USERNAME": "",
-                   "EVEREST_PASSWORD": "", "EVEREST_VERIFY_SSL": "False"}
+    assert env == {
+        "EVEREST_URL": "https://everest.example.com",
+        "EVEREST_TOKEN": "jwt",
+        "EVEREST_USERNAME": "",
+        "EVEREST_PASSWORD": "",
+        "EVEREST_VERIFY_SSL": "False",
+    }
 
 
 def test_connection_variables_match_the_collection_options():

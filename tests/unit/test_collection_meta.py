@@ -60,8 +60,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_makefile_targets():
     makefile = (REPO / "Makefile").read_text()
-    for target in ("venv", "test", "units", "integration", "lint", "sanity", "build", "sandbox-start", "sandbox-stop",
-                   "demo", "bench"):
+    for target in ("venv", "test", "units", "integration", "lint", "sanity", "build", "sandbox-start", "sandbox-stop", "demo", "bench"):
         assert re.search(r"^%s:" % re.escape(target), makefile, re.M), target
 
 

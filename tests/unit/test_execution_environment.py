@@ -31,8 +31,14 @@ def _load(path):
 @pytest.fixture(scope="module")
 def collection_tarball(tmp_path_factory):
     out = tmp_path_factory.mktemp("collection-build")
-    proc = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
-                          cwd=str(REPO), capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(out), str(REPO)],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (tarball,) = out.glob("virakcloud-everest-*.tar.gz")
     return tarball
@@ -50,20 +56,27 @@ def build_context(tmp_path_factory, collection_tarball):
     shutil.copytree(REPO / "awx", work / "awx")
     (work / "build").mkdir()
     shutil.copy(collection_tarball, work / "build" / collection_tarball.name)
-    proc = subprocess.run([str(builder), "create", "-f", "execution-environment.yml", "--context", "context",
-                           "--output-filename", "Containerfile", "-v", "3"],
-                          cwd=str(work), capture_output=True, text=True, check=False, timeout=120)
+    proc = subprocess.run(
+        [str(builder), "create", "-f", "execution-environment.yml", "--context", "context", "--output-filename", "Containerfile", "-v", "3"],
+        cwd=str(work),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return work / "context"
 
 
 def test_definition_is_valid_schema_3():
     from ansible_builder.ee_schema import validate_schema  # pylint: disable=import-outside-toplevel
+
     definition = _load(REPO / "execution-environment.yml")
     assert definition["version"] == 3
     validate_schema(definition)  # raises DefinitionError when invalid
     # pinned: ansible-core equals the version the test suite runs with
     from ansible.release import __version__ as core_version  # pylint: disable=import-outside-toplevel
+
     assert definition["dependencies"]["ansible_core"]["package_pip"] == "ansible-core==%s" % core_version
     assert re.match(r"^ansible-runner==\d+\.\d+\.\d+$", definition["dependencies"]["ansible_runner"]["package_pip"])
     assert ":" in definition["images"]["base_image"]["name"] and not definition["images"]["base_image"]["name"].endswith(":latest")
@@ -103,8 +116,13 @@ def test_collection_metadata_is_picked_up_by_introspection(build_context, collec
         archive.extractall(target, filter="data")
     meta = _load(target / "meta" / "execution-environment.yml")
     assert meta == {"version": 1, "dependencies": {"python": "requirements.txt", "system": "bindep.txt"}}
-    proc = subprocess.run([sys.executable, str(build_context / "_build" / "scripts" / "introspect.py"), "introspect",
-                           str(tmp_path / "collections")], capture_output=True, text=True, check=False, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(build_context / "_build" / "scripts" / "introspect.py"), "introspect", str(tmp_path / "collections")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     found = _load_introspect(proc.stdout)
     # requirements.txt is read, but its only entry (PyYAML>=...) is one ansible-builder always leaves out (ansible-core
@@ -162,8 +180,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 def _install(tmp_path, base_url, **env):
     dest = tmp_path / "bin" / "everestctl"
     dest.parent.mkdir(parents=True, exist_ok=True)
-    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EVERESTCTL_BASE_URL": base_url, "EVERESTCTL_DEST": str(dest),
-            "PYCMD": sys.executable}
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EVERESTCTL_BASE_URL": base_url, "EVERESTCTL_DEST": str(dest), "PYCMD": sys.executable}
     full.update(env)
     proc = subprocess.run(["/bin/sh", str(SCRIPT)], env=full, capture_output=True, text=True, check=False, timeout=60)
     return proc, dest
@@ -201,11 +218,14 @@ def test_install_without_checksum_warns(tmp_path, release_server):
     assert "NOT verified" in proc.stderr and dest.exists()
 
 
-@pytest.mark.parametrize("env,code,text", [
-    ({"EVERESTCTL_ARCH": "amd64"}, 2, "EVERESTCTL_VERSION is empty"),
-    ({"EVERESTCTL_VERSION": "1.10.0; rm -rf /", "EVERESTCTL_ARCH": "amd64"}, 2, "invalid EVERESTCTL_VERSION"),
-    ({"EVERESTCTL_VERSION": "1.10.0", "EVERESTCTL_ARCH": "mips64"}, 2, "unsupported architecture"),
-])
+@pytest.mark.parametrize(
+    "env,code,text",
+    [
+        ({"EVERESTCTL_ARCH": "amd64"}, 2, "EVERESTCTL_VERSION is empty"),
+        ({"EVERESTCTL_VERSION": "1.10.0; rm -rf /", "EVERESTCTL_ARCH": "amd64"}, 2, "invalid EVERESTCTL_VERSION"),
+        ({"EVERESTCTL_VERSION": "1.10.0", "EVERESTCTL_ARCH": "mips64"}, 2, "unsupported architecture"),
+    ],
+)
 def test_install_rejects_bad_arguments(tmp_path, release_server, env, code, text):
     url, _sums = release_server
     proc, dest = _install(tmp_path, url, **env)
@@ -227,7 +247,6 @@ def test_install_without_curl_uses_python(tmp_path, release_server):
     tools.mkdir()
     for name in ("sha256sum", "cut", "chmod", "mv", "rm", "uname"):
         (tools / name).symlink_to(shutil.which(name))
-    proc, dest = _install(tmp_path, url, PATH=str(tools), EVERESTCTL_VERSION="1.10.0", EVERESTCTL_SHA256=sums["amd64"],
-                          EVERESTCTL_ARCH="amd64")
+    proc, dest = _install(tmp_path, url, PATH=str(tools), EVERESTCTL_VERSION="1.10.0", EVERESTCTL_SHA256=sums["amd64"], EVERESTCTL_ARCH="amd64")
     assert proc.returncode == 0, proc.stderr
     assert "sha256 verified" in proc.stdout and dest.exists()

@@ -48,11 +48,20 @@ from urllib.parse import urlsplit
 
 from . import DEFAULT_ADMIN_PASSWORD, latency
 
-SANDBOX_ROOT = Path(__file__).resolve().parent.parent          # tests/sandbox
+SANDBOX_ROOT = Path(__file__).resolve().parent.parent  # tests/sandbox
 REPO_ROOT = SANDBOX_ROOT.parent.parent
-KUBECTL_KUBECONFIG = 'kubeconfig-kubectl'   # https + CA data: kubectl sends tokens only over TLS
-ENV_KEYS = ('KUBECONFIG', 'EVERESTCTL_PATH', 'EVEREST_SANDBOX_URL', 'EVEREST_SANDBOX_CALL_LOG', 'EVEREST_SANDBOX_TOKEN',
-            'K8S_AUTH_KUBECONFIG', 'EVEREST_URL', 'EVEREST_SANDBOX_KUBECTL_KUBECONFIG', 'EVEREST_SANDBOX_OIDC_URL')
+KUBECTL_KUBECONFIG = 'kubeconfig-kubectl'  # https + CA data: kubectl sends tokens only over TLS
+ENV_KEYS = (
+    'KUBECONFIG',
+    'EVERESTCTL_PATH',
+    'EVEREST_SANDBOX_URL',
+    'EVEREST_SANDBOX_CALL_LOG',
+    'EVEREST_SANDBOX_TOKEN',
+    'K8S_AUTH_KUBECONFIG',
+    'EVEREST_URL',
+    'EVEREST_SANDBOX_KUBECTL_KUBECONFIG',
+    'EVEREST_SANDBOX_OIDC_URL',
+)
 READY_DELAY_ENV = 'EVEREST_SANDBOX_READY_DELAY_S'
 JOB_DELAY_ENV = 'EVEREST_SANDBOX_JOB_DELAY_S'
 OIDC_CLIENT_ID = 'everest-sandbox'
@@ -100,8 +109,9 @@ sys.exit(main(sys.argv[1:]))
 '''
 
 
-def write_sandbox_files(directory, server, ns_delay: float | None = None, everest_url: str | None = None,
-                        oidc_url: str | None = None, latency_env: dict | None = None) -> dict:
+def write_sandbox_files(
+    directory, server, ns_delay: float | None = None, everest_url: str | None = None, oidc_url: str | None = None, latency_env: dict | None = None
+) -> dict:
     """Write kubeconfig, an empty calls.jsonl, bin/everestctl and env into ``directory``; return the env dict.
     ``latency_env``: the latency model's variables (``latency.passthrough()``) for env and bin/everestctl."""
     directory = Path(directory).resolve()
@@ -116,13 +126,14 @@ def write_sandbox_files(directory, server, ns_delay: float | None = None, everes
     if ns_delay is not None:
         extra = f"os.environ.setdefault('EVEREST_SANDBOX_NS_DELAY_S', {str(ns_delay)!r})"
     extra += ''.join(f"\nos.environ.setdefault({key!r}, {value!r})" for key, value in (latency_env or {}).items())
-    wrapper.write_text(WRAPPER.format(python=sys.executable, sandbox_root=str(SANDBOX_ROOT), call_log=str(call_log),
-                                      cache_dir=str(directory / 'cache'), extra=extra), encoding='utf-8')
+    wrapper.write_text(
+        WRAPPER.format(python=sys.executable, sandbox_root=str(SANDBOX_ROOT), call_log=str(call_log), cache_dir=str(directory / 'cache'), extra=extra),
+        encoding='utf-8',
+    )
     wrapper.chmod(0o755)
     kubectl_kubeconfig = directory / KUBECTL_KUBECONFIG
     kubectl = directory / 'bin' / 'kubectl'
-    kubectl.write_text(KUBECTL_WRAPPER.format(self_dir=shlex.quote(str(directory / 'bin')),
-                                              kubeconfig=shlex.quote(str(kubectl_kubeconfig))), encoding='utf-8')
+    kubectl.write_text(KUBECTL_WRAPPER.format(self_dir=shlex.quote(str(directory / 'bin')), kubeconfig=shlex.quote(str(kubectl_kubeconfig))), encoding='utf-8')
     kubectl.chmod(0o755)
     env = {
         'KUBECONFIG': str(kubeconfig),
@@ -133,18 +144,17 @@ def write_sandbox_files(directory, server, ns_delay: float | None = None, everes
         'K8S_AUTH_KUBECONFIG': str(kubeconfig),
     }
     if everest_url:
-        env['EVEREST_URL'] = everest_url   # the Everest REST API emulator (everest_sandbox.restapi)
+        env['EVEREST_URL'] = everest_url  # the Everest REST API emulator (everest_sandbox.restapi)
     env['EVEREST_SANDBOX_KUBECTL_KUBECONFIG'] = str(kubectl_kubeconfig)
     if oidc_url:
-        env['EVEREST_SANDBOX_OIDC_URL'] = oidc_url   # the test OIDC issuer (everest_sandbox.oidc)
+        env['EVEREST_SANDBOX_OIDC_URL'] = oidc_url  # the test OIDC issuer (everest_sandbox.oidc)
     text = ''.join(f'export {key}={shlex.quote(env[key])}\n' for key in ENV_KEYS if key in env)
     text += ''.join(f'export {key}={shlex.quote(value)}\n' for key, value in (latency_env or {}).items())
     env.update(latency_env or {})
     # bin/ first on PATH (once, however often the file is sourced): `kubectl` is then the wrapper that uses the TLS
     # kubeconfig, `everestctl` the emulator. Not an `export NAME=value` line, so read_env() leaves PATH alone.
     bin_dir = shlex.quote(str(directory / 'bin'))
-    text += (f'case ":$PATH:" in *:{bin_dir}:*) ;; *) PATH={bin_dir}:$PATH ;; esac\n'
-             'export PATH\n')
+    text += f'case ":$PATH:" in *:{bin_dir}:*) ;; *) PATH={bin_dir}:$PATH ;; esac\nexport PATH\n'
     tmp = directory / 'env.tmp'
     tmp.write_text(text, encoding='utf-8')
     tmp.chmod(0o600)
@@ -157,7 +167,7 @@ def read_env(directory) -> dict:
     path = Path(directory) / 'env'
     for line in path.read_text(encoding='utf-8').splitlines():
         if line.startswith('export ') and '=' in line:
-            key, _sep, value = line[len('export '):].partition('=')
+            key, _sep, value = line[len('export ') :].partition('=')
             env[key] = shlex.split(value)[0] if value else ''
     return env
 
@@ -201,9 +211,8 @@ class SandboxHandle:
         self.kubeconfig = env['KUBECONFIG']
         self.everestctl = env['EVERESTCTL_PATH']
         self.call_log = env['EVEREST_SANDBOX_CALL_LOG']
-        self.kubectl_kubeconfig = (env.get('EVEREST_SANDBOX_KUBECTL_KUBECONFIG')
-                                   or str(Path(self.kubeconfig).parent / KUBECTL_KUBECONFIG))
-        self.server = server   # in-process KubeApiServer, None for a launched one
+        self.kubectl_kubeconfig = env.get('EVEREST_SANDBOX_KUBECTL_KUBECONFIG') or str(Path(self.kubeconfig).parent / KUBECTL_KUBECONFIG)
+        self.server = server  # in-process KubeApiServer, None for a launched one
         self.everest_url = env.get('EVEREST_URL')
         self.oidc_url = env.get('EVEREST_SANDBOX_OIDC_URL')
 
@@ -273,6 +282,7 @@ class SandboxHandle:
     def k8s(self):
         """An official ``kubernetes.client.ApiClient`` for this sandbox."""
         from kubernetes import config  # pylint: disable=import-outside-toplevel
+
         return config.new_client_from_config(config_file=self.kubeconfig)
 
     def kubeconfig_for(self, token: str, path, tls: bool = False) -> str:
@@ -289,9 +299,16 @@ class SandboxHandle:
 class InProcessSandbox(SandboxHandle):
     """Server in a daemon thread of this process plus the same files as the launcher writes."""
 
-    def __init__(self, directory, admin_password: str = DEFAULT_ADMIN_PASSWORD, ns_delay: float | None = 0,
-                 ready_delay: float | None = None, job_delay: float | None = None):
+    def __init__(
+        self,
+        directory,
+        admin_password: str = DEFAULT_ADMIN_PASSWORD,
+        ns_delay: float | None = 0,
+        ready_delay: float | None = None,
+        job_delay: float | None = None,
+    ):
         from .restapi import EverestApiServer  # pylint: disable=import-outside-toplevel
+
         self.issuer = start_issuer()
         server = start_kube(admin_password, self.issuer.url)
         delays = {k: v for k, v in (('ready_delay', ready_delay), ('job_delay', job_delay)) if v is not None}
@@ -309,6 +326,7 @@ class InProcessSandbox(SandboxHandle):
 def start_issuer():
     """The sandbox's test OIDC issuer, started."""
     from .oidc import OidcIssuer  # pylint: disable=import-outside-toplevel
+
     return OidcIssuer().start()
 
 
@@ -316,8 +334,8 @@ def start_kube(admin_password: str, oidc_url: str, latency_ms: float = 0):
     """The Kubernetes API emulator, started, with Everest's settings pointing at the OIDC issuer (kept by resets)."""
     from .kubeapi.server import KubeApiServer  # pylint: disable=import-outside-toplevel
     from .restapi.settings import chart_configmap  # pylint: disable=import-outside-toplevel
-    return KubeApiServer(admin_password=admin_password, latency_ms=latency_ms,
-                         extra_seed=[chart_configmap(oidc_url, OIDC_CLIENT_ID, OIDC_SCOPES)]).start()
+
+    return KubeApiServer(admin_password=admin_password, latency_ms=latency_ms, extra_seed=[chart_configmap(oidc_url, OIDC_CLIENT_ID, OIDC_SCOPES)]).start()
 
 
 # ---------------------------------------------------------------------- process management
@@ -418,8 +436,15 @@ def cmd_start(args) -> int:
     for key, value in delays.items():
         argv += ['--' + key.replace('_', '-'), repr(value)]
     with open(directory / 'server.log', 'ab') as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,  # pylint: disable=consider-using-with
-                                start_new_session=True, env=env, cwd=str(directory))
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,  # pylint: disable=consider-using-with
+            start_new_session=True,
+            env=env,
+            cwd=str(directory),
+        )
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -427,8 +452,7 @@ def cmd_start(args) -> int:
             print(f'sandbox server exited with {proc.returncode}:\n{tail}', file=sys.stderr)
             return 1
         if _read_pid(directory) == proc.pid and _answers(directory):
-            print(f'sandbox started (pid {proc.pid}) at {read_env(directory)["EVEREST_SANDBOX_URL"]}; '
-                  f'source {directory / "env"}')
+            print(f'sandbox started (pid {proc.pid}) at {read_env(directory)["EVEREST_SANDBOX_URL"]}; source {directory / "env"}')
             return 0
         time.sleep(0.05)
     print(f'sandbox did not answer within {args.timeout} s; see {directory / "server.log"}', file=sys.stderr)
@@ -440,14 +464,14 @@ def cmd_serve(args) -> int:
     directory = Path(args.dir).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     from .restapi import EverestApiServer  # pylint: disable=import-outside-toplevel
+
     delays = rest_delays(args)
     latency_env = latency_passthrough()
     model = latency.from_env(latency_env)
     issuer = start_issuer()
     server = start_kube(args.admin_password, issuer.url, latency_ms=model.seconds('kube_api_s') * 1000)
     rest = EverestApiServer(server.url, server.token, **delays).start()
-    write_sandbox_files(directory, server, args.ns_delay, everest_url=rest.url, oidc_url=issuer.url,
-                        latency_env=latency_env)
+    write_sandbox_files(directory, server, args.ns_delay, everest_url=rest.url, oidc_url=issuer.url, latency_env=latency_env)
     stop = threading.Event()
 
     def _on_signal(_signum, _frame):
@@ -456,8 +480,11 @@ def cmd_serve(args) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     (directory / 'pid').write_text(f'{os.getpid()}\n', encoding='utf-8')
-    print(f'serving {server.url} (Everest REST API emulator {rest.url}: ready delay {rest.ready_delay} s, '
-          f'job delay {rest.job_delay} s; OIDC issuer {issuer.url}; latency model {json.dumps(model.describe())})', flush=True)
+    print(
+        f'serving {server.url} (Everest REST API emulator {rest.url}: ready delay {rest.ready_delay} s, '
+        f'job delay {rest.job_delay} s; OIDC issuer {issuer.url}; latency model {json.dumps(model.describe())})',
+        flush=True,
+    )
     try:
         while not stop.wait(0.5):
             pass
@@ -507,14 +534,19 @@ def main(argv=None) -> int:
         cmd.set_defaults(func=func)
         if name in ('start', 'serve'):
             cmd.add_argument('--admin-password', default=DEFAULT_ADMIN_PASSWORD, help='initial Everest admin password')
-            cmd.add_argument('--ns-delay', type=float, default=None,
-                             help='seconds; default of EVEREST_SANDBOX_NS_DELAY_S for the everestctl wrapper')
-            cmd.add_argument('--ready-delay', type=float, default=None,
-                             help=f'seconds a database cluster stays creating/initializing in the Everest REST API '
-                                  f'emulator (default: ${READY_DELAY_ENV}, else 0.2)')
-            cmd.add_argument('--job-delay', type=float, default=None,
-                             help=f'seconds a backup/restore stays Starting in the Everest REST API emulator '
-                                  f'(default: ${JOB_DELAY_ENV}, else the ready delay)')
+            cmd.add_argument('--ns-delay', type=float, default=None, help='seconds; default of EVEREST_SANDBOX_NS_DELAY_S for the everestctl wrapper')
+            cmd.add_argument(
+                '--ready-delay',
+                type=float,
+                default=None,
+                help=f'seconds a database cluster stays creating/initializing in the Everest REST API emulator (default: ${READY_DELAY_ENV}, else 0.2)',
+            )
+            cmd.add_argument(
+                '--job-delay',
+                type=float,
+                default=None,
+                help=f'seconds a backup/restore stays Starting in the Everest REST API emulator (default: ${JOB_DELAY_ENV}, else the ready delay)',
+            )
         if name in ('start', 'stop'):
             cmd.add_argument('--timeout', type=float, default=20.0, help='seconds to wait')
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""`everestctl accounts ...` (EF §2, §3)."""
+"""`everestctl accounts ...` (reference §2, §3)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ JWT_PATH = kube.path('v1', 'secrets', SYSTEM_NS, 'everest-jwt')
 USERNAME_RE = re.compile(r'^[a-zA-Z0-9_]{3,}$')
 PASSWORD_RE = re.compile(r'^[a-zA-Z0-9@*#$%^&+=!_-]{6,}$')
 USERNAME_ERR = 'username may contain only letters, numbers, underscores, and must be at least 3 characters long'
-PASSWORD_ERR = ('password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), '
-                'and must be at least 6 characters long')
+PASSWORD_ERR = 'password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), and must be at least 6 characters long'
 INSECURE_PREFIX = 'insecure-password/'
 
 
@@ -36,7 +35,7 @@ def validate_password(password: str):
 
 
 def hash_password(password: str, salt: str) -> bytes:
-    """PBKDF2-HMAC-SHA256, salt = UID of Namespace everest-system, 4096 iterations, 32 bytes (EF §3)."""
+    """PBKDF2-HMAC-SHA256, salt = UID of Namespace everest-system, 4096 iterations, 32 bytes (reference §3)."""
     return hashlib.pbkdf2_hmac('sha256', password.encode('utf-8'), salt.encode('utf-8'), 4096, 32)
 
 
@@ -48,7 +47,7 @@ def _kube_call(func, *args):
 
 
 class Store:
-    """Accounts Secret access with the exact read/write pattern of EF §3 (no retry)."""
+    """Accounts Secret access with the exact read/write pattern of reference §3 (no retry)."""
 
     def __init__(self, client: kube.Client):
         self.client = client
@@ -180,7 +179,7 @@ def render_table(headings: list[str], rows: list[list[str]], show_header: bool =
     widths = [len(h) + 2 for h in headings]
     cells = []
     for row in rows:
-        row = (list(row) + [''] * len(headings))[:len(headings)]
+        row = (list(row) + [''] * len(headings))[: len(headings)]
         cells.append(row)
         for i, val in enumerate(row):
             widths[i] = max(widths[i], len(val) + 2)
@@ -218,7 +217,7 @@ def list_accounts(ctx: Ctx, no_headers: bool, columns: list[str]):
 
 def _fake_pem(kind: str, size: int) -> str:
     body = base64.b64encode(os.urandom(size)).decode()
-    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     return f'-----BEGIN {kind}-----\n' + '\n'.join(lines) + f'\n-----END {kind}-----\n'
 
 
@@ -233,8 +232,7 @@ def reset_jwt_keys(ctx: Ctx):
     log.info('Creating/updating JWT keys', 'accounts/reset_jwt_keys.go:60')
     secret = _kube_call(client.get_or_none, JWT_PATH)
     if secret is None:
-        body = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
-                'metadata': {'name': 'everest-jwt', 'namespace': SYSTEM_NS}, 'data': data}
+        body = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': 'everest-jwt', 'namespace': SYSTEM_NS}, 'data': data}
         _kube_call(client.create, kube.path('v1', 'secrets', SYSTEM_NS), body)
     else:
         secret.setdefault('data', {}).update(data)

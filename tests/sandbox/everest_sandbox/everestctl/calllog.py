@@ -27,14 +27,23 @@ class Invocation:
 
     def record(self, masked_argv: list, code: int) -> dict:
         mono_end = time.monotonic()
-        rec = {'ts': self.wall_start, 'argv': masked_argv, 'rc': code, 'duration_s': round(mono_end - self.mono_start, 6),
-               'start': self.wall_start, 'end': time.time(), 'mono_start': self.mono_start, 'mono_end': mono_end,
-               'pid': os.getpid(), 'latency_s': round(self.latency_s, 6)}
+        rec = {
+            'ts': self.wall_start,
+            'argv': masked_argv,
+            'rc': code,
+            'duration_s': round(mono_end - self.mono_start, 6),
+            'start': self.wall_start,
+            'end': time.time(),
+            'mono_start': self.mono_start,
+            'mono_end': mono_end,
+            'pid': os.getpid(),
+            'latency_s': round(self.latency_s, 6),
+        }
         rec.update(self.notes)
         return rec
 
 
-_CURRENT: list = []   # the Invocation of the run in progress (main() may run several times in one process)
+_CURRENT: list = []  # the Invocation of the run in progress (main() may run several times in one process)
 
 
 def begin() -> Invocation:

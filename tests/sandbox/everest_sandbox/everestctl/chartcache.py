@@ -71,8 +71,9 @@ def chart_path(version: str) -> Path:
 
 def chart_archive(version: str) -> bytes:
     """A minimal chart archive (``everest-db-namespace/Chart.yaml``), byte-for-byte the same for a version."""
-    meta = (f'apiVersion: v2\nname: {CHART}\nversion: {version}\nappVersion: {version}\n'
-            'description: A Helm chart for installing DB operators managed by Everest\n').encode()
+    meta = (
+        f'apiVersion: v2\nname: {CHART}\nversion: {version}\nappVersion: {version}\ndescription: A Helm chart for installing DB operators managed by Everest\n'
+    ).encode()
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode='w', format=tarfile.USTAR_FORMAT) as tar:
         info = tarfile.TarInfo(f'{CHART}/Chart.yaml')
@@ -122,13 +123,13 @@ def _other_writers(path: Path, own: Path) -> list:
         if marker == own:
             continue
         try:
-            pid = int(marker.name[len(path.name + MARKER):].split('-', 1)[0])
+            pid = int(marker.name[len(path.name + MARKER) :].split('-', 1)[0])
         except ValueError:
             continue
         if _alive(pid):
             found.append(marker.name)
             _seen_flag(marker).touch()
-            if not marker.exists():     # its owner finished meanwhile: leave no orphan flag
+            if not marker.exists():  # its owner finished meanwhile: leave no orphan flag
                 _seen_flag(marker).unlink(missing_ok=True)
         else:
             marker.unlink(missing_ok=True)

@@ -28,6 +28,7 @@ NOT_SUPPORTED = "'{}' is not supported by the sandbox everestctl emulator"
 
 # context -----------------------------------------------------------------------------------------
 
+
 def _kubeconfig_path(cmd: Command) -> str:
     flg = cmd.flags().lookup('kubeconfig')
     if flg.changed:
@@ -63,6 +64,7 @@ def _changed(cmd: Command, name: str) -> bool:
 
 # accounts ----------------------------------------------------------------------------------------
 
+
 def _validate_credentials(_ctx, cmd, _args, password_flag=None):
     username = _val(cmd, 'username')
     if username:
@@ -72,36 +74,63 @@ def _validate_credentials(_ctx, cmd, _args, password_flag=None):
 
 
 def _accounts_cmd() -> Command:
-    grp = Command('accounts', short='Manage Everest accounts', long='Manage Everest accounts',
-                  args=exact_args(1), run=lambda ctx, cmd, args: None)
-    create = Command('create', short='Create a new Everest user account', long='Create a new Everest user account',
-                     example='everestctl accounts create --username user1 --password $USER_PASS', args=no_args,
-                     pre_run=lambda ctx, cmd, args: _validate_credentials(ctx, cmd, args, 'password'),
-                     run=lambda ctx, cmd, args: accounts.create(ctx, _val(cmd, 'username'), _val(cmd, 'password')))
+    grp = Command('accounts', short='Manage Everest accounts', long='Manage Everest accounts', args=exact_args(1), run=lambda ctx, cmd, args: None)
+    create = Command(
+        'create',
+        short='Create a new Everest user account',
+        long='Create a new Everest user account',
+        example='everestctl accounts create --username user1 --password $USER_PASS',
+        args=no_args,
+        pre_run=lambda ctx, cmd, args: _validate_credentials(ctx, cmd, args, 'password'),
+        run=lambda ctx, cmd, args: accounts.create(ctx, _val(cmd, 'username'), _val(cmd, 'password')),
+    )
     create.flag('username', 'string', '', 'Username of the account', 'u')
     create.flag('password', 'string', '', 'Password of the account', 'p')
-    setpw = Command('set-password', short='Set a new password for an existing Everest user account',
-                    long='Set a new password for an existing Everest user account',
-                    example='everestctl accounts set-password --username user1 --new-password $USER_PASS', args=no_args,
-                    pre_run=lambda ctx, cmd, args: _validate_credentials(ctx, cmd, args, 'new-password'),
-                    run=lambda ctx, cmd, args: accounts.set_password(ctx, _val(cmd, 'username'), _val(cmd, 'new-password')))
+    setpw = Command(
+        'set-password',
+        short='Set a new password for an existing Everest user account',
+        long='Set a new password for an existing Everest user account',
+        example='everestctl accounts set-password --username user1 --new-password $USER_PASS',
+        args=no_args,
+        pre_run=lambda ctx, cmd, args: _validate_credentials(ctx, cmd, args, 'new-password'),
+        run=lambda ctx, cmd, args: accounts.set_password(ctx, _val(cmd, 'username'), _val(cmd, 'new-password')),
+    )
     setpw.flag('username', 'string', '', 'Username of the account', 'u')
     setpw.flag('new-password', 'string', '', 'New password for the account', 'p')
-    delete = Command('delete', short='Delete an existing Everest user account', long='Delete an existing Everest user account',
-                     example='everestctl accounts delete --username user1', args=no_args,
-                     pre_run=_validate_credentials,
-                     run=lambda ctx, cmd, args: accounts.delete(ctx, _val(cmd, 'username')))
+    delete = Command(
+        'delete',
+        short='Delete an existing Everest user account',
+        long='Delete an existing Everest user account',
+        example='everestctl accounts delete --username user1',
+        args=no_args,
+        pre_run=_validate_credentials,
+        run=lambda ctx, cmd, args: accounts.delete(ctx, _val(cmd, 'username')),
+    )
     delete.flag('username', 'string', '', 'Username of the account', 'u')
-    lst = Command('list', short='List all Everest user accounts', long='List all Everest user accounts',
-                  example='everestctl accounts list --no-headers --columns user,enabled', args=no_args,
-                  run=lambda ctx, cmd, args: accounts.list_accounts(ctx, _val(cmd, 'no-headers'), _val(cmd, 'columns')))
+    lst = Command(
+        'list',
+        short='List all Everest user accounts',
+        long='List all Everest user accounts',
+        example='everestctl accounts list --no-headers --columns user,enabled',
+        args=no_args,
+        run=lambda ctx, cmd, args: accounts.list_accounts(ctx, _val(cmd, 'no-headers'), _val(cmd, 'columns')),
+    )
     lst.flag('no-headers', 'bool', False, 'If set, hides table headers')
     lst.flag('columns', 'stringSlice', [], 'Comma-separated list of column names to display. Supported columns: user, capabilities, enabled.')
-    initial = Command('initial-admin-password', short='Get the initial admin password for Everest UI',
-                      long='Get the initial admin password for Everest UI', args=no_args,
-                      run=lambda ctx, cmd, args: accounts.initial_admin_password(ctx))
-    reset = Command('reset-jwt-keys', short='Reset the JWT keys used for Everest user authentication',
-                    long='Reset the JWT keys used for Everest user authentication', args=no_args, run=_reset_jwt)
+    initial = Command(
+        'initial-admin-password',
+        short='Get the initial admin password for Everest UI',
+        long='Get the initial admin password for Everest UI',
+        args=no_args,
+        run=lambda ctx, cmd, args: accounts.initial_admin_password(ctx),
+    )
+    reset = Command(
+        'reset-jwt-keys',
+        short='Reset the JWT keys used for Everest user authentication',
+        long='Reset the JWT keys used for Everest user authentication',
+        args=no_args,
+        run=_reset_jwt,
+    )
     grp.add(create, lst, delete, setpw, initial, reset)
     return grp
 
@@ -110,12 +139,13 @@ def _reset_jwt(ctx: Ctx, _cmd, _args):
     try:
         accounts.reset_jwt_keys(ctx)
     except Failure as exc:
-        if ctx.pretty:  # EF §2.3: the error goes to a no-op logger in pretty mode
+        if ctx.pretty:  # reference §2.3: the error goes to a no-op logger in pretty mode
             raise Failure(exc.msg, silent=True) from None
         raise
 
 
 # namespaces --------------------------------------------------------------------------------------
+
 
 def _ns_flags(cmd: Command, add: bool):
     cmd.flag('disable-telemetry', 'bool', False, 'Disable telemetry', hidden=True)
@@ -123,17 +153,14 @@ def _ns_flags(cmd: Command, add: bool):
     if add:
         cmd.flag('take-ownership', 'bool', False, 'If the specified namespace already exists, take ownership of it')
     cmd.flag('skip-env-detection', 'bool', False, 'Skip detecting Kubernetes environment where Everest is installed')
-    cmd.flag('chart-dir', 'string', '', 'Path to the chart directory. If not set, the chart will be downloaded from the repository',
-             hidden=True)
+    cmd.flag('chart-dir', 'string', '', 'Path to the chart directory. If not set, the chart will be downloaded from the repository', hidden=True)
     cmd.flag('helm.repository', 'string', HELM_REPO, 'Helm chart repository to download the Everest charts from')
-    cmd.flag('helm.set', 'stringSlice', [],
-             'Set helm values on the command line (can specify multiple values with commas: key1=val1,key2=val2)')
+    cmd.flag('helm.set', 'stringSlice', [], 'Set helm values on the command line (can specify multiple values with commas: key1=val1,key2=val2)')
     cmd.flag('helm.values', 'stringSlice', [], 'Specify values in a YAML file or a URL (can specify multiple)', 'f')
     cmd.flag('operator.mongodb', 'bool', True, 'Install MongoDB operator')
     cmd.flag('operator.postgresql', 'bool', True, 'Install PostgreSQL operator')
     cmd.flag('operator.mysql', 'bool', True, 'Install MySQL operator')
-    cmd.flag('operator.xtradb-cluster', 'bool', True, 'Install XtraDB Cluster operator', hidden=True,
-             deprecated='please use --operator.mysql instead')
+    cmd.flag('operator.xtradb-cluster', 'bool', True, 'Install XtraDB Cluster operator', hidden=True, deprecated='please use --operator.mysql instead')
 
 
 def _ns_opts(cmd: Command) -> dict:
@@ -145,39 +172,65 @@ def _ns_opts(cmd: Command) -> dict:
         'skip_wizard': _val(cmd, 'skip-wizard'),
         'take_ownership': bool(flags.lookup('take-ownership') and _val(cmd, 'take-ownership')),
         'ask': not any(_changed(cmd, name) for name in op_flags),
-        'pxc': pxc, 'postgresql': _val(cmd, 'operator.postgresql'), 'psmdb': _val(cmd, 'operator.mongodb'),
+        'pxc': pxc,
+        'postgresql': _val(cmd, 'operator.postgresql'),
+        'psmdb': _val(cmd, 'operator.mongodb'),
         'telemetry': not _val(cmd, 'disable-telemetry'),
         'chart_dir': _val(cmd, 'chart-dir'),
     }
 
 
 def _namespaces_cmd() -> Command:
-    grp = Command('namespaces', short='Managing Everest database namespaces', long='Managing Everest database namespaces',
-                  args=exact_args(1), run=lambda ctx, cmd, args: None)
-    add = Command('add', short='Add a new namespace', long='Add a new namespace',
-                  example='everestctl namespaces add [NAMESPACE] [FLAGS]', args=exact_args(1),
-                  run=lambda ctx, cmd, args: namespaces.add_or_update(ctx, args[0], _ns_opts(cmd), update=False))
+    grp = Command(
+        'namespaces',
+        short='Managing Everest database namespaces',
+        long='Managing Everest database namespaces',
+        args=exact_args(1),
+        run=lambda ctx, cmd, args: None,
+    )
+    add = Command(
+        'add',
+        short='Add a new namespace',
+        long='Add a new namespace',
+        example='everestctl namespaces add [NAMESPACE] [FLAGS]',
+        args=exact_args(1),
+        run=lambda ctx, cmd, args: namespaces.add_or_update(ctx, args[0], _ns_opts(cmd), update=False),
+    )
     _ns_flags(add, add=True)
-    upd = Command('update', short='Add database operator to existing namespace managed by Everest',
-                  long='Add database operator to existing namespace managed by Everest',
-                  example='everestctl namespaces update [NAMESPACE] --operator.mongodb=true', args=exact_args(1),
-                  run=lambda ctx, cmd, args: namespaces.add_or_update(ctx, args[0], _ns_opts(cmd), update=True))
+    upd = Command(
+        'update',
+        short='Add database operator to existing namespace managed by Everest',
+        long='Add database operator to existing namespace managed by Everest',
+        example='everestctl namespaces update [NAMESPACE] --operator.mongodb=true',
+        args=exact_args(1),
+        run=lambda ctx, cmd, args: namespaces.add_or_update(ctx, args[0], _ns_opts(cmd), update=True),
+    )
     _ns_flags(upd, add=False)
-    rem = Command('remove', short='Remove an existing and managed by Everest namespace',
-                  long='Remove an existing and managed by Everest namespace',
-                  example='everestctl namespaces remove [NAMESPACE] [FLAGS]', args=exact_args(1),
-                  run=lambda ctx, cmd, args: namespaces.remove(ctx, args[0], _val(cmd, 'force'), _val(cmd, 'keep-namespace')))
+    rem = Command(
+        'remove',
+        short='Remove an existing and managed by Everest namespace',
+        long='Remove an existing and managed by Everest namespace',
+        example='everestctl namespaces remove [NAMESPACE] [FLAGS]',
+        args=exact_args(1),
+        run=lambda ctx, cmd, args: namespaces.remove(ctx, args[0], _val(cmd, 'force'), _val(cmd, 'keep-namespace')),
+    )
     rem.flag('keep-namespace', 'bool', False, 'If set, the Kubernetes namespace will not be deleted')
     rem.flag('force', 'bool', False, 'If set, the namespace and all its resources (including database clusters) will be removed')
-    lst = Command('list', short='List namespaces managed by Everest', long='List namespaces managed by Everest',
-                  example='everestctl namespaces list --all', args=no_args,
-                  run=lambda ctx, cmd, args: namespaces.list_namespaces(ctx, _val(cmd, 'all')))
+    lst = Command(
+        'list',
+        short='List namespaces managed by Everest',
+        long='List namespaces managed by Everest',
+        example='everestctl namespaces list --all',
+        args=no_args,
+        run=lambda ctx, cmd, args: namespaces.list_namespaces(ctx, _val(cmd, 'all')),
+    )
     lst.flag('all', 'bool', False, 'If set, shows all namespaces, including those not managed by Everest', 'a')
     grp.add(add, lst, rem, upd)
     return grp
 
 
 # settings / rbac ---------------------------------------------------------------------------------
+
 
 def _read_policy_file(path: str) -> str:
     try:
@@ -258,26 +311,37 @@ def _rbac_can(ctx: Ctx, cmd: Command, args):
 
 
 def _settings_cmd() -> Command:
-    grp = Command('settings', short='Configure Everest settings', long='Configure Everest settings',
-                  args=exact_args(1), run=lambda ctx, cmd, args: None)
+    grp = Command('settings', short='Configure Everest settings', long='Configure Everest settings', args=exact_args(1), run=lambda ctx, cmd, args: None)
     rbac_grp = Command('rbac', short='Manage RBAC settings', long='Manage RBAC settings')
-    validate = Command('validate', short='Validate RBAC policy', long='Validate RBAC policy',
-                       example='everestctl settings rbac validate --policy-file ./my-custom-policy.csv', run=_rbac_validate)
+    validate = Command(
+        'validate',
+        short='Validate RBAC policy',
+        long='Validate RBAC policy',
+        example='everestctl settings rbac validate --policy-file ./my-custom-policy.csv',
+        run=_rbac_validate,
+    )
     validate.flag('policy-file', 'string', '', 'Path to the policy file to use')
-    can = Command('can SUBJECT ACTION RESOURCE SUBRESOURCE', short='Test RBAC policy',
-                  long='Test RBAC policy.\nExamples:\n$ everestctl settings rbac can alice read database-clusters all\n\n'
-                       '$ everestctl settings rbac can alice read database-clusters my-namespace/my-cluster\n',
-                  example='everestctl settings rbac can alice read database-clusters all --policy-file ./my-custom-policy.csv',
-                  args=exact_args(4), pre_run=_rbac_can_check, run=_rbac_can)
+    can = Command(
+        'can SUBJECT ACTION RESOURCE SUBRESOURCE',
+        short='Test RBAC policy',
+        long='Test RBAC policy.\nExamples:\n$ everestctl settings rbac can alice read database-clusters all\n\n'
+        '$ everestctl settings rbac can alice read database-clusters my-namespace/my-cluster\n',
+        example='everestctl settings rbac can alice read database-clusters all --policy-file ./my-custom-policy.csv',
+        args=exact_args(4),
+        pre_run=_rbac_can_check,
+        run=_rbac_can,
+    )
     can.flag('policy-file', 'string', '', 'Path to the policy file to use')
     rbac_grp.add(can, validate)
-    oidc_grp = Command('oidc <command> [flags]', short='Manage settings related to OIDC', long='Manage settings related to OIDC',
-                       args=exact_args(1))
-    configure = Command('configure [flags]', short='Configure OIDC settings', long='Configure OIDC settings', args=no_args,
-                        example='everestctl settings oidc configure --issuer-url https://example.com --client-id 123456 '
-                                '--scopes openid,profile,email,groups',
-                        run=lambda ctx, cmd, args: oidc.configure(ctx, _val(cmd, 'issuer-url'), _val(cmd, 'client-id'),
-                                                                  _val(cmd, 'scopes')))
+    oidc_grp = Command('oidc <command> [flags]', short='Manage settings related to OIDC', long='Manage settings related to OIDC', args=exact_args(1))
+    configure = Command(
+        'configure [flags]',
+        short='Configure OIDC settings',
+        long='Configure OIDC settings',
+        args=no_args,
+        example='everestctl settings oidc configure --issuer-url https://example.com --client-id 123456 --scopes openid,profile,email,groups',
+        run=lambda ctx, cmd, args: oidc.configure(ctx, _val(cmd, 'issuer-url'), _val(cmd, 'client-id'), _val(cmd, 'scopes')),
+    )
     configure.flag('issuer-url', 'string', '', 'OIDC issuer url')
     configure.flag('client-id', 'string', '', 'OIDC application client ID')
     configure.flag('scopes', 'string', oidc.DEFAULT_SCOPES, 'Comma-separated list of scopes')
@@ -287,6 +351,7 @@ def _settings_cmd() -> Command:
 
 
 # version / unsupported / root ----------------------------------------------------------------------
+
 
 def _version(ctx: Ctx, cmd: Command, _args):
     info = {'projectName': 'everestctl', 'version': CLI_VERSION, 'fullCommit': FULL_COMMIT}
@@ -313,18 +378,26 @@ def _version(ctx: Ctx, cmd: Command, _args):
 def _unsupported(name: str):
     def run(_ctx, _cmd, _args):
         raise Failure(NOT_SUPPORTED.format(name))
+
     return run
 
 
 def _completion_cmd() -> Command:
-    grp = Command('completion', short='Generate the autocompletion script for the specified shell',
-                  long='Generate the autocompletion script for everestctl for the specified shell.\n'
-                       "See each sub-command's help for details on how to use the generated script.\n",
-                  args=no_args)
+    grp = Command(
+        'completion',
+        short='Generate the autocompletion script for the specified shell',
+        long='Generate the autocompletion script for everestctl for the specified shell.\n'
+        "See each sub-command's help for details on how to use the generated script.\n",
+        args=no_args,
+    )
     for shell in ('bash', 'fish', 'powershell', 'zsh'):
-        sub = Command(shell, short=f'Generate the autocompletion script for {shell}',
-                      long=f'Generate the autocompletion script for the {shell} shell.', args=no_args,
-                      run=_unsupported(f'completion {shell}'))
+        sub = Command(
+            shell,
+            short=f'Generate the autocompletion script for {shell}',
+            long=f'Generate the autocompletion script for the {shell} shell.',
+            args=no_args,
+            run=_unsupported(f'completion {shell}'),
+        )
         sub.flag('no-descriptions', 'bool', False, 'disable completion descriptions')
         grp.add(sub)
     return grp
@@ -335,23 +408,24 @@ def build_root() -> Command:
     root.flag('verbose', 'bool', False, 'Enable verbose mode', 'v', persistent=True)
     root.flag('json', 'bool', False, 'Set output type to JSON', persistent=True)
     root.flag('kubeconfig', 'string', '~/.kube/config', 'Path to a kubeconfig', 'k', persistent=True)
-    install = Command('install', short='Install Percona Everest using Helm', long='Install Percona Everest using Helm',
-                      args=no_args, run=_unsupported('install'))
+    install = Command(
+        'install', short='Install Percona Everest using Helm', long='Install Percona Everest using Helm', args=no_args, run=_unsupported('install')
+    )
     install.flag('skip-wizard', 'bool', False, 'Skip installation wizard')
     install.flag('namespaces', 'string', 'everest', 'Comma-separated namespaces list Percona Everest can manage')
-    upgrade = Command('upgrade', short='Upgrade Percona Everest using Helm', long='Upgrade Percona Everest using Helm',
-                      args=no_args, run=_unsupported('upgrade'))
-    uninstall = Command('uninstall', short='Uninstall Percona Everest', long='Uninstall Percona Everest',
-                        args=no_args, run=_unsupported('uninstall'))
-    version = Command('version', short='Print Everest components version info', long='Print Everest components version info',
-                      run=_version)
+    upgrade = Command(
+        'upgrade', short='Upgrade Percona Everest using Helm', long='Upgrade Percona Everest using Helm', args=no_args, run=_unsupported('upgrade')
+    )
+    uninstall = Command('uninstall', short='Uninstall Percona Everest', long='Uninstall Percona Everest', args=no_args, run=_unsupported('uninstall'))
+    version = Command('version', short='Print Everest components version info', long='Print Everest components version info', run=_version)
     version.flag('client-only', 'bool', False, 'Print client version only')
-    helpcmd = Command('help [command]', short='Help about any command',
-                      long='Help provides help for any command in the application.\n'
-                           'Simply type everestctl help [path to command] for full details.',
-                      run=None)
-    root.add(_accounts_cmd(), _completion_cmd(), install, _namespaces_cmd(), _settings_cmd(), uninstall, upgrade, version,
-             helpcmd)
+    helpcmd = Command(
+        'help [command]',
+        short='Help about any command',
+        long='Help provides help for any command in the application.\nSimply type everestctl help [path to command] for full details.',
+        run=None,
+    )
+    root.add(_accounts_cmd(), _completion_cmd(), install, _namespaces_cmd(), _settings_cmd(), uninstall, upgrade, version, helpcmd)
     helpcmd.run = _help_run
     return root
 
@@ -370,6 +444,7 @@ def _help_run(ctx: Ctx, cmd: Command, args):
 
 
 # execution ---------------------------------------------------------------------------------------
+
 
 def execute(root: Command, argv: list[str], io: IO) -> int:
     """cobra ExecuteC + main.go: returns the exit code."""
@@ -437,12 +512,12 @@ def mask_argv(argv: list[str]) -> list[str]:
         if arg.startswith('-') and not arg.startswith('--'):
             for i, char in enumerate(arg[1:], 1):
                 if char == 'p':
-                    rest = arg[i + 1:]
+                    rest = arg[i + 1 :]
                     if not rest:
                         mask_next = True
                         out.append(arg)
                     else:
-                        out.append(arg[:i + 1] + ('=' if rest.startswith('=') else '') + MASK)
+                        out.append(arg[: i + 1] + ('=' if rest.startswith('=') else '') + MASK)
                     break
                 if char not in 'vh':
                     out.append(arg)

@@ -1,7 +1,7 @@
 """A small cobra/pflag look-alike: command tree, flag parsing, help and usage texts.
 
 Only what everestctl needs is implemented, but the texts and the order of checks follow
-spf13/cobra v1.10 and spf13/pflag (see EF §1.1-§1.4 and §7).
+spf13/cobra v1.10 and spf13/pflag (see reference §1.1-§1.4 and §7).
 """
 
 from __future__ import annotations
@@ -39,20 +39,21 @@ def parse_bool(value: str) -> bool:
     raise ValueError(f'strconv.ParseBool: parsing "{value}": invalid syntax')
 
 
-def go_quote(value: str) -> str:
-    """Go %q for simple strings (enough for flag values and command names)."""
+def go_quote(text: str) -> str:
+    """Go ``strconv.Quote`` (``%q`` of a string)."""
     out = []
-    for ch in value:
-        if ch in '"\\':
-            out.append('\\' + ch)
-        elif ch == '\n':
-            out.append('\\n')
-        elif ch == '\t':
-            out.append('\\t')
-        elif ord(ch) < 0x20:
-            out.append(f'\\x{ord(ch):02x}')
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append('\\' + char)
+        elif char in '\a\b\f\n\r\t\v':
+            out.append('\\' + 'abfnrtv'['\a\b\f\n\r\t\v'.index(char)])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f'\\x{code:02x}')
+        elif not char.isprintable() and char != ' ':
+            out.append(f'\\u{code:04x}' if code <= 0xFFFF else f'\\U{code:08x}')
         else:
-            out.append(ch)
+            out.append(char)
     return '"' + ''.join(out) + '"'
 
 
@@ -230,11 +231,12 @@ def _unquote_usage(flg: Flag) -> tuple[str, str]:
     usage = flg.usage
     match = re.search(r'`([^`]*)`', usage)
     if match:
-        return match.group(1), usage[:match.start()] + match.group(1) + usage[match.end():]
+        return match.group(1), usage[: match.start()] + match.group(1) + usage[match.end() :]
     return flg.type_name(), usage
 
 
 # argument validators ---------------------------------------------------------------------------
+
 
 def no_args(cmd: 'Command', args: list[str]):
     if args:
@@ -245,6 +247,7 @@ def exact_args(num: int):
     def check(_cmd: 'Command', args: list[str]):
         if len(args) != num:
             raise CobraError(f'accepts {num} arg(s), received {len(args)}')
+
     return check
 
 
@@ -364,7 +367,7 @@ class Command:
                 pos += 2
                 continue
             if not arg.startswith('-') and arg == name:
-                return args[:pos] + args[pos + 1:]
+                return args[:pos] + args[pos + 1 :]
             pos += 1
         return args
 
@@ -388,8 +391,7 @@ class Command:
         if cmd.args is None:
             words = cmd.strip_flags(args)
             if cmd.commands and cmd.parent is None and words:
-                raise FindError(cmd, f'unknown command {go_quote(words[0])} for {go_quote(cmd.command_path())}'
-                                + cmd.suggestions(words[0]))
+                raise FindError(cmd, f'unknown command {go_quote(words[0])} for {go_quote(cmd.command_path())}' + cmd.suggestions(words[0]))
         return cmd, args
 
     def suggestions(self, typed: str) -> str:

@@ -41,9 +41,11 @@ def _annotate(client: kube.Client, path: str):
 
 def _ready(deployment: dict) -> bool:
     status = deployment.get('status') or {}
-    return (status.get('readyReplicas', 0) == status.get('replicas', 0) == status.get('updatedReplicas', 0)
-            and status.get('unavailableReplicas', 0) == 0
-            and deployment.get('metadata', {}).get('generation', 0) == status.get('observedGeneration', 0))
+    return (
+        status.get('readyReplicas', 0) == status.get('replicas', 0) == status.get('updatedReplicas', 0)
+        and status.get('unavailableReplicas', 0) == 0
+        and deployment.get('metadata', {}).get('generation', 0) == status.get('observedGeneration', 0)
+    )
 
 
 def restart(client: kube.Client, namespace: str = SYSTEM_NS, name: str = NAME):

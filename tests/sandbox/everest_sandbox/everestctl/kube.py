@@ -1,4 +1,4 @@
-"""Minimal Kubernetes REST client on http.client with a kubeconfig loader (EF §1.2).
+"""Minimal Kubernetes REST client on http.client with a kubeconfig loader (reference §1.2).
 
 The emulator talks to the cluster ONLY through this client (no `kubernetes` import: startup must be fast).
 """

@@ -1,4 +1,4 @@
-"""`everestctl namespaces add|update|remove|list` (EF §4)."""
+"""`everestctl namespaces add|update|remove|list` (reference §4)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,19 @@ SYSTEM_NS = 'everest-system'
 MANAGED_LABEL = 'app.kubernetes.io/managed-by'
 RESERVED = ('everest-system', 'everest-monitoring', 'everest-olm')
 RFC1035 = re.compile(r'^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')
-LIST_EXCLUDED = ('kube-system', 'kube-public', 'kube-node-lease', 'everest-system', 'everest-monitoring', 'everest-olm',
-                 'gke-managed-cim', 'gke-managed-system', 'gke-managed-volumepopulator', 'gmp-public', 'gmp-system')
+LIST_EXCLUDED = (
+    'kube-system',
+    'kube-public',
+    'kube-node-lease',
+    'everest-system',
+    'everest-monitoring',
+    'everest-olm',
+    'gke-managed-cim',
+    'gke-managed-system',
+    'gke-managed-volumepopulator',
+    'gmp-public',
+    'gmp-system',
+)
 CHART = 'everest-db-namespace'
 OLM = 'operators.coreos.com/v1alpha1'
 EVEREST_API = 'everest.percona.com/v1alpha1'
@@ -30,15 +41,14 @@ OPERATORS = {
     'postgresql': ('percona-postgresql-operator', 'stable-v2', 'postgresql', '2.6.0'),
 }
 SHORT_BY_SUB = {v[0]: v[2] for v in OPERATORS.values()}
-# the operators prompt of add/update (EF §1.5): MySQL, MongoDB, PostgreSQL, all pre-selected
+# the operators prompt of add/update (reference §1.5): MySQL, MongoDB, PostgreSQL, all pre-selected
 OPERATOR_CHOICES = (('pxc', 'MySQL'), ('psmdb', 'MongoDB'), ('postgresql', 'PostgreSQL'))
 
 ERR_EMPTY = 'namespace list is empty. Specify at least one namespace'
 ERR_NO_OPERATORS = 'no operators selected for installation. Minimum one operator must be selected'
 ERR_NOT_INSTALLED = 'everest is not installed in the cluster'
 ERR_OLD_VERSION = 'operation not supported for this version of Everest'
-ERR_CLUSTERS = ('cannot remove namespace with running database clusters. '
-                'HINT: use --force to remove the namespace and all its resources')
+ERR_CLUSTERS = 'cannot remove namespace with running database clusters. HINT: use --force to remove the namespace and all its resources'
 WARN_REMOVAL = 'Removal of an installed operator is not supported. Proceeding without removal.'
 POLL_S = 0.05
 POLL_TIMEOUT_S = 60.0
@@ -52,7 +62,7 @@ def _call(func, *args, **kwargs):
 
 
 def parse_names(arg: str) -> list[str]:
-    """Split on `,`, trim, drop empty items and duplicates (order kept), then validate (EF §4.3)."""
+    """Split on `,`, trim, drop empty items and duplicates (order kept), then validate (reference §4.3)."""
     names: list[str] = []
     for item in arg.split(','):
         item = item.strip()
@@ -64,8 +74,10 @@ def parse_names(arg: str) -> list[str]:
         if name in RESERVED:
             raise Failure(f"'{name}' namespace is reserved for Everest internals. Please specify another namespace")
         if len(name) > 63 or not RFC1035.match(name):
-            raise Failure("'namespace name' is not RFC 1035 compatible. The name should contain only lowercase alphanumeric "
-                          "characters or '-', start with an alphabetic character, end with an alphanumeric character")
+            raise Failure(
+                "'namespace name' is not RFC 1035 compatible. The name should contain only lowercase alphanumeric "
+                "characters or '-', start with an alphabetic character, end with an alphanumeric character"
+            )
     return names
 
 
@@ -133,6 +145,7 @@ def _now() -> str:
 
 # helm release storage -------------------------------------------------------------------------------
 
+
 def _release_secrets(client: kube.Client, namespace: str) -> list[dict]:
     items = _call(client.list, kube.path('v1', 'secrets', namespace), label_selector=f'owner=helm,name={namespace}')
     return sorted(items.get('items') or [], key=lambda s: int((s['metadata'].get('labels') or {}).get('version', '0')))
@@ -149,13 +162,17 @@ def _encode_release(release: dict) -> str:
 
 
 def _release_manifest(namespace: str, config: dict) -> str:
-    docs = ['---\n# Source: everest-db-namespace/templates/operatorgroup.yaml\napiVersion: operators.coreos.com/v1\n'
-            f'kind: OperatorGroup\nmetadata:\n  name: everest-databases\n  namespace: {namespace}\n']
+    docs = [
+        '---\n# Source: everest-db-namespace/templates/operatorgroup.yaml\napiVersion: operators.coreos.com/v1\n'
+        f'kind: OperatorGroup\nmetadata:\n  name: everest-databases\n  namespace: {namespace}\n'
+    ]
     for key, (sub, channel, _short, _ver) in OPERATORS.items():
         if config.get(key):
-            docs.append(f'---\n# Source: everest-db-namespace/templates/{key}-operator.yaml\napiVersion: {OLM}\n'
-                        f'kind: Subscription\nmetadata:\n  name: {sub}\n  namespace: {namespace}\nspec:\n'
-                        f'  channel: {channel}\n  installPlanApproval: Manual\n  name: {sub}\n')
+            docs.append(
+                f'---\n# Source: everest-db-namespace/templates/{key}-operator.yaml\napiVersion: {OLM}\n'
+                f'kind: Subscription\nmetadata:\n  name: {sub}\n  namespace: {namespace}\nspec:\n'
+                f'  channel: {channel}\n  installPlanApproval: Manual\n  name: {sub}\n'
+            )
     return ''.join(docs)
 
 
@@ -172,20 +189,37 @@ def helm_install(client: kube.Client, namespace: str, version: str, config: dict
         number = int(existing[-1]['metadata']['labels'].get('version', '0')) + 1
         first = last.get('info', {}).get('first_deployed', first)
     release = {
-        'name': namespace, 'namespace': namespace, 'version': number,
-        'info': {'first_deployed': first, 'last_deployed': _now(), 'deleted': '', 'status': 'deployed',
-                 'description': 'Upgrade complete' if existing else 'Install complete'},
-        'chart': {'metadata': {'name': CHART, 'version': version, 'appVersion': version, 'apiVersion': 'v2',
-                               'description': 'A Helm chart for installing DB operators managed by Everest'},
-                  'values': {'cleanupOnUninstall': True, 'pxc': True, 'psmdb': True, 'postgresql': True,
-                             'telemetry': True, 'compatibility': {'openshift': False}}},
+        'name': namespace,
+        'namespace': namespace,
+        'version': number,
+        'info': {
+            'first_deployed': first,
+            'last_deployed': _now(),
+            'deleted': '',
+            'status': 'deployed',
+            'description': 'Upgrade complete' if existing else 'Install complete',
+        },
+        'chart': {
+            'metadata': {
+                'name': CHART,
+                'version': version,
+                'appVersion': version,
+                'apiVersion': 'v2',
+                'description': 'A Helm chart for installing DB operators managed by Everest',
+            },
+            'values': {'cleanupOnUninstall': True, 'pxc': True, 'psmdb': True, 'postgresql': True, 'telemetry': True, 'compatibility': {'openshift': False}},
+        },
         'config': config,
         'manifest': _release_manifest(namespace, config),
     }
     labels = {'owner': 'helm', 'name': namespace, 'status': 'deployed', 'version': str(number)}
-    body = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'helm.sh/release.v1',
-            'metadata': {'name': f'sh.helm.release.v1.{namespace}.v{number}', 'namespace': namespace, 'labels': labels},
-            'data': {'release': _encode_release(release)}}
+    body = {
+        'apiVersion': 'v1',
+        'kind': 'Secret',
+        'type': 'helm.sh/release.v1',
+        'metadata': {'name': f'sh.helm.release.v1.{namespace}.v{number}', 'namespace': namespace, 'labels': labels},
+        'data': {'release': _encode_release(release)},
+    }
     for old in existing:
         if (old['metadata'].get('labels') or {}).get('status') == 'deployed':
             old_rel = decode_release(old)
@@ -194,7 +228,7 @@ def helm_install(client: kube.Client, namespace: str, version: str, config: dict
             old['data']['release'] = _encode_release(old_rel)
             _call(client.replace, kube.path('v1', 'secrets', namespace, old['metadata']['name']), old)
     _call(client.create, kube.path('v1', 'secrets', namespace), body)
-    for old in existing[:max(0, len(existing) + 1 - 3)]:
+    for old in existing[: max(0, len(existing) + 1 - 3)]:
         _call(client.delete, kube.path('v1', 'secrets', namespace, old['metadata']['name']))
 
 
@@ -204,14 +238,22 @@ def _ensure_subscription(client: kube.Client, namespace: str, key: str, telemetr
     if _call(client.get_or_none, kube.path(OLM, 'subscriptions', namespace, sub_name)) is not None:
         return None
     body = {
-        'apiVersion': OLM, 'kind': 'Subscription',
-        'metadata': {'name': sub_name, 'namespace': namespace,
-                     'labels': {'app.kubernetes.io/managed-by': 'Helm'},
-                     'annotations': {'helm.sh/resource-policy': 'keep', 'meta.helm.sh/release-name': namespace,
-                                     'meta.helm.sh/release-namespace': namespace}},
-        'spec': {'channel': channel, 'installPlanApproval': 'Manual', 'name': sub_name, 'source': 'everest-catalog',
-                 'sourceNamespace': 'everest-olm',
-                 'config': {'env': [{'name': 'DISABLE_TELEMETRY', 'value': 'false' if telemetry else 'true'}]}},
+        'apiVersion': OLM,
+        'kind': 'Subscription',
+        'metadata': {
+            'name': sub_name,
+            'namespace': namespace,
+            'labels': {'app.kubernetes.io/managed-by': 'Helm'},
+            'annotations': {'helm.sh/resource-policy': 'keep', 'meta.helm.sh/release-name': namespace, 'meta.helm.sh/release-namespace': namespace},
+        },
+        'spec': {
+            'channel': channel,
+            'installPlanApproval': 'Manual',
+            'name': sub_name,
+            'source': 'everest-catalog',
+            'sourceNamespace': 'everest-olm',
+            'config': {'env': [{'name': 'DISABLE_TELEMETRY', 'value': 'false' if telemetry else 'true'}]},
+        },
     }
     return _call(client.create, kube.path(OLM, 'subscriptions', namespace), body)
 
@@ -225,9 +267,12 @@ def _install_operator(client: kube.Client, namespace: str, key: str, created_sub
         _call(client.replace, kube.path(OLM, 'subscriptions', namespace, sub_name) + '/status', created_sub)
     csv_path = kube.path(OLM, 'clusterserviceversions', namespace, csv_name)
     if _call(client.get_or_none, csv_path) is None:
-        body = {'apiVersion': OLM, 'kind': 'ClusterServiceVersion',
-                'metadata': {'name': csv_name, 'namespace': namespace},
-                'spec': {'displayName': sub_name, 'version': version, 'replaces': ''}}
+        body = {
+            'apiVersion': OLM,
+            'kind': 'ClusterServiceVersion',
+            'metadata': {'name': csv_name, 'namespace': namespace},
+            'spec': {'displayName': sub_name, 'version': version, 'replaces': ''},
+        }
         created = _call(client.create, kube.path(OLM, 'clusterserviceversions', namespace), body)
         created['status'] = {'phase': 'Succeeded', 'reason': 'InstallSucceeded'}
         _call(client.replace, csv_path + '/status', created)
@@ -260,11 +305,17 @@ def label_namespace(client: kube.Client, namespace: str, value):
 def _ensure_operator_group(client: kube.Client, namespace: str):
     og_path = kube.path('operators.coreos.com/v1', 'operatorgroups', namespace, 'everest-databases')
     if _call(client.get_or_none, og_path) is None:
-        body = {'apiVersion': 'operators.coreos.com/v1', 'kind': 'OperatorGroup',
-                'metadata': {'name': 'everest-databases', 'namespace': namespace,
-                             'labels': {'app.kubernetes.io/managed-by': 'Helm'},
-                             'annotations': {'meta.helm.sh/release-name': namespace, 'meta.helm.sh/release-namespace': namespace}},
-                'spec': {'targetNamespaces': [namespace]}}
+        body = {
+            'apiVersion': 'operators.coreos.com/v1',
+            'kind': 'OperatorGroup',
+            'metadata': {
+                'name': 'everest-databases',
+                'namespace': namespace,
+                'labels': {'app.kubernetes.io/managed-by': 'Helm'},
+                'annotations': {'meta.helm.sh/release-name': namespace, 'meta.helm.sh/release-namespace': namespace},
+            },
+            'spec': {'targetNamespaces': [namespace]},
+        }
         _call(client.create, kube.path('operators.coreos.com/v1', 'operatorgroups', namespace), body)
 
 
@@ -275,11 +326,9 @@ def provision(client: kube.Client, namespace: str, version: str, opts: dict, mod
     if not opts.get('chart_dir'):
         chartcache.ensure_chart(version)
     if get_namespace(client, namespace) is None:
-        _call(client.create, kube.path('v1', 'namespaces'),
-              {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': namespace}})
+        _call(client.create, kube.path('v1', 'namespaces'), {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': namespace}})
     _ensure_operator_group(client, namespace)
-    config = {'cleanupOnUninstall': False, 'pxc': opts['pxc'], 'postgresql': opts['postgresql'], 'psmdb': opts['psmdb'],
-              'telemetry': opts['telemetry']}
+    config = {'cleanupOnUninstall': False, 'pxc': opts['pxc'], 'postgresql': opts['postgresql'], 'psmdb': opts['psmdb'], 'telemetry': opts['telemetry']}
     helm_install(client, namespace, version, config)
     keys = [key for key in ('pxc', 'psmdb', 'postgresql') if opts[key]]
     created = {key: _ensure_subscription(client, namespace, key, opts['telemetry']) for key in keys}
@@ -310,9 +359,9 @@ def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
             raise Failure("can't ask user for operators to install: interactive mode is disabled")
         if not opts['skip_wizard']:
             from .output import multi_select  # pylint: disable=import-outside-toplevel
+
             keys = [key for key, _label in OPERATOR_CHOICES]
-            chosen = multi_select('Which operators do you want to install?', [label for _key, label in OPERATOR_CHOICES],
-                                  ctx.io)
+            chosen = multi_select('Which operators do you want to install?', [label for _key, label in OPERATOR_CHOICES], ctx.io)
             opts = dict(opts, **dict(zip(keys, chosen)))
     ops = {key: opts[key] for key in ('pxc', 'postgresql', 'psmdb')}
     if not any(ops.values()):
@@ -330,9 +379,11 @@ def add_or_update(ctx: Ctx, arg: str, opts: dict, update: bool):
     action = 'Updating' if update else 'Provisioning'
     steps = []
     for name in names:
+
         def step(name=name):
             log.info(f'Installing DB namespace Helm chart in namespace {name}', 'namespaces/add.go:340')
             provision(client, name, version, dict(opts, update=update, **ops), model)
+
         steps.append((f"{action} database namespace '{name}'", step))
     ctx.run_steps(steps, log)
 
@@ -404,20 +455,25 @@ def remove(ctx: Ctx, arg: str, force: bool, keep_namespace: bool):
     steps = []
     for name in names:
         steps += [
-            (f"Deleting database clusters in namespace '{name}'",
-             lambda name=name: (timing.ns_delay(), _delete_all(client, EVEREST_API, 'databaseclusters', name))),
-            (f"Deleting backup storages in namespace '{name}'",
-             lambda name=name: _delete_all(client, EVEREST_API, 'backupstorages', name)),
-            (f"Deleting monitoring instances in namespace '{name}'",
-             lambda name=name: _delete_all(client, EVEREST_API, 'monitoringconfigs', name)),
+            (
+                f"Deleting database clusters in namespace '{name}'",
+                lambda name=name: (timing.ns_delay(), _delete_all(client, EVEREST_API, 'databaseclusters', name)),
+            ),
+            (f"Deleting backup storages in namespace '{name}'", lambda name=name: _delete_all(client, EVEREST_API, 'backupstorages', name)),
+            (f"Deleting monitoring instances in namespace '{name}'", lambda name=name: _delete_all(client, EVEREST_API, 'monitoringconfigs', name)),
         ]
         # the latency model's time for the chart's pre-delete hook Job and the namespace's termination
         if keep_namespace:
-            steps.append((f"Deleting resources from namespace '{name}'",
-                          lambda name=name: (_uninstall(client, name), timing.pause(remove_s), label_namespace(client, name, None))))
+            steps.append(
+                (
+                    f"Deleting resources from namespace '{name}'",
+                    lambda name=name: (_uninstall(client, name), timing.pause(remove_s), label_namespace(client, name, None)),
+                )
+            )
         else:
-            steps.append((f"Deleting database namespace '{name}'",
-                          lambda name=name: (_uninstall(client, name), timing.pause(remove_s), _delete_namespace(client, name))))
+            steps.append(
+                (f"Deleting database namespace '{name}'", lambda name=name: (_uninstall(client, name), timing.pause(remove_s), _delete_namespace(client, name)))
+            )
     ctx.run_steps(steps, ctx.component('namespace-remover'))
 
 

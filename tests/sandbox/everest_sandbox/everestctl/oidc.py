@@ -36,6 +36,7 @@ import ssl
 import urllib.parse
 
 from . import deployment, kube, yamlv3
+from .cobra import go_quote
 from .output import Ctx, Failure, prompt
 
 SYSTEM_NS = 'everest-system'
@@ -58,23 +59,6 @@ _HOST_OK = set(_ALNUM + "-._~!$&'()*+,;=:[]<>\"%")
 
 # validation ----------------------------------------------------------------------------------------------
 
-def go_quote(text: str) -> str:
-    """Go ``strconv.Quote``."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char in '"\\':
-            out.append('\\' + char)
-        elif char in '\a\b\f\n\r\t\v':
-            out.append('\\' + 'abfnrtv'['\a\b\f\n\r\t\v'.index(char)])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f'\\x{code:02x}')
-        elif not char.isprintable() and char != ' ':
-            out.append(f'\\u{code:04x}' if code <= 0xFFFF else f'\\U{code:08x}')
-        else:
-            out.append(char)
-    return '"' + ''.join(out) + '"'
-
 
 def _scheme(raw: str) -> tuple:
     """net/url getScheme."""
@@ -88,7 +72,7 @@ def _scheme(raw: str) -> tuple:
         if char == ':':
             if index == 0:
                 raise ValueError('missing protocol scheme')
-            return raw[:index], raw[index + 1:]
+            return raw[:index], raw[index + 1 :]
         return '', raw
     return '', raw
 
@@ -96,7 +80,7 @@ def _scheme(raw: str) -> tuple:
 def _check_escapes(text: str):
     index = text.find('%')
     while index >= 0:
-        chunk = text[index:index + 3]
+        chunk = text[index : index + 3]
         if len(chunk) < 3 or not all(c in '0123456789abcdefABCDEF' for c in chunk[1:]):
             raise ValueError(f'invalid URL escape {go_quote(chunk)}')
         index = text.find('%', index + 3)
@@ -111,11 +95,11 @@ def _host(authority: str) -> str:
         end = host.find(']')
         if end < 0:
             raise ValueError("missing ']' in host")
-        port = host[end + 1:]
+        port = host[end + 1 :]
         if port and not (port.startswith(':') and port[1:].isdigit() or port == ':'):
             raise ValueError(f'invalid port {go_quote(port)} after host')
     elif ':' in host:
-        port = host[host.rindex(':'):]
+        port = host[host.rindex(':') :]
         if port != ':' and not port[1:].isdigit():
             raise ValueError(f'invalid port {go_quote(port)} after host')
     for char in host:
@@ -139,7 +123,7 @@ def parse_request_uri(raw: str) -> tuple:
         rest = rest.split('?', 1)[0]
     if not rest.startswith('/'):
         if scheme:
-            return scheme, ''       # opaque, e.g. "localhost:8080" (scheme "localhost")
+            return scheme, ''  # opaque, e.g. "localhost:8080" (scheme "localhost")
         raise ValueError('invalid URI for request')
     host = ''
     if scheme and rest.startswith('//'):
@@ -176,6 +160,7 @@ def validate_scopes(scopes: list):
 
 # the provider check ---------------------------------------------------------------------------------------
 
+
 def discovery_url(issuer: str) -> str:
     """Go ``url.JoinPath(issuer, WELL_KNOWN)``: path.Join on the escaped path, query kept, fragment dropped
     (Go keeps it in the URL but never sends it)."""
@@ -210,7 +195,7 @@ def _tls_error(exc: ssl.SSLError, host: str) -> str:
         if 'expired' in text:
             return 'tls: failed to verify certificate: x509: certificate has expired or is not yet valid'
         return 'tls: failed to verify certificate: x509: certificate signed by unknown authority'
-    if exc.reason == 'WRONG_VERSION_NUMBER':    # an https:// URL of a plain HTTP server
+    if exc.reason == 'WRONG_VERSION_NUMBER':  # an https:// URL of a plain HTTP server
         return 'tls: first record does not look like a TLS handshake'
     return 'remote error: tls: ' + str(exc.reason or exc).lower().replace('_', ' ')
 
@@ -261,8 +246,7 @@ def fetch(url: str) -> tuple:
     raise ValueError(f'Get {go_quote(url)}: stopped after {MAX_REDIRECTS} redirects')
 
 
-_STRING_FIELDS = ('issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'jwks_uri',
-                  'userinfo_endpoint')
+_STRING_FIELDS = ('issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'jwks_uri', 'userinfo_endpoint')
 _LIST_FIELD = 'id_token_signing_alg_values_supported'
 
 
@@ -334,7 +318,7 @@ def json_error(body: bytes):
         if exc.msg == "Expecting ',' delimiter":
             context = 'after object key:value pair' if _innermost(text, exc.pos) == '{' else 'after array element'
         return f'invalid character {_go_char(text[exc.pos])} {context or "looking for beginning of value"}'
-    except ValueError as exc:   # NaN / Infinity, which Go does not accept
+    except ValueError as exc:  # NaN / Infinity, which Go does not accept
         return f'invalid character {_go_char(str(exc)[:1])} looking for beginning of value'
     if doc is None:
         return None
@@ -360,8 +344,7 @@ def check_provider(issuer: str):
         raise Failure(f'failed to connect with OIDC provider: {exc}') from None
     if status != 200:
         text = body.decode('utf-8', 'replace')
-        raise Failure(f'failed to connect with OIDC provider due to incorrect response: unexpected status code\n'
-                      f'{status_text}: {text}')
+        raise Failure(f'failed to connect with OIDC provider due to incorrect response: unexpected status code\n{status_text}: {text}')
     error = json_error(body)
     if error:
         raise Failure(f'failed to connect with OIDC provider: failed to unmarshal json response: {error}')
@@ -369,23 +352,26 @@ def check_provider(issuer: str):
 
 # the settings ConfigMap -----------------------------------------------------------------------------------
 
+
 def update_settings(client: kube.Client, raw: str):
     """Step 2 (pkg/kubernetes/oidc.go UpdateEverestSettings)."""
     path = kube.path('v1', 'configmaps', SYSTEM_NS, SETTINGS_CM)
     try:
         current = client.get_or_none(path)
         if current is None:
-            client.create(kube.path('v1', 'configmaps', SYSTEM_NS),
-                          {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': SETTINGS_CM, 'namespace': SYSTEM_NS},
-                           'data': {SETTINGS_KEY: raw}})
+            client.create(
+                kube.path('v1', 'configmaps', SYSTEM_NS),
+                {'apiVersion': 'v1', 'kind': 'ConfigMap', 'metadata': {'name': SETTINGS_CM, 'namespace': SYSTEM_NS}, 'data': {SETTINGS_KEY: raw}},
+            )
             return
-        current['data'] = {SETTINGS_KEY: raw}     # every other data key is lost; binaryData stays
+        current['data'] = {SETTINGS_KEY: raw}  # every other data key is lost; binaryData stays
         client.replace(path, current)
     except kube.KubeError as exc:
         raise Failure(str(exc)) from None
 
 
 # the command -----------------------------------------------------------------------------------------------
+
 
 def _ask_or_check(value: str, question: str, check) -> str:
     if value == '':
@@ -405,7 +391,8 @@ def configure(ctx: Ctx, issuer: str, client_id: str, scopes_flag: str):
     except kube.KubeError as exc:
         raise Failure(str(exc)) from None
     raw = yamlv3.dump_oidc_config(issuer, client_id, scopes)
-    ctx.run_steps([(STEP_CHECK, lambda: check_provider(issuer)),
-                   (STEP_UPDATE, lambda: update_settings(client, raw)),
-                   (STEP_RESTART, lambda: deployment.restart(client))], log)
+    ctx.run_steps(
+        [(STEP_CHECK, lambda: check_provider(issuer)), (STEP_UPDATE, lambda: update_settings(client, raw)), (STEP_RESTART, lambda: deployment.restart(client))],
+        log,
+    )
     log.info('OIDC has been configured successfully', 'oidc/configure.go:124')

@@ -1,4 +1,4 @@
-"""Output streams, pretty lines and a zap-like logger (EF §1.3)."""
+"""Output streams, pretty lines and a zap-like logger (reference §1.3)."""
 
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ def go_errno_text(exc: OSError) -> str:
 
 
 class Terminal:
-    """The keyboard of a bubbletea program (EF §1.5): stdin when it is a terminal, else ``/dev/tty``; in raw mode.
+    """The keyboard of a bubbletea program (reference §1.5): stdin when it is a terminal, else ``/dev/tty``; in raw mode.
 
     With neither (no controlling terminal and stdin not a terminal) opening fails at once with the real CLI's
     ``could not open a new TTY: open /dev/tty: ...`` error. Keys come back as one-character strings or the names
@@ -214,9 +214,9 @@ class Terminal:
         if not data:
             return 'eof'
         byte = data[0]
-        if byte in (0x0d, 0x0a):
+        if byte in (0x0D, 0x0A):
             return 'enter'
-        if byte in (0x7f, 0x08):
+        if byte in (0x7F, 0x08):
             return 'backspace'
         if byte == 0x03:
             return 'ctrl+c'
@@ -224,17 +224,17 @@ class Terminal:
             return 'eof'
         if byte == 0x09:
             return 'tab'
-        if byte == 0x1b:
+        if byte == 0x1B:
             if not self._more():
                 return 'esc'
             seq = os.read(self.fd, 8)
             return {b'[A': 'up', b'OA': 'up', b'[B': 'down', b'OB': 'down'}.get(seq, 'other')
         if byte < 0x20:
             return 'other'
-        if byte >= 0x80:   # a UTF-8 sequence: read its continuation bytes
-            need = 1 if byte >= 0xc0 else 0
-            need += 1 if byte >= 0xe0 else 0
-            need += 1 if byte >= 0xf0 else 0
+        if byte >= 0x80:  # a UTF-8 sequence: read its continuation bytes
+            need = 1 if byte >= 0xC0 else 0
+            need += 1 if byte >= 0xE0 else 0
+            need += 1 if byte >= 0xF0 else 0
             while need and self._more(0.2):
                 data += os.read(self.fd, 1)
                 need -= 1
@@ -243,10 +243,10 @@ class Terminal:
 
 
 def prompt(text: str, io: IO | None = None, secret: bool = False) -> str:
-    """A text input (EF §1.5): blocks on the terminal until Enter; Esc/Ctrl+C -> ``user interrupted``.
+    """A text input (reference §1.5): blocks on the terminal until Enter; Esc/Ctrl+C -> ``user interrupted``.
 
     The prompt and the echo (``*`` per character for secrets, as bubbletea's password mode) go to stdout, as
-    bubbletea renders to stdout. Without a terminal this fails at once (EF §8.2)."""
+    bubbletea renders to stdout. Without a terminal this fails at once (reference §8.2)."""
     io = io or IO()
     value = ''
     with Terminal() as term:

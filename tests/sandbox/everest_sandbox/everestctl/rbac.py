@@ -1,4 +1,4 @@
-"""RBAC policy engine of the emulator (EF §5), independent of plugins/module_utils/_rbac.py.
+"""RBAC policy engine of the emulator (reference §5), independent of plugins/module_utils/_rbac.py.
 
 Glob semantics follow doublestar v4 (used by casbin's globMatch) through a translation to Python regexes.
 """
@@ -12,9 +12,18 @@ from typing import NamedTuple
 import yaml
 
 RESOURCES = (
-    'backup-storages', 'data-import-jobs', 'data-importers', 'database-cluster-backups',
-    'database-cluster-credentials', 'database-cluster-restores', 'database-clusters', 'database-engines',
-    'enginefeatures/split-horizon-dns-configs', 'load-balancer-configs', 'monitoring-instances', 'namespaces',
+    'backup-storages',
+    'data-import-jobs',
+    'data-importers',
+    'database-cluster-backups',
+    'database-cluster-credentials',
+    'database-cluster-restores',
+    'database-clusters',
+    'database-engines',
+    'enginefeatures/split-horizon-dns-configs',
+    'load-balancer-configs',
+    'monitoring-instances',
+    'namespaces',
     'pod-scheduling-policies',
 )
 GLOBAL_RESOURCES = ('data-importers', 'load-balancer-configs', 'namespaces', 'pod-scheduling-policies')
@@ -27,7 +36,7 @@ class PolicyLoadError(Exception):
 
 
 class PolicyCheckError(Exception):
-    """One of the three validation checks of EF §5.6 failed (detail text)."""
+    """One of the three validation checks of reference §5.6 failed (detail text)."""
 
 
 class BadPattern(Exception):
@@ -43,11 +52,12 @@ class BadPattern(Exception):
 # * once the name is used up, what is left of the pattern must be syntactically zero-length
 #   (isZeroLengthPattern: ``, `*`, `**`, `/**`, `**/`, `/**/`, or an alternative group leading to one).
 
+
 class _Tok(NamedTuple):
     start: int
     end: int
-    rx: str         # regex of the token
-    rx_plus: str    # regex of the token when it consumes the last character of the name
+    rx: str  # regex of the token
+    rx_plus: str  # regex of the token when it consumes the last character of the name
     brace: bool = False
 
 
@@ -111,7 +121,7 @@ def _split_alternatives(body: str) -> list[str]:
     while i < len(body):
         ch = body[i]
         if ch == '\\' and i + 1 < len(body):
-            cur.append(body[i:i + 2])
+            cur.append(body[i : i + 2])
             i += 2
             continue
         if ch == '{':
@@ -156,7 +166,7 @@ def _tokens(pattern: str) -> list[_Tok]:
             tok, seg = _Tok(i, i + 1, '[^/]', '[^/]'), False
         elif ch == '[':
             end = _class_end(pattern, i)
-            rx = _translate_class(pattern[i + 1:end])
+            rx = _translate_class(pattern[i + 1 : end])
             tok, seg = _Tok(i, end + 1, rx, rx), False
         elif ch == '{':
             end = _brace_end(pattern, i)
@@ -183,7 +193,7 @@ def _zero_length(pattern: str) -> bool:
         end = _brace_end(pattern, 0)
         if end < 0:
             return False
-        return any(_zero_length(alt + pattern[end + 1:]) for alt in _split_alternatives(pattern[1:end]))
+        return any(_zero_length(alt + pattern[end + 1 :]) for alt in _split_alternatives(pattern[1:end]))
     return False
 
 
@@ -205,13 +215,13 @@ def _match(name: str, prefix_rx: str, rest: str, depth: int) -> bool:
     prefix = prefix_rx
     for tok in toks[:brace]:
         # the name ends with this token: the rest of the pattern must be zero-length
-        if _zero_length(rest[tok.end:]) and _fullmatch(prefix + tok.rx_plus, name):
+        if _zero_length(rest[tok.end :]) and _fullmatch(prefix + tok.rx_plus, name):
             return True
         prefix += tok.rx
     if brace < len(toks):
         tok = toks[brace]
-        for alt in _split_alternatives(rest[tok.start + 1:tok.end - 1]):
-            if _match(name, prefix, alt + rest[tok.end:], depth + 1):
+        for alt in _split_alternatives(rest[tok.start + 1 : tok.end - 1]):
+            if _match(name, prefix, alt + rest[tok.end :], depth + 1):
                 return True
     return False
 
@@ -229,6 +239,7 @@ def glob_match(name: str, pattern: str) -> bool:
 
 
 # CSV ---------------------------------------------------------------------------------------------
+
 
 def csv_record(line: str) -> list[str] | None:
     """Go encoding/csv Read of one line: comma, TrimLeadingSpace, no LazyQuotes. None for no record."""
@@ -282,8 +293,9 @@ def go_slice(values) -> str:
 
 # policy ------------------------------------------------------------------------------------------
 
+
 def policy_from_file_text(text: str) -> str:
-    """A --policy-file: ConfigMap YAML with data."policy.csv", else the raw text (EF §5.3)."""
+    """A --policy-file: ConfigMap YAML with data."policy.csv", else the raw text (reference §5.3)."""
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
@@ -322,7 +334,7 @@ class Policy:
                 self.p_rules.append(rule)
 
     def check(self):
-        """EF §5.6 checks 1-3, in order; raises PolicyCheckError(detail)."""
+        """Reference §5.6 checks 1-3, in order; raises PolicyCheckError(detail)."""
         for rule in self.p_rules:
             for term in rule:
                 if not TERM_RE.match(term):
@@ -368,7 +380,7 @@ def enforcer(text: str) -> Policy:
 
 
 def request_object(resource: str, obj: str) -> str:
-    """EF §5.7: `*`/`all` -> `/` (namespaced) or `` (global)."""
+    """Reference §5.7: `*`/`all` -> `/` (namespaced) or `` (global)."""
     if obj in ('*', 'all'):
         return '' if resource in GLOBAL_RESOURCES else '/'
     return obj

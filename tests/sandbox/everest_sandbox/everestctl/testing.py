@@ -17,8 +17,9 @@ import yaml
 from .. import latency
 
 SECRET = '/api/v1/namespaces/everest-system/secrets/everest-accounts'
-CONFLICT = ('Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; '
-            'please apply your changes to the latest version and try again')
+CONFLICT = (
+    'Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; please apply your changes to the latest version and try again'
+)
 OLM = '/apis/operators.coreos.com/v1alpha1'
 EVEREST = '/apis/everest.percona.com/v1alpha1'
 PTY_TIMEOUT = 20.0
@@ -42,14 +43,29 @@ def ectl(sandbox, *args, kubeconfig=True, extra_env=None, **popen) -> subprocess
     if kubeconfig:
         argv += ['--kubeconfig', sandbox.kubeconfig]
     argv += list(args)
-    return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, start_new_session=True,
-                          env=env_for(sandbox, extra_env), timeout=60, check=False, **popen)
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env=env_for(sandbox, extra_env),
+        timeout=60,
+        check=False,
+        **popen,
+    )
 
 
 def spawn(sandbox, *args, extra_env=None) -> subprocess.Popen:
-    return subprocess.Popen([sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-                            env=env_for(sandbox, extra_env))
+    return subprocess.Popen(
+        [sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+        env=env_for(sandbox, extra_env),
+    )
 
 
 def get(sandbox, path: str):
@@ -86,6 +102,7 @@ def names(items_doc) -> list[str]:
 
 # call-log analysis -------------------------------------------------------------------------------------------
 
+
 def spans(calls: list) -> list:
     """(mono_start, mono_end) of each call-log record, in start order."""
     return sorted((call['mono_start'], call['mono_end']) for call in calls)
@@ -98,8 +115,7 @@ def overlapping(first: dict, second: dict) -> bool:
 
 def max_concurrency(calls: list) -> int:
     """The largest number of runs in progress at one moment."""
-    events = sorted([(call['mono_start'], 1) for call in calls] + [(call['mono_end'], -1) for call in calls],
-                    key=lambda event: (event[0], event[1]))
+    events = sorted([(call['mono_start'], 1) for call in calls] + [(call['mono_end'], -1) for call in calls], key=lambda event: (event[0], event[1]))
     running = peak = 0
     for _stamp, delta in events:
         running += delta
@@ -109,21 +125,28 @@ def max_concurrency(calls: list) -> int:
 
 # the emulator on a pseudo-terminal ---------------------------------------------------------------------------
 
+
 class Pty:
     """The emulator on a pty: ``stdin_tty`` puts stdin on it; ``ctty`` makes it the controlling terminal."""
 
     def __init__(self, sandbox, *args, stdin_tty=True, ctty=False):
         self.master, slave = os.openpty()
 
-        def _take_ctty():   # runs in the child after setsid(): the pty becomes its controlling terminal
+        def _take_ctty():  # runs in the child after setsid(): the pty becomes its controlling terminal
             fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
         try:
             # pylint: disable-next=subprocess-popen-preexec-fn,consider-using-with
-            self.proc = subprocess.Popen([sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args],
-                                         stdin=slave if stdin_tty else subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                         env=env_for(sandbox), start_new_session=True, pass_fds=(slave,),
-                                         preexec_fn=_take_ctty if ctty else None)
+            self.proc = subprocess.Popen(
+                [sandbox.everestctl, '--kubeconfig', sandbox.kubeconfig, *args],
+                stdin=slave if stdin_tty else subprocess.DEVNULL,
+                stdout=slave,
+                stderr=slave,
+                env=env_for(sandbox),
+                start_new_session=True,
+                pass_fds=(slave,),
+                preexec_fn=_take_ctty if ctty else None,
+            )
         finally:
             os.close(slave)
         self.seen = b''
@@ -138,14 +161,14 @@ class Pty:
             if select.select([self.master], [], [], min(left, 0.2))[0]:
                 try:
                     chunk = os.read(self.master, 4096)
-                except OSError:   # EIO: the program exited and closed the pty
+                except OSError:  # EIO: the program exited and closed the pty
                     chunk = b''
                 if not chunk:
                     assert want in self.seen, f'exited before {text!r}; got {self.seen.decode("utf-8", "replace")!r}'
                 self.seen += chunk
         out, _sep, _rest = self.seen.partition(want)
         consumed = out + want
-        self.seen = self.seen[len(consumed):]
+        self.seen = self.seen[len(consumed) :]
         return consumed.decode('utf-8', 'replace')
 
     def type(self, data: str):

@@ -65,29 +65,87 @@ def load_users(text: str, loader=FastLoader) -> dict:
 
 # emitting -----------------------------------------------------------------------------------------
 
-_BOOL_NULL = {'y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'true', 'True', 'TRUE',
-              'n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF', 'false', 'False', 'FALSE',
-              '~', 'null', 'Null', 'NULL', '', '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF',
-              '-.inf', '-.Inf', '-.INF', '.nan', '.NaN', '.NAN', '<<'}
+_BOOL_NULL = {
+    'y',
+    'Y',
+    'yes',
+    'Yes',
+    'YES',
+    'on',
+    'On',
+    'ON',
+    'true',
+    'True',
+    'TRUE',
+    'n',
+    'N',
+    'no',
+    'No',
+    'NO',
+    'off',
+    'Off',
+    'OFF',
+    'false',
+    'False',
+    'FALSE',
+    '~',
+    'null',
+    'Null',
+    'NULL',
+    '',
+    '.inf',
+    '.Inf',
+    '.INF',
+    '+.inf',
+    '+.Inf',
+    '+.INF',
+    '-.inf',
+    '-.Inf',
+    '-.INF',
+    '.nan',
+    '.NaN',
+    '.NAN',
+    '<<',
+}
 _INT = re.compile(r'^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*)$')
 _FLOAT = re.compile(r'^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$')
 _BASE60 = re.compile(r'^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$')
 _IDENTIFIER = re.compile(r'[A-Za-z_][A-Za-z0-9_]*\Z')
 _TIMESTAMP = re.compile(r'^\d{4}-\d{1,2}-\d{1,2}([Tt ]\d{1,2}:\d{1,2}:\d{1,2}(\.\d*)?\s*(Z|[-+]\d{1,2}(:\d{2})?)?)?$')
-_ESCAPES = {'\0': '\\0', '\a': '\\a', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\v': '\\v', '\f': '\\f',
-            '\r': '\\r', '\x1b': '\\e', '"': '\\"', '\\': '\\\\', '\x85': '\\N', '\xa0': '\\_',
-            '\u2028': '\\L', '\u2029': '\\P'}
+_ESCAPES = {
+    '\0': '\\0',
+    '\a': '\\a',
+    '\b': '\\b',
+    '\t': '\\t',
+    '\n': '\\n',
+    '\v': '\\v',
+    '\f': '\\f',
+    '\r': '\\r',
+    '\x1b': '\\e',
+    '"': '\\"',
+    '\\': '\\\\',
+    '\x85': '\\N',
+    '\xa0': '\\_',
+    '\u2028': '\\L',
+    '\u2029': '\\P',
+}
 
 
 def _resolves_to_non_str(text: str) -> bool:
-    return (text in _BOOL_NULL or bool(_INT.match(text)) or bool(_FLOAT.match(text))
-            or bool(_TIMESTAMP.match(text)) or bool(_BASE60.match(text)))
+    return text in _BOOL_NULL or bool(_INT.match(text)) or bool(_FLOAT.match(text)) or bool(_TIMESTAMP.match(text)) or bool(_BASE60.match(text))
 
 
 def _printable(ch: str) -> bool:
     code = ord(ch)
-    return (code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0x7E or code == 0x85 or 0xA0 <= code <= 0xD7FF
-            or 0xE000 <= code <= 0xFFFD and code != 0xFEFF or 0x10000 <= code <= 0x10FFFF)
+    return (
+        code in (0x9, 0xA, 0xD)
+        or 0x20 <= code <= 0x7E
+        or code == 0x85
+        or 0xA0 <= code <= 0xD7FF
+        or 0xE000 <= code <= 0xFFFD
+        and code != 0xFEFF
+        or 0x10000 <= code <= 0x10FFFF
+    )
 
 
 def _plain_allowed(text: str) -> bool:
@@ -102,14 +160,14 @@ def _plain_allowed(text: str) -> bool:
         return False
     if ': ' in text or ' #' in text:
         return False
-    if text.isascii():   # the same answer as the loop below for ASCII: 0x20-0x7E only
+    if text.isascii():  # the same answer as the loop below for ASCII: 0x20-0x7E only
         return text.isprintable()
     return all(_printable(ch) and ch not in '\t\n\r\x85\u2028\u2029\ufeff' for ch in text)
 
 
 def _double_quoted(text: str) -> str:
     if text.isascii() and text.isprintable() and '"' not in text and '\\' not in text:
-        return '"' + text + '"'   # nothing to escape
+        return '"' + text + '"'  # nothing to escape
     out = []
     for ch in text:
         if ch in _ESCAPES:

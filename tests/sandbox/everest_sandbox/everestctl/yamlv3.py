@@ -37,8 +37,31 @@ import calendar
 import math
 import re
 
-_NON_STR = {'true', 'True', 'TRUE', 'false', 'False', 'FALSE', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN',
-            '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF'}
+_NON_STR = {
+    'true',
+    'True',
+    'TRUE',
+    'false',
+    'False',
+    'FALSE',
+    '',
+    '~',
+    'null',
+    'Null',
+    'NULL',
+    '.nan',
+    '.NaN',
+    '.NAN',
+    '.inf',
+    '.Inf',
+    '.INF',
+    '+.inf',
+    '+.Inf',
+    '+.INF',
+    '-.inf',
+    '-.Inf',
+    '-.INF',
+}
 _OLD_BOOL = {'y', 'Y', 'yes', 'Yes', 'YES', 'on', 'On', 'ON', 'n', 'N', 'no', 'No', 'NO', 'off', 'Off', 'OFF'}
 _FLOAT = re.compile(r'[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z')
 _BASE60 = re.compile(r'[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z')
@@ -50,8 +73,23 @@ _TIMESTAMPS = (
     re.compile(r'(\d{4})-(\d{1,2})-(\d{1,2})\Z'),
 )
 _BREAKS = '\r\n\x85\u2028\u2029'
-_ESCAPES = {'\0': '0', '\a': 'a', '\b': 'b', '\t': 't', '\n': 'n', '\v': 'v', '\f': 'f', '\r': 'r', '\x1b': 'e',
-            '"': '"', '\\': '\\', '\x85': 'N', '\xa0': '_', '\u2028': 'L', '\u2029': 'P'}
+_ESCAPES = {
+    '\0': '0',
+    '\a': 'a',
+    '\b': 'b',
+    '\t': 't',
+    '\n': 'n',
+    '\v': 'v',
+    '\f': 'f',
+    '\r': 'r',
+    '\x1b': 'e',
+    '"': '"',
+    '\\': '\\',
+    '\x85': 'N',
+    '\xa0': '_',
+    '\u2028': 'L',
+    '\u2029': 'P',
+}
 INDENT = 4
 
 
@@ -68,8 +106,8 @@ def _go_int(text: str) -> bool:
     if value is None:
         return False
     if sign == '-':
-        return value <= 2 ** 63
-    return value < (2 ** 63 if sign else 2 ** 64)
+        return value <= 2**63
+    return value < (2**63 if sign else 2**64)
 
 
 def _go_float(text: str) -> bool:
@@ -143,7 +181,7 @@ def _analyze(text: str) -> dict:  # pylint: disable=too-many-branches
             flow = True
             block = block or followed_by_blank
         elif char == '#' and preceded_by_blank:
-            flow = block = True
+            flow = block = True  # noqa: F841  (yaml.v3 tracks flow indicators; only block matters here)
         if not _printable(char):
             special = True
         if char == ' ':

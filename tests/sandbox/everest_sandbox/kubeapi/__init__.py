@@ -19,7 +19,7 @@ What it does
   cluster-admin, admin/edit/view, system:discovery, system:basic-user, system:public-info-viewer) is seeded and every
   namespace gets a ``default`` ServiceAccount. SelfSubjectAccessReview, SubjectAccessReview, SelfSubjectRulesReview
   and SelfSubjectReview (``reviews.py``), so ``kubectl auth can-i`` / ``auth whoami`` work. ``pods/<n>/log``
-  answers an empty log once a ``pods`` resource is registered (``podlog.py``).
+  answers an empty log after the container checks (``podlog.py``; ``pods/log`` is in discovery).
 * Discovery: ``/version``, ``/api``, ``/api/v1``, ``/apis``, ``/apis/<g>``, ``/apis/<g>/<v>`` (plain JSON also
   when aggregated discovery is asked for); ``/openapi/v3`` documents just rich enough for kubectl to send
   ``fieldValidation=Strict`` (``/openapi/v2`` is 404).
@@ -41,7 +41,8 @@ What it does
   defaulting, OpenAPI v3 validation with kube-openapi's messages (``schema.py``).
 * Admission chain (``admission.py``; mutating plugins before validating ones, object validation in between):
   LimitRanger (``limitranger.py``: container defaults, the ``kubernetes.io/limit-ranger`` annotation, min/max/ratio
-  for containers, pods and PVCs) and ResourceQuota (``quota.py``: object counts incl. legacy names, pod compute
+  for containers, pods and PVCs), ServiceAccount (``serviceaccount_admission.py``: a pod's ServiceAccount must exist),
+  ValidatingAdmissionPolicy (below) and ResourceQuota (``quota.py``: object counts incl. legacy names, pod compute
   resources, PVC storage incl. per storage class, scopes, ``must specify``/``status unknown``/``exceeded quota``
   texts, 403); the quota controller keeps ``status.hard``/``status.used`` current; checks and writes under one lock.
 * Operator simulation (``operators.py``, ``operator_pods.py``): every DatabaseCluster becomes the pods and PVCs its
@@ -52,7 +53,7 @@ What it does
   and create-time validation (CEL compile errors with cel-go's texts), enforcement in the admission chain before
   ResourceQuota (``vap.py``: matching, params, matchConditions, variables, messages, Deny/Warn/Audit, failurePolicy,
   reasons and codes), CEL with the Kubernetes quantity/lists/strings/regex libraries (``cel.py``,
-  ``resource_quantity.py``; cost is estimated, see ``cel.py``).
+  ``quantity.py``; cost is estimated, see ``cel.py``).
 * ``/_sandbox/{stats,stats/reset,faults,reset,audit,reconcile,access,access/reset}`` (``system:masters`` only):
   request counters (also ``by_user``), seeded fault injection, reset to seed, audit annotations written by
   ValidatingAdmissionPolicies, run the operator simulation now, and the access log (``access.py``: per user, the

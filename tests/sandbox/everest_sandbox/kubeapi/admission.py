@@ -20,12 +20,12 @@ ADMIN_USER = {'username': 'sandbox-admin', 'uid': '', 'groups': ['system:masters
 class Attributes:  # pylint: disable=too-many-instance-attributes
     """What an admission plugin sees of one request (admission.Attributes in kube-apiserver)."""
 
-    operation: str               # CREATE | UPDATE | DELETE
-    rtype: object                # registry.ResourceType
-    namespace: str               # '' for cluster-scoped objects
+    operation: str  # CREATE | UPDATE | DELETE
+    rtype: object  # registry.ResourceType
+    namespace: str  # '' for cluster-scoped objects
     name: str
-    obj: dict | None             # the new object (None on DELETE); mutating plugins may change it in place
-    old: dict | None             # the stored object (None on CREATE)
+    obj: dict | None  # the new object (None on DELETE); mutating plugins may change it in place
+    old: dict | None  # the stored object (None on CREATE)
     subresource: str = ''
     dry_run: bool = False
     user: dict = dataclasses.field(default_factory=lambda: dict(ADMIN_USER))

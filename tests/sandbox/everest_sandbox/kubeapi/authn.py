@@ -42,7 +42,7 @@ def split_service_account(username: str):
     """(namespace, name) of a ServiceAccount username, else None."""
     if not username.startswith(SA_PREFIX):
         return None
-    parts = username[len(SA_PREFIX):].split(':')
+    parts = username[len(SA_PREFIX) :].split(':')
     if len(parts) != 2 or len(parts[0]) > 63 or not DNS1123_LABEL.match(parts[0]) or not DNS1123_SUBDOMAIN.match(parts[1]):
         return None
     return parts[0], parts[1]
@@ -96,8 +96,7 @@ class Authenticator:
             extra['authentication.kubernetes.io/pod-uid'] = [private['pod']['uid']]
         if private.get('node'):
             extra['authentication.kubernetes.io/node-name'] = [private['node']['name']]
-        return {'username': claims.get('sub', ''), 'uid': account.get('uid', ''),
-                'groups': service_account_groups(namespace) + [AUTHENTICATED], 'extra': extra}
+        return {'username': claims.get('sub', ''), 'uid': account.get('uid', ''), 'groups': service_account_groups(namespace) + [AUTHENTICATED], 'extra': extra}
 
     def _exists(self, plural: str, namespace: str, ref: dict) -> bool:
         with self.store.lock:
@@ -119,7 +118,7 @@ def _requests(headers) -> list:
     out += [('Group', '', group, '') for group in _all(headers, 'Impersonate-Group')]
     for key in dict.fromkeys(headers.keys()):
         if key.lower().startswith(EXTRA_PREFIX):
-            extra_key = unquote(key[len(EXTRA_PREFIX):].lower())
+            extra_key = unquote(key[len(EXTRA_PREFIX) :].lower())
             out += [('UserExtra', '', value, extra_key) for value in _all(headers, key)]
     if headers.get('Impersonate-Uid'):
         out.append(('UID', '', headers['Impersonate-Uid'], ''))
@@ -135,8 +134,13 @@ def _object_reference(kind: str, namespace: str, name: str, extra_key: str) -> t
     return (kind, namespace, name, '', api_version, '', extra_key)
 
 
-RESOURCES = {'ServiceAccount': ('', 'serviceaccounts'), 'User': ('', 'users'), 'Group': ('', 'groups'),
-             'UserExtra': ('authentication.k8s.io', 'userextras'), 'UID': ('authentication.k8s.io', 'uids')}
+RESOURCES = {
+    'ServiceAccount': ('', 'serviceaccounts'),
+    'User': ('', 'users'),
+    'Group': ('', 'groups'),
+    'UserExtra': ('authentication.k8s.io', 'userextras'),
+    'UID': ('authentication.k8s.io', 'uids'),
+}
 
 
 def impersonate(requestor: dict, headers, authorizer, on_check=None) -> dict:
@@ -145,7 +149,7 @@ def impersonate(requestor: dict, headers, authorizer, on_check=None) -> dict:
     ``on_check(attrs, allowed)`` sees each authorization check (the access log)."""
     requests = _requests(headers)
     if not requests:
-        return requestor                 # only empty Impersonate-* headers: nothing to impersonate
+        return requestor  # only empty Impersonate-* headers: nothing to impersonate
     groups_given = bool(_all(headers, 'Impersonate-Group'))
     username, groups, extra, uid = '', [], {}, ''
     for kind, namespace, name, extra_key in requests:

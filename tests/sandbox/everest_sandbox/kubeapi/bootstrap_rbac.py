@@ -37,19 +37,25 @@ def _aggregate_label(name: str) -> dict:
 
 
 def _cluster_role(name: str, rules, labels=None, aggregate_from: str = '') -> dict:
-    role = {'apiVersion': API_VERSION, 'kind': 'ClusterRole',
-            'metadata': {'name': name, 'labels': dict(BOOTSTRAP_LABELS, **(labels or {})), 'annotations': dict(AUTOUPDATE)},
-            'rules': rules}
+    role = {
+        'apiVersion': API_VERSION,
+        'kind': 'ClusterRole',
+        'metadata': {'name': name, 'labels': dict(BOOTSTRAP_LABELS, **(labels or {})), 'annotations': dict(AUTOUPDATE)},
+        'rules': rules,
+    }
     if aggregate_from:
         role['aggregationRule'] = {'clusterRoleSelectors': [{'matchLabels': _aggregate_label(aggregate_from)}]}
     return role
 
 
 def _cluster_role_binding(name: str, *groups) -> dict:
-    return {'apiVersion': API_VERSION, 'kind': 'ClusterRoleBinding',
-            'metadata': {'name': name, 'labels': dict(BOOTSTRAP_LABELS), 'annotations': dict(AUTOUPDATE)},
-            'roleRef': {'apiGroup': RBAC_GROUP, 'kind': 'ClusterRole', 'name': name},
-            'subjects': [{'apiGroup': RBAC_GROUP, 'kind': 'Group', 'name': group} for group in groups]}
+    return {
+        'apiVersion': API_VERSION,
+        'kind': 'ClusterRoleBinding',
+        'metadata': {'name': name, 'labels': dict(BOOTSTRAP_LABELS), 'annotations': dict(AUTOUPDATE)},
+        'roleRef': {'apiGroup': RBAC_GROUP, 'kind': 'ClusterRole', 'name': name},
+        'subjects': [{'apiGroup': RBAC_GROUP, 'kind': 'Group', 'name': group} for group in groups],
+    }
 
 
 AGGREGATE_TO_ADMIN = [
@@ -61,34 +67,120 @@ AGGREGATE_TO_EDIT = [
     _rule(['impersonate'], [''], ['serviceaccounts']),
     _rule(WRITE, [''], ['pods', 'pods/attach', 'pods/exec', 'pods/portforward', 'pods/proxy']),
     _rule(['create'], [''], ['pods/eviction']),
-    _rule(WRITE, [''], ['configmaps', 'events', 'persistentvolumeclaims', 'replicationcontrollers', 'replicationcontrollers/scale',
-                        'secrets', 'serviceaccounts', 'services', 'services/proxy']),
+    _rule(
+        WRITE,
+        [''],
+        [
+            'configmaps',
+            'events',
+            'persistentvolumeclaims',
+            'replicationcontrollers',
+            'replicationcontrollers/scale',
+            'secrets',
+            'serviceaccounts',
+            'services',
+            'services/proxy',
+        ],
+    ),
     _rule(['create'], [''], ['serviceaccounts/token']),
-    _rule(WRITE, ['apps'], ['daemonsets', 'deployments', 'deployments/rollback', 'deployments/scale', 'replicasets',
-                            'replicasets/scale', 'statefulsets', 'statefulsets/scale']),
+    _rule(
+        WRITE,
+        ['apps'],
+        ['daemonsets', 'deployments', 'deployments/rollback', 'deployments/scale', 'replicasets', 'replicasets/scale', 'statefulsets', 'statefulsets/scale'],
+    ),
     _rule(WRITE, ['autoscaling'], ['horizontalpodautoscalers']),
     _rule(WRITE, ['batch'], ['cronjobs', 'jobs']),
-    _rule(WRITE, ['extensions'], ['daemonsets', 'deployments', 'deployments/rollback', 'deployments/scale', 'ingresses',
-                                  'networkpolicies', 'replicasets', 'replicasets/scale', 'replicationcontrollers/scale']),
+    _rule(
+        WRITE,
+        ['extensions'],
+        [
+            'daemonsets',
+            'deployments',
+            'deployments/rollback',
+            'deployments/scale',
+            'ingresses',
+            'networkpolicies',
+            'replicasets',
+            'replicasets/scale',
+            'replicationcontrollers/scale',
+        ],
+    ),
     _rule(WRITE, ['policy'], ['poddisruptionbudgets']),
     _rule(WRITE, ['networking.k8s.io'], ['ingresses', 'networkpolicies']),
     _rule(ALL, ['coordination.k8s.io'], ['leases']),
 ]
 AGGREGATE_TO_VIEW = [
-    _rule(READ, [''], ['configmaps', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'pods',
-                       'replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/status']),
-    _rule(READ, [''], ['bindings', 'events', 'limitranges', 'namespaces/status', 'pods/log', 'pods/status',
-                       'replicationcontrollers/status', 'resourcequotas', 'resourcequotas/status']),
+    _rule(
+        READ,
+        [''],
+        [
+            'configmaps',
+            'endpoints',
+            'persistentvolumeclaims',
+            'persistentvolumeclaims/status',
+            'pods',
+            'replicationcontrollers',
+            'replicationcontrollers/scale',
+            'serviceaccounts',
+            'services',
+            'services/status',
+        ],
+    ),
+    _rule(
+        READ,
+        [''],
+        [
+            'bindings',
+            'events',
+            'limitranges',
+            'namespaces/status',
+            'pods/log',
+            'pods/status',
+            'replicationcontrollers/status',
+            'resourcequotas',
+            'resourcequotas/status',
+        ],
+    ),
     _rule(READ, [''], ['namespaces']),
     _rule(READ, ['discovery.k8s.io'], ['endpointslices']),
-    _rule(READ, ['apps'], ['controllerrevisions', 'daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale',
-                           'deployments/status', 'replicasets', 'replicasets/scale', 'replicasets/status', 'statefulsets',
-                           'statefulsets/scale', 'statefulsets/status']),
+    _rule(
+        READ,
+        ['apps'],
+        [
+            'controllerrevisions',
+            'daemonsets',
+            'daemonsets/status',
+            'deployments',
+            'deployments/scale',
+            'deployments/status',
+            'replicasets',
+            'replicasets/scale',
+            'replicasets/status',
+            'statefulsets',
+            'statefulsets/scale',
+            'statefulsets/status',
+        ],
+    ),
     _rule(READ, ['autoscaling'], ['horizontalpodautoscalers', 'horizontalpodautoscalers/status']),
     _rule(READ, ['batch'], ['cronjobs', 'cronjobs/status', 'jobs', 'jobs/status']),
-    _rule(READ, ['extensions'], ['daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale', 'deployments/status',
-                                 'ingresses', 'ingresses/status', 'networkpolicies', 'replicasets', 'replicasets/scale',
-                                 'replicasets/status', 'replicationcontrollers/scale']),
+    _rule(
+        READ,
+        ['extensions'],
+        [
+            'daemonsets',
+            'daemonsets/status',
+            'deployments',
+            'deployments/scale',
+            'deployments/status',
+            'ingresses',
+            'ingresses/status',
+            'networkpolicies',
+            'replicasets',
+            'replicasets/scale',
+            'replicasets/status',
+            'replicationcontrollers/scale',
+        ],
+    ),
     _rule(READ, ['policy'], ['poddisruptionbudgets', 'poddisruptionbudgets/status']),
     _rule(READ, ['networking.k8s.io'], ['ingresses', 'ingresses/status', 'networkpolicies']),
 ]
@@ -123,10 +215,17 @@ def _manifests() -> list:
         _cluster_role('system:aggregate-to-admin', AGGREGATE_TO_ADMIN, _aggregate_label('admin')),
         _cluster_role('system:aggregate-to-edit', AGGREGATE_TO_EDIT, _aggregate_label('edit')),
         _cluster_role('system:aggregate-to-view', AGGREGATE_TO_VIEW, _aggregate_label('view')),
-        _cluster_role('system:basic-user', [_rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
-                                            _rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews'])]),
-        _cluster_role('system:discovery', [_urls('/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*',
-                                                 '/readyz', '/version', '/version/')]),
+        _cluster_role(
+            'system:basic-user',
+            [
+                _rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
+                _rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
+            ],
+        ),
+        _cluster_role(
+            'system:discovery',
+            [_urls('/api', '/api/*', '/apis', '/apis/*', '/healthz', '/livez', '/openapi', '/openapi/*', '/readyz', '/version', '/version/')],
+        ),
         _cluster_role('system:public-info-viewer', [_urls('/healthz', '/livez', '/readyz', '/version', '/version/')]),
         _cluster_role_binding('cluster-admin', 'system:masters'),
         _cluster_role_binding('system:basic-user', 'system:authenticated'),

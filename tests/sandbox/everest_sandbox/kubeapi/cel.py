@@ -19,7 +19,7 @@ Each expression is compiled twice:
   value (so ``==`` compares values, ``quantity('200M') == quantity('0.2G')``); the Go representation, which
   ``asInteger``/``isInteger`` depend on, is kept per evaluation context (``evaluation()``), keyed by that value.
 
-Kubernetes libraries provided (k8s.io/apiserver/pkg/cel/library): quantity (``resource_quantity.py`` is the port
+Kubernetes libraries provided (k8s.io/apiserver/pkg/cel/library): quantity (``quantity.py`` is the port
 of Go's ``resource.Quantity``), lists (``isSorted``, ``sum``, ``min``, ``max``, ``indexOf``, ``lastIndexOf``),
 regex (``find``, ``findAll``; Python ``re`` standing in for RE2), the strings extension (``charAt``,
 ``indexOf``, ``lastIndexOf``, ``lowerAscii``, ``upperAscii``, ``replace``, ``split``, ``substring``, ``trim``,
@@ -46,10 +46,11 @@ import re
 import threading
 from fractions import Fraction
 
-from . import resource_quantity as rq
+from . import quantity as qty
 
 try:
     from cel_expr_python import cel as _cel
+
     HAS_CEL = True
 except ImportError:  # pragma: no cover - the sandbox pins cel-expr-python in test-requirements.txt
     _cel = None
@@ -60,11 +61,13 @@ RUNTIME_BUDGET = 10_000_000
 COST_EXCEEDED = 'operation cancelled: actual cost limit exceeded'
 _Q_PREFIX = b'\xffkubernetes.Quantity:'
 _MACROS = ('all', 'exists', 'exists_one', 'map', 'filter')
-_TOKEN = re.compile(r"""[rRbB]*'''.*?'''|[rRbB]*\"\"\".*?\"\"\"|[rRbB]*'(?:\\.|[^'\\])*'|[rRbB]*"(?:\\.|[^"\\])*"|"""
-                    r"""[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?|\?\.|&&|\|\||[=!<>]=|\S""", re.S)
+_TOKEN = re.compile(
+    r"""[rRbB]*'''.*?'''|[rRbB]*\"\"\".*?\"\"\"|[rRbB]*'(?:\\.|[^'\\])*'|[rRbB]*"(?:\\.|[^"\\])*"|"""
+    r"""[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?|\?\.|&&|\|\||[=!<>]=|\S""",
+    re.S,
+)
 _RESULT_TYPES = {'bool': ('BOOL',), 'string': ('STRING',), 'audit': ('STRING', 'NULL_TYPE', 'NULL'), 'any': None}
-_RESULT_TEXT = {'bool': 'must evaluate to bool', 'string': 'must evaluate to string',
-                'audit': 'must evaluate to one of [string null_type]'}
+_RESULT_TEXT = {'bool': 'must evaluate to bool', 'string': 'must evaluate to string', 'audit': 'must evaluate to one of [string null_type]'}
 
 
 class CompileError(Exception):
@@ -80,6 +83,7 @@ class EvalError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------- evaluation context
+
 
 class _Context(threading.local):
     quantities: dict | None = None
@@ -99,7 +103,7 @@ def evaluation():
         _CTX.quantities = previous
 
 
-def _q_out(quantity: rq.Quantity) -> bytes:
+def _q_out(quantity: qty.Quantity) -> bytes:
     value = quantity.value
     key = _Q_PREFIX + f'{value.numerator}/{value.denominator}'.encode()
     if _CTX.quantities is not None:
@@ -107,34 +111,35 @@ def _q_out(quantity: rq.Quantity) -> bytes:
     return key
 
 
-def _q_in(key) -> rq.Quantity:
+def _q_in(key) -> qty.Quantity:
     if not isinstance(key, (bytes, bytearray)) or not key.startswith(_Q_PREFIX):
         raise EvalError('no such overload')
     key = bytes(key)
     known = (_CTX.quantities or {}).get(key)
     if known is not None:
         return known
-    value = Fraction(key[len(_Q_PREFIX):].decode())
+    value = Fraction(key[len(_Q_PREFIX) :].decode())
     scale = 0
     while value.denominator != 1:
         value *= 10
         scale -= 1
-    return rq.Quantity('dec', int(value), scale, rq.DECIMAL_SI)
+    return qty.Quantity(int(value), scale, qty.DECIMAL_SI, qty.DEC)
 
 
 # ---------------------------------------------------------------------------------------------- library functions
 
+
 def _quantity(text):
     try:
-        return _q_out(rq.parse(text))
-    except rq.QuantityError as exc:
+        return _q_out(qty.parse(text))
+    except qty.QuantityError as exc:
         raise EvalError(str(exc)) from None
 
 
 def _is_quantity(text):
     try:
-        rq.parse(text)
-    except rq.QuantityError:
+        qty.parse(text)
+    except qty.QuantityError:
         return False
     return True
 
@@ -159,6 +164,7 @@ def _extreme(name, pick):
             if pick(item, best):
                 best = item
         return best
+
     return run
 
 
@@ -192,7 +198,7 @@ def _substring(text, start, end=None):
 def _char_at(text, idx):
     if idx < 0 or idx > len(text):
         raise EvalError(f'index out of range: {idx}')
-    return text[idx:idx + 1]
+    return text[idx : idx + 1]
 
 
 def _split(text, sep, limit=-1):
@@ -200,7 +206,7 @@ def _split(text, sep, limit=-1):
         return []
     parts = text.split(sep, limit - 1) if limit > 0 else text.split(sep) if sep else list(text)
     if sep == '' and limit > 0:
-        parts = list(text[:limit - 1]) + ([text[limit - 1:]] if text[limit - 1:] else [])
+        parts = list(text[: limit - 1]) + ([text[limit - 1 :]] if text[limit - 1 :] else [])
     return parts
 
 
@@ -214,7 +220,7 @@ _FORMAT_VERB = re.compile(r'%(?:\.(\d+))?([sdfeExXob%])')
 def _format(template, args):
     out, pos, used = [], 0, 0
     for match in _FORMAT_VERB.finditer(template):
-        out.append(template[pos:match.start()])
+        out.append(template[pos : match.start()])
         pos = match.end()
         verb = match.group(2)
         if verb == '%':
@@ -267,6 +273,7 @@ def _find_all(text, regex, limit=-1):
 
 # ---------------------------------------------------------------------------------------------- declarations
 
+
 def _library():
     """[(name, overload id, param type names, result type name, member?, impl)] -- the one table both envs use."""
     q, cmp_types = 'Q', ('int', 'uint', 'double', 'bool', 'duration', 'timestamp', 'string', 'bytes')
@@ -281,21 +288,18 @@ def _library():
         ('asInteger', 'quantity_get_int', (q,), 'int', True, _as_integer),
         ('isInteger', 'quantity_is_integer', (q,), 'bool', True, lambda a: _q_in(a).as_int64()[1]),
         ('add', 'quantity_add', (q, q), q, True, lambda a, b: _q_out(_q_in(a).add(_q_in(b)))),
-        ('add', 'quantity_add_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).add(rq.from_int(b)))),
+        ('add', 'quantity_add_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).add(qty.from_int(b)))),
         ('sub', 'quantity_sub', (q, q), q, True, lambda a, b: _q_out(_q_in(a).sub(_q_in(b)))),
-        ('sub', 'quantity_sub_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).sub(rq.from_int(b)))),
+        ('sub', 'quantity_sub_int', (q, 'int'), q, True, lambda a, b: _q_out(_q_in(a).sub(qty.from_int(b)))),
         ('indexOf', 'list_a_index_of_int', ('list', 'dyn'), 'int', True, _index_of),
         ('lastIndexOf', 'list_a_last_index_of_int', ('list', 'dyn'), 'int', True, lambda l, x: _index_of(l, x, True)),
         ('indexOf', 'string_index_of_string', ('string', 'string'), 'int', True, _str_index),
         ('indexOf', 'string_index_of_string_int', ('string', 'string', 'int'), 'int', True, _str_index),
         ('lastIndexOf', 'string_last_index_of_string', ('string', 'string'), 'int', True, lambda s, x: _str_index(s, x, last=True)),
-        ('lastIndexOf', 'string_last_index_of_string_int', ('string', 'string', 'int'), 'int', True,
-         lambda s, x, i: _str_index(s, x, i, True)),
+        ('lastIndexOf', 'string_last_index_of_string_int', ('string', 'string', 'int'), 'int', True, lambda s, x, i: _str_index(s, x, i, True)),
         ('charAt', 'string_char_at_int', ('string', 'int'), 'string', True, _char_at),
-        ('lowerAscii', 'string_lower_ascii', ('string',), 'string', True,
-         lambda s: ''.join(c.lower() if c.isascii() else c for c in s)),
-        ('upperAscii', 'string_upper_ascii', ('string',), 'string', True,
-         lambda s: ''.join(c.upper() if c.isascii() else c for c in s)),
+        ('lowerAscii', 'string_lower_ascii', ('string',), 'string', True, lambda s: ''.join(c.lower() if c.isascii() else c for c in s)),
+        ('upperAscii', 'string_upper_ascii', ('string',), 'string', True, lambda s: ''.join(c.upper() if c.isascii() else c for c in s)),
         ('replace', 'string_replace_string_string', ('string', 'string', 'string'), 'string', True, _replace),
         ('replace', 'string_replace_string_string_int', ('string', 'string', 'string', 'int'), 'string', True, _replace),
         ('split', 'string_split_string', ('string', 'string'), 'list_string', True, _split),
@@ -312,13 +316,20 @@ def _library():
         ('findAll', 'string_find_all_string_int', ('string', 'string', 'int'), 'list_string', True, _find_all),
     ]
     for tname in cmp_types:
-        rows.append(('isSorted', f'list_{tname}_is_sorted_bool', (f'list_{tname}',), 'bool', True,
-                     lambda l: all(not a > b for a, b in zip(_compare(l), _compare(l[1:])))))
+        rows.append(
+            (
+                'isSorted',
+                f'list_{tname}_is_sorted_bool',
+                (f'list_{tname}',),
+                'bool',
+                True,
+                lambda l: all(not a > b for a, b in zip(_compare(l), _compare(l[1:]))),
+            )
+        )
         rows.append(('min', f'list_{tname}_min_{tname}', (f'list_{tname}',), tname, True, _extreme('min', lambda a, b: a < b)))
         rows.append(('max', f'list_{tname}_max_{tname}', (f'list_{tname}',), tname, True, _extreme('max', lambda a, b: a > b)))
     for tname, zero in (('int', 0), ('uint', 0), ('double', 0.0)):
-        rows.append(('sum', f'list_{tname}_sum_{tname}', (f'list_{tname}',), tname, True,
-                     lambda l, zero=zero: sum(l, zero)))
+        rows.append(('sum', f'list_{tname}_sum_{tname}', (f'list_{tname}',), tname, True, lambda l, zero=zero: sum(l, zero)))
     return rows
 
 
@@ -330,8 +341,17 @@ def _type(name: str, quantity_type):
         return cel_t.List(_type(name[5:], quantity_type))
     if name == 'list':
         return cel_t.List(cel_t.DYN)
-    return {'int': cel_t.INT, 'uint': cel_t.UINT, 'double': cel_t.DOUBLE, 'bool': cel_t.BOOL, 'string': cel_t.STRING,
-            'bytes': cel_t.BYTES, 'duration': cel_t.DURATION, 'timestamp': cel_t.TIMESTAMP, 'dyn': cel_t.DYN}[name]
+    return {
+        'int': cel_t.INT,
+        'uint': cel_t.UINT,
+        'double': cel_t.DOUBLE,
+        'bool': cel_t.BOOL,
+        'string': cel_t.STRING,
+        'bytes': cel_t.BYTES,
+        'duration': cel_t.DURATION,
+        'timestamp': cel_t.TIMESTAMP,
+        'dyn': cel_t.DYN,
+    }[name]
 
 
 _RUNTIME_KINDS = ('int', 'uint', 'double', 'bool', 'string', 'bytes', 'null', 'list', 'map', 'duration', 'timestamp')
@@ -348,11 +368,13 @@ def _runtime_type(name):
 
 def _wrap(impl):
     """Python exceptions from library code become CEL errors with the library's text (cel-cpp keeps the message)."""
+
     def call(*args):
         try:
             return impl(*args)
         except (TypeError, ValueError, OverflowError) as exc:
             raise EvalError(str(exc) or 'no such overload') from None
+
     return call
 
 
@@ -363,7 +385,7 @@ def _declarations(runtime: bool) -> list:
     seen = set()
     for name, oid, params, result, member, impl in _library():
         variants = [params]
-        if runtime:   # cel-cpp dispatches on run-time kinds: lists are lists, dyn is one overload per kind
+        if runtime:  # cel-cpp dispatches on run-time kinds: lists are lists, dyn is one overload per kind
             params = tuple('list' if p.startswith('list') else p for p in params)
             variants = [tuple(k if p == 'dyn' else p for p in params) for k in _RUNTIME_KINDS] if 'dyn' in params else [params]
         for variant in variants:
@@ -373,8 +395,7 @@ def _declarations(runtime: bool) -> list:
             suffix = '' if variant == params else '_' + '_'.join(variant)
             types = [(_runtime_type(p) if runtime else _type(p, quantity_type)) for p in variant]
             result_t = _runtime_type(result) if runtime and result != 'dyn' else _type(result, quantity_type)
-            by_name.setdefault(name, []).append(
-                _cel.Overload(oid + suffix, result_t, types, is_member=member, impl=_wrap(impl)))
+            by_name.setdefault(name, []).append(_cel.Overload(oid + suffix, result_t, types, is_member=member, impl=_wrap(impl)))
     return [_cel.FunctionDecl(name, overloads) for name, overloads in by_name.items()]
 
 
@@ -394,8 +415,7 @@ def _env(kind: str, has_params: bool, has_authorizer: bool):
                 raise CompileError('CEL is not available in this sandbox: install cel-expr-python (test-requirements.txt)')
             names = list(VARIABLES) + (['params'] if has_params else []) + (['authorizer'] if has_authorizer else [])
             config = _cel.NewEnvConfigFromYaml('extensions:\n  - name: optional\n')
-            _ENVS[key] = _cel.NewEnv(config=config, variables={n: _cel.Type.DYN for n in names},
-                                     functions=_declarations(kind == 'eval'))
+            _ENVS[key] = _cel.NewEnv(config=config, variables={n: _cel.Type.DYN for n in names}, functions=_declarations(kind == 'eval'))
         return _ENVS[key]
 
 
@@ -414,8 +434,8 @@ def _member_call(source: str, line: int, col: int, name: str) -> bool:
     lines = source.split('\n')
     if not 1 <= line <= len(lines):
         return False
-    before = lines[line - 1][:max(col - 1, 0)].rstrip()
-    return before.endswith(name) and before[:-len(name)].rstrip().endswith('.')
+    before = lines[line - 1][: max(col - 1, 0)].rstrip()
+    return before.endswith(name) and before[: -len(name)].rstrip().endswith('.')
 
 
 def _go_issues(source: str, text: str) -> str:
@@ -447,7 +467,7 @@ _UNDECLARED = re.compile(r"^ERROR: <input>:(\d+):(\d+): undeclared reference to 
 
 def _offset(source: str, line: int, col: int) -> int:
     lines = source.split('\n')
-    return sum(len(text) + 1 for text in lines[:line - 1]) + col - 1
+    return sum(len(text) + 1 for text in lines[: line - 1]) + col - 1
 
 
 def _split_types(text: str) -> list:
@@ -487,8 +507,7 @@ def _check_variable_refs(source: str, declared) -> list:
 class Program:
     """One compiled expression."""
 
-    def __init__(self, source: str, result: str = 'bool', has_params: bool = False, has_authorizer: bool = True,
-                 variables: tuple = ()):
+    def __init__(self, source: str, result: str = 'bool', has_params: bool = False, has_authorizer: bool = True, variables: tuple = ()):
         self.source = source
         self.result = result
         self.variables = tuple(variables)
@@ -559,13 +578,14 @@ def runtime_message(text: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- inputs
 
+
 def to_cel(value):
     """JSON data -> values cel-cpp accepts (integers outside int64 become doubles, as JSON decoding does in Go)."""
     if isinstance(value, dict):
         return {str(k): to_cel(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_cel(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and not rq.INT64_MIN <= value <= rq.INT64_MAX:
+    if isinstance(value, int) and not isinstance(value, bool) and not qty.INT64_MIN <= value <= qty.INT64_MAX:
         return float(value)
     return value
 

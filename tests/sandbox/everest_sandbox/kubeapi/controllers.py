@@ -71,6 +71,7 @@ def aggregate_cluster_roles(store):
                     body = store.get(rtype, '', name)
                     body['rules'] = wanted
                     store.update(rtype, None, name, body)
+
     _run_safely(store, _run)
 
 
@@ -82,6 +83,7 @@ def ensure_default_service_account(store, namespace: str):
         with store.lock:
             if store.namespace_exists(namespace) and (namespace, 'default') not in store.data.get(('', 'serviceaccounts'), {}):
                 store.create(rtype, namespace, body)
+
     _run_safely(store, _run)
 
 
@@ -102,11 +104,11 @@ def after_write(store, method: str, route, code: int, payload):
     elif not route.group and route.plural == 'namespaces' and code == 201 and route.subresource is None:
         ensure_default_service_account(store, ((payload or {}).get('metadata') or {}).get('name', ''))
     elif not route.group and route.plural == 'serviceaccounts' and method == 'DELETE' and route.namespace:
-        ensure_default_service_account(store, route.namespace)     # a deleted ``default`` comes back (with a new uid)
+        ensure_default_service_account(store, route.namespace)  # a deleted ``default`` comes back (with a new uid)
 
 
 def reconcile_all(store):
     """After seeding: every namespace has its ``default`` ServiceAccount and every aggregated ClusterRole is current."""
-    for (_ns, name) in list(store.data.get(('', 'namespaces'), {})):
+    for _ns, name in list(store.data.get(('', 'namespaces'), {})):
         ensure_default_service_account(store, name)
     aggregate_cluster_roles(store)

@@ -32,19 +32,47 @@ QUOTA_KEY = ('', 'resourcequotas')
 
 ACCESS_MODES = ('ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod')
 STANDARD_CONTAINER_RESOURCES = ('cpu', 'memory', 'ephemeral-storage')
-STANDARD_QUOTA_RESOURCES = ('cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.storage',
-                            'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods',
-                            'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'persistentvolumeclaims',
-                            'configmaps', 'services.loadbalancers', 'services.nodeports')
-INTEGER_QUOTA_RESOURCES = ('pods', 'services', 'replicationcontrollers', 'resourcequotas', 'secrets', 'persistentvolumeclaims',
-                           'configmaps', 'services.loadbalancers', 'services.nodeports')
+STANDARD_QUOTA_RESOURCES = (
+    'cpu',
+    'memory',
+    'ephemeral-storage',
+    'requests.cpu',
+    'requests.memory',
+    'requests.storage',
+    'requests.ephemeral-storage',
+    'limits.cpu',
+    'limits.memory',
+    'limits.ephemeral-storage',
+    'pods',
+    'services',
+    'replicationcontrollers',
+    'resourcequotas',
+    'secrets',
+    'persistentvolumeclaims',
+    'configmaps',
+    'services.loadbalancers',
+    'services.nodeports',
+)
+INTEGER_QUOTA_RESOURCES = (
+    'pods',
+    'services',
+    'replicationcontrollers',
+    'resourcequotas',
+    'secrets',
+    'persistentvolumeclaims',
+    'configmaps',
+    'services.loadbalancers',
+    'services.nodeports',
+)
 POD_QUOTA_SCOPES = ('Terminating', 'NotTerminating', 'BestEffort', 'NotBestEffort', 'PriorityClass', 'CrossNamespacePodAffinity')
 POD_COMPUTE_QUOTA = ('cpu', 'memory', 'limits.cpu', 'limits.memory', 'requests.cpu', 'requests.memory')
 LIMIT_TYPES = ('Pod', 'Container', 'PersistentVolumeClaim')
 LIMIT_FIELDS = ('max', 'min', 'default', 'defaultRequest', 'maxLimitRequestRatio')
-POD_UPDATE_FORBIDDEN = ('pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,'
-                        '`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),'
-                        '`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)')
+POD_UPDATE_FORBIDDEN = (
+    'pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,'
+    '`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),'
+    '`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'
+)
 PVC_UPDATE_FORBIDDEN = 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'
 DEFAULT_TOLERATIONS = (
     {'key': 'node.kubernetes.io/not-ready', 'operator': 'Exists', 'effect': 'NoExecute', 'tolerationSeconds': 300},
@@ -75,10 +103,9 @@ def _lists_at(obj, path: tuple):
 
 
 QUANTITY_PATHS = {
-    POD_KEY: [('spec', kind, '*', 'resources', field) for kind in ('containers', 'initContainers')
-              for field in ('limits', 'requests')] + [('spec', 'overhead')],
-    PVC_KEY: [('spec', 'resources', 'requests'), ('spec', 'resources', 'limits'), ('status', 'capacity'),
-              ('status', 'allocatedResources')],
+    POD_KEY: [('spec', kind, '*', 'resources', field) for kind in ('containers', 'initContainers') for field in ('limits', 'requests')]
+    + [('spec', 'overhead')],
+    PVC_KEY: [('spec', 'resources', 'requests'), ('spec', 'resources', 'limits'), ('status', 'capacity'), ('status', 'allocatedResources')],
     LIMITRANGE_KEY: [('spec', 'limits', '*', field) for field in LIMIT_FIELDS],
     QUOTA_KEY: [('spec', 'hard'), ('status', 'hard'), ('status', 'used')],
 }
@@ -90,7 +117,7 @@ def canonicalize(key: tuple, kind: str, obj: dict):
         for items in _lists_at(obj, path):
             for name, raw in list(items.items()):
                 try:
-                    items[name] = str(Quantity.parse(raw))
+                    items[name] = str(Quantity.decode(raw))
                 except QuantityError as exc:
                     raise E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: {exc}') from None
 
@@ -149,9 +176,17 @@ def default_pod(pod: dict):
         for container in spec.get(kind) or []:
             if isinstance(container, dict):
                 _default_container(container)
-    for key, value in (('restartPolicy', 'Always'), ('terminationGracePeriodSeconds', 30), ('dnsPolicy', 'ClusterFirst'),
-                       ('securityContext', {}), ('schedulerName', 'default-scheduler'), ('enableServiceLinks', True),
-                       ('serviceAccountName', 'default'), ('priority', 0), ('preemptionPolicy', 'PreemptLowerPriority')):
+    for key, value in (
+        ('restartPolicy', 'Always'),
+        ('terminationGracePeriodSeconds', 30),
+        ('dnsPolicy', 'ClusterFirst'),
+        ('securityContext', {}),
+        ('schedulerName', 'default-scheduler'),
+        ('enableServiceLinks', True),
+        ('serviceAccountName', 'default'),
+        ('priority', 0),
+        ('preemptionPolicy', 'PreemptLowerPriority'),
+    ):
         spec.setdefault(key, copy.deepcopy(value))
     spec.setdefault('serviceAccount', spec['serviceAccountName'])
     tolerations = spec.setdefault('tolerations', [])
@@ -180,8 +215,7 @@ def _container_errors(container, path: str, seen: set) -> list:
             errs += _container_resource_name_errors(rpath, rname) + _resource_value_errors(rpath, raw)
     for rname, raw in sorted((res.get('requests') or {}).items()):
         if rname in limits and Quantity.parse(raw) > Quantity.parse(limits[rname]):
-            errs.append(FieldError('Invalid', f'{path}.resources.requests', raw,
-                                   f'must be less than or equal to {rname} limit of {limits[rname]}'))
+            errs.append(FieldError('Invalid', f'{path}.resources.requests', raw, f'must be less than or equal to {rname} limit of {limits[rname]}'))
     return errs
 
 
@@ -209,6 +243,7 @@ def _pod_spec_changed(old: dict, new: dict) -> bool:
                 if isinstance(container, dict):
                     container.pop('image', None)
         return spec
+
     return strip(old) != strip(new)
 
 
@@ -296,8 +331,7 @@ def _limit_item_errors(item: dict, path: str, types_seen: set) -> list:
             if item.get(field):
                 errs.append(FieldError('Forbidden', f'{path}.{field}', detail="may not be specified when `type` is 'Pod'"))
     if ltype == 'PersistentVolumeClaim' and 'storage' not in (item.get('min') or {}) and 'storage' not in (item.get('max') or {}):
-        errs.append(FieldError('Required', f'{path}.limits', detail='either minimum or maximum storage value is required, '
-                                                                    'but neither was provided'))
+        errs.append(FieldError('Required', f'{path}.limits', detail='either minimum or maximum storage value is required, but neither was provided'))
     return errs + _limit_consistency_errors(item, path)
 
 
@@ -306,19 +340,21 @@ def _limit_consistency_errors(item: dict, path: str) -> list:
     if item.get('type') == 'Pod':
         values['default'], values['defaultRequest'] = {}, {}
     errs = []
-    checks = (('min', 'max', 'min', 'min', 'min value {a} is greater than max value {b}'),
-              ('min', 'defaultRequest', 'defaultRequest', 'defaultRequest', 'min value {a} is greater than default request value {b}'),
-              ('defaultRequest', 'max', 'defaultRequest', 'defaultRequest', 'default request value {a} is greater than max value {b}'),
-              ('defaultRequest', 'default', 'defaultRequest', 'defaultRequest',
-               'default request value {a} is greater than default limit value {b}'),
-              ('min', 'default', 'default', 'min', 'min value {a} is greater than default value {b}'),
-              ('default', 'max', 'default', 'max', 'default value {a} is greater than max value {b}'))
+    checks = (
+        ('min', 'max', 'min', 'min', 'min value {a} is greater than max value {b}'),
+        ('min', 'defaultRequest', 'defaultRequest', 'defaultRequest', 'min value {a} is greater than default request value {b}'),
+        ('defaultRequest', 'max', 'defaultRequest', 'defaultRequest', 'default request value {a} is greater than max value {b}'),
+        ('defaultRequest', 'default', 'defaultRequest', 'defaultRequest', 'default request value {a} is greater than default limit value {b}'),
+        ('min', 'default', 'default', 'min', 'min value {a} is greater than default value {b}'),
+        ('default', 'max', 'default', 'max', 'default value {a} is greater than max value {b}'),
+    )
     names = sorted(set().union(*values.values()))
     for name in names:
         for left, right, where, shown, text in checks:
             if name in values[left] and name in values[right] and values[left][name] > values[right][name]:
-                errs.append(FieldError('Invalid', f'{path}.{where}[{name}]', str(values[shown][name]),
-                                       text.format(a=values[left][name], b=values[right][name])))
+                errs.append(
+                    FieldError('Invalid', f'{path}.{where}[{name}]', str(values[shown][name]), text.format(a=values[left][name], b=values[right][name]))
+                )
         ratio = values['maxLimitRequestRatio'].get(name)
         if ratio is not None and ratio < Quantity(1):
             errs.append(FieldError('Invalid', f'{path}.maxLimitRequestRatio[{name}]', str(ratio), f'ratio {ratio} is less than 1'))

@@ -26,9 +26,14 @@ class FieldError:
     """One ``field.Error`` (type, path, value, detail)."""
 
     REASONS = {
-        'Invalid': 'FieldValueInvalid', 'TypeInvalid': 'FieldValueTypeInvalid', 'Required': 'FieldValueRequired',
-        'NotSupported': 'FieldValueNotSupported', 'TooLong': 'FieldValueTooLong', 'TooMany': 'FieldValueTooMany',
-        'Forbidden': 'FieldValueForbidden', 'Duplicate': 'FieldValueDuplicate',
+        'Invalid': 'FieldValueInvalid',
+        'TypeInvalid': 'FieldValueTypeInvalid',
+        'Required': 'FieldValueRequired',
+        'NotSupported': 'FieldValueNotSupported',
+        'TooLong': 'FieldValueTooLong',
+        'TooMany': 'FieldValueTooMany',
+        'Forbidden': 'FieldValueForbidden',
+        'Duplicate': 'FieldValueDuplicate',
     }
 
     def __init__(self, etype: str, field: str, value=None, detail: str = '', supported=None, limit=None):

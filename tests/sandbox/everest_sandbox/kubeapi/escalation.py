@@ -58,11 +58,13 @@ def _url_covers(owned: str, wanted: str) -> bool:
 
 def rule_covers(owner: dict, sub: dict) -> bool:
     owned_names, wanted_names = _values(owner, 'resourceNames'), _values(sub, 'resourceNames')
-    return (('*' in _values(owner, 'verbs') or _has_all(_values(owner, 'verbs'), _values(sub, 'verbs')))
-            and ('*' in _values(owner, 'apiGroups') or _has_all(_values(owner, 'apiGroups'), _values(sub, 'apiGroups')))
-            and _resources_cover(_values(owner, 'resources'), _values(sub, 'resources'))
-            and all(any(_url_covers(o, w) for o in _values(owner, 'nonResourceURLs')) for w in _values(sub, 'nonResourceURLs'))
-            and (not owned_names or (bool(wanted_names) and _has_all(owned_names, wanted_names))))
+    return (
+        ('*' in _values(owner, 'verbs') or _has_all(_values(owner, 'verbs'), _values(sub, 'verbs')))
+        and ('*' in _values(owner, 'apiGroups') or _has_all(_values(owner, 'apiGroups'), _values(sub, 'apiGroups')))
+        and _resources_cover(_values(owner, 'resources'), _values(sub, 'resources'))
+        and all(any(_url_covers(o, w) for o in _values(owner, 'nonResourceURLs')) for w in _values(sub, 'nonResourceURLs'))
+        and (not owned_names or (bool(wanted_names) and _has_all(owned_names, wanted_names)))
+    )
 
 
 def uncovered(owner_rules: list, rules: list) -> list:
@@ -93,8 +95,13 @@ def go_strings(values) -> str:
 
 
 def compact_string(rule: dict) -> str:
-    labels = (('APIGroups', 'apiGroups'), ('Resources', 'resources'), ('NonResourceURLs', 'nonResourceURLs'),
-              ('ResourceNames', 'resourceNames'), ('Verbs', 'verbs'))
+    labels = (
+        ('APIGroups', 'apiGroups'),
+        ('Resources', 'resources'),
+        ('NonResourceURLs', 'nonResourceURLs'),
+        ('ResourceNames', 'resourceNames'),
+        ('Verbs', 'verbs'),
+    )
     parts = [(label, rule.get(field)) for label, field in labels]
     return '{' + ', '.join(f'{label}:{go_strings(values)}' for label, values in parts if values) + '}'
 
@@ -106,8 +113,10 @@ def escalation_error(resolver, user: dict, namespace: str, rules: list) -> str:
     if not missing:
         return ''
     lines = sorted({compact_string(rule) for rule in compact(missing)})
-    message = (f'user {E.go_value(user["username"])} (groups={go_strings(user["groups"])}) is attempting to grant RBAC '
-               'permissions not currently held:\n' + '\n'.join(lines))
+    message = (
+        f'user {E.go_value(user["username"])} (groups={go_strings(user["groups"])}) is attempting to grant RBAC '
+        'permissions not currently held:\n' + '\n'.join(lines)
+    )
     if errs:
         message += f'; resolution errors: [{E.aggregate(errs)}]'
     return message

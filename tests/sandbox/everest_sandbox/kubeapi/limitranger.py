@@ -116,7 +116,7 @@ def _ratio(ltype: str, name: str, enforced: Quantity, requests: dict, limits: di
     if lim is None or observed_lim == 0:
         return f'{name} max limit to request ratio per {ltype} is {enforced}, but no limit is specified or limit is 0'
     ratio = observed_lim / observed_req
-    if enforced.value_int() <= (2 ** 63 - 1) // 1000:
+    if enforced.value_int() <= (2**63 - 1) // 1000:
         over = ratio * 1000 > enforced.milli_value()
     else:
         over = ratio > enforced.value_int()

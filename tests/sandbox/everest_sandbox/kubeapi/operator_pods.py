@@ -20,31 +20,35 @@ import hashlib
 from .quantity import Quantity
 
 GI_8G, GI_32G = Quantity.parse('8G'), Quantity.parse('32G')
-OPERATOR = {'pxc': 'percona-xtradb-cluster-operator', 'psmdb': 'percona-server-mongodb-operator',
-            'postgresql': 'percona-postgresql-operator'}
+OPERATOR = {'pxc': 'percona-xtradb-cluster-operator', 'psmdb': 'percona-server-mongodb-operator', 'postgresql': 'percona-postgresql-operator'}
 PART_OF = {'pxc': 'percona-xtradb-cluster', 'psmdb': 'percona-server-mongodb', 'postgresql': 'percona-postgresql'}
 IMAGES = {
-    'pxc': 'percona/percona-xtradb-cluster:{v}', 'haproxy': 'percona/haproxy:2.8.15', 'proxysql': 'percona/proxysql2:2.7.3',
-    'pxc-init': 'percona/percona-xtradb-cluster-operator:1.17.0', 'pitr': 'percona/percona-xtradb-cluster-operator:1.17.0-pitr',
-    'mongod': 'percona/percona-server-mongodb:{v}', 'backup-agent': 'percona/percona-backup-mongodb:2.9.1',
+    'pxc': 'percona/percona-xtradb-cluster:{v}',
+    'haproxy': 'percona/haproxy:2.8.15',
+    'proxysql': 'percona/proxysql2:2.7.3',
+    'pxc-init': 'percona/percona-xtradb-cluster-operator:1.17.0',
+    'pitr': 'percona/percona-xtradb-cluster-operator:1.17.0-pitr',
+    'mongod': 'percona/percona-server-mongodb:{v}',
+    'backup-agent': 'percona/percona-backup-mongodb:2.9.1',
     'mongo-init': 'percona/percona-server-mongodb-operator:1.20.1',
-    'postgres': 'percona/percona-postgresql-operator:2.7.0-ppg{v}-postgres', 'pgbackrest': 'percona/percona-pgbackrest:2.55.0',
-    'pgbouncer': 'percona/percona-pgbouncer:1.24.1', 'pmm-client': 'percona/pmm-client:2.44.1',
+    'postgres': 'percona/percona-postgresql-operator:2.7.0-ppg{v}-postgres',
+    'pgbackrest': 'percona/percona-pgbackrest:2.55.0',
+    'pgbouncer': 'percona/percona-pgbouncer:1.24.1',
+    'pmm-client': 'percona/pmm-client:2.44.1',
 }
 NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 DEFAULT_VERSIONS = {'pxc': '8.0.42-33.1', 'psmdb': '7.0.18-11', 'postgresql': '17'}
 
 # everest-operator defaults (docs/dev/operator-pods.md)
 PXC_ENGINE = {'cpu': '600m', 'memory': '1G'}
-PXC_INIT = {'limits': {'cpu': '50m', 'memory': '50M'}}             # pxc CheckNSetDefaults, crVersion >= 1.14
+PXC_INIT = {'limits': {'cpu': '50m', 'memory': '50M'}}  # pxc CheckNSetDefaults, crVersion >= 1.14
 PROXYSQL_DEFAULT = {'limits': {'cpu': '600m', 'memory': '1G'}}
 HAPROXY_BY_SIZE = {
     'small': {'requests': {'cpu': '190m', 'memory': '195Mi'}, 'limits': {'cpu': '200m', 'memory': '204Mi'}},
     'medium': {'requests': {'cpu': '532m', 'memory': '778Mi'}, 'limits': {'cpu': '560m', 'memory': '820Mi'}},
     'large': {'requests': {'cpu': '818m', 'memory': '2.84Gi'}, 'limits': {'cpu': '861m', 'memory': '3Gi'}},
 }
-PMM_BY_SIZE = {'small': {'cpu': '95m', 'memory': '99604Ki'}, 'medium': {'cpu': '228m', 'memory': '199168Ki'},
-               'large': {'cpu': '228m', 'memory': '796907Ki'}}
+PMM_BY_SIZE = {'small': {'cpu': '95m', 'memory': '99604Ki'}, 'medium': {'cpu': '228m', 'memory': '199168Ki'}, 'large': {'cpu': '228m', 'memory': '796907Ki'}}
 PSMDB_BACKUP_AGENT = {'limits': {'cpu': '300m', 'memory': '1G'}}
 PGBOUNCER_DEFAULT = {'limits': {'cpu': '200m', 'memory': '128Mi'}}
 PGBOUNCER_CONFIG = {'limits': {'cpu': '5m', 'memory': '16Mi'}}
@@ -153,9 +157,20 @@ def _pxc(dbc: dict, name: str) -> list:
     pmm = _pmm(dbc)
     engine_res = _equal(dict(PXC_ENGINE, **_given((spec.get('engine') or {}).get('resources'))))
     init = container('pxc-init', IMAGES['pxc-init'], PXC_INIT)
-    out = [Component(f'{name}-pxc', [
-        Member(f'{name}-pxc-{i}', [container('pxc', IMAGES['pxc'].format(v=version), engine_res)] + pmm, [init],
-               [(f'datadir-{name}-pxc-{i}', size, storage_class)]) for i in range(replicas)])]
+    out = [
+        Component(
+            f'{name}-pxc',
+            [
+                Member(
+                    f'{name}-pxc-{i}',
+                    [container('pxc', IMAGES['pxc'].format(v=version), engine_res)] + pmm,
+                    [init],
+                    [(f'datadir-{name}-pxc-{i}', size, storage_class)],
+                )
+                for i in range(replicas)
+            ],
+        )
+    ]
     proxy = spec.get('proxy') or {}
     proxy_given = _given(proxy.get('resources'))
     if proxy.get('type') == 'proxysql':
@@ -168,24 +183,31 @@ def _pxc(dbc: dict, name: str) -> list:
         sidecars = [container('pxc-monit', IMAGES['haproxy'])]
         second_init = container('haproxy-init', IMAGES['pxc-init'], PXC_INIT)
         component = 'haproxy'
-    out.append(Component(f'{name}-{component}', [
-        Member(f'{name}-{component}-{i}', [main] + sidecars + pmm, [init, second_init]) for i in range(proxy_replicas)]))
+    out.append(
+        Component(f'{name}-{component}', [Member(f'{name}-{component}-{i}', [main] + sidecars + pmm, [init, second_init]) for i in range(proxy_replicas)])
+    )
     if ((spec.get('backup') or {}).get('pitr') or {}).get('enabled'):
-        out.append(Component(f'{name}-pitr', [Member(
-            _deployment_pod(f'{name}-pitr', 0), [container('pitr', IMAGES['pitr'])],
-            [container('pitr-init', IMAGES['pxc-init'], PXC_INIT)])]))
+        out.append(
+            Component(
+                f'{name}-pitr',
+                [Member(_deployment_pod(f'{name}-pitr', 0), [container('pitr', IMAGES['pitr'])], [container('pitr-init', IMAGES['pxc-init'], PXC_INIT)])],
+            )
+        )
     return out
 
 
 def _psmdb_replset(dbc: dict, name: str, rs_name: str, count: int, mongod_res: dict) -> Component:
     version = ((dbc.get('spec') or {}).get('engine') or {}).get('version') or DEFAULT_VERSIONS['psmdb']
     size, storage_class = _volume(dbc)
-    containers = [container('mongod', IMAGES['mongod'].format(v=version), mongod_res),
-                  container('backup-agent', IMAGES['backup-agent'], PSMDB_BACKUP_AGENT)] + _pmm(dbc)
+    containers = [
+        container('mongod', IMAGES['mongod'].format(v=version), mongod_res),
+        container('backup-agent', IMAGES['backup-agent'], PSMDB_BACKUP_AGENT),
+    ] + _pmm(dbc)
     init = [container('mongo-init', IMAGES['mongo-init'], mongod_res)]
-    return Component(f'{name}-{rs_name}', [
-        Member(f'{name}-{rs_name}-{i}', containers, init, [(f'mongod-data-{name}-{rs_name}-{i}', size, storage_class)])
-        for i in range(count)])
+    return Component(
+        f'{name}-{rs_name}',
+        [Member(f'{name}-{rs_name}-{i}', containers, init, [(f'mongod-data-{name}-{rs_name}-{i}', size, storage_class)]) for i in range(count)],
+    )
 
 
 def _psmdb(dbc: dict, name: str) -> list:
@@ -202,9 +224,19 @@ def _psmdb(dbc: dict, name: str) -> list:
     mongos_limits = _given((spec.get('proxy') or {}).get('resources'))
     mongos_res = {'limits': mongos_limits} if mongos_limits else {}
     version = (spec.get('engine') or {}).get('version') or DEFAULT_VERSIONS['psmdb']
-    out.append(Component(f'{name}-mongos', [
-        Member(f'{name}-mongos-{i}', [container('mongos', IMAGES['mongod'].format(v=version), mongos_res)] + _pmm(dbc),
-               [container('mongo-init', IMAGES['mongo-init'], mongos_res)]) for i in range(proxy_replicas)]))
+    out.append(
+        Component(
+            f'{name}-mongos',
+            [
+                Member(
+                    f'{name}-mongos-{i}',
+                    [container('mongos', IMAGES['mongod'].format(v=version), mongos_res)] + _pmm(dbc),
+                    [container('mongo-init', IMAGES['mongo-init'], mongos_res)],
+                )
+                for i in range(proxy_replicas)
+            ],
+        )
+    )
     return out
 
 
@@ -219,20 +251,40 @@ def _postgresql(dbc: dict, name: str) -> list:
     out = []
     for i in range(replicas):
         instance = f'{name}-instance1-{_suffix(name, "instance1", i)}'
-        containers = [container('database', image, db_res), container('replication-cert-copy', image),
-                      container('pgbackrest', IMAGES['pgbackrest']), container('pgbackrest-config', IMAGES['pgbackrest'])]
+        containers = [
+            container('database', image, db_res),
+            container('replication-cert-copy', image),
+            container('pgbackrest', IMAGES['pgbackrest']),
+            container('pgbackrest-config', IMAGES['pgbackrest']),
+        ]
         inits = [container('postgres-startup', image, db_res), container('nss-wrapper-init', image, db_res)]
-        out.append(Component(instance, [Member(f'{instance}-0', containers + _pmm(dbc), inits,
-                                               [(f'{instance}-pgdata', size, storage_class)])]))
-    out.append(Component(f'{name}-repo-host', [Member(
-        f'{name}-repo-host-0', [container('pgbackrest', IMAGES['pgbackrest']), container('pgbackrest-config', IMAGES['pgbackrest'])],
-        [container('pgbackrest-log-dir', IMAGES['pgbackrest']), container('nss-wrapper-init', IMAGES['pgbackrest'])],
-        [(f'{name}-repo1', size, storage_class)])]))
+        out.append(Component(instance, [Member(f'{instance}-0', containers + _pmm(dbc), inits, [(f'{instance}-pgdata', size, storage_class)])]))
+    out.append(
+        Component(
+            f'{name}-repo-host',
+            [
+                Member(
+                    f'{name}-repo-host-0',
+                    [container('pgbackrest', IMAGES['pgbackrest']), container('pgbackrest-config', IMAGES['pgbackrest'])],
+                    [container('pgbackrest-log-dir', IMAGES['pgbackrest']), container('nss-wrapper-init', IMAGES['pgbackrest'])],
+                    [(f'{name}-repo1', size, storage_class)],
+                )
+            ],
+        )
+    )
     bouncer = {'limits': dict(PGBOUNCER_DEFAULT['limits'], **_given((spec.get('proxy') or {}).get('resources')))}
-    out.append(Component(f'{name}-pgbouncer', [
-        Member(_deployment_pod(f'{name}-pgbouncer', i),
-               [container('pgbouncer', IMAGES['pgbouncer'], bouncer),
-                container('pgbouncer-config', IMAGES['pgbouncer'], PGBOUNCER_CONFIG)]) for i in range(proxy_replicas)]))
+    out.append(
+        Component(
+            f'{name}-pgbouncer',
+            [
+                Member(
+                    _deployment_pod(f'{name}-pgbouncer', i),
+                    [container('pgbouncer', IMAGES['pgbouncer'], bouncer), container('pgbouncer-config', IMAGES['pgbouncer'], PGBOUNCER_CONFIG)],
+                )
+                for i in range(proxy_replicas)
+            ],
+        )
+    )
     return out
 
 

@@ -42,9 +42,12 @@ PVC_KEY = ('', 'persistentvolumeclaims')
 INSTANCE = 'app.kubernetes.io/instance'
 MANAGED_BY = 'app.kubernetes.io/managed-by'
 REVISION = 'controller-revision-hash'
-CONTROLLER_USER = {'username': 'system:serviceaccount:kube-system:statefulset-controller', 'uid': '',
-                   'groups': ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
-                   'extra': {}}
+CONTROLLER_USER = {
+    'username': 'system:serviceaccount:kube-system:statefulset-controller',
+    'uid': '',
+    'groups': ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+    'extra': {},
+}
 MAX_PASSES = 5
 
 
@@ -59,8 +62,8 @@ class OperatorSimulation:
     def __init__(self, store):
         self.store = store
         self._busy = False
-        self._clusters: set = set()     # (namespace, name) to reconcile
-        self._retry: set = set()        # namespaces whose failed clusters are retried (something was freed)
+        self._clusters: set = set()  # (namespace, name) to reconcile
+        self._retry: set = set()  # namespaces whose failed clusters are retried (something was freed)
         store.watchers.append(self.on_event)
 
     # ------------------------------------------------------------------ triggers
@@ -76,7 +79,7 @@ class OperatorSimulation:
         elif key in (POD_KEY, PVC_KEY) and event == 'DELETED':
             owner = (meta.get('labels') or {}).get(INSTANCE)
             if owner and (meta.get('labels') or {}).get(MANAGED_BY) in OPERATOR.values():
-                self._clusters.add((namespace, owner))     # a StatefulSet recreates a deleted pod
+                self._clusters.add((namespace, owner))  # a StatefulSet recreates a deleted pod
             self._retry.add(namespace)
         else:
             return
@@ -86,7 +89,7 @@ class OperatorSimulation:
     def reconcile(self, namespace: str | None = None, name: str | None = None) -> dict:
         """Reconcile one cluster, one namespace or every namespace; returns {namespace/name: status}."""
         with self.store.lock:
-            for (ns, cname) in self.store.data.get(DBC_KEY, {}):
+            for ns, cname in self.store.data.get(DBC_KEY, {}):
                 if (namespace is None or ns == namespace) and (name is None or cname == name):
                     self._clusters.add((ns, cname))
             self._drain()
@@ -97,8 +100,7 @@ class OperatorSimulation:
             return out
 
     def _failed(self, namespace: str) -> set:
-        return {(ns, n) for (ns, n), dbc in self.store.data.get(DBC_KEY, {}).items()
-                if ns == namespace and (dbc.get('status') or {}).get('status') == 'error'}
+        return {(ns, n) for (ns, n), dbc in self.store.data.get(DBC_KEY, {}).items() if ns == namespace and (dbc.get('status') or {}).get('status') == 'error'}
 
     def _order(self, key: tuple):
         dbc = self.store.data.get(DBC_KEY, {}).get(key)
@@ -130,9 +132,13 @@ class OperatorSimulation:
         return self.store.registry.any_version(group, plural)
 
     def _owned(self, key: tuple, namespace: str, cluster: str) -> dict:
-        return {name: obj for (ns, name), obj in self.store.data.get(key, {}).items()
-                if ns == namespace and (obj['metadata'].get('labels') or {}).get(INSTANCE) == cluster
-                and (obj['metadata'].get('labels') or {}).get(MANAGED_BY) in OPERATOR.values()}
+        return {
+            name: obj
+            for (ns, name), obj in self.store.data.get(key, {}).items()
+            if ns == namespace
+            and (obj['metadata'].get('labels') or {}).get(INSTANCE) == cluster
+            and (obj['metadata'].get('labels') or {}).get(MANAGED_BY) in OPERATOR.values()
+        }
 
     def _reconcile_cluster(self, namespace: str, name: str):
         dbc = self.store.data.get(DBC_KEY, {}).get((namespace, name))
@@ -170,8 +176,12 @@ class OperatorSimulation:
 
     def _labels(self, dbc: dict, component: str) -> dict:
         etype = dbc['spec']['engine']['type']
-        return {INSTANCE: dbc['metadata']['name'], MANAGED_BY: OPERATOR[etype], 'app.kubernetes.io/part-of': PART_OF[etype],
-                'app.kubernetes.io/component': component[len(dbc['metadata']['name']) + 1:]}
+        return {
+            INSTANCE: dbc['metadata']['name'],
+            MANAGED_BY: OPERATOR[etype],
+            'app.kubernetes.io/part-of': PART_OF[etype],
+            'app.kubernetes.io/component': component[len(dbc['metadata']['name']) + 1 :],
+        }
 
     def _ensure_pvc(self, dbc, component, pvc_name, size, storage_class, current, refusals) -> bool:
         namespace = dbc['metadata']['namespace']
@@ -222,7 +232,7 @@ class OperatorSimulation:
         try:
             self.store.delete(self._rtype(*key), namespace, name)
         except E.ApiError:
-            pass    # already gone
+            pass  # already gone
 
     def _write_status(self, dbc: dict, refusals: list, wanted: int, existing: int):
         status = dict(dbc.get('status') or {})
@@ -239,7 +249,7 @@ class OperatorSimulation:
         try:
             self.store.update(self._rtype(DBC_GROUP, DBC_PLURAL), meta['namespace'], meta['name'], body, subresource='status')
         except E.ApiError:
-            pass    # the cluster changed meanwhile; its own event reconciles it again
+            pass  # the cluster changed meanwhile; its own event reconciles it again
 
 
 def _running_status(pod: dict) -> dict:
@@ -248,14 +258,33 @@ def _running_status(pod: dict) -> dict:
     spec = pod.get('spec') or {}
 
     def statuses(kind: str, ready: bool) -> list:
-        return [{'name': c['name'], 'image': c.get('image', ''), 'imageID': '', 'ready': ready, 'restartCount': 0,
-                 'started': ready, 'state': {'running': {'startedAt': stamp}} if ready else
-                 {'terminated': {'exitCode': 0, 'reason': 'Completed', 'startedAt': stamp, 'finishedAt': stamp}}}
-                for c in spec.get(kind) or []]
-    conditions = [{'type': t, 'status': 'True', 'lastProbeTime': None, 'lastTransitionTime': stamp}
-                  for t in ('PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled')]
-    out = {'phase': 'Running', 'conditions': conditions, 'hostIP': '10.0.0.10', 'podIP': '10.244.0.10', 'startTime': stamp,
-           'containerStatuses': statuses('containers', True)}
+        return [
+            {
+                'name': c['name'],
+                'image': c.get('image', ''),
+                'imageID': '',
+                'ready': ready,
+                'restartCount': 0,
+                'started': ready,
+                'state': {'running': {'startedAt': stamp}}
+                if ready
+                else {'terminated': {'exitCode': 0, 'reason': 'Completed', 'startedAt': stamp, 'finishedAt': stamp}},
+            }
+            for c in spec.get(kind) or []
+        ]
+
+    conditions = [
+        {'type': t, 'status': 'True', 'lastProbeTime': None, 'lastTransitionTime': stamp}
+        for t in ('PodReadyToStartContainers', 'Initialized', 'Ready', 'ContainersReady', 'PodScheduled')
+    ]
+    out = {
+        'phase': 'Running',
+        'conditions': conditions,
+        'hostIP': '10.0.0.10',
+        'podIP': '10.244.0.10',
+        'startTime': stamp,
+        'containerStatuses': statuses('containers', True),
+    }
     if spec.get('initContainers'):
         out['initContainerStatuses'] = statuses('initContainers', False)
     return out

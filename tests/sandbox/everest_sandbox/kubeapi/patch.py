@@ -6,9 +6,17 @@ import copy
 
 # patchMergeKey of list fields of the built-in kinds we serve (k8s.io/api struct tags).
 STRATEGIC_MERGE_KEYS = {
-    'containers': 'name', 'initContainers': 'name', 'ephemeralContainers': 'name', 'volumes': 'name',
-    'env': 'name', 'volumeMounts': 'mountPath', 'imagePullSecrets': 'name', 'ports': 'containerPort',
-    'conditions': 'type', 'tolerations': None, 'ownerReferences': 'uid',
+    'containers': 'name',
+    'initContainers': 'name',
+    'ephemeralContainers': 'name',
+    'volumes': 'name',
+    'env': 'name',
+    'volumeMounts': 'mountPath',
+    'imagePullSecrets': 'name',
+    'ports': 'containerPort',
+    'conditions': 'type',
+    'tolerations': None,
+    'ownerReferences': 'uid',
 }
 # lists of scalars merged as sets (patchStrategy:"merge" on []string)
 STRATEGIC_MERGE_SETS = {'finalizers'}

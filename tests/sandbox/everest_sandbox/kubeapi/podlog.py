@@ -1,4 +1,4 @@
-"""``GET pods/<name>/log`` (served once a ``pods`` resource is registered).
+"""``GET pods/<name>/log`` (``pods/log`` in discovery, verb ``get``).
 
 Upstream: ``pkg/registry/core/pod/strategy.go`` (validateContainer, LogLocation). The emulator runs no containers, so
 every pod is one that no node has picked up: its log is empty (200, ``text/plain``), after the container checks:

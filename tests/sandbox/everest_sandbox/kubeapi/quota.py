@@ -37,15 +37,30 @@ from .quantity import ZERO, Quantity, add_lists, mask, subtract_non_negative
 POD_KEY = ('', 'pods')
 PVC_KEY = ('', 'persistentvolumeclaims')
 QUOTA_KEY = ('', 'resourcequotas')
-LEGACY_COUNTS = {'configmaps': ('', 'configmaps'), 'secrets': ('', 'secrets'), 'resourcequotas': ('', 'resourcequotas'),
-                 'replicationcontrollers': ('', 'replicationcontrollers')}
-POD_RESOURCES = ('count/pods', 'cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory',
-                 'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage', 'pods')
+LEGACY_COUNTS = {
+    'configmaps': ('', 'configmaps'),
+    'secrets': ('', 'secrets'),
+    'resourcequotas': ('', 'resourcequotas'),
+    'replicationcontrollers': ('', 'replicationcontrollers'),
+}
+POD_RESOURCES = (
+    'count/pods',
+    'cpu',
+    'memory',
+    'ephemeral-storage',
+    'requests.cpu',
+    'requests.memory',
+    'requests.ephemeral-storage',
+    'limits.cpu',
+    'limits.memory',
+    'limits.ephemeral-storage',
+    'pods',
+)
 POD_CONSTRAINED = ('cpu', 'memory', 'requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory')
 PVC_RESOURCES = ('persistentvolumeclaims', 'requests.storage')
 STORAGE_CLASS_SUFFIX = '.storageclass.storage.k8s.io/'
 ONE = Quantity(1)
-_USAGE_CACHE: dict = {}     # (uid, resourceVersion) -> usage of a stored object
+_USAGE_CACHE: dict = {}  # (uid, resourceVersion) -> usage of a stored object
 _USAGE_CACHE_MAX = 50000
 
 
@@ -94,8 +109,11 @@ class PodEvaluator(ObjectCountEvaluator):
         super().__init__('', 'pods')
 
     def matching(self, names) -> list:
-        return [n for n in names if n in POD_RESOURCES or n.startswith(('hugepages-', 'requests.hugepages-'))
-                or (n.startswith('requests.') and _extended(n[len('requests.'):]))]
+        return [
+            n
+            for n in names
+            if n in POD_RESOURCES or n.startswith(('hugepages-', 'requests.hugepages-')) or (n.startswith('requests.') and _extended(n[len('requests.') :]))
+        ]
 
     def usage(self, pod) -> dict:
         result = {'count/pods': ONE}
@@ -138,14 +156,16 @@ class PvcEvaluator(ObjectCountEvaluator):
         return operation in ('CREATE', 'UPDATE')
 
     def matching(self, names) -> list:
-        return [n for n in names if n == 'count/persistentvolumeclaims' or n in PVC_RESOURCES
-                or any(n.endswith(STORAGE_CLASS_SUFFIX + r) for r in PVC_RESOURCES)]
+        return [
+            n for n in names if n == 'count/persistentvolumeclaims' or n in PVC_RESOURCES or any(n.endswith(STORAGE_CLASS_SUFFIX + r) for r in PVC_RESOURCES)
+        ]
 
     def usage(self, pvc) -> dict:
         result = {'persistentvolumeclaims': ONE, 'count/persistentvolumeclaims': ONE}
         spec = pvc.get('spec') or {}
         storage_class = spec.get('storageClassName') or ((pvc.get('metadata') or {}).get('annotations') or {}).get(
-            'volume.beta.kubernetes.io/storage-class', '')
+            'volume.beta.kubernetes.io/storage-class', ''
+        )
         if storage_class:
             result[storage_class + STORAGE_CLASS_SUFFIX + 'persistentvolumeclaims'] = ONE
         requested = _qty_map((spec.get('resources') or {}).get('requests')).get('storage')
@@ -277,7 +297,7 @@ def _evaluator_of_name(store, name: str):
     if name in LEGACY_COUNTS:
         key = LEGACY_COUNTS[name]
     elif name.startswith('count/'):
-        plural, _sep, group = name[len('count/'):].partition('.')
+        plural, _sep, group = name[len('count/') :].partition('.')
         key = (group, plural)
     else:
         return None
@@ -399,8 +419,10 @@ def check_request(quotas: list, attrs, evaluator) -> list:
         new_used = add_lists(used, requested)
         exceeded = sorted(name for name in requested if new_used[name] > hard[name])
         if exceeded:
-            detail = (f'exceeded quota: {quota["metadata"]["name"]}, requested: {_pretty(mask(requested, exceeded))}, '
-                      f'used: {_pretty(mask(used, exceeded))}, limited: {_pretty(mask(hard, exceeded))}')
+            detail = (
+                f'exceeded quota: {quota["metadata"]["name"]}, requested: {_pretty(mask(requested, exceeded))}, '
+                f'used: {_pretty(mask(used, exceeded))}, limited: {_pretty(mask(hard, exceeded))}'
+            )
             raise _forbidden(attrs, detail)
         if requested:
             out.append((quota, new_used))

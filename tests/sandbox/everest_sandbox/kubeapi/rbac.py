@@ -71,8 +71,7 @@ def rule_allows(attrs, rule: dict) -> bool:
     if not attrs.resource_request:
         return non_resource_url_matches(rule, attrs.path)
     combined = f'{attrs.resource}/{attrs.subresource}' if attrs.subresource else attrs.resource
-    return (api_group_matches(rule, attrs.api_group) and resource_matches(rule, combined, attrs.subresource)
-            and resource_name_matches(rule, attrs.name))
+    return api_group_matches(rule, attrs.api_group) and resource_matches(rule, combined, attrs.subresource) and resource_name_matches(rule, attrs.name)
 
 
 def service_account_username(namespace: str, name: str) -> str:
@@ -106,8 +105,7 @@ def describe_binding(binding: dict, subject: dict) -> str:
     meta, ref = binding['metadata'], binding.get('roleRef') or {}
     namespace = meta.get('namespace', '')
     kind, name = ('RoleBinding', f'{meta["name"]}/{namespace}') if namespace else ('ClusterRoleBinding', meta['name'])
-    return (f'{kind} {E.go_value(name)} of {ref.get("kind", "")} {E.go_value(ref.get("name", ""))} to '
-            f'{describe_subject(subject, namespace)}')
+    return f'{kind} {E.go_value(name)} of {ref.get("kind", "")} {E.go_value(ref.get("name", ""))} to {describe_subject(subject, namespace)}'
 
 
 class RuleResolver:

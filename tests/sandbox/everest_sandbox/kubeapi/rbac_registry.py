@@ -74,8 +74,7 @@ class RbacRegistry:
         detail = escalation_error(resolver, user, attrs.namespace, attrs.obj.get('rules') or [])
         if detail or plural != 'clusterroles':
             return detail
-        if (attrs.obj.get('aggregationRule') or (attrs.old or {}).get('aggregationRule')) and \
-                escalation_error(resolver, user, '', list(FULL_AUTHORITY)):
+        if (attrs.obj.get('aggregationRule') or (attrs.old or {}).get('aggregationRule')) and escalation_error(resolver, user, '', list(FULL_AUTHORITY)):
             return 'must have cluster-admin privileges to use the aggregationRule'
         return ''
 

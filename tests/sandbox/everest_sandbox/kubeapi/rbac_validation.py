@@ -40,14 +40,14 @@ def go_string_slice(values) -> str:
 
 
 def go_role_ref(ref: dict) -> str:
-    fields = ', '.join(f'{label}:{json.dumps(str(ref.get(key) or ""), ensure_ascii=False)}'
-                       for label, key in (('APIGroup', 'apiGroup'), ('Kind', 'kind'), ('Name', 'name')))
+    fields = ', '.join(
+        f'{label}:{json.dumps(str(ref.get(key) or ""), ensure_ascii=False)}' for label, key in (('APIGroup', 'apiGroup'), ('Kind', 'kind'), ('Name', 'name'))
+    )
     return 'rbac.RoleRef{' + fields + '}'
 
 
 def _type_error(kind: str, field: str, go_type: str):
-    return E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal into Go struct field '
-                         f'{kind}.{field} of type {go_type}')
+    return E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal into Go struct field {kind}.{field} of type {go_type}')
 
 
 def apply_defaults(plural: str, kind: str, obj: dict):
@@ -87,8 +87,7 @@ def _rule_errors(rule: dict, namespaced: bool, path: str) -> list:
         if namespaced:
             errs.append(GoSyntaxError(f'{path}.nonResourceURLs', go_string_slice(urls), 'namespaced rules cannot apply to non-resource URLs'))
         if rule.get('apiGroups') or rule.get('resources') or rule.get('resourceNames'):
-            errs.append(GoSyntaxError(f'{path}.nonResourceURLs', go_string_slice(urls),
-                                      'rules cannot apply to both regular resources and non-resource URLs'))
+            errs.append(GoSyntaxError(f'{path}.nonResourceURLs', go_string_slice(urls), 'rules cannot apply to both regular resources and non-resource URLs'))
         return errs
     if not rule.get('apiGroups'):
         errs.append(FieldError('Required', f'{path}.apiGroups', detail='resource rules must supply at least one api group'))

@@ -23,14 +23,14 @@ class ResourceType:
     namespaced: bool
     short_names: tuple = ()
     categories: tuple = ()
-    status: bool = False          # has the /status subresource
-    schema: dict | None = None    # openAPIV3Schema (custom resources only)
+    status: bool = False  # has the /status subresource
+    schema: dict | None = None  # openAPIV3Schema (custom resources only)
     builtin: bool = True
     verbs: tuple = ALL_VERBS
     list_kind: str = ''
-    scale: bool = False           # has the /scale subresource (autoscaling/v1 Scale)
-    printer_columns: tuple = ()   # CRD additionalPrinterColumns (custom resources only)
-    subresources: tuple = ()      # further APIResource entries (dicts without 'name'/'namespaced'), e.g. serviceaccounts/token
+    scale: bool = False  # has the /scale subresource (autoscaling/v1 Scale)
+    printer_columns: tuple = ()  # CRD additionalPrinterColumns (custom resources only)
+    subresources: tuple = ()  # further APIResource entries (dicts without 'name'/'namespaced'), e.g. serviceaccounts/token
     path_segment_names: bool = False  # names need only be valid path segments (RBAC kinds), not DNS subdomains
 
     def __post_init__(self):
@@ -52,58 +52,99 @@ class ResourceType:
 
     def discovery(self) -> list:
         """APIResource entries (the resource and its subresources) for ``/api/v1`` and ``/apis/<g>/<v>``."""
-        entry = {'name': self.plural, 'singularName': self.singular, 'namespaced': self.namespaced,
-                 'kind': self.kind, 'verbs': list(self.verbs)}
+        entry = {'name': self.plural, 'singularName': self.singular, 'namespaced': self.namespaced, 'kind': self.kind, 'verbs': list(self.verbs)}
         if self.short_names:
             entry['shortNames'] = list(self.short_names)
         if self.categories:
             entry['categories'] = list(self.categories)
-        out = [entry]
+        out = []
         if self.status:
-            out.append({'name': self.plural + '/status', 'singularName': '', 'namespaced': self.namespaced,
-                        'kind': self.kind, 'verbs': ['get', 'patch', 'update']})
+            out.append(
+                {'name': self.plural + '/status', 'singularName': '', 'namespaced': self.namespaced, 'kind': self.kind, 'verbs': ['get', 'patch', 'update']}
+            )
         if self.scale:
-            out.append({'name': self.plural + '/scale', 'singularName': '', 'namespaced': self.namespaced, 'group': 'autoscaling',
-                        'version': 'v1', 'kind': 'Scale', 'verbs': ['get', 'patch', 'update']})
+            out.append(
+                {
+                    'name': self.plural + '/scale',
+                    'singularName': '',
+                    'namespaced': self.namespaced,
+                    'group': 'autoscaling',
+                    'version': 'v1',
+                    'kind': 'Scale',
+                    'verbs': ['get', 'patch', 'update'],
+                }
+            )
         for sub in self.subresources:
-            out.append(dict({'name': f'{self.plural}/{sub["subresource"]}', 'singularName': '', 'namespaced': self.namespaced},
-                            **{k: v for k, v in sub.items() if k != 'subresource'}))
-        return out
+            out.append(
+                dict(
+                    {'name': f'{self.plural}/{sub["subresource"]}', 'singularName': '', 'namespaced': self.namespaced},
+                    **{k: v for k, v in sub.items() if k != 'subresource'},
+                )
+            )
+        return [entry] + sorted(out, key=lambda item: item['name'])  # subresources in name order, as upstream lists them
 
 
 BUILTINS = (
-    ResourceType('', 'v1', 'namespaces', 'namespace', 'Namespace', False, ('ns',), status=True,
-                 verbs=('create', 'delete', 'get', 'list', 'patch', 'update')),
+    ResourceType('', 'v1', 'namespaces', 'namespace', 'Namespace', False, ('ns',), status=True, verbs=('create', 'delete', 'get', 'list', 'patch', 'update')),
     ResourceType('', 'v1', 'configmaps', 'configmap', 'ConfigMap', True, ('cm',)),
     ResourceType('', 'v1', 'secrets', 'secret', 'Secret', True),
     ResourceType('', 'v1', 'resourcequotas', 'resourcequota', 'ResourceQuota', True, ('quota',), status=True),
-    ResourceType('', 'v1', 'pods', 'pod', 'Pod', True, ('po',), ('all',), status=True),
+    ResourceType('', 'v1', 'pods', 'pod', 'Pod', True, ('po',), ('all',), status=True, subresources=({'subresource': 'log', 'kind': 'Pod', 'verbs': ['get']},)),
     ResourceType('', 'v1', 'persistentvolumeclaims', 'persistentvolumeclaim', 'PersistentVolumeClaim', True, ('pvc',), status=True),
     ResourceType('', 'v1', 'limitranges', 'limitrange', 'LimitRange', True, ('limits',)),
     ResourceType('apps', 'v1', 'deployments', 'deployment', 'Deployment', True, ('deploy',), ('all',), status=True, scale=True),
     ResourceType('coordination.k8s.io', 'v1', 'leases', 'lease', 'Lease', True),
-    ResourceType('apiextensions.k8s.io', 'v1', 'customresourcedefinitions', 'customresourcedefinition',
-                 'CustomResourceDefinition', False, ('crd', 'crds'), ('api-extensions',), status=True),
-    ResourceType('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicies', 'validatingadmissionpolicy',
-                 'ValidatingAdmissionPolicy', False, ('vap',), ('api-extensions',), status=True),
-    ResourceType('admissionregistration.k8s.io', 'v1', 'validatingadmissionpolicybindings', 'validatingadmissionpolicybinding',
-                 'ValidatingAdmissionPolicyBinding', False, ('vapb',), ('api-extensions',)),
+    ResourceType(
+        'apiextensions.k8s.io',
+        'v1',
+        'customresourcedefinitions',
+        'customresourcedefinition',
+        'CustomResourceDefinition',
+        False,
+        ('crd', 'crds'),
+        ('api-extensions',),
+        status=True,
+    ),
+    ResourceType(
+        'admissionregistration.k8s.io',
+        'v1',
+        'validatingadmissionpolicies',
+        'validatingadmissionpolicy',
+        'ValidatingAdmissionPolicy',
+        False,
+        ('vap',),
+        ('api-extensions',),
+        status=True,
+    ),
+    ResourceType(
+        'admissionregistration.k8s.io',
+        'v1',
+        'validatingadmissionpolicybindings',
+        'validatingadmissionpolicybinding',
+        'ValidatingAdmissionPolicyBinding',
+        False,
+        ('vapb',),
+        ('api-extensions',),
+    ),
     # authentication, authorization and RBAC (authn.py, rbac.py, tokens.py, reviews.py)
-    ResourceType('', 'v1', 'serviceaccounts', 'serviceaccount', 'ServiceAccount', True, ('sa',),
-                 subresources=({'subresource': 'token', 'group': 'authentication.k8s.io', 'version': 'v1', 'kind': 'TokenRequest',
-                                'verbs': ['create']},)),
+    ResourceType(
+        '',
+        'v1',
+        'serviceaccounts',
+        'serviceaccount',
+        'ServiceAccount',
+        True,
+        ('sa',),
+        subresources=({'subresource': 'token', 'group': 'authentication.k8s.io', 'version': 'v1', 'kind': 'TokenRequest', 'verbs': ['create']},),
+    ),
     ResourceType(RBAC_GROUP, 'v1', 'clusterrolebindings', 'clusterrolebinding', 'ClusterRoleBinding', False, path_segment_names=True),
     ResourceType(RBAC_GROUP, 'v1', 'clusterroles', 'clusterrole', 'ClusterRole', False, path_segment_names=True),
     ResourceType(RBAC_GROUP, 'v1', 'rolebindings', 'rolebinding', 'RoleBinding', True, path_segment_names=True),
     ResourceType(RBAC_GROUP, 'v1', 'roles', 'role', 'Role', True, path_segment_names=True),
-    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'selfsubjectaccessreview', 'SelfSubjectAccessReview',
-                 False, verbs=('create',)),
-    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectrulesreviews', 'selfsubjectrulesreview', 'SelfSubjectRulesReview',
-                 False, verbs=('create',)),
-    ResourceType('authorization.k8s.io', 'v1', 'subjectaccessreviews', 'subjectaccessreview', 'SubjectAccessReview', False,
-                 verbs=('create',)),
-    ResourceType('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'selfsubjectreview', 'SelfSubjectReview', False,
-                 verbs=('create',)),
+    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectaccessreviews', 'selfsubjectaccessreview', 'SelfSubjectAccessReview', False, verbs=('create',)),
+    ResourceType('authorization.k8s.io', 'v1', 'selfsubjectrulesreviews', 'selfsubjectrulesreview', 'SelfSubjectRulesReview', False, verbs=('create',)),
+    ResourceType('authorization.k8s.io', 'v1', 'subjectaccessreviews', 'subjectaccessreview', 'SubjectAccessReview', False, verbs=('create',)),
+    ResourceType('authentication.k8s.io', 'v1', 'selfsubjectreviews', 'selfsubjectreview', 'SelfSubjectReview', False, verbs=('create',)),
 )
 
 
@@ -150,7 +191,7 @@ class Registry:
         """{group: [versions]} in registration order (core group under '')."""
         out: dict = {}
         with self._lock:
-            for (grp, ver, _plu) in self._types:
+            for grp, ver, _plu in self._types:
                 versions = out.setdefault(grp, [])
                 if ver not in versions:
                     versions.append(ver)

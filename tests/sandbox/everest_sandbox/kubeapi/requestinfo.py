@@ -42,8 +42,16 @@ class Attributes(NamedTuple):
 
     def key(self) -> tuple:
         """The attributes without the user (what the access log keeps)."""
-        return (self.verb, self.resource_request, '' if self.resource_request else self.path, self.api_group, self.resource,
-                self.subresource, self.namespace, self.name)
+        return (
+            self.verb,
+            self.resource_request,
+            '' if self.resource_request else self.path,
+            self.api_group,
+            self.resource,
+            self.subresource,
+            self.namespace,
+            self.name,
+        )
 
 
 def _query_bool(values) -> bool:
@@ -56,7 +64,7 @@ def _split_term(term: str):
     for index in range(len(term)):
         for operator in ('!=', '==', '='):
             if term.startswith(operator, index):
-                return term[:index], operator, term[index + len(operator):]
+                return term[:index], operator, term[index + len(operator) :]
     return None
 
 
@@ -69,7 +77,7 @@ def exact_name(field_selector: str | None) -> str:
         if part:
             term = _split_term(part)
             if term is None:
-                return ''        # not a selector: the apiserver logs the parse error and ignores the name
+                return ''  # not a selector: the apiserver logs the parse error and ignores the name
             terms.append(term)
     name = next((value for key, operator, value in terms if key == 'metadata.name' and operator != '!='), '')
     return name if name and not path_segment_errors(name) else ''

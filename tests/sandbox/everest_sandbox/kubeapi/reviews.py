@@ -25,8 +25,15 @@ from .requestinfo import Attributes
 from .tokens import rfc3339
 
 AUTHZ = 'authorization.k8s.io'
-RESOURCE_FIELDS = (('namespace', 'Namespace'), ('verb', 'Verb'), ('group', 'Group'), ('version', 'Version'),
-                   ('resource', 'Resource'), ('subresource', 'Subresource'), ('name', 'Name'))
+RESOURCE_FIELDS = (
+    ('namespace', 'Namespace'),
+    ('verb', 'Verb'),
+    ('group', 'Group'),
+    ('version', 'Version'),
+    ('resource', 'Resource'),
+    ('subresource', 'Subresource'),
+    ('name', 'Name'),
+)
 NON_RESOURCE_FIELDS = (('path', 'Path'), ('verb', 'Verb'))
 
 
@@ -69,8 +76,18 @@ def _metadata_errors(body: dict) -> list:
 def _attributes(user: dict, spec: dict) -> Attributes:
     if spec.get('resourceAttributes') is not None:
         res = spec['resourceAttributes']
-        return Attributes(user, res.get('verb', ''), True, '', res.get('group', ''), res.get('version') or '*', res.get('resource', ''),
-                          res.get('subresource', ''), res.get('namespace', ''), res.get('name', ''))
+        return Attributes(
+            user,
+            res.get('verb', ''),
+            True,
+            '',
+            res.get('group', ''),
+            res.get('version') or '*',
+            res.get('resource', ''),
+            res.get('subresource', ''),
+            res.get('namespace', ''),
+            res.get('name', ''),
+        )
     non = spec['nonResourceAttributes']
     return Attributes(user, non.get('verb', ''), False, non.get('path', ''))
 
@@ -99,8 +116,13 @@ def self_subject_access_review(authorizer, user: dict, body) -> dict:
     if errs:
         raise E.invalid('SelfSubjectAccessReview', AUTHZ, '', errs)
     spec = _spec_out(spec)
-    return {'kind': 'SelfSubjectAccessReview', 'apiVersion': f'{AUTHZ}/v1', 'metadata': {'creationTimestamp': None},
-            'spec': spec, 'status': _status(authorizer, _attributes(user, spec))}
+    return {
+        'kind': 'SelfSubjectAccessReview',
+        'apiVersion': f'{AUTHZ}/v1',
+        'metadata': {'creationTimestamp': None},
+        'spec': spec,
+        'status': _status(authorizer, _attributes(user, spec)),
+    }
 
 
 def subject_access_review(authorizer, _user: dict, body) -> dict:
@@ -112,12 +134,21 @@ def subject_access_review(authorizer, _user: dict, body) -> dict:
     errs += _metadata_errors(body)
     if errs:
         raise E.invalid('SubjectAccessReview', AUTHZ, '', errs)
-    subject = {'username': str(spec.get('user') or ''), 'uid': str(spec.get('uid') or ''),
-               'groups': [str(g) for g in spec.get('groups') or ()], 'extra': dict(spec.get('extra') or {})}
+    subject = {
+        'username': str(spec.get('user') or ''),
+        'uid': str(spec.get('uid') or ''),
+        'groups': [str(g) for g in spec.get('groups') or ()],
+        'extra': dict(spec.get('extra') or {}),
+    }
     out = _spec_out(spec)
     out.update({k: spec[k] for k in ('user', 'groups', 'extra', 'uid') if spec.get(k)})
-    return {'kind': 'SubjectAccessReview', 'apiVersion': f'{AUTHZ}/v1', 'metadata': {'creationTimestamp': None},
-            'spec': out, 'status': _status(authorizer, _attributes(subject, out))}
+    return {
+        'kind': 'SubjectAccessReview',
+        'apiVersion': f'{AUTHZ}/v1',
+        'metadata': {'creationTimestamp': None},
+        'spec': out,
+        'status': _status(authorizer, _attributes(subject, out)),
+    }
 
 
 def _resource_rule(rule: dict) -> dict:
@@ -138,20 +169,22 @@ def self_subject_rules_review(authorizer, user: dict, body) -> dict:
         non_resource_rules.append({'verbs': ['*'], 'nonResourceURLs': ['*']})
     rules, errs = authorizer.resolver.rules_for(user, namespace)
     resource_rules += [_resource_rule(r) for r in rules if r.get('resources')]
-    non_resource_rules += [{'verbs': list(r.get('verbs') or ()), 'nonResourceURLs': list(r['nonResourceURLs'])}
-                           for r in rules if r.get('nonResourceURLs')]
+    non_resource_rules += [{'verbs': list(r.get('verbs') or ()), 'nonResourceURLs': list(r['nonResourceURLs'])} for r in rules if r.get('nonResourceURLs')]
     status = {'resourceRules': resource_rules, 'nonResourceRules': non_resource_rules, 'incomplete': False}
     if errs:
         status['evaluationError'] = E.aggregate(errs)
-    return {'kind': 'SelfSubjectRulesReview', 'apiVersion': f'{AUTHZ}/v1', 'metadata': {'creationTimestamp': None},
-            'spec': {}, 'status': status}
+    return {'kind': 'SelfSubjectRulesReview', 'apiVersion': f'{AUTHZ}/v1', 'metadata': {'creationTimestamp': None}, 'spec': {}, 'status': status}
 
 
 def self_subject_review(_authorizer, user: dict, body) -> dict:
     _body(body, 'SelfSubjectReview', 'authentication.k8s.io')
     info = {k: user[k] for k in ('username', 'uid', 'groups', 'extra') if user.get(k)}
-    return {'kind': 'SelfSubjectReview', 'apiVersion': 'authentication.k8s.io/v1',
-            'metadata': {'creationTimestamp': rfc3339(time.time())}, 'status': {'userInfo': info}}
+    return {
+        'kind': 'SelfSubjectReview',
+        'apiVersion': 'authentication.k8s.io/v1',
+        'metadata': {'creationTimestamp': rfc3339(time.time())},
+        'status': {'userInfo': info},
+    }
 
 
 HANDLERS = {

@@ -29,15 +29,19 @@ def _split_top(text: str) -> list:
 
 def _check_key(key: str, raw: str):
     if not key or len(key.split('/')[-1]) > 63 or not _KEY.match(key):
-        raise bad_request(f'unable to parse requirement: <nil>: Invalid value: "{key}": name part must consist of alphanumeric '
-                          f"characters, '-', '_' or '.', and must start and end with an alphanumeric character (in {raw!r})")
+        raise bad_request(
+            f'unable to parse requirement: <nil>: Invalid value: "{key}": name part must consist of alphanumeric '
+            f"characters, '-', '_' or '.', and must start and end with an alphanumeric character (in {raw!r})"
+        )
 
 
 def _check_value(value: str, key: str):
     if len(value) > 63 or not _VALUE.match(value):
-        raise bad_request(f'unable to parse requirement: values[0][{key}]: Invalid value: "{value}": a valid label must be an '
-                          "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                          'with an alphanumeric character')
+        raise bad_request(
+            f'unable to parse requirement: values[0][{key}]: Invalid value: "{value}": a valid label must be an '
+            "empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+            'with an alphanumeric character'
+        )
 
 
 def parse_label_selector(text: str) -> list:
@@ -68,8 +72,7 @@ def parse_label_selector(text: str) -> list:
             _check_key(key, text)
             if op in ('<', '>'):
                 if not re.match(r'^-?\d+$', val):
-                    raise bad_request(f'unable to parse requirement: for \'Gt\', \'Lt\' operators, the value must be an integer '
-                                      f'(in label selector {text!r})')
+                    raise bad_request(f'unable to parse requirement: for \'Gt\', \'Lt\' operators, the value must be an integer (in label selector {text!r})')
                 reqs.append(('gt' if op == '>' else 'lt', key, int(val)))
                 continue
             _check_value(val, key)
@@ -159,3 +162,9 @@ def label_selector_requirements(selector: dict | None) -> list | None:
             raise bad_request(f'{expr.get("operator")!r} is not a valid label selector operator')
         reqs.append((op, expr.get('key', ''), set(expr.get('values') or ()) if op in ('in', 'notin') else None))
     return reqs
+
+
+def selector_matches(selector: dict | None, labels: dict | None) -> bool:
+    """A structured LabelSelector against ``labels``; an absent or empty selector matches everything (what the
+    admission-policy matchers see: their selectors default to ``{}``)."""
+    return labels_match(label_selector_requirements(selector or {}), labels)

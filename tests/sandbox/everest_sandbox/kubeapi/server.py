@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 import traceback
+import unicodedata
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -55,6 +56,7 @@ VERBS = ('get', 'list', 'create', 'update', 'patch', 'delete')
 FAULT_KEYS = {'latency_ms', 'error_rate', 'conflict_rate', 'seed', 'retry_after_s'}
 WRITE_METHODS = ('POST', 'PUT', 'PATCH', 'DELETE')
 HTML_ESCAPES = str.maketrans({'&': '&amp;', '<': '&lt;', '>': '&gt;'})
+MAX_WARNING_RUNES, MAX_WARNING_ITEM_RUNES = 4096, 256
 WATCH_UNSUPPORTED = 'watch is not supported by the sandbox Kubernetes API emulator; use get/list without --watch'
 
 
@@ -114,8 +116,13 @@ class Faults:
             return E.ApiError(503, 'ServiceUnavailable', 'the server is currently unable to handle the request', {})
         retry = self.config['retry_after_s']
         details = {'retryAfterSeconds': retry} if retry else {}
-        return E.ApiError(429, 'TooManyRequests', 'the server has received too many requests and has asked us to try again later',
-                          details, headers={'Retry-After': str(retry)})
+        return E.ApiError(
+            429,
+            'TooManyRequests',
+            'the server has received too many requests and has asked us to try again later',
+            details,
+            headers={'Retry-After': str(retry)},
+        )
 
     def conflict(self) -> bool:
         rate = self.config['conflict_rate']
@@ -151,9 +158,12 @@ class Stats:
 
     def snapshot(self) -> dict:
         with self._lock:
-            return {'total': self.total, 'by_verb': dict(self.by_verb),
-                    'by_resource': {k: dict(v) for k, v in sorted(self.by_resource.items())},
-                    'by_user': dict(sorted(self.by_user.items()))}
+            return {
+                'total': self.total,
+                'by_verb': dict(self.by_verb),
+                'by_resource': {k: dict(v) for k, v in sorted(self.by_resource.items())},
+                'by_user': dict(sorted(self.by_user.items())),
+            }
 
 
 class Route:  # pylint: disable=too-few-public-methods
@@ -186,34 +196,79 @@ def _generate_tls() -> tuple:
         return _generate_tls_openssl()
     import datetime  # pylint: disable=import-outside-toplevel
     import ipaddress  # pylint: disable=import-outside-toplevel
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'everest-sandbox-kubeapi')])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
-                                                        x509.DNSName('localhost')]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, content_commitment=False,
-                                         key_encipherment=False, data_encipherment=False, key_agreement=False, crl_sign=False,
-                                         encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
-    return (cert.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address('127.0.0.1')), x509.DNSName('localhost')]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return (
+        cert.public_bytes(serialization.Encoding.PEM),
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
 
 
 def _generate_tls_openssl() -> tuple:
     import subprocess  # pylint: disable=import-outside-toplevel
     import tempfile  # pylint: disable=import-outside-toplevel
+
     with tempfile.TemporaryDirectory() as tmp:
         crt, key = os.path.join(tmp, 'c.pem'), os.path.join(tmp, 'k.pem')
-        subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-                        '-keyout', key, '-out', crt, '-days', '3650', '-subj', '/CN=everest-sandbox-kubeapi',
-                        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-addext', 'basicConstraints=critical,CA:TRUE',
-                        '-addext', 'keyUsage=critical,digitalSignature,keyCertSign', '-addext', 'extendedKeyUsage=serverAuth'],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                'openssl',
+                'req',
+                '-x509',
+                '-newkey',
+                'ec',
+                '-pkeyopt',
+                'ec_paramgen_curve:prime256v1',
+                '-nodes',
+                '-keyout',
+                key,
+                '-out',
+                crt,
+                '-days',
+                '3650',
+                '-subj',
+                '/CN=everest-sandbox-kubeapi',
+                '-addext',
+                'subjectAltName=IP:127.0.0.1,DNS:localhost',
+                '-addext',
+                'basicConstraints=critical,CA:TRUE',
+                '-addext',
+                'keyUsage=critical,digitalSignature,keyCertSign',
+                '-addext',
+                'extendedKeyUsage=serverAuth',
+            ],
+            check=True,
+            capture_output=True,
+        )
         with open(crt, 'rb') as handle_c, open(key, 'rb') as handle_k:
             return handle_c.read(), handle_k.read()
 
@@ -223,6 +278,7 @@ def tls_material() -> dict:
     with _TLS_LOCK:
         if not _TLS:
             import tempfile  # pylint: disable=import-outside-toplevel
+
             cert, key = _generate_tls()
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             with tempfile.TemporaryDirectory() as tmp:
@@ -307,7 +363,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header('Cache-Control', 'no-cache, private')
             self.send_header('Content-Length', str(len(data)))
             for key, value in headers.items():
-                self.send_header(key, value)
+                for item in value if isinstance(value, list) else [value]:
+                    self.send_header(key, item)
             self.end_headers()
             if self.command != 'HEAD':
                 self.wfile.write(data)
@@ -315,6 +372,18 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+
+def warning_headers(texts) -> list:
+    """``Warning`` header values as kube-apiserver's warning recorder writes them (``endpoints/filters/warning.go``,
+    ``util/net.NewWarningHeader``): one header per distinct text, ``299 - "<text>"`` with only ``"`` and ``\\``
+    escaped; a text with control characters is dropped; past 4096 runes in total every text is cut to 256 runes.
+    The UTF-8 bytes go out as they are (Python's header writer takes latin-1 text, hence the round trip)."""
+    items = [t for t in dict.fromkeys(texts) if t and not any(unicodedata.category(c) == 'Cc' for c in t)]
+    if sum(len(t) for t in items) > MAX_WARNING_RUNES:
+        items = [t[:MAX_WARNING_ITEM_RUNES] for t in items]
+    quoted = ('299 - "' + t.replace('\\', '\\\\').replace('"', '\\"') + '"' for t in items)
+    return [q.encode('utf-8').decode('latin-1') for q in quoted]
 
 
 def _query(qs: dict, key: str, default=None):
@@ -325,8 +394,16 @@ def _query(qs: dict, key: str, default=None):
 class KubeApiServer:
     """The emulator. Thread-safe; one store lock serialises writes."""
 
-    def __init__(self, token: str | None = None, admin_password: str = DEFAULT_ADMIN_PASSWORD, seed: bool = True,
-                 host: str = '127.0.0.1', port: int = 0, extra_seed=(), latency_ms: float = 0):
+    def __init__(
+        self,
+        token: str | None = None,
+        admin_password: str = DEFAULT_ADMIN_PASSWORD,
+        seed: bool = True,
+        host: str = '127.0.0.1',
+        port: int = 0,
+        extra_seed=(),
+        latency_ms: float = 0,
+    ):
         self.token = token or secrets.token_hex(16)
         self.launch_faults = {'latency_ms': latency_ms} if latency_ms else {}
         self.admin_password = admin_password
@@ -342,7 +419,7 @@ class KubeApiServer:
         self.authn = Authenticator(self.token, self.issuer, self.store)
         self.authorizer = Authorizer(self.store)
         self.access = AccessLog()
-        self.store.admission.plugins.insert(0, RbacRegistry(self.authorizer))   # first, like the REST storage it stands for
+        self.store.admission.plugins.insert(0, RbacRegistry(self.authorizer))  # first, like the REST storage it stands for
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.reset()
@@ -352,8 +429,7 @@ class KubeApiServer:
         self._httpd = _HTTPServer((self.host, self._port), Handler)
         self._httpd.api = self
         self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05},
-                                        name='kubeapi', daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, name='kubeapi', daemon=True)
         self._thread.start()
         return self
 
@@ -473,13 +549,28 @@ class KubeApiServer:
             if (cand is not None and cand.namespaced) or group:
                 if cand is None or not cand.namespaced or len(rest) > 5:
                     return Route('unknown', path=path, group=group, version=version)
-                return Route('resource', group=group, version=version, plural=rest[2], namespace=rest[1],
-                             name=rest[3] if len(rest) > 3 else None, subresource=rest[4] if len(rest) > 4 else None, rtype=cand)
+                return Route(
+                    'resource',
+                    group=group,
+                    version=version,
+                    plural=rest[2],
+                    namespace=rest[1],
+                    name=rest[3] if len(rest) > 3 else None,
+                    subresource=rest[4] if len(rest) > 4 else None,
+                    rtype=cand,
+                )
         rtype = reg.get(group, version, rest[0])
         if rtype is None or len(rest) > 3 or (rtype.namespaced and len(rest) > 1):
             return Route('unknown', path=path, group=group, version=version)
-        return Route('resource', group=group, version=version, plural=rest[0], name=rest[1] if len(rest) > 1 else None,
-                     subresource=rest[2] if len(rest) > 2 else None, rtype=rtype)
+        return Route(
+            'resource',
+            group=group,
+            version=version,
+            plural=rest[0],
+            name=rest[1] if len(rest) > 1 else None,
+            subresource=rest[2] if len(rest) > 2 else None,
+            rtype=rtype,
+        )
 
     # ------------------------------------------------------------------ dispatch
     def dispatch(self, method: str, raw_path: str, headers, body: bytes) -> tuple:
@@ -531,9 +622,12 @@ class KubeApiServer:
             if method in WRITE_METHODS and route.kind == 'resource' and _query(query, 'dryRun') != 'All':
                 controllers.after_write(self.store, method, route, code, payload)
             if warnings:
-                extra = dict(extra, Warning=', '.join('299 - ' + json.dumps(w) for w in warnings))
+                extra = dict(extra, Warning=warning_headers(warnings))
             return code, payload, extra
         except E.ApiError as err:
+            recorded = self.store.recorded_warnings()
+            if recorded and 'Warning' not in err.headers:  # the recorder wrote them before the error
+                return err.code, err.status(), dict(err.headers, Warning=warning_headers(recorded))
             return err.code, err.status(), dict(err.headers)
 
     @staticmethod
@@ -562,7 +656,7 @@ class KubeApiServer:
             # shows only its generic 405 text for failed watches (it never decodes the Status body there) but prints
             # every `Warning: 299` header, so kubectl says why: "Warning: watch is not supported by the sandbox ...".
             err = E.method_not_allowed(WATCH_UNSUPPORTED)
-            err.headers = dict(err.headers, Warning='299 - ' + json.dumps(WATCH_UNSUPPORTED))
+            err.headers = dict(err.headers, Warning=warning_headers([WATCH_UNSUPPORTED]))
             raise err
         if route.kind != 'resource':
             if route.group or route.version:
@@ -573,7 +667,7 @@ class KubeApiServer:
     def _resource(self, method, route: Route, query, headers, body) -> tuple:
         rtype, store = route.rtype, self.store
         review = reviews.HANDLERS.get(rtype.storage_key)
-        if review is not None:   # create-only kinds that are answered, not stored
+        if review is not None:  # create-only kinds that are answered, not stored
             if method != 'POST' or route.name is not None:
                 raise E.method_not_allowed()
             return 201, review(self.authorizer, store.request_user(), self._json(body)), {}
@@ -585,8 +679,7 @@ class KubeApiServer:
             if method != 'POST':
                 raise E.method_not_allowed()
             return 201, tokens.create_token(store, self.issuer, route.namespace, route.name, self._json(body)), {}
-        if route.subresource is not None and not ((route.subresource == 'status' and rtype.status)
-                                                  or (route.subresource == 'scale' and rtype.scale)):
+        if route.subresource is not None and not ((route.subresource == 'status' and rtype.status) or (route.subresource == 'scale' and rtype.scale)):
             raise E.resource_not_found()
         dry_run = _query(query, 'dryRun') == 'All'
         strict = _query(query, 'fieldValidation') == 'Strict'
@@ -606,8 +699,7 @@ class KubeApiServer:
                     limit = int(limit) if limit else None
                 except ValueError:
                     raise E.bad_request(f'invalid limit: {limit}') from None
-                listing = store.list(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'),
-                                     limit, _query(query, 'continue'))
+                listing = store.list(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'), limit, _query(query, 'continue'))
                 if wants_table(headers.get('Accept')):
                     return 200, to_table(rtype, listing['items'], listing['metadata'], _query(query, 'includeObject', 'Metadata')), {}
                 return 200, listing, {}
@@ -619,25 +711,27 @@ class KubeApiServer:
             if method == 'DELETE':
                 if rtype.namespaced and route.namespace is None:
                     raise E.method_not_allowed()
-                return 200, store.delete_collection(rtype, route.namespace, _query(query, 'labelSelector'),
-                                                    _query(query, 'fieldSelector'), dry_run=dry_run), {}
+                return 200, store.delete_collection(rtype, route.namespace, _query(query, 'labelSelector'), _query(query, 'fieldSelector'), dry_run=dry_run), {}
             raise E.method_not_allowed()
         if method == 'GET':
             obj = store.get(rtype, route.namespace, route.name)
             if wants_table(headers.get('Accept')) and route.subresource is None:
-                return 200, to_table(rtype, [obj], {'resourceVersion': obj['metadata'].get('resourceVersion', '')},
-                                     _query(query, 'includeObject', 'Metadata')), {}
+                return (
+                    200,
+                    to_table(rtype, [obj], {'resourceVersion': obj['metadata'].get('resourceVersion', '')}, _query(query, 'includeObject', 'Metadata')),
+                    {},
+                )
             return 200, obj, {}
         if method == 'PUT':
             obj = self._json(body)
             meta = obj.get('metadata') if isinstance(obj, dict) else None
             force = bool(isinstance(meta, dict) and meta.get('resourceVersion')) and self.faults.conflict()
-            return 200, store.update(rtype, route.namespace, route.name, obj, route.subresource, dry_run=dry_run,
-                                     force_conflict=force, strict=strict), {}
+            return 200, store.update(rtype, route.namespace, route.name, obj, route.subresource, dry_run=dry_run, force_conflict=force, strict=strict), {}
         if method == 'PATCH':
             ctype = (headers.get('Content-Type') or '').split(';')[0].strip().lower()
-            code, obj = store.patch(rtype, route.namespace, route.name, ctype, body, route.subresource, dry_run=dry_run,
-                                    field_manager=_query(query, 'fieldManager'), strict=strict)
+            code, obj = store.patch(
+                rtype, route.namespace, route.name, ctype, body, route.subresource, dry_run=dry_run, field_manager=_query(query, 'fieldManager'), strict=strict
+            )
             return code, obj, {}
         if method == 'DELETE':
             options = self._json(body) if body.strip() else {}
@@ -656,13 +750,31 @@ class KubeApiServer:
     def _discovery(self, route: Route) -> tuple:
         reg = self.store.registry
         if route.path == 'version':
-            return 200, {'major': '1', 'minor': GIT_VERSION.split('.')[1], 'gitVersion': GIT_VERSION,
-                         'gitCommit': '6911225c3f747e1cd9d109c305436d08b668f086', 'gitTreeState': 'clean',
-                         'buildDate': '2024-08-13T07:28:49Z', 'goVersion': 'go1.22.5', 'compiler': 'gc',
-                         'platform': 'linux/amd64'}, {}
+            return (
+                200,
+                {
+                    'major': '1',
+                    'minor': GIT_VERSION.split('.')[1],
+                    'gitVersion': GIT_VERSION,
+                    'gitCommit': '6911225c3f747e1cd9d109c305436d08b668f086',
+                    'gitTreeState': 'clean',
+                    'buildDate': '2024-08-13T07:28:49Z',
+                    'goVersion': 'go1.22.5',
+                    'compiler': 'gc',
+                    'platform': 'linux/amd64',
+                },
+                {},
+            )
         if route.path == 'api':
-            return 200, {'kind': 'APIVersions', 'versions': ['v1'],
-                         'serverAddressByClientCIDRs': [{'clientCIDR': '0.0.0.0/0', 'serverAddress': f'{self.host}:{self.port}'}]}, {}
+            return (
+                200,
+                {
+                    'kind': 'APIVersions',
+                    'versions': ['v1'],
+                    'serverAddressByClientCIDRs': [{'clientCIDR': '0.0.0.0/0', 'serverAddress': f'{self.host}:{self.port}'}],
+                },
+                {},
+            )
         groups = [self._group(g, vs) for g, vs in reg.group_versions().items() if g]
         if route.path == 'apis':
             return 200, {'kind': 'APIGroupList', 'apiVersion': 'v1', 'groups': groups}, {}
@@ -693,7 +805,7 @@ class KubeApiServer:
                 digest = hashlib.sha512(json.dumps([(t.plural, t.kind, t.namespaced) for t in types]).encode()).hexdigest()
                 paths[key] = {'serverRelativeURL': f'/openapi/v3/{key}?hash={digest[:64].upper()}'}
             return 200, {'paths': paths}, {}
-        key = path[len('v3/'):] if path.startswith('v3/') else None
+        key = path[len('v3/') :] if path.startswith('v3/') else None
         if key not in gvs:
             return 404, '404 page not found\n', {}
         doc_paths = {}
@@ -701,11 +813,16 @@ class KubeApiServer:
         for rtype in gvs[key]:
             base = f'/{key}/namespaces/{{namespace}}/{rtype.plural}/{{name}}' if rtype.namespaced else f'/{key}/{rtype.plural}/{{name}}'
             gvk = {'group': rtype.group, 'version': rtype.version, 'kind': rtype.kind}
-            doc_paths[base] = {'patch': {'operationId': f'patch{rtype.kind}', 'x-kubernetes-action': 'patch',
-                                         'x-kubernetes-group-version-kind': gvk, 'parameters': [param],
-                                         'responses': {'200': {'description': 'OK'}}}}
-        return 200, {'openapi': '3.0.0', 'info': {'title': 'Kubernetes', 'version': GIT_VERSION}, 'paths': doc_paths,
-                     'components': {'schemas': {}}}, {}
+            doc_paths[base] = {
+                'patch': {
+                    'operationId': f'patch{rtype.kind}',
+                    'x-kubernetes-action': 'patch',
+                    'x-kubernetes-group-version-kind': gvk,
+                    'parameters': [param],
+                    'responses': {'200': {'description': 'OK'}},
+                }
+            }
+        return 200, {'openapi': '3.0.0', 'info': {'title': 'Kubernetes', 'version': GIT_VERSION}, 'paths': doc_paths, 'components': {'schemas': {}}}, {}
 
     @staticmethod
     def _group(group: str, versions: list) -> dict:

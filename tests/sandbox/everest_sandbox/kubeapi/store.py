@@ -33,40 +33,63 @@ from .patch import PatchError, json_patch, merge_patch, strategic_merge
 from .registry import Registry, ResourceType
 from .schema import process_custom_resource
 from .selectors import fields_match, labels_match, parse_field_selector, parse_label_selector
+from .serviceaccount_admission import ServiceAccount
 from .vap import ValidatingAdmissionPolicy
 from .vap_objects import KEYS as VAP_KEYS, prepare as prepare_vap_object
 
 DNS1123_LABEL = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')
 DNS1123_SUBDOMAIN = re.compile(r'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')
-LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
-             "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-                 "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-                 "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+    "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
 LABEL_VALUE = re.compile(r'^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$')
-LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
-                   "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
-                   "for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')")
+LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
+    "for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
 NAME_PART = re.compile(r'^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$')
-NAME_PART_MSG = ("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-                 "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-                 "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+NAME_PART_MSG = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
 CONFIG_KEY = re.compile(r'^[-._a-zA-Z0-9]+$')
-CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
-                  "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
-OBJECT_META_FIELDS = ('name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp',
-                      'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers',
-                      'managedFields')
+CONFIG_KEY_MSG = (
+    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+    "'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"
+)
+OBJECT_META_FIELDS = (
+    'name',
+    'generateName',
+    'namespace',
+    'selfLink',
+    'uid',
+    'resourceVersion',
+    'generation',
+    'creationTimestamp',
+    'deletionTimestamp',
+    'deletionGracePeriodSeconds',
+    'labels',
+    'annotations',
+    'ownerReferences',
+    'finalizers',
+    'managedFields',
+)
 UNDELETABLE_NAMESPACES = ('default', 'kube-system', 'kube-public')
 IMMUTABLE_SET = 'field is immutable when `immutable` is set'
 GENERATE_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 # pods (graceful deletion, ReturnDeletedObject) and PVCs (the pvc-protection finalizer) answer a DELETE with the object
-RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions'), ('', 'pods'),
-                            ('', 'persistentvolumeclaims')}
+RETURNS_OBJECT_ON_DELETE = {('', 'namespaces'), ('apiextensions.k8s.io', 'customresourcedefinitions'), ('', 'pods'), ('', 'persistentvolumeclaims')}
 GENERATION_KINDS = {('apps', 'deployments'), ('apiextensions.k8s.io', 'customresourcedefinitions')} | set(VAP_KEYS)
-PATCH_TYPES_BUILTIN = ('application/json-patch+json', 'application/merge-patch+json',
-                       'application/strategic-merge-patch+json', 'application/apply-patch+yaml')
+PATCH_TYPES_BUILTIN = ('application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json', 'application/apply-patch+yaml')
 PATCH_TYPES_CR = ('application/json-patch+json', 'application/merge-patch+json', 'application/apply-patch+yaml')
 
 
@@ -106,8 +129,8 @@ class Store:
         self.rv = 0
         self.data: dict = {}
         self._local = threading.local()
-        self.admission = Chain([LimitRanger(), quota.ResourceQuota()])
-        self.vap = ValidatingAdmissionPolicy()   # validating phase, before ResourceQuota (kube's plugin order)
+        self.admission = Chain([LimitRanger(), ServiceAccount(), quota.ResourceQuota()])
+        self.vap = ValidatingAdmissionPolicy()  # validating phase, before ResourceQuota (kube's plugin order)
         self.admission.register(self.vap, before='ResourceQuota')
         self.watchers: list = []
 
@@ -116,6 +139,10 @@ class Store:
         """Start collecting API warnings (``Warning: 299`` headers) for the calling thread; returns the list."""
         self._local.warnings = []
         return self._local.warnings
+
+    def recorded_warnings(self) -> list:
+        """The warnings collected so far for the calling thread's request."""
+        return list(getattr(self._local, 'warnings', None) or [])
 
     def warn(self, *texts):
         bucket = getattr(self._local, 'warnings', None)
@@ -129,15 +156,16 @@ class Store:
     def request_user(self) -> dict:
         return getattr(self._local, 'user', None) or dict(ADMIN_USER)
 
-    def _admit(self, operation: str, rtype: ResourceType, namespace: str, name: str, obj, old, subresource=None,
-               dry_run: bool = False):
+    def _admit(self, operation: str, rtype: ResourceType, namespace: str, name: str, obj, old, subresource=None, dry_run: bool = False):
         def validate_object():
             if obj is not None and not subresource and rtype.storage_key in coretypes.KINDS:
                 errs = coretypes.validate(rtype.storage_key, obj, old)
                 if errs:
                     raise E.invalid(rtype.kind, rtype.group, name, errs)
-        self.admission.admit(self, Attributes(operation, rtype, namespace or '', name, obj, old, subresource or '', dry_run,
-                                              self.request_user()), validate_object)
+
+        self.admission.admit(
+            self, Attributes(operation, rtype, namespace or '', name, obj, old, subresource or '', dry_run, self.request_user()), validate_object
+        )
 
     def _next_rv(self) -> str:
         self.rv += 1
@@ -184,26 +212,29 @@ class Store:
     @staticmethod
     def _check_body(rtype: ResourceType, body) -> dict:
         if not isinstance(body, dict):
-            raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
-                                f'json: cannot unmarshal {_go_type(body)} into Go value of type struct')
+            raise E.bad_request(
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                f'json: cannot unmarshal {_go_type(body)} into Go value of type struct'
+            )
         body = copy.deepcopy(body)
         api_version, kind = body.get('apiVersion'), body.get('kind')
         if not rtype.builtin and not kind:
             raise E.bad_request(f"Object 'Kind' is missing in '{json.dumps(body, separators=(',', ':'))}'")
         if api_version and api_version != rtype.api_version:
             if rtype.builtin or api_version.split('/')[0] != rtype.group:
-                raise E.bad_request(f'the API version in the data ({api_version}) does not match the expected API version '
-                                    f'({rtype.api_version})')
+                raise E.bad_request(f'the API version in the data ({api_version}) does not match the expected API version ({rtype.api_version})')
         if kind and kind != rtype.kind:
             raise E.bad_request(f'the kind in the data ({kind}) does not match the expected kind ({rtype.kind})')
         meta = body.get('metadata')
         if meta is None:
             meta = body['metadata'] = {}
         if not isinstance(meta, dict):
-            raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
-                                f'json: cannot unmarshal {_go_type(meta)} into Go struct field {rtype.kind}.metadata of type v1.ObjectMeta')
+            raise E.bad_request(
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                f'json: cannot unmarshal {_go_type(meta)} into Go struct field {rtype.kind}.metadata of type v1.ObjectMeta'
+            )
         for field in [k for k in meta if k not in OBJECT_META_FIELDS]:
-            del meta[field]        # metadata round-trips through the typed ObjectMeta: unknown fields are dropped
+            del meta[field]  # metadata round-trips through the typed ObjectMeta: unknown fields are dropped
         for field in ('ownerReferences', 'finalizers', 'managedFields'):
             if meta.get(field) in (None, [], {}):
                 meta.pop(field, None)
@@ -221,9 +252,11 @@ class Store:
                 if bad is None and any(v is None for v in values.values()):
                     bad = 0
             if bad is not None:
-                raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: json: '
-                                    f'cannot unmarshal {_go_type(bad)} into Go struct field ObjectMeta.metadata.{field} '
-                                    f'of type {"map[string]string" if not isinstance(values, dict) else "string"}')
+                raise E.bad_request(
+                    f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: json: '
+                    f'cannot unmarshal {_go_type(bad)} into Go struct field ObjectMeta.metadata.{field} '
+                    f'of type {"map[string]string" if not isinstance(values, dict) else "string"}'
+                )
         return body
 
     @staticmethod
@@ -288,8 +321,10 @@ class Store:
             unknown: list = []
             processed, errs2 = process_custom_resource(rtype.schema, obj, unknown)
             if unknown and strict:
-                raise E.bad_request(f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: strict decoding '
-                                    'error: ' + ', '.join(f'unknown field "{u}"' for u in unknown))
+                raise E.bad_request(
+                    f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: strict decoding '
+                    'error: ' + ', '.join(f'unknown field "{u}"' for u in unknown)
+                )
             self.warn(*(f'unknown field "{u}"' for u in unknown))
             obj.clear()
             obj.update(processed)
@@ -305,16 +340,20 @@ class Store:
             obj.pop('data', None)
             data = {}
         if not isinstance(data, dict):
-            raise E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
-                                f'{_go_type(data)} into Go struct field {kind}.data of type map[string]'
-                                f'{"[]uint8" if is_secret else "string"}')
+            raise E.bad_request(
+                f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
+                f'{_go_type(data)} into Go struct field {kind}.data of type map[string]'
+                f'{"[]uint8" if is_secret else "string"}'
+            )
         for dkey, val in list(data.items()):
             if val is None:
                 data[dkey] = ''
                 continue
             if not isinstance(val, str):
-                raise E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
-                                    f'{_go_type(val)} into Go struct field {kind}.data of type {"[]uint8" if is_secret else "string"}')
+                raise E.bad_request(
+                    f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal '
+                    f'{_go_type(val)} into Go struct field {kind}.data of type {"[]uint8" if is_secret else "string"}'
+                )
             if is_secret:
                 try:
                     base64.b64decode(val, validate=True)
@@ -323,13 +362,15 @@ class Store:
                     raise E.bad_request(f'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte {pos}') from None
         binary = obj.get('binaryData') or {}
         if not isinstance(binary, dict) or not all(isinstance(v, str) for v in binary.values()):
-            raise E.bad_request(f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal into '
-                                f'Go struct field {kind}.binaryData of type []uint8')
+            raise E.bad_request(
+                f'{kind} in version "v1" cannot be handled as a {kind}: json: cannot unmarshal into Go struct field {kind}.binaryData of type []uint8'
+            )
         if is_secret:
             sdata = obj.pop('stringData', None) or {}
             if not isinstance(sdata, dict) or not all(isinstance(v, str) for v in sdata.values()):
-                raise E.bad_request('Secret in version "v1" cannot be handled as a Secret: json: cannot unmarshal into Go struct '
-                                    'field Secret.stringData of type string')
+                raise E.bad_request(
+                    'Secret in version "v1" cannot be handled as a Secret: json: cannot unmarshal into Go struct field Secret.stringData of type string'
+                )
             for skey, sval in sdata.items():
                 data[skey] = base64.b64encode(sval.encode()).decode()
             if data:
@@ -372,8 +413,7 @@ class Store:
         if not kind:
             errs.append(FieldError('Required', 'spec.names.kind'))
         if obj['metadata'].get('name') != f'{plural}.{group}':
-            errs.append(FieldError('Invalid', 'metadata.name', obj['metadata'].get('name', ''),
-                                   'must be spec.names.plural+"."+spec.group'))
+            errs.append(FieldError('Invalid', 'metadata.name', obj['metadata'].get('name', ''), 'must be spec.names.plural+"."+spec.group'))
         if spec.get('scope') not in ('Namespaced', 'Cluster'):
             errs.append(FieldError('NotSupported', 'spec.scope', spec.get('scope', ''), supported=['Cluster', 'Namespaced']))
         versions = spec.get('versions') or []
@@ -405,11 +445,17 @@ class Store:
         old_conditions = (old or {}).get('status', {}).get('conditions')
         obj['status'] = {
             'acceptedNames': copy.deepcopy(names),
-            'conditions': copy.deepcopy(old_conditions) if old_conditions else [
-                {'type': 'NamesAccepted', 'status': 'True', 'lastTransitionTime': stamp, 'reason': 'NoConflicts',
-                 'message': 'no conflicts found'},
-                {'type': 'Established', 'status': 'True', 'lastTransitionTime': stamp, 'reason': 'InitialNamesAccepted',
-                 'message': 'the initial names have been accepted'},
+            'conditions': copy.deepcopy(old_conditions)
+            if old_conditions
+            else [
+                {'type': 'NamesAccepted', 'status': 'True', 'lastTransitionTime': stamp, 'reason': 'NoConflicts', 'message': 'no conflicts found'},
+                {
+                    'type': 'Established',
+                    'status': 'True',
+                    'lastTransitionTime': stamp,
+                    'reason': 'InitialNamesAccepted',
+                    'message': 'the initial names have been accepted',
+                },
             ],
             'storedVersions': stored,
         }
@@ -423,12 +469,23 @@ class Store:
         for ver in versions:
             if not ver.get('served', True):
                 continue
-            self.registry.register(ResourceType(
-                group=spec['group'], version=ver['name'], plural=names['plural'], singular=names.get('singular', ''),
-                kind=names['kind'], namespaced=spec['scope'] == 'Namespaced', short_names=tuple(names.get('shortNames') or ()),
-                categories=tuple(names.get('categories') or ()), status='status' in (ver.get('subresources') or {}),
-                schema=copy.deepcopy(ver['schema']['openAPIV3Schema']), builtin=False, list_kind=names.get('listKind', ''),
-                printer_columns=tuple(copy.deepcopy(ver.get('additionalPrinterColumns') or ()))))
+            self.registry.register(
+                ResourceType(
+                    group=spec['group'],
+                    version=ver['name'],
+                    plural=names['plural'],
+                    singular=names.get('singular', ''),
+                    kind=names['kind'],
+                    namespaced=spec['scope'] == 'Namespaced',
+                    short_names=tuple(names.get('shortNames') or ()),
+                    categories=tuple(names.get('categories') or ()),
+                    status='status' in (ver.get('subresources') or {}),
+                    schema=copy.deepcopy(ver['schema']['openAPIV3Schema']),
+                    builtin=False,
+                    list_kind=names.get('listKind', ''),
+                    printer_columns=tuple(copy.deepcopy(ver.get('additionalPrinterColumns') or ())),
+                )
+            )
 
     @staticmethod
     def _deployment_status(obj: dict):
@@ -438,11 +495,22 @@ class Store:
         if replicas:
             status.update({'replicas': replicas, 'updatedReplicas': replicas, 'readyReplicas': replicas, 'availableReplicas': replicas})
         status['conditions'] = [
-            {'type': 'Available', 'status': 'True', 'lastUpdateTime': stamp, 'lastTransitionTime': stamp,
-             'reason': 'MinimumReplicasAvailable', 'message': 'Deployment has minimum availability.'},
-            {'type': 'Progressing', 'status': 'True', 'lastUpdateTime': stamp, 'lastTransitionTime': stamp,
-             'reason': 'NewReplicaSetAvailable',
-             'message': f'ReplicaSet "{obj["metadata"]["name"]}-7d9f8b6c5d" has successfully progressed.'},
+            {
+                'type': 'Available',
+                'status': 'True',
+                'lastUpdateTime': stamp,
+                'lastTransitionTime': stamp,
+                'reason': 'MinimumReplicasAvailable',
+                'message': 'Deployment has minimum availability.',
+            },
+            {
+                'type': 'Progressing',
+                'status': 'True',
+                'lastUpdateTime': stamp,
+                'lastTransitionTime': stamp,
+                'reason': 'NewReplicaSetAvailable',
+                'message': f'ReplicaSet "{obj["metadata"]["name"]}-7d9f8b6c5d" has successfully progressed.',
+            },
         ]
         obj['status'] = status
 
@@ -454,8 +522,15 @@ class Store:
                 raise E.not_found(rtype.group, rtype.plural, name)
             return self._out(rtype, obj)
 
-    def list(self, rtype: ResourceType, namespace: str | None = None, label_selector: str | None = None,
-             field_selector: str | None = None, limit: int | None = None, continue_token: str | None = None) -> dict:
+    def list(
+        self,
+        rtype: ResourceType,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int | None = None,
+        continue_token: str | None = None,
+    ) -> dict:
         supported = {'metadata.name'}
         if rtype.namespaced:
             supported.add('metadata.namespace')
@@ -489,8 +564,7 @@ class Store:
             out = [self._out(rtype, obj, with_type=not rtype.builtin) for _k, obj in items]
         return {'apiVersion': rtype.api_version, 'kind': rtype.list_kind, 'metadata': meta, 'items': out}
 
-    def create(self, rtype: ResourceType, namespace: str | None, body, dry_run: bool = False, uid: str | None = None,
-               strict: bool = False) -> dict:
+    def create(self, rtype: ResourceType, namespace: str | None, body, dry_run: bool = False, uid: str | None = None, strict: bool = False) -> dict:
         obj = self._check_body(rtype, body)
         meta = obj['metadata']
         if rtype.namespaced:
@@ -501,8 +575,16 @@ class Store:
         else:
             meta.pop('namespace', None)
             namespace = ''
-        for field in ('uid', 'resourceVersion', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds',
-                      'generation', 'managedFields', 'selfLink'):
+        for field in (
+            'uid',
+            'resourceVersion',
+            'creationTimestamp',
+            'deletionTimestamp',
+            'deletionGracePeriodSeconds',
+            'generation',
+            'managedFields',
+            'selfLink',
+        ):
             meta.pop(field, None)
         with self.lock:
             if not meta.get('name') and meta.get('generateName'):
@@ -513,8 +595,7 @@ class Store:
             name = meta.get('name', '')
             if rtype.namespaced and not self.namespace_exists(namespace):
                 raise E.not_found('', 'namespaces', namespace)
-            obj = dict({'apiVersion': rtype.api_version, 'kind': rtype.kind},
-                       **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
+            obj = dict({'apiVersion': rtype.api_version, 'kind': rtype.kind}, **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
             if rtype.status:
                 obj.pop('status', None)
             errs = self._validate_meta(rtype, obj) + self._prepare(rtype, obj, None, strict)
@@ -544,8 +625,17 @@ class Store:
             self._notify('ADDED', rtype, obj)
             return out
 
-    def update(self, rtype: ResourceType, namespace: str | None, name: str, body, subresource: str | None = None,
-               dry_run: bool = False, force_conflict: bool = False, strict: bool = False) -> dict:
+    def update(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        body,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        force_conflict: bool = False,
+        strict: bool = False,
+    ) -> dict:
         obj = self._check_body(rtype, body)
         meta = obj['metadata']
         if meta.get('name', '') != name:
@@ -563,8 +653,7 @@ class Store:
             return self._update_locked(rtype, namespace, name, old, obj, subresource, dry_run, strict)
 
     def _update_locked(self, rtype, namespace, name, old, obj, subresource, dry_run, strict=False):  # pylint: disable=too-many-arguments
-        obj = dict({'apiVersion': rtype.api_version, 'kind': rtype.kind},
-                   **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
+        obj = dict({'apiVersion': rtype.api_version, 'kind': rtype.kind}, **{k: v for k, v in obj.items() if k not in ('apiVersion', 'kind')})
         if subresource == 'status':
             new = copy.deepcopy(old)
             new['apiVersion'], new['kind'] = rtype.api_version, rtype.kind
@@ -576,8 +665,9 @@ class Store:
             new = obj
             meta, old_meta = new['metadata'], old['metadata']
             if meta.get('uid') and meta['uid'] != old_meta['uid']:
-                raise E.conflict(rtype.group, rtype.plural, name, f'Precondition failed: UID in precondition: {meta["uid"]}, '
-                                 f'UID in object meta: {old_meta["uid"]}')
+                raise E.conflict(
+                    rtype.group, rtype.plural, name, f'Precondition failed: UID in precondition: {meta["uid"]}, UID in object meta: {old_meta["uid"]}'
+                )
             for field in ('uid', 'creationTimestamp', 'generation', 'deletionTimestamp', 'deletionGracePeriodSeconds'):
                 if field in old_meta:
                     meta[field] = old_meta[field]
@@ -630,9 +720,18 @@ class Store:
         self._notify('MODIFIED', rtype, new, subresource)
         return out
 
-    def patch(self, rtype: ResourceType, namespace: str | None, name: str, content_type: str, raw: bytes,
-              subresource: str | None = None, dry_run: bool = False, field_manager: str | None = None,
-              strict: bool = False) -> tuple:
+    def patch(
+        self,
+        rtype: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        raw: bytes,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        strict: bool = False,
+    ) -> tuple:
         """Returns (http_code, object)."""
         accepted = PATCH_TYPES_BUILTIN if rtype.builtin else PATCH_TYPES_CR
         if content_type not in accepted:
@@ -641,6 +740,7 @@ class Store:
         try:
             if content_type == 'application/apply-patch+yaml':
                 import yaml  # pylint: disable=import-outside-toplevel
+
                 patch = yaml.safe_load(raw.decode() or 'null')
             else:
                 patch = json.loads(raw.decode() or 'null')
@@ -690,17 +790,20 @@ class Store:
     def _scale_of(obj: dict) -> dict:
         meta = obj['metadata']
         labels = ((obj.get('spec') or {}).get('selector') or {}).get('matchLabels') or {}
-        return {'kind': 'Scale', 'apiVersion': 'autoscaling/v1',
-                'metadata': {k: meta[k] for k in ('name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp') if k in meta},
-                'spec': {'replicas': (obj.get('spec') or {}).get('replicas', 1)},
-                'status': {'replicas': (obj.get('status') or {}).get('replicas', 0),
-                           'selector': ','.join(f'{k}={v}' for k, v in sorted(labels.items()))}}
+        return {
+            'kind': 'Scale',
+            'apiVersion': 'autoscaling/v1',
+            'metadata': {k: meta[k] for k in ('name', 'namespace', 'uid', 'resourceVersion', 'creationTimestamp') if k in meta},
+            'spec': {'replicas': (obj.get('spec') or {}).get('replicas', 1)},
+            'status': {'replicas': (obj.get('status') or {}).get('replicas', 0), 'selector': ','.join(f'{k}={v}' for k, v in sorted(labels.items()))},
+        }
 
     def get_scale(self, rtype: ResourceType, namespace: str, name: str) -> dict:
         return self._scale_of(self.get(rtype, namespace, name))
 
-    def update_scale(self, rtype: ResourceType, namespace: str, name: str, body=None, content_type: str | None = None,
-                     raw: bytes | None = None, dry_run: bool = False) -> dict:
+    def update_scale(
+        self, rtype: ResourceType, namespace: str, name: str, body=None, content_type: str | None = None, raw: bytes | None = None, dry_run: bool = False
+    ) -> dict:
         """PUT (``body``) or PATCH (``content_type`` + ``raw``) of the /scale subresource."""
         with self.lock:
             old = self._bucket(rtype).get((namespace, name))
@@ -724,8 +827,7 @@ class Store:
                 raise E.conflict(rtype.group, rtype.plural, name)
             replicas = (body.get('spec') or {}).get('replicas', 0)
             if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-                raise E.invalid('Scale', 'autoscaling', name, [FieldError('Invalid', 'spec.replicas', replicas,
-                                                                          'must be greater than or equal to 0')])
+                raise E.invalid('Scale', 'autoscaling', name, [FieldError('Invalid', 'spec.replicas', replicas, 'must be greater than or equal to 0')])
             new = self._out(rtype, old)
             new['spec']['replicas'] = replicas
             return self._scale_of(self._update_locked(rtype, namespace, name, old, new, None, dry_run))
@@ -748,8 +850,7 @@ class Store:
             self._notify('DELETED', rtype, obj)
         return obj
 
-    def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: dict | None = None,
-               dry_run: bool = False) -> tuple:
+    def delete(self, rtype: ResourceType, namespace: str | None, name: str, options: dict | None = None, dry_run: bool = False) -> tuple:
         """Returns (http_code, body): the object for kinds that return it, else a Success Status."""
         namespace = namespace or '' if rtype.namespaced else ''
         options = options if isinstance(options, dict) else {}
@@ -761,11 +862,17 @@ class Store:
                 raise E.forbidden('', 'namespaces', name, 'this namespace may not be deleted')
             pre = options.get('preconditions') or {}
             if pre.get('uid') and pre['uid'] != old['metadata']['uid']:
-                raise E.conflict(rtype.group, rtype.plural, name, f'Precondition failed: UID in precondition: {pre["uid"]}, '
-                                 f'UID in object meta: {old["metadata"]["uid"]}')
+                raise E.conflict(
+                    rtype.group, rtype.plural, name, f'Precondition failed: UID in precondition: {pre["uid"]}, UID in object meta: {old["metadata"]["uid"]}'
+                )
             if pre.get('resourceVersion') and pre['resourceVersion'] != old['metadata']['resourceVersion']:
-                raise E.conflict(rtype.group, rtype.plural, name, 'Precondition failed: ResourceVersion in precondition: '
-                                 f'{pre["resourceVersion"]}, ResourceVersion in object meta: {old["metadata"]["resourceVersion"]}')
+                raise E.conflict(
+                    rtype.group,
+                    rtype.plural,
+                    name,
+                    'Precondition failed: ResourceVersion in precondition: '
+                    f'{pre["resourceVersion"]}, ResourceVersion in object meta: {old["metadata"]["resourceVersion"]}',
+                )
             self._admit('DELETE', rtype, namespace, name, None, old, dry_run=dry_run)
             if dry_run:
                 return 200, self._out(rtype, old)
@@ -783,7 +890,7 @@ class Store:
             elif rtype.storage_key in RETURNS_OBJECT_ON_DELETE and rtype.namespaced:
                 obj['metadata']['deletionTimestamp'] = now()
                 if rtype.storage_key == ('', 'pods'):
-                    obj['metadata']['deletionGracePeriodSeconds'] = 0   # not on a node: deleted at once
+                    obj['metadata']['deletionGracePeriodSeconds'] = 0  # not on a node: deleted at once
             obj['metadata']['resourceVersion'] = str(self.rv)
             if not rtype.builtin or rtype.storage_key in RETURNS_OBJECT_ON_DELETE:
                 return 200, self._out(rtype, obj)
@@ -794,8 +901,9 @@ class Store:
             details['uid'] = obj['metadata']['uid']
             return 200, {'kind': 'Status', 'apiVersion': 'v1', 'metadata': {}, 'status': 'Success', 'details': details}
 
-    def delete_collection(self, rtype: ResourceType, namespace: str | None, label_selector: str | None = None,
-                          field_selector: str | None = None, dry_run: bool = False) -> dict:
+    def delete_collection(
+        self, rtype: ResourceType, namespace: str | None, label_selector: str | None = None, field_selector: str | None = None, dry_run: bool = False
+    ) -> dict:
         with self.lock:
             listing = self.list(rtype, namespace, label_selector, field_selector)
             items = []

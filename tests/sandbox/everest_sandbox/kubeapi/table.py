@@ -8,14 +8,18 @@ import datetime
 import json
 import re
 
-NAME_DESC = ('Name must be unique within a namespace. Is required when creating resources, although some resources may allow '
-             'a client to request the generation of an appropriate name automatically. Name is primarily intended for '
-             'creation idempotence and configuration definition. Cannot be updated. More info: '
-             'https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names')
-AGE_DESC = ('CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed '
-            'to be set in happens-before order across separate operations. Clients may not set this value. It is represented '
-            'in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: '
-            'https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata')
+NAME_DESC = (
+    'Name must be unique within a namespace. Is required when creating resources, although some resources may allow '
+    'a client to request the generation of an appropriate name automatically. Name is primarily intended for '
+    'creation idempotence and configuration definition. Cannot be updated. More info: '
+    'https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names'
+)
+AGE_DESC = (
+    'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed '
+    'to be set in happens-before order across separate operations. Clients may not set this value. It is represented '
+    'in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: '
+    'https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata'
+)
 SECRETS_DESC = 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'
 DEFAULT_CR_COLUMNS = ({'name': 'Age', 'type': 'date', 'jsonPath': '.metadata.creationTimestamp', 'description': AGE_DESC},)
 
@@ -98,9 +102,15 @@ def _deployment(obj):
     spec, status = obj.get('spec') or {}, obj.get('status') or {}
     containers = ((spec.get('template') or {}).get('spec') or {}).get('containers') or []
     labels = (spec.get('selector') or {}).get('matchLabels') or {}
-    return [f'{status.get("readyReplicas", 0)}/{spec.get("replicas", 1)}', status.get('updatedReplicas', 0),
-            status.get('availableReplicas', 0), age(obj), ','.join(c.get('name', '') for c in containers),
-            ','.join(c.get('image', '') for c in containers), ','.join(f'{k}={v}' for k, v in sorted(labels.items()))]
+    return [
+        f'{status.get("readyReplicas", 0)}/{spec.get("replicas", 1)}',
+        status.get('updatedReplicas', 0),
+        status.get('availableReplicas', 0),
+        age(obj),
+        ','.join(c.get('name', '') for c in containers),
+        ','.join(c.get('image', '') for c in containers),
+        ','.join(f'{k}={v}' for k, v in sorted(labels.items())),
+    ]
 
 
 def _pod(obj):
@@ -108,27 +118,45 @@ def _pod(obj):
     statuses = status.get('containerStatuses') or []
     ready = sum(1 for c in statuses if c.get('ready'))
     restarts = sum(c.get('restartCount', 0) for c in statuses)
-    return [f'{ready}/{len(spec.get("containers") or [])}', status.get('reason') or status.get('phase', ''), restarts, age(obj),
-            status.get('podIP') or '<none>', spec.get('nodeName') or '<none>', '<none>', '<none>']
+    return [
+        f'{ready}/{len(spec.get("containers") or [])}',
+        status.get('reason') or status.get('phase', ''),
+        restarts,
+        age(obj),
+        status.get('podIP') or '<none>',
+        spec.get('nodeName') or '<none>',
+        '<none>',
+        '<none>',
+    ]
 
 
 def _pvc(obj):
     spec, status = obj.get('spec') or {}, obj.get('status') or {}
     abbreviations = {'ReadWriteOnce': 'RWO', 'ReadOnlyMany': 'ROX', 'ReadWriteMany': 'RWX', 'ReadWriteOncePod': 'RWOP'}
     modes = ','.join(abbreviations.get(m, m) for m in status.get('accessModes') or [])
-    return [status.get('phase', ''), spec.get('volumeName', ''), (status.get('capacity') or {}).get('storage', ''), modes,
-            spec.get('storageClassName') or '', spec.get('volumeAttributesClassName') or '<unset>', age(obj),
-            spec.get('volumeMode') or '']
+    return [
+        status.get('phase', ''),
+        spec.get('volumeName', ''),
+        (status.get('capacity') or {}).get('storage', ''),
+        modes,
+        spec.get('storageClassName') or '',
+        spec.get('volumeAttributesClassName') or '<unset>',
+        age(obj),
+        spec.get('volumeMode') or '',
+    ]
 
 
 def _col(name, ctype='string', priority=0, desc='', fmt=''):
     return {'name': name, 'type': ctype, 'format': fmt, 'description': desc, 'priority': priority}
 
 
-BINDING_COLUMNS = [_col('Role', desc='RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.'),
-                   _col('Age', desc=AGE_DESC), _col('Users', priority=1, desc='Users in the roleBinding'),
-                   _col('Groups', priority=1, desc='Groups in the roleBinding'),
-                   _col('ServiceAccounts', priority=1, desc='ServiceAccounts in the roleBinding')]
+BINDING_COLUMNS = [
+    _col('Role', desc='RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.'),
+    _col('Age', desc=AGE_DESC),
+    _col('Users', priority=1, desc='Users in the roleBinding'),
+    _col('Groups', priority=1, desc='Groups in the roleBinding'),
+    _col('ServiceAccounts', priority=1, desc='ServiceAccounts in the roleBinding'),
+]
 
 
 def _binding(obj):
@@ -136,59 +164,90 @@ def _binding(obj):
     namespace = obj['metadata'].get('namespace', '')
 
     def names(kind):
-        return ', '.join(s.get('name', '') if kind != 'ServiceAccount' else f'{s.get("namespace") or namespace}/{s.get("name", "")}'
-                         for s in subjects if s.get('kind') == kind)
+        return ', '.join(
+            s.get('name', '') if kind != 'ServiceAccount' else f'{s.get("namespace") or namespace}/{s.get("name", "")}'
+            for s in subjects
+            if s.get('kind') == kind
+        )
+
     return [f'{ref.get("kind", "")}/{ref.get("name", "")}', age(obj), names('User'), names('Group'), names('ServiceAccount')]
 
 
 BUILTIN_COLUMNS = {
-    ('', 'namespaces'): ([_col('Status', desc='The status of the namespace'), _col('Age', desc=AGE_DESC)],
-                         lambda o: [(o.get('status') or {}).get('phase', ''), age(o)]),
-    ('', 'configmaps'): ([_col('Data', 'integer', desc='Data contains the configuration data.'), _col('Age', desc=AGE_DESC)],
-                         lambda o: [len(o.get('data') or {}) + len(o.get('binaryData') or {}), age(o)]),
-    ('', 'secrets'): ([_col('Type', desc='Used to facilitate programmatic handling of secret data.'),
-                       _col('Data', 'integer', desc='Data contains the secret data.'), _col('Age', desc=AGE_DESC)],
-                      lambda o: [o.get('type', ''), len(o.get('data') or {}), age(o)]),
-    ('', 'resourcequotas'): ([_col('Age', desc=AGE_DESC),
-                              _col('Request', desc='Request represents a minimum amount of cpu/memory that a container may consume.'),
-                              _col('Limit', desc='Limits control the maximum amount of cpu/memory that a container may use '
-                                                 'independent of contention on the node.')],
-                             lambda o: [age(o), *_quota_cells(o)]),
-    ('', 'pods'): ([_col('Ready', desc='The aggregate readiness state of this pod for accepting traffic.'),
-                    _col('Status', desc='The aggregate status of the containers in this pod.'),
-                    _col('Restarts', desc='The number of times the containers in this pod have been restarted and when the '
-                                          'last container in this pod has restarted.'),
-                    _col('Age', desc=AGE_DESC), _col('IP', priority=1, desc='The IP address assigned to the pod'),
-                    _col('Node', priority=1, desc='The name of the node assigned to the pod'),
-                    _col('Nominated Node', priority=1, desc='The name of the node nominated by the scheduler'),
-                    _col('Readiness Gates', priority=1, desc='The readiness gates of the pod')], _pod),
-    ('', 'persistentvolumeclaims'): ([_col('Status', desc='The phase of the claim.'),
-                                      _col('Volume', desc='The binding reference to the PersistentVolume.'),
-                                      _col('Capacity', desc='The actual resources of the underlying volume.'),
-                                      _col('Access Modes', desc='The access modes of the underlying volume.'),
-                                      _col('StorageClass', desc='The name of the StorageClass required by the claim.'),
-                                      _col('VolumeAttributesClass', desc='The name of the VolumeAttributesClass.'),
-                                      _col('Age', desc=AGE_DESC),
-                                      _col('VolumeMode', priority=1, desc='The volume mode of the claim.')], _pvc),
+    ('', 'namespaces'): (
+        [_col('Status', desc='The status of the namespace'), _col('Age', desc=AGE_DESC)],
+        lambda o: [(o.get('status') or {}).get('phase', ''), age(o)],
+    ),
+    ('', 'configmaps'): (
+        [_col('Data', 'integer', desc='Data contains the configuration data.'), _col('Age', desc=AGE_DESC)],
+        lambda o: [len(o.get('data') or {}) + len(o.get('binaryData') or {}), age(o)],
+    ),
+    ('', 'secrets'): (
+        [
+            _col('Type', desc='Used to facilitate programmatic handling of secret data.'),
+            _col('Data', 'integer', desc='Data contains the secret data.'),
+            _col('Age', desc=AGE_DESC),
+        ],
+        lambda o: [o.get('type', ''), len(o.get('data') or {}), age(o)],
+    ),
+    ('', 'resourcequotas'): (
+        [
+            _col('Age', desc=AGE_DESC),
+            _col('Request', desc='Request represents a minimum amount of cpu/memory that a container may consume.'),
+            _col('Limit', desc='Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.'),
+        ],
+        lambda o: [age(o), *_quota_cells(o)],
+    ),
+    ('', 'pods'): (
+        [
+            _col('Ready', desc='The aggregate readiness state of this pod for accepting traffic.'),
+            _col('Status', desc='The aggregate status of the containers in this pod.'),
+            _col('Restarts', desc='The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+            _col('Age', desc=AGE_DESC),
+            _col('IP', priority=1, desc='The IP address assigned to the pod'),
+            _col('Node', priority=1, desc='The name of the node assigned to the pod'),
+            _col('Nominated Node', priority=1, desc='The name of the node nominated by the scheduler'),
+            _col('Readiness Gates', priority=1, desc='The readiness gates of the pod'),
+        ],
+        _pod,
+    ),
+    ('', 'persistentvolumeclaims'): (
+        [
+            _col('Status', desc='The phase of the claim.'),
+            _col('Volume', desc='The binding reference to the PersistentVolume.'),
+            _col('Capacity', desc='The actual resources of the underlying volume.'),
+            _col('Access Modes', desc='The access modes of the underlying volume.'),
+            _col('StorageClass', desc='The name of the StorageClass required by the claim.'),
+            _col('VolumeAttributesClass', desc='The name of the VolumeAttributesClass.'),
+            _col('Age', desc=AGE_DESC),
+            _col('VolumeMode', priority=1, desc='The volume mode of the claim.'),
+        ],
+        _pvc,
+    ),
     ('', 'limitranges'): ([_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
-    ('apps', 'deployments'): ([_col('Ready', desc='Number of the pod with ready state'),
-                               _col('Up-to-date', 'integer', desc='Total number of non-terminated pods targeted by this '
-                                                                  'deployment that have the desired template spec.'),
-                               _col('Available', 'integer', desc='Total number of available pods (ready for at least '
-                                                                 'minReadySeconds) targeted by this deployment.'),
-                               _col('Age', desc=AGE_DESC), _col('Containers', priority=1, desc='Names of each container in the template.'),
-                               _col('Images', priority=1, desc='Images referenced by each container in the template.'),
-                               _col('Selector', priority=1, desc='Label selector for pods. Existing ReplicaSets whose pods are '
-                                                                 'selected by this will be the ones affected by this deployment.')],
-                              _deployment),
+    ('apps', 'deployments'): (
+        [
+            _col('Ready', desc='Number of the pod with ready state'),
+            _col('Up-to-date', 'integer', desc='Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+            _col('Available', 'integer', desc='Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+            _col('Age', desc=AGE_DESC),
+            _col('Containers', priority=1, desc='Names of each container in the template.'),
+            _col('Images', priority=1, desc='Images referenced by each container in the template.'),
+            _col(
+                'Selector',
+                priority=1,
+                desc='Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.',
+            ),
+        ],
+        _deployment,
+    ),
     ('apiextensions.k8s.io', 'customresourcedefinitions'): (
-        [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
-    ('', 'serviceaccounts'): ([_col('Secrets', 'integer', desc=SECRETS_DESC), _col('Age', desc=AGE_DESC)],
-                              lambda o: [len(o.get('secrets') or ()), age(o)]),
-    ('rbac.authorization.k8s.io', 'roles'): (
-        [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
-    ('rbac.authorization.k8s.io', 'clusterroles'): (
-        [_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
+        [_col('Created At', 'date', desc=AGE_DESC)],
+        lambda o: [o.get('metadata', {}).get('creationTimestamp')],
+    ),
+    ('', 'serviceaccounts'): ([_col('Secrets', 'integer', desc=SECRETS_DESC), _col('Age', desc=AGE_DESC)], lambda o: [len(o.get('secrets') or ()), age(o)]),
+    ('rbac.authorization.k8s.io', 'roles'): ([_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
+    ('rbac.authorization.k8s.io', 'clusterroles'): ([_col('Created At', 'date', desc=AGE_DESC)], lambda o: [o.get('metadata', {}).get('creationTimestamp')]),
     ('rbac.authorization.k8s.io', 'rolebindings'): (BINDING_COLUMNS, _binding),
     ('rbac.authorization.k8s.io', 'clusterrolebindings'): (BINDING_COLUMNS, _binding),
 }
@@ -228,11 +287,11 @@ def to_table(rtype, items: list, list_meta: dict | None, include_object: str = '
         columns, cells = [_col('Age', desc=AGE_DESC)], _age_cells
     else:
         printer = rtype.printer_columns or DEFAULT_CR_COLUMNS
-        columns = [_col(c['name'], c.get('type', 'string'), c.get('priority', 0), c.get('description', ''), c.get('format', ''))
-                   for c in printer]
+        columns = [_col(c['name'], c.get('type', 'string'), c.get('priority', 0), c.get('description', ''), c.get('format', '')) for c in printer]
 
         def cells(obj, printer=printer):
             return [_cr_cell(c, obj) for c in printer]
+
     rows = []
     for obj in items:
         row = {'cells': [obj['metadata'].get('name', '')] + cells(obj)}
@@ -242,5 +301,4 @@ def to_table(rtype, items: list, list_meta: dict | None, include_object: str = '
             row['object'] = {'kind': 'PartialObjectMetadata', 'apiVersion': 'meta.k8s.io/v1', 'metadata': obj['metadata']}
         rows.append(row)
     meta = {k: v for k, v in (list_meta or {}).items() if k in ('resourceVersion', 'continue', 'remainingItemCount')}
-    return {'kind': 'Table', 'apiVersion': 'meta.k8s.io/v1', 'metadata': meta, 'columnDefinitions': [name_col] + columns,
-            'rows': rows}
+    return {'kind': 'Table', 'apiVersion': 'meta.k8s.io/v1', 'metadata': meta, 'columnDefinitions': [name_col] + columns, 'rows': rows}

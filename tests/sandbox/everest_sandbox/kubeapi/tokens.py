@@ -19,7 +19,6 @@ Upstream: ``pkg/registry/core/serviceaccount/storage/token.go``, ``pkg/serviceac
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import json
@@ -39,20 +38,19 @@ GROUP, VERSION, KIND = 'authentication.k8s.io', 'v1', 'TokenRequest'
 VERIFIED_CACHE = 4096
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b'=').decode()
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + '=' * (-len(text) % 4))
-
-
 def rfc3339(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
+def _jose():
+    """The sandbox's JOSE helpers (``oidc/jose.py``), imported on first use: they load ``cryptography``."""
+    from ..oidc import jose  # pylint: disable=import-outside-toplevel
+
+    return jose
+
+
 class TokenIssuer:
-    """Signs and verifies ServiceAccount JWTs with a P-256 key generated on first use."""
+    """Signs and verifies ServiceAccount JWTs (ES256) with a P-256 key generated on first use."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -65,22 +63,16 @@ class TokenIssuer:
             if self._key is None:
                 from cryptography.hazmat.primitives import serialization  # pylint: disable=import-outside-toplevel
                 from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+
                 self._key = ec.generate_private_key(ec.SECP256R1())
-                der = self._key.public_key().public_bytes(serialization.Encoding.DER,
-                                                          serialization.PublicFormat.SubjectPublicKeyInfo)
-                self._kid = b64url(hashlib.sha256(der).digest())
+                der = self._key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+                self._kid = _jose().b64url_encode(hashlib.sha256(der).digest())
             return self._key
 
     def sign(self, claims: dict) -> str:
-        from cryptography.hazmat.primitives import hashes  # pylint: disable=import-outside-toplevel
-        from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature  # pylint: disable=import-outside-toplevel
+        """A compact JWS of ``claims``; keys sorted at every level, as Go marshals the merged claim maps."""
         key = self._signing_key()
-        header = {'alg': 'ES256', 'kid': self._kid}
-        signing_input = b64url(json.dumps(header, separators=(',', ':')).encode()) + '.' + \
-            b64url(json.dumps(claims, separators=(',', ':'), sort_keys=True).encode())
-        r_value, s_value = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-        return signing_input + '.' + b64url(r_value.to_bytes(32, 'big') + s_value.to_bytes(32, 'big'))
+        return _jose().encode({'alg': 'ES256', 'kid': self._kid}, claims, key, sort_keys=True)
 
     def verify(self, token: str) -> dict | None:
         """The claims of a token this issuer signed, else None."""
@@ -97,20 +89,16 @@ class TokenIssuer:
         return claims
 
     def _verify_signature(self, token: str) -> dict | None:
-        from cryptography.exceptions import InvalidSignature  # pylint: disable=import-outside-toplevel
-        from cryptography.hazmat.primitives import hashes  # pylint: disable=import-outside-toplevel
-        from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-        from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature  # pylint: disable=import-outside-toplevel
+        jose = _jose()
         head, payload, signature = token.split('.')
         try:
-            header = json.loads(b64url_decode(head))
-            raw = b64url_decode(signature)
-            if header.get('alg') != 'ES256' or header.get('kid') != self._kid or len(raw) != 64:
+            header = json.loads(jose.b64url_decode(head))
+            if not isinstance(header, dict) or header.get('alg') != 'ES256' or header.get('kid') != self._kid:
                 return None
-            der = encode_dss_signature(int.from_bytes(raw[:32], 'big'), int.from_bytes(raw[32:], 'big'))
-            self._key.public_key().verify(der, f'{head}.{payload}'.encode(), ec.ECDSA(hashes.SHA256()))
-            claims = json.loads(b64url_decode(payload))
-        except (ValueError, InvalidSignature, UnicodeDecodeError):
+            if not jose.verify('ES256', self._key.public_key(), f'{head}.{payload}'.encode(), jose.b64url_decode(signature)):
+                return None
+            claims = json.loads(jose.b64url_decode(payload))
+        except (ValueError, jose.JoseError):
             return None
         return claims if isinstance(claims, dict) else None
 
@@ -134,33 +122,39 @@ def _bound_object(store, namespace: str, sa_name: str, ref: dict) -> tuple:
     if kind == 'Pod':
         spec = obj.get('spec') or {}
         if (spec.get('serviceAccountName') or 'default') != sa_name:
-            raise E.bad_request(f'cannot bind token for serviceaccount {E.go_value(sa_name)} to pod running with different '
-                                'serviceaccount name.')
+            raise E.bad_request(f'cannot bind token for serviceaccount {E.go_value(sa_name)} to pod running with different serviceaccount name.')
         if spec.get('nodeName'):
             node = store.raw('', 'nodes', '', spec['nodeName'])
             extra['node'] = {'name': spec['nodeName'], **({'uid': node['metadata']['uid']} if node else {})}
     uid = obj['metadata']['uid']
     if ref.get('uid') and ref['uid'] != uid:
-        raise E.conflict('', kind, name, f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. '
-                         'The object might have been deleted and then recreated')
+        raise E.conflict(
+            '',
+            kind,
+            name,
+            f'the UID in the bound object reference ({ref["uid"]}) does not match the UID in record. The object might have been deleted and then recreated',
+        )
     return kind.lower(), {'name': name, 'uid': uid}, extra
 
 
 def _spec(body) -> dict:
     if not isinstance(body, dict):
-        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
-                            'into Go value of type struct')
+        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal into Go value of type struct')
     if body.get('kind') not in (None, '', KIND) or body.get('apiVersion') not in (None, '', f'{GROUP}/{VERSION}'):
         raise E.bad_request(f'the kind in the data ({body.get("kind")}) does not match the expected kind ({KIND})')
     spec = body.get('spec') if isinstance(body.get('spec'), dict) else {}
     seconds = spec.get('expirationSeconds')
     if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
-        raise E.bad_request('TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
-                            f'{type(seconds).__name__} into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64')
+        raise E.bad_request(
+            'TokenRequest in version "v1" cannot be handled as a TokenRequest: json: cannot unmarshal '
+            f'{type(seconds).__name__} into Go struct field TokenRequestSpec.spec.expirationSeconds of type int64'
+        )
     ref = spec.get('boundObjectRef')
-    return {'audiences': [str(a) for a in spec.get('audiences') or ()],
-            'expirationSeconds': DEFAULT_EXPIRATION_SECONDS if seconds is None else seconds,
-            'boundObjectRef': ref if isinstance(ref, dict) else None}
+    return {
+        'audiences': [str(a) for a in spec.get('audiences') or ()],
+        'expirationSeconds': DEFAULT_EXPIRATION_SECONDS if seconds is None else seconds,
+        'boundObjectRef': ref if isinstance(ref, dict) else None,
+    }
 
 
 def _check_metadata(body: dict, namespace: str, name: str):
@@ -192,8 +186,20 @@ def create_token(store, issuer: TokenIssuer, namespace: str, name: str, body) ->
         key, ref, extra = _bound_object(store, namespace, name, spec['boundObjectRef'])
         private[key] = ref
         private.update(extra)
-    claims = {'iss': ISSUER, 'sub': f'system:serviceaccount:{namespace}:{name}', 'aud': spec['audiences'], 'iat': now,
-              'nbf': now, 'exp': now + seconds, 'jti': str(uuid.uuid4()), 'kubernetes.io': private}
-    return {'kind': KIND, 'apiVersion': f'{GROUP}/{VERSION}',
-            'metadata': {'name': name, 'namespace': namespace, 'creationTimestamp': rfc3339(now)},
-            'spec': spec, 'status': {'token': issuer.sign(claims), 'expirationTimestamp': rfc3339(now + seconds)}}
+    claims = {
+        'iss': ISSUER,
+        'sub': f'system:serviceaccount:{namespace}:{name}',
+        'aud': spec['audiences'],
+        'iat': now,
+        'nbf': now,
+        'exp': now + seconds,
+        'jti': str(uuid.uuid4()),
+        'kubernetes.io': private,
+    }
+    return {
+        'kind': KIND,
+        'apiVersion': f'{GROUP}/{VERSION}',
+        'metadata': {'name': name, 'namespace': namespace, 'creationTimestamp': rfc3339(now)},
+        'spec': spec,
+        'status': {'token': issuer.sign(claims), 'expirationTimestamp': rfc3339(now + seconds)},
+    }

@@ -38,6 +38,7 @@ import uuid
 
 from . import cel
 from .errors import ApiError
+from .selectors import selector_matches
 from .vap_objects import BINDINGS, POLICIES
 
 VALIDATION_FAILURE = 'validation.policy.admission.k8s.io/validation_failure'
@@ -53,32 +54,13 @@ class ConfigError(Exception):
 
 class Decision:  # pylint: disable=too-few-public-methods
     def __init__(self, action: str, message: str = '', reason: str = '', index: int = 0):
-        self.action = action      # 'admit' | 'deny'
+        self.action = action  # 'admit' | 'deny'
         self.message = message
         self.reason = reason
         self.index = index
 
 
-# ---------------------------------------------------------------------------------------------- selectors and rules
-
-def selector_matches(selector, labels) -> bool:
-    """A structured LabelSelector (matchLabels + matchExpressions); an empty selector matches everything."""
-    selector = selector or {}
-    labels = labels or {}
-    for key, value in (selector.get('matchLabels') or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get('matchExpressions') or []:
-        key, operator, values = expr.get('key'), expr.get('operator'), expr.get('values') or []
-        if operator == 'In' and labels.get(key) not in values:
-            return False
-        if operator == 'NotIn' and key in labels and labels[key] in values:
-            return False
-        if operator == 'Exists' and key not in labels:
-            return False
-        if operator == 'DoesNotExist' and key in labels:
-            return False
-    return True
+# ---------------------------------------------------------------------------------------------- rules
 
 
 def _rule_matches(rule, attrs, equivalent: bool) -> bool:
@@ -138,6 +120,7 @@ def _namespace_labels(store, attrs):
 
 # ---------------------------------------------------------------------------------------------- params
 
+
 def _param_type(store, kind: dict):
     api_version = kind.get('apiVersion', '')
     group, _sep, version = api_version.rpartition('/')
@@ -174,6 +157,7 @@ def collect_params(store, policy_spec: dict, param_type, binding_spec: dict, nam
 
 # ---------------------------------------------------------------------------------------------- compiled policy
 
+
 class CompiledPolicy:  # pylint: disable=too-few-public-methods
     """The expressions of one policy version, compiled once."""
 
@@ -185,16 +169,14 @@ class CompiledPolicy:  # pylint: disable=too-few-public-methods
             self.variables.append((var['name'], cel.Program(var['expression'], 'any', has_params, True, tuple(names))))
             names.append(var['name'])
         declared = tuple(names)
-        self.conditions = [(c['name'], cel.Program(c['expression'].strip(), 'bool', has_params, True, declared))
-                           for c in spec.get('matchConditions') or []]
+        self.conditions = [(c['name'], cel.Program(c['expression'].strip(), 'bool', has_params, True, declared)) for c in spec.get('matchConditions') or []]
         self.validations = []
         for val in spec.get('validations') or []:
             message = None
             if (val.get('messageExpression') or '').strip():
                 message = cel.Program(val['messageExpression'], 'string', has_params, False, declared)
             self.validations.append((val, cel.Program(val['expression'], 'bool', has_params, True, declared), message))
-        self.audits = [(a['key'], cel.Program(a['valueExpression'].strip(), 'audit', has_params, True, declared))
-                       for a in spec.get('auditAnnotations') or []]
+        self.audits = [(a['key'], cel.Program(a['valueExpression'].strip(), 'audit', has_params, True, declared)) for a in spec.get('auditAnnotations') or []]
 
 
 class _Evaluation:
@@ -253,6 +235,7 @@ class BudgetExceeded(Exception):
 
 # ---------------------------------------------------------------------------------------------- plugin
 
+
 class ValidatingAdmissionPolicy:
     """The admission plugin; ``audit`` holds the audit annotations of admitted and refused requests."""
 
@@ -290,8 +273,7 @@ class ValidatingAdmissionPolicy:
         with cel.evaluation():
             for (_ns, name), policy in sorted(store.data.get(POLICIES, {}).items()):
                 if name in bindings:
-                    self._policy(store, attrs, policy, sorted(bindings[name], key=lambda b: b['metadata']['name']),
-                                 (denied, failures, annotations))
+                    self._policy(store, attrs, policy, sorted(bindings[name], key=lambda b: b['metadata']['name']), (denied, failures, annotations))
         self._record(attrs, failures, annotations)
         if denied:
             raise _denial(attrs, *denied[0])
@@ -336,8 +318,15 @@ class ValidatingAdmissionPolicy:
             if 'Deny' in actions:
                 denied.append((policy, binding, decision))
             if 'Audit' in actions:
-                failures.append({'message': decision.message, 'policy': binding['spec'].get('policyName'), 'binding': bname,
-                                 'expressionIndex': decision.index, 'validationActions': list(actions)})
+                failures.append(
+                    {
+                        'message': decision.message,
+                        'policy': binding['spec'].get('policyName'),
+                        'binding': bname,
+                        'expressionIndex': decision.index,
+                        'validationActions': list(actions),
+                    }
+                )
             if 'Warn' in actions:
                 store.warn(f"Validation failed for ValidatingAdmissionPolicy '{pname}' with binding '{bname}': {decision.message}")
 
@@ -348,9 +337,19 @@ class ValidatingAdmissionPolicy:
             return
         user = attrs.user or {}
         with self._lock:
-            self.audit.append({'operation': attrs.operation, 'group': attrs.rtype.group, 'version': attrs.rtype.version,
-                               'resource': attrs.rtype.plural, 'subresource': attrs.subresource, 'namespace': attrs.namespace,
-                               'name': attrs.name, 'user': user.get('username', ''), 'annotations': annotations})
+            self.audit.append(
+                {
+                    'operation': attrs.operation,
+                    'group': attrs.rtype.group,
+                    'version': attrs.rtype.version,
+                    'resource': attrs.rtype.plural,
+                    'subresource': attrs.subresource,
+                    'namespace': attrs.namespace,
+                    'name': attrs.name,
+                    'user': user.get('username', ''),
+                    'annotations': annotations,
+                }
+            )
 
 
 def _validate(compiled: CompiledPolicy, base: dict, fail: bool) -> tuple:
@@ -391,7 +390,7 @@ def _decide(evaluation, index, validation, program, message_program, on_error) -
                 text = text.strip()
                 message = '' if len(text.encode()) > MAX_MESSAGE or '\n' in text else text
         except cel.EvalError:
-            message = ''   # only logged by kube-apiserver
+            message = ''  # only logged by kube-apiserver
     message = message or (validation.get('message') or '').strip() or f'failed expression: {validation["expression"].strip()}'
     return Decision('deny', message, validation.get('reason') or 'Invalid', index)
 
@@ -407,7 +406,7 @@ def _audit_values(compiled, base, on_error, decisions) -> list:
                 decisions.append(Decision('deny', str(exc)))
             continue
         if isinstance(value, str) and value.strip():
-            values.append((key, value.strip()[:10 * 1024]))
+            values.append((key, value.strip()[: 10 * 1024]))
     return values
 
 
@@ -418,18 +417,35 @@ def _inputs(store, attrs) -> dict:
     kind = {'group': rtype.group, 'version': rtype.version, 'kind': rtype.kind}
     resource = {'group': rtype.group, 'version': rtype.version, 'resource': rtype.plural}
     request = {
-        'uid': str(uuid.uuid4()), 'kind': kind, 'resource': resource, 'subResource': attrs.subresource,
-        'requestKind': kind, 'requestResource': resource, 'requestSubResource': attrs.subresource,
-        'name': attrs.name, 'namespace': attrs.namespace, 'operation': attrs.operation,
-        'userInfo': {'username': user.get('username', ''), 'uid': user.get('uid', ''), 'groups': list(user.get('groups') or []),
-                     'extra': dict(user.get('extra') or {})},
-        'dryRun': bool(attrs.dry_run), 'options': {},
+        'uid': str(uuid.uuid4()),
+        'kind': kind,
+        'resource': resource,
+        'subResource': attrs.subresource,
+        'requestKind': kind,
+        'requestResource': resource,
+        'requestSubResource': attrs.subresource,
+        'name': attrs.name,
+        'namespace': attrs.namespace,
+        'operation': attrs.operation,
+        'userInfo': {
+            'username': user.get('username', ''),
+            'uid': user.get('uid', ''),
+            'groups': list(user.get('groups') or []),
+            'extra': dict(user.get('extra') or {}),
+        },
+        'dryRun': bool(attrs.dry_run),
+        'options': {},
     }
     namespace = None
     if attrs.namespace and rtype.storage_key != ('', 'namespaces'):
         namespace = store.data.get(('', 'namespaces'), {}).get(('', attrs.namespace))
-    return {'object': cel.to_cel(attrs.obj), 'oldObject': cel.to_cel(attrs.old), 'request': request,
-            'namespaceObject': cel.to_cel(namespace), 'authorizer': None}
+    return {
+        'object': cel.to_cel(attrs.obj),
+        'oldObject': cel.to_cel(attrs.old),
+        'request': request,
+        'namespaceObject': cel.to_cel(namespace),
+        'authorizer': None,
+    }
 
 
 def _denial(attrs, policy, binding, decision) -> ApiError:

@@ -69,6 +69,7 @@ def _default_match(match):
 
 # ---------------------------------------------------------------------------------------------- policy
 
+
 def validate_policy(obj: dict) -> list:
     spec = obj['spec']
     errs = []
@@ -113,8 +114,7 @@ def _param_kind(kind) -> list:
     if not isinstance(kind, dict) or not kind.get('apiVersion'):
         errs.append(FieldError('Required', 'spec.paramKind.apiVersion'))
     elif kind['apiVersion'].count('/') > 1:
-        errs.append(FieldError('Invalid', 'spec.paramKind.apiVersion', kind['apiVersion'],
-                               f'unexpected GroupVersion string: {kind["apiVersion"]}'))
+        errs.append(FieldError('Invalid', 'spec.paramKind.apiVersion', kind['apiVersion'], f'unexpected GroupVersion string: {kind["apiVersion"]}'))
     if not isinstance(kind, dict) or not kind.get('kind'):
         errs.append(FieldError('Required', 'spec.paramKind.kind'))
     return errs
@@ -188,9 +188,16 @@ def _audit_annotations(obj, audits, has_params, declared) -> list:
         full = f'{obj["metadata"].get("name", "")}/{key}'
         part = full.rsplit('/', maxsplit=1)[-1]
         if len(part) > 63 or not QUALIFIED_NAME.match(part):
-            errs.append(FieldError('Invalid', f'{path}.key', full, "name part must consist of alphanumeric characters, '-', '_' "
-                                   "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or "
-                                   "'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"))
+            errs.append(
+                FieldError(
+                    'Invalid',
+                    f'{path}.key',
+                    full,
+                    "name part must consist of alphanumeric characters, '-', '_' "
+                    "or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or "
+                    "'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                )
+            )
         value = (audit.get('valueExpression') or '').strip()
         if not value:
             errs.append(FieldError('Required', f'{path}.valueExpression', detail='valueExpression is not specified'))
@@ -205,6 +212,7 @@ def _audit_annotations(obj, audits, has_params, declared) -> list:
 
 
 # ---------------------------------------------------------------------------------------------- match resources
+
 
 def validate_match(match, path: str) -> list:
     if not isinstance(match, dict):
@@ -225,14 +233,15 @@ def _selector(selector, path) -> list:
     for idx, expr in enumerate((selector or {}).get('matchExpressions') or []):
         operator = expr.get('operator')
         if operator not in ('In', 'NotIn', 'Exists', 'DoesNotExist'):
-            errs.append(FieldError('NotSupported', f'{path}.matchExpressions[{idx}].operator', operator,
-                                   supported=['DoesNotExist', 'Exists', 'In', 'NotIn']))
+            errs.append(FieldError('NotSupported', f'{path}.matchExpressions[{idx}].operator', operator, supported=['DoesNotExist', 'Exists', 'In', 'NotIn']))
         elif operator in ('In', 'NotIn') and not expr.get('values'):
-            errs.append(FieldError('Required', f'{path}.matchExpressions[{idx}].values',
-                                   detail='must be specified when `operator` is \'In\' or \'NotIn\''))
+            errs.append(FieldError('Required', f'{path}.matchExpressions[{idx}].values', detail='must be specified when `operator` is \'In\' or \'NotIn\''))
         elif operator in ('Exists', 'DoesNotExist') and expr.get('values'):
-            errs.append(FieldError('Forbidden', f'{path}.matchExpressions[{idx}].values',
-                                   detail='may not be specified when `operator` is \'Exists\' or \'DoesNotExist\''))
+            errs.append(
+                FieldError(
+                    'Forbidden', f'{path}.matchExpressions[{idx}].values', detail='may not be specified when `operator` is \'Exists\' or \'DoesNotExist\''
+                )
+            )
     return errs
 
 
@@ -258,14 +267,14 @@ def _rule(rule, path) -> list:
     if len(resources) > 1 and '*/*' in resources:
         errs.append(GoInvalid(f'{path}.resources', 'string', resources, "if '*/*' is present, must not specify other resources"))
     if '*' in resources and any('/' not in r and r != '*' for r in resources):
-        errs.append(GoInvalid(f'{path}.resources', 'string', resources,
-                              "if '*' is present, must not specify other resources without subresources"))
+        errs.append(GoInvalid(f'{path}.resources', 'string', resources, "if '*' is present, must not specify other resources without subresources"))
     if rule.get('scope') not in SCOPES:
         errs.append(FieldError('NotSupported', f'{path}.scope', rule.get('scope'), supported=SCOPES))
     return errs
 
 
 # ---------------------------------------------------------------------------------------------- binding
+
 
 def validate_binding(spec: dict) -> list:
     errs = []
@@ -306,9 +315,14 @@ def _actions(actions) -> list:
             errs.append(FieldError('Duplicate', f'spec.validationActions[{idx}]', action))
         seen.append(action)
     if 'Deny' in seen and 'Warn' in seen:
-        errs.append(GoInvalid('spec.validationActions', 'admissionregistration.ValidationAction', actions,
-                              'must not contain both Deny and Warn (repeating the same validation failure information in the API '
-                              'response and headers serves no purpose)'))
+        errs.append(
+            GoInvalid(
+                'spec.validationActions',
+                'admissionregistration.ValidationAction',
+                actions,
+                'must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)',
+            )
+        )
     if not seen:
         errs.append(FieldError('Required', 'spec.validationActions', detail='at least one validation action is required'))
     return errs

@@ -36,12 +36,13 @@ import secrets
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from ..serving import ThreadedHTTPServing
 from . import jose
 
 SCOPES = ('openid', 'profile', 'email', 'groups')
@@ -56,7 +57,7 @@ def _new_key():
     return rsa.generate_private_key(public_exponent=65537, key_size=2048), secrets.token_hex(8)
 
 
-class OidcIssuer:  # pylint: disable=too-many-instance-attributes
+class OidcIssuer(ThreadedHTTPServing):  # pylint: disable=too-many-instance-attributes
     """See the module docstring."""
 
     def __init__(self, host: str = '127.0.0.1', port: int = 0, path: str = '', token_ttl: float = 3600, clock=time.time):
@@ -68,8 +69,6 @@ class OidcIssuer:  # pylint: disable=too-many-instance-attributes
         self.stats = {'discovery': 0, 'jwks': 0, 'tokens': 0}
         self._lock = threading.Lock()
         self._bind = (host, port)
-        self._httpd = None
-        self._thread = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> 'OidcIssuer':
@@ -78,23 +77,12 @@ class OidcIssuer:  # pylint: disable=too-many-instance-attributes
         class Handler(_Handler):
             owner = issuer
 
-        self._httpd = ThreadingHTTPServer(self._bind, Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, name='oidc-issuer',
-                                        daemon=True)
-        self._thread.start()
+        self._serve(self._bind, Handler, 'oidc-issuer', 0.05)
         return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f'http://{host}:{port}{self.path}'
+        return self._base_url() + self.path
 
     # ------------------------------------------------------------------ documents
     def discovery(self) -> dict:
@@ -214,7 +202,7 @@ class _Handler(BaseHTTPRequestHandler):
         prefix = self.owner.path
         if prefix and not path.startswith(prefix + '/'):
             return None
-        return path[len(prefix):]
+        return path[len(prefix) :]
 
     def _fault(self, key: str) -> bool:
         status = self.owner.faults.get(key)

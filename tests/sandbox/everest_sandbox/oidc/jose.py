@@ -1,4 +1,5 @@
-"""JOSE pieces shared by the test OIDC issuer and the Everest REST API emulator: base64url, JWK sets, JWS.
+"""JOSE pieces shared by the test OIDC issuer, the Everest REST API emulator and the Kubernetes API emulator's
+ServiceAccount tokens (``kubeapi/tokens.py``): base64url, JWK sets, JWS.
 
 Verification follows golang-jwt v5 (the library Everest verifies tokens with, ``golang-jwt/jwt/v5``
 ``hmac.go``/``rsa.go``/``rsa_pss.go``/``ecdsa.go``/``ed25519.go``/``none.go``): the ``alg`` of the token header
@@ -35,8 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 _HASHES = {'256': hashes.SHA256, '384': hashes.SHA384, '512': hashes.SHA512}
 EC_SIZES = {'ES256': 32, 'ES384': 48, 'ES512': 66}
 EC_CURVES = {'P-256': ec.SECP256R1, 'P-384': ec.SECP384R1, 'P-521': ec.SECP521R1}
-ALGORITHMS = ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-              'ES256', 'ES384', 'ES512', 'EdDSA', 'none')
+ALGORITHMS = ('HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'none')
 _RAW_URL = re.compile(r'^[A-Za-z0-9_-]*$')
 
 
@@ -52,6 +52,7 @@ class UnusableKey:  # pylint: disable=too-few-public-methods
 
 
 # base64url ---------------------------------------------------------------------------------------
+
 
 def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b'=').decode('ascii')
@@ -80,6 +81,7 @@ def _int(value) -> int:
 
 
 # sign / verify -----------------------------------------------------------------------------------
+
 
 def _family(alg: str) -> tuple[str, type | None]:
     if alg not in ALGORITHMS:
@@ -140,22 +142,29 @@ def verify(alg: str, key, data: bytes, signature: bytes) -> bool:
     return False
 
 
-def encode(header: dict, claims: dict, key, alg: str | None = None) -> str:
-    """A compact JWS ``header.claims.signature`` signed with ``alg`` (default: the header's; ``none``: no signature)."""
+def encode(header: dict, claims: dict, key, alg: str | None = None, sort_keys: bool = False) -> str:
+    """A compact JWS ``header.claims.signature`` signed with ``alg`` (default: the header's; ``none``: no signature);
+    ``sort_keys`` sorts the claims' keys at every level (Go's encoding of maps)."""
     head = b64url_encode(json.dumps(header, separators=(',', ':')).encode())
-    body = b64url_encode(json.dumps(claims, separators=(',', ':')).encode())
+    body = b64url_encode(json.dumps(claims, separators=(',', ':'), sort_keys=sort_keys).encode())
     signing_input = f'{head}.{body}'.encode('ascii')
     return f'{head}.{body}.{b64url_encode(sign(alg or header.get("alg"), key, signing_input))}'
 
 
 # JWK ---------------------------------------------------------------------------------------------
 
+
 def public_jwk(key: rsa.RSAPublicKey, kid: str, alg: str = 'RS256') -> dict:
     numbers = key.public_numbers()
     size = (numbers.n.bit_length() + 7) // 8
-    return {'kty': 'RSA', 'kid': kid, 'use': 'sig', 'alg': alg,
-            'n': b64url_encode(numbers.n.to_bytes(size, 'big')),
-            'e': b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, 'big'))}
+    return {
+        'kty': 'RSA',
+        'kid': kid,
+        'use': 'sig',
+        'alg': alg,
+        'n': b64url_encode(numbers.n.to_bytes(size, 'big')),
+        'e': b64url_encode(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, 'big')),
+    }
 
 
 def _require(jwk: dict, *names):

@@ -43,8 +43,7 @@ from .kube import Kube, KubeError, path as kpath
 DEPLOYMENT = kpath('apps/v1', 'deployments', 'everest-system', 'everest-server')
 WELL_KNOWN = '/.well-known/openid-configuration'
 MIN_REFRESH = 15 * 60
-_PROVIDER_STRINGS = ('issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'jwks_uri',
-                     'userinfo_endpoint')
+_PROVIDER_STRINGS = ('issuer', 'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'jwks_uri', 'userinfo_endpoint')
 
 
 class StartupError(Exception):
@@ -140,8 +139,12 @@ class KeySetCache:
 
     def state(self) -> dict:
         with self._lock:
-            return {'jwksUri': self.url, 'jwksFetched': self.fetched, 'jwksFetches': self.fetches,
-                    'kids': None if self.keys is None else [kid for kid, _key in self.keys]}
+            return {
+                'jwksUri': self.url,
+                'jwksFetched': self.fetched,
+                'jwksFetches': self.fetches,
+                'kids': None if self.keys is None else [kid for kid, _key in self.keys],
+            }
 
 
 class Provider:  # pylint: disable=too-few-public-methods
@@ -159,8 +162,8 @@ class OidcRuntime:  # pylint: disable=too-many-instance-attributes
         self.clock = clock
         self.timeout = timeout
         self.provider: Provider | None = None
-        self.running_template = None   # digest of the pod template the serving "pod" started from
-        self.pending = False           # a restart is due (reset) or failed and is retried
+        self.running_template = None  # digest of the pod template the serving "pod" started from
+        self.pending = False  # a restart is due (reset) or failed and is retried
         self.restarts = 0
         self.last_error = None
         self._lock = threading.Lock()
@@ -190,7 +193,7 @@ class OidcRuntime:  # pylint: disable=too-many-instance-attributes
             try:
                 template = self._template()
             except KubeError:
-                template = None   # Everest does not read it; the first check then counts as a restart
+                template = None  # Everest does not read it; the first check then counts as a restart
             self.provider = self._setup()
             self.running_template = template
 
@@ -204,7 +207,7 @@ class OidcRuntime:  # pylint: disable=too-many-instance-attributes
             try:
                 template = self._template()
             except KubeError:
-                template = self.running_template   # cannot see the Deployment: no rollout observed
+                template = self.running_template  # cannot see the Deployment: no rollout observed
             if not self.pending and template == self.running_template:
                 return
             try:
@@ -233,8 +236,13 @@ class OidcRuntime:  # pylint: disable=too-many-instance-attributes
 
     def state(self) -> dict:
         provider = self.provider
-        out = {'enabled': provider is not None, 'issuerUrl': provider.issuer_url if provider else None,
-               'restarts': self.restarts, 'pending': self.pending, 'lastError': self.last_error}
+        out = {
+            'enabled': provider is not None,
+            'issuerUrl': provider.issuer_url if provider else None,
+            'restarts': self.restarts,
+            'pending': self.pending,
+            'lastError': self.last_error,
+        }
         if provider is not None:
             out.update(provider.keys.state())
         return out

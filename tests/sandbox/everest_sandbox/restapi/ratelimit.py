@@ -1,4 +1,4 @@
-"""Per-client-IP rate limits of the Everest server (EF section 7), with an injectable clock.
+"""Per-client-IP rate limits of the Everest server (reference §7), with an injectable clock.
 
 * ``TokenBucket``: ``rate`` requests per second with ``burst`` (golang.org/x/time/rate semantics: a refused
   request takes no token).
@@ -18,7 +18,7 @@ class TokenBucket:
         self.rate = float(rate)
         self.burst = int(burst)
         self.clock = clock
-        self._state: dict = {}   # key -> (tokens, last time)
+        self._state: dict = {}  # key -> (tokens, last time)
         self._lock = threading.Lock()
 
     def take(self, key: str) -> float:
@@ -39,8 +39,8 @@ class SessionLimiter:
         self.clock = clock
         self.bucket = TokenBucket(rate, burst, clock)
         self.base_gap = base_gap
-        self._gap: dict = {}       # ip -> required gap (seconds)
-        self._last: dict = {}      # ip -> time of the previous attempt
+        self._gap: dict = {}  # ip -> required gap (seconds)
+        self._last: dict = {}  # ip -> time of the previous attempt
         self._lock = threading.Lock()
 
     def attempt(self, ip: str) -> float:
@@ -49,7 +49,7 @@ class SessionLimiter:
         with self._lock:
             gap = self._gap.get(ip, 0.0)
             last = self._last.get(ip)
-            self._last[ip] = now          # every attempt restarts the gap
+            self._last[ip] = now  # every attempt restarts the gap
             if last is not None and gap > 0 and now - last < gap:
                 return gap
         wait = self.bucket.take(ip)

@@ -1,4 +1,4 @@
-"""The Everest REST API emulator (EF section 6 and 7).
+"""The Everest REST API emulator (reference §6 and §7).
 
 ``EverestApiServer(kube_url, kube_token, ...)`` serves ``/v1`` on 127.0.0.1:<random port> and acts like the
 Everest server: a Kubernetes client of the API emulator (HTTP + bearer token) reading and writing the objects
@@ -12,7 +12,7 @@ Emulated:
   accounts (403), missing ``login`` capability (403), 401 otherwise; the per-IP session rate limit and the
   doubling lockout (429 ``rate limit exceeded``). ``DELETE /v1/session`` blocklists the token (session or
   SSO): it then gets 401 ``Invalid token``.
-* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; EF 7 names
+* 429 answers carry no ``Retry-After``, like Everest's (echo's rate limiter middleware sets no header; reference §7 names
   only the status and the message); ``retry_after=True`` adds one (whole seconds until a token is free), as a
   proxy in front of Everest might, for tests of clients that honour it.
 * Session tokens: HS256 with a per-process secret (real Everest: RS256 with the ``everest-jwt`` key); claims
@@ -62,12 +62,13 @@ import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
 
 from ..everestctl import rbac as rbac_eval
+from ..serving import ThreadedHTTPServing
 from . import authz, settings as settings_mod, tokens, validation
 from .oidc import NoKey, OidcRuntime, StartupError
 from .kube import Kube, KubeError, path as kpath
@@ -118,31 +119,47 @@ class Request:
         self.body = body
         self.ip = ip
         self.headers = headers
-        self.auth_values = list(auth_values)   # every Authorization header value, in order
+        self.auth_values = list(auth_values)  # every Authorization header value, in order
         self.user: authz.User | None = None
         self.claims = None
-        self.token_key = None                  # the token's blocklist entry
+        self.token_key = None  # the token's blocklist entry
         self.params: dict = {}
 
 
-EVEREST_WEBHOOK_PREFIXES = tuple(f'admission webhook "{w}-v1alpha1.everest.percona.com" denied the request: '
-                                 for w in ('vloadbalancerconfig', 'vmonitoringconfig', 'vdatabasecluster'))
+EVEREST_WEBHOOK_PREFIXES = tuple(
+    f'admission webhook "{w}-v1alpha1.everest.percona.com" denied the request: ' for w in ('vloadbalancerconfig', 'vmonitoringconfig', 'vdatabasecluster')
+)
 
 
 def _trim_webhook_prefix(message: str) -> str:
     for prefix in EVEREST_WEBHOOK_PREFIXES:
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     return message
 
 
-class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many-public-methods
+class EverestApiServer(ThreadedHTTPServing):  # pylint: disable=too-many-instance-attributes,too-many-public-methods
     """See the module docstring. Limits and delays are constructor arguments; ``clock`` returns seconds."""
 
-    def __init__(self, kube_url: str, kube_token: str, *, clock=time.time, ready_delay: float = 0.2, job_delay: float | None = None,
-                 token_ttl: float = 24 * 3600, session_rate: float = 1.0, session_burst: int = 1, lockout_base: float = 0.02,
-                 api_rate: float | None = 100.0, api_burst: int | None = None, host: str = '127.0.0.1', port: int = 0,
-                 retry_after: bool = False, oidc_timeout: float = 10.0):
+    def __init__(
+        self,
+        kube_url: str,
+        kube_token: str,
+        *,
+        clock=time.time,
+        ready_delay: float = 0.2,
+        job_delay: float | None = None,
+        token_ttl: float = 24 * 3600,
+        session_rate: float = 1.0,
+        session_burst: int = 1,
+        lockout_base: float = 0.02,
+        api_rate: float | None = 100.0,
+        api_burst: int | None = None,
+        host: str = '127.0.0.1',
+        port: int = 0,
+        retry_after: bool = False,
+        oidc_timeout: float = 10.0,
+    ):
         self.kube = Kube(kube_url, kube_token)
         self.clock = clock
         self.ready_delay = ready_delay
@@ -153,16 +170,14 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self.api_limiter = TokenBucket(api_rate, api_burst or int(api_rate), clock) if api_rate else None
         self.retry_after = retry_after
         self.blocklist: set = set()
-        self.first_seen: dict = {}      # (kind, ns, name, uid) -> time
-        self.changed_at: dict = {}      # (ns, name, uid) -> time of the last spec change
+        self.first_seen: dict = {}  # (kind, ns, name, uid) -> time
+        self.changed_at: dict = {}  # (ns, name, uid) -> time of the last spec change
         self.generated_secrets: list = []  # database passwords made up here (tests check they never leak)
         self.oidc = OidcRuntime(self.kube, clock, oidc_timeout)
         self.log_lines: deque = deque(maxlen=1000)
         self._lock = threading.Lock()
         self.stats = self._zero_stats()
         self._bind = (host, port)
-        self._httpd = None
-        self._thread = None
         self.routes = self._routes()
 
     # ------------------------------------------------------------------ lifecycle
@@ -200,23 +215,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         class Handler(_Handler):
             api = server
 
-        self._httpd = ThreadingHTTPServer(self._bind, Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.02}, name='everest-restapi',
-                                        daemon=True)
-        self._thread.start()
+        self._serve(self._bind, Handler, 'everest-restapi', 0.02)
         return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f'http://{host}:{port}'
+        return self._base_url()
 
     # ------------------------------------------------------------------ routing
     def _routes(self):
@@ -401,8 +405,14 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             raise error
         self.session_limiter.succeeded(req.ip)
         now = self.clock()
-        claims = {'iss': 'everest', 'sub': f"{body['username']}:login", 'iat': int(now), 'nbf': int(now),
-                  'exp': int(now + self.token_ttl), 'jti': str(uuid.uuid4())}
+        claims = {
+            'iss': 'everest',
+            'sub': f"{body['username']}:login",
+            'iat': int(now),
+            'nbf': int(now),
+            'exp': int(now + self.token_ttl),
+            'jti': str(uuid.uuid4()),
+        }
         self._count('logins')
         return 200, {'token': tokens.encode_session(claims, self.secret)}, {}
 
@@ -495,7 +505,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         try:
             return self.kube.replace(self._p(plural, meta['namespace'], meta['name'], 'status'), body)
         except KubeError:
-            return body     # a concurrent writer won; the next read computes the status again
+            return body  # a concurrent writer won; the next read computes the status again
 
     # ------------------------------------------------------------------ database clusters
     def _cluster_status(self, obj):
@@ -521,10 +531,16 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             # the operator simulation (kubeapi/operators.py) could not create pods/PVCs: keep its state and message
             status.update({'hostname': host, 'port': PORTS.get(etype, 0), 'crVersion': engine.get('crVersion') or '1.0.0'})
             return status
-        status.update({'status': state, 'hostname': host, 'port': PORTS.get(etype, 0),
-                       'size': replicas + (proxy.get('replicas') or 0 if proxy else 0),
-                       'ready': (replicas + (proxy.get('replicas') or 0 if proxy else 0)) if state == 'ready' else 0,
-                       'crVersion': engine.get('crVersion') or '1.0.0'})
+        status.update(
+            {
+                'status': state,
+                'hostname': host,
+                'port': PORTS.get(etype, 0),
+                'size': replicas + (proxy.get('replicas') or 0 if proxy else 0),
+                'ready': (replicas + (proxy.get('replicas') or 0 if proxy else 0)) if state == 'ready' else 0,
+                'crVersion': engine.get('crVersion') or '1.0.0',
+            }
+        )
         return status
 
     def _refresh_cluster(self, obj):
@@ -537,8 +553,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('databaseclusters', ns))
-        out = [self._refresh_cluster(i) for i in items
-               if self.can(req.user, 'database-clusters', 'read', f"{ns}/{i['metadata']['name']}", policy)]
+        out = [self._refresh_cluster(i) for i in items if self.can(req.user, 'database-clusters', 'read', f"{ns}/{i['metadata']['name']}", policy)]
         return 200, {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterList', 'metadata': {}, 'items': out}, {}
 
     @staticmethod
@@ -605,10 +620,13 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
             data = {'user': 'postgres', 'password': password}
         else:
             data = {'root': password}
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque',
-                  'metadata': {'name': f'everest-secrets-{name}', 'namespace': ns,
-                               'labels': {'app.kubernetes.io/managed-by': 'everest', 'clusterName': name}},
-                  'data': {k: _b64(v) for k, v in data.items()}}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': f'everest-secrets-{name}', 'namespace': ns, 'labels': {'app.kubernetes.io/managed-by': 'everest', 'clusterName': name}},
+            'data': {k: _b64(v) for k, v in data.items()},
+        }
         try:
             self.kube.create(kpath('v1', 'secrets', ns), secret)
         except KubeError as exc:
@@ -694,10 +712,18 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
     @staticmethod
     def _storage_view(obj):
         spec = obj.get('spec') or {}
-        out = {'name': obj['metadata']['name'], 'namespace': obj['metadata']['namespace'], 'type': spec.get('type'),
-               'bucketName': spec.get('bucket'), 'url': spec.get('endpointURL', ''), 'region': spec.get('region', ''),
-               'description': spec.get('description', ''), 'verifyTLS': spec.get('verifyTLS', True),
-               'forcePathStyle': spec.get('forcePathStyle', False), 'allowedNamespaces': spec.get('allowedNamespaces') or []}
+        out = {
+            'name': obj['metadata']['name'],
+            'namespace': obj['metadata']['namespace'],
+            'type': spec.get('type'),
+            'bucketName': spec.get('bucket'),
+            'url': spec.get('endpointURL', ''),
+            'region': spec.get('region', ''),
+            'description': spec.get('description', ''),
+            'verifyTLS': spec.get('verifyTLS', True),
+            'forcePathStyle': spec.get('forcePathStyle', False),
+            'allowedNamespaces': spec.get('allowedNamespaces') or [],
+        }
         return out
 
     def _validate(self, func, body, create):
@@ -712,8 +738,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('backupstorages', ns))
-        return 200, [self._storage_view(i) for i in items
-                     if self.can(req.user, 'backup-storages', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
+        return 200, [self._storage_view(i) for i in items if self.can(req.user, 'backup-storages', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
 
     def create_storage(self, req):
         ns, body = req.params['ns'], req.body
@@ -722,17 +747,29 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self._validate(validation.backup_storage, body, True)
         if self.kube.get_or_none(self._p('backupstorages', ns, name)) is not None:
             raise ApiError(409, f"backup storage '{name}' already exists")
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': name, 'namespace': ns},
-                  'data': {'AWS_ACCESS_KEY_ID': _b64(body['accessKey']), 'AWS_SECRET_ACCESS_KEY': _b64(body['secretKey'])}}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': name, 'namespace': ns},
+            'data': {'AWS_ACCESS_KEY_ID': _b64(body['accessKey']), 'AWS_SECRET_ACCESS_KEY': _b64(body['secretKey'])},
+        }
         spath = kpath('v1', 'secrets', ns, name)
         if self.kube.get_or_none(spath) is None:
             self._k(self.kube.create, kpath('v1', 'secrets', ns), secret)
         else:
             self._k(self.kube.merge_patch, spath, {'data': secret['data']})
-        spec = {'type': body['type'], 'bucket': body['bucketName'], 'credentialsSecretName': name,
-                'region': body.get('region', ''), 'endpointURL': body.get('url', ''), 'description': body.get('description', ''),
-                'verifyTLS': body.get('verifyTLS', True), 'forcePathStyle': body.get('forcePathStyle', False),
-                'allowedNamespaces': body.get('allowedNamespaces') or []}
+        spec = {
+            'type': body['type'],
+            'bucket': body['bucketName'],
+            'credentialsSecretName': name,
+            'region': body.get('region', ''),
+            'endpointURL': body.get('url', ''),
+            'description': body.get('description', ''),
+            'verifyTLS': body.get('verifyTLS', True),
+            'forcePathStyle': body.get('forcePathStyle', False),
+            'allowedNamespaces': body.get('allowedNamespaces') or [],
+        }
         obj = {'apiVersion': GROUP_VERSION, 'kind': 'BackupStorage', 'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
         created = self._k(self.kube.create, self._p('backupstorages', ns), obj)
         return 201, self._storage_view(created), {}
@@ -747,8 +784,15 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         self._require(req, 'backup-storages', 'update', f'{ns}/{name}')
         self._validate(validation.backup_storage, body, False)
         obj = self._k(self.kube.get, self._p('backupstorages', ns, name))
-        mapping = {'bucketName': 'bucket', 'url': 'endpointURL', 'region': 'region', 'description': 'description',
-                   'verifyTLS': 'verifyTLS', 'forcePathStyle': 'forcePathStyle', 'allowedNamespaces': 'allowedNamespaces'}
+        mapping = {
+            'bucketName': 'bucket',
+            'url': 'endpointURL',
+            'region': 'region',
+            'description': 'description',
+            'verifyTLS': 'verifyTLS',
+            'forcePathStyle': 'forcePathStyle',
+            'allowedNamespaces': 'allowedNamespaces',
+        }
         for key, field in mapping.items():
             if key in body:
                 obj['spec'][field] = body[key]
@@ -780,9 +824,14 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
     @staticmethod
     def _monitoring_view(obj):
         spec = obj.get('spec') or {}
-        return {'name': obj['metadata']['name'], 'namespace': obj['metadata']['namespace'], 'type': spec.get('type'),
-                'url': (spec.get('pmm') or {}).get('url', ''), 'allowedNamespaces': spec.get('allowedNamespaces') or [],
-                'verifyTLS': spec.get('verifyTLS', True)}
+        return {
+            'name': obj['metadata']['name'],
+            'namespace': obj['metadata']['namespace'],
+            'type': spec.get('type'),
+            'url': (spec.get('pmm') or {}).get('url', ''),
+            'allowedNamespaces': spec.get('allowedNamespaces') or [],
+            'verifyTLS': spec.get('verifyTLS', True),
+        }
 
     @staticmethod
     def _pmm_secret(pmm):
@@ -794,8 +843,7 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         ns = req.params['ns']
         policy = self._policy()
         items = self._k(self.kube.list, self._p('monitoringconfigs', ns))
-        return 200, [self._monitoring_view(i) for i in items
-                     if self.can(req.user, 'monitoring-instances', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
+        return 200, [self._monitoring_view(i) for i in items if self.can(req.user, 'monitoring-instances', 'read', f"{ns}/{i['metadata']['name']}", policy)], {}
 
     def create_monitoring(self, req):
         ns, body = req.params['ns'], req.body
@@ -805,12 +853,22 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if self.kube.get_or_none(self._p('monitoringconfigs', ns, name)) is not None:
             raise ApiError(409, f"monitoring instance '{name}' already exists")
         secret_name = f'{name}-pmm'
-        secret = {'apiVersion': 'v1', 'kind': 'Secret', 'type': 'Opaque', 'metadata': {'name': secret_name, 'namespace': ns},
-                  'data': self._pmm_secret(body['pmm'])}
+        secret = {
+            'apiVersion': 'v1',
+            'kind': 'Secret',
+            'type': 'Opaque',
+            'metadata': {'name': secret_name, 'namespace': ns},
+            'data': self._pmm_secret(body['pmm']),
+        }
         self.kube.delete(kpath('v1', 'secrets', ns, secret_name))
         self._k(self.kube.create, kpath('v1', 'secrets', ns), secret)
-        spec = {'type': 'pmm', 'credentialsSecretName': secret_name, 'pmm': {'url': body['url']},
-                'allowedNamespaces': body.get('allowedNamespaces') or [], 'verifyTLS': body.get('verifyTLS', True)}
+        spec = {
+            'type': 'pmm',
+            'credentialsSecretName': secret_name,
+            'pmm': {'url': body['url']},
+            'allowedNamespaces': body.get('allowedNamespaces') or [],
+            'verifyTLS': body.get('verifyTLS', True),
+        }
         obj = {'apiVersion': GROUP_VERSION, 'kind': 'MonitoringConfig', 'metadata': {'name': name, 'namespace': ns}, 'spec': spec}
         created = self._k(self.kube.create, self._p('monitoringconfigs', ns), obj)
         return 200, self._monitoring_view(created), {}
@@ -858,9 +916,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
     def _backup_status(self, obj):
         born, done = self._job_state('backup', obj)
         spec = obj.get('spec') or {}
-        status = {'state': 'Succeeded' if done else 'Starting', 'created': _rfc3339(born),
-                  'destination': f"s3://{spec.get('backupStorageName')}/{spec.get('dbClusterName')}/{obj['metadata']['name']}",
-                  'inUse': False}
+        status = {
+            'state': 'Succeeded' if done else 'Starting',
+            'created': _rfc3339(born),
+            'destination': f"s3://{spec.get('backupStorageName')}/{spec.get('dbClusterName')}/{obj['metadata']['name']}",
+            'inUse': False,
+        }
         if done:
             status['completed'] = _rfc3339(born + self.job_delay)
         return status
@@ -902,9 +963,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
         if self.kube.get_or_none(self._p('databaseclusters', ns, cluster)) is None:
             raise _invalid(f"database cluster '{cluster}' does not exist in namespace '{ns}'")
         self._storage_exists(ns, storage)
-        obj = {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterBackup',
-               'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
-               'spec': {'dbClusterName': cluster, 'backupStorageName': storage}}
+        obj = {
+            'apiVersion': GROUP_VERSION,
+            'kind': 'DatabaseClusterBackup',
+            'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
+            'spec': {'dbClusterName': cluster, 'backupStorageName': storage},
+        }
         created = self._k(self.kube.create, self._p('databaseclusterbackups', ns), obj)
         return 200, self._refresh_backup(created), {}
 
@@ -939,9 +1003,12 @@ class EverestApiServer:  # pylint: disable=too-many-instance-attributes,too-many
                 raise _invalid(f"backup '{source['dbClusterBackupName']}' does not exist in namespace '{ns}'")
             if self._backup_status(backup)['state'] != 'Succeeded':
                 raise _invalid(f"backup '{source['dbClusterBackupName']}' has not succeeded yet")
-        obj = {'apiVersion': GROUP_VERSION, 'kind': 'DatabaseClusterRestore',
-               'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
-               'spec': {'dbClusterName': cluster, 'dataSource': source}}
+        obj = {
+            'apiVersion': GROUP_VERSION,
+            'kind': 'DatabaseClusterRestore',
+            'metadata': {'name': name, 'namespace': ns, 'labels': {'clusterName': cluster}},
+            'spec': {'dbClusterName': cluster, 'dataSource': source},
+        }
         created = self._k(self.kube.create, self._p('databaseclusterrestores', ns), obj)
         return 201, self._refresh_restore(created), {}
 
@@ -985,8 +1052,15 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._send(400, {'message': 'request body has an error: failed to decode request body: invalid JSON'}, {})
             return
-        req = Request(self.command, parts.path.rstrip('/') or '/', parse_qs(parts.query), body, self.client_address[0], headers,
-                      self.headers.get_all('Authorization') or [])
+        req = Request(
+            self.command,
+            parts.path.rstrip('/') or '/',
+            parse_qs(parts.query),
+            body,
+            self.client_address[0],
+            headers,
+            self.headers.get_all('Authorization') or [],
+        )
         try:
             status, payload, extra = self.api.dispatch(req)
         except tokens.HandlerPanic as exc:

@@ -81,6 +81,9 @@ def view(settings: dict) -> dict:
 
 def chart_configmap(issuer_url: str, client_id: str, scopes) -> dict:
     lines = [f'clientId: {client_id}', f'issuerUrl: {issuer_url}', 'scopes:'] + [f'- {scope}' for scope in scopes]
-    return {'apiVersion': 'v1', 'kind': 'ConfigMap',
-            'metadata': {'name': NAME, 'namespace': SYSTEM_NS, 'annotations': {'helm.sh/resource-policy': 'keep'}},
-            'data': {KEY: '\n'.join(lines) + '\n'}}
+    return {
+        'apiVersion': 'v1',
+        'kind': 'ConfigMap',
+        'metadata': {'name': NAME, 'namespace': SYSTEM_NS, 'annotations': {'helm.sh/resource-policy': 'keep'}},
+        'data': {KEY: '\n'.join(lines) + '\n'},
+    }

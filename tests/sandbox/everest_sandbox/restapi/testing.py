@@ -1,5 +1,5 @@
 """Test helpers for the Everest REST API emulator: start it on top of the ``sandbox`` fixture's Kubernetes API
-emulator, a manual clock, and a direct (Kubernetes API) bootstrap of the seed-000 tenants.
+emulator, a manual clock, and a direct (Kubernetes API) bootstrap of the example tenants (Alice and Bob).
 
 Import the fixtures into a test module with ``from everest_sandbox.restapi.testing import everest_api  # noqa: F401``.
 """
@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from ..kubeapi.seed import accounts_yaml
 from .kube import Kube, KubeError, path as kpath
 from .server import EverestApiServer
 
@@ -67,14 +68,6 @@ def kube_for(sandbox) -> Kube:
     return Kube(sandbox.url, sandbox.token)
 
 
-def _yaml_users(users: dict) -> str:
-    lines = []
-    for name in sorted(users):
-        lines += [f'{name}:', '  enabled: true', '  capabilities:', '  - login']
-        lines.append(f'  passwordHash: {users[name]}')
-    return '\n'.join(lines) + '\n'
-
-
 def set_accounts(kube: Kube, passwords: dict, plain: tuple = ('admin',)):
     """Rewrite the accounts Secret: PBKDF2 hashes (``!!binary``) except for the names in ``plain``."""
     secret_path = kpath('v1', 'secrets', 'everest-system', 'everest-accounts')
@@ -90,18 +83,16 @@ def set_accounts(kube: Kube, passwords: dict, plain: tuple = ('admin',)):
             digest = hashlib.pbkdf2_hmac('sha256', password.encode(), salt, 4096, 32)
             users[name] = '!!binary ' + base64.b64encode(digest).decode()
     secret['metadata']['annotations'] = annotations
-    secret['data'] = {'users.yaml': base64.b64encode(_yaml_users(users).encode()).decode()}
+    secret['data'] = {'users.yaml': base64.b64encode(accounts_yaml(users).encode()).decode()}
     kube.replace(secret_path, secret)
 
 
 def set_rbac(kube: Kube, policy: str, enabled: bool = True):
-    kube.merge_patch(kpath('v1', 'configmaps', 'everest-system', 'everest-rbac'),
-                     {'data': {'enabled': 'true' if enabled else 'false', 'policy.csv': policy}})
+    kube.merge_patch(kpath('v1', 'configmaps', 'everest-system', 'everest-rbac'), {'data': {'enabled': 'true' if enabled else 'false', 'policy.csv': policy}})
 
 
 def add_namespace(kube: Kube, name: str):
-    body = {'apiVersion': 'v1', 'kind': 'Namespace',
-            'metadata': {'name': name, 'labels': {'app.kubernetes.io/managed-by': 'everest'}}}
+    body = {'apiVersion': 'v1', 'kind': 'Namespace', 'metadata': {'name': name, 'labels': {'app.kubernetes.io/managed-by': 'everest'}}}
     try:
         kube.create(kpath('v1', 'namespaces'), body)
     except KubeError as exc:
@@ -110,7 +101,7 @@ def add_namespace(kube: Kube, name: str):
 
 
 def bootstrap_seed000(sandbox, admin_password: str):
-    """Seed 000 part A done directly through the Kubernetes API (namespaces, accounts, RBAC)."""
+    """The example tenants' namespaces, accounts and RBAC, made directly through the Kubernetes API."""
     kube = kube_for(sandbox)
     add_namespace(kube, 'ns-alice')
     add_namespace(kube, 'ns-bob')

@@ -62,8 +62,8 @@ def bearer_tokens(values) -> list:
     out = []
     for value in list(values)[:EXTRACTOR_LIMIT]:
         value = value.strip(' \t')
-        if len(value) > len(PREFIX) and value[:len(PREFIX)].lower() == PREFIX:
-            out.append(value[len(PREFIX):])
+        if len(value) > len(PREFIX) and value[: len(PREFIX)].lower() == PREFIX:
+            out.append(value[len(PREFIX) :])
     return out
 
 

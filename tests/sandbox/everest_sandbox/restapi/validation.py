@@ -1,6 +1,6 @@
-"""Server-side validations of the Everest API (EF 6.3, 6.4).
+"""Server-side validations of the Everest API (reference §6.3, §6.4).
 
-The rules are those of the facts file; the message texts follow Everest's validation style
+The rules are those of the reference (``docs/reference/everest.md`` §6.3, §6.4); the message texts follow Everest's validation style
 (``invalid request`` + newline + detail is added by the server) but are reconstructed, not copied.
 """
 
@@ -15,8 +15,8 @@ from ..kubeapi.quantity import Quantity, QuantityError
 RFC1035_RE = re.compile(r'^[a-z]([-a-z0-9]*[a-z0-9])?$')
 MAX_NAME = 22
 MIN_CPU = Fraction(600, 1000)
-MIN_MEMORY = Fraction(512 * 10 ** 6)
-MIN_STORAGE = Fraction(10 ** 9)
+MIN_MEMORY = Fraction(512 * 10**6)
+MIN_STORAGE = Fraction(10**9)
 ENGINE_TYPES = ('pxc', 'postgresql', 'psmdb')
 PROXY_FOR_ENGINE = {'pxc': ('haproxy', 'proxysql'), 'postgresql': ('pgbouncer',), 'psmdb': ('mongos',)}
 PROXY_ERRORS = {
@@ -39,8 +39,10 @@ def check_name(name, field: str = 'metadata.name'):
     if not isinstance(name, str) or not name:
         raise Invalid(f"'{field}' should not be empty")
     if not RFC1035_RE.match(name):
-        raise Invalid(f"'{field}' is not RFC 1035 compatible. The name should contain only lowercase alphanumeric characters "
-                      "or '-', start with an alphabetic character, end with an alphanumeric character")
+        raise Invalid(
+            f"'{field}' is not RFC 1035 compatible. The name should contain only lowercase alphanumeric characters "
+            "or '-', start with an alphabetic character, end with an alphanumeric character"
+        )
     if len(name) > MAX_NAME:
         raise Invalid(f"'{field}' can be at most {MAX_NAME} characters long")
 
@@ -99,7 +101,7 @@ def database_cluster(obj, current=None):
     _proxy(spec.get('proxy'), etype, nrep)
     _backup(spec.get('backup'))
     if current is not None:
-        cur_engine = ((current.get('spec') or {}).get('engine') or {})
+        cur_engine = (current.get('spec') or {}).get('engine') or {}
         if cur_engine.get('type') and cur_engine.get('type') != etype:
             raise Invalid('changing the engine type of a database cluster is not supported')
         cur_size = (cur_engine.get('storage') or {}).get('size')
@@ -142,7 +144,7 @@ def _backup(backup):
     if not isinstance(schedules, list):
         raise SchemaError('Error at "/spec/backup/schedules": value must be an array')
     for index, sched in enumerate(schedules):
-        # the OpenAPI schema requires every schedule field but retentionCopies (EF 6.4): a missing one is a 400 of the
+        # the OpenAPI schema requires every schedule field but retentionCopies (reference §6.4): a missing one is a 400 of the
         # schema check, before Everest's own validation
         if not isinstance(sched, dict):
             raise SchemaError(f'Error at "/spec/backup/schedules/{index}": value must be an object')
@@ -168,10 +170,20 @@ def check_url(url, field: str = 'url'):
         raise Invalid(f"'{field}' is an invalid URL")
 
 
-BACKUP_STORAGE_FIELDS = ('name', 'type', 'bucketName', 'accessKey', 'secretKey', 'description', 'url', 'region',
-                         'allowedNamespaces', 'verifyTLS', 'forcePathStyle')
-BACKUP_STORAGE_PATCH = ('bucketName', 'accessKey', 'secretKey', 'description', 'url', 'region', 'allowedNamespaces',
-                        'verifyTLS', 'forcePathStyle')
+BACKUP_STORAGE_FIELDS = (
+    'name',
+    'type',
+    'bucketName',
+    'accessKey',
+    'secretKey',
+    'description',
+    'url',
+    'region',
+    'allowedNamespaces',
+    'verifyTLS',
+    'forcePathStyle',
+)
+BACKUP_STORAGE_PATCH = ('bucketName', 'accessKey', 'secretKey', 'description', 'url', 'region', 'allowedNamespaces', 'verifyTLS', 'forcePathStyle')
 
 
 def _known(body, fields, what):

@@ -11,7 +11,7 @@ from ansible.errors import AnsibleActionFail
 
 from ansible_collections.virakcloud.everest.plugins.action import everest_database_cluster_info as info_action
 from ansible_collections.virakcloud.everest.plugins.action import everest_session as session_action
-from ansible_collections.virakcloud.everest.plugins.module_utils import _everest_api as api
+from ansible_collections.virakcloud.everest.plugins.plugin_utils import _secret_result
 
 TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZTpsb2dpbiJ9.c2ln'
 CREDENTIALS = {'username': 'postgres', 'password': 'Db-pass-1', 'connection_url': 'postgres://postgres:Db-pass-1@pg:5432'}
@@ -41,12 +41,14 @@ def run(cls, args, module_result, **kwargs):
 
 # ---------------------------------------------------------------------------------------------- everest_session
 
-@pytest.mark.parametrize('args', [{'everest_username': 'alice', 'everest_password': 'pw'},
-                                  {'everest_username': 'alice', 'everest_password': 'pw', 'state': 'present'}])
+
+@pytest.mark.parametrize(
+    'args', [{'everest_username': 'alice', 'everest_password': 'pw'}, {'everest_username': 'alice', 'everest_password': 'pw', 'state': 'present'}]
+)
 def test_login_result_is_hidden_but_keeps_the_token(args):
     result = run(session_action.ActionModule, args, {'changed': False, 'token': TOKEN, 'username': 'alice'})
     assert result['_ansible_no_log'] is True
-    assert result['token'] == TOKEN          # the registered variable still holds it
+    assert result['token'] == TOKEN  # the registered variable still holds it
 
 
 def test_login_in_check_mode_is_hidden_too():
@@ -60,19 +62,23 @@ def test_logout_result_stays_visible():
 
 
 def test_failed_login_stays_visible():
-    failure = {'failed': True, 'changed': False, 'status': 401,
-               'msg': "Everest refused the login of 'alice' (401 Incorrect username or password provided)"}
+    failure = {'failed': True, 'changed': False, 'status': 401, 'msg': "Everest refused the login of 'alice' (401 Incorrect username or password provided)"}
     result = run(session_action.ActionModule, {'everest_username': 'alice'}, failure)
     assert '_ansible_no_log' not in result and result['msg'] == failure['msg'] and result['status'] == 401
 
 
 def test_broken_module_output_is_withheld_but_the_failure_is_shown():
     """A module whose JSON could not be parsed: ansible puts the raw output into module_stdout, which may be the token."""
-    broken = {'failed': True, 'msg': 'MODULE FAILURE: No start of json char found', 'rc': 1,
-              'module_stdout': 'warning\n{"token": "%s"}' % TOKEN, 'module_stderr': ''}
+    broken = {
+        'failed': True,
+        'msg': 'MODULE FAILURE: No start of json char found',
+        'rc': 1,
+        'module_stdout': 'warning\n{"token": "%s"}' % TOKEN,
+        'module_stderr': '',
+    }
     result = run(session_action.ActionModule, {}, broken)
     assert TOKEN not in json.dumps(result)
-    assert result['msg'].startswith('MODULE FAILURE') and result['module_stdout'] == api.WITHHELD_STDOUT
+    assert result['msg'].startswith('MODULE FAILURE') and result['module_stdout'] == _secret_result.WITHHELD_STDOUT
     assert '_ansible_no_log' not in result
 
 
@@ -85,6 +91,7 @@ def test_async_is_refused():
 
 # ---------------------------------------------------------------------------------------------- everest_database_cluster_info
 
+
 @pytest.mark.parametrize('value', [True, 'yes', 'true', 1])
 def test_credentials_result_is_hidden_but_keeps_them(value):
     answer = {'changed': False, 'database_clusters': [{'metadata': {'name': 'pg'}}], 'credentials': CREDENTIALS}
@@ -93,13 +100,18 @@ def test_credentials_result_is_hidden_but_keeps_them(value):
 
 
 def test_credentials_requested_for_a_missing_cluster_is_hidden_anyway():
-    result = run(info_action.ActionModule, {'namespace': 'ns-a', 'name': 'pg', 'credentials': True},
-                 {'changed': False, 'database_clusters': []})
+    result = run(info_action.ActionModule, {'namespace': 'ns-a', 'name': 'pg', 'credentials': True}, {'changed': False, 'database_clusters': []})
     assert result['_ansible_no_log'] is True
 
 
-@pytest.mark.parametrize('args', [{'namespace': 'ns-a'}, {'namespace': 'ns-a', 'name': 'pg', 'credentials': False},
-                                  {'namespace': 'ns-a', 'name': 'pg', 'credentials': 'no', 'backups': True}])
+@pytest.mark.parametrize(
+    'args',
+    [
+        {'namespace': 'ns-a'},
+        {'namespace': 'ns-a', 'name': 'pg', 'credentials': False},
+        {'namespace': 'ns-a', 'name': 'pg', 'credentials': 'no', 'backups': True},
+    ],
+)
 def test_lists_and_gets_without_credentials_stay_visible(args):
     result = run(info_action.ActionModule, args, {'changed': False, 'database_clusters': []})
     assert '_ansible_no_log' not in result and result['database_clusters'] == []
@@ -111,7 +123,11 @@ def test_unparsable_credentials_flag_counts_as_requested():
 
 
 def test_refused_credentials_stay_visible():
-    failure = {'failed': True, 'changed': False, 'status': 403,
-               'msg': "Everest refused to let user 'bob' read credentials of database cluster ns-alice/pg (403 ...)"}
+    failure = {
+        'failed': True,
+        'changed': False,
+        'status': 403,
+        'msg': "Everest refused to let user 'bob' read credentials of database cluster ns-alice/pg (403 ...)",
+    }
     result = run(info_action.ActionModule, {'namespace': 'ns-alice', 'name': 'pg', 'credentials': True}, failure)
     assert '_ansible_no_log' not in result and result['status'] == 403 and 'bob' in result['msg']

@@ -121,8 +121,7 @@ def account_result(changed=True):
 
 @pytest.fixture(autouse=True)
 def _no_awx_env(monkeypatch):
-    for var in ("JOB_ID", "AWX_JOB_ID", "EVEREST_AUDIT_LOG", "EVEREST_AUDIT_MAX_BYTES", "EVEREST_AUDIT_BACKUP_COUNT",
-                "EVEREST_AUDIT_LOG_CHECK_MODE"):
+    for var in ("JOB_ID", "AWX_JOB_ID", "EVEREST_AUDIT_LOG", "EVEREST_AUDIT_MAX_BYTES", "EVEREST_AUDIT_BACKUP_COUNT", "EVEREST_AUDIT_LOG_CHECK_MODE"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -169,8 +168,9 @@ def test_unchanged_skipped_and_foreign_tasks_are_not_recorded(tmp_path):
 def test_short_names_resolve_through_collections_keyword(tmp_path):
     callback = make_callback(tmp_path)
     # the core resolver could not resolve it (plugin loader not configured in this test): fall back to `collections`
-    task = FakeTask("everest_account", args={"username": "acme_admin", "password": SECRET}, collections=["virakcloud.everest"],
-                    resolved="ansible.legacy.everest_account")
+    task = FakeTask(
+        "everest_account", args={"username": "acme_admin", "password": SECRET}, collections=["virakcloud.everest"], resolved="ansible.legacy.everest_account"
+    )
     callback.v2_runner_on_ok(FakeResult(task, account_result()))
     other = FakeTask("everest_account", args={"username": "x_user"}, resolved="ansible.legacy.everest_account")
     callback.v2_runner_on_ok(FakeResult(other, account_result()))
@@ -192,8 +192,7 @@ def test_failed_task_message_is_masked_and_truncated(tmp_path):
     callback = make_callback(tmp_path)
     msg = "everestctl accounts create failed: everestctl accounts create -u acme_admin -p %s; password=%s token: abc123 " % (SECRET, SECRET)
     msg += "x" * 1000
-    result = {"msg": msg, "cmd": ["everestctl", "accounts", "set-password", "-u", "acme_admin", "--new-password", SECRET],
-              "rc": 1, "stderr": "❌ " + SECRET}
+    result = {"msg": msg, "cmd": ["everestctl", "accounts", "set-password", "-u", "acme_admin", "--new-password", SECRET], "rc": 1, "stderr": "❌ " + SECRET}
     callback.v2_runner_on_failed(FakeResult(account_task(), result), ignore_errors=True)
     raw = (tmp_path / "audit" / "audit.jsonl").read_text()
     assert SECRET not in raw and "abc123" not in raw
@@ -233,13 +232,21 @@ def test_templated_or_odd_identity_values_are_dropped(tmp_path):
 def test_loop_and_batch_items(tmp_path):
     callback = make_callback(tmp_path)
     task = FakeTask("virakcloud.everest.everest_account", args={"username": "{{ item.username }}", "password": "{{ item.password }}"})
-    result = {"changed": True, "results": [
-        {"changed": True, "account": {"username": "a_one"}, "cmd": ["everestctl", "accounts", "create", "-u", "a_one", "-p", SECRET],
-         "item": {"username": "a_one", "password": SECRET}, "invocation": {"module_args": {"password": SECRET}}},
-        {"changed": False, "account": {"username": "a_two"}},
-        {"changed": True, "censored": "hidden", "_ansible_no_log": True},
-        {"failed": True, "changed": False, "username": "a_four", "msg": SECRET},
-    ]}
+    result = {
+        "changed": True,
+        "results": [
+            {
+                "changed": True,
+                "account": {"username": "a_one"},
+                "cmd": ["everestctl", "accounts", "create", "-u", "a_one", "-p", SECRET],
+                "item": {"username": "a_one", "password": SECRET},
+                "invocation": {"module_args": {"password": SECRET}},
+            },
+            {"changed": False, "account": {"username": "a_two"}},
+            {"changed": True, "censored": "hidden", "_ansible_no_log": True},
+            {"failed": True, "changed": False, "username": "a_four", "msg": SECRET},
+        ],
+    }
     callback.v2_runner_on_ok(FakeResult(task, result))
     raw = (tmp_path / "audit" / "audit.jsonl").read_text()
     assert SECRET not in raw
@@ -257,8 +264,10 @@ def test_diff_summaries():
     assert audit.diff_summary([{"before": {"a": 1, "b": 2}, "after": {"a": 1, "b": 3, "c": 4}}, text]) == "changed keys: b, c; +3 -1 lines"
     assert audit.diff_summary({"prepared": "--- a\n+++ b\n-x\n+y\n+z\n"}) == "+2 -1 lines"
     assert audit.diff_summary({"before": {"a": 1}, "after": {"a": 1}}) is None
-    nested = {"before": {"spec": {"limits": {"cpuCores": 4, "memoryBytes": 1}, "engines": ["a"]}, "metadata": {"labels": {"a": "1"}}},
-              "after": {"spec": {"limits": {"cpuCores": 2, "memoryBytes": 1}, "engines": ["a"]}, "metadata": {"labels": {"a": "2"}}}}
+    nested = {
+        "before": {"spec": {"limits": {"cpuCores": 4, "memoryBytes": 1}, "engines": ["a"]}, "metadata": {"labels": {"a": "1"}}},
+        "after": {"spec": {"limits": {"cpuCores": 2, "memoryBytes": 1}, "engines": ["a"]}, "metadata": {"labels": {"a": "2"}}},
+    }
     # nested dicts become dotted paths up to three levels; values never appear
     assert audit.diff_summary(nested) == "changed keys: metadata.labels.a, spec.limits.cpuCores"
     deep = {"before": {"a": {"b": {"c": {"d": 1}}}}, "after": {"a": {"b": {"c": {"d": 2}}}}}
@@ -267,21 +276,23 @@ def test_diff_summaries():
     assert audit.diff_summary(many).endswith("k19 (+5 more)")
 
 
-@pytest.mark.parametrize("argv,expected", [
-    (["everestctl", "accounts", "create", "-u", "u1", "-p", "pw"], ["everestctl", "accounts", "create", "-u", "u1", "-p", MASK]),
-    (["x", "--password=pw", "--new-password", "pw2"], ["x", "--password=" + MASK, "--new-password", MASK]),
-    (["x", "--token", "t", "--api-key=k"], ["x", "--token", MASK, "--api-key=" + MASK]),
-    (["x", "-u", "user"], ["x", "-u", "user"]),
-    ("everestctl accounts create -u u1 -p pw", "everestctl accounts create -u u1 -p " + MASK),
-])
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        (["everestctl", "accounts", "create", "-u", "u1", "-p", "pw"], ["everestctl", "accounts", "create", "-u", "u1", "-p", MASK]),
+        (["x", "--password=pw", "--new-password", "pw2"], ["x", "--password=" + MASK, "--new-password", MASK]),
+        (["x", "--token", "t", "--api-key=k"], ["x", "--token", MASK, "--api-key=" + MASK]),
+        (["x", "-u", "user"], ["x", "-u", "user"]),
+        ("everestctl accounts create -u u1 -p pw", "everestctl accounts create -u u1 -p " + MASK),
+    ],
+)
 def test_mask_cmd(argv, expected):
     assert audit.mask_cmd(argv) == expected
 
 
 def test_scrub_nested_secret_keys():
     data = {"user": "u", "api_key": "k", "nested": [{"everest_password": "p", "Token": "t", "name": "n"}], "password_mtime": None}
-    assert audit.scrub(data) == {"user": "u", "api_key": MASK, "nested": [{"everest_password": MASK, "Token": MASK, "name": "n"}],
-                                 "password_mtime": None}
+    assert audit.scrub(data) == {"user": "u", "api_key": MASK, "nested": [{"everest_password": MASK, "Token": MASK, "name": "n"}], "password_mtime": None}
 
 
 def test_awx_job_and_user(tmp_path, monkeypatch):

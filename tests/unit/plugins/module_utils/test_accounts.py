@@ -1,7 +1,7 @@
 """Unit tests of _accounts: parsing of Everest's accounts Secret, the hash, decisions and the converge loop.
 
 Only the boundaries are faked: the Kubernetes client (a dict of objects) and everestctl (a tiny in-memory
-implementation of EF §3 with scripted failures)."""
+implementation of reference §3 with scripted failures)."""
 
 import base64
 import copy
@@ -46,9 +46,10 @@ def users_yaml(users):
 
 def make_secret(users, plain=()):
     annotations = dict(("insecure-password/%s" % u, "true") for u in plain)
-    return {"metadata": {"name": "everest-accounts", "namespace": "everest-system", "annotations": annotations,
-                         "resourceVersion": "1"},
-            "data": {"users.yaml": base64.b64encode(users_yaml(users).encode()).decode()}}
+    return {
+        "metadata": {"name": "everest-accounts", "namespace": "everest-system", "annotations": annotations, "resourceVersion": "1"},
+        "data": {"users.yaml": base64.b64encode(users_yaml(users).encode()).decode()},
+    }
 
 
 class FakeClient:
@@ -73,7 +74,7 @@ class Result:
 
 
 class FakeEverestctl:
-    """EF §3 semantics on FakeClient; ``script`` = list of error kinds to raise before doing anything,
+    """reference §3 semantics on FakeClient; ``script`` = list of error kinds to raise before doing anything,
     ``after`` = callables run after a successful write (to simulate a concurrent writer)."""
 
     def __init__(self, client, script=(), after=()):
@@ -103,8 +104,7 @@ class FakeEverestctl:
         if shape == "accounts_create":
             if user in users:
                 raise EverestctlError("user already exists", kind="already_exists", rc=1)
-            users[user] = {"enabled": True, "capabilities": ["login"], "mtime": "2026-11-23T10:00:00Z",
-                           "stored": go_hash(values["password"], self.client.salt)}
+            users[user] = {"enabled": True, "capabilities": ["login"], "mtime": "2026-11-23T10:00:00Z", "stored": go_hash(values["password"], self.client.salt)}
             self.client.plain.discard(user)
         elif shape == "accounts_set_password":
             if user not in users:
@@ -136,14 +136,14 @@ def assert_no_secret(obj, *secrets):
 
 # --------------------------------------------------------------------------------------------- hashing / parsing
 
+
 def test_pbkdf2_known_vector():
     # PBKDF2-HMAC-SHA256("password", "salt", 4096, 32), a published test vector
     assert acc.hash_password("password", "salt").hex() == "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a"
 
 
 def test_parse_binary_hash_and_fields():
-    secret = make_secret({"alice": {"stored": go_hash("alice-pass1"), "mtime": "2026-01-02T03:04:05+01:00",
-                                    "capabilities": ["login", "apiKey"]}})
+    secret = make_secret({"alice": {"stored": go_hash("alice-pass1"), "mtime": "2026-01-02T03:04:05+01:00", "capabilities": ["login", "apiKey"]}})
     users = acc.parse_accounts_secret(secret)
     alice = users["alice"]
     assert alice["enabled"] is True
@@ -170,8 +170,7 @@ def test_plain_password_keeps_its_text_exactly():
 
 def test_initial_admin_shape_without_mtime():
     text = "admin:\n  passwordHash: Zx9AbcdEf0\n  enabled: true\n  capabilities: [login]\n"
-    secret = {"metadata": {"annotations": {"insecure-password/admin": "true"}},
-              "data": {"users.yaml": base64.b64encode(text.encode()).decode()}}
+    secret = {"metadata": {"annotations": {"insecure-password/admin": "true"}}, "data": {"users.yaml": base64.b64encode(text.encode()).decode()}}
     admin = acc.parse_accounts_secret(secret)["admin"]
     assert admin["password_mtime"] is None and admin["plain"] is True and admin["capabilities"] == ["login"]
 
@@ -243,6 +242,7 @@ def test_salt_cache_never_serves_a_recreated_secret():
 
 def test_salt_cache_off_by_default_and_corrupt_entries_ignored(tmp_path):
     from ansible_collections.virakcloud.everest.plugins.module_utils import _cache
+
     client = UidClient({"u1": {"stored": go_hash("first-pass")}})
     plain = acc.AccountStore(client)
     plain.read()
@@ -250,6 +250,7 @@ def test_salt_cache_off_by_default_and_corrupt_entries_ignored(tmp_path):
     assert acc.AccountStore(client).salt_reads == 0 and _cache.load(acc.SALT_CACHE_KIND, "secret-uid-1") is None
     path = _cache.cache_file(acc.SALT_CACHE_KIND, "secret-uid-1")
     import os
+
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as handle:
         handle.write("{broken")
@@ -263,6 +264,7 @@ def test_missing_secret_says_everest_not_installed():
     class Empty(FakeClient):
         def get_or_none(self, path):
             return None
+
     with pytest.raises(EverestError, match="not installed"):
         acc.AccountStore(Empty()).read()
     with pytest.raises(EverestError, match="everest-system"):
@@ -271,13 +273,17 @@ def test_missing_secret_says_everest_not_installed():
 
 # --------------------------------------------------------------------------------------------- validation / decide
 
-@pytest.mark.parametrize("want,match", [
-    ({"username": "ab", "password": "secret1"}, "letters, numbers, underscores"),
-    ({"username": "bad-name", "password": "secret1"}, "letters, numbers, underscores"),
-    ({"username": "tenant", "password": "short"}, "at least 6 characters"),
-    ({"username": "tenant", "password": "has space"}, "specific special characters"),
-    ({"username": "admin", "state": "absent"}, "allow_admin_removal"),
-])
+
+@pytest.mark.parametrize(
+    "want,match",
+    [
+        ({"username": "ab", "password": "secret1"}, "letters, numbers, underscores"),
+        ({"username": "bad-name", "password": "secret1"}, "letters, numbers, underscores"),
+        ({"username": "tenant", "password": "short"}, "at least 6 characters"),
+        ({"username": "tenant", "password": "has space"}, "specific special characters"),
+        ({"username": "admin", "state": "absent"}, "allow_admin_removal"),
+    ],
+)
 def test_validate_item_rejects(want, match):
     with pytest.raises(ValidationError, match=match) as info:
         acc.validate_item(want)
@@ -294,16 +300,19 @@ def test_validate_item_accepts():
 ACCOUNT = {"enabled": True, "capabilities": ["login"], "stored": b"x", "plain": False}
 
 
-@pytest.mark.parametrize("account,want,matches,action,error", [
-    (None, {"state": "present", "password": "pw1234"}, False, "create", False),
-    (None, {"state": "present", "password": None}, False, "none", True),
-    (ACCOUNT, {"state": "present", "password": "pw1234"}, True, "none", False),
-    (ACCOUNT, {"state": "present", "password": "pw1234"}, False, "set_password", False),
-    (ACCOUNT, {"state": "present", "password": "pw1234", "update_password": "on_create"}, False, "none", False),
-    (ACCOUNT, {"state": "present", "password": None}, False, "none", False),
-    (ACCOUNT, {"state": "absent"}, False, "delete", False),
-    (None, {"state": "absent"}, False, "none", False),
-])
+@pytest.mark.parametrize(
+    "account,want,matches,action,error",
+    [
+        (None, {"state": "present", "password": "pw1234"}, False, "create", False),
+        (None, {"state": "present", "password": None}, False, "none", True),
+        (ACCOUNT, {"state": "present", "password": "pw1234"}, True, "none", False),
+        (ACCOUNT, {"state": "present", "password": "pw1234"}, False, "set_password", False),
+        (ACCOUNT, {"state": "present", "password": "pw1234", "update_password": "on_create"}, False, "none", False),
+        (ACCOUNT, {"state": "present", "password": None}, False, "none", False),
+        (ACCOUNT, {"state": "absent"}, False, "delete", False),
+        (None, {"state": "absent"}, False, "none", False),
+    ],
+)
 def test_decide(account, want, matches, action, error):
     want = dict(want, username="tenant")
     decision = acc.decide(account, want, lambda a, p: matches)
@@ -314,11 +323,13 @@ def test_decide(account, want, matches, action, error):
 def test_decide_does_not_hash_when_not_needed():
     def boom(account, password):
         raise AssertionError("hash computed")
+
     assert acc.decide(ACCOUNT, {"username": "u_1", "password": "pw1234", "update_password": "on_create"}, boom).action == "none"
     assert acc.decide(ACCOUNT, {"username": "u_1", "state": "absent"}, boom).action == "delete"
 
 
 # --------------------------------------------------------------------------------------------- converge
+
 
 def test_noop_reads_secret_and_salt_only_and_runs_nothing():
     client = FakeClient({"tenant": {"stored": go_hash("tenant-pass")}})
@@ -327,8 +338,7 @@ def test_noop_reads_secret_and_salt_only_and_runs_nothing():
     assert result["changed"] is False and result["action"] == "none"
     assert runner.runs == []
     assert client.calls == [acc.SECRET_PATH, acc.SYSTEM_NAMESPACE_PATH]
-    assert result["before"] == result["after"] == {"exists": True, "enabled": True, "capabilities": ["login"],
-                                                   "password": "<unchanged>"}
+    assert result["before"] == result["after"] == {"exists": True, "enabled": True, "capabilities": ["login"], "password": "<unchanged>"}
 
 
 def test_noop_on_create_reads_only_the_secret():
@@ -343,8 +353,14 @@ def test_create_then_verified():
     result = converge(client, runner, username="tenant", password="tenant-pass")
     assert result["changed"] is True and result["action"] == "create"
     assert [r[0] for r in runner.runs] == ["accounts_create"]
-    assert result["account"] == {"username": "tenant", "exists": True, "enabled": True, "capabilities": ["login"],
-                                 "password_mtime": "2026-11-23T10:00:00Z", "plain_text_password": False}
+    assert result["account"] == {
+        "username": "tenant",
+        "exists": True,
+        "enabled": True,
+        "capabilities": ["login"],
+        "password_mtime": "2026-11-23T10:00:00Z",
+        "plain_text_password": False,
+    }
     assert result["cmd"] == ["everestctl", "accounts", "create", "-u", "tenant", "-p", "********"]
     assert result["after"]["password"] == "<changed>" and result["before"]["exists"] is False
     assert client.users["tenant"]["stored"] == go_hash("tenant-pass")
@@ -367,9 +383,11 @@ def test_check_mode_runs_nothing_and_predicts():
     client = FakeClient({"old": {"stored": go_hash("old-pass1")}})
     runner = FakeEverestctl(client)
     store = acc.AccountStore(client)
-    for want, action in (({"username": "fresh", "password": "fresh-pass"}, "create"),
-                         ({"username": "old", "password": "new-pass1"}, "set_password"),
-                         ({"username": "old", "state": "absent"}, "delete")):
+    for want, action in (
+        ({"username": "fresh", "password": "fresh-pass"}, "create"),
+        ({"username": "old", "password": "new-pass1"}, "set_password"),
+        ({"username": "old", "state": "absent"}, "delete"),
+    ):
         want = dict({"state": "present", "update_password": "always"}, **want)
         result = acc.converge_account(store, runner, want, check_mode=True)
         assert result["changed"] is True and result["action"] == action
@@ -384,9 +402,13 @@ def test_conflicts_are_retried_with_backoff():
     client = FakeClient({})
     runner = FakeEverestctl(client, script=["conflict", "conflict", "conflict"])
     sleeps = []
-    result = acc.converge_account(acc.AccountStore(client), runner,
-                                  {"username": "tenant", "password": "tenant-pass", "state": "present", "update_password": "always"},
-                                  sleep=sleeps.append, rng=random.Random(1))
+    result = acc.converge_account(
+        acc.AccountStore(client),
+        runner,
+        {"username": "tenant", "password": "tenant-pass", "state": "present", "update_password": "always"},
+        sleep=sleeps.append,
+        rng=random.Random(1),
+    )
     assert result["changed"] is True and len(runner.runs) == 4 and len(sleeps) == 3
     assert "tenant" in client.users
 
@@ -423,7 +445,7 @@ def test_already_exists_race_then_password_compared():
 
 
 def test_lost_create_is_detected_and_redone():
-    # EF §3: a concurrent delete writes the map from its first read and drops our fresh account
+    # reference §3: a concurrent delete writes the map from its first read and drops our fresh account
     client = FakeClient({})
     runner = FakeEverestctl(client, after=[lambda c: c.users.pop("tenant")])
     result = converge(client, runner, username="tenant", password="tenant-pass")
@@ -463,7 +485,7 @@ def test_delete_and_delete_not_found_race():
     assert again["changed"] is False and len(runner.runs) == 1
 
     client2 = FakeClient({"tenant": {"stored": go_hash("old-pass1")}})
-    runner2 = FakeEverestctl(client2, script=["not_found"])
+    runner2 = FakeEverestctl(client2, script=["not_found"])  # noqa: F841
     client2.users.pop("tenant")  # gone between our read and the command: read happens in converge first
     client2.users["tenant"] = {"stored": go_hash("old-pass1")}
 
@@ -499,6 +521,7 @@ def test_create_without_password_fails_clearly():
 
 # --------------------------------------------------------------------------------------------- batch / info
 
+
 def test_batch_reads_secret_once_and_reports_each_item():
     client = FakeClient({"keep": {"stored": go_hash("keep-pass")}, "gone": {"stored": go_hash("gone-pass")}})
     runner = FakeEverestctl(client)
@@ -522,8 +545,7 @@ def test_batch_unchanged_runs_nothing():
     users = dict(("user_%02d" % i, {"stored": go_hash("pass-%02d" % i)}) for i in range(30))
     client = FakeClient(users)
     runner = FakeEverestctl(client)
-    wants = [{"username": "user_%02d" % i, "password": "pass-%02d" % i, "state": "present", "update_password": "always"}
-             for i in range(30)]
+    wants = [{"username": "user_%02d" % i, "password": "pass-%02d" % i, "state": "present", "update_password": "always"} for i in range(30)]
     results = acc.converge_accounts(acc.AccountStore(client), runner, wants)
     assert not any(r["changed"] for r in results) and runner.runs == []
     assert client.calls == [acc.SECRET_PATH, acc.SYSTEM_NAMESPACE_PATH]
@@ -570,8 +592,7 @@ def test_every_decision_converges(start, state, password, update_password):
     elif password and (update_password == "always" or start == "missing"):
         assert acc.password_matches(after, password, store.salt)
     elif start != "missing":
-        assert after["stored"] == (users["tenant"]["stored"] if isinstance(users["tenant"]["stored"], bytes)
-                                   else users["tenant"]["stored"].encode())
+        assert after["stored"] == (users["tenant"]["stored"] if isinstance(users["tenant"]["stored"], bytes) else users["tenant"]["stored"].encode())
     expected_runs = {("missing", "present"): 1, ("same", "present"): 0, ("plain_same", "present"): 0}.get((start, state))
     if state == "absent":
         expected_runs = 0 if start == "missing" else 1

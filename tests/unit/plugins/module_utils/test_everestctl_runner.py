@@ -21,7 +21,9 @@ def fake(tmp_path):
     """A fake everestctl: records argv/env/tty state to calls.jsonl; behaviour chosen by env FAKE_MODE."""
     script = tmp_path / "everestctl"
     record = tmp_path / "calls.jsonl"
-    script.write_text(textwrap.dedent("""\
+    script.write_text(
+        textwrap.dedent(
+            """\
         #!%s
         import json, os, sys, time
         mode = os.environ.get("FAKE_MODE", "ok")
@@ -40,7 +42,10 @@ def fake(tmp_path):
             time.sleep(30)
         sys.stderr.write(os.environ.get("FAKE_STDERR", "") + "\\n\\n")
         sys.exit(1)
-        """ % (os.environ.get("PYTHON_FOR_FAKE", "/usr/bin/env python3"), str(record))))
+        """
+            % (os.environ.get("PYTHON_FOR_FAKE", "/usr/bin/env python3"), str(record))
+        )
+    )
     script.write_text(script.read_text().replace("#!/usr/bin/env python3", "#!" + __import__("sys").executable, 1))
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
 
@@ -61,29 +66,38 @@ def runner(fake, **kwargs):
 
 
 ARGV_CASES = [
-    ("accounts_create", {"username": "alice", "password": SECRET},
-     ["accounts", "create", "-u", "alice", "-p", SECRET]),
-    ("accounts_set_password", {"username": "alice", "password": SECRET},
-     ["accounts", "set-password", "-u", "alice", "--new-password", SECRET]),
+    ("accounts_create", {"username": "alice", "password": SECRET}, ["accounts", "create", "-u", "alice", "-p", SECRET]),
+    ("accounts_set_password", {"username": "alice", "password": SECRET}, ["accounts", "set-password", "-u", "alice", "--new-password", SECRET]),
     ("accounts_delete", {"username": "alice"}, ["accounts", "delete", "-u", "alice"]),
-    ("namespaces_add", {"name": "ns-alice", "mysql": True, "postgresql": True, "mongodb": False},
-     ["namespaces", "add", "ns-alice", "--skip-wizard", "--operator.mysql=true", "--operator.postgresql=true",
-      "--operator.mongodb=false"]),
-    ("namespaces_add", {"name": "ns-a", "mysql": False, "postgresql": True, "mongodb": False, "take_ownership": True},
-     ["namespaces", "add", "ns-a", "--skip-wizard", "--operator.mysql=false", "--operator.postgresql=true",
-      "--operator.mongodb=false", "--take-ownership"]),
-    ("namespaces_update", {"name": "ns-a", "mysql": True, "postgresql": True, "mongodb": True},
-     ["namespaces", "update", "ns-a", "--operator.mysql=true", "--operator.postgresql=true", "--operator.mongodb=true"]),
+    (
+        "namespaces_add",
+        {"name": "ns-alice", "mysql": True, "postgresql": True, "mongodb": False},
+        ["namespaces", "add", "ns-alice", "--skip-wizard", "--operator.mysql=true", "--operator.postgresql=true", "--operator.mongodb=false"],
+    ),
+    (
+        "namespaces_add",
+        {"name": "ns-a", "mysql": False, "postgresql": True, "mongodb": False, "take_ownership": True},
+        ["namespaces", "add", "ns-a", "--skip-wizard", "--operator.mysql=false", "--operator.postgresql=true", "--operator.mongodb=false", "--take-ownership"],
+    ),
+    (
+        "namespaces_update",
+        {"name": "ns-a", "mysql": True, "postgresql": True, "mongodb": True},
+        ["namespaces", "update", "ns-a", "--operator.mysql=true", "--operator.postgresql=true", "--operator.mongodb=true"],
+    ),
     ("namespaces_remove", {"name": "ns-a"}, ["namespaces", "remove", "ns-a"]),
-    ("namespaces_remove", {"name": "ns-a", "keep_namespace": True, "force": True},
-     ["namespaces", "remove", "ns-a", "--keep-namespace", "--force"]),
+    ("namespaces_remove", {"name": "ns-a", "keep_namespace": True, "force": True}, ["namespaces", "remove", "ns-a", "--keep-namespace", "--force"]),
     ("rbac_validate", {"policy_file": "/tmp/p.csv"}, ["settings", "rbac", "validate", "--policy-file=/tmp/p.csv"]),
     ("rbac_validate", {}, ["settings", "rbac", "validate"]),
-    ("rbac_can", {"subject": "alice", "action": "create", "resource": "database-clusters", "object": "ns-a/*",
-                  "policy_file": "/tmp/p.csv"},
-     ["settings", "rbac", "can", "alice", "create", "database-clusters", "ns-a/*", "--policy-file=/tmp/p.csv"]),
-    ("rbac_can", {"subject": "role:admin", "action": "*", "resource": "namespaces", "object": "*"},
-     ["settings", "rbac", "can", "role:admin", "*", "namespaces", "*"]),
+    (
+        "rbac_can",
+        {"subject": "alice", "action": "create", "resource": "database-clusters", "object": "ns-a/*", "policy_file": "/tmp/p.csv"},
+        ["settings", "rbac", "can", "alice", "create", "database-clusters", "ns-a/*", "--policy-file=/tmp/p.csv"],
+    ),
+    (
+        "rbac_can",
+        {"subject": "role:admin", "action": "*", "resource": "namespaces", "object": "*"},
+        ["settings", "rbac", "can", "role:admin", "*", "namespaces", "*"],
+    ),
     ("version", {"client_only": True}, ["version", "--client-only"]),
 ]
 
@@ -103,23 +117,26 @@ def test_preview_masks_and_runs_nothing(fake):
     assert fake.calls() == []
 
 
-@pytest.mark.parametrize("shape,values,needle", [
-    ("accounts_create", {"username": "al", "password": SECRET}, "username"),
-    ("accounts_create", {"username": "alice-x", "password": SECRET}, "username"),
-    ("accounts_create", {"username": "alice", "password": "short"}, "password"),
-    ("accounts_create", {"username": "alice", "password": "has space 123"}, "password"),
-    ("namespaces_add", {"name": "everest-system", "mysql": True, "postgresql": False, "mongodb": False}, "reserved"),
-    ("namespaces_add", {"name": "Bad_Name", "mysql": True, "postgresql": False, "mongodb": False}, "RFC 1035"),
-    ("namespaces_add", {"name": "ns-a", "mysql": False, "postgresql": False, "mongodb": False}, "at least one operator"),
-    ("namespaces_remove", {"name": "-rf"}, "RFC 1035"),
-    ("rbac_can", {"subject": "alice", "action": "destroy", "resource": "namespaces", "object": "*"}, "action"),
-    ("rbac_can", {"subject": "alice,bob", "action": "read", "resource": "namespaces", "object": "*"}, "subject"),
-    ("rbac_can", {"subject": "--help", "action": "read", "resource": "namespaces", "object": "*"}, "subject"),
-    ("rbac_can", {"subject": "alice", "action": "read", "resource": "namespaces", "object": "a\nb"}, "object"),
-    ("accounts_delete", {"username": "alice", "extra": 1}, "unexpected"),
-    ("accounts_create", {"username": "alice"}, "missing"),
-    ("bogus", {}, "unknown everestctl command shape"),
-])
+@pytest.mark.parametrize(
+    "shape,values,needle",
+    [
+        ("accounts_create", {"username": "al", "password": SECRET}, "username"),
+        ("accounts_create", {"username": "alice-x", "password": SECRET}, "username"),
+        ("accounts_create", {"username": "alice", "password": "short"}, "password"),
+        ("accounts_create", {"username": "alice", "password": "has space 123"}, "password"),
+        ("namespaces_add", {"name": "everest-system", "mysql": True, "postgresql": False, "mongodb": False}, "reserved"),
+        ("namespaces_add", {"name": "Bad_Name", "mysql": True, "postgresql": False, "mongodb": False}, "RFC 1035"),
+        ("namespaces_add", {"name": "ns-a", "mysql": False, "postgresql": False, "mongodb": False}, "at least one operator"),
+        ("namespaces_remove", {"name": "-rf"}, "RFC 1035"),
+        ("rbac_can", {"subject": "alice", "action": "destroy", "resource": "namespaces", "object": "*"}, "action"),
+        ("rbac_can", {"subject": "alice,bob", "action": "read", "resource": "namespaces", "object": "*"}, "subject"),
+        ("rbac_can", {"subject": "--help", "action": "read", "resource": "namespaces", "object": "*"}, "subject"),
+        ("rbac_can", {"subject": "alice", "action": "read", "resource": "namespaces", "object": "a\nb"}, "object"),
+        ("accounts_delete", {"username": "alice", "extra": 1}, "unexpected"),
+        ("accounts_create", {"username": "alice"}, "missing"),
+        ("bogus", {}, "unknown everestctl command shape"),
+    ],
+)
 def test_bad_values_fail_before_running(fake, shape, values, needle):
     with pytest.raises(ValidationError) as err:
         runner(fake).run(shape, **values)
@@ -129,7 +146,7 @@ def test_bad_values_fail_before_running(fake, shape, values, needle):
 
 
 def test_runs_without_tty_with_closed_stdin_and_c_locale(fake, monkeypatch):
-    monkeypatch.setenv("VERBOSE", "not-a-bool")  # EF §1.2: would break envconfig; the runner drops it
+    monkeypatch.setenv("VERBOSE", "not-a-bool")  # reference §1.2: would break envconfig; the runner drops it
     runner(fake).run("accounts_delete", username="alice")
     call = fake.calls()[-1]
     assert call["has_tty"] is False
@@ -138,32 +155,36 @@ def test_runs_without_tty_with_closed_stdin_and_c_locale(fake, monkeypatch):
     assert call["verbose"] is None
 
 
-@pytest.mark.parametrize("stderr,kind", [
-    ("\u274c user already exists", "already_exists"),
-    ("\u274c account not found", "not_found"),
-    ("\u274c Operation cannot be fulfilled on secrets \"everest-accounts\": the object has been modified; please apply "
-     "your changes to the latest version and try again", "conflict"),
-    ("\u274c 'ns-a': namespace already exists and is managed by Everest", "already_exists"),
-    ("\u274c 'ns-a': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces",
-     "namespace_exists_unmanaged"),
-    ("\u274c 'ns-a': namespace is not managed by Everest", "not_managed"),
-    ("\u274c 'ns-a': namespace does not exist", "namespace_missing"),
-    ("\u274c cannot remove namespace with running database clusters. HINT: use --force to remove the namespace and all its "
-     "resources", "has_clusters"),
-    ("\u274c everest is not installed in the cluster", "not_installed"),
-    ("\u274c could not open a new TTY: open /dev/tty: no such device or address", "no_tty"),
-    ("\u274c 'everest-system' namespace is reserved for Everest internals. Please specify another namespace", "reserved"),
-    ("\u274c " + _validation.NAMESPACE_RFC1035_ERROR, "invalid_name"),
-    ("\u274c " + _validation.USERNAME_ERROR, "invalid_username"),
-    ("\u274c " + _validation.PASSWORD_ERROR, "invalid_password"),
-    ("\u274c " + _validation.NO_OPERATORS_ERROR, "no_operators"),
-    ("\u274c operation not supported for this version of Everest", "unsupported_version"),
-    ("\u274c can't ask user for operators to install: interactive mode is disabled", "no_tty"),
-    ("\u274c policy syntax error - policy syntax error - unknown resource name 'database-cluster'", "policy_invalid"),
-    ("open /root/.kube/nope: no such file or directory\ncould not read kubeconfig file", "kubeconfig"),
-    ("\u274c Get \"https://10.0.0.1:6443/api\": dial tcp 10.0.0.1:6443: connect: connection refused", "unreachable"),
-    ("\u274c something nobody expected", "unknown"),
-])
+@pytest.mark.parametrize(
+    "stderr,kind",
+    [
+        ("\u274c user already exists", "already_exists"),
+        ("\u274c account not found", "not_found"),
+        (
+            "\u274c Operation cannot be fulfilled on secrets \"everest-accounts\": the object has been modified; please apply "
+            "your changes to the latest version and try again",
+            "conflict",
+        ),
+        ("\u274c 'ns-a': namespace already exists and is managed by Everest", "already_exists"),
+        ("\u274c 'ns-a': namespace already exists. HINT: set '--take-ownership' flag to use existing namespaces", "namespace_exists_unmanaged"),
+        ("\u274c 'ns-a': namespace is not managed by Everest", "not_managed"),
+        ("\u274c 'ns-a': namespace does not exist", "namespace_missing"),
+        ("\u274c cannot remove namespace with running database clusters. HINT: use --force to remove the namespace and all its resources", "has_clusters"),
+        ("\u274c everest is not installed in the cluster", "not_installed"),
+        ("\u274c could not open a new TTY: open /dev/tty: no such device or address", "no_tty"),
+        ("\u274c 'everest-system' namespace is reserved for Everest internals. Please specify another namespace", "reserved"),
+        ("\u274c " + _validation.NAMESPACE_RFC1035_ERROR, "invalid_name"),
+        ("\u274c " + _validation.USERNAME_ERROR, "invalid_username"),
+        ("\u274c " + _validation.PASSWORD_ERROR, "invalid_password"),
+        ("\u274c " + _validation.NO_OPERATORS_ERROR, "no_operators"),
+        ("\u274c operation not supported for this version of Everest", "unsupported_version"),
+        ("\u274c can't ask user for operators to install: interactive mode is disabled", "no_tty"),
+        ("\u274c policy syntax error - policy syntax error - unknown resource name 'database-cluster'", "policy_invalid"),
+        ("open /root/.kube/nope: no such file or directory\ncould not read kubeconfig file", "kubeconfig"),
+        ("\u274c Get \"https://10.0.0.1:6443/api\": dial tcp 10.0.0.1:6443: connect: connection refused", "unreachable"),
+        ("\u274c something nobody expected", "unknown"),
+    ],
+)
 def test_known_stderr_texts_map_to_kinds(fake, monkeypatch, stderr, kind):
     monkeypatch.setenv("FAKE_MODE", "fail")
     monkeypatch.setenv("FAKE_STDERR", stderr)

@@ -13,13 +13,29 @@ import yaml
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import (
-    ConnectionConfigError, K8sAlreadyExists, K8sApiError, K8sConflict, K8sForbidden, K8sInvalid, K8sNotFound,
-    K8sTransient, K8sUnauthorized, K8sUnsupportedMediaType)
+    ConnectionConfigError,
+    K8sAlreadyExists,
+    K8sApiError,
+    K8sConflict,
+    K8sForbidden,
+    K8sInvalid,
+    K8sNotFound,
+    K8sTransient,
+    K8sUnauthorized,
+    K8sUnsupportedMediaType,
+)
 
 
 def status(code, reason, message, causes=None):
-    body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message,
-            "details": {"causes": causes} if causes else {}}
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+        "details": {"causes": causes} if causes else {},
+    }
     return code, body, {}
 
 
@@ -40,8 +56,7 @@ class Scripted:
             def _answer(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                outer.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
-                                       "body": json.loads(body) if body else None})
+                outer.requests.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": json.loads(body) if body else None})
                 answer = outer.queue.pop(0) if outer.queue else (200, {}, {})
                 if answer is DROP:  # the connection breaks before any answer (reset by a proxy, server restart)
                     self.close_connection = True
@@ -82,10 +97,14 @@ def write_kubeconfig(path, server, token="tok-123", extra_user=None, context="c1
     cluster.update(cluster_extra)
     user = {"token": token} if token else {}
     user.update(extra_user or {})
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": context,
-           "clusters": [{"name": "k1", "cluster": cluster}],
-           "users": [{"name": "u1", "user": user}],
-           "contexts": [{"name": "c1", "context": {"cluster": "k1", "user": "u1"}}]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": context,
+        "clusters": [{"name": "k1", "cluster": cluster}],
+        "users": [{"name": "u1", "user": user}],
+        "contexts": [{"name": "c1", "context": {"cluster": "k1", "user": "u1"}}],
+    }
     path.write_text(yaml.safe_dump(doc))
     return str(path)
 
@@ -101,8 +120,7 @@ def test_path_shapes():
     assert _k8s.path("v1", "namespaces", name="x") == "/api/v1/namespaces/x"
     assert _k8s.path("v1", "configmaps", "everest-system", "everest-rbac") == "/api/v1/namespaces/everest-system/configmaps/everest-rbac"
     assert _k8s.path("everest.local/v1", "tenantresourcepolicies", "ns-a") == "/apis/everest.local/v1/namespaces/ns-a/tenantresourcepolicies"
-    assert _k8s.path("apiextensions.k8s.io/v1", "customresourcedefinitions", name="a.b") == \
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/a.b"
+    assert _k8s.path("apiextensions.k8s.io/v1", "customresourcedefinitions", name="a.b") == "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/a.b"
     assert _k8s.path("everest.local/v1", "tenantresourcepolicies", "ns", "p", "status").endswith("/p/status")
     assert _k8s.path("v1", "secrets", "ns", "a/b") == "/api/v1/namespaces/ns/secrets/a%2Fb"
 
@@ -122,16 +140,19 @@ def test_list_passes_selectors(srv, tmp_path):
     assert srv.requests[0]["path"] == "/api/v1/namespaces?labelSelector=a%3Db%2Cc+in+%28d%29&fieldSelector=metadata.name%3Dx"
 
 
-@pytest.mark.parametrize("answer,exc", [
-    (status(404, "NotFound", 'namespaces "x" not found'), K8sNotFound),
-    (status(409, "AlreadyExists", 'namespaces "x" already exists'), K8sAlreadyExists),
-    (status(409, "Conflict", "Operation cannot be fulfilled"), K8sConflict),
-    (status(422, "Invalid", "bad", [{"field": "spec.limits.cpuCores", "message": "must be >= 0"}]), K8sInvalid),
-    (status(403, "Forbidden", "exceeded quota"), K8sForbidden),
-    (status(401, "Unauthorized", "Unauthorized"), K8sUnauthorized),
-    (status(415, "UnsupportedMediaType", "the body of the request was in an unknown format"), K8sUnsupportedMediaType),
-    (status(400, "BadRequest", "nope"), K8sApiError),
-])
+@pytest.mark.parametrize(
+    "answer,exc",
+    [
+        (status(404, "NotFound", 'namespaces "x" not found'), K8sNotFound),
+        (status(409, "AlreadyExists", 'namespaces "x" already exists'), K8sAlreadyExists),
+        (status(409, "Conflict", "Operation cannot be fulfilled"), K8sConflict),
+        (status(422, "Invalid", "bad", [{"field": "spec.limits.cpuCores", "message": "must be >= 0"}]), K8sInvalid),
+        (status(403, "Forbidden", "exceeded quota"), K8sForbidden),
+        (status(401, "Unauthorized", "Unauthorized"), K8sUnauthorized),
+        (status(415, "UnsupportedMediaType", "the body of the request was in an unknown format"), K8sUnsupportedMediaType),
+        (status(400, "BadRequest", "nope"), K8sApiError),
+    ],
+)
 def test_errors_are_typed_and_not_retried(srv, tmp_path, answer, exc):
     srv.queue.append(answer)
     c = client(srv, tmp_path)
@@ -193,8 +214,14 @@ def test_read_modify_write_retries_conflicts(srv, tmp_path):
     def obj(rv):
         return 200, {"metadata": {"name": "cm", "resourceVersion": rv}, "data": {"k": "v" + rv}}, {}
 
-    srv.queue += [obj("1"), status(409, "Conflict", "modified"), obj("2"), status(409, "Conflict", "modified"), obj("3"),
-                  (200, {"metadata": {"resourceVersion": "4"}}, {})]
+    srv.queue += [
+        obj("1"),
+        status(409, "Conflict", "modified"),
+        obj("2"),
+        status(409, "Conflict", "modified"),
+        obj("3"),
+        (200, {"metadata": {"resourceVersion": "4"}}, {}),
+    ]
     seen = []
 
     def mutate(current):
@@ -224,8 +251,7 @@ def test_read_modify_write_backoff_is_jittered_and_grows(srv, tmp_path):
         srv.queue.append((200, {"metadata": {"resourceVersion": "5"}}, {}))
         srv.queue.append((200, {"metadata": {"resourceVersion": "6"}}, {}))
         sleeps = []
-        _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda c: c, attempts=5, sleep=sleeps.append,
-                               rng=random.Random(seed))
+        _k8s.read_modify_write(client(srv, tmp_path), "/cm", lambda c: c, attempts=5, sleep=sleeps.append, rng=random.Random(seed))
         return sleeps
 
     first, second = run(1), run(2)
@@ -265,17 +291,27 @@ def test_kubeconfig_merge_context_and_relative_paths(tmp_path, monkeypatch):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "ca.pem").write_text("x")
     first = tmp_path / "a" / "first"
-    first.write_text(yaml.safe_dump({
-        "current-context": "one",
-        "clusters": [{"name": "k1", "cluster": {"server": "https://one:6443", "certificate-authority": "ca.pem"}}],
-        "users": [{"name": "u1", "user": {"token": "t1"}}],
-        "contexts": [{"name": "one", "context": {"cluster": "k1", "user": "u1"}}]}))
+    first.write_text(
+        yaml.safe_dump(
+            {
+                "current-context": "one",
+                "clusters": [{"name": "k1", "cluster": {"server": "https://one:6443", "certificate-authority": "ca.pem"}}],
+                "users": [{"name": "u1", "user": {"token": "t1"}}],
+                "contexts": [{"name": "one", "context": {"cluster": "k1", "user": "u1"}}],
+            }
+        )
+    )
     second = tmp_path / "second"
-    second.write_text(yaml.safe_dump({
-        "current-context": "two",
-        "clusters": [{"name": "k2", "cluster": {"server": "https://two:6443", "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "u2", "user": {"tokenFile": "tokfile"}}],
-        "contexts": [{"name": "two", "context": {"cluster": "k2", "user": "u2"}}]}))
+    second.write_text(
+        yaml.safe_dump(
+            {
+                "current-context": "two",
+                "clusters": [{"name": "k2", "cluster": {"server": "https://two:6443", "insecure-skip-tls-verify": True}}],
+                "users": [{"name": "u2", "user": {"tokenFile": "tokfile"}}],
+                "contexts": [{"name": "two", "context": {"cluster": "k2", "user": "u2"}}],
+            }
+        )
+    )
     (tmp_path / "tokfile").write_text("t2\n")
     monkeypatch.setenv("KUBECONFIG", "%s:%s" % (first, second))
     cfg = _k8s.load_config({})
@@ -286,10 +322,13 @@ def test_kubeconfig_merge_context_and_relative_paths(tmp_path, monkeypatch):
     assert cfg2.server == "https://two:6443" and cfg2.insecure and cfg2.bearer_token() == "t2"
 
 
-@pytest.mark.parametrize("params,needle", [
-    ({"kubeconfig": "/nonexistent/kc"}, "cannot read the kubeconfig file /nonexistent/kc"),
-    ({"kubeconfig": "KC", "context": "nope"}, "context 'nope' is not defined"),
-])
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        ({"kubeconfig": "/nonexistent/kc"}, "cannot read the kubeconfig file /nonexistent/kc"),
+        ({"kubeconfig": "KC", "context": "nope"}, "context 'nope' is not defined"),
+    ],
+)
 def test_kubeconfig_errors_are_clear(tmp_path, params, needle):
     kc = write_kubeconfig(tmp_path / "kc", "http://x")
     params = dict((k, kc if v == "KC" else v) for k, v in params.items())
@@ -332,11 +371,23 @@ def test_unmodified_kubeconfig_is_passed_as_is(srv, tmp_path):
 
 def test_exec_credential_plugin(srv, tmp_path):
     plugin = tmp_path / "plugin.py"
-    plugin.write_text("import json, os\nassert json.loads(os.environ['KUBERNETES_EXEC_INFO'])['kind'] == 'ExecCredential'\n"
-                      "print(json.dumps({'kind': 'ExecCredential', 'status': {'token': os.environ['TOK']}}))\n")
-    kc = write_kubeconfig(tmp_path / "kc", srv.url, token=None, extra_user={"exec": {
-        "apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": [str(plugin)],
-        "env": [{"name": "TOK", "value": "from-exec"}]}})
+    plugin.write_text(
+        "import json, os\nassert json.loads(os.environ['KUBERNETES_EXEC_INFO'])['kind'] == 'ExecCredential'\n"
+        "print(json.dumps({'kind': 'ExecCredential', 'status': {'token': os.environ['TOK']}}))\n"
+    )
+    kc = write_kubeconfig(
+        tmp_path / "kc",
+        srv.url,
+        token=None,
+        extra_user={
+            "exec": {
+                "apiVersion": "client.authentication.k8s.io/v1",
+                "command": sys.executable,
+                "args": [str(plugin)],
+                "env": [{"name": "TOK", "value": "from-exec"}],
+            }
+        },
+    )
     c = _k8s.client_from_params({"kubeconfig": kc})
     c.get("/version")
     assert srv.requests[0]["headers"]["Authorization"] == "Bearer from-exec"
@@ -344,8 +395,12 @@ def test_exec_credential_plugin(srv, tmp_path):
 
 
 def test_client_cert_data_is_written_privately(tmp_path):
-    kc = write_kubeconfig(tmp_path / "kc", "https://127.0.0.1:1", token=None, extra_user={
-        "client-certificate-data": base64.b64encode(b"CERT").decode(), "client-key-data": base64.b64encode(b"KEY").decode()})
+    kc = write_kubeconfig(
+        tmp_path / "kc",
+        "https://127.0.0.1:1",
+        token=None,
+        extra_user={"client-certificate-data": base64.b64encode(b"CERT").decode(), "client-key-data": base64.b64encode(b"KEY").decode()},
+    )
     cfg = _k8s.load_config({"kubeconfig": kc})
     assert cfg.client_cert_data == b"CERT" and cfg.client_key_data == b"KEY"
     assert base64.b64encode(b"KEY").decode() in cfg.secrets

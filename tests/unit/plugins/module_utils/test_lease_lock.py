@@ -79,8 +79,9 @@ class Clock:
 
 def make(api, clock, identity, **kwargs):
     kwargs.setdefault("renew", False)
-    return _lock.LeaseLock(api, "everest-system", "test-lock", identity=identity, clock=clock, sleep=clock.sleep,
-                           rng=random.Random(7), purpose="unit test", **kwargs)
+    return _lock.LeaseLock(
+        api, "everest-system", "test-lock", identity=identity, clock=clock, sleep=clock.sleep, rng=random.Random(7), purpose="unit test", **kwargs
+    )
 
 
 def test_acquire_and_release():
@@ -217,6 +218,7 @@ def test_renewer_thread_stops_on_release():
 
 def test_micro_time_format():
     import datetime
+
     stamp = _lock._micro_time(datetime.datetime(2026, 11, 23, 14, 0, 1, 5, tzinfo=datetime.timezone.utc))
     assert stamp == "2026-11-23T14:00:01.000005Z"
 

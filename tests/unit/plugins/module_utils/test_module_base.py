@@ -55,6 +55,7 @@ def test_every_ending_removes_the_temporary_kubeconfig(private_tmp, capsys, endi
                 module.fail_json(msg="a plain failure of a module")
             elif ending == "fail_from":
                 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
+
                 module.fail_from(EverestError("a typed failure"))
             else:
                 module.exit_json(changed=False)

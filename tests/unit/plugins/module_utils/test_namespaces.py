@@ -10,8 +10,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils._ownership impo
 from ansible_collections.virakcloud.everest.plugins.module_utils import _namespaces as nsu
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, EverestctlError, K8sNotFound, ValidationError
 
-SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator",
-       "mongodb": "percona-server-mongodb-operator"}
+SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator", "mongodb": "percona-server-mongodb-operator"}
 
 
 NAME_LABEL = "kubernetes.io/metadata.name"
@@ -56,8 +55,13 @@ class FakeCluster:
             return {"items": copy.deepcopy(items)}
         if path.endswith("/subscriptions"):
             names = [parts[parts.index("namespaces") + 1]] if "namespaces" in parts else list(self.subs)
-            return {"items": [{"metadata": {"name": s, "namespace": n}, "status": {"installedCSV": s + ".v1.0.0", "state": "AtLatestKnown"}}
-                              for n in names for s in self.subs.get(n, [])]}
+            return {
+                "items": [
+                    {"metadata": {"name": s, "namespace": n}, "status": {"installedCSV": s + ".v1.0.0", "state": "AtLatestKnown"}}
+                    for n in names
+                    for s in self.subs.get(n, [])
+                ]
+            }
         if path.endswith("/databaseclusters"):
             if not self.crd_installed:
                 raise K8sNotFound("the server could not find the requested resource", status=404)
@@ -78,7 +82,7 @@ class Result:
 
 
 class FakeEverestctl:
-    """EF §4 semantics on FakeCluster; ``script`` holds error kinds raised before acting."""
+    """reference §4 semantics on FakeCluster; ``script`` holds error kinds raised before acting."""
 
     def __init__(self, cluster, script=()):
         self.cluster = cluster
@@ -123,8 +127,15 @@ class FakeEverestctl:
 
 
 def want(name="acme-db", **kw):
-    base = {"name": name, "state": "present", "operators": None, "take_ownership": False,
-            "ignore_operator_removal": False, "keep_namespace": False, "force": False}
+    base = {
+        "name": name,
+        "state": "present",
+        "operators": None,
+        "take_ownership": False,
+        "ignore_operator_removal": False,
+        "keep_namespace": False,
+        "force": False,
+    }
     base.update(kw)
     return base
 
@@ -135,9 +146,13 @@ def converge(cluster, runner, **kw):
 
 # --------------------------------------------------------------------------------------------- observe
 
+
 def test_operators_from_subscriptions_exact_names():
-    subs = [{"metadata": {"name": "percona-xtradb-cluster-operator"}}, {"metadata": {"name": "percona-postgresql-operator-x"}},
-            {"metadata": {"name": "percona-server-mongodb-operator"}}]
+    subs = [
+        {"metadata": {"name": "percona-xtradb-cluster-operator"}},
+        {"metadata": {"name": "percona-postgresql-operator-x"}},
+        {"metadata": {"name": "percona-server-mongodb-operator"}},
+    ]
     assert nsu.operators_from_subscriptions(subs) == {"mysql": True, "postgresql": False, "mongodb": True}
 
 
@@ -145,8 +160,7 @@ def test_observe_present_path_reads_namespace_and_subscriptions_only():
     cluster = FakeCluster()
     cluster.add("acme-db", operators=["mysql"], clusters=["c1"])
     state = nsu.observe(cluster, "acme-db")
-    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db"),
-                             ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None)]
+    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db"), ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None)]
     assert state["exists"] and state["managed"] and state["database_clusters"] is None
     assert state["operators"] == {"mysql": True, "postgresql": False, "mongodb": False}
 
@@ -184,7 +198,7 @@ def test_list_managed_uses_three_calls_and_filters():
 
 
 def test_list_managed_drops_terminating_namespaces_like_namespaces_list():
-    """`everestctl namespaces list` shows Active namespaces only (EF §4.7)."""
+    """`everestctl namespaces list` shows Active namespaces only (reference §4.7)."""
     cluster = FakeCluster()
     cluster.add("a-db", operators=["mysql"])
     cluster.add("going-db", operators=["mysql"], terminating=True)
@@ -224,14 +238,18 @@ def test_default_timeout_covers_everestctl_worst_case():
 
 # --------------------------------------------------------------------------------------------- validate / decide
 
-@pytest.mark.parametrize("item,match", [
-    (want("everest-system", operators={"mysql": True}), "reserved for Everest internals"),
-    (want("everest-olm", state="absent"), "reserved for Everest internals"),
-    (want("Bad_Name", operators={"mysql": True}), "not RFC 1035 compatible"),
-    (want("a" * 64, operators={"mysql": True}), "not RFC 1035 compatible"),
-    (want("acme-db", operators=None), "Minimum one operator"),
-    (want("acme-db", operators={"mysql": False, "postgresql": None, "mongodb": False}), "Minimum one operator"),
-])
+
+@pytest.mark.parametrize(
+    "item,match",
+    [
+        (want("everest-system", operators={"mysql": True}), "reserved for Everest internals"),
+        (want("everest-olm", state="absent"), "reserved for Everest internals"),
+        (want("Bad_Name", operators={"mysql": True}), "not RFC 1035 compatible"),
+        (want("a" * 64, operators={"mysql": True}), "not RFC 1035 compatible"),
+        (want("acme-db", operators=None), "Minimum one operator"),
+        (want("acme-db", operators={"mysql": False, "postgresql": None, "mongodb": False}), "Minimum one operator"),
+    ],
+)
 def test_validate_item_rejects(item, match):
     with pytest.raises(ValidationError, match=match):
         nsu.validate_item(item)
@@ -244,32 +262,61 @@ def test_xtradb_cluster_alias():
 
 
 def state(exists=True, managed=True, ops=(), clusters=None, terminating=False):
-    return {"name": "acme-db", "exists": exists, "managed": managed, "terminating": terminating,
-            "operators": dict((o, o in ops) for o in ("mysql", "postgresql", "mongodb")), "database_clusters": clusters}
+    return {
+        "name": "acme-db",
+        "exists": exists,
+        "managed": managed,
+        "terminating": terminating,
+        "operators": dict((o, o in ops) for o in ("mysql", "postgresql", "mongodb")),
+        "database_clusters": clusters,
+    }
 
 
-@pytest.mark.parametrize("observed,item,action,flags,error", [
-    (state(exists=False, managed=False), want(operators={"mysql": True}), "add", {"mysql": True, "postgresql": False, "mongodb": False}, None),
-    (state(ops=["mysql"]), want(operators={"mysql": True}), "none", None, None),
-    (state(ops=["mysql"]), want(operators={"postgresql": True}), "update", {"mysql": True, "postgresql": True, "mongodb": False}, None),
-    (state(ops=["mysql", "mongodb"]), want(operators={"mysql": True, "mongodb": True, "postgresql": True}), "update",
-     {"mysql": True, "postgresql": True, "mongodb": True}, None),
-    (state(ops=["mysql"]), want(operators={"mysql": False, "postgresql": True}), "none", None, "cannot remove installed"),
-    (state(ops=["mysql"]), want(operators={"mysql": False, "postgresql": True}, ignore_operator_removal=True), "update",
-     {"mysql": True, "postgresql": True, "mongodb": False}, None),
-    (state(managed=False), want(operators={"mysql": True}), "none", None, "take_ownership=true"),
-    (state(managed=False, ops=["mongodb"]), want(operators={"mysql": True}, take_ownership=True), "add",
-     {"mysql": True, "postgresql": False, "mongodb": True}, None),
-    (state(terminating=True), want(operators={"mysql": True}), "none", None, "Terminating"),
-    (state(managed=False, ops=["mongodb"]), want(operators={"mysql": True, "mongodb": False}, take_ownership=True), "none", None,
-     "cannot remove installed"),
-    (state(exists=False, managed=False), want(state="absent"), "none", None, None),
-    (state(managed=False, clusters=[]), want(state="absent"), "none", None, None),
-    (state(ops=["mysql"], clusters=[]), want(state="absent"), "remove", None, None),
-    (state(ops=["mysql"], clusters=["orders", "billing"]), want(state="absent"), "none", None, "orders, billing"),
-    (state(ops=["mysql"], clusters=["orders"]), want(state="absent", force=True), "remove", None, None),
-    (state(ops=["mysql"], clusters=[], terminating=True), want(state="absent"), "none", None, None),
-])
+@pytest.mark.parametrize(
+    "observed,item,action,flags,error",
+    [
+        (state(exists=False, managed=False), want(operators={"mysql": True}), "add", {"mysql": True, "postgresql": False, "mongodb": False}, None),
+        (state(ops=["mysql"]), want(operators={"mysql": True}), "none", None, None),
+        (state(ops=["mysql"]), want(operators={"postgresql": True}), "update", {"mysql": True, "postgresql": True, "mongodb": False}, None),
+        (
+            state(ops=["mysql", "mongodb"]),
+            want(operators={"mysql": True, "mongodb": True, "postgresql": True}),
+            "update",
+            {"mysql": True, "postgresql": True, "mongodb": True},
+            None,
+        ),
+        (state(ops=["mysql"]), want(operators={"mysql": False, "postgresql": True}), "none", None, "cannot remove installed"),
+        (
+            state(ops=["mysql"]),
+            want(operators={"mysql": False, "postgresql": True}, ignore_operator_removal=True),
+            "update",
+            {"mysql": True, "postgresql": True, "mongodb": False},
+            None,
+        ),
+        (state(managed=False), want(operators={"mysql": True}), "none", None, "take_ownership=true"),
+        (
+            state(managed=False, ops=["mongodb"]),
+            want(operators={"mysql": True}, take_ownership=True),
+            "add",
+            {"mysql": True, "postgresql": False, "mongodb": True},
+            None,
+        ),
+        (state(terminating=True), want(operators={"mysql": True}), "none", None, "Terminating"),
+        (
+            state(managed=False, ops=["mongodb"]),
+            want(operators={"mysql": True, "mongodb": False}, take_ownership=True),
+            "none",
+            None,
+            "cannot remove installed",
+        ),
+        (state(exists=False, managed=False), want(state="absent"), "none", None, None),
+        (state(managed=False, clusters=[]), want(state="absent"), "none", None, None),
+        (state(ops=["mysql"], clusters=[]), want(state="absent"), "remove", None, None),
+        (state(ops=["mysql"], clusters=["orders", "billing"]), want(state="absent"), "none", None, "orders, billing"),
+        (state(ops=["mysql"], clusters=["orders"]), want(state="absent", force=True), "remove", None, None),
+        (state(ops=["mysql"], clusters=[], terminating=True), want(state="absent"), "none", None, None),
+    ],
+)
 def test_decide(observed, item, action, flags, error):
     decision = nsu.decide(observed, item)
     assert decision.action == action
@@ -291,24 +338,40 @@ def test_decide_warns_for_kept_operator_and_unmanaged_absent():
 
 # --------------------------------------------------------------------------------------------- converge
 
+
 def test_add_then_noop_with_zero_commands():
     cluster = FakeCluster()
     runner = FakeEverestctl(cluster)
     result = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
     assert result["changed"] is True and result["action"] == "add"
-    assert result["cmd"] == ["everestctl", "namespaces", "add", "acme-db", "--skip-wizard", "--operator.mysql=true",
-                             "--operator.postgresql=false", "--operator.mongodb=true"]
+    assert result["cmd"] == [
+        "everestctl",
+        "namespaces",
+        "add",
+        "acme-db",
+        "--skip-wizard",
+        "--operator.mysql=true",
+        "--operator.postgresql=false",
+        "--operator.mongodb=true",
+    ]
     assert runner.runs[0][2] == 77  # the timeout goes to the runner
-    assert result["namespace"] == {"name": "acme-db", "exists": True, "managed": True,
-                                   "operators": {"mysql": True, "postgresql": False, "mongodb": True}, "database_clusters": 0,
-                                   "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"}}
+    assert result["namespace"] == {
+        "name": "acme-db",
+        "exists": True,
+        "managed": True,
+        "operators": {"mysql": True, "postgresql": False, "mongodb": True},
+        "database_clusters": 0,
+        "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"},
+    }
     assert result["before"]["exists"] is False and result["after"]["managed"] is True
     cluster.calls.clear()
     again = converge(cluster, runner, operators={"mysql": True, "mongodb": True})
     assert again["changed"] is False and len(runner.runs) == 1 and again.get("cmd") is None
-    assert cluster.calls == [("GET", "/api/v1/namespaces/acme-db"),
-                             ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None),
-                             ("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None)]
+    assert cluster.calls == [
+        ("GET", "/api/v1/namespaces/acme-db"),
+        ("LIST", "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions", None),
+        ("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None),
+    ]
 
 
 def test_update_uses_union_of_installed_and_requested():
@@ -316,8 +379,7 @@ def test_update_uses_union_of_installed_and_requested():
     cluster.add("acme-db", operators=["mongodb"])
     runner = FakeEverestctl(cluster)
     result = converge(cluster, runner, operators={"postgresql": True})
-    assert result["cmd"] == ["everestctl", "namespaces", "update", "acme-db", "--operator.mysql=false",
-                             "--operator.postgresql=true", "--operator.mongodb=true"]
+    assert result["cmd"] == ["everestctl", "namespaces", "update", "acme-db", "--operator.mysql=false", "--operator.postgresql=true", "--operator.mongodb=true"]
     assert result["namespace"]["operators"] == {"mysql": False, "postgresql": True, "mongodb": True}
 
 
@@ -328,8 +390,12 @@ def test_check_mode_predicts_and_runs_nothing():
     assert result["changed"] is True and runner.runs == [] and "acme-db" not in cluster.namespaces
     assert result["cmd"][:4] == ["everestctl", "namespaces", "add", "acme-db"]
     assert result["namespace"]["exists"] is True and result["namespace"]["operators"]["postgresql"] is True
-    assert result["after"] == {"exists": True, "managed": True, "operators": {"mysql": False, "postgresql": True, "mongodb": False},
-                               "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"}}
+    assert result["after"] == {
+        "exists": True,
+        "managed": True,
+        "operators": {"mysql": False, "postgresql": True, "mongodb": False},
+        "labels": {"app.kubernetes.io/managed-by": "everest", NAME_LABEL: "acme-db"},
+    }
 
 
 def test_remove_refuses_clusters_before_running_and_force_works():
@@ -357,6 +423,7 @@ def test_remove_keep_namespace():
 
 
 # --------------------------------------------------------------------------------------------- database clusters read
+
 
 def test_present_noop_reports_database_clusters():
     """The issue: read DatabaseClusters of an existing namespace and return their count, also for state=present."""
@@ -398,16 +465,19 @@ def test_given_state_without_clusters_gets_one_extra_list():
     assert cluster.calls == [("LIST", "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters", None)]
 
 
-@pytest.mark.parametrize("setup,item", [
-    ({}, want(operators={"mysql": True})),
-    ({"operators": ["mysql"], "clusters": ["c1"]}, want(operators={"postgresql": True})),
-    ({"managed": False, "clusters": ["c1", "c2"]}, want(operators={"mysql": True}, take_ownership=True)),
-    ({"operators": ["mysql"]}, want(state="absent")),
-    ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True)),
-    ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True, keep_namespace=True)),
-    ({"operators": ["mysql"]}, want(operators={"mysql": True}, labels={"tenant": "alice"})),
-    ({}, want(operators={"mongodb": True}, labels={"tenant": "alice"})),
-])
+@pytest.mark.parametrize(
+    "setup,item",
+    [
+        ({}, want(operators={"mysql": True})),
+        ({"operators": ["mysql"], "clusters": ["c1"]}, want(operators={"postgresql": True})),
+        ({"managed": False, "clusters": ["c1", "c2"]}, want(operators={"mysql": True}, take_ownership=True)),
+        ({"operators": ["mysql"]}, want(state="absent")),
+        ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True)),
+        ({"operators": ["mysql"], "clusters": ["c1"]}, want(state="absent", force=True, keep_namespace=True)),
+        ({"operators": ["mysql"]}, want(operators={"mysql": True}, labels={"tenant": "alice"})),
+        ({}, want(operators={"mongodb": True}, labels={"tenant": "alice"})),
+    ],
+)
 def test_check_mode_predicts_the_real_namespace(setup, item):
     """The predicted ``namespace`` (check mode) equals what the real run returns, database_clusters included."""
     results = []
@@ -415,8 +485,7 @@ def test_check_mode_predicts_the_real_namespace(setup, item):
         cluster = FakeCluster()
         if setup:
             cluster.add("acme-db", **setup)
-        results.append(nsu.converge_namespace(cluster, FakeEverestctl(cluster), item, check_mode=check_mode,
-                                              sleep=lambda s: None)["namespace"])
+        results.append(nsu.converge_namespace(cluster, FakeEverestctl(cluster), item, check_mode=check_mode, sleep=lambda s: None)["namespace"])
     predicted, real = results
     assert predicted == real
 
@@ -470,9 +539,13 @@ def test_batch_reads_once_and_reports_each_failure():
     cluster.add("busy-db", operators=["mysql"], clusters=["c1"])
     cluster.add("old-db", operators=["mongodb"])
     runner = FakeEverestctl(cluster)
-    wants = [want("keep-db", operators={"mysql": True}), want("new-db", operators={"postgresql": True}),
-             want("busy-db", state="absent"), want("old-db", state="absent"),
-             want("keep-db", operators={"mysql": False, "mongodb": True})]
+    wants = [
+        want("keep-db", operators={"mysql": True}),
+        want("new-db", operators={"postgresql": True}),
+        want("busy-db", state="absent"),
+        want("old-db", state="absent"),
+        want("keep-db", operators={"mysql": False, "mongodb": True}),
+    ]
     results = nsu.converge_namespaces(cluster, runner, wants, sleep=lambda s: None)
     assert [r["changed"] for r in results] == [False, True, False, True, False]
     assert results[2]["failed"] and "c1" in results[2]["msg"]
@@ -490,8 +563,11 @@ def test_batch_noop_is_three_calls():
     results = nsu.converge_namespaces(cluster, runner, [want("t%02d-db" % i, operators={"mysql": True}) for i in range(20)])
     assert not any(r["changed"] for r in results) and runner.runs == []
     # one LIST each of Namespaces, Subscriptions and DatabaseClusters, whatever the number of items (all present)
-    assert [c[1] for c in cluster.calls] == ["/api/v1/namespaces", "/apis/operators.coreos.com/v1alpha1/subscriptions",
-                                             "/apis/everest.percona.com/v1alpha1/databaseclusters"]
+    assert [c[1] for c in cluster.calls] == [
+        "/api/v1/namespaces",
+        "/apis/operators.coreos.com/v1alpha1/subscriptions",
+        "/apis/everest.percona.com/v1alpha1/databaseclusters",
+    ]
     assert [r["namespace"]["database_clusters"] for r in results] == [i % 3 for i in range(20)]
 
 
@@ -503,7 +579,7 @@ def _combos():
             if where == "missing" and installed:
                 continue
             for requested_code in range(27):
-                requested = dict((op, (None, True, False)[requested_code // 3 ** i % 3]) for i, op in enumerate(ops))
+                requested = dict((op, (None, True, False)[requested_code // 3**i % 3]) for i, op in enumerate(ops))
                 for take_ownership in (False, True):
                     for ignore in (False, True):
                         yield where, installed, requested, take_ownership, ignore
@@ -556,11 +632,13 @@ def test_labels_set_after_add_then_noop_without_writes():
     result = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
     assert result["changed"] is True and result["labels_changed"] == ["virakcloud.everest/tenant"]
     assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
+        "app.kubernetes.io/managed-by": "everest",
+        "virakcloud.everest/tenant": "alice",
+        NAME_LABEL: "acme-db",
+    }
     assert result["namespace"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
-    assert [c for c in cluster.calls if c[0] == "PATCH"] == [
-        ("PATCH", "/api/v1/namespaces/acme-db", {"metadata": {"labels": TENANT}})]
+    assert [c for c in cluster.calls if c[0] == "PATCH"] == [("PATCH", "/api/v1/namespaces/acme-db", {"metadata": {"labels": TENANT}})]
     cluster.calls.clear()
     again = converge(cluster, runner, operators={"postgresql": True}, labels=TENANT)
     assert again["changed"] is False and len(runner.runs) == 1
@@ -577,7 +655,11 @@ def test_labels_only_drift_patches_without_everestctl_and_keeps_foreign_labels()
     assert "virakcloud.everest/tenant" not in result["before"]["labels"]
     assert result["after"]["labels"]["virakcloud.everest/tenant"] == "alice"
     assert cluster.namespaces["acme-db"]["metadata"]["labels"] == {
-        "app.kubernetes.io/managed-by": "everest", "team": "db", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
+        "app.kubernetes.io/managed-by": "everest",
+        "team": "db",
+        "virakcloud.everest/tenant": "alice",
+        NAME_LABEL: "acme-db",
+    }
 
 
 def test_another_tenants_label_is_never_overwritten_without_a_handover():
@@ -600,8 +682,7 @@ def test_labels_check_mode_predicts_and_writes_nothing():
     runner = FakeEverestctl(cluster)
     result = nsu.converge_namespace(cluster, runner, want(operators={"postgresql": True}, labels=TENANT), check_mode=True)
     assert result["changed"] is True and runner.runs == []
-    assert result["namespace"]["labels"] == {"app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice",
-                                             NAME_LABEL: "acme-db"}
+    assert result["namespace"]["labels"] == {"app.kubernetes.io/managed-by": "everest", "virakcloud.everest/tenant": "alice", NAME_LABEL: "acme-db"}
     assert not [c for c in cluster.calls if c[0] == "PATCH"]
     cluster.add("acme-db", operators=["postgresql"])
     cluster.calls.clear()
@@ -620,16 +701,19 @@ def test_labels_ignored_when_absent():
     assert not [c for c in cluster.calls if c[0] == "PATCH"]
 
 
-@pytest.mark.parametrize("labels, fragment", [
-    ({"app.kubernetes.io/managed-by": "everest"}, "belongs to Everest"),
-    ({"bad key": "x"}, "label key 'bad key'"),
-    ({"Example.com/x": "y"}, "prefix must be a DNS subdomain"),
-    ({"/x": "y"}, "prefix must be a DNS subdomain"),
-    ({"x" * 64: "y"}, "the name must be at most 63"),
-    ({"tenant": "-alice"}, "value '-alice'"),
-    ({"tenant": "a" * 64}, "value"),
-    ({"tenant": 3}, "value 3"),
-])
+@pytest.mark.parametrize(
+    "labels, fragment",
+    [
+        ({"app.kubernetes.io/managed-by": "everest"}, "belongs to Everest"),
+        ({"bad key": "x"}, "label key 'bad key'"),
+        ({"Example.com/x": "y"}, "prefix must be a DNS subdomain"),
+        ({"/x": "y"}, "prefix must be a DNS subdomain"),
+        ({"x" * 64: "y"}, "the name must be at most 63"),
+        ({"tenant": "-alice"}, "value '-alice'"),
+        ({"tenant": "a" * 64}, "value"),
+        ({"tenant": 3}, "value 3"),
+    ],
+)
 def test_labels_invalid_rejected_before_any_read(labels, fragment):
     with pytest.raises(ValidationError, match=fragment.replace("(", r"\(")) as err:
         nsu.validate_item(want(operators={"mysql": True}, labels=labels))
@@ -638,6 +722,6 @@ def test_labels_invalid_rejected_before_any_read(labels, fragment):
 
 def test_label_rules_accept_kubernetes_examples():
     from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
-    for key, value in [("virakcloud.everest/tenant", "alice"), ("app.kubernetes.io/part-of", ""), ("tier", "db_1.a"),
-                       ("a" * 253 + "/b", "c"), ("k", "A" * 63)]:
+
+    for key, value in [("virakcloud.everest/tenant", "alice"), ("app.kubernetes.io/part-of", ""), ("tier", "db_1.a"), ("a" * 253 + "/b", "c"), ("k", "A" * 63)]:
         assert _validation.check_label(key, value) is None, (key, value)

@@ -1,4 +1,4 @@
-"""Unit tests of plugins/module_utils/_rbac.py against everest-facts.md §5 (EF) and the RBAC doc examples (seed 003)."""
+"""Unit tests of plugins/module_utils/_rbac.py against reference §5 (docs/reference/everest.md) and the examples of Percona's RBAC documentation page."""
 
 import pathlib
 
@@ -6,6 +6,8 @@ import pytest
 import yaml
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _validation
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "rbac"
 
@@ -22,15 +24,16 @@ def first_error(text):
 # ----------------------------------------------------------------------------------------------------------------
 # Constants
 
+
 def test_thirteen_resources_with_scope():
-    assert len(_rbac.RESOURCES) == 13
-    assert _rbac.GLOBAL_RESOURCES == ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies")
-    assert _rbac.RESOURCES["enginefeatures/split-horizon-dns-configs"] == _rbac.NAMESPACED
-    assert _rbac.ACTIONS == ("create", "read", "update", "delete", "*")
+    assert len(_constants.RBAC_RESOURCES) == 13
+    assert _constants.RBAC_GLOBAL_RESOURCES == ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies")
+    assert _constants.RBAC_RESOURCES["enginefeatures/split-horizon-dns-configs"] == _constants.RBAC_NAMESPACED
+    assert _constants.RBAC_ACTIONS == ("create", "read", "update", "delete", "*")
 
 
 def test_term_pattern_is_the_go_text_with_its_range():
-    assert _rbac.TERM_PATTERN == r"^[/*-_:a-zA-Z0-9]+$"
+    assert _validation.RBAC_TERM_PATTERN == r"^[/*-_:a-zA-Z0-9]+$"
     allowed = set("*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_abcdefghijklmnopqrstuvwxyz")
     for code in range(0x20, 0x7F):
         char = chr(code)
@@ -41,21 +44,21 @@ def test_term_pattern_is_the_go_text_with_its_range():
 
 def test_term_pattern_has_no_trailing_newline_loophole():
     # Python's `$` matches before a final newline; Go's does not
-    assert _rbac.TERM_RE.match("abc\n")
+    assert _validation.RBAC_TERM_RE.match("abc\n")
     assert not _rbac.term_ok("abc\n")
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# EF §5.10 glob table and more doublestar v4 behaviour
+# reference §5.10 glob table and more doublestar v4 behaviour
 
 GLOB_CASES = [
-    # (name, pattern, expected) - first five rows are EF §5.10 verbatim
+    # (name, pattern, expected) - first five rows are reference §5.10 verbatim
     ("ns-a/c1", "*/*", True),
     ("/", "*/*", True),
     ("", "*", True),
     ("ns-a/c1", "*", False),
     ("ns-a/c1", "ns-a/*", True),
-    # EF §5.4: * does not cross /
+    # reference §5.4: * does not cross /
     ("enginefeatures/split-horizon-dns-configs", "*", False),
     ("enginefeatures/split-horizon-dns-configs", "enginefeatures/*", True),
     ("database-clusters", "*", True),
@@ -92,7 +95,7 @@ GLOB_CASES = [
     # alternatives (not reachable through Everest's term rule, but part of doublestar)
     ("ns-a/c1", "{ns-a,ns-b}/*", True),
     ("ns-c/c1", "{ns-a,ns-b}/*", False),
-    # literal * in the request is matched by * in the pattern (EF §5.7)
+    # literal * in the request is matched by * in the pattern (reference §5.7)
     ("dev/*", "dev/*", True),
     ("dev/*", "*/*", True),
     # doublestar's end-of-name rule (isZeroLengthPattern): once the name is used up, only "", "*", "**", "/**",
@@ -131,7 +134,8 @@ def test_bad_pattern_is_not_reached_when_an_earlier_part_already_failed_lazily()
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Parser (EF §5.3)
+# Parser (reference §5.3)
+
 
 def test_parser_skips_only_exact_empty_lines_and_hash_comments():
     policy = _rbac.parse_policy("\n# comment\n#\ng, admin, role:admin\n\n")
@@ -140,22 +144,25 @@ def test_parser_skips_only_exact_empty_lines_and_hash_comments():
     assert policy.g_rules[0].line == 4
 
 
-@pytest.mark.parametrize("line,message", [
-    ("   ", "invalid policy line '   '"),
-    ("  # indented comment", "invalid policy line '  # indented comment'"),
-    ("\r", "EOF"),  # a blank CRLF line: Go's csv reader returns io.EOF
-    ("p", "invalid policy line 'p'"),
-    ("this is a bad policy", "invalid policy line 'this is a bad policy'"),
-    ("a, role:admin, database-clusters, *, */*", "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
-    ("P, role:admin, database-clusters, *, */*", "invalid policy line 'P, role:admin, database-clusters, *, */*'"),
-    ("p , a, b, c, d", "invalid policy line 'p , a, b, c, d'"),  # trailing space of the first field is kept
-    ("p, a, b, c", "invalid policy rule size: expected 4, got 3, rule: [a b c]"),
-    ("p, a, b, c, d, e", "invalid policy rule size: expected 4, got 5, rule: [a b c d e]"),
-    ("g, alice", "invalid policy rule size: expected 2, got 1, rule: [alice]"),
-    ('p, a"b, c, d, e', 'parse error on line 1, column 5: bare " in non-quoted-field'),
-    ('p, "abc, c, d, e', 'parse error on line 1, column 17: extraneous or missing " in quoted-field'),
-    ('p, "a"x, c, d, e', 'parse error on line 1, column 6: extraneous or missing " in quoted-field'),
-])
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ("   ", "invalid policy line '   '"),
+        ("  # indented comment", "invalid policy line '  # indented comment'"),
+        ("\r", "EOF"),  # a blank CRLF line: Go's csv reader returns io.EOF
+        ("p", "invalid policy line 'p'"),
+        ("this is a bad policy", "invalid policy line 'this is a bad policy'"),
+        ("a, role:admin, database-clusters, *, */*", "invalid policy line 'a, role:admin, database-clusters, *, */*'"),
+        ("P, role:admin, database-clusters, *, */*", "invalid policy line 'P, role:admin, database-clusters, *, */*'"),
+        ("p , a, b, c, d", "invalid policy line 'p , a, b, c, d'"),  # trailing space of the first field is kept
+        ("p, a, b, c", "invalid policy rule size: expected 4, got 3, rule: [a b c]"),
+        ("p, a, b, c, d, e", "invalid policy rule size: expected 4, got 5, rule: [a b c d e]"),
+        ("g, alice", "invalid policy rule size: expected 2, got 1, rule: [alice]"),
+        ('p, a"b, c, d, e', 'parse error on line 1, column 5: bare " in non-quoted-field'),
+        ('p, "abc, c, d, e', 'parse error on line 1, column 17: extraneous or missing " in quoted-field'),
+        ('p, "a"x, c, d, e', 'parse error on line 1, column 6: extraneous or missing " in quoted-field'),
+    ],
+)
 def test_parser_load_errors(line, message):
     policy = _rbac.parse_policy("g, admin, role:admin\n" + line + "\n")
     assert [e.message for e in policy.errors] == [message]
@@ -187,7 +194,7 @@ def test_crlf_file_loads_except_blank_crlf_lines():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Validator: EF §5.9 upstream test policies (reconstructed fixtures) and §5.6 rules
+# Validator: reference §5.9 upstream test policies (reconstructed fixtures) and §5.6 rules
 
 UPSTREAM = [
     ("policy-1-good.csv", None),
@@ -222,8 +229,7 @@ def test_everest_error_text_wrapping():
 
 
 def test_check_order_terms_then_roles_then_resources():
-    text = ("p, role:ghost, bogus-resource, read, */*\n"
-            "p, alice, database-clusters, read, bad term\n")
+    text = "p, role:ghost, bogus-resource, read, */*\np, alice, database-clusters, read, bad term\n"
     errors = _rbac.validate(text)
     assert [e.rule for e in errors] == ["term", "role", "resource"]
     assert [e.line for e in errors] == [2, 1, 1]
@@ -262,15 +268,17 @@ def test_strict_glob_hazard_is_reported_but_not_as_everest():
     assert [(e.rule, e.everest) for e in errors] == [("glob", False)]
     assert "error from Everest instead of an answer" in errors[0].message
     assert _rbac.everest_error_text(errors) is None
-    assert _rbac.validate_output(errors) == (0, u"\u2705 Valid\n\n")  # Everest's validation accepts it
+    assert _rbac.validate_output(errors) == (0, "\u2705 Valid\n\n")  # Everest's validation accepts it
     assert _rbac.validate(text, strict=False) == []
 
 
 def test_blocking_problems_hazards_only_in_the_written_blocks():
-    text = ("g, admin, role:admin\n"
-            "p, ops, namespaces, read, [\n"                                             # foreign hazard (line 2)
-            + _rbac.render_block("t-a", ["p, a, database-clusters, read, t-a/[x"])     # hazard in t-a (line 4)
-            + _rbac.render_block("t-b", ["p, b, database-clusters, read, t-b/x\\"]))   # hazard in t-b (line 7)
+    text = (
+        "g, admin, role:admin\n"
+        "p, ops, namespaces, read, [\n"  # foreign hazard (line 2)
+        + _rbac.render_block("t-a", ["p, a, database-clusters, read, t-a/[x"])  # hazard in t-a (line 4)
+        + _rbac.render_block("t-b", ["p, b, database-clusters, read, t-b/x\\"])
+    )  # hazard in t-b (line 7)
     errors = _rbac.validate(text)
     assert [(e.rule, e.line) for e in errors] == [("glob", 2), ("glob", 4), ("glob", 7)]
     assert _rbac.blocking_problems(errors, text, []) == []
@@ -291,7 +299,7 @@ def test_implicit_admin_rules():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Evaluator: EF §5.9 can cases, §5.7 rewriting
+# Evaluator: reference §5.9 can cases, §5.7 rewriting
 
 POLICY1_CAN = [
     # admin create/read/update any DB cluster or backup `*` -> Yes
@@ -334,8 +342,9 @@ def test_object_rewriting():
 
 
 def test_every_object_needs_a_full_wildcard_rule():
-    enforcer = _rbac.Enforcer("p, u, database-clusters, read, ns-a/*\np, u, namespaces, read, ns-a\n"
-                              "p, v, database-clusters, read, **\np, v, namespaces, read, *\n")
+    enforcer = _rbac.Enforcer(
+        "p, u, database-clusters, read, ns-a/*\np, u, namespaces, read, ns-a\np, v, database-clusters, read, **\np, v, namespaces, read, *\n"
+    )
     assert enforcer.can("u", "read", "database-clusters", "ns-a/c1")
     assert not enforcer.can("u", "read", "database-clusters", "*")
     assert not enforcer.can("u", "read", "namespaces", "all")
@@ -392,7 +401,7 @@ def test_bad_pattern_fails_evaluation_when_reached():
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The documentation's examples (seed 003)
+# The documentation's examples (Percona's RBAC documentation page)
 
 DOC_EXAMPLES = yaml.safe_load(fixture_text("docs-examples.yml"))
 
@@ -412,7 +421,7 @@ def test_doc_examples(example):
     if "all_errors" in example:
         assert list(dict.fromkeys(e.message for e in errors)) == example["all_errors"]  # distinct, in report order
     if "everestctl_output" in example:
-        # what everestctl really prints (EF §5.8), and that the doc's rendering differs from it
+        # what everestctl really prints (reference §5.8), and that the doc's rendering differs from it
         assert _rbac.validate_output(errors) == (0 if example["error"] is None else 1, example["everestctl_output"])
         assert example.get("doc_output") != example["everestctl_output"]
     if example.get("can"):
@@ -421,7 +430,7 @@ def test_doc_examples(example):
             assert (enforcer.can(subject, action, resource, obj) is not None) is expected, (subject, action, resource, obj)
 
 
-UPSTREAM_TESTDATA = ["policy-1-good.csv"] + ["policy-%d-bad.csv" % n for n in range(2, 8)]  # EF §5.9, the complete list
+UPSTREAM_TESTDATA = ["policy-1-good.csv"] + ["policy-%d-bad.csv" % n for n in range(2, 8)]  # reference §5.9, the complete list
 
 
 def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
@@ -431,15 +440,14 @@ def test_doc_quirks_are_recorded_with_the_facts_correct_behaviour():
     missing = [e for e in DOC_EXAMPLES if e.get("doc_file")]
     assert [e["doc_file"] for e in missing] == ["policy-bad.csv"] and "policy-bad.csv" not in UPSTREAM_TESTDATA
     assert any("policy-1-bad.csv" in name for name in by_name) and "policy-1-bad.csv" not in UPSTREAM_TESTDATA
-    # validate output: the doc's marks and single prefix vs everestctl's (EF §5.6, §5.8)
+    # validate output: the doc's marks and single prefix vs everestctl's (reference §5.6, §5.8)
     bad = missing[0]
-    assert bad["doc_output"].startswith(u"\u00d7 Invalid\npolicy syntax error - unknown")
-    assert bad["everestctl_output"] == (u"\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name "
-                                        "'non-existent-resource'\n")
-    valid = [e for e in DOC_EXAMPLES if e.get("doc_output", "").startswith(u"\u2713")]
-    assert len(valid) == 1 and valid[0]["everestctl_output"] == u"\u2705 Valid\n\n"
+    assert bad["doc_output"].startswith("\u00d7 Invalid\npolicy syntax error - unknown")
+    assert bad["everestctl_output"] == ("\u274c Invalid\npolicy syntax error - policy syntax error - unknown resource name 'non-existent-resource'\n")
+    valid = [e for e in DOC_EXAMPLES if e.get("doc_output", "").startswith("\u2713")]
+    assert len(valid) == 1 and valid[0]["everestctl_output"] == "\u2705 Valid\n\n"
     load = _rbac.validate(fixture_text("policy-2-bad.csv"))
-    assert _rbac.validate_output(load) == (1, u"\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")
+    assert _rbac.validate_output(load) == (1, "\u274c Invalid\npolicy syntax error - invalid policy line 'this is a bad policy'\n")
     # "adminrole:role" (doc typo) has none of role:admin's implicit rules
     typo = next(e for e in DOC_EXAMPLES if "adminrole:role" in e["name"])
     enforcer = _rbac.Enforcer(typo["policy"])
@@ -461,13 +469,17 @@ def test_doc_examples_cover_the_invalid_ones():
 # ----------------------------------------------------------------------------------------------------------------
 # Items and injection safety
 
-@pytest.mark.parametrize("item,line", [
-    ({"subject": "role:t-a", "resource": "database-clusters", "action": "*", "object": "t-a/*"}, "p, role:t-a, database-clusters, *, t-a/*"),
-    ({"user": "alice", "role": "role:t-a"}, "g, alice, role:t-a"),
-    ("p,role:t-a,namespaces,read,t-a", "p, role:t-a, namespaces, read, t-a"),
-    ("  g ,  alice , role:t-a  ", "g, alice, role:t-a"),
-    ({"user": "alice", "role": "role:t-a", "extra": None}, "g, alice, role:t-a"),
-])
+
+@pytest.mark.parametrize(
+    "item,line",
+    [
+        ({"subject": "role:t-a", "resource": "database-clusters", "action": "*", "object": "t-a/*"}, "p, role:t-a, database-clusters, *, t-a/*"),
+        ({"user": "alice", "role": "role:t-a"}, "g, alice, role:t-a"),
+        ("p,role:t-a,namespaces,read,t-a", "p, role:t-a, namespaces, read, t-a"),
+        ("  g ,  alice , role:t-a  ", "g, alice, role:t-a"),
+        ({"user": "alice", "role": "role:t-a", "extra": None}, "g, alice, role:t-a"),
+    ],
+)
 def test_render_line(item, line):
     assert _rbac.render_line(item) == line
     assert _rbac.check_item(item) == []
@@ -509,8 +521,7 @@ def test_injection_attempts_are_rejected(item):
 
 
 def test_rejection_messages_name_the_field_and_reason():
-    assert "object 'x,y' contains a comma" in _rbac.check_item(
-        {"subject": "a", "resource": "namespaces", "action": "read", "object": "x,y"})[0]
+    assert "object 'x,y' contains a comma" in _rbac.check_item({"subject": "a", "resource": "namespaces", "action": "read", "object": "x,y"})[0]
     assert "subject" in _rbac.check_item({"subject": "a\nb", "resource": "namespaces", "action": "read", "object": "x"})[0]
     assert "newline" in _rbac.check_item({"subject": "a\nb", "resource": "namespaces", "action": "read", "object": "x"})[0]
 
@@ -541,7 +552,7 @@ def test_add_block_to_text_without_final_newline():
 def test_add_replace_remove_keep_foreign_bytes():
     text = FOREIGN + block("t-b", "g, b, role:t-b") + "tail line\n"
     added = _rbac.apply_blocks(text, {"t-a": ["g, a, role:t-a"]})
-    assert added.startswith(text) and added[len(text):] == block("t-a", "g, a, role:t-a")
+    assert added.startswith(text) and added[len(text) :] == block("t-a", "g, a, role:t-a")
     replaced = _rbac.apply_blocks(added, {"t-b": ["g, b2, role:t-b", "g, b3, role:t-b"]})
     assert replaced == FOREIGN + block("t-b", "g, b2, role:t-b", "g, b3, role:t-b") + "tail line\n" + block("t-a", "g, a, role:t-a")
     removed = _rbac.apply_blocks(replaced, {"t-b": None, "t-a": None})
@@ -569,12 +580,15 @@ def test_markers_with_crlf_are_recognised():
     assert _rbac.apply_blocks(text, {"a": None}) == "keep\r\n"
 
 
-@pytest.mark.parametrize("text,match", [
-    ("# BEGIN virakcloud.everest a\ng, x, y\n", "has no"),
-    ("# END virakcloud.everest a\n", "without a matching BEGIN"),
-    ("# BEGIN virakcloud.everest a\n# BEGIN virakcloud.everest b\n# END virakcloud.everest b\n# END virakcloud.everest a\n", "not closed"),
-    (block("a") + block("a"), "appears twice"),
-])
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("# BEGIN virakcloud.everest a\ng, x, y\n", "has no"),
+        ("# END virakcloud.everest a\n", "without a matching BEGIN"),
+        ("# BEGIN virakcloud.everest a\n# BEGIN virakcloud.everest b\n# END virakcloud.everest b\n# END virakcloud.everest a\n", "not closed"),
+        (block("a") + block("a"), "appears twice"),
+    ],
+)
 def test_broken_markers_refuse_to_edit(text, match):
     with pytest.raises(_rbac.BlockError, match=match):
         _rbac.apply_blocks(text, {"z": ["g, q, role:z"]})

@@ -5,9 +5,9 @@ translates each one into a regular expression segment by segment (``*`` -> ``[^/
 segment -> any number of segments, ``[..]`` / ``[^..]`` / ``[!..]`` -> a regex class, ``\\c`` -> the literal c) and
 evaluates the casbin model naively (recursive role expansion, every rule tried in order).
 
-Glob syntax per EF §5.4/§5.10 (doublestar v4: ``*``, ``**``, ``?``, ``[..]``, ``{a,b}``) and doublestar's match.go for
-the details the facts do not spell out: negation with ``^`` or ``!``, ranges, ``\\`` escapes, and that a class (even
-a negated one) is not stopped by ``/``. Note that Everest's term rule (EF §5.6) rejects ``{``, ``}`` and ``!``, so
+Glob syntax per reference §5.4/§5.10 (doublestar v4: ``*``, ``**``, ``?``, ``[..]``, ``{a,b}``) and doublestar's match.go for
+the details the reference does not spell out: negation with ``^`` or ``!``, ranges, ``\\`` escapes, and that a class (even
+a negated one) is not stopped by ``/``. Note that Everest's term rule (reference §5.6) rejects ``{``, ``}`` and ``!``, so
 alternatives and ``[!..]`` can never occur in a valid policy; they are tested at the glob level only, and the
 Enforcer test uses term-valid patterns (``[..]``, ``[^..]``, escapes).
 """
@@ -18,14 +18,14 @@ import re
 from hypothesis import assume, given, settings, strategies as st
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 SETTINGS = settings(derandomize=True, max_examples=600, deadline=None, database=None)
 
 LITERALS = "ab-"
 ESCAPABLE = "ab*?[-"
 class_item = st.one_of(st.sampled_from(list("abx")), st.sampled_from(["a-b", "a-x", "b-x", "\\*", "\\a"]))
-char_class = st.tuples(st.sampled_from(["", "", "^", "!"]), st.lists(class_item, min_size=1, max_size=3)).map(
-    lambda t: "[" + t[0] + "".join(t[1]) + "]")
+char_class = st.tuples(st.sampled_from(["", "", "^", "!"]), st.lists(class_item, min_size=1, max_size=3)).map(lambda t: "[" + t[0] + "".join(t[1]) + "]")
 escape = st.sampled_from(list(ESCAPABLE)).map(lambda c: "\\" + c)
 token = st.one_of(st.sampled_from(list(LITERALS) + ["*", "?"]), st.sampled_from(list(LITERALS) + ["*", "?"]), char_class, escape)
 plain_segment = st.lists(token, min_size=0, max_size=4).map("".join)
@@ -35,8 +35,7 @@ plain_patterns = st.lists(segment, min_size=1, max_size=4).map("/".join)
 alternative = st.lists(st.one_of(token, st.just("/")), min_size=0, max_size=3).map("".join)
 brace = st.lists(alternative, min_size=2, max_size=3).map(lambda alts: "{" + ",".join(alts) + "}")
 brace_patterns = st.lists(st.one_of(plain_segment, brace, st.just("/"), st.just("**")), min_size=1, max_size=5).map("".join)
-names = st.lists(st.lists(st.sampled_from(list(LITERALS) + ["*", "x", "?", "["]), max_size=3).map("".join),
-                 min_size=1, max_size=4).map("/".join)
+names = st.lists(st.lists(st.sampled_from(list(LITERALS) + ["*", "x", "?", "["]), max_size=3).map("".join), min_size=1, max_size=4).map("/".join)
 
 
 def tokens(pattern):
@@ -44,7 +43,7 @@ def tokens(pattern):
     out, i = [], 0
     while i < len(pattern):
         if pattern[i] == "\\":
-            out.append(pattern[i:i + 2])
+            out.append(pattern[i : i + 2])
             i += 2
         elif pattern[i] == "[":
             j = i + 1
@@ -53,7 +52,7 @@ def tokens(pattern):
             j += 1  # a class holds at least one item; "]" right after "[" or "[^" would be that item
             while pattern[j] != "]":
                 j += 2 if pattern[j] == "\\" else 1
-            out.append(pattern[i:j + 1])
+            out.append(pattern[i : j + 1])
             i = j + 1
         else:
             out.append(pattern[i])
@@ -128,8 +127,8 @@ def expand(pattern):
         return [(pattern, [])]
     close = pattern.index("}", start)
     out = []
-    for alt in pattern[start + 1:close].split(","):
-        for rest, offsets in expand(pattern[close + 1:]):
+    for alt in pattern[start + 1 : close].split(","):
+        for rest, offsets in expand(pattern[close + 1 :]):
             shift = start + len(alt)
             out.append((pattern[:start] + alt + rest, [start] + [shift + o for o in offsets]))
     return out
@@ -157,7 +156,7 @@ def _tail(pattern):
     keep = 0
     while keep < len(toks) and toks[len(toks) - 1 - keep] in ("*", "/"):
         keep += 1
-    return "".join(toks[len(toks) - keep:])
+    return "".join(toks[len(toks) - keep :])
 
 
 def _zero_length_quirk(pattern):
@@ -195,7 +194,7 @@ def _partial(pattern, count):
         return [pattern]
     start = pattern.find("{")
     close = pattern.index("}", start)
-    return [pattern[:start] + alt + rest for alt in pattern[start + 1:close].split(",") for rest in _partial(pattern[close + 1:], count - 1)]
+    return [pattern[:start] + alt + rest for alt in pattern[start + 1 : close].split(",") for rest in _partial(pattern[close + 1 :], count - 1)]
 
 
 def _brace_lookahead_quirk(pattern):
@@ -310,24 +309,26 @@ def test_brace_quirks_are_what_doublestar_does():
 # Enforcer vs a naive evaluator
 
 SUBJECTS = ["alice", "bob", "role:a", "role:b", "role:c"]
-# term-valid patterns only (EF §5.6: no "{", "}" or "!"): classes, [^..] negation, ranges and escapes included
-RES = ["database-clusters", "namespaces", "*", "backup-storages", "enginefeatures/split-horizon-dns-configs", "database-[c]lusters",
-       "[bn]a*"]
+# term-valid patterns only (reference §5.6: no "{", "}" or "!"): classes, [^..] negation, ranges and escapes included
+RES = ["database-clusters", "namespaces", "*", "backup-storages", "enginefeatures/split-horizon-dns-configs", "database-[c]lusters", "[bn]a*"]
 ACT = ["read", "create", "*", "re*", "[cr]*", "[^r]*", "\\*"]
 OBJ = ["*/*", "*", "ns-a/*", "ns-a", "ns-b/c1", "**", "ns-?/c1", "ns-[ab]/*", "ns-[^a]/c[0-9]", "ns-\\a/*", "[a-n]s-a", "ns-[^b]"]
 
 p_rule = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from(RES), st.sampled_from(ACT), st.sampled_from(OBJ))
 g_rule = st.tuples(st.sampled_from(SUBJECTS[:4]), st.sampled_from(["role:a", "role:b", "role:c", "role:admin"]))
-requests = st.tuples(st.sampled_from(SUBJECTS + ["role:admin", "carol"]), st.sampled_from(["create", "read", "update", "delete", "*"]),
-                     st.sampled_from(sorted(_rbac.RESOURCES) + ["*"]),
-                     st.sampled_from(["*", "all", "ns-a/c1", "ns-b/c1", "ns-a", "x", "ns-a/*", "ns-x/c2", "ns-/", "ns-b"]))
+requests = st.tuples(
+    st.sampled_from(SUBJECTS + ["role:admin", "carol"]),
+    st.sampled_from(["create", "read", "update", "delete", "*"]),
+    st.sampled_from(sorted(_constants.RBAC_RESOURCES) + ["*"]),
+    st.sampled_from(["*", "all", "ns-a/c1", "ns-b/c1", "ns-a", "x", "ns-a/*", "ns-x/c2", "ns-/", "ns-b"]),
+)
 
 
 def naive_can(p_rules, g_rules, subject, action, resource, obj):
     if obj in ("*", "all"):
         obj = "" if resource in ("data-importers", "load-balancer-configs", "namespaces", "pod-scheduling-policies") else "/"
     rules = list(p_rules)
-    for name, scope in sorted(_rbac.RESOURCES.items()):
+    for name, scope in sorted(_constants.RBAC_RESOURCES.items()):
         rules.append(("role:admin", name, "*", "*" if scope == "global" else "*/*"))
 
     def linked(name, target, depth):
@@ -357,8 +358,9 @@ def test_enforcer_agrees_with_naive_evaluator(p_rules, g_rules, reqs):
         assert got == naive_can(p_rules, g_rules, subject, action, resource, obj), (text, subject, action, resource, obj)
 
 
-p_rule_known_resource = st.tuples(st.sampled_from(SUBJECTS), st.sampled_from([r for r in RES if r == "*" or r in _rbac.RESOURCES]),
-                                  st.sampled_from(ACT), st.sampled_from(OBJ))
+p_rule_known_resource = st.tuples(
+    st.sampled_from(SUBJECTS), st.sampled_from([r for r in RES if r == "*" or r in _constants.RBAC_RESOURCES]), st.sampled_from(ACT), st.sampled_from(OBJ)
+)
 
 
 @SETTINGS
@@ -373,8 +375,7 @@ def test_validator_role_rule_matches_definition(p_rules, g_rules):
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(list("pg, \t\"#\r\nab*/:") + ["role:x", "namespaces", "# BEGIN virakcloud.everest zz\n"]),
-                max_size=40).map("".join))
+@given(st.lists(st.sampled_from(list("pg, \t\"#\r\nab*/:") + ["role:x", "namespaces", "# BEGIN virakcloud.everest zz\n"]), max_size=40).map("".join))
 def test_parser_never_raises_and_apply_blocks_preserves_foreign_text(text):
     policy = _rbac.parse_policy(text)
     assert isinstance(policy.errors, list)

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _http, _k8s, _lock, _trp, _validation
+from ansible_collections.virakcloud.everest.plugins.module_utils import _accounts, _http, _k8s, _lock, _trp_policy, _validation
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import ConnectionConfigError, ValidationError
 from everest_sandbox.kubeapi.server import tls_material
 
@@ -24,14 +24,18 @@ TOKEN = "tok-secret-never-sent-in-clear"
 
 # ------------------------------------------------------------------------------------------------------ transport
 
-@pytest.mark.parametrize("server, allowed", [
-    ("http://10.0.0.5:6443", False),
-    ("http://k8s.example.com", False),
-    ("http://127.0.0.1:6443", True),
-    ("http://[::1]:6443", True),
-    ("http://localhost:8080", True),
-    ("https://k8s.example.com", True),
-])
+
+@pytest.mark.parametrize(
+    "server, allowed",
+    [
+        ("http://10.0.0.5:6443", False),
+        ("http://k8s.example.com", False),
+        ("http://127.0.0.1:6443", True),
+        ("http://[::1]:6443", True),
+        ("http://localhost:8080", True),
+        ("https://k8s.example.com", True),
+    ],
+)
 def test_credentials_never_go_over_plain_http_except_to_loopback(server, allowed):
     if allowed:
         _k8s.client_from_params({"host": server, "api_key": TOKEN}).close()
@@ -49,17 +53,21 @@ def test_the_http_opt_in_and_no_credentials():
 
 
 def kubeconfig(tmp_path, cluster, user=None):
-    doc = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-           "clusters": [{"name": "c", "cluster": cluster}], "users": [{"name": "u", "user": user or {"token": TOKEN}}],
-           "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": user or {"token": TOKEN}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }
     path = tmp_path / "kubeconfig"
     path.write_text(json.dumps(doc))
     return str(path)
 
 
 def test_a_ca_together_with_insecure_is_refused_like_client_go(tmp_path):
-    path = kubeconfig(tmp_path, {"server": "https://10.0.0.5:6443", "insecure-skip-tls-verify": True,
-                                 "certificate-authority-data": "Zm9v"})
+    path = kubeconfig(tmp_path, {"server": "https://10.0.0.5:6443", "insecure-skip-tls-verify": True, "certificate-authority-data": "Zm9v"})
     with pytest.raises(ConnectionConfigError) as err:
         _k8s.client_from_params({"kubeconfig": path})
     assert _http.CA_WITH_INSECURE in err.value.msg
@@ -92,6 +100,7 @@ def tls_server():
 def test_tls_server_name_is_honoured(tmp_path, tls_server):
     """The test certificate names 127.0.0.1 and localhost; tls-server-name decides which name is verified."""
     import base64  # pylint: disable=import-outside-toplevel
+
     ca = base64.b64encode(tls_material()["cert"]).decode()
     url = "https://127.0.0.1:%d" % tls_server.server_address[1]
     good = kubeconfig(tmp_path, {"server": url, "certificate-authority-data": ca, "tls-server-name": "localhost"})
@@ -109,6 +118,7 @@ def test_tls_server_name_is_honoured(tmp_path, tls_server):
 
 # -------------------------------------------------------------------------------------------- exec credential plugin
 
+
 def exec_plugin(tmp_path, counter):
     script = tmp_path / "plugin.py"
     script.write_text(
@@ -117,7 +127,8 @@ def exec_plugin(tmp_path, counter):
         "n = int(open(path).read()) + 1 if __import__('os').path.exists(path) else 1\n"
         "open(path, 'w').write(str(n))\n"
         "print(json.dumps({'apiVersion': 'client.authentication.k8s.io/v1', 'kind': 'ExecCredential',\n"
-        "                  'status': {'token': 'exec-token-%%d' %% n, 'clientKeyData': 'exec-key-secret'}}))\n" % str(counter))
+        "                  'status': {'token': 'exec-token-%%d' %% n, 'clientKeyData': 'exec-key-secret'}}))\n" % str(counter)
+    )
     return {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": [str(script)]}
 
 
@@ -151,8 +162,7 @@ def test_exec_secrets_are_masked_and_a_401_runs_the_plugin_again_once(tmp_path):
     server.auth = []
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        path = kubeconfig(tmp_path, {"server": "http://127.0.0.1:%d" % server.server_address[1]},
-                          {"exec": exec_plugin(tmp_path, tmp_path / "n")})
+        path = kubeconfig(tmp_path, {"server": "http://127.0.0.1:%d" % server.server_address[1]}, {"exec": exec_plugin(tmp_path, tmp_path / "n")})
         client = _k8s.client_from_params({"kubeconfig": path})
         assert client.get("/version")["kind"] == "Status"
         assert server.auth == ["Bearer exec-token-1", "Bearer exec-token-2"]  # refreshed after the 401, once
@@ -165,15 +175,17 @@ def test_exec_secrets_are_masked_and_a_401_runs_the_plugin_again_once(tmp_path):
 
 # ------------------------------------------------------------------------------------------------------- the Lease
 
+
 def foreign(api, duration):
-    api.obj = {"metadata": {"name": "test-lock", "namespace": "everest-system", "resourceVersion": "1"},
-               "spec": {"holderIdentity": "other", "leaseDurationSeconds": duration}}
+    api.obj = {
+        "metadata": {"name": "test-lock", "namespace": "everest-system", "resourceVersion": "1"},
+        "spec": {"holderIdentity": "other", "leaseDurationSeconds": duration},
+    }
     api.rv = 1
 
 
 def lock(api, clock, **kwargs):
-    return _lock.LeaseLock(api, "everest-system", "test-lock", identity="me", duration=30, timeout=600, clock=clock,
-                           sleep=clock.sleep, renew=False, **kwargs)
+    return _lock.LeaseLock(api, "everest-system", "test-lock", identity="me", duration=30, timeout=600, clock=clock, sleep=clock.sleep, renew=False, **kwargs)
 
 
 def test_a_foreign_lease_claiming_one_second_is_not_taken_early():
@@ -220,6 +232,7 @@ def test_a_lease_that_exists_for_create_but_not_for_get_does_not_spin():
         def create(self, path, body):
             self.ops.append("create")
             from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists
+
             raise K8sAlreadyExists("exists")
 
         def get_or_none(self, path):
@@ -227,8 +240,7 @@ def test_a_lease_that_exists_for_create_but_not_for_get_does_not_spin():
             return None
 
     api = Ghost()
-    held = _lock.LeaseLock(api, "everest-system", "test-lock", identity="me", duration=30, timeout=5, clock=clock,
-                           sleep=clock.sleep, renew=False)
+    held = _lock.LeaseLock(api, "everest-system", "test-lock", identity="me", duration=30, timeout=5, clock=clock, sleep=clock.sleep, renew=False)
     with pytest.raises(_lock.LockTimeout):
         held.acquire()
     assert clock.sleeps and api.ops.count("create") <= 2 * len(clock.sleeps) + 2
@@ -284,6 +296,7 @@ def test_an_account_write_never_starts_without_the_lease(monkeypatch):
 
 # ------------------------------------------------------------------------------------------------------ bounds
 
+
 def test_a_huge_password_is_refused_before_anything_runs():
     with pytest.raises(ValidationError) as err:
         _accounts.validate_item({"username": "alice", "password": "a" * 200000})
@@ -291,24 +304,28 @@ def test_a_huge_password_is_refused_before_anything_runs():
     assert _validation.check_password("a" * 4096) is None
 
 
-@pytest.mark.parametrize("limits, expected", [
-    ({"max_clusters": 10 ** 12}, "more than the 100000"),
-    ({"max_db_users": 100001}, "more than the 100000"),
-])
+@pytest.mark.parametrize(
+    "limits, expected",
+    [
+        ({"max_clusters": 10**12}, "more than the 100000"),
+        ({"max_db_users": 100001}, "more than the 100000"),
+    ],
+)
 def test_counts_have_a_sane_range(limits, expected):
     with pytest.raises(ValidationError) as err:
-        _trp.normalize_item({"namespace": "ns-a", "limits": limits})
+        _trp_policy.normalize_item({"namespace": "ns-a", "limits": limits})
     assert expected in err.value.msg
 
 
 def test_label_keys_use_the_kubernetes_rule_in_every_module():
     with pytest.raises(ValidationError) as err:
-        _trp.normalize_item({"namespace": "ns-a", "labels": {"a b": "x"}})
+        _trp_policy.normalize_item({"namespace": "ns-a", "labels": {"a b": "x"}})
     assert "label key 'a b'" in err.value.msg
 
 
 def test_private_files_are_owner_only(tmp_path):
     from ansible_collections.virakcloud.everest.plugins.module_utils import _private_files  # pylint: disable=import-outside-toplevel
+
     private = _private_files.create(b"secret", ".kubeconfig")
     try:
         assert stat.S_IMODE(os.stat(private.path).st_mode) == 0o600

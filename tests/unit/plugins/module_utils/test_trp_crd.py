@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT / ".venv" / "collections"))
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _trp_crd  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 
 YAML_FILE = ROOT / "files" / "crd-tenantresourcepolicy.yaml"
 PY_FILE = ROOT / "plugins" / "module_utils" / "_trp_crd.py"
@@ -20,18 +21,19 @@ PY_FILE = ROOT / "plugins" / "module_utils" / "_trp_crd.py"
 
 def test_python_copy_equals_yaml_file():
     assert _trp_crd.CRD_YAML == YAML_FILE.read_text(encoding="utf-8"), (
-        "plugins/module_utils/_trp_crd.py is out of date; run: python tests/unit/plugins/module_utils/test_trp_crd.py --write")
+        "plugins/module_utils/_trp_crd.py is out of date; run: python tests/unit/plugins/module_utils/test_trp_crd.py --write"
+    )
 
 
 def test_constants_match_document():
     doc = yaml.safe_load(_trp_crd.CRD_YAML)
-    assert doc["metadata"]["name"] == _trp_crd.CRD_NAME == "%s.%s" % (_trp_crd.PLURAL, _trp_crd.GROUP)
-    assert doc["spec"]["group"] == _trp_crd.GROUP
-    assert doc["spec"]["names"]["kind"] == _trp_crd.KIND
-    assert doc["spec"]["names"]["plural"] == _trp_crd.PLURAL
+    assert doc["metadata"]["name"] == _constants.TRP_CRD_NAME == "%s.%s" % (_constants.TRP_PLURAL, _constants.TRP_GROUP)
+    assert doc["spec"]["group"] == _constants.TRP_GROUP
+    assert doc["spec"]["names"]["kind"] == _constants.TRP_KIND
+    assert doc["spec"]["names"]["plural"] == _constants.TRP_PLURAL
     assert doc["spec"]["names"]["shortNames"] == ["trp"]
     assert doc["spec"]["scope"] == "Namespaced"
-    assert [v["name"] for v in doc["spec"]["versions"]] == [_trp_crd.VERSION]
+    assert [v["name"] for v in doc["spec"]["versions"]] == [_constants.TRP_VERSION]
 
 
 def test_schema_is_the_seed_contract_plus_status():
@@ -59,7 +61,7 @@ def _write():
     text = YAML_FILE.read_text(encoding="utf-8")
     assert "'''" not in text and "\\" not in text
     source = PY_FILE.read_text(encoding="utf-8")
-    head = source[:source.index("CRD_YAML = '''")]
+    head = source[: source.index("CRD_YAML = '''")]
     PY_FILE.write_text(head + "CRD_YAML = '''" + text + "'''\n", encoding="utf-8")
     print("wrote", PY_FILE)
 

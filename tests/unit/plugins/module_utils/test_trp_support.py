@@ -48,7 +48,7 @@ class FakeClient:
         self.objects = {}  # (api, plural, ns, name) -> obj
         self.calls = []
         self.rv = 100
-        self.prune = {}     # plural -> function(obj) -> obj (schema pruning)
+        self.prune = {}  # plural -> function(obj) -> obj (schema pruning)
         self.validate = {}  # plural -> function(obj) -> list of causes (422 when non-empty)
         self.conflicts = 0  # PUTs to refuse with 409 before accepting
         self.on_get = None  # hook(path, obj) -> obj
@@ -126,8 +126,7 @@ class FakeClient:
         self.calls.append(("create", path, copy.deepcopy(body)))
         api, plural, ns, _name, _sub = parse_path(path)
         if ns in self.missing_namespaces:
-            raise _errors.K8sNotFound('namespaces "%s" not found' % ns, status=404, reason="NotFound",
-                                      api_message='namespaces "%s" not found' % ns)
+            raise _errors.K8sNotFound('namespaces "%s" not found' % ns, status=404, reason="NotFound", api_message='namespaces "%s" not found' % ns)
         body = self._admit(plural, body)
         name = body["metadata"]["name"]
         if ns is not None:

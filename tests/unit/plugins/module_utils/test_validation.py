@@ -1,4 +1,4 @@
-"""Unit tests of _validation: Everest's input rules (EF §2.2, §4.3, §6.3) and their error texts."""
+"""Unit tests of _validation: Everest's input rules (reference §2.2, §4.3, §6.3) and their error texts."""
 
 import re
 import string
@@ -17,11 +17,25 @@ GO_PASSWORD = re.compile(r"[a-zA-Z0-9@*#$%^&+=!_\-]{6,}")
 GO_NAMESPACE = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
-@pytest.mark.parametrize("value,ok", [
-    ("abc", True), ("a_b", True), ("___", True), ("Tenant_01", True), ("x" * 500, True),
-    ("ab", False), ("", False), ("ab-c", False), ("a.bc", False), ("abc ", False), ("abc\n", False),
-    ("ädmin", False), (None, False), (123, False),
-])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("abc", True),
+        ("a_b", True),
+        ("___", True),
+        ("Tenant_01", True),
+        ("x" * 500, True),
+        ("ab", False),
+        ("", False),
+        ("ab-c", False),
+        ("a.bc", False),
+        ("abc ", False),
+        ("abc\n", False),
+        ("ädmin", False),
+        (None, False),
+        (123, False),
+    ],
+)
 def test_username(value, ok):
     assert (v.check_username(value) is None) is ok
     if not ok:
@@ -29,22 +43,34 @@ def test_username(value, ok):
 
 
 def test_error_texts_are_everests_verbatim():
-    assert v.USERNAME_ERROR == ("username may contain only letters, numbers, underscores, and must be at least 3 "
-                                "characters long")
-    assert v.PASSWORD_ERROR == ("password may contain only letters, numbers and specific special characters "
-                                "(@*#$%^&+=!_-), and must be at least 6 characters long")
-    assert v.check_namespace("everest-olm") == ("'everest-olm' namespace is reserved for Everest internals. "
-                                                "Please specify another namespace")
+    assert v.USERNAME_ERROR == ("username may contain only letters, numbers, underscores, and must be at least 3 characters long")
+    assert v.PASSWORD_ERROR == (
+        "password may contain only letters, numbers and specific special characters (@*#$%^&+=!_-), and must be at least 6 characters long"
+    )
+    assert v.check_namespace("everest-olm") == ("'everest-olm' namespace is reserved for Everest internals. Please specify another namespace")
     assert v.check_namespace("Bad") == (
         "'namespace name' is not RFC 1035 compatible. The name should contain only lowercase alphanumeric characters "
-        "or '-', start with an alphabetic character, end with an alphanumeric character")
+        "or '-', start with an alphabetic character, end with an alphanumeric character"
+    )
 
 
-@pytest.mark.parametrize("value,ok", [
-    ("secret", True), ("p@ss-w0rd!", True), ("@*#$%^&+=!_-", True), ("a" * 1000, True),
-    ("short", False), ("with space", False), ("semi;colon", False), ("quote'd1", False), ("pässwort", False),
-    ("secret\n", False), ("", False), (None, False),
-])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("secret", True),
+        ("p@ss-w0rd!", True),
+        ("@*#$%^&+=!_-", True),
+        ("a" * 1000, True),
+        ("short", False),
+        ("with space", False),
+        ("semi;colon", False),
+        ("quote'd1", False),
+        ("pässwort", False),
+        ("secret\n", False),
+        ("", False),
+        (None, False),
+    ],
+)
 def test_password(value, ok):
     assert (v.check_password(value) is None) is ok
     if not ok:
@@ -54,12 +80,30 @@ def test_password(value, ok):
             assert value not in error  # the value is never echoed
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("acme-db", None), ("a", None), ("a" * 63, None), ("a1-b2", None), ("default", None), ("kube-system", None),
-    ("everest-system", "reserved"), ("everest-monitoring", "reserved"), ("everest-olm", "reserved"),
-    ("a" * 64, "rfc"), ("1abc", "rfc"), ("abc-", "rfc"), ("-abc", "rfc"), ("Abc", "rfc"), ("a_b", "rfc"),
-    ("a.b", "rfc"), ("", "rfc"), ("abc\n", "rfc"), (None, "rfc"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("acme-db", None),
+        ("a", None),
+        ("a" * 63, None),
+        ("a1-b2", None),
+        ("default", None),
+        ("kube-system", None),
+        ("everest-system", "reserved"),
+        ("everest-monitoring", "reserved"),
+        ("everest-olm", "reserved"),
+        ("a" * 64, "rfc"),
+        ("1abc", "rfc"),
+        ("abc-", "rfc"),
+        ("-abc", "rfc"),
+        ("Abc", "rfc"),
+        ("a_b", "rfc"),
+        ("a.b", "rfc"),
+        ("", "rfc"),
+        ("abc\n", "rfc"),
+        (None, "rfc"),
+    ],
+)
 def test_namespace(value, expected):
     error = v.check_namespace(value)
     if expected is None:
@@ -78,9 +122,18 @@ def test_reserved_is_checked_before_rfc1035():
         assert "reserved" in v.check_namespace(name)
 
 
-@pytest.mark.parametrize("value,ok", [
-    ("s3-main", True), ("a" * 22, True), ("a" * 23, False), ("S3", False), ("3s", False), ("b-", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("s3-main", True),
+        ("a" * 22, True),
+        ("a" * 23, False),
+        ("S3", False),
+        ("3s", False),
+        ("b-", False),
+        ("", False),
+    ],
+)
 def test_object_name(value, ok):
     error = v.check_object_name(value)
     assert (error is None) is ok

@@ -47,8 +47,10 @@ class FakeClient:
     def get_or_none(self, path):
         self.calls.append(path)
         if path == _accounts.SECRET_PATH:
-            return {"metadata": {"annotations": dict(("insecure-password/" + u, "true") for u in self.plain)},
-                    "data": {"users.yaml": base64.b64encode(users_yaml(self.users).encode()).decode()}}
+            return {
+                "metadata": {"annotations": dict(("insecure-password/" + u, "true") for u in self.plain)},
+                "data": {"users.yaml": base64.b64encode(users_yaml(self.users).encode()).decode()},
+            }
         if path == _accounts.SYSTEM_NAMESPACE_PATH:
             return {"metadata": {"uid": SALT}}
         if path == LEASE_PATH:
@@ -89,7 +91,8 @@ class FakeClient:
 
 
 class FakePopen:
-    """Plays everestctl: records argv; applies account changes to the FakeClient like EF §3."""
+    """Plays everestctl: records argv; applies account changes to the FakeClient like reference §3."""
+
     client = None
     argvs = []
     failures = []
@@ -147,8 +150,7 @@ def run_module(module, args, capsys, check=False, diff=False):
 
 
 def test_noop_runs_nothing(world, capsys):
-    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "tenant-pass1",
-                                                   "everestctl_path": world["binary"]}, capsys)
+    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "tenant-pass1", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and "cmd" not in result
     assert FakePopen.argvs == []
     assert result["account"]["username"] == "tenant" and result["account"]["exists"] is True
@@ -156,29 +158,27 @@ def test_noop_runs_nothing(world, capsys):
 
 
 def test_create_argv_and_masking(world, capsys):
-    result, out = run_module_raw(everest_account, {"username": "new_user", "password": "S3cret#pw",
-                                                   "everestctl_path": world["binary"]}, capsys, diff=True)
+    result, out = run_module_raw(everest_account, {"username": "new_user", "password": "S3cret#pw", "everestctl_path": world["binary"]}, capsys, diff=True)
     assert result["changed"] is True
-    assert FakePopen.argvs == [[world["binary"], "accounts", "create", "-u", "new_user", "-p", "S3cret#pw",
-                                "--kubeconfig", KUBECONFIG]]
+    assert FakePopen.argvs == [[world["binary"], "accounts", "create", "-u", "new_user", "-p", "S3cret#pw", "--kubeconfig", KUBECONFIG]]
     assert result["cmd"] == [world["binary"], "accounts", "create", "-u", "new_user", "-p", "********", "--kubeconfig", KUBECONFIG]
-    assert result["diff"] == {"before": {"exists": False, "enabled": None, "capabilities": [], "password": "<unchanged>"},
-                              "after": {"exists": True, "enabled": True, "capabilities": ["login"], "password": "<changed>"}}
+    assert result["diff"] == {
+        "before": {"exists": False, "enabled": None, "capabilities": [], "password": "<unchanged>"},
+        "after": {"exists": True, "enabled": True, "capabilities": ["login"], "password": "<changed>"},
+    }
     assert "S3cret#pw" not in out
     assert world["client"].users["new_user"] == go_hash("S3cret#pw")
 
 
 def test_set_password_argv(world, capsys):
-    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "other-pass1",
-                                                   "everestctl_path": world["binary"]}, capsys)
+    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "other-pass1", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True
     assert FakePopen.argvs[0][1:6] == ["accounts", "set-password", "-u", "tenant", "--new-password"]
     assert "other-pass1" not in out
 
 
 def test_plain_admin_same_password_unchanged(world, capsys):
-    result = run_module(everest_account, {"username": "admin", "password": "plain-admin-pw",
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "admin", "password": "plain-admin-pw", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and result["account"]["plain_text_password"] is True
     assert FakePopen.argvs == []
     # a plain-text comparison needs no salt
@@ -186,19 +186,23 @@ def test_plain_admin_same_password_unchanged(world, capsys):
 
 
 def test_check_mode_with_diff(world, capsys):
-    result, out = run_module_raw(everest_account, {"username": "tenant", "password": "changed-pw1",
-                                                   "everestctl_path": world["binary"]}, capsys, check=True, diff=True)
+    result, out = run_module_raw(
+        everest_account, {"username": "tenant", "password": "changed-pw1", "everestctl_path": world["binary"]}, capsys, check=True, diff=True
+    )
     assert result["changed"] is True and FakePopen.argvs == []
     assert result["diff"]["before"]["password"] == "<unchanged>" and result["diff"]["after"]["password"] == "<changed>"
     assert result["cmd"][1:3] == ["accounts", "set-password"] and "changed-pw1" not in out
     assert world["client"].users["tenant"] == go_hash("tenant-pass1")
 
 
-@pytest.mark.parametrize("args,match", [
-    ({"username": "no-dash", "password": "valid-pw"}, "letters, numbers, underscores"),
-    ({"username": "ok_user", "password": "bad pw with spaces"}, "specific special characters"),
-    ({"username": "admin", "state": "absent"}, "allow_admin_removal"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ({"username": "no-dash", "password": "valid-pw"}, "letters, numbers, underscores"),
+        ({"username": "ok_user", "password": "bad pw with spaces"}, "specific special characters"),
+        ({"username": "admin", "state": "absent"}, "allow_admin_removal"),
+    ],
+)
 def test_bad_input_fails_before_any_call(world, capsys, args, match):
     args["everestctl_path"] = world["binary"]
     result, out = run_module_raw(everest_account, args, capsys)
@@ -209,47 +213,64 @@ def test_bad_input_fails_before_any_call(world, capsys, args, match):
 
 def test_everestctl_failure_is_structured(world, capsys):
     FakePopen.failures = ["\u274c everest is not installed in the cluster\n\n"]
-    result = run_module(everest_account, {"username": "brand_new", "password": "brand-new-pw",
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "brand_new", "password": "brand-new-pw", "everestctl_path": world["binary"]}, capsys)
     assert result["failed"] is True and result["error_kind"] == "not_installed" and result["rc"] == 1
     assert "brand-new-pw" not in json.dumps(result) and "********" in result["cmd"]
 
 
 def test_conflict_retried_in_module(world, capsys):
-    conflict = ('\u274c Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; '
-                'please apply your changes to the latest version and try again\n\n')
+    conflict = (
+        '\u274c Operation cannot be fulfilled on secrets "everest-accounts": the object has been modified; '
+        'please apply your changes to the latest version and try again\n\n'
+    )
     FakePopen.failures = [conflict, conflict]
-    result = run_module(everest_account, {"username": "racer", "password": "racer-pw1",
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "racer", "password": "racer-pw1", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True and len(FakePopen.argvs) == 3
 
 
 def test_batch(world, capsys):
-    result, out = run_module_raw(everest_account, {"everestctl_path": world["binary"], "accounts": [
-        {"username": "tenant", "password": "tenant-pass1"},
-        {"username": "second", "password": "second-pw1"},
-        {"username": "tenant_gone", "state": "absent"},
-    ]}, capsys, diff=True)
+    result, out = run_module_raw(
+        everest_account,
+        {
+            "everestctl_path": world["binary"],
+            "accounts": [
+                {"username": "tenant", "password": "tenant-pass1"},
+                {"username": "second", "password": "second-pw1"},
+                {"username": "tenant_gone", "state": "absent"},
+            ],
+        },
+        capsys,
+        diff=True,
+    )
     assert result["changed"] is True
     assert [r["changed"] for r in result["results"]] == [False, True, False]
     assert len(FakePopen.argvs) == 1
     # one diff per item, headed by the object it is about
-    assert [d["before_header"] for d in result["diff"]] == ["account tenant (before)", "account second (before)",
-                                                            "account tenant_gone (before)"]
+    assert [d["before_header"] for d in result["diff"]] == ["account tenant (before)", "account second (before)", "account tenant_gone (before)"]
     assert "second-pw1" not in out and "tenant-pass1" not in out
 
 
 def test_batch_reports_every_failure(world, capsys):
-    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
-        {"username": "x", "password": "good-pw1"}, {"username": "fine_one", "password": "bad pw"},
-        {"username": "ok_user", "password": "good-pw1"}]}, capsys)
+    result = run_module(
+        everest_account,
+        {
+            "everestctl_path": world["binary"],
+            "accounts": [
+                {"username": "x", "password": "good-pw1"},
+                {"username": "fine_one", "password": "bad pw"},
+                {"username": "ok_user", "password": "good-pw1"},
+            ],
+        },
+        capsys,
+    )
     assert result["failed"] is True and "2 of 3" in result["msg"] and "'x'" in result["msg"] and "fine_one" in result["msg"]
     assert FakePopen.argvs == []
 
 
 def test_batch_failure_in_one_item_does_not_hide_others(world, capsys):
-    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
-        {"username": "needs_pw"}, {"username": "made_it", "password": "made-it-pw"}]}, capsys)
+    result = run_module(
+        everest_account, {"everestctl_path": world["binary"], "accounts": [{"username": "needs_pw"}, {"username": "made_it", "password": "made-it-pw"}]}, capsys
+    )
     assert result["failed"] is True and "needs_pw" in result["msg"]
     assert result["results"][1]["changed"] is True and "made_it" in world["client"].users
 
@@ -294,11 +315,9 @@ def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
 def test_lock_taken_only_for_writes(world, capsys):
     client = world["client"]
     run_module(everest_account, {"username": "tenant", "password": "tenant-pass1", "everestctl_path": world["binary"]}, capsys)
-    run_module(everest_account, {"username": "tenant", "password": "changed-pw1", "everestctl_path": world["binary"]},
-               capsys, check=True)
+    run_module(everest_account, {"username": "tenant", "password": "changed-pw1", "everestctl_path": world["binary"]}, capsys, check=True)
     assert client.lease_ops == []  # no-op and check mode never touch the Lease
-    result = run_module(everest_account, {"username": "locked_user", "password": "locked-pw1",
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "locked_user", "password": "locked-pw1", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True
     assert [op for op, _path in client.lease_ops] == ["create", "delete"] and client.lease is None
     assert all(path.startswith(LEASE_PATH.rsplit("/", 1)[0]) for _op, path in client.lease_ops)
@@ -306,9 +325,19 @@ def test_lock_taken_only_for_writes(world, capsys):
 
 def test_lock_held_once_for_a_whole_batch(world, capsys):
     client = world["client"]
-    result = run_module(everest_account, {"everestctl_path": world["binary"], "accounts": [
-        {"username": "batch_one", "password": "batch-pw1"}, {"username": "tenant", "password": "tenant-pass1"},
-        {"username": "batch_two", "password": "batch-pw2"}, {"username": "tenant", "state": "absent"}]}, capsys)
+    result = run_module(
+        everest_account,
+        {
+            "everestctl_path": world["binary"],
+            "accounts": [
+                {"username": "batch_one", "password": "batch-pw1"},
+                {"username": "tenant", "password": "tenant-pass1"},
+                {"username": "batch_two", "password": "batch-pw2"},
+                {"username": "tenant", "state": "absent"},
+            ],
+        },
+        capsys,
+    )
     assert [r["changed"] for r in result["results"]] == [True, False, True, True]
     assert [op for op, _path in client.lease_ops] == ["create", "delete"] and client.lease is None
     # Secret reads: the batch snapshot, one re-read once the lock is taken, one read-back per write; while the lock is
@@ -317,8 +346,9 @@ def test_lock_held_once_for_a_whole_batch(world, capsys):
 
 
 def test_lock_disabled(world, capsys):
-    result = run_module(everest_account, {"username": "unlocked", "password": "unlocked-pw1", "cluster_lock": False,
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(
+        everest_account, {"username": "unlocked", "password": "unlocked-pw1", "cluster_lock": False, "everestctl_path": world["binary"]}, capsys
+    )
     assert result["changed"] is True and world["client"].lease_ops == []
 
 
@@ -332,6 +362,5 @@ def test_state_reread_under_the_lock(world, capsys, monkeypatch):
         return original_create(path, body)
 
     monkeypatch.setattr(client, "create", create_while_waiting)
-    result = run_module(everest_account, {"username": "late_user", "password": "late-pw1",
-                                          "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_account, {"username": "late_user", "password": "late-pw1", "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and FakePopen.argvs == [] and client.lease is None

@@ -13,8 +13,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _everest
 from ansible_collections.virakcloud.everest.plugins.modules import everest_namespace, everest_namespace_info
 
 KUBECONFIG = "/tmp/unit-kubeconfig"
-SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator",
-       "mongodb": "percona-server-mongodb-operator"}
+SUB = {"mysql": "percona-xtradb-cluster-operator", "postgresql": "percona-postgresql-operator", "mongodb": "percona-server-mongodb-operator"}
 LABEL = "app.kubernetes.io/managed-by"
 
 
@@ -27,8 +26,7 @@ class FakeClient:
         self.secrets = []
 
     def add(self, name, managed=True, operators=(), clusters=(), phase="Active"):
-        self.namespaces[name] = {"metadata": {"name": name, "labels": {LABEL: "everest"} if managed else {}},
-                                 "status": {"phase": phase}}
+        self.namespaces[name] = {"metadata": {"name": name, "labels": {LABEL: "everest"} if managed else {}}, "status": {"phase": phase}}
         self.subs[name] = [SUB[o] for o in operators]
         self.clusters[name] = list(clusters)
 
@@ -40,8 +38,7 @@ class FakeClient:
         self.calls.append(path)
         parts = path.split("/")
         if path == "/api/v1/namespaces":
-            return {"items": [n for n in self.namespaces.values()
-                              if not label_selector or n["metadata"]["labels"].get(LABEL) == "everest"]}
+            return {"items": [n for n in self.namespaces.values() if not label_selector or n["metadata"]["labels"].get(LABEL) == "everest"]}
         scope = [parts[parts.index("namespaces") + 1]] if "namespaces" in parts else list(self.namespaces)
         source = self.subs if path.endswith("subscriptions") else self.clusters
         return {"items": [{"metadata": {"name": x, "namespace": n}} for n in scope for x in source.get(n, [])]}
@@ -114,76 +111,88 @@ def run_module(module, args, capsys, check=False, diff=False):
 
 
 def test_add_argv_all_flags_explicit(world, capsys):
-    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True}, "timeout": 42,
-                                            "everestctl_path": world["binary"]}, capsys, diff=True)
+    result = run_module(
+        everest_namespace, {"name": "acme-db", "operators": {"mysql": True}, "timeout": 42, "everestctl_path": world["binary"]}, capsys, diff=True
+    )
     assert result["changed"] is True
-    assert FakePopen.argvs == [[world["binary"], "namespaces", "add", "acme-db", "--skip-wizard", "--operator.mysql=true",
-                                "--operator.postgresql=false", "--operator.mongodb=false", "--kubeconfig", KUBECONFIG]]
+    assert FakePopen.argvs == [
+        [
+            world["binary"],
+            "namespaces",
+            "add",
+            "acme-db",
+            "--skip-wizard",
+            "--operator.mysql=true",
+            "--operator.postgresql=false",
+            "--operator.mongodb=false",
+            "--kubeconfig",
+            KUBECONFIG,
+        ]
+    ]
     assert FakePopen.timeouts == [42]
-    assert result["diff"]["before"] == {"exists": False, "managed": False, "labels": {},
-                                        "operators": {"mysql": False, "postgresql": False, "mongodb": False}}
+    assert result["diff"]["before"] == {"exists": False, "managed": False, "labels": {}, "operators": {"mysql": False, "postgresql": False, "mongodb": False}}
     assert result["diff"]["after"]["operators"]["mysql"] is True
     assert result["namespace"]["managed"] is True
 
 
 def test_xtradb_alias_and_noop(world, capsys):
     world["client"].add("acme-db", operators=["mysql"])
-    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"xtradb_cluster": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"xtradb_cluster": True}, "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and FakePopen.argvs == [] and "cmd" not in result
-    assert world["client"].calls == ["/api/v1/namespaces/acme-db",
-                                     "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions",
-                                     "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters"]
+    assert world["client"].calls == [
+        "/api/v1/namespaces/acme-db",
+        "/apis/operators.coreos.com/v1alpha1/namespaces/acme-db/subscriptions",
+        "/apis/everest.percona.com/v1alpha1/namespaces/acme-db/databaseclusters",
+    ]
     assert result["namespace"]["database_clusters"] == 0
 
 
 def test_present_returns_database_cluster_count(world, capsys):
     world["client"].add("acme-db", operators=["mysql"], clusters=["orders", "billing"])
-    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True}, "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is False and result["namespace"]["database_clusters"] == 2
     check = run_module(everest_namespace, {"name": "new-db", "operators": {"mysql": True}}, capsys, check=True)
     assert check["namespace"]["database_clusters"] == 0
-    batch = run_module(everest_namespace, {"everestctl_path": world["binary"], "namespaces": [
-        {"name": "acme-db", "operators": {"mysql": True}}]}, capsys)
+    batch = run_module(everest_namespace, {"everestctl_path": world["binary"], "namespaces": [{"name": "acme-db", "operators": {"mysql": True}}]}, capsys)
     assert batch["results"][0]["namespace"]["database_clusters"] == 2
 
 
 def test_default_timeout_is_3600_and_reaches_everestctl(world, capsys):
     import yaml
+
     assert everest_namespace.ARGUMENT_SPEC["timeout"]["default"] == 3600
     documented = yaml.safe_load(everest_namespace.DOCUMENTATION)["options"]["timeout"]
     assert documented["default"] == 3600 and documented["type"] == "int"
-    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True}, "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True and FakePopen.timeouts == [3600]
 
 
 def test_update_union(world, capsys):
     world["client"].add("acme-db", operators=["mongodb"])
-    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": True}, "everestctl_path": world["binary"]}, capsys)
     assert result["changed"] is True
-    assert FakePopen.argvs[0][1:7] == ["namespaces", "update", "acme-db", "--operator.mysql=true",
-                                       "--operator.postgresql=false", "--operator.mongodb=true"]
+    assert FakePopen.argvs[0][1:7] == ["namespaces", "update", "acme-db", "--operator.mysql=true", "--operator.postgresql=false", "--operator.mongodb=true"]
 
 
 def test_take_ownership(world, capsys):
     world["client"].add("legacy", managed=False)
-    failed = run_module(everest_namespace, {"name": "legacy", "operators": {"postgresql": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    failed = run_module(everest_namespace, {"name": "legacy", "operators": {"postgresql": True}, "everestctl_path": world["binary"]}, capsys)
     assert failed["failed"] is True and "take_ownership=true" in failed["msg"] and FakePopen.argvs == []
-    result = run_module(everest_namespace, {"name": "legacy", "operators": {"postgresql": True}, "take_ownership": True,
-                                            "everestctl_path": world["binary"]}, capsys)
+    result = run_module(
+        everest_namespace, {"name": "legacy", "operators": {"postgresql": True}, "take_ownership": True, "everestctl_path": world["binary"]}, capsys
+    )
     assert result["changed"] is True and FakePopen.argvs[0][-3:] == ["--take-ownership", "--kubeconfig", KUBECONFIG]
 
 
-@pytest.mark.parametrize("args,match", [
-    ({"name": "everest-monitoring", "operators": {"mysql": True}}, "reserved for Everest internals"),
-    ({"name": "Not_Valid", "operators": {"mysql": True}}, "not RFC 1035 compatible"),
-    ({"name": "acme-db", "operators": {"mysql": False}}, "Minimum one operator"),
-    ({"name": "acme-db"}, "Minimum one operator"),
-])
+@pytest.mark.parametrize(
+    "args,match",
+    [
+        ({"name": "everest-monitoring", "operators": {"mysql": True}}, "reserved for Everest internals"),
+        ({"name": "Not_Valid", "operators": {"mysql": True}}, "not RFC 1035 compatible"),
+        ({"name": "acme-db", "operators": {"mysql": False}}, "Minimum one operator"),
+        ({"name": "acme-db"}, "Minimum one operator"),
+    ],
+)
 def test_bad_input_fails_before_any_call(world, capsys, args, match):
     args["everestctl_path"] = world["binary"]
     result = run_module(everest_namespace, args, capsys)
@@ -193,11 +202,13 @@ def test_bad_input_fails_before_any_call(world, capsys, args, match):
 
 def test_operator_removal(world, capsys):
     world["client"].add("acme-db", operators=["mysql", "postgresql"])
-    failed = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": False, "postgresql": True},
-                                            "everestctl_path": world["binary"]}, capsys)
+    failed = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": False, "postgresql": True}, "everestctl_path": world["binary"]}, capsys)
     assert failed["failed"] is True and "cannot remove installed operators" in failed["msg"] and FakePopen.argvs == []
-    ok = run_module(everest_namespace, {"name": "acme-db", "operators": {"mysql": False, "postgresql": True},
-                                        "ignore_operator_removal": True, "everestctl_path": world["binary"]}, capsys)
+    ok = run_module(
+        everest_namespace,
+        {"name": "acme-db", "operators": {"mysql": False, "postgresql": True}, "ignore_operator_removal": True, "everestctl_path": world["binary"]},
+        capsys,
+    )
     assert ok["changed"] is False and "stay installed" in json.dumps(ok["warnings"])
 
 
@@ -206,11 +217,9 @@ def test_absent_with_clusters_and_force(world, capsys):
     failed = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "everestctl_path": world["binary"]}, capsys)
     assert failed["failed"] is True and "orders" in failed["msg"] and "force=true" in failed["msg"]
     assert FakePopen.argvs == []
-    check = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "force": True,
-                                           "everestctl_path": world["binary"]}, capsys, check=True)
+    check = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "force": True, "everestctl_path": world["binary"]}, capsys, check=True)
     assert check["changed"] is True and FakePopen.argvs == [] and "acme-db" in world["client"].namespaces
-    done = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "force": True,
-                                          "everestctl_path": world["binary"]}, capsys)
+    done = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "force": True, "everestctl_path": world["binary"]}, capsys)
     assert done["changed"] is True and FakePopen.argvs[0][1:5] == ["namespaces", "remove", "acme-db", "--force"]
     again = run_module(everest_namespace, {"name": "acme-db", "state": "absent", "everestctl_path": world["binary"]}, capsys)
     assert again["changed"] is False and len(FakePopen.argvs) == 1
@@ -218,9 +227,18 @@ def test_absent_with_clusters_and_force(world, capsys):
 
 def test_batch(world, capsys):
     world["client"].add("t1-db", operators=["mysql"])
-    result = run_module(everest_namespace, {"everestctl_path": world["binary"], "namespaces": [
-        {"name": "t1-db", "operators": {"mysql": True}}, {"name": "t2-db", "operators": {"mongodb": True}},
-        {"name": "t1-db", "operators": {"mysql": False, "postgresql": True}}]}, capsys)
+    result = run_module(
+        everest_namespace,
+        {
+            "everestctl_path": world["binary"],
+            "namespaces": [
+                {"name": "t1-db", "operators": {"mysql": True}},
+                {"name": "t2-db", "operators": {"mongodb": True}},
+                {"name": "t1-db", "operators": {"mysql": False, "postgresql": True}},
+            ],
+        },
+        capsys,
+    )
     assert result["failed"] is True and "t1-db" in result["msg"] and "1 of 3" in result["msg"]
     assert [r["changed"] for r in result["results"]] == [False, True, False]
     assert len(FakePopen.argvs) == 1 and "t2-db" in world["client"].namespaces
@@ -258,7 +276,14 @@ def test_check_mode_needs_no_everestctl_binary(world, capsys, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     monkeypatch.delenv("EVERESTCTL_PATH", raising=False)
     result = run_module(everest_namespace, {"name": "acme-db", "operators": {"mongodb": True}}, capsys, check=True)
-    assert result["changed"] is True and result["cmd"] == ["everestctl", "namespaces", "add", "acme-db", "--skip-wizard",
-                                                           "--operator.mysql=false", "--operator.postgresql=false",
-                                                           "--operator.mongodb=true"]
+    assert result["changed"] is True and result["cmd"] == [
+        "everestctl",
+        "namespaces",
+        "add",
+        "acme-db",
+        "--skip-wizard",
+        "--operator.mysql=false",
+        "--operator.postgresql=false",
+        "--operator.mongodb=true",
+    ]
     assert FakePopen.argvs == []

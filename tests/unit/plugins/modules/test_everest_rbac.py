@@ -14,6 +14,9 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _k8s, _rbac
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_policy
+from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac_store
+from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sConflict
 from ansible_collections.virakcloud.everest.plugins.module_utils._everestctl import CommandResult
 from ansible_collections.virakcloud.everest.plugins.module_utils._module import EverestModule
@@ -28,9 +31,12 @@ class FakeClient:
     def __init__(self, text="g, admin, role:admin\n", enabled="false", exists=True):
         self.obj = None
         if exists:
-            self.obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "everest-rbac", "namespace": "everest-system",
-                                                                              "resourceVersion": "1"},
-                        "data": {"policy.csv": text, "enabled": enabled}}
+            self.obj = {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "everest-rbac", "namespace": "everest-system", "resourceVersion": "1"},
+                "data": {"policy.csv": text, "enabled": enabled},
+            }
         self.interleave = []  # functions run before the next PUTs (one per PUT): simulate a concurrent writer
         self.puts = 0
         self.creates = 0
@@ -126,9 +132,12 @@ def test_check_mode_writes_nothing(client, capsys):
     result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "enabled": True}, capsys, check=True, diff=True)
     assert result["changed"] is True and fake.puts == 0 and result["enabled"] is True
     assert result["diff"][0]["after"].endswith(_rbac.render_block("t-a", LINES))
-    assert result["diff"][1] == {"before": "enabled: false\n", "after": "enabled: true\n",
-                                 "before_header": "everest-system/everest-rbac enabled (before)",
-                                 "after_header": "everest-system/everest-rbac enabled (after)"}
+    assert result["diff"][1] == {
+        "before": "enabled: false\n",
+        "after": "enabled: true\n",
+        "before_header": "everest-system/everest-rbac enabled (before)",
+        "after_header": "everest-system/everest-rbac enabled (after)",
+    }
 
 
 def test_conflict_reapplies_the_block_on_the_fresh_text(client, capsys):
@@ -153,8 +162,8 @@ def test_conflicts_are_bounded(client, capsys):
     fake.interleave = [other_writer] * 100
     result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS}, capsys)
     assert result["failed"] is True and "kept changing" in result["msg"]
-    assert fake.puts == everest_rbac_policy.CONFLICT_ATTEMPTS
-    assert len(client["sleeps"]) == everest_rbac_policy.CONFLICT_ATTEMPTS - 1 and all(0 < s <= 3 for s in client["sleeps"])
+    assert fake.puts == _rbac_policy.CONFLICT_ATTEMPTS
+    assert len(client["sleeps"]) == _rbac_policy.CONFLICT_ATTEMPTS - 1 and all(0 < s <= 3 for s in client["sleeps"])
 
 
 def test_invalid_result_fails_without_put(client, capsys):
@@ -197,8 +206,11 @@ def test_missing_configmap_and_create(client, capsys):
 def test_blocks_results(client, capsys):
     fake = client["client"]
     fake.obj["data"]["policy.csv"] += _rbac.render_block("t-b", ["g, bob, role:t-b"])
-    result = run(everest_rbac_policy, {"blocks": [{"block": "t-a", "policies": ITEMS}, {"block": "t-b", "policies": ["g, bob, role:t-b"]},
-                                                  {"block": "t-c", "state": "absent"}]}, capsys)
+    result = run(
+        everest_rbac_policy,
+        {"blocks": [{"block": "t-a", "policies": ITEMS}, {"block": "t-b", "policies": ["g, bob, role:t-b"]}, {"block": "t-c", "state": "absent"}]},
+        capsys,
+    )
     assert result["changed"] is True and fake.puts == 1
     assert [(r["block"], r["changed"]) for r in result["results"]] == [("t-a", True), ("t-b", False), ("t-c", False)]
 
@@ -220,11 +232,14 @@ def test_policy_file_roundtrip(tmp_path, monkeypatch, capsys):
 # ------------------------------------------------------------------------------------------------------------
 # everest_rbac_check
 
+
 def test_check_module_against_configmap(client, capsys):
     client["client"] = FakeClient("g, admin, role:admin\n" + _rbac.render_block("t-a", LINES), enabled="true")
-    checks = [{"subject": "alice", "action": "create", "resource": "database-clusters", "object": "t-a/x", "expect": "allow"},
-              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/x", "expect": "deny"},
-              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "*"}]
+    checks = [
+        {"subject": "alice", "action": "create", "resource": "database-clusters", "object": "t-a/x", "expect": "allow"},
+        {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/x", "expect": "deny"},
+        {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "*"},
+    ]
     result = run(everest_rbac_check, {"checks": checks}, capsys, check=True)
     assert result["changed"] is False and result["rbac_enabled"] is True and result["mismatches"] == []
     assert [(r["allowed"], r["met"], r["rule_line"]) for r in result["results"]] == [(True, True, 3), (False, True, None), (False, None, None)]
@@ -246,16 +261,22 @@ def test_check_module_failures(client, capsys):
 
 
 def test_check_module_bad_glob_reached(capsys):
-    result = run(everest_rbac_check, {"policy": "p, u, database-clusters, read, prod/[db\n",
-                                      "checks": [{"subject": "u", "action": "read", "resource": "database-clusters", "object": "prod/x"}]}, capsys)
+    result = run(
+        everest_rbac_check,
+        {
+            "policy": "p, u, database-clusters, read, prod/[db\n",
+            "checks": [{"subject": "u", "action": "read", "resource": "database-clusters", "object": "prod/x"}],
+        },
+        capsys,
+    )
     assert result["failed"] is True and "malformed glob pattern" in result["msg"]
 
 
 def test_policy_from_file_text():
-    assert everest_rbac_check.policy_from_file_text("p, a, namespaces, read, *\n") == "p, a, namespaces, read, *\n"
+    assert _rbac_store.policy_from_file_text("p, a, namespaces, read, *\n") == "p, a, namespaces, read, *\n"
     manifest = "kind: ConfigMap\ndata:\n  enabled: 'true'\n  policy.csv: |\n    g, admin, role:admin\n"
-    assert everest_rbac_check.policy_from_file_text(manifest) == "g, admin, role:admin\n"
-    assert everest_rbac_check.policy_from_file_text("data: [1]\n") == "data: [1]\n"
+    assert _rbac_store.policy_from_file_text(manifest) == "g, admin, role:admin\n"
+    assert _rbac_store.policy_from_file_text("data: [1]\n") == "data: [1]\n"
 
 
 def test_policy_file_through_a_symlink(tmp_path, capsys):
@@ -271,15 +292,14 @@ def test_policy_file_through_a_symlink(tmp_path, capsys):
 
 @pytest.mark.parametrize("policy_text", ["g, admin, role:admin\n", "g, admin, role:admin\r\n# trailing space \n", "", "p, a, namespaces, read, *"])
 def test_manifest_dump_reads_back(policy_text):
-    doc = everest_rbac_policy._load_manifest(  # pylint: disable=protected-access
-        "kind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  policy.csv: 'x'\n")
-    text = everest_rbac_policy._dump_manifest(doc, policy_text, "true")  # pylint: disable=protected-access
-    back = everest_rbac_policy._load_manifest(text)  # pylint: disable=protected-access
+    doc = _rbac_store.load_manifest("kind: ConfigMap\nmetadata: {name: everest-rbac}\ndata:\n  policy.csv: 'x'\n")
+    text = _rbac_store.dump_manifest(doc, policy_text, "true")
+    back = _rbac_store.load_manifest(text)
     assert back["data"] == {"policy.csv": policy_text, "enabled": "true"} and back["metadata"] == {"name": "everest-rbac"}
 
 
 def test_load_manifest_only_for_configmap_shapes():
-    load = everest_rbac_policy._load_manifest  # pylint: disable=protected-access
+    load = _rbac_store.load_manifest
     assert load("p, a, namespaces, read, *\n") is None
     assert load("# comment\ng, admin, role:admin\n") is None
     assert load("data:\n  other: 1\n") is None
@@ -288,25 +308,37 @@ def test_load_manifest_only_for_configmap_shapes():
 
 # everest_rbac_check: the tenants (isolation matrix) mode
 
-MATRIX_POLICY = "\n".join([
-    "p, role:t-a, namespaces, read, ns-a",
-    "p, role:t-a, database-clusters, *, ns-a/*",
-    "g, alice, role:t-a",
-    "p, role:t-b, namespaces, read, ns-b",
-    "p, role:t-b, database-clusters, read, ns-b/*",
-    "g, bob, role:t-b",
-]) + "\n"
+MATRIX_POLICY = (
+    "\n".join(
+        [
+            "p, role:t-a, namespaces, read, ns-a",
+            "p, role:t-a, database-clusters, *, ns-a/*",
+            "g, alice, role:t-a",
+            "p, role:t-b, namespaces, read, ns-b",
+            "p, role:t-b, database-clusters, read, ns-b/*",
+            "g, bob, role:t-b",
+        ]
+    )
+    + "\n"
+)
 MATRIX_TENANTS = [
-    {"name": "a", "namespace": "ns-a", "users": ["alice"],
-     "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "*"}]},
-    {"name": "b", "namespace": "ns-b", "users": ["bob"],
-     "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "read"}]},
+    {
+        "name": "a",
+        "namespace": "ns-a",
+        "users": ["alice"],
+        "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "*"}],
+    },
+    {
+        "name": "b",
+        "namespace": "ns-b",
+        "users": ["bob"],
+        "grants": [{"resource": "namespaces", "action": "read"}, {"resource": "database-clusters", "action": "read"}],
+    },
 ]
 
 
 def test_tenant_matrix_is_built_in_the_module(capsys):
-    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS,
-                                      "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
+    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS, "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
     assert not result.get("failed"), result
     # 2 tenants x 1 user x 2 targets x 2 resources x 2 actions (read, create)
     assert result["checks_total"] == 16
@@ -315,11 +347,11 @@ def test_tenant_matrix_is_built_in_the_module(capsys):
 
 def test_tenant_matrix_names_the_leaking_pair(capsys):
     leaky = MATRIX_POLICY + "p, role:t-b, database-clusters, read, ns-a/*\n"
-    result = run(everest_rbac_check, {"policy": leaky, "tenants": MATRIX_TENANTS,
-                                      "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
+    result = run(everest_rbac_check, {"policy": leaky, "tenants": MATRIX_TENANTS, "tenant_resources": ["namespaces", "database-clusters"]}, capsys)
     assert result["failed"]
-    assert [(m["tenant"], m["target_tenant"], m["subject"], m["action"], m["resource"], m["object"])
-            for m in result["mismatches"]] == [("b", "a", "bob", "read", "database-clusters", "ns-a/*")]
+    assert [(m["tenant"], m["target_tenant"], m["subject"], m["action"], m["resource"], m["object"]) for m in result["mismatches"]] == [
+        ("b", "a", "bob", "read", "database-clusters", "ns-a/*")
+    ]
     assert result["mismatches"][0]["rule"] == "p, role:t-b, database-clusters, read, ns-a/*"
 
 
@@ -331,8 +363,11 @@ def test_tenant_matrix_proves_read_only_is_read_only(capsys):
 
 
 def test_tenant_matrix_excludes_checks_and_cross_check(capsys):
-    result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS,
-                                      "checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    result = run(
+        everest_rbac_check,
+        {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS, "checks": [{"subject": "a", "action": "read", "resource": "namespaces", "object": "x"}]},
+        capsys,
+    )
     assert result["failed"] and "mutually exclusive" in result["msg"]
     result = run(everest_rbac_check, {"policy": MATRIX_POLICY, "tenants": MATRIX_TENANTS, "cross_check_with_everestctl": True}, capsys)
     assert result["failed"] and "cross_check_with_everestctl cannot be used with tenants" in result["msg"]
@@ -353,7 +388,7 @@ def _brute_force_matrix(policy, tenants, resources, actions):
                 if own and not owner["grants"]:
                     continue
                 for resource in resources:
-                    obj = target["namespace"] if resource in _rbac.GLOBAL_RESOURCES else target["namespace"] + "/*"
+                    obj = target["namespace"] if resource in _constants.RBAC_GLOBAL_RESOURCES else target["namespace"] + "/*"
                     for action in actions:
                         index += 1
                         expect = own and bool(granted.get(resource, set()) & {action, "*"})
@@ -377,14 +412,18 @@ def test_tenant_matrix_shortcut_agrees_with_brute_force(capsys, seed):
         tenants.append({"name": "t%d" % i, "namespace": ns, "users": users, "grants": grants})
         lines += ["p, role:t%d, namespaces, read, %s" % (i, ns), "p, role:t%d, database-clusters, %s, %s/*" % (i, grants[1]["action"], ns)]
         lines += ["g, %s, role:t%d" % (user, i) for user in users]
-    extras = ["p, role:t1, database-clusters, read, ns-*/*", "p, user_2_0, namespaces, read, *",
-              "p, role:t3, database-clusters, create, ns-[45]/*", "p, role:t4, namespaces, read, ns-?",
-              "p, role:t0, database-clusters, read, ns-5/*", "g, user_5_0, role:t0"]
+    extras = [
+        "p, role:t1, database-clusters, read, ns-*/*",
+        "p, user_2_0, namespaces, read, *",
+        "p, role:t3, database-clusters, create, ns-[45]/*",
+        "p, role:t4, namespaces, read, ns-?",
+        "p, role:t0, database-clusters, read, ns-5/*",
+        "g, user_5_0, role:t0",
+    ]
     lines += rng.sample(extras, rng.randint(0, len(extras)))
     policy = "\n".join(lines) + "\n"
     resources, actions = ["namespaces", "database-clusters"], ["read", "create"]
-    result = run(everest_rbac_check, {"policy": policy, "tenants": tenants, "tenant_resources": resources,
-                                      "tenant_actions": actions}, capsys)
+    result = run(everest_rbac_check, {"policy": policy, "tenants": tenants, "tenant_resources": resources, "tenant_actions": actions}, capsys)
     total, expected = _brute_force_matrix(policy, tenants, resources, actions)
     assert result["checks_total"] == total
     got = [(m["index"], m["tenant"], m["target_tenant"], m["subject"], m["action"], m["resource"]) for m in result["mismatches"]]
@@ -393,8 +432,7 @@ def test_tenant_matrix_shortcut_agrees_with_brute_force(capsys, seed):
 
 
 def test_literal_scopes():
-    enforcer = _rbac.Enforcer(MATRIX_POLICY + "p, carol, namespaces, read, ns-*\ng, dave, role:t-a\ng, dave, role:t-b\n"
-                              "g, admin, role:admin\n")
+    enforcer = _rbac.Enforcer(MATRIX_POLICY + "p, carol, namespaces, read, ns-*\ng, dave, role:t-a\ng, dave, role:t-b\ng, admin, role:admin\n")
     assert enforcer.literal_scopes("alice") == frozenset(["ns-a"])
     assert enforcer.literal_scopes("dave") == frozenset(["ns-a", "ns-b"])
     assert enforcer.literal_scopes("carol") is None
@@ -412,12 +450,15 @@ def _boom(*_args, **_kwargs):
     raise OSError(28, "No space left on device (injected)")
 
 
-@pytest.mark.parametrize("where,step", [
-    ((tempfile, "mkstemp"), "cannot create a temporary file in"),
-    ((os, "fsync"), "cannot flush the temporary file"),
-    ((os, "chmod"), "cannot set mode"),
-    ((os, "rename"), "cannot rename"),
-])
+@pytest.mark.parametrize(
+    "where,step",
+    [
+        ((tempfile, "mkstemp"), "cannot create a temporary file in"),
+        ((os, "fsync"), "cannot flush the temporary file"),
+        ((os, "chmod"), "cannot set mode"),
+        ((os, "rename"), "cannot rename"),
+    ],
+)
 def test_policy_file_os_errors_fail_cleanly_and_change_nothing(tmp_path, monkeypatch, capsys, where, step):
     """Every OS error of the atomic write is a clean failure naming the file, the step and the cause; the temporary
     file is removed and the target keeps its bytes (without the fix the OSError escaped as a traceback)."""
@@ -439,8 +480,7 @@ def test_policy_file_rename_failure_after_backup_names_the_backup(tmp_path, monk
     target.write_text(FOREIGN_FILE)
     backups = tmp_path / "backups"
     monkeypatch.setattr(os, "rename", _boom)
-    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target), "backup": True,
-                                       "backup_dir": str(backups)}, capsys)
+    result = run(everest_rbac_policy, {"block": "t-a", "policies": ITEMS, "policy_file": str(target), "backup": True, "backup_dir": str(backups)}, capsys)
     monkeypatch.undo()
     assert result["failed"] is True and "nothing was changed" in result["msg"]
     assert result["backup_file"].startswith(str(backups)) and "saved to %s (kept)" % result["backup_file"] in result["msg"]
@@ -521,7 +561,7 @@ CHECK = {"subject": "alice", "action": "delete", "resource": "database-clusters"
 
 @pytest.mark.parametrize("enabled", ["false", "", "True", None])
 def test_check_disabled_rbac_allows_everything_even_with_an_invalid_policy(client, capsys, enabled):
-    """EF §5.2: without --policy-file, `can` answers Yes when enabled is not "true", before loading the policy."""
+    """reference §5.2: without --policy-file, `can` answers Yes when enabled is not "true", before loading the policy."""
     client["client"] = fake = FakeClient("p, role:x, namespaces, read, *\nthis is a bad line\n", enabled="false")
     if enabled is None:
         del fake.obj["data"]["enabled"]
@@ -550,8 +590,10 @@ def test_check_disabled_rbac_without_policy_key(client, capsys):
     del fake.obj["data"]["policy.csv"]
     result = run(everest_rbac_check, {"checks": [CHECK]}, capsys)
     assert not result.get("failed") and result["results"][0]["allowed"] is True
-    assert result["validation"] == {"ok": False, "messages": ["policy.csv not found in ConfigMap everest-system/everest-rbac; "
-                                                              "Everest cannot load its RBAC policy"]}
+    assert result["validation"] == {
+        "ok": False,
+        "messages": ["policy.csv not found in ConfigMap everest-system/everest-rbac; Everest cannot load its RBAC policy"],
+    }
     assert any("policy.csv not found" in w for w in warnings_of(result))
     result = run(everest_rbac_check, {"checks": [CHECK], "assume_enabled": True}, capsys)
     assert result["failed"] is True and "policy.csv not found in ConfigMap" in result["msg"]
@@ -578,8 +620,14 @@ def test_check_inline_and_file_policies_are_always_enforced(tmp_path, capsys, as
 
 
 def test_check_glob_hazard_is_reported(capsys):
-    result = run(everest_rbac_check, {"policy": "p, u, database-clusters, read, prod/[db\np, v, namespaces, read, *\n",
-                                      "checks": [{"subject": "v", "action": "read", "resource": "namespaces", "object": "x"}]}, capsys)
+    result = run(
+        everest_rbac_check,
+        {
+            "policy": "p, u, database-clusters, read, prod/[db\np, v, namespaces, read, *\n",
+            "checks": [{"subject": "v", "action": "read", "resource": "namespaces", "object": "x"}],
+        },
+        capsys,
+    )
     assert not result.get("failed") and result["results"][0]["allowed"] is True
     assert result["validation"]["ok"] is True and "malformed glob pattern 'prod/[db'" in result["validation"]["messages"][0]
     assert any("malformed glob pattern 'prod/[db'" in w for w in warnings_of(result))
@@ -597,8 +645,18 @@ class FakeEverestctl:
         with open(values["policy_file"]) as handle:
             values["policy_text"] = handle.read()
         self.calls.append(values)
-        argv = ["everestctl", "settings", "rbac", "can", values["subject"], values["action"], values["resource"], values["object"],
-                "--policy-file", values["policy_file"]]
+        argv = [
+            "everestctl",
+            "settings",
+            "rbac",
+            "can",
+            values["subject"],
+            values["action"],
+            values["resource"],
+            values["object"],
+            "--policy-file",
+            values["policy_file"],
+        ]
         return CommandResult(0, "Yes\n" if self.answer(values) else "No\n", "", argv, 0.01)
 
 
@@ -612,9 +670,11 @@ def fake_everestctl(monkeypatch):
 def test_cross_check_disagreement_fails_and_lists_it(fake_everestctl, capsys):
     policy = "g, admin, role:admin\n" + _rbac.render_block("t-a", LINES)
     enforcer = _rbac.Enforcer(policy)
-    checks = [{"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*"},
-              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-a/db"},
-              {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/db"}]
+    checks = [
+        {"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*"},
+        {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-a/db"},
+        {"subject": "alice", "action": "read", "resource": "database-clusters", "object": "t-b/db"},
+    ]
 
     def answer(values):  # agrees on the first check only, answers the opposite of the module on the others
         ours = enforcer.can(values["subject"], values["action"], values["resource"], values["object"]) is not None
@@ -625,7 +685,9 @@ def test_cross_check_disagreement_fails_and_lists_it(fake_everestctl, capsys):
     assert result["failed"] is True
     assert result["msg"].startswith("everestctl disagrees with this module on 2 of 3 check(s)")
     assert [(d["index"], d["check"]["object"], d["module"], d["everestctl"]) for d in result["disagreements"]] == [
-        (1, "t-a/db", True, False), (2, "t-b/db", False, True)]
+        (1, "t-a/db", True, False),
+        (2, "t-b/db", False, True),
+    ]
     assert result["disagreements"][0]["cmd"][:4] == ["everestctl", "settings", "rbac", "can"]
     assert [r["everestctl"] for r in result["results"]] == [True, False, True]
     assert len(runner.calls) == 3 and all(c["policy_text"] == policy for c in runner.calls)
@@ -635,9 +697,18 @@ def test_cross_check_disagreement_fails_and_lists_it(fake_everestctl, capsys):
 def test_cross_check_agreement_passes(fake_everestctl, capsys):
     policy = "g, admin, role:admin\n"
     fake_everestctl["runner"] = FakeEverestctl(lambda values: values["subject"] == "admin")
-    result = run(everest_rbac_check, {"policy": policy, "cross_check_with_everestctl": True, "checks": [
-        {"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*", "expect": "allow"},
-        {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "*", "expect": "deny"}]}, capsys)
+    result = run(
+        everest_rbac_check,
+        {
+            "policy": policy,
+            "cross_check_with_everestctl": True,
+            "checks": [
+                {"subject": "admin", "action": "create", "resource": "database-clusters", "object": "*", "expect": "allow"},
+                {"subject": "bob", "action": "create", "resource": "database-clusters", "object": "*", "expect": "deny"},
+            ],
+        },
+        capsys,
+    )
     assert not result.get("failed"), result
     assert "disagreements" not in result and [r["everestctl"] for r in result["results"]] == [True, False]
 

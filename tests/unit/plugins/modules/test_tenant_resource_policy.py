@@ -14,8 +14,12 @@ from ansible_collections.virakcloud.everest.plugins.modules import tenant_resour
 TRP_API = "everest.local/v1"
 CRD_API = "apiextensions.k8s.io/v1"
 CRD_NAME = "tenantresourcepolicies.everest.local"
-ARGS = {"namespace": "ns-alice", "limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 20},
-        "allowed_engines": ["postgresql", "mysql"], "labels": {"virakcloud.everest/tenant": "alice"}}
+ARGS = {
+    "namespace": "ns-alice",
+    "limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 20},
+    "allowed_engines": ["postgresql", "mysql"],
+    "labels": {"virakcloud.everest/tenant": "alice"},
+}
 
 
 @pytest.fixture(name="client")
@@ -26,6 +30,7 @@ def fixture_client():
         if "customresourcedefinitions" in path:
             obj.setdefault("status", {})["conditions"] = [{"type": "Established", "status": "True"}]
         return obj
+
     client.on_get = establish
     return client
 
@@ -42,10 +47,15 @@ def test_create_rerun_check_and_diff(client, monkeypatch, capsys):
 
     failed, res = run(client, monkeypatch, capsys)
     assert not failed and res["changed"] is True
-    assert res["policy"]["spec"] == {"limits": {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
-                                     "selectors": {"engines": ["mysql", "postgresql"]}}
-    assert res["policy"]["metadata"]["labels"] == {"virakcloud.everest/tenant": "alice", "app.kubernetes.io/managed-by": "virakcloud.everest",
-                                                   "virakcloud.everest/tenant-namespace": "ns-alice"}
+    assert res["policy"]["spec"] == {
+        "limits": {"cpuCores": 4, "memoryBytes": 17179869184, "maxClusters": 3, "maxDbUsers": 20},
+        "selectors": {"engines": ["mysql", "postgresql"]},
+    }
+    assert res["policy"]["metadata"]["labels"] == {
+        "virakcloud.everest/tenant": "alice",
+        "app.kubernetes.io/managed-by": "virakcloud.everest",
+        "virakcloud.everest/tenant-namespace": "ns-alice",
+    }
     assert res["resource_quota"]["hard"] == {"count/databaseclusters.everest.percona.com": "3"}
     assert client.obj(CRD_API, "customresourcedefinitions", None, CRD_NAME) is not None
 
@@ -67,11 +77,14 @@ def test_diff_shows_the_change(client, monkeypatch, capsys):
     assert client.obj(TRP_API, "tenantresourcepolicies", "ns-alice", "resource-policy")["spec"]["limits"]["cpuCores"] == 4
 
 
-@pytest.mark.parametrize("limits, fragment", [
-    ({"memory": "16GB"}, "limits.memory '16GB' is not a Kubernetes quantity"),
-    ({"cpu": "-2"}, "limits.cpu must not be negative"),
-    ({"max_clusters": -1}, "limits.max_clusters must not be negative"),
-])
+@pytest.mark.parametrize(
+    "limits, fragment",
+    [
+        ({"memory": "16GB"}, "limits.memory '16GB' is not a Kubernetes quantity"),
+        ({"cpu": "-2"}, "limits.cpu must not be negative"),
+        ({"max_clusters": -1}, "limits.max_clusters must not be negative"),
+    ],
+)
 def test_bad_input_fails_before_any_call(client, monkeypatch, capsys, limits, fragment):
     failed, res = run(client, monkeypatch, capsys, args=dict(ARGS, limits=limits))
     assert failed and fragment in res["msg"]
@@ -80,7 +93,8 @@ def test_bad_input_fails_before_any_call(client, monkeypatch, capsys, limits, fr
 
 def test_422_names_the_field(client, monkeypatch, capsys):
     client.validate["tenantresourcepolicies"] = lambda obj: [
-        {"field": "spec.limits.maxClusters", "reason": "FieldValueTooLarge", "message": "should be less than or equal to 10"}]
+        {"field": "spec.limits.maxClusters", "reason": "FieldValueTooLarge", "message": "should be less than or equal to 10"}
+    ]
     failed, res = run(client, monkeypatch, capsys, args=dict(ARGS, install_crd=False))
     assert failed and "spec.limits.maxClusters: should be less than or equal to 10" in res["msg"]
     assert "Traceback" not in res["msg"]
@@ -98,8 +112,12 @@ def test_absent(client, monkeypatch, capsys):
 
 
 def test_batch_form(client, monkeypatch, capsys):
-    args = {"policies": [{"namespace": "ns-a", "limits": {"cpu": 1, "max_clusters": 1}},
-                         {"namespace": "ns-b", "limits": {"memory": "1Gi"}, "allowed_engines": ["mongodb"]}]}
+    args = {
+        "policies": [
+            {"namespace": "ns-a", "limits": {"cpu": 1, "max_clusters": 1}},
+            {"namespace": "ns-b", "limits": {"memory": "1Gi"}, "allowed_engines": ["mongodb"]},
+        ]
+    }
     failed, res = run(client, monkeypatch, capsys, args=args)
     assert not failed and res["changed"] is True
     assert [(r["namespace"], r["changed"]) for r in res["results"]] == [("ns-a", True), ("ns-b", True)]
@@ -124,13 +142,14 @@ def test_namespace_and_policies_are_exclusive(client, monkeypatch, capsys):
 
 def test_documented_engine_choices_match_the_mapping_table_and_the_crd():
     """allowed_engines (single and batch form) documents the policy engine names; they come from
-    _trp.POLICY_ENGINE_TO_TYPE, which must also equal the CRD's spec.selectors.engines enum."""
+    _constants.POLICY_ENGINE_TO_TYPE, which must also equal the CRD's spec.selectors.engines enum."""
     import yaml  # pylint: disable=import-outside-toplevel
-    from ansible_collections.virakcloud.everest.plugins.module_utils import _trp, _trp_crd  # pylint: disable=import-outside-toplevel
+    from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _trp_crd  # pylint: disable=import-outside-toplevel
+
     options = yaml.safe_load(tenant_resource_policy.DOCUMENTATION)["options"]
-    assert sorted(options["allowed_engines"]["choices"]) == list(_trp.POLICY_ENGINES)
-    assert sorted(options["policies"]["suboptions"]["allowed_engines"]["choices"]) == list(_trp.POLICY_ENGINES)
-    assert tenant_resource_policy.ARGUMENT_SPEC["allowed_engines"]["choices"] == list(_trp.POLICY_ENGINES)
+    assert sorted(options["allowed_engines"]["choices"]) == list(_constants.POLICY_ENGINES)
+    assert sorted(options["policies"]["suboptions"]["allowed_engines"]["choices"]) == list(_constants.POLICY_ENGINES)
+    assert tenant_resource_policy.ARGUMENT_SPEC["allowed_engines"]["choices"] == list(_constants.POLICY_ENGINES)
     crd = yaml.safe_load(_trp_crd.CRD_YAML)
     enum = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["selectors"]["properties"]["engines"]["items"]["enum"]
-    assert sorted(enum) == list(_trp.POLICY_ENGINES) == sorted(_trp.POLICY_ENGINE_TO_TYPE)
+    assert sorted(enum) == list(_constants.POLICY_ENGINES) == sorted(_constants.POLICY_ENGINE_TO_TYPE)
