@@ -25,7 +25,8 @@ MANIFEST = '''---
 # Usage is counted as tenant_quota_check counts it (plugins/module_utils/_quota.py, cluster_usage):
 #   engine.replicas (1 when absent) x engine.resources, times sharding.shards when sharding is enabled,
 #   plus proxy.replicas (default: engine.replicas) x proxy.resources when spec.proxy.resources is set.
-# The expressions and the counting rule are explained in docs/dev/admission-policy.md.
+# The expressions and the counting rule are explained in
+# https://github.com/virakcloud/ansible-collection-everest/blob/main/docs/dev/admission-policy.md
 # Needs Kubernetes 1.30+ (admissionregistration.k8s.io/v1) and the TenantResourcePolicy CRD installed first
 # (files/crd-tenantresourcepolicy.yaml): see failurePolicy below.
 apiVersion: v1

@@ -27,7 +27,7 @@ import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
 from test_awx_secrets import inventory_sync
-from test_least_privilege import CRD_FILE, MANIFESTS, OLM_EMULATION, apply, manifest_items, token_for
+from test_least_privilege import MANIFESTS, OLM_EMULATION, apply, manifest_items, prerequisites, token_for
 from test_role_tenant_bootstrap import Cluster
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,7 @@ def run_job(pdd, playbook):
 
 @pytest.fixture
 def identities(clean_sandbox, tmp_path):
-    apply(clean_sandbox, manifest_items(CRD_FILE) + manifest_items(MANIFESTS["automation"]) + manifest_items(MANIFESTS["readonly"])
+    apply(clean_sandbox, prerequisites() + manifest_items(MANIFESTS["automation"]) + manifest_items(MANIFESTS["readonly"])
           + manifest_items(OLM_EMULATION))
     return {"automation": token_for(clean_sandbox, "automation"), "readonly": token_for(clean_sandbox, "readonly")}
 

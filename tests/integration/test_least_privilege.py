@@ -33,6 +33,9 @@ RBAC_DIR = REPO / "files" / "rbac"
 MANIFESTS = {"automation": RBAC_DIR / "automation.yaml", "readonly": RBAC_DIR / "readonly.yaml"}
 OLM_EMULATION = HERE / "fixtures" / "rbac" / "sandbox-olm-emulation.yaml"
 CRD_FILE = REPO / "files" / "crd-tenantresourcepolicy.yaml"
+ADMISSION_FILE = REPO / "files" / "tenant-policy-admission.yaml"
+# what the admin installs before the identities (neither identity may create them)
+PREREQUISITES = (CRD_FILE, ADMISSION_FILE)
 SA_NAMESPACE = "everest-automation"
 SERVICE_ACCOUNTS = {"automation": "everest-automation", "readonly": "everest-readonly"}
 USERS = dict((k, "system:serviceaccount:%s:%s" % (SA_NAMESPACE, v)) for k, v in SERVICE_ACCOUNTS.items())
@@ -59,6 +62,8 @@ COLLECTIONS = {
     "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
     "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
     "CustomResourceDefinition": "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+    "ValidatingAdmissionPolicy": "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+    "ValidatingAdmissionPolicyBinding": "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
 }
 
 
@@ -114,6 +119,10 @@ def apply(sandbox, objects):
         assert status in (200, 201), (obj["kind"], obj["metadata"]["name"], status, body)
 
 
+def prerequisites():
+    return [obj for path in PREREQUISITES for obj in manifest_items(path)]
+
+
 def token_for(sandbox, identity, seconds=3600):
     path = "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (SA_NAMESPACE, SERVICE_ACCOUNTS[identity])
     status, body = sandbox.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
@@ -143,7 +152,8 @@ class Ctx:
         self.runs = 0
 
     def setup(self, without=None, kubectl=False):
-        """CRD, both identities (minus the rule ``without``), the sandbox-only OLM emulation role, tokens, kubeconfigs."""
+        """CRD, admission policy, both identities (minus the rule ``without``), the sandbox-only OLM emulation role,
+        tokens, kubeconfigs."""
         objects = {identity: manifest_items(path) for identity, path in MANIFESTS.items()}
         if without is not None:
             (_rid, identity, kind, name, index, _rule) = [r for r in RULES if r[0] == without][0]
@@ -153,10 +163,10 @@ class Ctx:
         if kubectl:
             # as documented (docs/awx.md); --validate=false because the sandbox's OpenAPI v3 does not describe the RBAC
             # kinds, which kubectl's client-side validation looks up (a real cluster does not need it)
-            for path in (CRD_FILE, MANIFESTS["automation"], MANIFESTS["readonly"]):
+            for path in PREREQUISITES + (MANIFESTS["automation"], MANIFESTS["readonly"]):
                 self.kubectl("apply", "--validate=false", "-f", str(path))
         else:
-            apply(self.sandbox, manifest_items(CRD_FILE) + objects["automation"] + objects["readonly"])
+            apply(self.sandbox, prerequisites() + objects["automation"] + objects["readonly"])
         apply(self.sandbox, manifest_items(OLM_EMULATION))
         for identity in MANIFESTS:
             if kubectl:
@@ -235,19 +245,24 @@ def _unlabelled_namespace(ctx):
 
 
 def _crd_drift(ctx):
-    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/tenantresourcepolicies.everest.local"
-    crd = ctx.cluster.get(path)
-    crd["metadata"]["labels"] = {}
-    status, body = ctx.sandbox.request("PUT", path, crd)
-    assert status == 200, body
+    """The CRD, the admission policy and its binding lost their labels (as after an upgrade that adds one)."""
+    for obj in prerequisites():
+        path = "%s/%s" % (COLLECTIONS[obj["kind"]], obj["metadata"]["name"])
+        live = ctx.cluster.get(path)
+        live["metadata"]["labels"] = {}
+        status, body = ctx.sandbox.request("PUT", path, live)
+        assert status == 200, body
 
 
 def _with_data(ctx):
-    """Bootstrapped, and ns-alpha holds a database cluster, a backup storage and a monitoring config (purge --force)."""
+    """Bootstrapped, and ns-alpha holds a database cluster (within alpha's limits: the admission policy refuses a
+    cluster without resources while the tenant's CPU and memory are limited), a backup storage and a monitoring config
+    (purge --force)."""
     ctx.bootstrapped()
     group = "/apis/everest.percona.com/v1alpha1/namespaces/ns-alpha/"
     for plural, kind, spec in (
-            ("databaseclusters", "DatabaseCluster", {"engine": {"type": "postgresql", "replicas": 1, "storage": {"size": "1Gi"}}}),
+            ("databaseclusters", "DatabaseCluster", {"engine": {"type": "postgresql", "replicas": 1, "storage": {"size": "1Gi"},
+                                                             "resources": {"cpu": "1", "memory": "1Gi"}}}),
             ("backupstorages", "BackupStorage", {"type": "s3", "bucket": "b", "credentialsSecretName": "s3"}),
             ("monitoringconfigs", "MonitoringConfig", {"type": "pmm", "credentialsSecretName": "pmm"})):
         body = {"apiVersion": "everest.percona.com/v1alpha1", "kind": kind, "metadata": {"name": "alpha-" + plural[:5]}, "spec": spec}
@@ -287,6 +302,8 @@ REMOVAL_SCENARIO = {
     "automation:ClusterRole:core/resourcequotas[resource-policy-clusters]": "offboard",
     "automation:ClusterRole:core/secrets": "bootstrap",
     "automation:ClusterRole:apiextensions.k8s.io/customresourcedefinitions[tenantresourcepolicies.everest.local]": "bootstrap",
+    "automation:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicies[virakcloud-everest-tenant-resource-policy]": "bootstrap",
+    "automation:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicybindings[virakcloud-everest-tenant-resource-policy]": "bootstrap",
     "automation:ClusterRole:everest.local/tenantresourcepolicies": "bootstrap",
     "automation:ClusterRole:everest.local/tenantresourcepolicies[resource-policy]": "offboard",
     "automation:ClusterRole:everest.percona.com/databaseclusters,backupstorages,monitoringconfigs": "bootstrap",
@@ -301,6 +318,8 @@ REMOVAL_SCENARIO = {
     "readonly:Role:core/namespaces[everest-system]": "drift",
     "readonly:ClusterRole:core/namespaces,resourcequotas": "check",
     "readonly:ClusterRole:apiextensions.k8s.io/customresourcedefinitions[tenantresourcepolicies.everest.local]": "check",
+    "readonly:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicies[virakcloud-everest-tenant-resource-policy]": "check",
+    "readonly:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicybindings[virakcloud-everest-tenant-resource-policy]": "check",
     "readonly:ClusterRole:everest.local/tenantresourcepolicies": "check",
     "readonly:ClusterRole:everest.percona.com/databaseclusters": "check",
     "readonly:ClusterRole:operators.coreos.com/subscriptions": "check",
