@@ -85,9 +85,6 @@ def test_check_mode_says_would_change_in_a_readable_table(ansible, clean_sandbox
     assert re.search(r'^\s+"alpha +would change +ns-alpha', run.stdout, re.M)
 
 
-@pytest.mark.xfail(strict=True, reason="plugins/module_utils/_tenants.py step_changed (and step_failures) key a policy "
-                                       "result by its 'name' (resource-policy) instead of the step's key 'namespace', so "
-                                       "a tenant whose only change is its limits is reported ok (see issue #18)")
 def test_check_mode_says_would_change_for_a_limits_change(ansible, clean_sandbox, tmp_path):
     inventory = write_inventory(tmp_path, {"alpha": TENANTS["alpha"], "beta": TENANTS["beta"]})
     assert ansible.playbook(BOOTSTRAP, inventory=inventory).rc == 0
@@ -99,8 +96,6 @@ def test_check_mode_says_would_change_for_a_limits_change(ansible, clean_sandbox
     assert statuses["beta"] == "would change" and statuses["alpha"].startswith("ok ")
 
 
-@pytest.mark.xfail(strict=True, reason="roles/tenant_bootstrap/tasks/report.yml joins the table into one string "
-                                       "(msg: lines | join(nl)); it must print the list of lines (see issue #18)")
 def test_report_table_is_readable_with_the_default_callback(ansible, clean_sandbox, tmp_path):
     inventory = write_inventory(tmp_path, {"alpha": TENANTS["alpha"]})
     assert ansible.playbook(BOOTSTRAP, inventory=inventory).rc == 0

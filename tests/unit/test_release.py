@@ -19,6 +19,7 @@ REPOSITORY_URL = "https://github.com/virakcloud/ansible-collection-everest/"
 NOT_FOR_USERS = re.compile(r"^\s*(sandbox|tests?\b|unit tests|make |readme\b|ci\b|bench)", re.I)
 LEFT_OUT = re.compile(r"(?<![\w/.-])((?:tests|bench|scripts|docs/dev|extensions|\.ci)/[\w./*-]*)")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+CODE_SPAN = re.compile(r"`[^`]*`")  # a regular expression in backticks is not a link
 URL_LINK = re.compile(r"\[[^\]]*\]\(https?://[^)]+\)|https?://\S+")
 
 
@@ -95,7 +96,7 @@ def test_shipped_files_point_only_at_shipped_files(tmp_path):
         text = path.read_text(errors="replace")
         lines = _markdown_prose(text) if path.suffix == ".md" else enumerate(text.splitlines(), 1)
         for number, line in lines:
-            for target in LINK.findall(line) if path.suffix == ".md" else ():
+            for target in LINK.findall(CODE_SPAN.sub("", line)) if path.suffix == ".md" else ():
                 target = target.split("#", 1)[0]
                 if target and "://" not in target and not target.startswith("mailto:"):
                     if os.path.normpath(os.path.join(os.path.dirname(name), target)) not in shipped:
