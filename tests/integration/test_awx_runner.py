@@ -54,13 +54,18 @@ def project_inventory(project):
     (inventory / "host_vars").mkdir()
     (inventory / "hosts.yml").write_text(yaml.safe_dump({"everest_tenants": {"hosts": dict((t, None) for t in TENANTS)}}))
     (inventory / "group_vars" / "everest_tenants.yml").write_text(
-        'ansible_connection: local\nansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
-        "tenant_bootstrap_everest_url: https://everest.example.test\n")
+        'ansible_connection: local\nansible_python_interpreter: "{{ ansible_playbook_python }}"\ntenant_bootstrap_everest_url: https://everest.example.test\n'
+    )
     for name, tenant in TENANTS.items():
         cipher = vault.encrypt(tenant["password"]).decode()
         text = "tenant_bootstrap_password: !vault |\n" + "".join("  %s\n" % line for line in cipher.splitlines())
-        text += yaml.safe_dump({"tenant_bootstrap_rbac_preset": tenant["preset"], "tenant_bootstrap_operators": tenant["operators"],
-                                "tenant_bootstrap_limits": {"cpu": 2, "memory": "4Gi", "max_clusters": 2, "max_db_users": 3}})
+        text += yaml.safe_dump(
+            {
+                "tenant_bootstrap_rbac_preset": tenant["preset"],
+                "tenant_bootstrap_operators": tenant["operators"],
+                "tenant_bootstrap_limits": {"cpu": 2, "memory": "4Gi", "max_clusters": 2, "max_db_users": 3},
+            }
+        )
         (inventory / "host_vars" / ("%s.yml" % name)).write_text(text)
     return inventory / "hosts.yml"
 
@@ -69,7 +74,7 @@ def sliced(export, number, count):
     """AWX's inventory script data for slice ``number`` of ``count`` (1-based; unsliced: 1 of 1)."""
     data = json.loads(json.dumps(export))
     hosts = sorted(data["_meta"]["hostvars"])
-    keep = set(hosts[number - 1::count])
+    keep = set(hosts[number - 1 :: count])
     data["_meta"]["hostvars"] = dict((h, v) for h, v in data["_meta"]["hostvars"].items() if h in keep)
     for group in data.values():
         if isinstance(group, dict) and "hosts" in group:
@@ -98,8 +103,7 @@ def bearer_token_injection(host, token):
 def awx_safe_env(env):
     """awx/main/models/credential.py build_safe_env: what AWX stores of a job's environment."""
     hidden = re.compile(r"API|TOKEN|KEY|SECRET|PASS", re.I)
-    return dict((k, "$encrypted$" if not (k.startswith("ANSIBLE_") and not k.startswith("ANSIBLE_NET")) and hidden.search(k) else v)
-                for k, v in env.items())
+    return dict((k, "$encrypted$" if not (k.startswith("ANSIBLE_") and not k.startswith("ANSIBLE_NET")) and hidden.search(k) else v) for k, v in env.items())
 
 
 def private_data_dir(root, name, project, export, slice_number, slice_count, credentials_env, extravars, cmdline, tmp):
@@ -108,15 +112,20 @@ def private_data_dir(root, name, project, export, slice_number, slice_count, cre
         (pdd / sub).mkdir(parents=True)
     (pdd / "project").symlink_to(project, target_is_directory=True)
     script = pdd / "inventory" / "hosts"
-    script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n"
-                      % json.dumps(sliced(export, slice_number, slice_count)))
+    script.write_text("#! /usr/bin/env python3\n# -*- coding: utf-8 -*-\nprint(%r)\n" % json.dumps(sliced(export, slice_number, slice_count)))
     script.chmod(0o700)
     envvars = {
-        "JOB_ID": str(extravars.get("awx_job_id", 0)), "AWX_PRIVATE_DATA_DIR": str(pdd), "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),   # the EE has the collection installed
-        "ANSIBLE_INVENTORY_ENABLED": "script", "ANSIBLE_FORCE_COLOR": "False", "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_HOME": str(tmp / name / "ansible-home"), "XDG_CACHE_HOME": str(tmp / name / "cache"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp / name / "ansible-local"), "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
+        "JOB_ID": str(extravars.get("awx_job_id", 0)),
+        "AWX_PRIVATE_DATA_DIR": str(pdd),
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".venv" / "collections"),  # the EE has the collection installed
+        "ANSIBLE_INVENTORY_ENABLED": "script",
+        "ANSIBLE_FORCE_COLOR": "False",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_HOME": str(tmp / name / "ansible-home"),
+        "XDG_CACHE_HOME": str(tmp / name / "cache"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp / name / "ansible-local"),
+        "PATH": "%s:%s" % (BIN, os.environ.get("PATH", "")),
     }
     envvars.update(credentials_env)
     (pdd / "env" / "envvars").write_text(yaml.safe_dump(envvars))
@@ -128,21 +137,26 @@ def private_data_dir(root, name, project, export, slice_number, slice_count, cre
 
 
 def run_job(pdd, playbook):
-    proc = subprocess.run([str(BIN / "ansible-runner"), "run", str(pdd), "-p", playbook, "--ident", "job"],
-                          capture_output=True, text=True, timeout=900, check=False)
+    proc = subprocess.run(
+        [str(BIN / "ansible-runner"), "run", str(pdd), "-p", playbook, "--ident", "job"], capture_output=True, text=True, timeout=900, check=False
+    )
     artifacts = pdd / "artifacts" / "job"
     paths = sorted((artifacts / "job_events").glob("*.json"), key=lambda p: int(p.name.split("-", 1)[0]))
     events = [json.loads(p.read_text()) for p in paths]
     stats = [e for e in events if e.get("event") == "playbook_on_stats"]
-    return {"rc": int((artifacts / "rc").read_text()), "status": (artifacts / "status").read_text(),
-            "stdout": (artifacts / "stdout").read_text(), "events": events,
-            "stats": stats[-1]["event_data"] if stats else {}, "runner": proc}
+    return {
+        "rc": int((artifacts / "rc").read_text()),
+        "status": (artifacts / "status").read_text(),
+        "stdout": (artifacts / "stdout").read_text(),
+        "events": events,
+        "stats": stats[-1]["event_data"] if stats else {},
+        "runner": proc,
+    }
 
 
 @pytest.fixture
 def identities(clean_sandbox, tmp_path):
-    apply(clean_sandbox, prerequisites() + manifest_items(MANIFESTS["automation"]) + manifest_items(MANIFESTS["readonly"])
-          + manifest_items(OLM_EMULATION))
+    apply(clean_sandbox, prerequisites() + manifest_items(MANIFESTS["automation"]) + manifest_items(MANIFESTS["readonly"]) + manifest_items(OLM_EMULATION))
     return {"automation": token_for(clean_sandbox, "automation"), "readonly": token_for(clean_sandbox, "readonly")}
 
 
@@ -150,23 +164,25 @@ def test_sliced_jobs_then_an_unsliced_check_run_as_awx_runs_them(ansible, clean_
     project = tmp_path / "project"
     (project / "playbooks").mkdir(parents=True)
     for name in ("bootstrap", "isolation"):
-        (project / "playbooks" / ("%s.yml" % name)).write_text(
-            "---\n- name: %s\n  ansible.builtin.import_playbook: virakcloud.everest.%s\n" % (name, name))
+        (project / "playbooks" / ("%s.yml" % name)).write_text("---\n- name: %s\n  ansible.builtin.import_playbook: virakcloud.everest.%s\n" % (name, name))
     source = project_inventory(project)
     sync, export = inventory_sync(ansible, source, tmp_path / "output.json")
     assert sync.returncode == 0, sync.stderr[-3000:]
 
-    (kube_type,) = [c for c in yaml.safe_load((REPO / "awx" / "credential_types.yml").read_text())["everest_awx_credential_types"]
-                    if c["name"] == "Everest cluster (kubeconfig)"]
+    (kube_type,) = [
+        c
+        for c in yaml.safe_load((REPO / "awx" / "credential_types.yml").read_text())["everest_awx_credential_types"]
+        if c["name"] == "Everest cluster (kubeconfig)"
+    ]
     automation_kubeconfig = Path(clean_sandbox.kubeconfig_for(identities["automation"], tmp_path / "automation.kubeconfig")).read_text()
     everestctl = {"EVERESTCTL_PATH": clean_sandbox.everestctl}  # execution-environment.yml: ENV EVERESTCTL_PATH
-    job_vars = {"tenant_bootstrap_state": "present", "awx_job_template_name": "Everest - bootstrap tenants",
-                "awx_user_name": "admin"}
+    job_vars = {"tenant_bootstrap_state": "present", "awx_job_template_name": "Everest - bootstrap tenants", "awx_user_name": "admin"}
     root = tmp_path / "jobs"
     slices = []
     for number in range(1, SLICES + 1):
-        pdd = private_data_dir(root, "slice%d" % number, project, export, number, SLICES, {}, dict(job_vars, awx_job_id=number),
-                               "--ask-vault-pass --diff -f 5", tmp_path)
+        pdd = private_data_dir(
+            root, "slice%d" % number, project, export, number, SLICES, {}, dict(job_vars, awx_job_id=number), "--ask-vault-pass --diff -f 5", tmp_path
+        )
         creds = render_injectors(kube_type, {"kubeconfig": automation_kubeconfig, "context": "", "verify_ssl": True}, pdd)
         envvars = yaml.safe_load((pdd / "env" / "envvars").read_text())
         envvars.update(creds, **everestctl)
@@ -180,8 +196,9 @@ def test_sliced_jobs_then_an_unsliced_check_run_as_awx_runs_them(ansible, clean_
         assert result["stats"]["failures"] == {} and result["stats"]["dark"] == {}
         seen += sorted(result["stats"]["ok"])
         # the summary table is readable in the job output: one row per line
-        assert "TENANT         STATUS" in result["stdout"] and "\\n" not in [
-            line for line in result["stdout"].splitlines() if "TENANT         STATUS" in line][0]
+        assert (
+            "TENANT         STATUS" in result["stdout"] and "\\n" not in [line for line in result["stdout"].splitlines() if "TENANT         STATUS" in line][0]
+        )
     assert sorted(seen) == sorted(TENANTS)  # every tenant ran in exactly one slice
 
     # converged, and no slice lost another slice's RBAC lines or accounts
@@ -201,8 +218,7 @@ def test_sliced_jobs_then_an_unsliced_check_run_as_awx_runs_them(ansible, clean_
     # the unsliced drift report: job type check, diff, the read-only identity through the bearer-token credential
     clean_sandbox.reset_stats()
     readonly = dict(bearer_token_injection(clean_sandbox.url, identities["readonly"]), **everestctl)
-    check = private_data_dir(root, "drift", project, export, 1, 1, readonly, dict(job_vars, awx_job_id=10),
-                             "--ask-vault-pass --check --diff -f 5", tmp_path)
+    check = private_data_dir(root, "drift", project, export, 1, 1, readonly, dict(job_vars, awx_job_id=10), "--ask-vault-pass --check --diff -f 5", tmp_path)
     drift = run_job(check, "playbooks/bootstrap.yml")
     assert drift["rc"] == 0, drift["stdout"][-4000:]
     assert drift["stats"]["changed"] == {} and sorted(drift["stats"]["ok"]) == sorted(TENANTS)

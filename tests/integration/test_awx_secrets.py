@@ -28,10 +28,18 @@ SCRIPT_INVENTORY = {"ANSIBLE_INVENTORY_ENABLED": "script,yaml,ini,host_list"}
 
 def inventory_sync(ansible, inventory_file, output, extra_args=()):
     """AWX's inventory update for a project source (no credential unless ``extra_args`` adds one)."""
-    argv = [str(Path(sys.executable).parent / "ansible-inventory"), "--list", "--export", "-i", str(inventory_file),
-            "--output", str(output), "--playbook-dir", str(Path(inventory_file).parent)] + list(extra_args)
-    proc = subprocess.run(argv, cwd=str(Path(inventory_file).parent), env=ansible.env(), capture_output=True, text=True,
-                          timeout=120, check=False)
+    argv = [
+        str(Path(sys.executable).parent / "ansible-inventory"),
+        "--list",
+        "--export",
+        "-i",
+        str(inventory_file),
+        "--output",
+        str(output),
+        "--playbook-dir",
+        str(Path(inventory_file).parent),
+    ] + list(extra_args)
+    proc = subprocess.run(argv, cwd=str(Path(inventory_file).parent), env=ansible.env(), capture_output=True, text=True, timeout=120, check=False)
     data = json.loads(Path(output).read_text()) if proc.returncode == 0 else None
     return proc, data
 
@@ -48,6 +56,7 @@ def everest_login(sandbox, username, password):
     this password. One login per second per client (Everest's session rate limit)."""
     time.sleep(1.1)
     from everest_sandbox.launcher import raw_request  # pylint: disable=import-outside-toplevel
+
     status, _body = raw_request(sandbox.everest_url, None, "POST", "/v1/session", {"username": username, "password": password})
     return status
 
@@ -71,8 +80,7 @@ def test_vaulted_values_stay_encrypted_in_the_sync_and_the_job_converges(ansible
     vault_file = tmp_path / "vault-pass"
     vault_file.write_text(DEMO_VAULT_PASSWORD + "\n")
     script = job_inventory(export, tmp_path / "hosts")
-    run = ansible.playbook(BOOTSTRAP, inventory=script, verbosity=3, diff=True,
-                           env=dict(SCRIPT_INVENTORY, ANSIBLE_VAULT_PASSWORD_FILE=str(vault_file)))
+    run = ansible.playbook(BOOTSTRAP, inventory=script, verbosity=3, diff=True, env=dict(SCRIPT_INVENTORY, ANSIBLE_VAULT_PASSWORD_FILE=str(vault_file)))
     assert run.rc == 0, run.output[-4000:]
     assert set(run.changed_hosts()) == {"alice", "bob"}
     accounts = Cluster(clean_sandbox).accounts()
@@ -97,14 +105,17 @@ def test_a_vault_encrypted_vars_file_fails_the_sync_or_leaks_into_it(ansible, tm
     """Why docs/awx.md rules out the other layout: a vault *file* referenced by host variables."""
     inventory = tmp_path / "project" / "inventories" / "prod"
     (inventory / "group_vars" / "everest_tenants").mkdir(parents=True)
-    (inventory / "hosts.yml").write_text(
-        "everest_tenants:\n  hosts:\n    alice:\n      tenant_bootstrap_password: \"{{ vault_alice_password }}\"\n")
+    (inventory / "hosts.yml").write_text("everest_tenants:\n  hosts:\n    alice:\n      tenant_bootstrap_password: \"{{ vault_alice_password }}\"\n")
     vault_file = tmp_path / "vault-pass"
     vault_file.write_text(DEMO_VAULT_PASSWORD + "\n")
     plain = inventory / "group_vars" / "everest_tenants" / "vault.yml"
     plain.write_text("vault_alice_password: %s\n" % VAULTED["alice"])
-    subprocess.run([str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_file),
-                    str(plain)], env=ansible.env(), check=True, capture_output=True)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-vault"), "encrypt", "--vault-password-file", str(vault_file), str(plain)],
+        env=ansible.env(),
+        check=True,
+        capture_output=True,
+    )
     assert VAULTED["alice"] not in plain.read_text()
 
     # no vault credential on the inventory source: the sync fails
@@ -112,8 +123,7 @@ def test_a_vault_encrypted_vars_file_fails_the_sync_or_leaks_into_it(ansible, tm
     assert proc.returncode != 0
     assert "Attempting to decrypt but no vault secrets found" in proc.stderr
     # a vault credential on the inventory source: the sync succeeds and AWX would store the password in clear text
-    proc, export = inventory_sync(ansible, inventory / "hosts.yml", tmp_path / "b.json",
-                                  ["--vault-password-file", str(vault_file)])
+    proc, export = inventory_sync(ansible, inventory / "hosts.yml", tmp_path / "b.json", ["--vault-password-file", str(vault_file)])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert VAULTED["alice"] in json.dumps(export)
 
@@ -139,8 +149,9 @@ def test_passwords_from_a_lookup_are_resolved_at_run_time(ansible, clean_sandbox
 
     # rotation: the secret changes in the secret manager, nothing in the inventory
     open(clean_sandbox.call_log, "w").close()
-    rotated = ansible.playbook(ROTATE, inventory=script, extra_vars={"everest_secrets_dir": str(secrets)},
-                               env=dict(env, EVEREST_TENANT_PASSWORD_ALICE="Alice-env-rotated2"))
+    rotated = ansible.playbook(
+        ROTATE, inventory=script, extra_vars={"everest_secrets_dir": str(secrets)}, env=dict(env, EVEREST_TENANT_PASSWORD_ALICE="Alice-env-rotated2")
+    )
     assert rotated.rc == 0, rotated.output[-4000:]
     assert rotated.changed_hosts() == {"alice": 1}
     assert everest_login(clean_sandbox, "alice", "Alice-env-rotated2") == 200
@@ -148,7 +159,8 @@ def test_passwords_from_a_lookup_are_resolved_at_run_time(ansible, clean_sandbox
     # an unresolved secret fails that tenant alone, before anything is written for it
     unset = dict(env)
     del unset["EVEREST_TENANT_PASSWORD_BOB"]
-    run = ansible.playbook(BOOTSTRAP, inventory=script, extra_vars={"everest_secrets_dir": str(secrets)},
-                           env=dict(unset, EVEREST_TENANT_PASSWORD_ALICE="Alice-env-rotated2"))
+    run = ansible.playbook(
+        BOOTSTRAP, inventory=script, extra_vars={"everest_secrets_dir": str(secrets)}, env=dict(unset, EVEREST_TENANT_PASSWORD_ALICE="Alice-env-rotated2")
+    )
     assert run.rc != 0
     assert run.stats["bob"]["failures"] == 1 and run.stats["alice"]["failures"] == 0

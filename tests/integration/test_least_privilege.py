@@ -46,12 +46,16 @@ OFFBOARD, ROTATE = str(PLAYBOOKS / "offboard.yml"), str(PLAYBOOKS / "rotate_pass
 REPORT, ISOLATION = str(PLAYBOOKS / "report.yml"), str(PLAYBOOKS / "isolation.yml")
 
 TENANTS = {
-    "alpha": {"tenant_bootstrap_users": [{"username": "alpha", "password": "Alpha@pass1"},
-                                         {"username": "alpha_ops", "password": "AlphaOps#22"}],
-              "tenant_bootstrap_operators": {"postgresql": True, "mysql": True, "mongodb": False},
-              "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 5}},
-    "beta": {"tenant_bootstrap_password": "Beta-pass-2", "tenant_bootstrap_rbac_preset": "read_only",
-             "tenant_bootstrap_operators": {"postgresql": False, "mongodb": True}},
+    "alpha": {
+        "tenant_bootstrap_users": [{"username": "alpha", "password": "Alpha@pass1"}, {"username": "alpha_ops", "password": "AlphaOps#22"}],
+        "tenant_bootstrap_operators": {"postgresql": True, "mysql": True, "mongodb": False},
+        "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 5},
+    },
+    "beta": {
+        "tenant_bootstrap_password": "Beta-pass-2",
+        "tenant_bootstrap_rbac_preset": "read_only",
+        "tenant_bootstrap_operators": {"postgresql": False, "mongodb": True},
+    },
 }
 
 COLLECTIONS = {
@@ -125,8 +129,7 @@ def prerequisites():
 
 def token_for(sandbox, identity, seconds=3600):
     path = "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (SA_NAMESPACE, SERVICE_ACCOUNTS[identity])
-    status, body = sandbox.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-                                                  "spec": {"expirationSeconds": seconds}})
+    status, body = sandbox.request("POST", path, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}})
     assert status == 201, body
     return body["status"]["token"]
 
@@ -206,6 +209,7 @@ class Ctx:
 # name: (identity, prepare as the admin, run under the identity). A prepare is idempotent, so the scenarios can run in
 # a row on one cluster (the baseline) or alone on a clean one (the rule removals).
 
+
 def _nothing(ctx):
     return None
 
@@ -214,16 +218,18 @@ def _changed():
     tenants = copy.deepcopy(TENANTS)
     tenants["alpha"]["tenant_bootstrap_limits"] = {"cpu": 8, "memory": "32Gi", "max_clusters": 5, "max_db_users": 5}
     tenants["beta"]["tenant_bootstrap_operators"]["postgresql"] = True
-    tenants["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-pass-2"},
-                                                 {"username": "beta_ci", "password": "BetaCi-pass-3"}]
+    tenants["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-pass-2"}, {"username": "beta_ci", "password": "BetaCi-pass-3"}]
     return tenants
 
 
 def _stale_lease(ctx):
     ctx.bootstrapped()
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-             "metadata": {"name": "virakcloud-everest-accounts", "namespace": "everest-system"},
-             "spec": {"holderIdentity": "", "leaseDurationSeconds": 30}}
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "virakcloud-everest-accounts", "namespace": "everest-system"},
+        "spec": {"holderIdentity": "", "leaseDurationSeconds": 30},
+    }
     status, body = ctx.sandbox.request("POST", "/apis/coordination.k8s.io/v1/namespaces/everest-system/leases", lease)
     assert status in (201, 409), body
 
@@ -239,8 +245,7 @@ ADOPT = {"foxtrot": {"tenant_bootstrap_password": "Foxtrot@pass6", "tenant_boots
 
 def _unlabelled_namespace(ctx):
     if ctx.cluster.namespace("ns-foxtrot") is None:
-        status, body = ctx.sandbox.request("POST", "/api/v1/namespaces",
-                                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-foxtrot"}})
+        status, body = ctx.sandbox.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns-foxtrot"}})
         assert status == 201, body
 
 
@@ -261,10 +266,14 @@ def _with_data(ctx):
     ctx.bootstrapped()
     group = "/apis/everest.percona.com/v1alpha1/namespaces/ns-alpha/"
     for plural, kind, spec in (
-            ("databaseclusters", "DatabaseCluster", {"engine": {"type": "postgresql", "replicas": 1, "storage": {"size": "1Gi"},
-                                                             "resources": {"cpu": "1", "memory": "1Gi"}}}),
-            ("backupstorages", "BackupStorage", {"type": "s3", "bucket": "b", "credentialsSecretName": "s3"}),
-            ("monitoringconfigs", "MonitoringConfig", {"type": "pmm", "credentialsSecretName": "pmm"})):
+        (
+            "databaseclusters",
+            "DatabaseCluster",
+            {"engine": {"type": "postgresql", "replicas": 1, "storage": {"size": "1Gi"}, "resources": {"cpu": "1", "memory": "1Gi"}}},
+        ),
+        ("backupstorages", "BackupStorage", {"type": "s3", "bucket": "b", "credentialsSecretName": "s3"}),
+        ("monitoringconfigs", "MonitoringConfig", {"type": "pmm", "credentialsSecretName": "pmm"}),
+    ):
         body = {"apiVersion": "everest.percona.com/v1alpha1", "kind": kind, "metadata": {"name": "alpha-" + plural[:5]}, "spec": spec}
         status, result = ctx.sandbox.request("POST", group + plural, body)
         assert status in (201, 409), result
@@ -277,17 +286,18 @@ SCENARIOS = {
     "bootstrap": ("automation", _nothing, lambda c: c.run_as("automation", BOOTSTRAP, TENANTS)),
     "report": ("readonly", Ctx.bootstrapped, lambda c: c.run_as("readonly", REPORT, TENANTS)),
     "isolation": ("readonly", Ctx.bootstrapped, lambda c: c.run_as("readonly", ISOLATION, TENANTS)),
-    "drift": ("readonly", Ctx.bootstrapped,
-              lambda c: c.run_as("readonly", BOOTSTRAP, _changed(), name="changed.yml", check=True, diff=True)),
+    "drift": ("readonly", Ctx.bootstrapped, lambda c: c.run_as("readonly", BOOTSTRAP, _changed(), name="changed.yml", check=True, diff=True)),
     "converge": ("automation", Ctx.bootstrapped, lambda c: c.run_as("automation", BOOTSTRAP, _changed(), name="changed.yml")),
     "fleet": ("automation", _nothing, lambda c: c.run_as("automation", FLEET, dict(_changed(), **GAMMA), name="fleet.yml")),
     "rotate": ("automation", _stale_lease, lambda c: c.run_as("automation", ROTATE, _rotated(), name="rotated.yml")),
     "adopt": ("automation", _unlabelled_namespace, lambda c: c.run_as("automation", BOOTSTRAP, ADOPT, name="adopt.yml")),
     "crd-upgrade": ("automation", _crd_drift, lambda c: c.run_as("automation", BOOTSTRAP, TENANTS, limit="alpha")),
     "offboard": ("automation", Ctx.bootstrapped, lambda c: c.run_as("automation", OFFBOARD, TENANTS, limit="beta")),
-    "purge": ("automation", _with_data, lambda c: c.run_as("automation", OFFBOARD, TENANTS, limit="alpha",
-                                                           extra_vars={"tenant_bootstrap_purge": True,
-                                                                       "tenant_bootstrap_force": True})),
+    "purge": (
+        "automation",
+        _with_data,
+        lambda c: c.run_as("automation", OFFBOARD, TENANTS, limit="alpha", extra_vars={"tenant_bootstrap_purge": True, "tenant_bootstrap_force": True}),
+    ),
 }
 
 # The scenario each rule-removal test runs: the cheapest one that needs the rule (checked by the baseline test).
@@ -371,9 +381,15 @@ def test_every_playbook_succeeds_under_its_identity(ctx):
             for resource in rule["resources"]:
                 for name in rule.get("resourceNames") or [None]:
                     # not necessarily unique: the Helm rule (secrets in every namespace) also covers everest-accounts
-                    used = [a for n in scenarios for a in observed[n] if matches(rule, a) and a["verb"] == verb
-                            and a["resource"] + ("/" + a["subresource"] if a.get("subresource") else "") == resource
-                            and (name is None or a.get("name") == name)]
+                    used = [
+                        a
+                        for n in scenarios
+                        for a in observed[n]
+                        if matches(rule, a)
+                        and a["verb"] == verb
+                        and a["resource"] + ("/" + a["subresource"] if a.get("subresource") else "") == resource
+                        and (name is None or a.get("name") == name)
+                    ]
                     assert used, "%s: %s %s%s was never needed" % (rid, verb, resource, " " + name if name else "")
     # the removal tests below run the cheapest scenario that needs each rule
     assert set(REMOVAL_SCENARIO) == set(RULE_IDS)

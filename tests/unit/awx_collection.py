@@ -56,8 +56,12 @@ def install(python=sys.executable):
     work = AWX_OUTPUT / ("tmp-%d" % os.getpid())
     shutil.rmtree(work, ignore_errors=True)
     (work / "dist").mkdir(parents=True)
-    subprocess.run([python, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", ANSIBLE_PACKAGE,
-                    "-d", str(work / "dist")], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [python, "-m", "pip", "download", "--disable-pip-version-check", "-q", "--no-deps", ANSIBLE_PACKAGE, "-d", str(work / "dist")],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (wheel,) = sorted((work / "dist").glob("ansible-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         for name in archive.namelist():
@@ -89,12 +93,15 @@ def argument_spec(root, module, python=sys.executable):
 
 
 def write_fixture(root):
-    data = {"_source": {"package": ANSIBLE_PACKAGE + " (PyPI)", "collection": "awx.awx " + version(root),
-                        "files": dict((m, "ansible_collections/awx/awx/plugins/modules/%s.py sha256:%s" % (m, module_sha256(root, m)))
-                                      for m in MODULES),
-                        "what": "the argument_spec each module's main() passes to ControllerAPIModule "
-                                "(tests/unit/awx_collection.py)"},
-            "argument_specs": dict((m, argument_spec(root, m)) for m in MODULES)}
+    data = {
+        "_source": {
+            "package": ANSIBLE_PACKAGE + " (PyPI)",
+            "collection": "awx.awx " + version(root),
+            "files": dict((m, "ansible_collections/awx/awx/plugins/modules/%s.py sha256:%s" % (m, module_sha256(root, m))) for m in MODULES),
+            "what": "the argument_spec each module's main() passes to ControllerAPIModule (tests/unit/awx_collection.py)",
+        },
+        "argument_specs": dict((m, argument_spec(root, m)) for m in MODULES),
+    }
     FIXTURE.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 

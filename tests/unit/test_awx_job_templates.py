@@ -42,11 +42,13 @@ def job_templates():
     return out
 
 
-OBJECTS = ([("job_template", t) for t in job_templates()]
-           + [("inventory", i) for i in DATA["everest_awx_inventories"]]
-           + [("inventory_source", s) for s in DATA["everest_awx_inventory_sources"]]
-           + [("execution_environment", DATA["everest_awx_execution_environment"])]
-           + [("credential_type", c) for c in CREDENTIAL_TYPES])
+OBJECTS = (
+    [("job_template", t) for t in job_templates()]
+    + [("inventory", i) for i in DATA["everest_awx_inventories"]]
+    + [("inventory_source", s) for s in DATA["everest_awx_inventory_sources"]]
+    + [("execution_environment", DATA["everest_awx_execution_environment"])]
+    + [("credential_type", c) for c in CREDENTIAL_TYPES]
+)
 
 
 @pytest.mark.parametrize("module,params", OBJECTS, ids=lambda v: v if isinstance(v, str) else v["name"])
@@ -119,7 +121,13 @@ def test_stored_specs_are_the_collections(awx_root):
 
 def test_configure_playbook_syntax(awx_root, tmp_path):
     env = {"ANSIBLE_COLLECTIONS_PATH": str(awx_root), "ANSIBLE_HOME": str(tmp_path), "PATH": str(Path(sys.executable).parent)}
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "--syntax-check",
-                           str(AWX / "playbooks" / "configure_awx.yml")], capture_output=True, text=True, env=env,
-                          cwd=str(tmp_path), timeout=120, check=False)
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "--syntax-check", str(AWX / "playbooks" / "configure_awx.yml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(tmp_path),
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

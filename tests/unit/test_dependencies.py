@@ -68,11 +68,21 @@ def _jwt(claims):
 
 
 def _auth_provider_kubeconfig(tmp_path, id_token):
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": "legacy",
-              "clusters": [{"name": "c", "cluster": {"server": "https://k8s.example.test:6443"}}],
-              "contexts": [{"name": "legacy", "context": {"cluster": "c", "user": "u"}}],
-              "users": [{"name": "u", "user": {"auth-provider": {"name": "oidc", "config": {
-                  "client-id": "kubernetes", "idp-issuer-url": "https://idp.example.test", "id-token": id_token}}}}]}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "legacy",
+        "clusters": [{"name": "c", "cluster": {"server": "https://k8s.example.test:6443"}}],
+        "contexts": [{"name": "legacy", "context": {"cluster": "c", "user": "u"}}],
+        "users": [
+            {
+                "name": "u",
+                "user": {
+                    "auth-provider": {"name": "oidc", "config": {"client-id": "kubernetes", "idp-issuer-url": "https://idp.example.test", "id-token": id_token}}
+                },
+            }
+        ],
+    }
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
     return str(path)
@@ -97,9 +107,16 @@ def test_token_kubeconfig_needs_no_kubernetes(tmp_path, monkeypatch):
     """The everyday path (a ServiceAccount token, as files/rbac/ documents) never imports the library."""
     monkeypatch.setitem(sys.modules, "kubernetes", None)
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "c", "cluster": {"server": "https://k8s.example.test:6443"}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "everest-automation"}}],
-        "users": [{"name": "everest-automation", "user": {"token": "eyJ.token.sig"}}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "sa",
+                "clusters": [{"name": "c", "cluster": {"server": "https://k8s.example.test:6443"}}],
+                "contexts": [{"name": "sa", "context": {"cluster": "c", "user": "everest-automation"}}],
+                "users": [{"name": "everest-automation", "user": {"token": "eyJ.token.sig"}}],
+            }
+        )
+    )
     assert _k8s.load_config({"kubeconfig": str(path)}).token == "eyJ.token.sig"

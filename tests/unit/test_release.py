@@ -31,15 +31,17 @@ def fragments():
 
 
 def test_changelog_lint():
-    proc = subprocess.run([str(BIN / "antsibull-changelog"), "lint"], cwd=str(REPO), capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run([str(BIN / "antsibull-changelog"), "lint"], cwd=str(REPO), capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == "", proc.stdout + proc.stderr
 
 
 def test_user_sections_describe_the_collection_only():
-    wrong = [(name, section, entry[:80]) for name, section, entry in fragments()
-             if section != "trivial" and (NOT_FOR_USERS.match(entry) or ".sandbox" in entry or "tests/" in entry
-                                          or "docs/dev/" in entry or "test-requirements" in entry)]
+    wrong = [
+        (name, section, entry[:80])
+        for name, section, entry in fragments()
+        if section != "trivial"
+        and (NOT_FOR_USERS.match(entry) or ".sandbox" in entry or "tests/" in entry or "docs/dev/" in entry or "test-requirements" in entry)
+    ]
     assert wrong == []
 
 
@@ -51,8 +53,15 @@ def test_trial_release_leaves_the_fragments_alone(tmp_path):
     shutil.copy(REPO / "galaxy.yml", copy / "galaxy.yml")
     before = sorted(p.name for p in (REPO / "changelogs" / "fragments").iterdir())
     env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "")), ANSIBLE_HOME=str(tmp_path / "ansible-home"))
-    proc = subprocess.run([str(BIN / "antsibull-changelog"), "release", "--version", GALAXY["version"], "--date", "2026-12-01"],
-                          cwd=str(copy), capture_output=True, text=True, env=env, timeout=300, check=False)
+    proc = subprocess.run(
+        [str(BIN / "antsibull-changelog"), "release", "--version", GALAXY["version"], "--date", "2026-12-01"],
+        cwd=str(copy),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = (copy / "CHANGELOG.rst").read_text()
     assert "v%s" % GALAXY["version"] in text and "virakcloud.everest.everest_account" in text
@@ -77,8 +86,14 @@ def _markdown_prose(text):
 
 
 def test_shipped_files_point_only_at_shipped_files(tmp_path):
-    proc = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
-                          cwd=str(REPO), capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path), str(REPO)],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (tarball,) = tmp_path.glob("virakcloud-everest-*.tar.gz")
     root = tmp_path / "content"
@@ -90,8 +105,11 @@ def test_shipped_files_point_only_at_shipped_files(tmp_path):
     for path in sorted(root.rglob("*")):
         name = str(path.relative_to(root))
         # plugins/ (module docs and code comments) and the changelog fragments are checked elsewhere
-        if not path.is_file() or name.startswith(("plugins/", "changelogs/", "LICENSES/")) or path.suffix not in (
-                ".md", ".yml", ".yaml", ".txt", ".sh", ".j2", ".cfg"):
+        if (
+            not path.is_file()
+            or name.startswith(("plugins/", "changelogs/", "LICENSES/"))
+            or path.suffix not in (".md", ".yml", ".yaml", ".txt", ".sh", ".j2", ".cfg")
+        ):
             continue
         text = path.read_text(errors="replace")
         lines = _markdown_prose(text) if path.suffix == ".md" else enumerate(text.splitlines(), 1)
