@@ -28,7 +28,8 @@ MANIFEST = '''---
 #   storage = volumes x engine.storage.size, volumes = the nodes, plus the config servers of a sharded MongoDB
 #   cluster (sharding.configServer.replicas, default engine.replicas), plus 1 (the backup repository) for PostgreSQL.
 # Memory and storage are shown in the largest unit that divides them exactly (4Gi, 4G, 1536Mi), else in bytes.
-# The expressions and the counting rule are explained in docs/dev/admission-policy.md.
+# The expressions and the counting rule are explained in
+# https://github.com/virakcloud/ansible-collection-everest/blob/main/docs/dev/admission-policy.md
 # Needs Kubernetes 1.30+ (admissionregistration.k8s.io/v1) and the TenantResourcePolicy CRD installed first
 # (files/crd-tenantresourcepolicy.yaml): see failurePolicy below.
 apiVersion: v1

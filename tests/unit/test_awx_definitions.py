@@ -121,7 +121,7 @@ def test_survey_questions():
 
 def test_onboarding_playbook_uses_exactly_the_survey_answers():
     (onboard,) = [j for j in JOBS["everest_awx_job_templates"] if j["name"] == "Everest - onboard one tenant"]
-    assert onboard["survey_enabled"] is True and onboard["survey_spec_file"] == "awx/surveys/onboard_tenant.yml"
+    assert onboard["survey_enabled"] is True and JOBS["everest_awx_surveys"][onboard["name"]] == "awx/surveys/onboard_tenant.yml"
     playbook = (REPO / onboard["playbook"]).read_text()
     answers = {q["variable"] for q in SURVEY["spec"]}
     used = set(re.findall(r"\b(everest_survey_[a-z_]+)", playbook))

@@ -125,7 +125,9 @@ def test_collection_metadata_is_picked_up_by_introspection(build_context, collec
     )
     assert proc.returncode == 0, proc.stderr
     found = _load_introspect(proc.stdout)
-    assert any(line.startswith("kubernetes==") and "from collection virakcloud.everest" in line for line in found["python"])
+    # requirements.txt is read, but its only entry (PyYAML>=...) is one ansible-builder always leaves out (ansible-core
+    # brings it); kubernetes is optional (requirements-legacy-auth.txt), so the collection adds no Python package
+    assert [line for line in found["python"] if "virakcloud.everest" in line] == []
     assert any(line.startswith("ca-certificates ") and "from collection virakcloud.everest" in line for line in found["system"])
 
 
