@@ -65,8 +65,8 @@ ERROR_KINDS = (
     ("interactive mode is disabled", "no_tty"),
     ("policy syntax error", "policy_invalid"),
     ("could not read kubeconfig file", "kubeconfig"),
+    ("failed to connect with OIDC provider", "oidc_unreachable"),  # before "connection refused": its cause may say so
     ("connection refused", "unreachable"),
-    ("failed to connect with OIDC provider", "oidc_unreachable"),
 )
 
 HINTS = {

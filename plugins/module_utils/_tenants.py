@@ -87,6 +87,7 @@ def _names(value):
 
 
 SSO_VARS = {'group': 'tenant_bootstrap_sso_groups', 'subject': 'tenant_bootstrap_sso_subjects'}
+SSO_INPUTS = ('tenant_bootstrap_sso_groups', 'tenant_bootstrap_sso_subjects', 'tenant_bootstrap_sso_shared')
 SSO_KINDS = {'group': 'IdP group', 'subject': 'OIDC subject'}
 FLAT = "Everest's subjects are one name space shared by local accounts, OIDC subjects, IdP groups and roles"
 
@@ -107,6 +108,7 @@ class Tenant:
         self.sso_groups = _names(values.get('tenant_bootstrap_sso_groups'))
         self.sso_shared = _names(values.get('tenant_bootstrap_sso_shared'))
         self.sso_names = self.sso_subjects + self.sso_groups
+        self.not_lists = [k for k in SSO_INPUTS if values.get(k) is not None and not isinstance(values.get(k), (list, tuple))]
         self.members = self.usernames + self.sso_names  # every name the tenant's block binds, in its g lines' order
         self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in _constants.OPERATORS)
         self.limits = dict(values.get('tenant_bootstrap_limits') or {})
@@ -154,6 +156,9 @@ class Tenant:
     def _check_sso(self):
         """The SSO identities on their own (reference §9.1, §9.4): usable names, each bound once, none that is a local
         account of the tenant or Everest's admin, and shared declarations naming the tenant's own identities."""
+        for key in self.not_lists:
+            # the argument spec would split a string on commas; a name is never guessed from one
+            self.problems.append('%s must be a YAML list of names, not a string.' % key)
         for kind, names in (('group', self.sso_groups), ('subject', self.sso_subjects)):
             for name in names:
                 problem = _validation.check_sso_name(name)
@@ -436,7 +441,8 @@ def clashes(tenants):
 
 def identity_clashes(tenants):
     """{tenant: [problems]} of the run's onboarded tenants: an SSO identity bound by two tenants (unless every tenant
-    binding it lists it in tenant_bootstrap_sso_shared), or named like another tenant's local user."""
+    binding it lists it in tenant_bootstrap_sso_shared), or named like another tenant's local user (the SSO side is
+    refused: the other tenant's account is not at fault, and in the cluster an existing account always wins)."""
     present = [t for t in tenants if t.present]
     by_name, by_user = {}, {}
     for tenant in present:
@@ -457,14 +463,10 @@ def identity_clashes(tenants):
             for other in by_user.get(name, []):
                 if other == tenant.name:
                     continue
-                text = 'SSO identity %r of tenant %s is also a local user of tenant %s; %s, so the two would be one subject with both tenants\' grants.' % (
-                    name,
-                    tenant.name,
-                    other,
-                    FLAT,
+                out.setdefault(tenant.name, []).append(
+                    "SSO identity %r is also a local user of tenant %s; %s, so the two would be one subject with both tenants' "
+                    'grants. Rename the group in the IdP (or bind the subject under another name).' % (name, other, FLAT)
                 )
-                out.setdefault(tenant.name, []).append(text)
-                out.setdefault(other, []).append(text)
     return out
 
 
