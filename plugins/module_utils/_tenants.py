@@ -439,11 +439,25 @@ def clashes(tenants):
     return out
 
 
-def identity_clashes(tenants):
+def incumbents(cluster):
+    """{name: set of tenants whose block binds it in the cluster} (from everest_cluster_info's ownership facts)."""
+    owners = (cluster or {}).get('blocks') or {}
+    out = {}
+    for name, blocks in ((cluster or {}).get('members') or {}).items():
+        out[name] = set(owners[b] for b in blocks or [] if owners.get(b))
+    return out
+
+
+def identity_clashes(tenants, cluster=None):
     """{tenant: [problems]} of the run's onboarded tenants: an SSO identity bound by two tenants (unless every tenant
     binding it lists it in tenant_bootstrap_sso_shared), or named like another tenant's local user (the SSO side is
-    refused: the other tenant's account is not at fault, and in the cluster an existing account always wins)."""
+    refused: the other tenant's account is not at fault, and in the cluster an existing account always wins).
+
+    When some of the tenants binding a name already bind it in the cluster, only the newcomers are refused: an unchanged
+    tenant never fails because another tenant's inventory reached for its group (the newcomers' cluster check says whose
+    it is). When none does yet, all of them are refused, as two tenants claiming one namespace are."""
     present = [t for t in tenants if t.present]
+    held = incumbents(cluster)
     by_name, by_user = {}, {}
     for tenant in present:
         for name in tenant.sso_names:
@@ -454,7 +468,8 @@ def identity_clashes(tenants):
     for name, binders in sorted(by_name.items()):
         names = sorted(t.name for t in binders)
         if len(binders) > 1 and not all(name in t.sso_shared for t in binders):
-            for tenant in binders:
+            holders = held.get(name) or set()
+            for tenant in [t for t in binders if t.name not in holders] if holders & set(names) else binders:
                 out.setdefault(tenant.name, []).append(
                     'SSO identity %r is bound by tenants %s of this run; a name bound by two tenants gives its holders both '
                     "tenants' namespaces. If that is intended, list it in tenant_bootstrap_sso_shared of every one of them." % (name, ', '.join(names))
@@ -484,7 +499,7 @@ def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
         tenants.append(tenant)
     valid = [t for t in tenants if not t.problems]
     shared = clashes(valid)
-    identities = identity_clashes(valid)
+    identities = identity_clashes(valid, cluster)
     run = dict((t.name, set(t.members) if t.present else None) for t in valid)
     for tenant in tenants:
         if tenant.name in shared:

@@ -200,6 +200,15 @@ def test_in_a_run_a_name_bound_by_two_tenants_is_refused_for_both_unless_both_sh
     assert both["a"]["steps"]["isolation"]["shared"] == ["corp-oncall"]
 
 
+def test_in_a_run_only_the_newcomer_is_refused_when_the_other_tenant_binds_it_already():
+    cluster = cluster_of(CHART + block("b", "ns-b", ["ns_b", "corp-oncall"]), accounts=("admin", "ns_b"), namespaces={"ns-b": "b"})
+    plans = plan_many(
+        [("a", _tenant("ns-a", tenant_bootstrap_sso_groups=["corp-oncall"])), ("b", _tenant("ns-b", tenant_bootstrap_sso_groups=["corp-oncall"]))], cluster
+    )
+    assert plans["b"]["valid"], plans["b"]["problem"]
+    assert not plans["a"]["valid"] and "'corp-oncall' is bound by tenants a, b of this run" in plans["a"]["problem"]
+
+
 def test_in_a_run_a_group_named_like_another_tenants_user_refuses_the_group():
     plans = plan_many([("a", _tenant("ns-a", tenant_bootstrap_sso_groups=["ns_b"])), ("b", _tenant("ns-b"))])
     assert not plans["a"]["valid"] and "'ns_b' is also a local user of tenant b" in plans["a"]["problem"]

@@ -9,7 +9,8 @@ import pytest
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac, _rbac_check, _tenants
 from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
 
-from test_everest_rbac import FakeClient, FakeEverestctl, client, fake_everestctl, run, text_of  # noqa: F401  (fixtures)
+from test_everest_rbac import FakeClient, FakeEverestctl, run, text_of
+from test_everest_rbac import client, fake_everestctl  # noqa: F401  pylint: disable=unused-import  (fixtures)
 
 
 def tenant_block(tenant, namespace, members, shared=(), preset="namespace_admin"):
@@ -59,7 +60,7 @@ def test_groups_answers_are_the_or_of_every_name_asked_alone(seed, capsys):
     resources = ["database-clusters", "namespaces", "backup-storages"]
     enforcer = _rbac.Enforcer(POLICY)
     checks = []
-    for _ in range(40):
+    for _round in range(40):
         checks.append(
             {
                 "subject": rng.choice(names),
