@@ -199,19 +199,26 @@ def test_collisions_are_refused_before_any_write(ansible, cluster, onboarded, tm
     assert "tenant delta: SSO identity 'admin' is the name of Everest's administrator account" in output
     assert "tenant echo: SSO identity 'gamma' is also a local user of tenant gamma" in output  # gamma is in the run too
     assert "tenant foxtrot: tenant_bootstrap_sso_groups: IdP group 'role:tenant-ns-gamma' starts with 'role:'" in output
-    assert "tenant golf: OIDC subject 'beta-ops' is bound by tenant beta (RBAC block ns-beta)" in output
+    # beta binds beta-ops in the run and in the cluster: the newcomer golf is refused (first problem found), beta is not
+    assert "tenant golf: SSO identity 'beta-ops' is bound by tenants beta, golf of this run" in output
     assert cluster.writes() == {} and cluster.sandbox.calls() == []
     for ns in ("ns-delta", "ns-echo", "ns-foxtrot", "ns-golf"):
         assert cluster.namespace(ns) is None and cluster.block(ns) is None
 
 
-def test_a_group_named_like_an_account_of_a_tenant_outside_the_run_is_refused(ansible, cluster, onboarded, tmp_path):
-    run = ansible.playbook(
-        BOOTSTRAP, inventory=write_inventory(tmp_path, {"echo": {"tenant_bootstrap_users": [], "tenant_bootstrap_sso_groups": ["gamma"]}}, name="echo.yml")
-    )
-    assert run.rc != 0
-    assert "tenant echo: IdP group 'gamma' has the name of an existing Everest account (of tenant gamma)" in " ".join(run.output.split())
-    assert cluster.namespace("ns-echo") is None
+def test_names_taken_by_tenants_outside_the_run_are_refused(ansible, cluster, onboarded, tmp_path):
+    """Against the cluster alone (the owners are not in the run): an account's name, and a group another tenant binds."""
+    tenants = {
+        "echo": {"tenant_bootstrap_users": [], "tenant_bootstrap_sso_groups": ["gamma"]},
+        "golf": {"tenant_bootstrap_users": [], "tenant_bootstrap_sso_subjects": ["beta-ops"]},
+    }
+    cluster.sandbox.reset_stats()
+    run = ansible.playbook(BOOTSTRAP, inventory=write_inventory(tmp_path, tenants, name="outside.yml"))
+    assert run.rc != 0 and run.stats["echo"]["failures"] == 1 and run.stats["golf"]["failures"] == 1
+    output = " ".join(run.output.split())
+    assert "tenant echo: IdP group 'gamma' has the name of an existing Everest account (of tenant gamma)" in output
+    assert "tenant golf: OIDC subject 'beta-ops' is bound by tenant beta (RBAC block ns-beta)" in output
+    assert cluster.writes() == {} and cluster.namespace("ns-echo") is None and cluster.namespace("ns-golf") is None
 
 
 def test_moving_a_group_takes_two_runs_release_first(ansible, cluster, everest, onboarded, tmp_path):
