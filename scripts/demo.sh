@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: bootstrap the example tenants (Alice and Bob of seed 000) into a private sandbox, show that a second
+# `make demo`: bootstrap the example tenants (Alice and Bob, the requirement's example tenants) into a private sandbox, show that a second
 # run changes nothing and runs no everestctl, show the check-mode drift report of a changed inventory, print the
 # tenant report, and stop the sandbox. Non-interactive; needs only the venv (`make venv`).
 set -euo pipefail

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, VirakCloud
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the tenant_bootstrap role: a step's result mapped back to tenants, and the run's summary table.
+"""Filters of the tenant_bootstrap role: a step's result mapped back to tenants, the run's summary table, and the
+report's table of the cluster's tenants against the inventory.
 
 The logic and every message are in module_utils/_tenants.py; these are the role's handles on it.
 """
@@ -12,7 +13,7 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _tenants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _inventory_drift, _tenants
 
 
 def tenant_step(result, plans, step):
@@ -37,6 +38,16 @@ def tenant_summary(plans, failed=None, changed=None, check_mode=False, isolation
     return {'rows': rows, 'lines': _tenants.summary_lines(rows, isolation)}
 
 
+def tenant_report(tenants, plans=None):
+    """{'rows', 'lines', 'drifted'}: the cluster's tenants (tenant_info ``tenants``) against the inventory's plans."""
+    if not isinstance(tenants, list):
+        raise AnsibleFilterError('tenant_report: the input must be the tenants list of tenant_info')
+    if plans is not None and not isinstance(plans, list):
+        raise AnsibleFilterError('tenant_report: plans must be the list of tenant plans (tenant_plan tenants)')
+    summaries = [p.get('summary') or {} for p in plans or []]
+    return _inventory_drift.report(tenants, summaries)
+
+
 class FilterModule(object):
     def filters(self):
-        return {'tenant_step': tenant_step, 'tenant_summary': tenant_summary}
+        return {'tenant_step': tenant_step, 'tenant_summary': tenant_summary, 'tenant_report': tenant_report}

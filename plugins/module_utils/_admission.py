@@ -23,7 +23,7 @@ except ImportError:  # pragma: no cover - PyYAML is a requirement of the collect
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants, _k8s, _trp_crd
 from ansible_collections.virakcloud.everest.plugins.module_utils._admission_manifest import MANIFEST
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sNotFound
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError, K8sAlreadyExists, K8sNotFound
 
 API_VERSION = _constants.ADMISSION_API_VERSION
 POLICY_PLURAL = _constants.ADMISSION_POLICY_PLURAL
@@ -77,6 +77,37 @@ def _view(obj):
     return {'name': obj['metadata']['name'], 'resource_version': obj['metadata'].get('resourceVersion'), 'spec': obj.get('spec')}
 
 
+def _converge_one(client, plural, desired, state, check_mode, actions):
+    """(live spec before, object after) of one document; a create that loses a race re-reads and converges the winner's."""
+    name = desired['metadata']['name']
+    kind = desired['kind']
+    live = client.get_or_none(path(plural, name))
+    before = (live or {}).get('spec')
+    if state == 'absent':
+        if live is not None:
+            actions.append('delete %s %s' % (kind, name))
+            if not check_mode:
+                client.delete(path(plural, name))
+        return before, None
+    if live is None:
+        if check_mode:
+            actions.append('create %s %s' % (kind, name))
+            return before, desired
+        try:
+            after = client.create(path(plural), copy.deepcopy(desired))
+            actions.append('create %s %s' % (kind, name))
+            return before, after
+        except K8sAlreadyExists:  # another run (a fork, an AWX slice, a second operator) created it since the GET
+            live = client.get(path(plural, name))
+    if not _differs(live, desired):
+        return before, live
+    actions.append('update %s %s' % (kind, name))
+    if check_mode:
+        return before, _desired_update(live, desired)
+    _changed, after = _k8s.read_modify_write(client, path(plural, name), lambda obj: _desired_update(obj, desired) if _differs(obj, desired) else None)
+    return before, after
+
+
 def converge(client, state='present', check_mode=False):
     """Bring the policy and its binding to ``state``; returns {changed, actions, policy, binding, before, after}."""
     policy, binding = documents()
@@ -85,29 +116,9 @@ def converge(client, state='present', check_mode=False):
         order.reverse()  # the binding goes first: a binding without its policy does nothing, the reverse would be a gap
     result = {'changed': False, 'actions': [], 'before': {}, 'after': {}}
     for plural, desired in order:
-        name = desired['metadata']['name']
-        kind = desired['kind']
-        live = client.get_or_none(path(plural, name))
         key = 'policy' if plural == POLICY_PLURAL else 'binding'
-        result['before'][key] = (live or {}).get('spec')
-        if state == 'absent':
-            after = None
-            if live is not None:
-                result['actions'].append('delete %s %s' % (kind, name))
-                if not check_mode:
-                    client.delete(path(plural, name))
-        elif live is None:
-            result['actions'].append('create %s %s' % (kind, name))
-            after = desired if check_mode else client.create(path(plural), copy.deepcopy(desired))
-        elif _differs(live, desired):
-            result['actions'].append('update %s %s' % (kind, name))
-            after = _desired_update(live, desired)
-            if not check_mode:
-                _changed, after = _k8s.read_modify_write(
-                    client, path(plural, name), lambda obj: _desired_update(obj, desired) if _differs(obj, desired) else None
-                )
-        else:
-            after = live
+        before, after = _converge_one(client, plural, desired, state, check_mode, result['actions'])
+        result['before'][key] = before
         result['after'][key] = (after or {}).get('spec')
         result[key] = _view(after)
     result['changed'] = bool(result['actions'])

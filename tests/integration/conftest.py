@@ -56,8 +56,17 @@ class PlaybookResult:
     def total(self, key):
         return sum(s.get(key, 0) for s in self.stats.values())
 
+    def failures(self):
+        """['task | host: message'] of every failed task result (what an assertion on rc should show)."""
+        out = []
+        for task in self.tasks:
+            for host, res in (task.get("hosts") or {}).items():
+                if isinstance(res, dict) and res.get("_status") == "failed":
+                    out.append("%s | %s: %s" % (task["name"], host, str(res.get("msg") or res.get("stderr") or "")[:600]))
+        return out
+
     def __repr__(self):
-        return "<PlaybookResult rc=%s stats=%s>" % (self.rc, self.stats)
+        return "<PlaybookResult rc=%s stats=%s failures=%s>" % (self.rc, self.stats, self.failures())
 
 
 class AnsibleRunner:

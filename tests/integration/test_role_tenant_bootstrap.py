@@ -234,11 +234,33 @@ def test_bootstrap_three_tenants_then_noop(ansible, cluster, bootstrapped, tmp_p
     assert report.rc == 0, report.output[-4000:]
     assert cluster.writes() == {}
     table = once(report, "Report | tenants, usage and drift")["msg"]
+    assert isinstance(table, list) and table[0].startswith("NAMESPACE")  # one line each, in any callback and in AWX
     for ns in NAMESPACES.values():
-        assert ns in table
-    assert "drifted tenants: none" in table
+        assert any(line.startswith(ns + " ") for line in table), ns
+    assert table[-1] == "drifted tenants: none"
+    assert any("4/16Gi/-/3/2" in line for line in table if line.startswith("ns-alpha "))  # limits in force, human units
     data = json.loads((tmp_path / "tenants.json").read_text())
-    assert sorted(r["namespace"] for r in data["tenants"]) == sorted(NAMESPACES.values())
+    assert sorted(r["namespace"] for r in data["tenants"]) == sorted(NAMESPACES.values()) and data["drifted"] == []
+
+    # the inventory moves on, the cluster does not: the report compares them, in the inventory's units, writing nothing
+    changed = copy.deepcopy(TENANTS)
+    changed["alpha"]["tenant_bootstrap_limits"]["memory"] = "32Gi"
+    changed["alpha"]["tenant_bootstrap_users"].append({"username": "alpha_new", "password": "Alpha-new-9"})
+    changed["alpha"]["tenant_bootstrap_limits"]["max_db_users"] = 3
+    changed["beta"]["tenant_bootstrap_operators"]["postgresql"] = True
+    changed["delta"] = {"tenant_bootstrap_password": "Delta-pass-4"}
+    sandbox.reset_stats()
+    moved = ansible.playbook(REPORT, inventory=write_inventory(tmp_path, changed, name="moved.yml"))
+    assert moved.rc == 0, moved.failures()
+    assert cluster.writes() == {}
+    table = once(moved, "Report | tenants, usage and drift")["msg"]
+    rows = dict((line.split()[0], line) for line in table[1:-1])
+    assert "memory: cluster 16Gi, inventory 32Gi" in rows["ns-alpha"] and "users missing in the cluster: alpha_new" in rows["ns-alpha"]
+    assert "max_db_users: cluster 2, inventory 3" in rows["ns-alpha"]
+    assert "operators missing in the cluster: postgresql" in rows["ns-beta"]
+    assert "not onboarded: no TenantResourcePolicy in namespace ns-delta" in rows["ns-delta"] and rows["gamma-db"].endswith(" none")
+    assert table[-1] == "drifted tenants: ns-alpha, ns-beta, ns-delta"
+    assert "Delta-pass-4" not in moved.output and "Alpha-new-9" not in moved.output
 
 
 def test_isolation_proof_fails_naming_the_pair(ansible, cluster, bootstrapped):
@@ -469,7 +491,7 @@ def test_concurrent_runs_with_conflicts_are_safe(ansible, cluster, tmp_path):
     finally:
         cluster.sandbox.clear_faults()
     for key, run in results.items():
-        assert run.rc == 0, (key, run.output[-4000:])
+        assert run.rc == 0, (key, run.failures(), run.stdout[-4000:])
     # nobody lost anybody's lines or accounts
     for ns in NAMESPACES.values():
         assert cluster.block(ns), ns

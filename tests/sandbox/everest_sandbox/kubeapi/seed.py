@@ -10,7 +10,7 @@ import base64
 from . import bootstrap_rbac
 
 EVEREST_IMAGE = 'perconalab/everest:1.10.0'
-NAMESPACES = ('default', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm')
+NAMESPACES = ('default', 'kube-node-lease', 'kube-public', 'kube-system', 'everest-system', 'everest-monitoring', 'everest-olm')
 KEEP = {'helm.sh/resource-policy': 'keep'}
 
 _STR = {'type': 'string'}

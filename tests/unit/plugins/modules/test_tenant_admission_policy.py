@@ -12,7 +12,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _admission, _admission_manifest, _k8s
 from ansible_collections.virakcloud.everest.plugins.modules import tenant_admission_policy
-from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sNotFound
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import K8sAlreadyExists, K8sNotFound
 
 REPO = Path(__file__).resolve().parents[4]
 GV = "/apis/admissionregistration.k8s.io/v1"
@@ -134,3 +134,28 @@ def test_the_crd_must_be_established_first(api, capsys):
 def test_the_manifest_is_one_list_document():
     docs = list(yaml.safe_load_all((REPO / "files" / "tenant-policy-admission.yaml").read_text()))
     assert len(docs) == 1 and docs[0]["kind"] == "List" and len(docs[0]["items"]) == 2
+
+
+def test_a_create_that_loses_the_race_converges_the_winners_object(api, capsys):
+    """Two runs (AWX slices, two operators) install the policy at once: the second POST gets 409 AlreadyExists."""
+    winner = _admission.documents()
+    real_create = api.create
+
+    def racing_create(path, body):
+        if not api.writes:  # the other run's objects land between our GETs and our POST
+            for plural, doc in zip(("validatingadmissionpolicies", "validatingadmissionpolicybindings"), winner):
+                stale = copy.deepcopy(doc)
+                if plural == "validatingadmissionpolicies":
+                    stale["spec"]["validations"] = []  # an older version of the collection won
+                api._store(GV + "/" + plural + "/" + doc["metadata"]["name"], stale)
+        if body["metadata"]["name"] in [p.rsplit("/", 1)[-1] for p in api.objects]:
+            api.writes.append(("create-refused", path))
+            raise K8sAlreadyExists("%s already exists" % body["metadata"]["name"])
+        return real_create(path, body)
+
+    api.create = racing_create
+    result = run({}, capsys)
+    assert result["changed"] is True and result.get("failed") is not True
+    assert result["actions"] == ["update ValidatingAdmissionPolicy virakcloud-everest-tenant-resource-policy"]
+    policy_path = GV + "/validatingadmissionpolicies/virakcloud-everest-tenant-resource-policy"
+    assert api.objects[policy_path]["spec"]["validations"] == winner[0]["spec"]["validations"]
