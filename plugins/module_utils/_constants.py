@@ -25,6 +25,10 @@ RBAC_POLICY_KEY = 'policy.csv'
 RBAC_ENABLED_KEY = 'enabled'
 RBAC_CHART_DEFAULT_POLICY = 'g, admin, role:admin\n'
 SETTINGS_CONFIGMAP = 'everest-settings'
+OIDC_SETTINGS_KEY = 'oidc.config'  # YAML: issuerUrl, clientId, scopes (reference §9.5)
+OIDC_DEFAULT_SCOPES = ('openid', 'profile', 'email')  # everestctl's default --scopes: no 'groups'
+OIDC_GROUPS_SCOPE = 'groups'
+OIDC_DISCOVERY_PATH = '/.well-known/openid-configuration'
 SERVER_DEPLOYMENTS = ('everest-server', 'percona-everest')  # the current name first, then the legacy one
 ADMIN_USERNAME = 'admin'
 

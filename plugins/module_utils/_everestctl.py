@@ -66,6 +66,7 @@ ERROR_KINDS = (
     ("interactive mode is disabled", "no_tty"),
     ("policy syntax error", "policy_invalid"),
     ("could not read kubeconfig file", "kubeconfig"),
+    ("failed to connect with OIDC provider", "oidc_unreachable"),  # before "connection refused": its cause may say so
     ("connection refused", "unreachable"),
 )
 
@@ -77,6 +78,7 @@ HINTS = {
     "no_tty": "everestctl asked for a value interactively; this is a bug in the argv the collection built, please report it",
     "kubeconfig": "set the kubeconfig option (or K8S_AUTH_KUBECONFIG) to one readable file",
     "unreachable": "check that the Kubernetes API server is reachable from the controller",
+    "oidc_unreachable": "everestctl could not read the issuer's discovery document from this host; nothing was changed",
 }
 
 
@@ -167,6 +169,21 @@ def _shape_rbac_can(v):
     return ["settings", "rbac", "can", v["subject"], v["action"], v["resource"], v["object"]] + _policy_file_arg(v), []
 
 
+def _shape_oidc_configure(v):
+    """reference §9.5: every value a prompt would ask for is given, as --flag=value (no value can pass for a flag)."""
+    for what in ("issuer_url", "client_id"):
+        value = v[what]
+        if not isinstance(value, str) or not value or any(char.isspace() for char in value):
+            raise ValidationError("%s %r must be a non-empty value without white space" % (what, value))
+    scopes = v["scopes"]
+    if not isinstance(scopes, (list, tuple)) or "openid" not in scopes:
+        raise ValidationError("scopes %r must be a list containing 'openid'" % (scopes,))
+    for scope in scopes:
+        if not isinstance(scope, str) or not scope or "," in scope or any(char.isspace() for char in scope):
+            raise ValidationError("scope %r must be a non-empty value without a comma or white space" % (scope,))
+    return ["settings", "oidc", "configure", "--issuer-url=" + v["issuer_url"], "--client-id=" + v["client_id"], "--scopes=" + ",".join(scopes)], []
+
+
 def _shape_version(v):
     return ["version"] + (["--client-only"] if v.get("client_only", True) else []), []
 
@@ -181,6 +198,7 @@ SHAPES = {
     "namespaces_remove": (_shape_namespaces_remove, ("name",), ("keep_namespace", "force"), True),
     "rbac_validate": (_shape_rbac_validate, (), ("policy_file",), True),
     "rbac_can": (_shape_rbac_can, ("subject", "action", "resource", "object"), ("policy_file",), True),
+    "oidc_configure": (_shape_oidc_configure, ("issuer_url", "client_id", "scopes"), (), True),
     "version": (_shape_version, (), ("client_only",), True),
 }
 

@@ -96,7 +96,8 @@ def differences(summary, tenant):
         return ['offboarded in the inventory, still in the cluster'] if tenant is not None else []
     if tenant is None:
         return ['not onboarded: no TenantResourcePolicy in namespace %s' % summary.get('namespace')]
-    out = _set_differences('users', summary.get('users') or [], tenant.get('users') or [])
+    wanted_members = list(summary.get('users') or []) + sso_identities(summary)
+    out = _set_differences('users', wanted_members, tenant.get('users') or [])
     out += _set_differences('operators', summary.get('operators') or [], _operator_names(tenant.get('operators')))
     wanted_engines = summary.get('engines')
     if wanted_engines is not None:
@@ -105,10 +106,20 @@ def differences(summary, tenant):
     return out
 
 
-def internal_drift(tenant):
-    """tenant_info's own drift flags of one tenant, as short sentences."""
+def sso_identities(summary):
+    """The IdP groups and OIDC subjects the inventory binds to the tenant: members of its RBAC block, never accounts."""
+    return list((summary or {}).get('sso_subjects') or []) + list((summary or {}).get('sso_groups') or [])
+
+
+def internal_drift(tenant, summary=None):
+    """tenant_info's own drift flags of one tenant, as short sentences. tenant_info cannot tell an SSO identity from a
+    user whose account is gone (both are block members without an account): the inventory's SSO names (``summary``)
+    are not reported as missing accounts."""
     out = []
-    flags = (tenant or {}).get('drift') or {}
+    flags = dict((tenant or {}).get('drift') or {})
+    sso = set(sso_identities(summary))
+    if sso and flags.get('missing_accounts'):
+        flags['missing_accounts'] = [u for u in flags['missing_accounts'] if u not in sso]
     for key, words in _INTERNAL:
         value = flags.get(key)
         if value:
@@ -129,7 +140,7 @@ def report(tenants, summaries):
     rows = []
     for namespace in sorted(set(by_ns) | set(wanted)):
         tenant, summary = by_ns.get(namespace), wanted.get(namespace)
-        drift = internal_drift(tenant) + (differences(summary, tenant) if summary is not None else [])
+        drift = internal_drift(tenant, summary) + (differences(summary, tenant) if summary is not None else [])
         rows.append(
             {
                 'namespace': namespace,

@@ -25,6 +25,7 @@ import json
 from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac
 from ansible_collections.virakcloud.everest.plugins.module_utils._constants import (
     ACCOUNT_OWNERS_ANNOTATION,
+    RBAC_ROLE_PREFIX,
     TENANT_LABEL,
 )
 from ansible_collections.virakcloud.everest.plugins.module_utils._errors import EverestError
@@ -119,6 +120,34 @@ def account_owner_map(secret, blocks, namespace_owners):
                 owners.setdefault(member, tenant)
     owners.update(account_owners(secret))
     return owners
+
+
+def identity_facts(text, blocks, namespace_owners):
+    """What the policy binds, for the checks of SSO identities (reference §9.1: one flat name space):
+
+    * ``members``: {name: [blocks]} the managed blocks whose ``g`` lines bind the name (users, SSO subjects, groups);
+    * ``shared``: {block: [names]} the members each block declares shared on purpose (``_rbac.block_shared``);
+    * ``policy_names``: sorted names (not ``role:...``) that lines outside the tenants' blocks grant to or bind (``p``
+      subjects, ``g`` members and targets), such as ``admin`` of the chart's ``g, admin, role:admin``: an IdP group or
+      subject of such a name would inherit what they grant."""
+    members, shared = {}, {}
+    for name, lines in sorted((blocks or {}).items()):
+        for member in _rbac.block_members(lines):
+            members.setdefault(member, []).append(name)
+        declared = _rbac.block_shared(lines)
+        if declared:
+            shared[name] = declared
+    owned = block_owners(blocks, namespace_owners)
+    where = _rbac.line_blocks(text or '')
+    names = set()
+    policy = _rbac.parse_policy(text or '')
+    for rule in policy.p_rules + policy.g_rules:
+        if where.get(rule.line) in owned:
+            continue
+        for value in rule.values[:1] if rule.ptype == 'p' else rule.values[:2]:
+            if not value.startswith(RBAC_ROLE_PREFIX):
+                names.add(value)
+    return {'members': members, 'shared': shared, 'policy_names': sorted(names)}
 
 
 def namespace_owner_map(namespaces):

@@ -42,6 +42,11 @@ BEGIN_MARK = "# BEGIN %s " % BLOCK_PREFIX
 END_MARK = "# END %s " % BLOCK_PREFIX
 # The first line of a tenant's block names its owner (a comment: Everest skips it), e.g. "# tenant=acme namespace=ns-acme".
 BLOCK_META_RE = re.compile(r"# tenant=([A-Za-z0-9][-A-Za-z0-9_.]{0,62}) namespace=([a-z][-a-z0-9]{0,62})\Z")
+# A tenant's block may declare members it shares on purpose with other tenants (an IdP group two customers both use),
+# one comment line each, e.g. "# sso-shared /corp/dba-oncall". The isolation proof accepts a member reaching another
+# tenant's namespace only through that tenant's own role, and only when both blocks bind it and declare it shared.
+SHARED_META_PREFIX = "# sso-shared "
+SHARED_META_RE = re.compile(r"# sso-shared (\S+)\Z")
 
 
 class PolicyError(Exception):
@@ -884,6 +889,21 @@ def block_meta(lines):
     return None, None
 
 
+def shared_meta_line(name):
+    """The comment line declaring ``name`` a member the block shares on purpose with other tenants' blocks."""
+    return SHARED_META_PREFIX + name
+
+
+def block_shared(lines):
+    """The members a block declares shared (its ``# sso-shared <name>`` lines), in order, without duplicates."""
+    out = []
+    for line in lines or []:
+        match = SHARED_META_RE.match(line.strip())
+        if match and match.group(1) not in out:
+            out.append(match.group(1))
+    return out
+
+
 def block_members(lines):
     """The members of the ``g`` lines of a block (users, SSO subjects or groups it binds), in order, without duplicates."""
     members = []
@@ -1059,6 +1079,9 @@ def isolation_violations(text, resources, actions, limit=50):
         return []
     enforcer = Enforcer(text)
     owner_of_ns = dict((ns, tenant) for tenant, (ns, _m, _b) in tenants.items())
+    blocks = get_blocks(text)
+    shared = dict((tenant, set(block_shared(blocks.get(block)))) for tenant, (_ns, _m, block) in tenants.items())
+    members_of = dict((tenant, set(members)) for tenant, (_ns, members, _b) in tenants.items())
     found = []
     seen = set()
     for tenant, (own_ns, members, _block) in sorted(tenants.items()):
@@ -1076,6 +1099,8 @@ def isolation_violations(text, resources, actions, limit=50):
                     targets = [head] if literal and head in owner_of_ns else ([] if literal else sorted(owner_of_ns))
                     for target_ns in targets:
                         if target_ns == own_ns:
+                            continue
+                        if _shared_on_purpose(member, tenant, owner_of_ns[target_ns], rule, target_ns, shared, members_of):
                             continue
                         for resource in hit_resources:
                             key = (member, target_ns, resource, rule.render())
@@ -1098,6 +1123,16 @@ def isolation_violations(text, resources, actions, limit=50):
                             if len(found) >= limit:
                                 return found
     return found
+
+
+def _shared_on_purpose(member, tenant, target, rule, target_ns, shared, members_of):
+    """Whether ``member`` of ``tenant`` reaches ``target``'s namespace legitimately: both blocks bind it and declare it
+    shared, and the rule is one of ``target``'s own roles (the member is the target tenant's member too)."""
+    if member not in shared.get(tenant, ()) or member not in shared.get(target, ()) or member not in members_of.get(target, ()):
+        return False
+    role = _constants.tenant_role(target_ns)
+    subject = rule.values[0]
+    return subject == role or subject.startswith(role + ":")
 
 
 def violation_text(violation):

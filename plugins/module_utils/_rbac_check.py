@@ -5,8 +5,10 @@
 
 * ``load_source``: the policy from the ConfigMap, a file or inline text (``_rbac_store``), with ``overlay`` of blocks
   a run is about to write and ``with_cluster_tenants`` (every tenant block of the policy joins the matrix);
-* ``evaluate``: answers for a list of checks; ``evaluate_matrix``: the tenant isolation matrix, linear for policies
-  without patterns in the namespace part; ``cross_check``: the same questions asked of everestctl;
+* ``evaluate``: answers for a list of checks, a check with ``groups`` answered as Everest answers an SSO token
+  (reference §9.2: allowed if the subject or any group is allowed); ``evaluate_matrix``: the tenant isolation matrix
+  over every tenant's users, OIDC subjects and IdP groups, linear for policies without patterns in the namespace part;
+  ``cross_check``: the same questions asked of everestctl (``can`` for the subject and each group, answers OR'd);
 * ``mismatch_message`` and ``table``: what the module prints.
 """
 
@@ -66,7 +68,8 @@ def overlay(text, blocks):
             continue
         lines = list(block["policies"] or [])
         if block.get("tenant"):
-            lines = [_rbac.block_meta_line(block["tenant"], block.get("namespace") or block["block"])] + lines
+            shared = [_rbac.shared_meta_line(name) for name in block.get("shared_members") or []]
+            lines = [_rbac.block_meta_line(block["tenant"], block.get("namespace") or block["block"])] + shared + lines
         changes[block["block"]] = lines
     try:
         return _rbac.apply_blocks(text or "", changes)
@@ -82,19 +85,25 @@ def with_cluster_tenants(tenants, text):
     out = list(tenants)
     try:
         found = _rbac.tenant_blocks(text or "")
+        blocks = _rbac.get_blocks(text or "")
     except _rbac.BlockError:
-        found = {}
-    for tenant, (namespace, members, _block) in sorted(found.items()):
+        found, blocks = {}, {}
+    for tenant, (namespace, members, block) in sorted(found.items()):
         if tenant not in names and namespace not in namespaces:
-            out.append({"name": tenant, "namespace": namespace, "users": members, "grants": []})
+            # a block does not say which members are accounts and which SSO identities: all are checked alike
+            out.append({"name": tenant, "namespace": namespace, "users": members, "grants": [], "shared": _rbac.block_shared(blocks.get(block))})
     return out
+
+
+KIND_WORDS = {"user": "user", "sso_subject": "OIDC subject", "sso_group": "IdP group"}
 
 
 def mismatch_message(m):
     """One line per mismatch, naming both tenants (the role prints these as they are)."""
-    text = "tenant %s -> tenant %s: user %s %s %s %s on %s (expected %s)" % (
+    text = "tenant %s -> tenant %s: %s %s %s %s %s on %s (expected %s)" % (
         m.get("tenant"),
         m.get("target_tenant"),
+        KIND_WORDS.get(m.get("kind"), "user"),
         m["subject"],
         "CAN" if m["allowed"] else "CANNOT",
         m["action"],
@@ -107,29 +116,43 @@ def mismatch_message(m):
     return text
 
 
+def identities(check):
+    """The names Everest enforces for a check, in its order (reference §9.2): the subject, then each group."""
+    return [check["subject"]] + list(check.get("groups") or [])
+
+
 def _can(enforcer, check):
-    try:
-        return enforcer.can(check["subject"], check["action"], check["resource"], check["object"])
-    except _rbac.BadPattern as exc:
-        raise EverestError(
-            "the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
-            "error, including %s %s %s %s" % (exc, check["subject"], check["action"], check["resource"], check["object"])
-        )
+    """(first matching rule, the identity it matched for), or (None, None): the subject, then each group, as Everest's
+    ``enforce`` loop tries them; the first allowed one decides."""
+    for name in identities(check):
+        try:
+            rule = enforcer.can(name, check["action"], check["resource"], check["object"])
+        except _rbac.BadPattern as exc:
+            raise EverestError(
+                "the policy has a malformed glob pattern (%s); Everest answers every request matched against it with an "
+                "error, including %s %s %s %s" % (exc, name, check["action"], check["resource"], check["object"])
+            )
+        if rule is not None:
+            return rule, name
+    return None, None
 
 
 def evaluate(enforcer, checks, enforced):
     results = []
     for check in checks:
         item = dict((key, check.get(key)) for key in ("subject", "action", "resource", "object", "expect"))
-        rule = None
+        if check.get("groups"):
+            item["groups"] = list(check["groups"])
+        rule = matched = None
         if enforced:
-            rule = _can(enforcer, check)
+            rule, matched = _can(enforcer, check)
             allowed = rule is not None
             item["reason"] = "rule" if allowed else "no_rule"
         else:
             allowed = True
             item["reason"] = "rbac_disabled"
         item["allowed"] = allowed
+        item["matched"] = matched
         item["rule"] = rule.render() if rule is not None else None
         item["rule_line"] = rule.line if rule is not None else None
         item["met"] = None if not check.get("expect") else (check["expect"] == "allow") == allowed
@@ -146,34 +169,57 @@ def _pair_checks(user, target, own, granted, resources, actions):
             yield {"subject": user, "action": action, "resource": resource, "object": obj, "expect": "allow" if allowed else "deny"}
 
 
+def tenant_identities(tenant):
+    """[(name, kind)] of a tenant item: its users, OIDC subjects and IdP groups."""
+    out = [(name, "user") for name in tenant.get("users") or []]
+    out += [(name, "sso_subject") for name in tenant.get("sso_subjects") or []]
+    out += [(name, "sso_group") for name in tenant.get("sso_groups") or []]
+    return out
+
+
+def _granted(tenant):
+    granted = {}
+    for grant in tenant.get("grants") or []:
+        granted.setdefault(grant["resource"], set()).add(grant["action"])
+    return granted
+
+
+def _shares(owner, target, name):
+    """Whether both tenants bind ``name`` and declare it shared on purpose (then ``target`` is its own tenant too)."""
+    return name in (owner.get("shared") or []) and name in (target.get("shared") or []) and name in [n for n, _k in tenant_identities(target)]
+
+
 def evaluate_matrix(enforcer, enforced, params):
     """Evaluate the isolation matrix (see the tenants option) without keeping every result: (number of checks, mismatches).
 
-    A pair (user, other tenant) whose namespace none of the user's rules can match (_rbac.Enforcer.literal_scopes) is
-    counted without being evaluated: every answer there is "deny" by construction, as expected. So the cost is linear in
-    the number of tenants for policies without patterns in the namespace part, and the full matrix otherwise.
+    Every identity of a tenant (user, OIDC subject, IdP group) is asked alone. That covers an SSO token too: Everest
+    allows a request when the token's subject or any of its groups is allowed (reference §9.2) and the model has no deny,
+    so a token gets exactly the union of what its names get alone; if each of them is denied in a namespace, so is the
+    token. An identity two tenants declare shared is that other tenant's own identity as well (its grants expected there).
+
+    A pair (identity, other tenant) whose namespace none of the identity's rules can match (_rbac.Enforcer.literal_scopes)
+    is counted without being evaluated: every answer there is "deny" by construction, as expected. So the cost is linear
+    in the number of tenants for policies without patterns in the namespace part, and the full matrix otherwise.
     """
     tenants, resources, actions = params["tenants"], params["tenant_resources"], params["tenant_actions"]
     per_pair = len(resources) * len(actions)
     total, mismatches = 0, []
-    for owner in tenants:
-        granted = {}
-        for grant in owner["grants"] or []:
-            granted.setdefault(grant["resource"], set()).add(grant["action"])
-        for user in owner["users"] or []:
-            scopes = enforcer.literal_scopes(user) if enforced else None
-            for target in tenants:
-                own = target is owner
-                if own and not owner["grants"]:
+    granted = [_granted(t) for t in tenants]
+    for index, owner in enumerate(tenants):
+        for name, kind in tenant_identities(owner):
+            scopes = enforcer.literal_scopes(name) if enforced else None
+            for target_index, target in enumerate(tenants):
+                own = target is owner or _shares(owner, target, name)
+                if own and not target.get("grants"):
                     continue
                 if not own and scopes is not None and target["namespace"] not in scopes:
                     total += per_pair
                     continue
-                for check in _pair_checks(user, target, own, granted, resources, actions):
+                for check in _pair_checks(name, target, own, granted[target_index if own else index], resources, actions):
                     total += 1
                     result = evaluate(enforcer, [check], enforced)[0]
                     if result["met"] is False:
-                        result.update(index=total - 1, tenant=owner["name"], target_tenant=target["name"])
+                        result.update(index=total - 1, tenant=owner["name"], target_tenant=target["name"], kind=kind)
                         mismatches.append(result)
     return total, mismatches
 
@@ -197,22 +243,24 @@ def cross_check(module, text, checks, results, enforcer):
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         for index, (check, result) in enumerate(zip(checks, results)):
-            ours = _can(enforcer, check) is not None
-            answer = module.everestctl.run(
-                "rbac_can", subject=check["subject"], action=check["action"], resource=check["resource"], object=check["object"], policy_file=path
-            )
-            theirs = answer.stdout.strip().splitlines()[-1:] == ["Yes"]
+            ours = _can(enforcer, check)[0] is not None
+            # `can` takes one subject and knows nothing of tokens (reference §9.3): ask for the subject and for each
+            # group, and OR the answers, as the server does for a token
+            theirs, cmds = False, []
+            for name in identities(check):
+                answer = module.everestctl.run(
+                    "rbac_can", subject=name, action=check["action"], resource=check["resource"], object=check["object"], policy_file=path
+                )
+                cmds.append(answer.cmd)
+                if answer.stdout.strip().splitlines()[-1:] == ["Yes"]:
+                    theirs = True
+                    break
             result["everestctl"] = theirs
             if theirs != ours:
-                disagreements.append(
-                    {
-                        "index": index,
-                        "check": dict((k, check[k]) for k in ("subject", "action", "resource", "object")),
-                        "module": ours,
-                        "everestctl": theirs,
-                        "cmd": answer.cmd,
-                    }
-                )
+                asked = dict((k, check[k]) for k in ("subject", "action", "resource", "object"))
+                if check.get("groups"):
+                    asked["groups"] = list(check["groups"])
+                disagreements.append({"index": index, "check": asked, "module": ours, "everestctl": theirs, "cmd": cmds[-1], "cmds": cmds})
     finally:
         os.unlink(path)
     return disagreements

@@ -4,10 +4,11 @@
 """The tenant_bootstrap role's decisions, in one place (pure: no Ansible, no I/O).
 
 ``plan_tenants(inputs, cluster)`` turns the role inputs of every tenant of a run into plans: validated, derived
-(namespace, users, RBAC lines), checked against each other (a namespace or user in two tenants) and against the cluster
-(who owns what, read by ``everest_cluster_info`` with ``ownership: true``), and carrying the ready-made items of every
-module the role calls. Both modes of the role use these plans: per tenant (one plan per host) and fleet (all plans in
-one task per step). Every message a tenant can get is written here, once.
+(namespace, users, SSO identities, RBAC lines), checked against each other (a namespace, user or SSO identity in two
+tenants) and against the cluster (who owns what and which names the RBAC policy binds, read by ``everest_cluster_info``
+with ``ownership: true``), and carrying the ready-made items of every module the role calls. Both modes of the role
+use these plans: per tenant (one plan per host) and fleet (all plans in one task per step). Every message a tenant can
+get is written here, once.
 
 ``step_failures`` maps a batch module's per-item failures back to tenants; ``summary_rows``/``summary_lines`` make the
 run's table.
@@ -53,13 +54,14 @@ def grants(preset):
     return [{'resource': r, 'action': a} for r, a in PRESETS.get(preset, ())]
 
 
-def preset_lines(namespace, usernames, preset):
+def preset_lines(namespace, members, preset):
+    """A preset's lines: its p lines, then one g line per member (local users, then OIDC subjects, then IdP groups)."""
     role = _constants.tenant_role(namespace)
     out = []
     for resource, action in PRESETS[preset]:
         obj = namespace if resource in _constants.RBAC_GLOBAL_RESOURCES else namespace + '/*'
         out.append('p, %s, %s, %s, %s' % (role, resource, action, obj))
-    out.extend('g, %s, %s' % (user, role) for user in usernames)
+    out.extend('g, %s, %s' % (member, role) for member in members)
     return out
 
 
@@ -80,6 +82,16 @@ def _text(value):
     return value if isinstance(value, str) else ('' if value is None else str(value))
 
 
+def _names(value):
+    return list(value) if isinstance(value, (list, tuple)) else []
+
+
+SSO_VARS = {'group': 'tenant_bootstrap_sso_groups', 'subject': 'tenant_bootstrap_sso_subjects'}
+SSO_INPUTS = ('tenant_bootstrap_sso_groups', 'tenant_bootstrap_sso_subjects', 'tenant_bootstrap_sso_shared')
+SSO_KINDS = {'group': 'IdP group', 'subject': 'OIDC subject'}
+FLAT = "Everest's subjects are one name space shared by local accounts, OIDC subjects, IdP groups and roles"
+
+
 class Tenant:
     """One tenant's inputs as the role sees them (templated host variables), and what is derived from them."""
 
@@ -91,6 +103,13 @@ class Tenant:
         users = values.get('tenant_bootstrap_users') or []
         self.users = [u for u in users if isinstance(u, dict)]
         self.usernames = [u.get('username') for u in self.users]
+        # SSO identities bound to the tenant's role (reference §9.1): OIDC subjects (the token's sub) and IdP groups
+        self.sso_subjects = _names(values.get('tenant_bootstrap_sso_subjects'))
+        self.sso_groups = _names(values.get('tenant_bootstrap_sso_groups'))
+        self.sso_shared = _names(values.get('tenant_bootstrap_sso_shared'))
+        self.sso_names = self.sso_subjects + self.sso_groups
+        self.not_lists = [k for k in SSO_INPUTS if values.get(k) is not None and not isinstance(values.get(k), (list, tuple))]
+        self.members = self.usernames + self.sso_names  # every name the tenant's block binds, in its g lines' order
         self.operators = dict((k, bool((values.get('tenant_bootstrap_operators') or {}).get(k))) for k in _constants.OPERATORS)
         self.limits = dict(values.get('tenant_bootstrap_limits') or {})
         self.quota_headroom = dict((k, v) for k, v in (values.get('tenant_bootstrap_quota_headroom') or {}).items() if v is not None)
@@ -120,28 +139,75 @@ class Tenant:
         problem = _validation.check_tenant_namespace(self.namespace, self.reserved)
         if problem:
             self.problems.append('tenant_bootstrap_namespace %r: %s.' % (self.namespace, problem))
-        if not self.usernames or len(set(self.usernames)) != len(self.usernames) or any(_validation.check_username(u) for u in self.usernames):
+        if not self.usernames and not self.sso_names:
             self.problems.append(
-                "tenant_bootstrap_users (%s) must be non-empty and unique, each letters, digits or '_', at "
-                "least 3 characters." % ', '.join(_text(u) for u in self.usernames)
+                'a tenant needs at least one local user (tenant_bootstrap_users) or, if its people sign in through SSO, one '
+                'IdP group or OIDC subject (tenant_bootstrap_sso_groups, tenant_bootstrap_sso_subjects).'
+            )
+        elif len(set(self.usernames)) != len(self.usernames) or any(_validation.check_username(u) for u in self.usernames):
+            self.problems.append(
+                "tenant_bootstrap_users (%s) must be unique, each letters, digits or '_', at least 3 characters." % ', '.join(_text(u) for u in self.usernames)
             )
         elif _constants.ADMIN_USERNAME in self.usernames:
             self.problems.append("user 'admin' is Everest's own administrator account and cannot belong to a tenant.")
         if self.present:
             self._check_present()
+            self._check_sso()
+
+    def _check_sso(self):
+        """The SSO identities on their own (reference §9.1, §9.4): usable names, each bound once, none that is a local
+        account of the tenant or Everest's admin, and shared declarations naming the tenant's own identities."""
+        for key in self.not_lists:
+            # the argument spec would split a string on commas; a name is never guessed from one
+            self.problems.append('%s must be a YAML list of names, not a string.' % key)
+        for kind, names in (('group', self.sso_groups), ('subject', self.sso_subjects)):
+            for name in names:
+                problem = _validation.check_sso_name(name)
+                if problem:
+                    self.problems.append('%s: %s %r %s.' % (SSO_VARS[kind], SSO_KINDS[kind], name, problem))
+            twice = sorted(set(_text(n) for n in names if names.count(n) > 1))
+            if twice:
+                self.problems.append('%s lists %s more than once.' % (SSO_VARS[kind], ', '.join(twice)))
+        both = sorted(set(self.sso_groups) & set(self.sso_subjects))
+        if both:
+            self.problems.append(
+                '%s listed both as an IdP group and as an OIDC subject; %s, so Everest cannot tell them apart: list each name once.' % (', '.join(both), FLAT)
+            )
+        for name in self.sso_names:
+            if name == _constants.ADMIN_USERNAME:
+                self.problems.append(
+                    "SSO identity 'admin' is the name of Everest's administrator account; %s, so an IdP group or subject "
+                    "named admin would inherit the chart's 'g, admin, role:admin' (everything, in every namespace). Rename "
+                    "the group in the IdP." % FLAT
+                )
+            elif name in self.usernames:
+                self.problems.append(
+                    'SSO identity %r is also a local user of this tenant (tenant_bootstrap_users); %s, so the two would be '
+                    'one subject with merged grants: rename one of them.' % (name, FLAT)
+                )
+        unknown = [_text(n) for n in self.sso_shared if n not in self.sso_names]
+        if unknown:
+            self.problems.append(
+                'tenant_bootstrap_sso_shared lists %s, which is not one of this tenant\'s tenant_bootstrap_sso_groups or '
+                'tenant_bootstrap_sso_subjects.' % ', '.join(unknown)
+            )
 
     def _check_present(self):
         if any(_validation.check_password(u.get('password')) for u in self.users):
             self.problems.append(
                 "the password of at least one of %s is empty, longer than %d characters or not accepted by Everest (letters, "
                 "digits and @*#$%%^&+=!_- only, at least 6 characters). Set tenant_bootstrap_password or "
-                "tenant_bootstrap_users[].password (ansible-vault)." % (', '.join(_text(u) for u in self.usernames), _validation.PASSWORD_MAX_LENGTH)
+                "tenant_bootstrap_users[].password (ansible-vault)."
+                % (', '.join(_text(u) for u in self.usernames), _validation.PASSWORD_MAX_LENGTH)
+                + (' A tenant whose people all sign in through SSO sets tenant_bootstrap_users: [] (no local account).' if self.sso_names else '')
             )
         max_users = self.limits.get('max_db_users')
-        if max_users is not None and len(self.usernames) > int(max_users):
+        counted = self.usernames + self.sso_subjects
+        if max_users is not None and len(counted) > int(max_users):
             self.problems.append(
-                '%d users (%s) but tenant_bootstrap_limits.max_db_users is %s. Remove users or raise the limit.'
-                % (len(self.usernames), ', '.join(_text(u) for u in self.usernames), max_users)
+                '%d users (%s) but tenant_bootstrap_limits.max_db_users is %s (local users and OIDC subjects count; the '
+                'members of an IdP group are known only to the IdP and cannot be counted). Remove users or raise the limit.'
+                % (len(counted), ', '.join(_text(u) for u in counted), max_users)
             )
         for key in ('max_clusters', 'max_db_users'):
             value = self.limits.get(key)
@@ -156,30 +222,47 @@ class Tenant:
         if self.problems:
             return
         if self.preset != 'custom':
-            self.rbac_lines = preset_lines(self.namespace, self.usernames, self.preset)
+            self.rbac_lines = preset_lines(self.namespace, self.members, self.preset)
             return
         try:
             self.rbac_lines = custom_lines(self.custom)
         except ValueError as exc:
             self.problems.append('tenant_bootstrap_rbac_policies: %s.' % exc)
             return
-        # the escalation guard: a custom block stays inside the tenant
+        # the escalation guard: a custom block stays inside the tenant, binding only its own users and SSO identities
         for problem in _rbac.tenant_scope_problems(
-            self.rbac_lines, _constants.tenant_role(self.namespace), self.namespace, members=self.usernames, allow_unknown_actions=self.allow_unknown_actions
+            self.rbac_lines, _constants.tenant_role(self.namespace), self.namespace, members=self.members, allow_unknown_actions=self.allow_unknown_actions
         ):
             self.problems.append('tenant_bootstrap_rbac_policies: %s.' % problem)
+        unbound = [n for n in self.sso_names if n not in _rbac.block_members(self.rbac_lines)]
+        if unbound:
+            self.problems.append(
+                'SSO identities %s are bound by no line of tenant_bootstrap_rbac_policies; with the custom preset bind each '
+                "with a g line to one of the tenant's roles (g, <name>, %s...)." % (', '.join(unbound), _constants.tenant_role(self.namespace))
+            )
 
     # -- checks against the cluster ---------------------------------------------------------------------------
-    def check_cluster(self, cluster):
-        """Ownership, read from the cluster (not from the play): the namespace, the accounts and the RBAC block."""
+    def check_cluster(self, cluster, run=None):
+        """Ownership, read from the cluster (not from the play): the namespace, the accounts and the RBAC block; and the
+        names the SSO identities and local users would share with what the policy binds elsewhere (``run``: the plans of
+        this run, ``{tenant: set of planned members or None when offboarded}``, to name a release in progress)."""
         if self.problems or not cluster:
             return
         ns_owner = (cluster.get('namespaces') or {}).get(self.namespace)
         block_owner = (cluster.get('blocks') or {}).get(self.namespace)
         account_owners = cluster.get('accounts') or {}
         existing = set(cluster.get('existing_accounts') or [])
+        bound_elsewhere = self._bound_elsewhere(cluster)
         checks = [('namespace', self.namespace, ns_owner), ('RBAC block', self.namespace, block_owner)]
-        checks.extend(('account', u, account_owners.get(u)) for u in self.usernames)
+        for user in self.usernames:
+            sso_of = [t for b, t in bound_elsewhere.get(user, []) if t and t != self.name]
+            if self.present and user not in existing and sso_of:
+                self.problems.append(
+                    'user %s: tenant %s binds %r as an SSO identity (an OIDC subject or IdP group; no such account exists); '
+                    '%s, so the account would get that tenant\'s grants too. Choose another username.' % (user, sso_of[0], user, FLAT)
+                )
+                continue
+            checks.append(('account', user, account_owners.get(user)))
         for kind, name, owner in checks:
             try:
                 if self.present:
@@ -196,6 +279,9 @@ class Tenant:
                     'tenant_bootstrap_take_ownership: true to adopt them, or choose other usernames.' % ', '.join(unowned)
                 )
         if self.present:
+            for name in self.sso_names:
+                self._check_sso_cluster(name, cluster, existing, account_owners, bound_elsewhere.get(name, []), run or {})
+        if self.present:
             others = sorted(ns for ns, owner in (cluster.get('namespaces') or {}).items() if owner == self.name and ns != self.namespace)
             if others:
                 self.problems.append(
@@ -205,6 +291,57 @@ class Tenant:
                     'and onboard it again; or, to keep the old data without an owner, run `kubectl label namespace %s %s-` after '
                     'offboarding.' % (self.name, ', '.join(others), _constants.TENANT_LABEL, self.name, self.namespace, others[0], _constants.TENANT_LABEL)
                 )
+
+    def _bound_elsewhere(self, cluster):
+        """{name: [(block, owning tenant or None)]}: the managed blocks other than this tenant's own that bind a name."""
+        owners = cluster.get('blocks') or {}
+        out = {}
+        for name, blocks in (cluster.get('members') or {}).items():
+            others = [(b, owners.get(b)) for b in blocks or [] if b != self.namespace]
+            if others:
+                out[name] = others
+        return out
+
+    def _check_sso_cluster(self, name, cluster, existing, account_owners, bound, run):
+        """One SSO identity against the cluster: no account of that name, no line outside the tenants' blocks granting
+        to it, and no other tenant's block binding it (unless both declare it shared)."""
+        kind = 'IdP group' if name in self.sso_groups else 'OIDC subject'
+        if name in existing:
+            owner = account_owners.get(name)
+            self.problems.append(
+                '%s %r has the name of an existing Everest account%s; %s, so the account and every token carrying that '
+                'name would share their grants. Rename the group in the IdP (or bind the subject under another name).'
+                % (kind, name, (' (of tenant %s)' % owner) if owner else '', FLAT)
+            )
+            return
+        if name in set(cluster.get('policy_names') or []):
+            self.problems.append(
+                '%s %r is already named by lines of the RBAC policy outside the tenants\' blocks (everest-system/everest-rbac); '
+                '%s, so it would inherit whatever those lines grant. Rename it in the IdP, or remove those lines.' % (kind, name, FLAT)
+            )
+            return
+        for block, owner in bound:
+            if owner is None:
+                self.problems.append(
+                    '%s %r is bound by RBAC block %s, which belongs to no tenant; a name may be bound by one tenant only. '
+                    'Remove it from that block first.' % (kind, name, block)
+                )
+                continue
+            if owner == self.name:
+                continue
+            shared = name in self.sso_shared and name in ((cluster.get('shared') or {}).get(block) or [])
+            if shared:
+                continue
+            text = (
+                '%s %r is bound by tenant %s (RBAC block %s); a name bound by two tenants gives its holders both tenants\' '
+                'namespaces. If that is intended, list it in tenant_bootstrap_sso_shared of both tenants.' % (kind, name, owner, block)
+            )
+            if owner in run and (run[owner] is None or name not in run[owner]):
+                text += (
+                    ' Tenant %s releases it in this run: run again afterwards to bind it here (a move takes two runs, so '
+                    'that no moment exists in which both tenants bind it).' % owner
+                )
+            self.problems.append(text)
 
     # -- the plan -----------------------------------------------------------------------------------------------
     def items(self, secrets):
@@ -221,6 +358,10 @@ class Tenant:
             if self.quota_headroom:
                 items['policy']['quota_headroom'] = dict(self.quota_headroom)
             items['isolation'] = {'name': self.name, 'namespace': self.namespace, 'users': list(self.usernames), 'grants': grants(self.preset)}
+            if self.sso_names:
+                items['isolation'].update(sso_subjects=list(self.sso_subjects), sso_groups=list(self.sso_groups), shared=list(self.sso_shared))
+            if self.sso_shared:
+                items['rbac']['shared_members'] = list(self.sso_shared)
             items['accounts'] = [
                 dict(
                     {'username': u['username'], 'state': 'present', 'update_password': self.update_password, 'take_ownership': self.take_ownership},
@@ -245,6 +386,8 @@ class Tenant:
             'state': self.state,
             'namespace': self.namespace,
             'users': list(self.usernames),
+            'sso_groups': list(self.sso_groups),
+            'sso_subjects': list(self.sso_subjects),
             'operators': [k for k in _constants.OPERATORS if self.operators[k]],
             'engines': list(self.engines),
             'limits': dict(self.limits),
@@ -265,6 +408,8 @@ class Tenant:
             'problem': ('tenant %s: %s %s' % (self.name, ' '.join(self.problems), FIX)) if self.problems else None,
             'namespace': self.namespace,
             'usernames': list(self.usernames),
+            'sso_groups': list(self.sso_groups),
+            'sso_subjects': list(self.sso_subjects),
             'grants': grants(self.preset),
             'rbac_lines': list(self.rbac_lines),
             'enable_rbac': self.enable_rbac,
@@ -297,6 +442,52 @@ def clashes(tenants):
     return out
 
 
+def incumbents(cluster):
+    """{name: set of tenants whose block binds it in the cluster} (from everest_cluster_info's ownership facts)."""
+    owners = (cluster or {}).get('blocks') or {}
+    out = {}
+    for name, blocks in ((cluster or {}).get('members') or {}).items():
+        out[name] = set(owners[b] for b in blocks or [] if owners.get(b))
+    return out
+
+
+def identity_clashes(tenants, cluster=None):
+    """{tenant: [problems]} of the run's onboarded tenants: an SSO identity bound by two tenants (unless every tenant
+    binding it lists it in tenant_bootstrap_sso_shared), or named like another tenant's local user (the SSO side is
+    refused: the other tenant's account is not at fault, and in the cluster an existing account always wins).
+
+    When some of the tenants binding a name already bind it in the cluster, only the newcomers are refused: an unchanged
+    tenant never fails because another tenant's inventory reached for its group (the newcomers' cluster check says whose
+    it is). When none does yet, all of them are refused, as two tenants claiming one namespace are."""
+    present = [t for t in tenants if t.present]
+    held = incumbents(cluster)
+    by_name, by_user = {}, {}
+    for tenant in present:
+        for name in tenant.sso_names:
+            by_name.setdefault(name, []).append(tenant)
+        for user in tenant.usernames:
+            by_user.setdefault(user, []).append(tenant.name)
+    out = {}
+    for name, binders in sorted(by_name.items()):
+        names = sorted(t.name for t in binders)
+        if len(binders) > 1 and not all(name in t.sso_shared for t in binders):
+            holders = held.get(name) or set()
+            for tenant in [t for t in binders if t.name not in holders] if holders & set(names) else binders:
+                out.setdefault(tenant.name, []).append(
+                    'SSO identity %r is bound by tenants %s of this run; a name bound by two tenants gives its holders both '
+                    "tenants' namespaces. If that is intended, list it in tenant_bootstrap_sso_shared of every one of them." % (name, ', '.join(names))
+                )
+        for tenant in binders:
+            for other in by_user.get(name, []):
+                if other == tenant.name:
+                    continue
+                out.setdefault(tenant.name, []).append(
+                    "SSO identity %r is also a local user of tenant %s; %s, so the two would be one subject with both tenants' "
+                    'grants. Rename the group in the IdP (or bind the subject under another name).' % (name, other, FLAT)
+                )
+    return out
+
+
 def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
     """Plans for ``inputs`` ([(name, values)] in order). ``invalid`` maps names to argument-spec problems found by the
     caller (the role's own spec). ``cluster``: RV(ownership) of everest_cluster_info, or None to skip those checks."""
@@ -309,7 +500,10 @@ def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
             tenant.check_inputs()
             tenant.derive_rbac()
         tenants.append(tenant)
-    shared = clashes([t for t in tenants if not t.problems])
+    valid = [t for t in tenants if not t.problems]
+    shared = clashes(valid)
+    identities = identity_clashes(valid, cluster)
+    run = dict((t.name, set(t.members) if t.present else None) for t in valid)
     for tenant in tenants:
         if tenant.name in shared:
             values = (tenant.namespace, ', '.join(tenant.usernames), ', '.join(shared[tenant.name]))
@@ -317,7 +511,9 @@ def plan_tenants(inputs, cluster=None, secrets=False, invalid=None):
                 'it shares its namespace %s or a user (%s) with tenant(s) %s of this run; a namespace and an '
                 'Everest user belong to exactly one tenant.' % values
             )
-        tenant.check_cluster(cluster)
+        for problem in identities.get(tenant.name, []):
+            tenant.problems.append(problem)
+        tenant.check_cluster(cluster, run)
     return [t.plan(secrets) for t in tenants]
 
 
@@ -401,6 +597,11 @@ def _limits_text(limits):
     return 'cpu=%s mem=%s storage=%s clusters=%s users=%s' % tuple('-' if limits.get(k) is None else limits.get(k) for k in keys)
 
 
+def identities(row):
+    """A summary row's users, then its SSO identities marked ``sub:`` and ``group:``."""
+    return list(row.get('users') or []) + ['sub:' + n for n in row.get('sso_subjects') or []] + ['group:' + n for n in row.get('sso_groups') or []]
+
+
 def summary_lines(rows, isolation):
     """The run's table as a list of lines (a list prints one line per item in every callback and in AWX)."""
     lines = [SUMMARY_FORMAT % ('TENANT', 'STATUS', 'NAMESPACE', 'USERS', 'OPERATORS', 'ENGINES', 'LIMITS')]
@@ -411,7 +612,7 @@ def summary_lines(rows, isolation):
                 row.get('tenant'),
                 row.get('status'),
                 row.get('namespace'),
-                ','.join(row.get('users') or []),
+                ','.join(identities(row)),
                 ','.join(row.get('operators') or []),
                 ','.join(row.get('engines') or []),
                 _limits_text(row.get('limits') or {}),

@@ -48,6 +48,12 @@ RBAC_TERM_PATTERN = r"^[/*-_:a-zA-Z0-9]+$"
 RBAC_TERM_RE = re.compile(RBAC_TERM_PATTERN)
 # Names of the managed blocks of policy.csv (this collection's rule: no white space, no comma, no quote)
 RBAC_BLOCK_NAME_PATTERN = r'^[A-Za-z0-9][A-Za-z0-9._:@+/-]{0,252}$'
+# IdP group names and OIDC subjects a tenant binds (reference §9.4). Everest itself never checks a g line's member, but a
+# name may also have to work as a p subject, as a `settings rbac can` argument and in every upstream variant of the term
+# rule; the characters all of them accept are [A-Za-z0-9/*_:.@+-]. Of these the collection also refuses '*' (it looks
+# like a wildcard, yet Everest matches subjects literally) and a leading '-' (everestctl would read it as a flag).
+SSO_NAME_PATTERN = r'^[A-Za-z0-9/_.@+:][A-Za-z0-9/_.@+:-]*$'
+SSO_NAME_CHARS = "letters, digits and / _ . @ + : -"
 # Values passed as positional arguments of `settings rbac can` (reference §5.1): one token, no leading dash
 RBAC_CAN_ARG_PATTERN = r'^[^\s,"\'#-][^\s,"\']*$'
 
@@ -68,6 +74,7 @@ DNS_SUBDOMAIN_RE = _compile(DNS_SUBDOMAIN_PATTERN)
 INTEGER_RE = _compile(INTEGER_PATTERN)
 RBAC_BLOCK_NAME_RE = _compile(RBAC_BLOCK_NAME_PATTERN)
 RBAC_CAN_ARG_RE = re.compile(RBAC_CAN_ARG_PATTERN)  # used with match(), as it always was
+SSO_NAME_RE = _compile(SSO_NAME_PATTERN)
 
 RESERVED_NAMESPACES = EVEREST_NAMESPACES  # what everestctl itself refuses (reference §4.3)
 
@@ -194,3 +201,33 @@ def check_object_name(value):
     if not _is_text(value) or len(value) > OBJECT_NAME_MAX_LENGTH or not OBJECT_NAME_RE.match(value):
         return OBJECT_NAME_ERROR.format(value if _is_text(value) else repr(value))
     return None
+
+
+def check_sso_name(value):
+    """None, or why ``value`` cannot be bound as an IdP group or OIDC subject (reference §9.1, §9.4).
+
+    Everest compares the token's ``sub`` and ``groups`` with the policy byte for byte, in one name space shared with
+    local accounts and roles; the names refused here either can never match (white space the CSV reader keeps), would
+    need CSV quoting (a comma or a quote: the collection renders lines unquoted), are refused as a policy term by some
+    Everest version (``|``, spaces, non-ASCII), or would be a role (``role:...``)."""
+    if not _is_text(value) or value == '':
+        return 'must be a non-empty string'
+    if value != value.strip():
+        return 'has leading or trailing white space: Everest compares names byte for byte, so it would never match the name the IdP sends'
+    if value.startswith('role:'):
+        return "starts with 'role:', the prefix of Everest's role names: a group or subject of that name would get the role's rules directly"
+    if SSO_NAME_RE.match(value):
+        return None
+    if value.startswith('-') and SSO_NAME_RE.match('x' + value[1:]):
+        return "starts with '-': everestctl would read it as a flag, so `settings rbac can` could never be asked about it"
+    bad = sorted(set(ch for ch in value if not SSO_NAME_RE.match('x' + ch)))
+    why = (
+        "'*' looks like a wildcard but Everest matches subjects literally"
+        if bad == ['*']
+        else 'a comma or a quote would need CSV quoting, and white space, | and non-ASCII characters are refused in a policy term by some Everest versions'
+    )
+    return 'contains %s; accepted: %s (the characters every known Everest version accepts in a policy subject): %s' % (
+        ' '.join(repr(ch) for ch in bad),
+        SSO_NAME_CHARS,
+        why,
+    )

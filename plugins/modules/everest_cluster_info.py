@@ -50,9 +50,10 @@ options:
     type: str
   ownership:
     description:
-      - Also return RV(ownership), which tenant owns which namespace, account and RBAC block, read from the objects this
-        module reads anyway (the labelled Namespaces, the accounts Secret, the RBAC ConfigMap), so the check costs no extra
-        request. The role checks every tenant against it before anything is written.
+      - Also return RV(ownership), which tenant owns which namespace, account and RBAC block, and which names the RBAC
+        policy binds (for the checks of SSO identities), read from the objects this module reads anyway (the labelled
+        Namespaces, the accounts Secret, the RBAC ConfigMap), so the check costs no extra request. The role checks every
+        tenant against it before anything is written.
     type: bool
     default: false
   version_cache:
@@ -215,6 +216,24 @@ ownership:
       description: RBAC block -> tenant (its metadata line, else the owner of the namespace it is named after).
       type: dict
       sample: {ns-alice: alice}
+    members:
+      description:
+        - Name -> the managed RBAC blocks whose C(g) lines bind it (local users, SSO subjects and IdP groups alike).
+        - The role refuses an SSO identity another tenant's block binds (unless both declare it shared).
+      type: dict
+      sample: {alice: [ns-alice], /acme/dbas: [ns-acme]}
+    shared:
+      description: Block -> the members it declares shared on purpose with other tenants (its C(# sso-shared <name>) lines).
+      type: dict
+      sample: {ns-acme: [/corp/dba-oncall]}
+    policy_names:
+      description:
+        - Names other than C(role:...) that lines outside the tenants' blocks grant to or bind (C(p) subjects, C(g)
+          members and targets), for example C(admin) of the chart's C(g, admin, role:admin).
+        - An IdP group or OIDC subject of such a name would inherit those grants (one flat name space), so the role refuses it.
+      type: list
+      elements: str
+      sample: [admin]
 missing:
   description: The missing prerequisites, each with C(name), C(problem) and C(fix).
   returned: always
@@ -412,12 +431,14 @@ def ownership_facts(objects):
     except _rbac.BlockError:
         blocks = {}
     existing = sorted(_accounts.parse_accounts_secret(objects['secret'])) if objects['secret'] is not None else []
-    return {
+    facts = {
         'namespaces': namespaces,
         'blocks': _ownership.block_owners(blocks, namespaces),
         'accounts': _ownership.account_owner_map(objects['secret'], blocks, namespaces),
         'existing_accounts': existing,
     }
+    facts.update(_ownership.identity_facts(text, blocks, namespaces))
+    return facts
 
 
 def missing_items(facts, params):
@@ -465,7 +486,9 @@ def main():
     if module.params.get('tenant_label'):
         result['tenant_namespaces'] = owners or {}
     if module.params['ownership']:
-        result.setdefault('ownership', {'namespaces': {}, 'blocks': {}, 'accounts': {}, 'existing_accounts': []})
+        result.setdefault(
+            'ownership', {'namespaces': {}, 'blocks': {}, 'accounts': {}, 'existing_accounts': [], 'members': {}, 'shared': {}, 'policy_names': []}
+        )
     if missing and module.params['fail_on_missing']:
         msg = 'Everest preflight failed: ' + '; '.join('%s (fix: %s)' % (m['problem'], m['fix']) for m in missing)
         module.fail_json(msg=msg, **result)

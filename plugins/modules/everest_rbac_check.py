@@ -41,9 +41,18 @@ options:
     elements: dict
     suboptions:
       subject:
-        description: User name or role (for example C(alice) or C(role:acme)).
+        description:
+          - User name or role (for example C(alice) or C(role:acme)), or the OIDC subject (C(sub) claim) of an SSO user.
         type: str
         required: true
+      groups:
+        description:
+          - The IdP groups of an SSO user (the C(groups) claim of the token). Everest allows a request when the subject or
+            any group is allowed (it tries the subject, then each group, and the first allowed one decides), and so
+            does this module; RV(results[].matched) names the one that was allowed.
+        type: list
+        elements: str
+        default: []
       action:
         description: One of C(create), C(read), C(update), C(delete), C(*).
         type: str
@@ -65,9 +74,9 @@ options:
     description:
       - Tenant isolation matrix, built and evaluated inside the module (instead of passing N x N O(checks) as task
         arguments, which grows quadratically in Ansible's templating and argument transfer).
-      - For every tenant, every user and every resource in O(tenant_resources) and action in O(tenant_actions), the
-        user must be allowed exactly the O(tenants[].grants) in the tenant's own namespace, and must be denied
-        everything in every other tenant's namespace. The object asked is C(<namespace>) for global resources and
+      - For every tenant, every identity (user, OIDC subject, IdP group) and every resource in O(tenant_resources) and
+        action in O(tenant_actions), the identity must be allowed exactly the O(tenants[].grants) in the tenant's own
+        namespace, and must be denied everything in every other tenant's namespace. The object asked is C(<namespace>) for global resources and
         C(<namespace>/*) otherwise.
       - Only the mismatches are returned (RV(mismatches), with the tenant and target tenant named), and the number of
         checks in RV(checks_total); RV(results) is empty.
@@ -85,6 +94,27 @@ options:
         required: true
       users:
         description: The tenant's Everest users.
+        type: list
+        elements: str
+        default: []
+      sso_subjects:
+        description:
+          - OIDC subjects bound to the tenant's role. Checked like users.
+        type: list
+        elements: str
+        default: []
+      sso_groups:
+        description:
+          - IdP groups bound to the tenant's role. Checked like users; each group is asked alone, which covers every
+            token carrying it (a token gets the union of what its subject and groups get, and the model has no deny).
+        type: list
+        elements: str
+        default: []
+      shared:
+        description:
+          - Identities of this tenant that other tenants bind too, on purpose. In another tenant's namespace such an
+            identity is expected to get that tenant's grants (not a denial) when that tenant binds it and lists it as
+            shared as well.
         type: list
         elements: str
         default: []
@@ -140,6 +170,11 @@ options:
       namespace:
         description: The tenant's namespace (default the block name).
         type: str
+      shared_members:
+        description: Members the block shares on purpose, as in M(virakcloud.everest.everest_rbac_policy).
+        type: list
+        elements: str
+        default: []
   tenant_resources:
     description: Resources checked for every pair in O(tenants) mode.
     type: list
@@ -179,6 +214,8 @@ options:
       - Also ask C(everestctl settings rbac can <subject> <action> <resource> <object> --policy-file <tmp>) for every
         check (the policy being evaluated written to a temporary file; enforcement on) and fail on any disagreement with
         this module's own answer. One everestctl process per check, so keep the list short.
+      - A check with O(checks[].groups) asks C(can) for the subject and then each group until one answers C(Yes), and
+        takes the OR of the answers, as Everest's server does for an SSO token.
       - Not available with O(tenants) (the matrix is too large for one process per check).
     type: bool
     default: false
@@ -195,6 +232,7 @@ notes:
   - O(policy_file) is read on the host that runs the module (the controller with C(ansible_connection=local)).
 seealso:
   - module: virakcloud.everest.everest_rbac_policy
+  - module: virakcloud.everest.everest_oidc
 """
 
 EXAMPLES = r"""
@@ -204,6 +242,13 @@ EXAMPLES = r"""
       - {subject: acme_admin, action: create, resource: database-clusters, object: "acme/db1", expect: allow}
       - {subject: acme_admin, action: read, resource: database-clusters, object: "beta/db1", expect: deny}
       - {subject: acme_admin, action: read, resource: namespaces, object: "*", expect: deny}
+
+- name: An SSO user (OIDC subject plus IdP groups) as Everest sees the token, compared with everestctl
+  virakcloud.everest.everest_rbac_check:
+    cross_check_with_everestctl: true
+    checks:
+      - {subject: 00u1a2b3c4, groups: [/acme/dbas, staff], action: create, resource: database-clusters, object: "ns-acme/db1", expect: allow}
+      - {subject: 00u1a2b3c4, groups: [/acme/dbas, staff], action: read, resource: database-clusters, object: "ns-beta/db1", expect: deny}
 
 - name: Test a policy before turning RBAC on
   virakcloud.everest.everest_rbac_check:
@@ -237,6 +282,13 @@ results:
   contains:
     subject:
       description: As given.
+      type: str
+    groups:
+      description: As given (only when given).
+      type: list
+      elements: str
+    matched:
+      description: The name (the subject or one of the groups) whose rule allowed the request; null when denied.
       type: str
     action:
       description: As given.
@@ -320,7 +372,10 @@ validation:
       elements: str
   sample: {ok: true, messages: []}
 disagreements:
-  description: With O(cross_check_with_everestctl), the checks on which everestctl's answer differs from this module's.
+  description:
+    - With O(cross_check_with_everestctl), the checks on which everestctl's answer differs from this module's.
+    - For a check with O(checks[].groups), everestctl is asked for the subject and for each group (C(can) takes one
+      name and knows nothing of tokens) and its answers are OR'd, as Everest's server combines them.
   returned: when there is a disagreement (the task then fails)
   type: list
   elements: dict
@@ -338,9 +393,13 @@ disagreements:
       description: everestctl's answer.
       type: bool
     cmd:
-      description: The everestctl command that was run.
+      description: The (last) everestctl command that was run.
       type: list
       elements: str
+    cmds:
+      description: Every everestctl command run for the check (one per name asked).
+      type: list
+      elements: list
 """
 
 from ansible_collections.virakcloud.everest.plugins.module_utils import _constants
@@ -357,6 +416,9 @@ ARGUMENT_SPEC = dict(
             name=dict(type="str", required=True),
             namespace=dict(type="str", required=True),
             users=dict(type="list", elements="str", default=[]),
+            sso_subjects=dict(type="list", elements="str", default=[]),
+            sso_groups=dict(type="list", elements="str", default=[]),
+            shared=dict(type="list", elements="str", default=[]),
             grants=dict(
                 type="list",
                 elements="dict",
@@ -378,6 +440,7 @@ ARGUMENT_SPEC = dict(
             state=dict(type="str", choices=["present", "absent"], default="present"),
             tenant=dict(type="str"),
             namespace=dict(type="str"),
+            shared_members=dict(type="list", elements="str", default=[]),
         ),
     ),
     tenant_resources=dict(type="list", elements="str", default=list(_constants.TENANT_RESOURCES)),
@@ -387,6 +450,7 @@ ARGUMENT_SPEC = dict(
         elements="dict",
         options=dict(
             subject=dict(type="str", required=True),
+            groups=dict(type="list", elements="str", default=[]),
             action=dict(type="str", required=True, choices=list(_constants.RBAC_ACTIONS)),
             resource=dict(type="str", required=True),
             object=dict(type="str", required=True),

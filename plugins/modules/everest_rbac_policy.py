@@ -65,6 +65,16 @@ options:
     description:
       - Explicit handover of a block another tenant owns, naming that tenant.
     type: str
+  shared_members:
+    description:
+      - With O(tenant), members of the block (names its C(g) lines bind, typically IdP groups) that other tenants' blocks
+        may bind too, on purpose. Each becomes a comment line C(# sso-shared <name>) after the metadata line.
+      - The isolation proof (O(isolation)) then accepts such a member reaching another tenant's namespace, but only through
+        that tenant's own role and only when that tenant's block binds it and declares it shared too; otherwise a member
+        bound by two tenants' blocks breaks isolation and the write is refused.
+    type: list
+    elements: str
+    default: []
   isolation:
     description:
       - Prove, on the resulting policy and before writing it, that no member of any tenant's block (every block with a
@@ -109,6 +119,11 @@ options:
       takeover_from:
         description: As O(takeover_from).
         type: str
+      shared_members:
+        description: As O(shared_members).
+        type: list
+        elements: str
+        default: []
   state:
     description:
       - V(present) writes the block (or replaces its content); V(absent) removes the block and its markers.
@@ -335,6 +350,7 @@ BLOCK_SPEC = dict(
     tenant=dict(type="str"),
     namespace=dict(type="str"),
     takeover_from=dict(type="str"),
+    shared_members=dict(type="list", elements="str", default=[]),
 )
 FORM = _batch.BatchForm(
     BLOCK_SPEC,

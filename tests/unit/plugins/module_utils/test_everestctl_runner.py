@@ -182,6 +182,11 @@ def test_runs_without_tty_with_closed_stdin_and_c_locale(fake, monkeypatch):
         ("\u274c policy syntax error - policy syntax error - unknown resource name 'database-cluster'", "policy_invalid"),
         ("open /root/.kube/nope: no such file or directory\ncould not read kubeconfig file", "kubeconfig"),
         ("\u274c Get \"https://10.0.0.1:6443/api\": dial tcp 10.0.0.1:6443: connect: connection refused", "unreachable"),
+        (
+            '\u274c failed to connect with OIDC provider: Get "http://127.0.0.1:9/.well-known/openid-configuration": dial tcp 127.0.0.1:9: '
+            "connect: connection refused",
+            "oidc_unreachable",
+        ),
         ("\u274c something nobody expected", "unknown"),
     ],
 )
