@@ -96,8 +96,10 @@ def differences(summary, tenant):
         return ['offboarded in the inventory, still in the cluster'] if tenant is not None else []
     if tenant is None:
         return ['not onboarded: no TenantResourcePolicy in namespace %s' % summary.get('namespace')]
-    wanted_members = list(summary.get('users') or []) + sso_identities(summary)
+    # tenant_info's users: the block's members without its IdP groups (# sso-group lines), so subjects count, groups not
+    wanted_members = list(summary.get('users') or []) + list(summary.get('sso_subjects') or [])
     out = _set_differences('users', wanted_members, tenant.get('users') or [])
+    out += _set_differences('groups', summary.get('sso_groups') or [], tenant.get('groups') or [])
     out += _set_differences('operators', summary.get('operators') or [], _operator_names(tenant.get('operators')))
     wanted_engines = summary.get('engines')
     if wanted_engines is not None:

@@ -111,23 +111,38 @@ def list_clusters(client, namespace=None):
 
 
 def rbac_block(policy_csv, namespace):
-    """(block found?, sorted users bound by ``g, <user>, <role>`` lines inside the tenant's block).
+    """(block found?, sorted users bound by ``g, <user>, <role>`` lines inside the tenant's block, IdP groups left out).
 
     The tenant's block is the managed block named after its namespace (``# BEGIN virakcloud.everest <ns>`` ...
     ``# END virakcloud.everest <ns>``); block parsing is ``_rbac.get_blocks``.
     """
-    try:
-        blocks = _rbac.get_blocks(policy_csv or '')
-    except _rbac.BlockError as exc:
-        raise EverestError('ConfigMap %s/%s, key %s: %s' % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP, _constants.RBAC_POLICY_KEY, exc))
+    blocks = _blocks(policy_csv)
     if namespace not in blocks:
         return False, []
+    return True, block_users(blocks[namespace])
+
+
+def rbac_block_groups(policy_csv, namespace):
+    """Sorted IdP groups the tenant's block binds (its ``# sso-group`` lines); [] without a block."""
+    return sorted(_rbac.block_groups(_blocks(policy_csv).get(namespace)))
+
+
+def _blocks(policy_csv):
+    try:
+        return _rbac.get_blocks(policy_csv or '')
+    except _rbac.BlockError as exc:
+        raise EverestError('ConfigMap %s/%s, key %s: %s' % (_constants.SYSTEM_NAMESPACE, _constants.RBAC_CONFIGMAP, _constants.RBAC_POLICY_KEY, exc))
+
+
+def block_users(lines):
+    """Sorted names bound by ``g, <user>, <role>`` lines of a block, its IdP groups (``# sso-group`` lines) left out."""
     users = set()
-    for line in blocks[namespace]:
+    groups = set(_rbac.block_groups(lines))  # IdP groups are not database users
+    for line in lines:
         fields = [f.strip().strip('"') for f in line.strip().split(',')]
-        if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith(_constants.RBAC_ROLE_PREFIX):
+        if len(fields) >= 3 and fields[0] == 'g' and fields[1] and not fields[1].startswith(_constants.RBAC_ROLE_PREFIX) and fields[1] not in groups:
             users.add(fields[1])
-    return True, sorted(users)
+    return sorted(users)
 
 
 def read_inputs(client, namespace, policy_name):

@@ -47,6 +47,10 @@ BLOCK_META_RE = re.compile(r"# tenant=([A-Za-z0-9][-A-Za-z0-9_.]{0,62}) namespac
 # tenant's namespace only through that tenant's own role, and only when both blocks bind it and declare it shared.
 SHARED_META_PREFIX = "# sso-shared "
 SHARED_META_RE = re.compile(r"# sso-shared (\S+)\Z")
+# A tenant's block marks which of its members are IdP groups (a group's g line looks like a subject's), one comment
+# line each, e.g. "# sso-group /corp/dba": what counts the tenant's database users (max_db_users) leaves them out.
+GROUP_META_PREFIX = "# sso-group "
+GROUP_META_RE = re.compile(r"# sso-group (\S+)\Z")
 
 
 class PolicyError(Exception):
@@ -894,14 +898,28 @@ def shared_meta_line(name):
     return SHARED_META_PREFIX + name
 
 
-def block_shared(lines):
-    """The members a block declares shared (its ``# sso-shared <name>`` lines), in order, without duplicates."""
+def group_meta_line(name):
+    """The comment line marking ``name``, a member of the block, as an IdP group (not a user or subject)."""
+    return GROUP_META_PREFIX + name
+
+
+def _meta_names(lines, pattern):
     out = []
     for line in lines or []:
-        match = SHARED_META_RE.match(line.strip())
+        match = pattern.match(line.strip())
         if match and match.group(1) not in out:
             out.append(match.group(1))
     return out
+
+
+def block_shared(lines):
+    """The members a block declares shared (its ``# sso-shared <name>`` lines), in order, without duplicates."""
+    return _meta_names(lines, SHARED_META_RE)
+
+
+def block_groups(lines):
+    """The members a block marks as IdP groups (its ``# sso-group <name>`` lines), in order, without duplicates."""
+    return _meta_names(lines, GROUP_META_RE)
 
 
 def block_members(lines):

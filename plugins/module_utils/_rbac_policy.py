@@ -46,7 +46,7 @@ class PolicyInvalid(EverestError):
 class Request:
     """One requested block: name, state, rendered lines (None for absent) and its tenant metadata."""
 
-    def __init__(self, name, state, lines, tenant=None, namespace=None, takeover_from=None, shared_members=None):
+    def __init__(self, name, state, lines, tenant=None, namespace=None, takeover_from=None, shared_members=None, group_members=None):
         self.name = name
         self.state = state
         self.lines = lines
@@ -54,13 +54,15 @@ class Request:
         self.namespace = namespace or name
         self.takeover_from = takeover_from
         self.shared_members = list(shared_members or [])
+        self.group_members = list(group_members or [])
 
     def content(self):
         """The block's lines as written: the tenant metadata line first for a tenant's block, then one line per member
-        it shares on purpose with other tenants' blocks."""
+        it shares on purpose with other tenants' blocks, then one per member that is an IdP group."""
         if self.lines is None or self.tenant is None:
             return self.lines
-        return [_rbac.block_meta_line(self.tenant, self.namespace)] + [_rbac.shared_meta_line(n) for n in self.shared_members] + self.lines
+        meta = [_rbac.block_meta_line(self.tenant, self.namespace)] + [_rbac.shared_meta_line(n) for n in self.shared_members]
+        return meta + [_rbac.group_meta_line(n) for n in self.group_members] + self.lines
 
 
 def _check_request(request, where, allow_unknown_actions):
@@ -79,23 +81,24 @@ def _check_request(request, where, allow_unknown_actions):
             )
         if request.lines is not None:
             problems.extend("%s: %s" % (where, p) for p in _shared_problems(request))
-    elif request.shared_members:
-        problems.append("%s: shared_members needs tenant (only a tenant's block can share members with other tenants' blocks)" % where)
+    elif request.shared_members or request.group_members:
+        problems.append("%s: shared_members and group_members need tenant (only a tenant's block carries member markers)" % where)
     elif request.lines is not None and not allow_unknown_actions:
         problems.extend("%s: %s" % (where, p) for p in _unknown_actions(request.lines))
     return problems
 
 
 def _shared_problems(request):
-    """shared_members must be members the block binds, each a name usable as an SSO identity or user."""
+    """shared_members and group_members must be members the block binds, each a name usable as an SSO identity or user."""
     members = _rbac.block_members(request.lines)
     problems = []
-    for name in request.shared_members:
-        problem = _validation.check_sso_name(name)
-        if problem:
-            problems.append("shared member %r %s" % (name, problem))
-        elif name not in members:
-            problems.append("shared member %r is bound by no g line of the block" % name)
+    for what, names in (("shared member", request.shared_members), ("group member", request.group_members)):
+        for name in names:
+            problem = _validation.check_sso_name(name)
+            if problem:
+                problems.append("%s %r %s" % (what, name, problem))
+            elif name not in members:
+                problems.append("%s %r is bound by no g line of the block" % (what, name))
     return problems
 
 
@@ -118,7 +121,7 @@ def requested_blocks(items, batch, allow_unknown_actions):
     for index, item in enumerate(items):
         name, state, policies = item["block"], item["state"], item.get("policies") or []
         where = "blocks[%d]" % index if batch else "policies"
-        meta = dict((k, item.get(k)) for k in ("tenant", "namespace", "takeover_from", "shared_members"))
+        meta = dict((k, item.get(k)) for k in ("tenant", "namespace", "takeover_from", "shared_members", "group_members"))
         problem = _rbac.check_block_name(name)
         if problem:
             problems.append("%s: %s" % (where, problem))

@@ -78,6 +78,7 @@ def tenant_report(policy, namespace_obj, subscriptions, clusters, policy_csv, ac
         'managed': managed,
         'operators': operators,
         'users': users,
+        'groups': _quota.rbac_block_groups(policy_csv, namespace),
         'allowed_engines': _trp_policy.canonical_spec(policy.get('spec'))['selectors']['engines'],
         'limits': limits,
         'usage': _quota.usage_view(usage),

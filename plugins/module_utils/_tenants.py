@@ -362,6 +362,8 @@ class Tenant:
                 items['isolation'].update(sso_subjects=list(self.sso_subjects), sso_groups=list(self.sso_groups), shared=list(self.sso_shared))
             if self.sso_shared:
                 items['rbac']['shared_members'] = list(self.sso_shared)
+            if self.sso_groups:
+                items['rbac']['group_members'] = list(self.sso_groups)
             items['accounts'] = [
                 dict(
                     {'username': u['username'], 'state': 'present', 'update_password': self.update_password, 'take_ownership': self.take_ownership},

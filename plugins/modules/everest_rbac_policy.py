@@ -75,6 +75,15 @@ options:
     type: list
     elements: str
     default: []
+  group_members:
+    description:
+      - With O(tenant), members of the block that are IdP groups, not users or OIDC subjects (a group's C(g) line looks
+        like a subject's). Each becomes a comment line C(# sso-group <name>) after the metadata line, so that
+        M(virakcloud.everest.tenant_info) and M(virakcloud.everest.tenant_quota_check) leave groups out of the tenant's
+        database-user count (C(max_db_users)).
+    type: list
+    elements: str
+    default: []
   isolation:
     description:
       - Prove, on the resulting policy and before writing it, that no member of any tenant's block (every block with a
@@ -121,6 +130,11 @@ options:
         type: str
       shared_members:
         description: As O(shared_members).
+        type: list
+        elements: str
+        default: []
+      group_members:
+        description: As O(group_members).
         type: list
         elements: str
         default: []
@@ -351,6 +365,7 @@ BLOCK_SPEC = dict(
     namespace=dict(type="str"),
     takeover_from=dict(type="str"),
     shared_members=dict(type="list", elements="str", default=[]),
+    group_members=dict(type="list", elements="str", default=[]),
 )
 FORM = _batch.BatchForm(
     BLOCK_SPEC,

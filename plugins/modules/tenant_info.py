@@ -100,10 +100,15 @@ tenants:
       elements: str
       sample: [postgresql, pxc]
     users:
-      description: Users bound in the tenant's RBAC block.
+      description: Users and OIDC subjects bound in the tenant's RBAC block (what C(max_db_users) counts).
       type: list
       elements: str
       sample: [alice]
+    groups:
+      description: IdP groups bound in the tenant's RBAC block (marked by C(# sso-group) lines; not counted as users).
+      type: list
+      elements: str
+      sample: [/acme/dbas]
     allowed_engines:
       description:
         - Engines the policy allows (C(spec.selectors.engines), sorted). Empty when the policy lists none, which allows no

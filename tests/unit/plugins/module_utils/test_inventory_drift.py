@@ -70,12 +70,12 @@ def test_an_unreadable_inventory_value_is_left_to_the_plan():
 
 
 def test_sso_identities_are_block_members_not_missing_accounts():
-    # an SSO-only tenant: tenant_info lists its subject and group among the block's users, without accounts
-    cluster = dict(CLUSTER, users=["/acme/dbas", "00u1lead"], drift=dict(CLUSTER["drift"], missing_accounts=["/acme/dbas", "00u1lead"]))
+    # an SSO-only tenant: tenant_info lists its subject among the block's users (without an account), its group apart
+    cluster = dict(CLUSTER, users=["00u1lead"], groups=["/acme/dbas"], drift=dict(CLUSTER["drift"], missing_accounts=["00u1lead"]))
     wanted = dict(WANTED, users=[], sso_groups=["/acme/dbas"], sso_subjects=["00u1lead"])
     out = _inventory_drift.report([cluster], [wanted])
     assert out["rows"][0]["drift"] == [] and out["drifted"] == []
-    # a group the inventory dropped is drift (and, no longer known as SSO, an account-less member), so is a lost account
-    gone = dict(cluster, users=["/acme/dbas", "00u1lead", "bob"], drift=dict(cluster["drift"], missing_accounts=["/acme/dbas", "00u1lead", "bob"]))
+    # a group the inventory dropped is drift, so is a lost account
+    gone = dict(cluster, users=["00u1lead", "bob"], drift=dict(cluster["drift"], missing_accounts=["00u1lead", "bob"]))
     dropped = dict(wanted, sso_groups=[], users=["bob"])
-    assert _inventory_drift.report([gone], [dropped])["rows"][0]["drift"] == ["accounts missing: /acme/dbas, bob", "users not in the inventory: /acme/dbas"]
+    assert _inventory_drift.report([gone], [dropped])["rows"][0]["drift"] == ["accounts missing: bob", "groups not in the inventory: /acme/dbas"]

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _rbac, _rbac_check, _tenants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _quota, _rbac, _rbac_check, _tenants
 from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
 
 from test_everest_rbac import FakeClient, FakeEverestctl, run, text_of
@@ -188,7 +188,9 @@ def test_rbac_policy_writes_shared_members_and_refuses_a_second_binding_without_
     [
         ({"tenant": "acme", "shared_members": ["ghost"]}, "shared member 'ghost' is bound by no g line"),
         ({"tenant": "acme", "shared_members": ["bad name"]}, "shared member 'bad name' contains ' '"),
-        ({"shared_members": ["corp-oncall"]}, "shared_members needs tenant"),
+        ({"shared_members": ["corp-oncall"]}, "shared_members and group_members need tenant"),
+        ({"tenant": "acme", "group_members": ["ghost"]}, "group member 'ghost' is bound by no g line"),
+        ({"group_members": ["corp-oncall"]}, "shared_members and group_members need tenant"),
     ],
 )
 def test_rbac_policy_checks_shared_members_before_reading(client, item, expected, capsys):  # noqa: F811
@@ -196,3 +198,17 @@ def test_rbac_policy_checks_shared_members_before_reading(client, item, expected
     args = dict({"block": "ns-acme", "policies": _tenants.preset_lines("ns-acme", ["corp-oncall"], "namespace_admin")}, **item)
     result = run(everest_rbac_policy, args, capsys)
     assert result["failed"] and expected in result["msg"] and fake.gets == 0
+
+
+def test_group_members_are_marked_and_not_counted_as_database_users(client, capsys):  # noqa: F811
+    fake = client["client"]
+    acme = {"block": "ns-acme", "tenant": "acme", "policies": _tenants.preset_lines("ns-acme", ["alice", "00u1lead", "/acme/dbas"], "namespace_admin")}
+    result = run(everest_rbac_policy, dict(acme, group_members=["/acme/dbas"]), capsys)
+    assert result["changed"] and result["policy"][:2] == ["# tenant=acme namespace=ns-acme", "# sso-group /acme/dbas"], result
+    assert run(everest_rbac_policy, dict(acme, group_members=["/acme/dbas"]), capsys)["changed"] is False
+    # what tenant_info and tenant_quota_check count: the user and the subject, not the group
+    assert _quota.rbac_block(text_of(fake), "ns-acme") == (True, ["00u1lead", "alice"])
+    assert _quota.rbac_block_groups(text_of(fake), "ns-acme") == ["/acme/dbas"]
+    # a block written without the marker (before it existed) counts the group, as the line alone cannot tell
+    run(everest_rbac_policy, dict(acme), capsys)
+    assert _quota.rbac_block(text_of(fake), "ns-acme") == (True, ["/acme/dbas", "00u1lead", "alice"])
