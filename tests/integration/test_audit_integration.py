@@ -95,7 +95,8 @@ def test_audit_trail_of_a_verbose_run_and_a_check_run(ansible, clean_sandbox, tm
 
     tighten = by_key[("acme", "Tighten the resource policy (diff summary)")]
     assert tighten["module"] == "virakcloud.everest.tenant_resource_policy" and tighten["namespace"] == "acme-db"
-    assert tighten["diff"] == "changed keys: spec.limits.cpuCores"
+    # the compute quota follows the policy's CPU (policy + headroom), so both keys change
+    assert tighten["diff"] == "changed keys: compute_quota.hard.requests.cpu, spec.limits.cpuCores"
 
     assert admin[0]["failed"] is True and admin[0]["ignored"] is True and admin[0]["changed"] is False
     assert "allow_admin_removal" in admin[0]["msg"]

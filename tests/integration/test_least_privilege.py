@@ -49,7 +49,7 @@ TENANTS = {
     "alpha": {
         "tenant_bootstrap_users": [{"username": "alpha", "password": "Alpha@pass1"}, {"username": "alpha_ops", "password": "AlphaOps#22"}],
         "tenant_bootstrap_operators": {"postgresql": True, "mysql": True, "mongodb": False},
-        "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "max_clusters": 3, "max_db_users": 5},
+        "tenant_bootstrap_limits": {"cpu": 4, "memory": "16Gi", "storage": "100Gi", "max_clusters": 3, "max_db_users": 5},
     },
     "beta": {
         "tenant_bootstrap_password": "Beta-pass-2",
@@ -216,7 +216,7 @@ def _nothing(ctx):
 
 def _changed():
     tenants = copy.deepcopy(TENANTS)
-    tenants["alpha"]["tenant_bootstrap_limits"] = {"cpu": 8, "memory": "32Gi", "max_clusters": 5, "max_db_users": 5}
+    tenants["alpha"]["tenant_bootstrap_limits"] = {"cpu": 8, "memory": "32Gi", "storage": "200Gi", "max_clusters": 5, "max_db_users": 5}
     tenants["beta"]["tenant_bootstrap_operators"]["postgresql"] = True
     tenants["beta"]["tenant_bootstrap_users"] = [{"username": "beta", "password": "Beta-pass-2"}, {"username": "beta_ci", "password": "BetaCi-pass-3"}]
     return tenants
@@ -250,11 +250,22 @@ def _unlabelled_namespace(ctx):
 
 
 def _crd_drift(ctx):
-    """The CRD, the admission policy and its binding lost their labels (as after an upgrade that adds one)."""
+    """The CRD, the admission policy and its binding lost their labels (as after an upgrade that adds one), and someone
+    edited alpha's LimitRange and storage quota by hand: the next run restores them (get and update by name)."""
     for obj in prerequisites():
         path = "%s/%s" % (COLLECTIONS[obj["kind"]], obj["metadata"]["name"])
         live = ctx.cluster.get(path)
         live["metadata"]["labels"] = {}
+        status, body = ctx.sandbox.request("PUT", path, live)
+        assert status == 200, body
+    for path, edit in (
+        ("/api/v1/namespaces/ns-alpha/limitranges/resource-policy-defaults", lambda o: o["spec"]["limits"][0]["defaultRequest"].update(cpu="1m")),
+        ("/api/v1/namespaces/ns-alpha/resourcequotas/resource-policy-storage", lambda o: o["spec"]["hard"].update({"requests.storage": "1Gi"})),
+    ):
+        live = ctx.cluster.get(path)
+        assert live is not None, path
+        edit(live)
+        live.pop("status", None)
         status, body = ctx.sandbox.request("PUT", path, live)
         assert status == 200, body
 
@@ -309,7 +320,9 @@ REMOVAL_SCENARIO = {
     "automation:Role:coordination.k8s.io/leases[virakcloud-everest-accounts]": "bootstrap",
     "automation:ClusterRole:core/namespaces": "bootstrap",
     "automation:ClusterRole:core/resourcequotas": "bootstrap",
-    "automation:ClusterRole:core/resourcequotas[resource-policy-clusters]": "offboard",
+    "automation:ClusterRole:core/resourcequotas[resource-policy-clusters,resource-policy-compute,resource-policy-storage]": "offboard",
+    "automation:ClusterRole:core/limitranges": "bootstrap",
+    "automation:ClusterRole:core/limitranges[resource-policy-defaults]": "purge",
     "automation:ClusterRole:core/secrets": "bootstrap",
     "automation:ClusterRole:apiextensions.k8s.io/customresourcedefinitions[tenantresourcepolicies.everest.local]": "bootstrap",
     "automation:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicies[virakcloud-everest-tenant-resource-policy]": "bootstrap",
@@ -326,7 +339,7 @@ REMOVAL_SCENARIO = {
     "readonly:Role:core/secrets[everest-accounts]": "check",
     "readonly:Role:apps/deployments[everest-server]": "check",
     "readonly:Role:core/namespaces[everest-system]": "drift",
-    "readonly:ClusterRole:core/namespaces,resourcequotas": "check",
+    "readonly:ClusterRole:core/namespaces,resourcequotas,limitranges": "check",
     "readonly:ClusterRole:apiextensions.k8s.io/customresourcedefinitions[tenantresourcepolicies.everest.local]": "check",
     "readonly:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicies[virakcloud-everest-tenant-resource-policy]": "check",
     "readonly:ClusterRole:admissionregistration.k8s.io/validatingadmissionpolicybindings[virakcloud-everest-tenant-resource-policy]": "check",
