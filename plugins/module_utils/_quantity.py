@@ -45,6 +45,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from ansible_collections.virakcloud.everest.plugins.module_utils._errors import ValidationError
+
 _BINARY = {'Ki': 2**10, 'Mi': 2**20, 'Gi': 2**30, 'Ti': 2**40, 'Pi': 2**50, 'Ei': 2**60}
 _DECIMAL = {
     'n': Fraction(1, 10**9),
@@ -193,3 +195,14 @@ def format_cpu(fraction):
     if milli.denominator == 1:
         return '%dm' % milli.numerator
     return '%dn' % (frac * 10**9).numerator
+
+
+def non_negative(value, what):
+    """The exact value (a Fraction) of a quantity option that must not be negative. Raises ValidationError naming ``what``."""
+    try:
+        frac = parse(value, what)
+    except QuantityError as exc:
+        raise ValidationError(str(exc))
+    if frac < 0:
+        raise ValidationError('%s must not be negative, got %r' % (what, value))
+    return frac

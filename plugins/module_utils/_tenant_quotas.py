@@ -82,9 +82,9 @@ def normalize_settings(quota_headroom, default_requests):
         raise ValidationError('quota_headroom: unknown key(s) %s; use cpu, memory, volumes' % ', '.join(unknown))
     headroom = {'cpu': None, 'memory': None, 'volumes': None}
     if given.get('cpu') is not None:
-        headroom['cpu'] = _non_negative(given['cpu'], 'quota_headroom.cpu')
+        headroom['cpu'] = _quantity.non_negative(given['cpu'], 'quota_headroom.cpu')
     if given.get('memory') is not None:
-        headroom['memory'] = _quantity.value_ceil(_non_negative(given['memory'], 'quota_headroom.memory'))
+        headroom['memory'] = _quantity.value_ceil(_quantity.non_negative(given['memory'], 'quota_headroom.memory'))
     if given.get('volumes') is not None:
         value = given['volumes']
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -96,19 +96,9 @@ def normalize_settings(quota_headroom, default_requests):
             continue
         if key not in requests:
             raise ValidationError('default_requests: unknown key %s; use cpu, memory' % key)
-        frac = _non_negative(value, 'default_requests.%s' % key)
+        frac = _quantity.non_negative(value, 'default_requests.%s' % key)
         requests[key] = _quantity.format_cpu(frac) if key == 'cpu' else _quantity.format_bytes(_quantity.value_ceil(frac))
     return {'headroom': headroom, 'default_requests': requests}
-
-
-def _non_negative(value, what):
-    try:
-        frac = _quantity.parse(value, what)
-    except _quantity.QuantityError as exc:
-        raise ValidationError(str(exc))
-    if frac < 0:
-        raise ValidationError('%s must not be negative, got %r' % (what, value))
-    return frac
 
 
 def headroom_for(spec, settings):

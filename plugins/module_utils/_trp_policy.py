@@ -96,15 +96,7 @@ def _count_limit(value, what):
     return value
 
 
-def non_negative_quantity(value, what):
-    """The exact value (a Fraction) of a Kubernetes quantity that must not be negative. Raises ValidationError."""
-    try:
-        frac = _quantity.parse(value, what)
-    except _quantity.QuantityError as exc:
-        raise ValidationError(str(exc))
-    if frac < 0:
-        raise ValidationError('%s must not be negative, got %r' % (what, value))
-    return frac
+non_negative_quantity = _quantity.non_negative  # the name the quota check and the tests use
 
 
 def normalize_cpu(value, what='limits.cpu'):
