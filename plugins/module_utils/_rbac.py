@@ -898,6 +898,13 @@ def shared_meta_line(name):
     return SHARED_META_PREFIX + name
 
 
+def tenant_block_lines(tenant, namespace, lines, shared=(), groups=()):
+    """A tenant's block as written: its metadata line, one line per member shared on purpose, one per member that is
+    an IdP group, then the policy lines (everest_rbac_policy writes it, everest_rbac_check overlays it)."""
+    meta = [block_meta_line(tenant, namespace)] + [shared_meta_line(n) for n in shared or ()]
+    return meta + [group_meta_line(n) for n in groups or ()] + list(lines)
+
+
 def group_meta_line(name):
     """The comment line marking ``name``, a member of the block, as an IdP group (not a user or subject)."""
     return GROUP_META_PREFIX + name

@@ -68,8 +68,8 @@ def overlay(text, blocks):
             continue
         lines = list(block["policies"] or [])
         if block.get("tenant"):
-            shared = [_rbac.shared_meta_line(name) for name in block.get("shared_members") or []]
-            lines = [_rbac.block_meta_line(block["tenant"], block.get("namespace") or block["block"])] + shared + lines
+            namespace = block.get("namespace") or block["block"]
+            lines = _rbac.tenant_block_lines(block["tenant"], namespace, lines, block.get("shared_members"), block.get("group_members"))
         changes[block["block"]] = lines
     try:
         return _rbac.apply_blocks(text or "", changes)

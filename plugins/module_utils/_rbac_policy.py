@@ -61,8 +61,7 @@ class Request:
         it shares on purpose with other tenants' blocks, then one per member that is an IdP group."""
         if self.lines is None or self.tenant is None:
             return self.lines
-        meta = [_rbac.block_meta_line(self.tenant, self.namespace)] + [_rbac.shared_meta_line(n) for n in self.shared_members]
-        return meta + [_rbac.group_meta_line(n) for n in self.group_members] + self.lines
+        return _rbac.tenant_block_lines(self.tenant, self.namespace, self.lines, self.shared_members, self.group_members)
 
 
 def _check_request(request, where, allow_unknown_actions):

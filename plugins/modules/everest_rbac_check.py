@@ -175,6 +175,11 @@ options:
         type: list
         elements: str
         default: []
+      group_members:
+        description: Members of the block that are IdP groups, as in M(virakcloud.everest.everest_rbac_policy).
+        type: list
+        elements: str
+        default: []
   tenant_resources:
     description: Resources checked for every pair in O(tenants) mode.
     type: list
@@ -441,6 +446,7 @@ ARGUMENT_SPEC = dict(
             tenant=dict(type="str"),
             namespace=dict(type="str"),
             shared_members=dict(type="list", elements="str", default=[]),
+            group_members=dict(type="list", elements="str", default=[]),
         ),
     ),
     tenant_resources=dict(type="list", elements="str", default=list(_constants.TENANT_RESOURCES)),

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ansible_collections.virakcloud.everest.plugins.module_utils import _quota, _rbac, _rbac_check, _tenants
+from ansible_collections.virakcloud.everest.plugins.module_utils import _quota, _rbac, _rbac_check, _rbac_policy, _tenants
 from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
 
 from test_everest_rbac import FakeClient, FakeEverestctl, run, text_of
@@ -212,3 +212,16 @@ def test_group_members_are_marked_and_not_counted_as_database_users(client, caps
     # a block written without the marker (before it existed) counts the group, as the line alone cannot tell
     run(everest_rbac_policy, dict(acme), capsys)
     assert _quota.rbac_block(text_of(fake), "ns-acme") == (True, ["/acme/dbas", "00u1lead", "alice"])
+
+
+def test_the_check_overlays_a_planned_block_with_its_group_members_as_the_policy_module_writes_it(capsys):
+    """Check mode proves isolation on the planned blocks (overlay_blocks), which carry group_members like the writes."""
+    lines = _tenants.preset_lines("ns-gamma", ["/gamma/dbas"], "namespace_admin")
+    planned = {"block": "ns-gamma", "state": "present", "tenant": "gamma", "policies": lines, "group_members": ["/gamma/dbas"]}
+    overlaid = _rbac_check.overlay("g, admin, role:admin\n", [planned])
+    block = _rbac.get_blocks(overlaid)["ns-gamma"]
+    assert block[:2] == ["# tenant=gamma namespace=ns-gamma", "# sso-group /gamma/dbas"]
+    assert block == _rbac_policy.Request("ns-gamma", "present", lines, tenant="gamma", group_members=["/gamma/dbas"]).content()
+    tenants = [{"name": "gamma", "namespace": "ns-gamma", "users": [], "sso_groups": ["/gamma/dbas"], "grants": GRANTS}]
+    result = run(everest_rbac_check, {"policy": "g, admin, role:admin\n", "overlay_blocks": [planned], "tenants": tenants}, capsys)
+    assert not result.get("failed"), result.get("msg")
