@@ -845,7 +845,7 @@ def accounts_yaml_cost(sizes=(1, 100, 1000), repeat=3):
         row = {"bytes": len(text)}
         for label, loader, fast in (("libyaml_ms", yamlv2.FastLoader, True), ("pure_python_ms", yamlv2.PureLoader, False)):
             best = None
-            for _ in range(repeat):
+            for _attempt in range(repeat):
                 started = time.process_time()
                 yamlv2.load_users(text, loader=loader)
                 yamlv2.load_users(text, loader=loader)

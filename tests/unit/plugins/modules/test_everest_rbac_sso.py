@@ -10,7 +10,7 @@ from ansible_collections.virakcloud.everest.plugins.module_utils import _quota, 
 from ansible_collections.virakcloud.everest.plugins.modules import everest_rbac_check, everest_rbac_policy
 
 from test_everest_rbac import FakeClient, FakeEverestctl, run, text_of
-from test_everest_rbac import client, fake_everestctl  # noqa: F401  pylint: disable=unused-import  (fixtures)
+from test_everest_rbac import client, fake_everestctl  # noqa: F401  pylint: disable=unused-import
 
 
 def tenant_block(tenant, namespace, members, shared=(), preset="namespace_admin"):
